@@ -1,0 +1,37 @@
+# schedtui developer commands. `make demo` and `make test` are the README's quick start.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test test-fast pg bench screenshots clean
+
+$(BIN)/schedtui: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+install: $(BIN)/schedtui
+
+demo: install
+	$(BIN)/schedtui demo
+
+# Starts a throwaway PostgreSQL when the machine has one installed and none is configured;
+# without a server the PostgreSQL tests skip (outside CI).
+test: install
+	@if [ -z "$$SCHEDTUI_TEST_PG_URL" ] && ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then \
+	  eval "$$(.ci/pg-start)"; export SCHEDTUI_TEST_PG_URL; fi; \
+	$(BIN)/python -m tests.fixtures.prepare && \
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/pytest -q -x -m "not slow" $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/bench_check.py
+
+screenshots: install
+	$(BIN)/python scripts/screenshots.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,6 @@
+"""``python -m schedtui``."""
+
+from schedtui.cli.app import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The ``schedtui`` command: the console by default, and headless commands for scripts."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+
+try:  # typer >= 0.20 vendors click
+    from typer._click.exceptions import ClickException, UsageError
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException, UsageError
+
+from schedtui import __version__
+from schedtui.cli import cmd_backup, cmd_check, cmd_companion, cmd_control
+from schedtui.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    SchemaOpt,
+    TableOpt,
+    UrlOpt,
+    handled,
+    target_from,
+)
+
+app = typer.Typer(
+    name="schedtui",
+    help="A safe console and health probe for APScheduler 3.x job stores.",
+    add_completion=False,
+    no_args_is_help=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control):
+    _module.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"schedtui {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback(invoke_without_command=True)
+def console(
+    ctx: typer.Context,
+    url: UrlOpt = None,
+    table: TableOpt = None,
+    schema: SchemaOpt = None,
+    read_only: Annotated[
+        bool,
+        typer.Option("--read-only", envvar="SCHEDTUI_READ_ONLY", help="Remove every action that writes."),
+    ] = False,
+    refresh: Annotated[float, typer.Option("--refresh", min=0.5, help="Seconds between refreshes.")] = 2.0,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Open the console on the job store (run `schedtui demo` to try it)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with handled(url or ""):
+        target = target_from(url, table, schema)
+        from schedtui.tui.app import run_console
+
+        run_console(target, read_only=read_only, refresh=refresh)
+
+
+def _check_invoked(argv: list[str]) -> bool:
+    return any(a == "check" for a in argv if not a.startswith("-"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: maps usage errors to the right exit code and hides tracebacks."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    is_check = _check_invoked(argv)
+    try:
+        rv = app(args=argv, prog_name="schedtui", standalone_mode=False)
+    except UsageError as exc:
+        exc.show()
+        # For `check`, bad arguments are UNKNOWN (3), never CRITICAL (2).
+        sys.exit(3 if is_check else EXIT_USAGE)
+    except ClickException as exc:
+        exc.show()
+        sys.exit(3 if is_check else exc.exit_code)
+    except typer.Abort:
+        typer.echo("schedtui: aborted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("schedtui: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback
+        if os.environ.get("SCHEDTUI_DEBUG"):
+            traceback.print_exc()
+        typer.echo(f"schedtui: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(3 if is_check else EXIT_FAILURE)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,127 @@
+"""Shared pieces of the commands: options, exit codes, output helpers.
+
+Every command turns an expected failure (``SchedtuiError``) into one line on stderr and
+an exit code; nothing a user can cause prints a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from enum import Enum
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.model import Target
+from schedtui.core.urls import mask_text, resolve_target
+
+# Exit codes of the commands other than ``check`` (which follows Monitoring Plugins).
+EXIT_OK = 0
+EXIT_FAILURE = 1  #: the operation failed (clear message printed)
+EXIT_USAGE = 2  #: bad arguments / nothing configured
+EXIT_DATABASE = 3  #: database unreachable, table missing, locked
+EXIT_CONFLICT = 4  #: a concurrent change was detected; nothing was written
+
+_KIND_EXIT = {
+    ErrorKind.CONFIG: EXIT_USAGE,
+    ErrorKind.DRIVER: EXIT_DATABASE,
+    ErrorKind.CONNECT: EXIT_DATABASE,
+    ErrorKind.TABLE: EXIT_DATABASE,
+    ErrorKind.LOCKED: EXIT_DATABASE,
+    ErrorKind.PERMISSION: EXIT_FAILURE,
+    ErrorKind.IO: EXIT_FAILURE,
+    ErrorKind.CONFLICT: EXIT_CONFLICT,
+    ErrorKind.STATE: EXIT_FAILURE,
+    ErrorKind.INTERNAL: EXIT_FAILURE,
+}
+
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        "-u",
+        help="SQLAlchemy URL of the job store (else $SCHEDTUI_URL, else $DATABASE_URL).",
+        show_default=False,
+    ),
+]
+TableOpt = Annotated[
+    str | None,
+    typer.Option("--table", help="Jobs table (else $SCHEDTUI_TABLE, default apscheduler_jobs).", show_default=False),
+]
+SchemaOpt = Annotated[
+    str | None,
+    typer.Option("--schema", help="Schema of the table (else $SCHEDTUI_SCHEMA).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def target_from(url: str | None, table: str | None, schema: str | None) -> Target:
+    return resolve_target(url, table, schema)
+
+
+def error_line(message: str, *urls: str) -> None:
+    """Print ``schedtui: message`` on stderr with every password masked."""
+    typer.echo(f"schedtui: {mask_text(message, *urls)}", err=True)
+
+
+def fail(error: SchedtuiError, *urls: str) -> NoReturn:
+    error_line(error.message, *urls)
+    raise typer.Exit(_KIND_EXIT.get(error.kind, EXIT_FAILURE))
+
+
+@contextmanager
+def handled(*urls: str) -> Iterator[None]:
+    """Turn expected errors into one clear line and an exit code."""
+    try:
+        yield
+    except SchedtuiError as exc:
+        fail(exc, *urls)
+    except KeyboardInterrupt:
+        error_line("interrupted")
+        raise typer.Exit(130) from None
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Enum):
+        return value.name if not isinstance(value, str) else value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, default=json_default, indent=2, ensure_ascii=False) + "\n")
+
+
+def use_color() -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+def use_unicode() -> bool:
+    """False when stdout cannot encode the tree characters (ASCII fallback)."""
+    if os.environ.get("SCHEDTUI_ASCII"):
+        return False
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        "✓└─├→…".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+Command = Callable[..., Any]

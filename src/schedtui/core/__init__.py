@@ -1,0 +1,1 @@
+"""The headless core: reads, decodes, describes and judges. Never imports Textual."""

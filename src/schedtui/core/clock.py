@@ -1,0 +1,28 @@
+"""Clocks. Everything that shows or judges time takes one, so tests are deterministic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """Now, as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+class FixedClock:
+    """A clock that stands still until told to move (for tests and snapshots)."""
+
+    def __init__(self, now: datetime) -> None:
+        if now.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float = 0, **kwargs: float) -> None:
+        self.now = self.now + timedelta(seconds=seconds, **kwargs)

@@ -1,0 +1,152 @@
+"""The data model shared by every layer.
+
+Everything here is a frozen dataclass: values cross threads (database workers to the
+console) and processes without anyone being able to change them on the way.
+Nothing in this module talks to a database or imports Textual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import Literal
+
+TriggerKind = Literal["cron", "interval", "date", "calendarinterval", "and", "or"]
+
+#: APScheduler's cron field order (``CronTrigger.FIELD_NAMES``).
+CRON_FIELD_NAMES: tuple[str, ...] = (
+    "year",
+    "month",
+    "day",
+    "week",
+    "day_of_week",
+    "hour",
+    "minute",
+    "second",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerSpec:
+    """A trigger decoded from a pickle, validated and reduced to plain values.
+
+    Only the attributes that belong to ``kind`` are set; the others stay ``None``.
+    ``tz`` is a real ``tzinfo`` (``ZoneInfo``, ``datetime.timezone`` or schedtui's
+    stand-in for a pytz zone); ``timezone`` is its display name (``"Europe/Berlin"``,
+    ``"UTC"``, ``"UTC+02:00"``).
+    """
+
+    kind: TriggerKind
+    timezone: str | None = None
+    tz: tzinfo | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    jitter: int | None = None
+    #: cron: ``(name, expression)`` for all eight fields in ``CRON_FIELD_NAMES`` order,
+    #: expressions as APScheduler prints them (``"*"``, ``"*/5"``, ``"mon-fri"``, ``"last"``).
+    cron: tuple[tuple[str, str], ...] | None = None
+    #: cron: the names of the fields the user set explicitly (``is_default`` false).
+    cron_explicit: frozenset[str] | None = None
+    #: interval
+    interval: timedelta | None = None
+    #: date
+    run_date: datetime | None = None
+    #: calendarinterval: years, months, weeks, days and the wall-clock time of day.
+    calendar: tuple[int, int, int, int] | None = None
+    calendar_time: tuple[int, int, int] | None = None
+    #: and/or
+    children: tuple[TriggerSpec, ...] = ()
+
+    def cron_field(self, name: str) -> str:
+        """The expression of one cron field (``"*"`` when absent)."""
+        for key, expr in self.cron or ():
+            if key == name:
+                return expr
+        return "*"
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeFinding:
+    """Why a row could not be decoded (or what is odd about one that was).
+
+    ``code`` is stable and machine-readable (``"forbidden-global"``, ``"truncated"``,
+    ``"too-large"``, ``"bad-shape"``, ``"future-version"``, ``"memory"`` ...);
+    ``message`` is one human sentence.
+    """
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """One row of the jobs table, decoded without trusting it.
+
+    ``next_run_time`` comes from the indexed column (what the scheduler acts on);
+    ``state_next_run_time`` from inside the pickle. ``finding`` is set when the row
+    could not be decoded, in which case only ``id``, ``next_run_time`` and
+    ``state_size`` are meaningful.
+    """
+
+    id: str
+    next_run_time: datetime | None
+    state_size: int
+    finding: DecodeFinding | None = None
+    name: str | None = None
+    func: str | None = None
+    trigger: TriggerSpec | None = None
+    executor: str | None = None
+    #: Safe, size-bounded reprs; unimported classes show as ``<mod.Class ... not imported>``.
+    args_repr: str = "()"
+    kwargs_repr: str = "{}"
+    misfire_grace_time: float | None = None
+    coalesce: bool | None = None
+    max_instances: int | None = None
+    state_next_run_time: datetime | None = None
+    #: Non-fatal observations about a decoded row (column and pickle disagree, ...).
+    notes: tuple[DecodeFinding, ...] = ()
+    #: Pickle protocol of the stored state, when it could be read.
+    protocol: int | None = None
+
+    @property
+    def decodable(self) -> bool:
+        return self.finding is None
+
+    @property
+    def paused(self) -> bool:
+        return self.next_run_time is None
+
+    @property
+    def label(self) -> str:
+        """The name when it says more than the id, else the id."""
+        return self.name or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where the job store lives. ``url`` may hold a password: print ``safe_url``."""
+
+    url: str
+    table: str = "apscheduler_jobs"
+    schema: str | None = None
+
+    @property
+    def safe_url(self) -> str:
+        from schedtui.core.urls import mask_url
+
+        return mask_url(self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSnapshot:
+    """Everything one read of the jobs table produced, at one moment."""
+
+    target: Target
+    dialect: str
+    read_at: datetime
+    latency_ms: float
+    jobs: tuple[JobInfo, ...] = field(default_factory=tuple)
+
+    @property
+    def undecodable(self) -> tuple[JobInfo, ...]:
+        return tuple(j for j in self.jobs if j.finding is not None)

@@ -1,0 +1,82 @@
+"""Shared fixtures: clocks and real PostgreSQL databases.
+
+PostgreSQL tests need ``SCHEDTUI_TEST_PG_URL`` (an admin URL such as
+``postgresql://postgres@127.0.0.1:5432/postgres``); ``.ci/run`` starts a server and sets
+it. Outside CI they skip without it; in CI (``CI=true``) a missing server fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from schedtui.core.clock import FixedClock
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+#: The moment every deterministic test and snapshot is taken at.
+FROZEN_NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)  # a Monday
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(FROZEN_NOW)
+
+
+def _admin_url() -> str | None:
+    return os.environ.get("SCHEDTUI_TEST_PG_URL") or None
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    url = _admin_url()
+    if not url:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but SCHEDTUI_TEST_PG_URL is not set: PostgreSQL tests cannot be skipped in CI")
+        pytest.skip("no PostgreSQL server configured (set SCHEDTUI_TEST_PG_URL)")
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(_sa_url(url))
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but PostgreSQL at SCHEDTUI_TEST_PG_URL is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    return url
+
+
+def _sa_url(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards.
+
+    Yields a ``postgresql+psycopg://`` URL.
+    """
+    import sqlalchemy as sa
+
+    name = f"schedtui_t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(_sa_url(pg_admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    base = sa.engine.make_url(_sa_url(pg_admin_url))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
