@@ -1,9 +1,196 @@
-"""``schedtui check`` and ``schedtui jobs``."""
+"""``schedtui check`` (the health probe) and ``schedtui jobs`` (the job list)."""
 
 from __future__ import annotations
 
+import sys
+from datetime import datetime
+from typing import Annotated, Any
+
 import typer
+
+from schedtui.cli.common import (
+    JsonOpt,
+    SchemaOpt,
+    TableOpt,
+    UrlOpt,
+    error_line,
+    handled,
+    print_json,
+    target_from,
+    use_color,
+    use_unicode,
+)
+from schedtui.core.clock import Clock, system_clock
+from schedtui.core.errors import SchedtuiError
+from schedtui.core.health import CheckOptions, HealthReport, Status
+from schedtui.core.model import JobInfo
+
+#: Tests pass a FixedClock here; everything else uses the system clock.
+CLOCK: Clock = system_clock
+
+
+def job_state(job: JobInfo, now: datetime, options: CheckOptions) -> tuple[str, float | None]:
+    """``on_time | late | overdue | paused | undecodable`` and the lag in seconds."""
+    from schedtui.core.checker import job_lag
+
+    if job.finding is not None:
+        status, lag = job_lag(job, now, options)
+        return "undecodable", lag
+    if job.next_run_time is None:
+        return "paused", None
+    status, lag = job_lag(job, now, options)
+    return {Status.OK: "on_time", Status.WARNING: "late", Status.CRITICAL: "overdue"}[status], lag
+
+
+def job_json(job: JobInfo, now: datetime, options: CheckOptions) -> dict[str, Any]:
+    from schedtui.core.checker import describe
+    from schedtui.core.describe import countdown
+
+    state, lag = job_state(job, now, options)
+    trig = job.trigger
+    return {
+        "id": job.id,
+        "name": job.name,
+        "func": job.func,
+        "state": state,
+        "trigger": describe(job) if job.finding is None else None,
+        "trigger_kind": trig.kind if trig else None,
+        "timezone": trig.timezone if trig else None,
+        "next_run_time": job.next_run_time.isoformat() if job.next_run_time else None,
+        "countdown": countdown(job.next_run_time, now),
+        "lag_seconds": None if lag is None else round(lag, 3),
+        "executor": job.executor,
+        "misfire_grace_time": job.misfire_grace_time,
+        "coalesce": job.coalesce,
+        "max_instances": job.max_instances,
+        "args": job.args_repr if job.finding is None else None,
+        "kwargs": job.kwargs_repr if job.finding is None else None,
+        "finding": None if job.finding is None else {"code": job.finding.code, "reason": job.finding.message},
+        "notes": [{"code": n.code, "reason": n.message} for n in job.notes],
+    }
+
+
+def check(
+    url: UrlOpt = None,
+    table: TableOpt = None,
+    schema: SchemaOpt = None,
+    detailed: Annotated[bool, typer.Option("--detailed", "-d", help="Print the health tree.")] = False,
+    as_json: JsonOpt = False,
+    upcoming: Annotated[int, typer.Option("--upcoming", min=0, help="How many upcoming jobs to list.")] = 3,
+    grace_floor: Annotated[
+        float, typer.Option("--grace-floor", min=0, help="Minimum grace in seconds before a late job is overdue.")
+    ] = 60.0,
+    critical_only: Annotated[
+        bool, typer.Option("--critical-only", help="Exit 0 unless CRITICAL or UNKNOWN (for Kubernetes probes).")
+    ] = False,
+    perfdata: Annotated[bool, typer.Option("--perfdata", help="Append Nagios perfdata to the status line.")] = False,
+    heartbeat_max_age: Annotated[
+        float | None, typer.Option("--heartbeat-max-age", min=1, help="Seconds before a heartbeat is stale.")
+    ] = None,
+    backup_dir: Annotated[
+        str | None, typer.Option("--backup-dir", help="Backup folder to judge (default: next to the database).")
+    ] = None,
+    backup_max_age: Annotated[
+        float, typer.Option("--backup-max-age", min=1, help="Hours before the last backup is too old.")
+    ] = 26.0,
+) -> None:
+    """Judge the scheduler's health. Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
+    from schedtui.cli.render import render_report, report_json, status_line
+    from schedtui.core.checker import run_check
+
+    options = CheckOptions(
+        grace_floor=grace_floor,
+        upcoming=upcoming,
+        heartbeat_max_age=heartbeat_max_age,
+        backup_max_age=backup_max_age * 3600.0,
+        backup_dir=backup_dir,
+    )
+    try:
+        target = target_from(url, table, schema)
+        report = run_check(target, clock=CLOCK, options=options)
+    except SchedtuiError as exc:
+        error_line(exc.message, url or "")
+        if as_json:
+            print_json({"schema": "schedtui.check/1", "status": "UNKNOWN", "exit_code": 3, "summary": exc.message})
+        else:
+            print(f"SCHEDTUI UNKNOWN - {exc.message}")
+        raise typer.Exit(int(Status.UNKNOWN)) from None
+
+    if as_json:
+        jobs = _report_jobs(report, options)
+        print_json(report_json(report, jobs))
+    elif detailed:
+        print(render_report(report, detailed=True, unicode=use_unicode(), color=use_color()))
+        if perfdata:
+            print(status_line(report, perfdata=True))
+    else:
+        print(status_line(report, perfdata=perfdata))
+    code = int(report.status)
+    if critical_only and report.status is Status.WARNING:
+        code = 0
+    raise typer.Exit(code)
+
+
+def _report_jobs(report: HealthReport, options: CheckOptions) -> list[dict[str, Any]]:
+    if report.snapshot is None:
+        return []
+    return [job_json(j, report.checked_at, options) for j in report.snapshot.jobs]
+
+
+def jobs(
+    url: UrlOpt = None,
+    table: TableOpt = None,
+    schema: SchemaOpt = None,
+    as_json: JsonOpt = False,
+    grace_floor: Annotated[float, typer.Option("--grace-floor", min=0, help="See `check`.")] = 60.0,
+) -> None:
+    """List every job: id, name, trigger, next run, countdown, state."""
+    from schedtui.core.store import read_jobs
+
+    options = CheckOptions(grace_floor=grace_floor)
+    with handled(url or ""):
+        target = target_from(url, table, schema)
+        snapshot = read_jobs(target, clock=CLOCK)
+    now = CLOCK()
+    rows = [job_json(j, now, options) for j in snapshot.jobs]
+    if as_json:
+        print_json({"schema": "schedtui.jobs/1", "read_at": snapshot.read_at.isoformat(), "jobs": rows})
+        return
+    _print_table(rows, use_unicode())
+
+
+def _print_table(rows: list[dict[str, Any]], unicode: bool) -> None:
+    headers = ["ID", "NAME", "TRIGGER", "NEXT RUN (UTC)", "IN", "STATE"]
+    table = [
+        [
+            r["id"],
+            r["name"] or "",
+            r["trigger"] or (f"undecodable: {r['finding']['reason']}" if r["finding"] else ""),
+            (r["next_run_time"] or "")[:19].replace("T", " "),
+            r["countdown"],
+            r["state"].replace("_", " "),
+        ]
+        for r in rows
+    ]
+    limits = [40, 30, 48, 19, 16, 11]
+    widths = [
+        min(limits[i], max([len(headers[i])] + [len(row[i]) for row in table])) for i in range(len(headers))
+    ]
+    ell = "…" if unicode else "~"
+
+    def cell(text: str, width: int) -> str:
+        text = text if unicode else text.encode("ascii", "replace").decode("ascii")
+        return (text[: width - 1] + ell if len(text) > width else text).ljust(width)
+
+    out = sys.stdout
+    out.write("  ".join(cell(h, w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
+    for row in table:
+        out.write("  ".join(cell(c, w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    if not rows:
+        out.write("(no jobs)\n")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``check`` and ``jobs`` to ``app``."""
+    app.command("check")(check)
+    app.command("jobs")(jobs)

@@ -102,6 +102,8 @@ class HealthReport:
     components: tuple[Component, ...]
     checked_at: datetime
     target: Target
+    #: The jobs read for this report (None when the table could not be read).
+    snapshot: StoreSnapshot | None = None
 
     def component(self, name: str) -> Component | None:
         for c in self.components:

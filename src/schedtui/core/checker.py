@@ -1,0 +1,301 @@
+"""``schedtui check``: read the store, judge every job, ask the other components.
+
+Judgement of one active job (see the hazards notes): ``lag = now - next_run_time``;
+on time while ``lag <= tolerance``; late (WARNING) while within its grace; overdue
+(CRITICAL: the scheduler is not running it) beyond. The grace is the job's
+``misfire_grace_time`` with a floor the user sets (default 60 s).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+from schedtui.core.clock import Clock, system_clock
+from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.health import (
+    CheckContext,
+    CheckOptions,
+    Component,
+    HealthReport,
+    Line,
+    Perf,
+    Provider,
+    Status,
+    worst,
+)
+from schedtui.core.model import JobInfo, StoreSnapshot, Target
+
+#: A job this little past its time is on time: the scheduler's loop wakes with some slack.
+ON_TIME_TOLERANCE = 2.0
+
+
+def job_grace(job: JobInfo, options: CheckOptions) -> float:
+    mgt = job.misfire_grace_time
+    return max(float(mgt) if mgt is not None else 0.0, options.grace_floor)
+
+
+def job_lag(job: JobInfo, now: datetime, options: CheckOptions) -> tuple[Status, float | None]:
+    """(status, lag in seconds) of one job; paused jobs are OK with no lag."""
+    if job.next_run_time is None:
+        return Status.OK, None
+    lag = (now - job.next_run_time).total_seconds()
+    if lag <= ON_TIME_TOLERANCE:
+        return Status.OK, lag
+    if lag <= job_grace(job, options):
+        return Status.WARNING, lag
+    return Status.CRITICAL, lag
+
+
+def describe(job: JobInfo) -> str:
+    """The trigger sentence of a job (or why there is none)."""
+    if job.finding is not None:
+        return f"undecodable: {job.finding.message}"
+    if job.trigger is None:
+        return "no trigger"
+    from schedtui.core.describe import describe_trigger
+
+    return describe_trigger(job.trigger)
+
+
+def _countdown(target: datetime | None, now: datetime) -> str:
+    from schedtui.core.describe import countdown
+
+    return countdown(target, now)
+
+
+def judge_store(snapshot: StoreSnapshot, now: datetime, options: CheckOptions) -> list[Component]:
+    """The database, jobstore and scheduler (jobs) components of a snapshot."""
+    jobs = snapshot.jobs
+    database = Component(
+        name="database",
+        status=Status.OK,
+        summary=f"{snapshot.dialect} reachable ({snapshot.latency_ms:.1f} ms to read {len(jobs)} rows)",
+        lines=(
+            Line(f"URL: {snapshot.target.safe_url}"),
+            Line(f"Table: {_table_name(snapshot.target)}"),
+        ),
+        perfdata=(Perf("read_ms", round(snapshot.latency_ms, 1), "ms"),),
+        data={
+            "dialect": snapshot.dialect,
+            "url": snapshot.target.safe_url,
+            "table": snapshot.target.table,
+            "schema": snapshot.target.schema,
+            "latency_ms": round(snapshot.latency_ms, 3),
+        },
+    )
+
+    bad = snapshot.undecodable
+    store_lines = tuple(
+        Line(f"{j.id}: {j.finding.message} [{j.finding.code}]", Status.WARNING) for j in bad if j.finding
+    )
+    if bad:
+        store_summary = (
+            f"{len(jobs)} rows, {len(bad)} undecodable "
+            "(APScheduler deletes such rows when they come due)"
+        )
+    else:
+        store_summary = f"{len(jobs)} rows, all decoded"
+    jobstore = Component(
+        name="jobstore",
+        status=Status.WARNING if bad else Status.OK,
+        summary=store_summary,
+        lines=store_lines,
+        perfdata=(Perf("undecodable", len(bad), warn=0),),
+        data={
+            "rows": len(jobs),
+            "undecodable": [
+                {"id": j.id, "code": j.finding.code, "reason": j.finding.message} for j in bad if j.finding
+            ],
+        },
+    )
+    return [database, jobstore, judge_jobs(jobs, now, options)]
+
+
+def _table_name(target: Target) -> str:
+    return f"{target.schema}.{target.table}" if target.schema else target.table
+
+
+def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) -> Component:
+    """The scheduler component: counts, upcoming jobs, late and overdue jobs."""
+    active = [j for j in jobs if j.next_run_time is not None]
+    paused = len(jobs) - len(active)
+    late: list[tuple[JobInfo, float]] = []
+    overdue: list[tuple[JobInfo, float]] = []
+    for job in active:
+        status, lag = job_lag(job, now, options)
+        if status is Status.WARNING and lag is not None:
+            late.append((job, lag))
+        elif status is Status.CRITICAL and lag is not None:
+            overdue.append((job, lag))
+
+    lines: list[Line] = [Line(f"Tasks: {len(jobs)} total, {len(active)} active, {paused} paused")]
+    upcoming = [j for j in active if j.next_run_time is not None and j.next_run_time >= now][: options.upcoming]
+    if options.upcoming > 0:
+        children = tuple(
+            Line(f"{j.id}: {describe(j)} → {_countdown(j.next_run_time, now)}") for j in upcoming
+        )
+        lines.append(Line(f"Upcoming Tasks (Next {len(upcoming)}):", children=children))
+    if overdue:
+        lines.append(
+            Line(
+                f"Overdue Tasks ({len(overdue)}): not run beyond their grace",
+                Status.CRITICAL,
+                children=tuple(
+                    Line(f"{j.id}: {describe(j)} → {_countdown(j.next_run_time, now)}", Status.CRITICAL)
+                    for j, _ in overdue[:20]
+                )
+                + ((Line(f"… and {len(overdue) - 20} more"),) if len(overdue) > 20 else ()),
+            )
+        )
+    if late:
+        lines.append(
+            Line(
+                f"Late Tasks ({len(late)}): past due, within their grace",
+                Status.WARNING,
+                children=tuple(
+                    Line(f"{j.id}: {describe(j)} → {_countdown(j.next_run_time, now)}", Status.WARNING)
+                    for j, _ in late[:20]
+                )
+                + ((Line(f"… and {len(late) - 20} more"),) if len(late) > 20 else ()),
+            )
+        )
+
+    if not jobs:
+        status, summary = Status.WARNING, "no jobs in the table"
+    elif overdue:
+        status = Status.CRITICAL
+        summary = f"{len(overdue)} of {len(jobs)} tasks overdue: the scheduler is not running them"
+    elif late:
+        status, summary = Status.WARNING, f"{len(late)} of {len(jobs)} tasks late"
+    else:
+        status, summary = Status.OK, f"{len(jobs)} tasks, none overdue"
+
+    return Component(
+        name="scheduler",
+        status=status,
+        summary=summary,
+        lines=tuple(lines),
+        perfdata=(
+            Perf("jobs", len(jobs)),
+            Perf("paused", paused),
+            Perf("late", len(late), warn=0),
+            Perf("overdue", len(overdue), warn=0, crit=0),
+        ),
+        data={
+            "total": len(jobs),
+            "active": len(active),
+            "paused": paused,
+            "late": [j.id for j, _ in late],
+            "overdue": [j.id for j, _ in overdue],
+            "upcoming": [j.id for j in upcoming],
+        },
+    )
+
+
+def default_providers() -> list[Provider]:
+    """The components beyond the jobs table (companion heartbeat/history, backups)."""
+    providers: list[Provider] = []
+    try:
+        from schedtui.core.heartbeat import heartbeat_component
+
+        providers.append(heartbeat_component)
+    except ImportError:  # pragma: no cover - the module is part of the package
+        pass
+    try:
+        from schedtui.core.history import history_component
+
+        providers.append(history_component)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from schedtui.core.backup import backups_component
+
+        providers.append(backups_component)
+    except ImportError:  # pragma: no cover
+        pass
+    return providers
+
+
+def _failure_component(error: SchedtuiError) -> Component:
+    status = Status.CRITICAL if error.kind is not ErrorKind.CONFIG else Status.UNKNOWN
+    name = "jobstore" if error.kind is ErrorKind.TABLE else "database"
+    return Component(name=name, status=status, summary=error.message, data={"error": error.kind.value})
+
+
+def run_check(
+    target: Target,
+    *,
+    clock: Clock = system_clock,
+    options: CheckOptions | None = None,
+    reader: object | None = None,
+    providers: Sequence[Provider] | None = None,
+) -> HealthReport:
+    """Read, judge and ask every provider. Never raises for database problems: they
+    become CRITICAL components. Configuration errors (bad URL) are raised."""
+    from schedtui.core.store import JobStoreReader
+
+    options = options or CheckOptions()
+    own_reader = reader is None
+    rdr: JobStoreReader = reader if isinstance(reader, JobStoreReader) else JobStoreReader(target, clock=clock)
+    components: list[Component] = []
+    snapshot: StoreSnapshot | None = None
+    engine = None
+    try:
+        try:
+            snapshot = rdr.read()
+            engine = rdr.engine
+        except SchedtuiError as exc:
+            if exc.kind in (ErrorKind.CONFIG, ErrorKind.DRIVER):
+                raise
+            components.append(_failure_component(exc))
+            if exc.kind is ErrorKind.TABLE:
+                engine = rdr.engine
+        now = clock()
+        if snapshot is not None:
+            components.extend(judge_store(snapshot, now, options))
+        ctx = CheckContext(target=target, now=now, options=options, snapshot=snapshot, engine=engine)
+        for provider in default_providers() if providers is None else providers:
+            started = time.perf_counter()
+            try:
+                comp = provider(ctx)
+            except SchedtuiError as exc:
+                comp = Component(name=getattr(provider, "__name__", "component"), status=Status.UNKNOWN, summary=exc.message)
+            except Exception as exc:  # noqa: BLE001 - one broken component must not hide the rest
+                comp = Component(
+                    name=getattr(provider, "__name__", "component").replace("_component", ""),
+                    status=Status.UNKNOWN,
+                    summary=f"could not be checked: {type(exc).__name__}: {exc}",
+                )
+            _ = time.perf_counter() - started
+            if comp is not None:
+                components.append(comp)
+    finally:
+        if own_reader:
+            rdr.close()
+    status = worst([c.status for c in components])
+    return HealthReport(
+        status=status,
+        summary=_summary(components, status),
+        components=tuple(_order(components)),
+        checked_at=clock(),
+        target=target,
+        snapshot=snapshot,
+    )
+
+
+_ORDER = ["scheduler", "heartbeat", "history", "jobstore", "database", "backups"]
+
+
+def _order(components: list[Component]) -> list[Component]:
+    return sorted(components, key=lambda c: _ORDER.index(c.name) if c.name in _ORDER else len(_ORDER))
+
+
+def _summary(components: Sequence[Component], status: Status) -> str:
+    bad = [c for c in components if c.status is not Status.OK]
+    if not bad:
+        main = next((c for c in components if c.name == "scheduler"), None)
+        return main.summary if main else "all components OK"
+    bad.sort(key=lambda c: c.status.rank, reverse=True)
+    return "; ".join(f"{c.name}: {c.summary}" for c in bad)

@@ -1,0 +1,171 @@
+"""Engines and error translation.
+
+Reading never writes: SQLite files are opened with ``mode=ro`` (and ``query_only``), so
+not a byte of the database changes, even while a scheduler writes it in WAL mode;
+PostgreSQL sessions default to read-only transactions. Every driver error a user can
+cause becomes a ``SchedtuiError`` with one clear line and a kind.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.model import Target
+from schedtui.core.urls import mask_text, mask_url
+
+#: Seconds to wait for a locked SQLite file or an unreachable server.
+LOCK_TIMEOUT = float(os.environ.get("SCHEDTUI_LOCK_TIMEOUT", "5"))
+CONNECT_TIMEOUT = int(float(os.environ.get("SCHEDTUI_CONNECT_TIMEOUT", "5")))
+
+
+def _parse(target: Target) -> sa.URL:
+    try:
+        return make_url(target.url)
+    except ArgumentError as exc:
+        raise SchedtuiError(f"not a valid database URL: {mask_url(target.url)}", ErrorKind.CONFIG) from exc
+
+
+def sqlite_path(target: Target) -> Path | None:
+    """The file behind a SQLite URL (None for other databases or ``:memory:``)."""
+    url = _parse(target)
+    if url.get_backend_name() != "sqlite":
+        return None
+    db = url.database
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db).expanduser().resolve()
+
+
+def dialect_name(target: Target) -> str:
+    return _parse(target).get_backend_name()
+
+
+def read_engine(target: Target) -> Engine:
+    """An engine whose connections cannot write."""
+    url = _parse(target)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        path = sqlite_path(target)
+        if path is None:
+            raise SchedtuiError(
+                "an in-memory SQLite database cannot be inspected from another process; "
+                "point --url at the scheduler's database file",
+                ErrorKind.CONFIG,
+            )
+        if not path.exists():
+            raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
+        uri = f"file:{quote(str(path))}?mode=ro"
+
+        def creator() -> sqlite3.Connection:
+            conn = sqlite3.connect(uri, uri=True, timeout=LOCK_TIMEOUT, check_same_thread=False)
+            conn.execute("PRAGMA query_only = 1")
+            return conn
+
+        return sa.create_engine("sqlite://", creator=creator, poolclass=sa.pool.SingletonThreadPool)
+    connect_args: dict[str, Any] = {}
+    if backend == "postgresql":
+        connect_args = {
+            "options": "-c default_transaction_read_only=on",
+            "connect_timeout": CONNECT_TIMEOUT,
+            "application_name": "schedtui",
+        }
+    return _create(target, url, connect_args=connect_args, pool_pre_ping=True)
+
+
+def write_engine(target: Target) -> Engine:
+    """An ordinary engine, for the few paths that write (companion, job control, restore)."""
+    url = _parse(target)
+    backend = url.get_backend_name()
+    connect_args: dict[str, Any] = {}
+    if backend == "sqlite":
+        connect_args = {"timeout": LOCK_TIMEOUT}
+    elif backend == "postgresql":
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "schedtui"}
+    return _create(target, url, connect_args=connect_args, pool_pre_ping=True)
+
+
+def _create(target: Target, url: sa.URL, **kwargs: Any) -> Engine:
+    try:
+        return sa.create_engine(url, **kwargs)
+    except NoSuchModuleError as exc:
+        raise SchedtuiError(
+            f"unsupported database URL scheme {url.drivername!r} in {mask_url(target.url)}",
+            ErrorKind.CONFIG,
+        ) from exc
+    except ImportError as exc:
+        raise SchedtuiError(_driver_hint(url, exc), ErrorKind.DRIVER) from exc
+    except ArgumentError as exc:
+        raise SchedtuiError(f"not a valid database URL: {mask_url(target.url)}", ErrorKind.CONFIG) from exc
+
+
+def _driver_hint(url: sa.URL, exc: BaseException) -> str:
+    if url.get_backend_name() == "postgresql":
+        return "the PostgreSQL driver is not installed: pip install 'schedtui[postgres]' (psycopg 3)"
+    return f"the database driver for {url.drivername!r} is not installed ({exc})"
+
+
+def jobs_table(target: Target) -> sa.Table:
+    """The APScheduler jobs table as SQLAlchemy Core sees it (id, next_run_time, job_state)."""
+    return sa.Table(
+        target.table,
+        sa.MetaData(),
+        sa.Column("id", sa.Unicode(191), primary_key=True),
+        sa.Column("next_run_time", sa.Float(25), index=True),
+        sa.Column("job_state", sa.LargeBinary, nullable=False),
+        schema=target.schema,
+    )
+
+
+def qualified_table(target: Target, engine: Engine) -> str:
+    """The quoted ``schema.table`` for raw SQL on this engine's dialect."""
+    prep = engine.dialect.identifier_preparer
+    name = prep.quote(target.table)
+    return f"{prep.quote_schema(target.schema)}.{name}" if target.schema else name
+
+
+def translate_error(exc: BaseException, target: Target) -> SchedtuiError:
+    """One clear line for a driver error; passwords masked."""
+    if isinstance(exc, SchedtuiError):
+        return exc
+    raw = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    text = mask_text(raw[0] if raw else type(exc).__name__, target.url)
+    low = text.lower()
+    where = mask_url(target.url)
+    if isinstance(exc, ImportError):
+        return SchedtuiError(_driver_hint(_parse(target), exc), ErrorKind.DRIVER)
+    if "database is locked" in low or "database table is locked" in low or "lock timeout" in low:
+        return SchedtuiError(
+            f"the database is locked (waited {LOCK_TIMEOUT:g}s): {where}", ErrorKind.LOCKED
+        )
+    if "no such table" in low or ("relation" in low and "does not exist" in low) or "undefinedtable" in low:
+        return SchedtuiError(_missing_table(target), ErrorKind.TABLE)
+    if "schema" in low and "does not exist" in low:
+        return SchedtuiError(_missing_table(target), ErrorKind.TABLE)
+    if "permission denied" in low or "readonly" in low or "read-only" in low:
+        return SchedtuiError(f"permission denied on {where}: {text}", ErrorKind.PERMISSION)
+    if "unable to open database" in low or "not a database" in low or "file is encrypted" in low:
+        return SchedtuiError(f"cannot open the SQLite database {where}: {text}", ErrorKind.CONNECT)
+    if "authentication failed" in low or "password" in low:
+        return SchedtuiError(f"authentication failed for {where}", ErrorKind.CONNECT)
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.DisconnectionError | OSError):
+        return SchedtuiError(f"cannot reach the database {where}: {text}", ErrorKind.CONNECT)
+    if isinstance(exc, sa.exc.DBAPIError):
+        return SchedtuiError(f"database error on {where}: {text}", ErrorKind.CONNECT)
+    return SchedtuiError(f"{type(exc).__name__}: {text}", ErrorKind.INTERNAL)
+
+
+def _missing_table(target: Target) -> str:
+    name = f"{target.schema}.{target.table}" if target.schema else target.table
+    return (
+        f"table {name!r} not found in {mask_url(target.url)} "
+        "(is this the scheduler's database? see --table / --schema)"
+    )

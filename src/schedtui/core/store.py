@@ -1,0 +1,259 @@
+"""Reading the jobs table: one query, every row decoded safely, nothing written.
+
+``JobStoreReader.read()`` is incremental: after the first read it asks the database for
+a digest of each row (SQLite: first ``PRAGMA data_version``, which says whether anything
+was committed at all), fetches and decodes only the rows that changed, and reuses the
+decoded ``JobInfo`` of the others. One reader is used by one worker at a time (a lock
+makes sure); the snapshots it returns are frozen and can go to any thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy.engine import Engine
+
+from schedtui.core.clock import Clock, system_clock
+from schedtui.core.db import (
+    LOCK_TIMEOUT,
+    dialect_name,
+    qualified_table,
+    read_engine,
+    sqlite_path,
+    translate_error,
+)
+from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.model import JobInfo, StoreSnapshot, Target
+
+Row = tuple[str, float | None, bytes]
+_CHUNK = 500
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _digest(data: bytes | None) -> bytes | None:
+    if data is None:
+        return None
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _md5(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def sort_key(job: JobInfo) -> tuple[int, float, str]:
+    """Due first, paused last, then by id."""
+    if job.next_run_time is None:
+        return (1, 0.0, job.id)
+    return (0, (job.next_run_time - _EPOCH).total_seconds(), job.id)
+
+
+class JobStoreReader:
+    """Reads and decodes the jobs table of one target, incrementally."""
+
+    def __init__(self, target: Target, *, clock: Clock = system_clock) -> None:
+        self.target = target
+        self._clock = clock
+        self._dialect = dialect_name(target)
+        self._engine: Engine | None = None
+        self._raw: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[Any, JobInfo]] = {}
+        self._snapshot: StoreSnapshot | None = None
+        self._data_version: int | None = None
+
+    # -- connections -------------------------------------------------------------
+    @property
+    def dialect(self) -> str:
+        return self._dialect
+
+    @property
+    def engine(self) -> Engine:
+        """A read-only engine on the same database (for history, heartbeat ...)."""
+        if self._engine is None:
+            self._engine = read_engine(self.target)
+        return self._engine
+
+    def _sqlite(self) -> sqlite3.Connection:
+        if self._raw is None:
+            path = sqlite_path(self.target)
+            if path is None or not path.exists():
+                # read_engine raises the right message for both cases
+                read_engine(self.target)
+                raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
+            conn = sqlite3.connect(
+                f"file:{quote(str(path))}?mode=ro", uri=True, timeout=LOCK_TIMEOUT, check_same_thread=False
+            )
+            conn.execute("PRAGMA query_only = 1")
+            conn.create_function("schedtui_digest", 1, _digest, deterministic=True)
+            self._raw = conn
+        return self._raw
+
+    def close(self) -> None:
+        with self._lock:
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = None
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+    def reset(self) -> None:
+        """Forget every cached row: the next read decodes everything again."""
+        with self._lock:
+            self._cache.clear()
+            self._snapshot = None
+            self._data_version = None
+
+    # -- reading -------------------------------------------------------------------
+    def read(self) -> StoreSnapshot:
+        """Read the table (incrementally after the first call)."""
+        with self._lock:
+            started = time.perf_counter()
+            try:
+                if self._dialect == "sqlite":
+                    jobs = self._read_sqlite()
+                else:
+                    jobs = self._read_generic()
+            except SchedtuiError:
+                self._drop_connection()
+                raise
+            except Exception as exc:  # noqa: BLE001 - every driver error becomes one line
+                self._drop_connection()
+                raise translate_error(exc, self.target) from exc
+            latency = (time.perf_counter() - started) * 1000.0
+            snapshot = StoreSnapshot(
+                target=self.target,
+                dialect=self._dialect,
+                read_at=self._clock(),
+                latency_ms=latency,
+                jobs=jobs,
+            )
+            self._snapshot = snapshot
+            return snapshot
+
+    def raw_state(self, job_id: str) -> bytes | None:
+        """The stored bytes of one row (for the console's opcode view), or None."""
+        with self._lock:
+            try:
+                if self._dialect == "sqlite":
+                    cur = self._sqlite().execute(
+                        f"SELECT job_state FROM {self._table_sql()} WHERE id = ?", (job_id,)
+                    )
+                    row = cur.fetchone()
+                else:
+                    with self.engine.connect() as conn:
+                        row = conn.exec_driver_sql(
+                            f"SELECT job_state FROM {self._table_sql()} WHERE id = %(id)s", {"id": job_id}
+                        ).fetchone()
+            except Exception as exc:  # noqa: BLE001
+                raise translate_error(exc, self.target) from exc
+            return None if row is None else bytes(row[0])
+
+    def _drop_connection(self) -> None:
+        if self._raw is not None:
+            try:
+                self._raw.close()
+            finally:
+                self._raw = None
+        self._data_version = None
+
+    def _table_sql(self) -> str:
+        return qualified_table(self.target, self.engine)
+
+    def _read_sqlite(self) -> tuple[JobInfo, ...]:
+        conn = self._sqlite()
+        table = self._table_sql()
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._snapshot is not None and version == self._data_version:
+            return self._snapshot.jobs
+        if not self._cache:
+            rows = conn.execute(f"SELECT id, next_run_time, job_state FROM {table}").fetchall()
+            jobs = self._rebuild(((r[0], r[1], _digest(r[2])) for r in rows), {r[0]: r for r in rows})
+        else:
+            digests = conn.execute(f"SELECT id, next_run_time, schedtui_digest(job_state) FROM {table}").fetchall()
+            changed = self._changed(digests)
+            fetched = self._fetch_sqlite(conn, table, changed)
+            jobs = self._rebuild(digests, fetched)
+        self._data_version = version
+        return jobs
+
+    def _fetch_sqlite(self, conn: sqlite3.Connection, table: str, ids: Sequence[str]) -> dict[str, Row]:
+        out: dict[str, Row] = {}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for r in conn.execute(f"SELECT id, next_run_time, job_state FROM {table} WHERE id IN ({marks})", chunk):
+                out[r[0]] = r
+        return out
+
+    def _read_generic(self) -> tuple[JobInfo, ...]:
+        table = self._table_sql()
+        with self.engine.connect() as conn:
+            if not self._cache:
+                rows = [
+                    (r[0], r[1], bytes(r[2]))
+                    for r in conn.exec_driver_sql(f"SELECT id, next_run_time, job_state FROM {table}")
+                ]
+                conn.rollback()
+                return self._rebuild(((r[0], r[1], _md5(r[2])) for r in rows), {r[0]: r for r in rows})
+            if self._dialect == "postgresql":
+                digests = conn.exec_driver_sql(f"SELECT id, next_run_time, md5(job_state) FROM {table}").fetchall()
+                changed = self._changed(digests)
+                fetched: dict[str, Row] = {}
+                for i in range(0, len(changed), _CHUNK):
+                    chunk = list(changed[i : i + _CHUNK])
+                    for r in conn.exec_driver_sql(
+                        f"SELECT id, next_run_time, job_state FROM {table} WHERE id = ANY(%(ids)s)",
+                        {"ids": chunk},
+                    ):
+                        fetched[r[0]] = (r[0], r[1], bytes(r[2]))
+            else:
+                rows = [
+                    (r[0], r[1], bytes(r[2]))
+                    for r in conn.exec_driver_sql(f"SELECT id, next_run_time, job_state FROM {table}")
+                ]
+                digests = [(r[0], r[1], _md5(r[2])) for r in rows]
+                fetched = {r[0]: r for r in rows if self._is_changed(r[0], r[1], _md5(r[2]))}
+            conn.rollback()
+        return self._rebuild(digests, fetched)
+
+    def _is_changed(self, job_id: str, next_run_time: float | None, digest: Any) -> bool:
+        cached = self._cache.get(job_id)
+        return cached is None or cached[0] != (next_run_time, digest)
+
+    def _changed(self, digests: Iterable[tuple[str, float | None, Any]]) -> list[str]:
+        return [d[0] for d in digests if self._is_changed(d[0], d[1], d[2])]
+
+    def _rebuild(self, digests: Iterable[tuple[str, float | None, Any]], fetched: dict[str, Row]) -> tuple[JobInfo, ...]:
+        from schedtui.core.decoder import decode_rows
+
+        digests = list(digests)
+        fresh = [fetched[d[0]] for d in digests if d[0] in fetched]
+        decoded = {job.id: job for job in decode_rows(fresh)} if fresh else {}
+        cache: dict[str, tuple[Any, JobInfo]] = {}
+        for job_id, next_run_time, digest in digests:
+            job = decoded.get(job_id)
+            if job is None:
+                cached = self._cache.get(job_id)
+                if cached is None:  # vanished between the two queries: next read sees it
+                    continue
+                job = cached[1]
+            cache[job_id] = ((next_run_time, digest), job)
+        self._cache = cache
+        return tuple(sorted((entry[1] for entry in cache.values()), key=sort_key))
+
+
+def read_jobs(target: Target, *, clock: Clock = system_clock) -> StoreSnapshot:
+    """One complete read (for scripts)."""
+    reader = JobStoreReader(target, clock=clock)
+    try:
+        return reader.read()
+    finally:
+        reader.close()
