@@ -1,0 +1,175 @@
+"""Bad input gets one clear line and the right exit code, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from schedtui.cli.app import main
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _no_traceback(*texts: str) -> None:
+    for text in texts:
+        assert "Traceback" not in text
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("SCHEDTUI_URL", "DATABASE_URL", "SCHEDTUI_TABLE", "SCHEDTUI_SCHEMA"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SCHEDTUI_LOCK_TIMEOUT", "0.3")
+
+
+def test_nothing_configured(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["check"], capsys)
+    assert code == 3
+    assert "SCHEDTUI_URL" in err and "schedtui demo" in err
+    code, out, err = run(["jobs"], capsys)
+    assert code == 2 and "--url" in err
+
+
+def test_usage_errors_are_unknown_for_check(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["check", "--no-such-option"], capsys)
+    assert code == 3
+    code, _, err = run(["check", "--upcoming", "many"], capsys)
+    assert code == 3
+    code, _, err = run(["jobs", "--no-such-option"], capsys)
+    assert code == 2
+
+
+def test_missing_sqlite_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path}/nope.sqlite"
+    code, out, err = run(["check", "--url", url], capsys)
+    assert code == 2
+    assert out.startswith("SCHEDTUI CRITICAL") and "not found" in out
+    assert not (tmp_path / "nope.sqlite").exists(), "reading must never create the file"
+    code, out, err = run(["jobs", "--url", url], capsys)
+    assert code == 3 and "not found" in err
+    _no_traceback(out, err)
+
+
+def test_missing_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "empty.sqlite"
+    sqlite3.connect(db).execute("create table other (x)").connection.commit()
+    code, out, err = run(["check", "--url", f"sqlite:///{db}"], capsys)
+    assert code == 2 and "table 'apscheduler_jobs' not found" in out
+    code, out, err = run(["check", "--url", f"sqlite:///{db}", "--table", "other_jobs"], capsys)
+    assert "other_jobs" in out
+    _no_traceback(out, err)
+
+
+def test_not_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "garbage.sqlite"
+    db.write_bytes(b"this is not a database file at all" * 100)
+    code, out, err = run(["check", "--url", f"sqlite:///{db}"], capsys)
+    assert code == 2 and "cannot open" in out
+    _no_traceback(out, err)
+
+
+def test_locked_sqlite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "locked.sqlite"
+    setup = sqlite3.connect(db)
+    setup.execute("create table apscheduler_jobs (id varchar(191) primary key, next_run_time float, job_state blob not null)")
+    setup.commit()
+    setup.close()
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        code, out, err = run(["check", "--url", f"sqlite:///{db}"], capsys)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert code == 2 and "locked" in out
+    _no_traceback(out, err)
+
+
+def test_unreachable_postgres_masks_password(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"postgresql://bob:hunter22@127.0.0.1:{_free_port()}/app"
+    code, out, err = run(["check", "--url", url], capsys)
+    assert code == 2 and "cannot reach" in out
+    assert "hunter22" not in out + err and "***" in out
+    code, out, err = run(["jobs", "--url", url], capsys)
+    assert code == 3 and "hunter22" not in out + err
+    _no_traceback(out, err)
+
+
+def test_bad_url(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["check", "--url", "nosuchdb://x:pw123@h/db"], capsys)
+    assert code == 3 and "pw123" not in out + err
+    code, out, err = run(["check", "--url", "not a url"], capsys)
+    assert code == 3
+    _no_traceback(out, err)
+
+
+def test_check_never_imports_textual(tmp_path: Path) -> None:
+    db = tmp_path / "empty.sqlite"
+    sqlite3.connect(db).execute("create table other (x)").connection.commit()
+    code = (
+        "import sys\n"
+        "from schedtui.cli.app import main\n"
+        "try:\n"
+        f"    main(['check', '--detailed', '--url', 'sqlite:///{db}'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "assert not bad, bad\n"
+        "print('clean')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "clean" in proc.stdout
+
+
+def test_core_never_imports_textual() -> None:
+    code = (
+        "import sys, pkgutil, importlib\n"
+        "import schedtui.core as core\n"
+        "for m in pkgutil.walk_packages(core.__path__, 'schedtui.core.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "import schedtui.companion\n"
+        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_threads_do_not_matter() -> None:
+    # The reader's lock makes one reader safe to share: a trivial smoke test of the lock.
+    from schedtui.core.model import Target
+    from schedtui.core.store import JobStoreReader
+
+    reader = JobStoreReader(Target(url="sqlite:////nonexistent/x.db"))
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            reader.read()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 4 and all("not found" in str(e) for e in errors)
