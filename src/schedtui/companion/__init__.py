@@ -1,0 +1,24 @@
+"""The scheduler-side companion: runs INSIDE the user's scheduler process.
+
+Two lines::
+
+    from schedtui.companion import attach, create_scheduler
+    scheduler = create_scheduler(os.environ.get("DATABASE_URL")); attach(scheduler)
+
+Never imports Textual or the CLI.
+"""
+
+from schedtui.companion.companion import HEARTBEAT_JOBSTORE, Companion, attach
+from schedtui.companion.jobs import ensure_job, force_update_enabled, job_exists_in_database
+from schedtui.companion.setup import SAFE_JOB_DEFAULTS, create_scheduler
+
+__all__ = [
+    "HEARTBEAT_JOBSTORE",
+    "SAFE_JOB_DEFAULTS",
+    "Companion",
+    "attach",
+    "create_scheduler",
+    "ensure_job",
+    "force_update_enabled",
+    "job_exists_in_database",
+]
