@@ -1,0 +1,307 @@
+"""``create_backup``, ``list_backups``, ``default_backup_dir``: one action that either
+produces a verified, restorable file or says exactly why not."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from schedtui.core.backup import fsutil
+from schedtui.core.backup.manifest import append_record, compact, read_records, records_by_file
+from schedtui.core.backup.names import EXTENSIONS, is_tmp, parse_name, safe_stem, tmp_name, unused_name
+from schedtui.core.backup.results import BackupEntry, BackupKind, BackupResult
+from schedtui.core.backup.rotation import DEFAULT_KEEP, Policy, rotate
+from schedtui.core.backup.verify import Inspection, verify_backup
+from schedtui.core.clock import Clock, system_clock
+from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.model import Target
+
+log = logging.getLogger("schedtui.backup")
+
+Progress = Callable[[float, str], None]
+#: Environment variable overriding the default backup folder.
+DIR_ENV = "SCHEDTUI_BACKUP_DIR"
+#: Test hook: ``<point>:<marker file>`` makes a backup write the marker and wait (to be
+#: killed) at ``point`` (``before-rename``). Never set it in production.
+HOOK_ENV = "SCHEDTUI_BACKUP_TEST_HOOK"
+
+
+def backup_kind(target: Target) -> BackupKind:
+    scheme = target.url.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme == "sqlite":
+        return "sqlite"
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql"
+    raise SchedtuiError(
+        f"backups support SQLite and PostgreSQL job stores, not {scheme} (use your database's own tools)",
+        ErrorKind.CONFIG,
+    )
+
+
+def default_backup_dir(target: Target) -> Path:
+    """``$SCHEDTUI_BACKUP_DIR``, else ``backups/`` next to the SQLite file, else
+    ``$XDG_DATA_HOME/schedtui/backups/<host>_<port>_<database>`` for PostgreSQL."""
+    env = os.environ.get(DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    if backup_kind(target) == "sqlite":
+        from schedtui.core.backup.sqlite import sqlite_path
+
+        return sqlite_path(target).parent / "backups"
+    from schedtui.core.backup.postgres import default_dir_name
+
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "schedtui" / "backups" / default_dir_name(target)
+
+
+def _stem(target: Target, kind: BackupKind) -> str:
+    if kind == "sqlite":
+        from schedtui.core.backup.sqlite import sqlite_path
+
+        return safe_stem(sqlite_path(target).stem)
+    from sqlalchemy.engine import make_url
+
+    return safe_stem(make_url(target.url).database or "postgres")
+
+
+def clean_leftovers(directory: Path) -> list[Path]:
+    """Delete temporary files of interrupted runs (call while holding the folder lock)."""
+    removed = []
+    for name in os.listdir(directory):
+        if is_tmp(name):
+            try:
+                os.unlink(directory / name)
+                removed.append(directory / name)
+            except OSError:
+                pass
+    return removed
+
+
+def _hook(point: str) -> None:
+    spec = os.environ.get(HOOK_ENV)
+    if not spec or not spec.startswith(point + ":"):
+        return
+    Path(spec.split(":", 1)[1]).write_text(str(os.getpid()))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait to be killed by the test
+        time.sleep(0.01)
+
+
+def _check_space(directory: Path, needed: int) -> None:
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        return
+    if needed and free < needed * 1.1 + (16 << 20):
+        raise SchedtuiError(
+            f"no space for the backup in {directory}: {free >> 20} MiB free, about {needed >> 20} MiB needed",
+            ErrorKind.IO,
+        )
+
+
+def create_backup(
+    target: Target,
+    directory: str | Path | None = None,
+    *,
+    keep: int | None = None,
+    daily: int = 0,
+    weekly: int = 0,
+    monthly: int = 0,
+    clock: Clock = system_clock,
+    progress: Progress | None = None,
+    lock_timeout: float = 30.0,
+) -> BackupResult:
+    """Write a verified backup of ``target`` into ``directory`` and rotate older ones.
+
+    ``keep`` newest backups are kept (default 7, 0 keeps all), plus the optional tiers.
+    Raises ``SchedtuiError`` with one clear line when no verified file could be made; the
+    failed attempt is recorded in the manifest when the folder is writable.
+    """
+    started = time.monotonic()
+    kind = backup_kind(target)
+    report = progress or (lambda _f, _m: None)
+    folder = Path(directory).expanduser() if directory else default_backup_dir(target)
+    folder = fsutil.ensure_dir(folder.resolve())
+    stem = _stem(target, kind)
+    ext = "sqlite" if kind == "sqlite" else "pgdump"
+    policy = Policy(DEFAULT_KEEP if keep is None else keep, daily, weekly, monthly)
+    base: dict[str, Any] = {"event": "backup", "kind": kind, "source": target.safe_url, "table": target.table}
+    if target.schema:
+        base["schema"] = target.schema
+    report(0.0, "starting")
+    with fsutil.folder_lock(folder):
+        clean_leftovers(folder)
+        when = clock()
+        name = unused_name(folder, stem, when, ext)
+        final, tmp = folder / name, folder / tmp_name(name)
+        try:
+            rows, extra = _write_copy(target, kind, tmp, folder, lock_timeout, report)
+            fsutil.fsync_file(tmp)
+            report(0.6, "verifying")
+            ins = _inspect(tmp, kind, target, rows)
+            if not ins.ok:
+                problem = ins.problems[0] if ins.problems else f"integrity check: {ins.integrity}"
+                raise SchedtuiError(f"the copy failed verification: {problem}", ErrorKind.IO)
+            report(0.9, "hashing")
+            sha = fsutil.sha256_file(tmp)
+            size = tmp.stat().st_size
+            _hook("before-rename")
+            fsutil.publish(tmp, final)
+            fsutil.fsync_dir(folder)
+        except BaseException as exc:
+            from schedtui.core.backup.sqlite import remove_with_sidecars
+
+            remove_with_sidecars(tmp)
+            err = exc if isinstance(exc, SchedtuiError) else _as_error(exc)
+            _record_failure(folder, base, when, started, err)
+            if err is exc or not isinstance(exc, Exception):
+                raise
+            raise err from None
+        duration = time.monotonic() - started
+        record = {
+            **base,
+            **extra,
+            "status": "ok",
+            "file": name,
+            "created_at": when.isoformat(),
+            "size": size,
+            "sha256": sha,
+            "rows": rows,
+            "undecodable": list(ins.undecodable),
+            "verification": {"integrity": ins.integrity, "rows_match": True, "decoded": ins.decoded},
+            "verified": True,
+            "duration_s": round(duration, 3),
+        }
+        append_record(folder, record)
+        report(0.95, "rotating")
+        rotated = rotate(folder, stem, ext, policy, _verified_names(folder))
+        if rotated:
+            compact(folder, set(os.listdir(folder)))
+    total = sum(rows.values())
+    note = f", {len(ins.undecodable)} undecodable job(s) as in the source" if ins.undecodable else ""
+    note += "" if ins.decoded else " (job states not decoded: decoder unavailable)"
+    message = f"backup {final} verified: {size} bytes, {total} rows{note}, {duration:.2f} s"
+    if rotated:
+        message += f"; rotated {len(rotated)} old backup(s)"
+    log.info("%s", message)
+    report(1.0, "done")
+    return BackupResult(
+        path=final,
+        size=size,
+        sha256=sha,
+        verified=True,
+        rows=rows,
+        undecodable=ins.undecodable,
+        duration_s=duration,
+        rotated=rotated,
+        source=target.safe_url,
+        message=message,
+        kind=kind,
+        created_at=when,
+    )
+
+
+def _as_error(exc: BaseException) -> SchedtuiError:
+    if isinstance(exc, OSError):
+        return fsutil.os_error(exc, "writing the backup")
+    if isinstance(exc, KeyboardInterrupt):
+        return SchedtuiError("backup interrupted", ErrorKind.IO)
+    return SchedtuiError(f"backup failed: {type(exc).__name__}: {exc}", ErrorKind.INTERNAL)
+
+
+def _record_failure(folder: Path, base: dict[str, Any], when: datetime, started: float, err: SchedtuiError) -> None:
+    try:
+        append_record(
+            folder,
+            {**base, "status": "failed", "created_at": when.isoformat(), "error": err.message,
+             "duration_s": round(time.monotonic() - started, 3)},
+        )
+    except OSError:
+        pass
+    log.error("backup failed: %s", err.message)
+
+
+def _write_copy(
+    target: Target, kind: BackupKind, tmp: Path, folder: Path, lock_timeout: float, report: Progress
+) -> tuple[dict[str, int], dict[str, Any]]:
+    if kind == "sqlite":
+        from schedtui.core.backup.sqlite import copy_database, source_size, sqlite_path
+
+        src = sqlite_path(target)
+        if not src.exists():
+            raise SchedtuiError(f"database file not found: {src}", ErrorKind.CONNECT)
+        _check_space(folder, source_size(src))
+        report(0.05, f"copying {src.name}")
+        return copy_database(src, tmp, lock_timeout=lock_timeout, progress=report), {}
+    from schedtui.core.backup.postgres import dump_database
+
+    report(0.05, "checking pg_dump")
+    return dump_database(target, tmp, progress=report)
+
+
+def _inspect(path: Path, kind: BackupKind, target: Target, rows: dict[str, int]) -> Inspection:
+    if kind == "sqlite":
+        from schedtui.core.backup.verify import inspect_sqlite
+
+        return inspect_sqlite(path, target.table, rows)
+    from schedtui.core.backup.postgres import inspect_dump
+
+    return inspect_dump(path, target.table, target.schema, rows)
+
+
+def _verified_names(folder: Path) -> set[str]:
+    return {n for n, r in records_by_file(read_records(folder)).items() if r.get("verified")}
+
+
+def list_backups(directory: str | Path, *, verify: bool = False) -> tuple[BackupEntry, ...]:
+    """The backups in ``directory``, newest first, described by their names and the
+    manifest; with ``verify`` each is checked now (hash, integrity, rows, decoding)."""
+    folder = Path(directory).expanduser()
+    if not folder.is_dir():
+        return ()
+    records = records_by_file(read_records(folder))
+    entries = []
+    for name in os.listdir(folder):
+        parsed = parse_name(name)
+        if parsed is None or parsed.ext not in EXTENSIONS:
+            continue
+        path = folder / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            continue
+        rec = records.get(name, {})
+        entries.append(
+            (
+                parsed,
+                BackupEntry(
+                    path=path,
+                    name=name,
+                    created_at=parsed.created_at,
+                    size=size,
+                    kind="postgresql" if parsed.ext == "pgdump" else "sqlite",
+                    stem=parsed.stem,
+                    sha256=rec.get("sha256"),
+                    verified=bool(rec.get("verified")),
+                    source=rec.get("source"),
+                    rows=dict(rec.get("rows") or {}),
+                    undecodable=tuple(rec.get("undecodable") or ()),
+                    duration_s=rec.get("duration_s"),
+                    check=verify_backup(path) if verify else None,
+                ),
+            )
+        )
+    entries.sort(key=lambda pe: pe[0], reverse=True)
+    return tuple(e for _, e in entries)
+
+
+def last_attempt(directory: str | Path) -> dict[str, Any] | None:
+    """The manifest's newest backup attempt (successful or failed), if any."""
+    attempts = [r for r in read_records(Path(directory)) if r.get("event", "backup") == "backup"]
+    return attempts[-1] if attempts else None

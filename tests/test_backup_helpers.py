@@ -1,0 +1,84 @@
+"""Helpers for the backup and restore tests: job stores written by real APScheduler.
+
+The job functions are module-level so APScheduler can store them by reference. Also
+runnable as a script: ``python test_backup_helpers.py writer URL STOPFILE`` runs a real
+scheduler that rewrites jobs every few milliseconds until STOPFILE appears.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+BASE = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+
+
+def tick(*args: object, **kwargs: object) -> None:
+    """A job that does nothing (stored by reference)."""
+
+
+def make_store(url: str, n_jobs: int = 5, *, prefix: str = "job", wal: bool = False) -> list[str]:
+    """Write ``n_jobs`` cron/interval/date jobs with a real SQLAlchemyJobStore."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    if wal and url.startswith("sqlite"):
+        import sqlite3
+
+        from sqlalchemy.engine import make_url
+
+        conn = sqlite3.connect(make_url(url).database)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.close()
+    store = SQLAlchemyJobStore(url=url)
+    sched = BackgroundScheduler(jobstores={"default": store}, timezone="UTC")
+    sched.start(paused=True)
+    ids = []
+    try:
+        for i in range(n_jobs):
+            jid = f"{prefix}-{i}"
+            kind = i % 3
+            if kind == 0:
+                sched.add_job(tick, "cron", hour=i % 24, minute=5, id=jid, args=(i,), kwargs={"n": i})
+            elif kind == 1:
+                sched.add_job(tick, "interval", minutes=10 + i, id=jid, name=f"Interval {i}")
+            else:
+                sched.add_job(tick, "date", run_date=BASE + timedelta(days=365 + i), id=jid)
+            ids.append(jid)
+    finally:
+        sched.shutdown(wait=False)
+        store.engine.dispose()
+    return ids
+
+
+def run_writer(url: str, stop_file: str, ready_file: str) -> None:
+    """A real scheduler whose jobs fire every few ms and are rewritten each time, plus
+    add/remove churn, until ``stop_file`` exists."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    sched = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=url)},
+        timezone="UTC",
+        job_defaults={"misfire_grace_time": 60, "coalesce": True},
+    )
+    sched.start()
+    for i in range(20):
+        sched.add_job(tick, "interval", seconds=0.005 * (i + 1), id=f"fast-{i}", replace_existing=True)
+    Path(ready_file).write_text("ready")
+    n = 0
+    deadline = time.monotonic() + 120
+    while not Path(stop_file).exists() and time.monotonic() < deadline:
+        sched.add_job(tick, "date", run_date=BASE + timedelta(days=400), id=f"churn-{n % 50}", replace_existing=True)
+        n += 1
+        time.sleep(0.002)
+    sched.shutdown(wait=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "writer":
+        run_writer(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "store":
+        make_store(sys.argv[2], int(sys.argv[3]))
