@@ -1,9 +1,213 @@
-"""Commands of the backup area (filled in by its issue)."""
+"""``schedtui backup``, ``schedtui backups`` and ``schedtui restore``."""
 
 from __future__ import annotations
 
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from schedtui.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    JsonOpt,
+    SchemaOpt,
+    TableOpt,
+    UrlOpt,
+    handled,
+    print_json,
+    target_from,
+)
+from schedtui.core.errors import ErrorKind, SchedtuiError
+
+DirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir",
+        "-d",
+        help="Backup folder (default: $SCHEDTUI_BACKUP_DIR, else backups/ next to the SQLite file, "
+        "else ~/.local/share/schedtui/backups/<host>_<port>_<db> for PostgreSQL).",
+        show_default=False,
+    ),
+]
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return str(n)
+
+
+def _age(then: datetime, now: datetime) -> str:
+    s = max(0, (now - then).total_seconds())
+    if s < 120:
+        return f"{s:.0f}s"
+    if s < 7200:
+        return f"{s / 60:.0f}m"
+    if s < 172800:
+        return f"{s / 3600:.1f}h"
+    return f"{s / 86400:.1f}d"
+
+
+def _progress_printer() -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(fraction: float, text: str) -> None:
+        typer.echo(f"\r{fraction * 100:3.0f}% {text:<40}", err=True, nl=fraction >= 1.0)
+
+    return show
+
+
+def _result_json(obj: Any) -> dict[str, Any]:
+    from dataclasses import asdict, is_dataclass
+
+    data = asdict(obj) if is_dataclass(obj) else dict(obj)
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+
+
+def backup_cmd(
+    url: UrlOpt = None,
+    table: TableOpt = None,
+    schema: SchemaOpt = None,
+    directory: DirOpt = None,
+    keep: Annotated[int, typer.Option("--keep", min=0, help="Newest backups to keep (0 keeps all).")] = 7,
+    keep_daily: Annotated[int, typer.Option("--keep-daily", min=0, help="Also keep the newest of each of the last N days.")] = 0,
+    keep_weekly: Annotated[int, typer.Option("--keep-weekly", min=0, help="... of each of the last N ISO weeks.")] = 0,
+    keep_monthly: Annotated[int, typer.Option("--keep-monthly", min=0, help="... of each of the last N months.")] = 0,
+    lock_timeout: Annotated[float, typer.Option("--lock-timeout", min=0.1, help="Seconds to wait for a locked SQLite file.")] = 30.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a verified backup now (SQLite online copy or pg_dump), then rotate old ones."""
+    with handled(url or ""):
+        from schedtui.core.backup import create_backup
+
+        target = target_from(url, table, schema)
+        result = create_backup(
+            target,
+            directory,
+            keep=keep,
+            daily=keep_daily,
+            weekly=keep_weekly,
+            monthly=keep_monthly,
+            lock_timeout=lock_timeout,
+            progress=None if as_json else _progress_printer(),
+        )
+    if as_json:
+        data = _result_json(result)
+        data["rotated"] = [str(p) for p in result.rotated]
+        print_json(data)
+        return
+    typer.echo(result.message)
+    if result.undecodable:
+        typer.echo(f"undecodable jobs (as in the source): {', '.join(result.undecodable[:20])}")
+    for path in result.rotated:
+        typer.echo(f"rotated: {path.name}")
+
+
+def _folder(url: str | None, table: str | None, schema: str | None, directory: Path | None) -> Path:
+    if directory is not None:
+        return directory
+    from schedtui.core.backup import default_backup_dir
+
+    return default_backup_dir(target_from(url, table, schema))
+
+
+def backups_cmd(
+    url: UrlOpt = None,
+    table: TableOpt = None,
+    schema: SchemaOpt = None,
+    directory: DirOpt = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Check every file now: SHA-256, integrity, rows, decoding.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the backups in the folder (newest first); exit 1 if --verify finds a bad one."""
+    with handled(url or ""):
+        from schedtui.core.backup import list_backups
+
+        folder = _folder(url, table, schema, directory)
+        if not folder.is_dir():
+            raise SchedtuiError(f"no backup folder at {folder}", ErrorKind.CONFIG)
+        entries = list_backups(folder, verify=verify)
+    now = datetime.now(timezone.utc)
+    bad = [e for e in entries if not e.ok]
+    if as_json:
+        out = []
+        for e in entries:
+            d = _result_json(e)
+            d["path"] = str(e.path)
+            d["age_s"] = round((now - e.created_at).total_seconds(), 1)
+            d["ok"] = e.ok
+            if e.check is not None:
+                d["check"] = _result_json(e.check)
+                d["check"]["path"] = str(e.check.path)
+            out.append(d)
+        print_json({"dir": str(folder), "backups": out})
+    elif not entries:
+        typer.echo(f"no backups in {folder}")
+    else:
+        typer.echo(f"backups in {folder}:")
+        header = f"{'NAME':<44} {'TIME (UTC)':<20} {'AGE':>6} {'SIZE':>9}  VERIFIED"
+        typer.echo(header + ("  CHECK" if verify else ""))
+        for e in entries:
+            line = (
+                f"{e.name:<44} {e.created_at.strftime('%Y-%m-%d %H:%M:%S'):<20} {_age(e.created_at, now):>6} "
+                f"{_size(e.size):>9}  {'yes' if e.verified else 'no':<8}"
+            )
+            if e.check is not None:
+                line += "  " + ("ok" if e.check.ok else "FAILED: " + e.check.message.split(": FAILED: ", 1)[-1])
+            typer.echo(line)
+        total = sum(e.size for e in entries)
+        typer.echo(f"{len(entries)} backup(s), {_size(total)}" + (f", {len(bad)} FAILED" if verify and bad else ""))
+    if verify and bad:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def restore_cmd(
+    file: Annotated[Path, typer.Argument(help="The backup file to restore.", show_default=False)],
+    url: UrlOpt = None,
+    table: TableOpt = None,
+    schema: SchemaOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Restore even while a heartbeat says a scheduler runs, or without a manifest record.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace the job store's database with a verified backup (keeps the current one)."""
+    with handled(url or ""):
+        from schedtui.core.backup import restore_backup
+        from schedtui.core.backup.restore import check_restorable
+
+        target = target_from(url, table, schema)
+        checked = check_restorable(file.expanduser(), force)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise SchedtuiError("restore replaces the database: pass --yes to confirm (no terminal to ask on)", ErrorKind.CONFIG)
+            total = sum(checked.rows.values())
+            what = "every table, view and sequence the dump contains" if file.suffix == ".pgdump" else "the database file"
+            typer.echo(f"Restore {file.name} ({total} rows, SHA-256 {'checked' if checked.hash_ok else 'not recorded'})")
+            typer.echo(f"into {target.safe_url}: this replaces {what}; the current database is kept first.")
+            if not typer.confirm("Continue?", default=False):
+                typer.echo("not restored")
+                raise typer.Exit(EXIT_USAGE)
+        result = restore_backup(target, file, force=force)
+    if as_json:
+        data = _result_json(result)
+        data["kept"] = [str(p) for p in result.kept]
+        print_json(data)
+        return
+    typer.echo(result.message)
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    if result.undecodable:
+        typer.echo(f"undecodable jobs in the backup (as when it was taken): {', '.join(result.undecodable[:20])}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("backup")(backup_cmd)
+    app.command("backups")(backups_cmd)
+    app.command("restore")(restore_cmd)

@@ -123,9 +123,9 @@ def check_tool_version(tool: str, server_num: int) -> None:
 
 
 def _engine(target: Target):  # noqa: ANN202
-    import sqlalchemy as sa
+    from schedtui.core.db import read_engine
 
-    return sa.create_engine(target.url, poolclass=sa.pool.NullPool)
+    return read_engine(target)
 
 
 def _connect_error(exc: Exception, target: Target) -> SchedtuiError:
@@ -170,6 +170,8 @@ def dump_database(
     try:
         try:
             conn = engine.connect()
+        except SchedtuiError:
+            raise
         except Exception as exc:  # noqa: BLE001
             raise _connect_error(exc, target) from None
         with conn:

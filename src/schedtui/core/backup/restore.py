@@ -34,9 +34,12 @@ def running_scheduler(target: Target, clock: Clock) -> str | None:
 
         if not sqlite_path(target).exists():
             return None
-    import sqlalchemy as sa
+    from schedtui.core.db import read_engine
 
-    engine = sa.create_engine(target.url, poolclass=sa.pool.NullPool)
+    try:
+        engine = read_engine(target)
+    except SchedtuiError:
+        return None
     try:
         beats = read_heartbeats(engine, schema=target.schema)
     except Exception:  # noqa: BLE001 - no companion tables, unreachable: nothing to go by

@@ -1,0 +1,129 @@
+"""The seed's daily backup job, done safely: verified, atomic, rotated, never overlapping.
+
+::
+
+    from schedtui.companion.backup_job import add_backup_job
+    add_backup_job(scheduler, os.environ["DATABASE_URL"])          # 02:00 UTC, keep 7
+
+The job is stored by reference (``schedtui.companion.backup_job:backup_database_job``)
+with plain arguments, so it survives restarts in a persistent job store. It writes the
+same folder and manifest as ``schedtui backup``, so ``check`` and the console see
+scheduled and manual backups alike; a failure raises, so the run history records it.
+
+The URL is stored in the job's arguments, i.e. in the jobs table. To keep a password out
+of it, pass ``url_env="DATABASE_URL"`` (the variable is read when the job runs) or use a
+URL without password plus ``PGPASSFILE``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("schedtui.companion.backup")
+
+JOB_ID = "database_backup"
+JOB_NAME = "Daily Database Backup"
+#: A daily backup that is up to an hour late (scheduler restarting at 02:00) still runs.
+MISFIRE_GRACE_S = 3600
+
+
+def _url_of(target_or_url: Any) -> tuple[str, str, str | None]:
+    """(url, table, schema) from a Target, a URL string or an Engine."""
+    if isinstance(target_or_url, str):
+        from schedtui.core.urls import normalize_url
+
+        return normalize_url(target_or_url), "apscheduler_jobs", None
+    url = getattr(target_or_url, "url", None)
+    if isinstance(url, str):  # Target
+        return url, getattr(target_or_url, "table", "apscheduler_jobs"), getattr(target_or_url, "schema", None)
+    if url is not None and hasattr(url, "render_as_string"):  # Engine
+        return url.render_as_string(hide_password=False), "apscheduler_jobs", None
+    raise TypeError("add_backup_job needs a Target, a database URL or an Engine")
+
+
+def backup_database_job(
+    url: str | None = None,
+    directory: str | None = None,
+    keep: int = 7,
+    table: str = "apscheduler_jobs",
+    schema: str | None = None,
+    url_env: str | None = None,
+) -> dict[str, Any]:
+    """Run one verified backup (the function the daily job calls by reference).
+
+    Returns a short summary (the run's return value); raises on failure so the failure
+    shows in the run history, after logging one clear line.
+    """
+    from schedtui.core.backup import create_backup
+    from schedtui.core.errors import ErrorKind, SchedtuiError
+    from schedtui.core.model import Target
+    from schedtui.core.urls import mask_text, normalize_url
+
+    if url_env:
+        url = os.environ.get(url_env)
+        if not url:
+            logger.error("database backup failed: $%s is not set", url_env)
+            raise SchedtuiError(f"${url_env} is not set", ErrorKind.CONFIG)
+    if not url:
+        raise SchedtuiError("no database URL for the backup job", ErrorKind.CONFIG)
+    target = Target(normalize_url(url), table=table, schema=schema)
+    try:
+        result = create_backup(target, directory, keep=keep)
+    except SchedtuiError as exc:
+        logger.error("database backup failed: %s", mask_text(exc.message, url))
+        raise
+    logger.info("database backup ok: %s", result.message)
+    return {
+        "file": str(result.path),
+        "size": result.size,
+        "sha256": result.sha256,
+        "rows": dict(result.rows),
+        "undecodable": len(result.undecodable),
+        "rotated": len(result.rotated),
+    }
+
+
+def add_backup_job(
+    scheduler: Any,
+    target_or_url: Any,
+    *,
+    directory: str | Path | None = None,
+    keep: int = 7,
+    hour: int = 2,
+    minute: int = 0,
+    timezone: str = "UTC",
+    url_env: str | None = None,
+    jobstore: str = "default",
+) -> Any:
+    """Register the daily backup on ``scheduler`` (id ``database_backup``, name
+    ``Daily Database Backup``, cron ``hour:minute`` in ``timezone``, one instance at a
+    time, coalesced, replacing an existing definition). Returns the Job."""
+    url, table, schema = _url_of(target_or_url)
+    kwargs: dict[str, Any] = {
+        "directory": str(Path(directory).expanduser().resolve()) if directory else None,
+        "keep": int(keep),
+        "table": table,
+        "schema": schema,
+    }
+    if url_env:
+        kwargs["url_env"] = url_env
+    else:
+        kwargs["url"] = url
+    return scheduler.add_job(
+        backup_database_job,
+        trigger="cron",
+        hour=hour,
+        minute=minute,
+        timezone=timezone,
+        id=JOB_ID,
+        name=JOB_NAME,
+        kwargs=kwargs,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=MISFIRE_GRACE_S,
+        replace_existing=True,
+        jobstore=jobstore,
+    )
