@@ -46,9 +46,12 @@ def _tier(backups: list[BackupName], count: int, key: Callable[[datetime], Hasha
     return kept
 
 
-def plan(backups: Iterable[BackupName], policy: Policy, verified: set[str]) -> tuple[set[str], list[str]]:
+def plan(
+    backups: Iterable[BackupName], policy: Policy, verified: set[str], protect: Iterable[str] = ()
+) -> tuple[set[str], list[str]]:
     """(names kept, names to delete, oldest first). ``verified`` names the backups the
-    manifest records as verified; the newest of them is always kept."""
+    manifest records as verified; the newest of them is always kept, and so is every name
+    in ``protect`` (the backup just written, even when a clock behind made its name old)."""
     ordered = sorted(backups, reverse=True)
     if policy.keeps_all or not ordered:
         return {b.name for b in ordered}, []
@@ -62,6 +65,7 @@ def plan(backups: Iterable[BackupName], policy: Policy, verified: set[str]) -> t
     newest_verified = next((b.name for b in ordered if b.name in verified), None)
     if newest_verified:
         keep.add(newest_verified)
+    keep |= set(protect) & {b.name for b in ordered}
     delete = [b.name for b in reversed(ordered) if b.name not in keep]
     return keep, delete
 
@@ -75,10 +79,12 @@ def backups_of(directory: Path, stem: str, ext: str) -> list[BackupName]:
     return out
 
 
-def rotate(directory: Path, stem: str, ext: str, policy: Policy, verified: set[str]) -> tuple[Path, ...]:
+def rotate(
+    directory: Path, stem: str, ext: str, policy: Policy, verified: set[str], protect: Iterable[str] = ()
+) -> tuple[Path, ...]:
     """Delete what ``plan`` says; returns the deleted paths (a file that cannot be
     deleted is left and not reported)."""
-    _, delete = plan(backups_of(directory, stem, ext), policy, verified)
+    _, delete = plan(backups_of(directory, stem, ext), policy, verified, protect)
     deleted: list[Path] = []
     for name in delete:
         path = directory / name

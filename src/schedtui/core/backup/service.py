@@ -180,7 +180,7 @@ def create_backup(
         }
         append_record(folder, record)
         report(0.95, "rotating")
-        rotated = rotate(folder, stem, ext, policy, _verified_names(folder))
+        rotated = rotate(folder, stem, ext, policy, _verified_names(folder), protect=(name,))
         if rotated:
             compact(folder, set(os.listdir(folder)))
     total = sum(rows.values())
