@@ -39,6 +39,10 @@ PRUNE_BATCH = 500
 
 TickHook = Callable[["Companion"], None]
 
+#: When this module was imported: a heartbeat with our host and pid that started before
+#: this is a previous incarnation of the process (a restarted container reusing pid 1).
+_PROCESS_STARTED = time.time()
+
 
 def _ts(dt: datetime | None) -> float | None:
     return dt.timestamp() if dt is not None else None
@@ -325,8 +329,8 @@ class Companion:
     def close_unfinished(self) -> int:
         """Close ``running`` rows left by schedulers that are gone (crash, kill, restart)
         as ``unfinished``. A scheduler is gone when its heartbeat is missing, says shutdown,
-        is stale, or names a dead process on this host (or this very pid: a restarted
-        container). Returns the number of rows closed."""
+        is stale, or names a dead process on this host (or this pid before this process
+        started: a restarted container). Returns the number of rows closed."""
         r, h = self.tables.runs, self.tables.heartbeats
         now = time.time()
         closed = 0
@@ -345,7 +349,8 @@ class Companion:
                     hb is None
                     or hb.state == "shutdown"
                     or now - (hb.last_seen or 0) > 3 * (hb.interval_s or 5) + 30
-                    or (hb.host == self.host and (hb.pid == self.pid or not _pid_alive(int(hb.pid or 0))))
+                    or (hb.host == self.host and hb.pid == self.pid and (hb.started_at or 0) < _PROCESS_STARTED)
+                    or (hb.host == self.host and hb.pid != self.pid and not _pid_alive(int(hb.pid or 0)))
                 )
                 if not gone:
                     continue

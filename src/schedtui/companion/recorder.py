@@ -169,11 +169,6 @@ class RunRecorder:
                     done.set()
                 else:
                     self._pending.append(item)
-            overflow = len(self._pending) - self._max_buffer
-            if overflow > 0:
-                for _ in range(overflow):
-                    self._pending.popleft()
-                self._count_drop(overflow)
             if self._stop:
                 self._write_pending()
                 return
@@ -190,6 +185,12 @@ class RunRecorder:
                     backoff = min(backoff * 2, 30.0)
                 else:
                     backoff = 0.5
+            # Bound what an outage (or a database not ready yet) can make us hold.
+            overflow = len(self._pending) - self._max_buffer
+            if overflow > 0:
+                for _ in range(overflow):
+                    self._pending.popleft()
+                self._count_drop(overflow)
             if self._tick is not None and now >= next_tick:
                 next_tick = now + self._tick_interval
                 try:

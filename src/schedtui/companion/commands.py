@@ -1,0 +1,281 @@
+"""Applies ``schedtui_commands`` inside the scheduler's process, from its heartbeat.
+
+Every change goes through the scheduler's own API (``pause_job``, ``modify_job``,
+``remove_job``, the executor's ``submit_job``), which holds the scheduler's job-store lock
+around the read and the write, so nothing races with its processing loop and no pickle
+is re-encoded by us.
+
+- Claiming: a command is taken by setting ``applied_by`` on a pending, unclaimed row whose
+  job has no earlier pending command (one statement). With several schedulers on one
+  table, exactly one claims each command, and a job's commands are applied in order.
+- Outcome: ``applied`` or ``failed`` with a one-line ``result``, ``applied_at`` and
+  ``applied_by`` (this scheduler's id).
+- Deadlines: pending commands past ``deadline_at`` become ``expired`` (never applied later).
+- Run now: runs one copy of the job on its executor, now, with no misfire limit; the
+  stored schedule (``next_run_time``, the trigger) is not touched, and the job's
+  ``max_instances`` still applies. A paused job stays paused.
+- Resume: like ``scheduler.resume_job`` (next fire time from the trigger, now), except
+  that a finished trigger leaves the job paused and fails the command instead of
+  removing the job.
+
+Install with ``install(companion)``; the companion calls the applier on each heartbeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from schedtui.core import tables as T
+
+logger = logging.getLogger("schedtui.companion.commands")
+
+#: Most commands applied in one heartbeat, and the time budget for them (seconds).
+MAX_PER_TICK = 500
+TICK_BUDGET = 2.0
+MAX_RESULT = 500
+
+
+class CommandApplier:
+    """The tick hook. ``applier(companion)`` (or ``applier.tick()``) applies what is due."""
+
+    def __init__(
+        self,
+        scheduler: Any,
+        engine: Any,
+        *,
+        scheduler_id: str,
+        schema: str | None = None,
+        jobstore: str | None = None,
+        max_per_tick: int = MAX_PER_TICK,
+        budget: float = TICK_BUDGET,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.scheduler = scheduler
+        self.engine = engine
+        self.scheduler_id = scheduler_id
+        self.tables = T.tables_for(schema)
+        self.jobstore = jobstore
+        self.max_per_tick = max_per_tick
+        self.budget = budget
+        self.clock = clock
+        self.applied = 0
+        self._table_ok = False
+
+    def __call__(self, companion: Any = None) -> None:
+        self.tick()
+
+    # ------------------------------------------------------------------ the loop
+    def tick(self) -> int:
+        """Expire, then claim and apply commands until none is claimable or the budget
+        is spent. Returns how many were applied (applied or failed)."""
+        if not self._ensure_table():
+            return 0
+        self.expire()
+        done = 0
+        started = time.monotonic()
+        while done < self.max_per_tick and time.monotonic() - started < self.budget:
+            batch = self._candidates(min(50, self.max_per_tick - done))
+            if not batch:
+                break
+            progressed = False
+            for cmd_id, job_id, action in batch:
+                if not self._claim(cmd_id, job_id):
+                    continue
+                progressed = True
+                status, result = self.apply(job_id, action)
+                self._finish(cmd_id, status, result)
+                done += 1
+            if not progressed:
+                break
+        self.applied += done
+        return done
+
+    def _ensure_table(self) -> bool:
+        if self._table_ok:
+            return True
+        try:
+            with self.engine.connect() as conn:
+                self._table_ok = sa.inspect(conn).has_table(T.COMMANDS, schema=self.tables.schema)
+        except Exception:  # noqa: BLE001
+            return False
+        return self._table_ok
+
+    def expire(self) -> int:
+        c = self.tables.commands
+        now = self.clock()
+        with self.engine.begin() as conn:
+            return conn.execute(
+                sa.update(c)
+                .where(c.c.status == "pending", c.c.applied_by.is_(None), c.c.deadline_at < now)
+                .values(
+                    status="expired",
+                    applied_at=now,
+                    applied_by=self.scheduler_id,
+                    result="not applied before its deadline",
+                )
+            ).rowcount
+
+    def _candidates(self, limit: int) -> list[tuple[int, str, str]]:
+        c = self.tables.commands
+        earlier = c.alias("earlier")
+        blocked = sa.exists().where(
+            earlier.c.job_id == c.c.job_id, earlier.c.id < c.c.id, earlier.c.status == "pending"
+        )
+        q = (
+            sa.select(c.c.id, c.c.job_id, c.c.action)
+            .where(c.c.status == "pending", c.c.applied_by.is_(None), ~blocked)
+            .order_by(c.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(r.id, r.job_id, r.action) for r in conn.execute(q)]
+
+    def _claim(self, cmd_id: int, job_id: str) -> bool:
+        """Atomically take one command: still pending, unclaimed, not expired, and the
+        oldest pending command of its job."""
+        c = self.tables.commands
+        earlier = c.alias("earlier")
+        blocked = sa.exists().where(earlier.c.job_id == job_id, earlier.c.id < cmd_id, earlier.c.status == "pending")
+        now = self.clock()
+        with self.engine.begin() as conn:
+            return (
+                conn.execute(
+                    sa.update(c)
+                    .where(
+                        c.c.id == cmd_id,
+                        c.c.status == "pending",
+                        c.c.applied_by.is_(None),
+                        sa.or_(c.c.deadline_at.is_(None), c.c.deadline_at >= now),
+                        ~blocked,
+                    )
+                    .values(applied_by=self.scheduler_id)
+                ).rowcount
+                == 1
+            )
+
+    def _finish(self, cmd_id: int, status: str, result: str) -> None:
+        c = self.tables.commands
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(c)
+                .where(c.c.id == cmd_id, c.c.applied_by == self.scheduler_id, c.c.status == "pending")
+                .values(status=status, applied_at=self.clock(), result=result[:MAX_RESULT])
+            )
+
+    # ------------------------------------------------------------------ the actions
+    def apply(self, job_id: str, action: str) -> tuple[str, str]:
+        """Apply one action through the scheduler's API: ``(status, result)``."""
+        try:
+            fn = {
+                "pause": self._pause,
+                "resume": self._resume,
+                "run_now": self._run_now,
+                "remove": self._remove,
+            }.get(action)
+            if fn is None:
+                return "failed", f"unknown action {action!r}"
+            return fn(job_id)
+        except Exception as exc:  # noqa: BLE001 - recorded as the command's outcome
+            logger.warning("schedtui: command %s %s failed: %s: %s", action, job_id, type(exc).__name__, exc)
+            return "failed", f"{type(exc).__name__}: {exc}"
+
+    def _lookup(self, job_id: str) -> tuple[Any, str] | None:
+        from apscheduler.jobstores.base import JobLookupError
+
+        with self.scheduler._jobstores_lock:
+            try:
+                return self.scheduler._lookup_job(job_id, self.jobstore)
+            except JobLookupError:
+                return None
+
+    def _pause(self, job_id: str) -> tuple[str, str]:
+        found = self._lookup(job_id)
+        if found is None:
+            return "failed", "no such job"
+        job, alias = found
+        if job.next_run_time is None:
+            return "applied", "already paused; unchanged"
+        self.scheduler.pause_job(job_id, alias)
+        return "applied", "paused"
+
+    def _resume(self, job_id: str) -> tuple[str, str]:
+        found = self._lookup(job_id)
+        if found is None:
+            return "failed", "no such job"
+        job, alias = found
+        if job.next_run_time is not None:
+            return "applied", f"not paused; unchanged (next run {_iso(job.next_run_time)})"
+        with self.scheduler._jobstores_lock:
+            now = datetime.now(self.scheduler.timezone)
+            nrt = job.trigger.get_next_fire_time(None, now)
+            if nrt is None:
+                return "failed", "the trigger will not fire again; left paused (remove it instead)"
+            self.scheduler.modify_job(job_id, alias, next_run_time=nrt)
+        return "applied", f"resumed; next run {_iso(nrt)}"
+
+    def _run_now(self, job_id: str) -> tuple[str, str]:
+        from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
+        from apscheduler.executors.base import MaxInstancesReachedError
+        from apscheduler.job import Job
+
+        found = self._lookup(job_id)
+        if found is None:
+            return "failed", "no such job"
+        job, alias = found
+        once = Job.__new__(Job)
+        once.__setstate__(job.__getstate__())
+        once._scheduler = self.scheduler
+        once._jobstore_alias = alias
+        once.misfire_grace_time = None  # it is run now; never "missed"
+        executor = self.scheduler._lookup_executor(job.executor)
+        now = datetime.now(timezone.utc)
+        try:
+            executor.submit_job(once, [now])
+        except MaxInstancesReachedError:
+            return "failed", f"already running (max_instances={job.max_instances}); not started"
+        self.scheduler._dispatch_event(JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, alias, [now]))
+        return "applied", f"started on executor {job.executor!r}; schedule unchanged"
+
+    def _remove(self, job_id: str) -> tuple[str, str]:
+        from apscheduler.jobstores.base import JobLookupError
+
+        found = self._lookup(job_id)
+        if found is None:
+            return "failed", "no such job"
+        _, alias = found
+        try:
+            self.scheduler.remove_job(job_id, alias)
+        except JobLookupError:
+            return "failed", "no such job"
+        return "applied", "removed"
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else "none"
+
+
+def install(companion: Any, *, jobstore: str | None = None, **kwargs: Any) -> CommandApplier | None:
+    """Apply commands on every heartbeat of ``companion`` (an ``attach()`` result).
+
+    ``jobstore``: the alias of the SQLAlchemy job store the commands address (default:
+    every store, as ``scheduler.get_job`` searches). Returns None when the companion is
+    disabled (no database).
+    """
+    if not getattr(companion, "enabled", False):
+        return None
+    applier = CommandApplier(
+        companion.scheduler,
+        companion.engine,
+        scheduler_id=companion.scheduler_id,
+        schema=companion.schema,
+        jobstore=jobstore,
+        **kwargs,
+    )
+    companion.add_tick_hook(applier)
+    return applier
