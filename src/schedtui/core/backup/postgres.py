@@ -176,6 +176,7 @@ def dump_database(
             raise _connect_error(exc, target) from None
         with conn:
             server_num = int(conn.execute(sa.text("SHOW server_version_num")).scalar() or 0)
+            conn.rollback()
             check_tool_version(pg_dump, server_num)
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():

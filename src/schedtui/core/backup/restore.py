@@ -10,7 +10,7 @@ from pathlib import Path
 from schedtui.core.backup import fsutil
 from schedtui.core.backup.manifest import append_record
 from schedtui.core.backup.results import RestoreResult, VerifyResult
-from schedtui.core.backup.service import backup_kind, create_backup, default_backup_dir
+from schedtui.core.backup.service import backup_kind, create_backup
 from schedtui.core.backup.verify import verify_backup
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
@@ -176,10 +176,7 @@ def _move_aside(db: Path, clock: Clock) -> tuple[Path, ...]:
 def _restore_postgres(target: Target, path: Path, clock: Clock) -> tuple[Path, ...]:
     from schedtui.core.backup.postgres import restore_dump
 
-    # Keep the current database: a verified dump in the default folder (no rotation).
-    folder = default_backup_dir(target)
-    if folder.resolve() == path.parent.resolve():
-        folder = path.parent
-    before = create_backup(target, folder, keep=0, clock=clock)
+    # Keep the current database: a verified dump beside the backup (no rotation now).
+    before = create_backup(target, path.parent, keep=0, clock=clock)
     restore_dump(target, path)
     return (before.path,)

@@ -212,7 +212,7 @@ def _as_error(exc: BaseException) -> SchedtuiError:
         return fsutil.os_error(exc, "writing the backup")
     if isinstance(exc, KeyboardInterrupt):
         return SchedtuiError("backup interrupted", ErrorKind.IO)
-    return SchedtuiError(f"backup failed: {type(exc).__name__}: {exc}", ErrorKind.INTERNAL)
+    return SchedtuiError(f"unexpected {type(exc).__name__}: {exc}", ErrorKind.INTERNAL)
 
 
 def _record_failure(folder: Path, base: dict[str, Any], when: datetime, started: float, err: SchedtuiError) -> None:
