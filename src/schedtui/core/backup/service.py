@@ -23,6 +23,7 @@ from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
 
 log = logging.getLogger("schedtui.backup")
+log.addHandler(logging.NullHandler())  # a library: the application decides where logs go
 
 Progress = Callable[[float, str], None]
 #: Environment variable overriding the default backup folder.
