@@ -31,6 +31,7 @@ class Demo:
     url: str
     scheduler: Any
     companion: Companion
+    log_handler: logging.Handler | None = None
 
     @property
     def target(self) -> Target:
@@ -41,6 +42,9 @@ class Demo:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.companion.close()
+        if self.log_handler is not None:
+            logging.getLogger().removeHandler(self.log_handler)
+            self.log_handler.close()
 
 
 def add_demo_jobs(scheduler: Any) -> dict[str, str]:
@@ -69,18 +73,20 @@ def start_demo(folder: str | Path = DEFAULT_DIR, *, heartbeat_interval: float = 
     path = Path(folder).expanduser().resolve()
     path.mkdir(parents=True, exist_ok=True)
     log = logging.getLogger()
+    handler: logging.Handler | None = None
     if not any(getattr(h, "_schedtui_demo", False) for h in log.handlers):
         handler = logging.FileHandler(path / "demo.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler._schedtui_demo = True  # type: ignore[attr-defined]
         log.addHandler(handler)
-        log.setLevel(logging.INFO)
+        if log.level > logging.INFO or log.level == logging.NOTSET:
+            log.setLevel(logging.INFO)
     url = f"sqlite:///{path / DB_NAME}"
     scheduler = create_scheduler(url, kind="background")
     companion = attach(scheduler, name="schedtui-demo", heartbeat_interval=heartbeat_interval)
     add_demo_jobs(scheduler)
     scheduler.start()
-    return Demo(path, url, scheduler, companion)
+    return Demo(path, url, scheduler, companion, handler)
 
 
 def _print_tree(target: Target, out: TextIO, clear: bool) -> None:
