@@ -5,9 +5,11 @@ Every change goes through the scheduler's own API (``pause_job``, ``modify_job``
 around the read and the write, so nothing races with its processing loop and no pickle
 is re-encoded by us.
 
-- Claiming: a command is taken by setting ``applied_by`` on a pending, unclaimed row whose
-  job has no earlier pending command (one statement). With several schedulers on one
-  table, exactly one claims each command, and a job's commands are applied in order.
+- Claiming: a batch of pending, unclaimed commands is taken by setting ``applied_by``, in
+  one transaction serialized across appliers (SQLite write lock, PostgreSQL advisory
+  lock); jobs whose commands another applier holds are skipped. With several schedulers
+  on one table, exactly one applies each command, and a job's commands are applied in
+  id order.
 - Outcome: ``applied`` or ``failed`` with a one-line ``result``, ``applied_at`` and
   ``applied_by`` (this scheduler's id).
 - Deadlines: pending commands past ``deadline_at`` become ``expired`` (never applied later).
@@ -25,7 +27,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -39,6 +42,29 @@ logger = logging.getLogger("schedtui.companion.commands")
 MAX_PER_TICK = 500
 TICK_BUDGET = 2.0
 MAX_RESULT = 500
+#: Seconds past its deadline after which a claimed, unfinished command is expired.
+STALE_CLAIM = 120.0
+#: PostgreSQL advisory lock key serializing claims ("schedtui" in ASCII, truncated).
+_LOCK_KEY = 0x7363686564747569
+
+
+@contextmanager
+def _write_txn(engine: Any) -> Iterator[Any]:
+    """A write transaction; on SQLite ``BEGIN IMMEDIATE`` (the write lock from the start,
+    so a read-then-update cannot be overtaken by another writer)."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect() as raw:
+        conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.exec_driver_sql("ROLLBACK")
+            raise
+        conn.exec_driver_sql("COMMIT")
 
 
 class CommandApplier:
@@ -72,27 +98,23 @@ class CommandApplier:
 
     # ------------------------------------------------------------------ the loop
     def tick(self) -> int:
-        """Expire, then claim and apply commands until none is claimable or the budget
-        is spent. Returns how many were applied (applied or failed)."""
+        """Expire, then claim a batch, apply it in order and record the outcomes, until
+        nothing is claimable or the budget is spent. Returns how many were applied."""
         if not self._ensure_table():
             return 0
         self.expire()
         done = 0
         started = time.monotonic()
         while done < self.max_per_tick and time.monotonic() - started < self.budget:
-            batch = self._candidates(min(50, self.max_per_tick - done))
+            batch = self._claim_batch(min(100, self.max_per_tick - done))
             if not batch:
                 break
-            progressed = False
+            outcomes = []
             for cmd_id, job_id, action in batch:
-                if not self._claim(cmd_id, job_id):
-                    continue
-                progressed = True
                 status, result = self.apply(job_id, action)
-                self._finish(cmd_id, status, result)
-                done += 1
-            if not progressed:
-                break
+                outcomes.append((cmd_id, status, result, self.clock()))
+            self._finish(outcomes)
+            done += len(batch)
         self.applied += done
         return done
 
@@ -107,66 +129,69 @@ class CommandApplier:
         return self._table_ok
 
     def expire(self) -> int:
+        """Pending commands past their deadline become ``expired`` (claimed ones only after
+        :data:`STALE_CLAIM` more seconds: their applier died while applying them)."""
         c = self.tables.commands
         now = self.clock()
-        with self.engine.begin() as conn:
+        late = sa.or_(
+            sa.and_(c.c.applied_by.is_(None), c.c.deadline_at < now),
+            c.c.deadline_at < now - STALE_CLAIM,
+        )
+        with _write_txn(self.engine) as conn:
             return conn.execute(
                 sa.update(c)
-                .where(c.c.status == "pending", c.c.applied_by.is_(None), c.c.deadline_at < now)
+                .where(c.c.status == "pending", late)
                 .values(
                     status="expired",
                     applied_at=now,
-                    applied_by=self.scheduler_id,
+                    applied_by=sa.func.coalesce(c.c.applied_by, self.scheduler_id),
                     result="not applied before its deadline",
                 )
             ).rowcount
 
-    def _candidates(self, limit: int) -> list[tuple[int, str, str]]:
+    def _claim_batch(self, limit: int) -> list[tuple[int, str, str]]:
+        """Take up to ``limit`` pending commands in one transaction, serialized with every
+        other applier (SQLite: the write lock; PostgreSQL: an advisory lock). A job whose
+        commands another applier holds is skipped, so each job's commands are applied by
+        one applier at a time, in id order."""
         c = self.tables.commands
-        earlier = c.alias("earlier")
-        blocked = sa.exists().where(
-            earlier.c.job_id == c.c.job_id, earlier.c.id < c.c.id, earlier.c.status == "pending"
+        other = c.alias("other")
+        held_elsewhere = sa.exists().where(
+            other.c.job_id == c.c.job_id,
+            other.c.status == "pending",
+            other.c.applied_by.is_not(None),
+            other.c.applied_by != self.scheduler_id,
         )
-        q = (
-            sa.select(c.c.id, c.c.job_id, c.c.action)
-            .where(c.c.status == "pending", c.c.applied_by.is_(None), ~blocked)
-            .order_by(c.c.id)
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return [(r.id, r.job_id, r.action) for r in conn.execute(q)]
-
-    def _claim(self, cmd_id: int, job_id: str) -> bool:
-        """Atomically take one command: still pending, unclaimed, not expired, and the
-        oldest pending command of its job."""
-        c = self.tables.commands
-        earlier = c.alias("earlier")
-        blocked = sa.exists().where(earlier.c.job_id == job_id, earlier.c.id < cmd_id, earlier.c.status == "pending")
         now = self.clock()
-        with self.engine.begin() as conn:
-            return (
+        claimable = [
+            c.c.status == "pending",
+            c.c.applied_by.is_(None),
+            sa.or_(c.c.deadline_at.is_(None), c.c.deadline_at >= now),
+            ~held_elsewhere,
+        ]
+        with _write_txn(self.engine) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+            ids = [r.id for r in conn.execute(sa.select(c.c.id).where(*claimable).order_by(c.c.id).limit(limit))]
+            if not ids:
+                return []
+            conn.execute(sa.update(c).where(c.c.id.in_(ids), *claimable).values(applied_by=self.scheduler_id))
+            rows = conn.execute(
+                sa.select(c.c.id, c.c.job_id, c.c.action)
+                .where(c.c.id.in_(ids), c.c.applied_by == self.scheduler_id, c.c.status == "pending")
+                .order_by(c.c.id)
+            ).all()
+        return [(r.id, r.job_id, r.action) for r in rows]
+
+    def _finish(self, outcomes: list[tuple[int, str, str, float]]) -> None:
+        c = self.tables.commands
+        with _write_txn(self.engine) as conn:
+            for cmd_id, status, result, at in outcomes:
                 conn.execute(
                     sa.update(c)
-                    .where(
-                        c.c.id == cmd_id,
-                        c.c.status == "pending",
-                        c.c.applied_by.is_(None),
-                        sa.or_(c.c.deadline_at.is_(None), c.c.deadline_at >= now),
-                        ~blocked,
-                    )
-                    .values(applied_by=self.scheduler_id)
-                ).rowcount
-                == 1
-            )
-
-    def _finish(self, cmd_id: int, status: str, result: str) -> None:
-        c = self.tables.commands
-        with self.engine.begin() as conn:
-            conn.execute(
-                sa.update(c)
-                .where(c.c.id == cmd_id, c.c.applied_by == self.scheduler_id, c.c.status == "pending")
-                .values(status=status, applied_at=self.clock(), result=result[:MAX_RESULT])
-            )
+                    .where(c.c.id == cmd_id, c.c.applied_by == self.scheduler_id, c.c.status == "pending")
+                    .values(status=status, applied_at=at, result=result[:MAX_RESULT])
+                )
 
     # ------------------------------------------------------------------ the actions
     def apply(self, job_id: str, action: str) -> tuple[str, str]:

@@ -1,0 +1,571 @@
+"""Job control: pause, resume, run now and remove, without losing an update.
+
+Two modes, chosen per request:
+
+- **companion** (a scheduler of this jobs table has a fresh heartbeat): a row goes into
+  ``schedtui_commands``; the companion applies it from its heartbeat through the
+  scheduler's own API and records the outcome (:func:`poll` reads it). Nothing here
+  touches the jobs table.
+- **direct** (no fresh heartbeat): pause and resume edit the row themselves. Only the
+  pickled ``next_run_time`` changes (``core.pickle_patch``: every other byte stays), the
+  column and the pickle change in one transaction, and the UPDATE is a compare-and-swap
+  on the old bytes and column (``BEGIN IMMEDIATE`` on SQLite): a concurrent write makes
+  it change nothing and the result is a ``conflict``. Run now and remove are refused
+  (a remove can be forced).
+
+APScheduler writes a processed job back unconditionally, so a pause written while a
+scheduler is running that very job would be overwritten. A direct pause is therefore
+written only while the job is not due within :data:`SAFETY_MARGIN` seconds (it waits for
+the scheduler to move a due row first), and when the commit could have overlapped a run
+it re-reads the row after that run and reports a conflict if the pause did not stick.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from schedtui.core import tables as T
+from schedtui.core.clock import Clock, system_clock
+from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.model import JobInfo, Target
+
+Action = Literal["pause", "resume", "run_now", "remove"]
+Mode = Literal["companion", "direct"]
+Status = Literal["pending", "applied", "failed", "conflict", "refused", "expired"]
+
+ACTIONS: tuple[str, ...] = ("pause", "resume", "run_now", "remove")
+#: Seconds a command may wait for a companion before it counts as expired.
+COMMAND_DEADLINE = 60.0
+#: A direct pause is written only while the job is due more than this many seconds later.
+SAFETY_MARGIN = 0.5
+#: How long a direct write waits for a due row to be moved by its scheduler (seconds).
+DUE_WAIT = 5.0
+#: After a commit that may have overlapped a run: wait this long past the run time, then verify.
+SETTLE = 1.0
+POLL_STEP = 0.05
+
+_ACTION_WORDS = {"pause": "pause", "resume": "resume", "run_now": "run now", "remove": "remove"}
+
+
+@dataclass(frozen=True, slots=True)
+class ControlResult:
+    """What happened to one request. ``command_id`` is set in companion mode."""
+
+    job_id: str
+    action: str
+    mode: Mode
+    status: Status
+    message: str
+    command_id: int | None = None
+    #: The job's next run time after a direct resume (UTC).
+    next_run_time: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("pending", "applied")
+
+    @property
+    def final(self) -> bool:
+        return self.status != "pending"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "action": self.action,
+            "mode": self.mode,
+            "status": self.status,
+            "message": self.message,
+            "command_id": self.command_id,
+            "next_run_time": self.next_run_time,
+        }
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def _engine(target: Target) -> Engine:
+    try:
+        from schedtui.core.db import write_engine
+    except ImportError:  # pragma: no cover - the lead's module is always there
+        return sa.create_engine(target.url)
+    return write_engine(target)
+
+
+def _translate(exc: BaseException, target: Target) -> SchedtuiError:
+    from schedtui.core.db import translate_error
+
+    return translate_error(exc, target)
+
+
+def _jobs(target: Target) -> sa.Table:
+    from schedtui.core.db import jobs_table
+
+    return jobs_table(target)
+
+
+def _table_name(target: Target) -> str:
+    return f"{target.schema}.{target.table}" if target.schema else target.table
+
+
+# --------------------------------------------------------------------------- availability
+
+
+def fresh_companions(engine: Engine, target: Target, now: datetime) -> list[Any]:
+    """Heartbeats of running schedulers of this jobs table that are fresh at ``now``."""
+    from schedtui.core.heartbeat import read_heartbeats
+
+    beats = read_heartbeats(engine, target.schema)
+    wanted = {_table_name(target), target.table}
+    return [
+        hb
+        for hb in beats
+        if hb.is_fresh(now) and hb.state == "running" and (hb.jobs_table is None or hb.jobs_table in wanted)
+    ]
+
+
+def availability(target: Target, job: JobInfo, heartbeat_fresh: bool, action: str) -> tuple[bool, str]:
+    """Whether ``action`` is possible on ``job`` now, and why not (or what it will do)."""
+    if action not in ACTIONS:
+        return False, f"unknown action {action!r}"
+    if heartbeat_fresh:
+        if action == "pause" and job.paused:
+            return False, "already paused"
+        if action == "resume" and not job.paused:
+            return False, "not paused"
+        how = {
+            "pause": "the scheduler pauses it",
+            "resume": "the scheduler resumes it from its trigger",
+            "run_now": "the scheduler runs it once now; its schedule stays as it is",
+            "remove": "the scheduler removes it",
+        }[action]
+        return True, f"through the companion: {how}"
+    if action == "run_now":
+        return False, (
+            "needs the schedtui companion in the scheduler (no fresh heartbeat): a run written "
+            "to the table would be skipped as missed"
+        )
+    if action == "remove":
+        return False, (
+            "needs the schedtui companion in the scheduler (no fresh heartbeat); "
+            "`schedtui remove --force` deletes the row directly"
+        )
+    if not job.decodable:
+        return False, "this row could not be decoded safely; schedtui does not edit it"
+    if action == "pause":
+        return (False, "already paused") if job.paused else (True, "writes the row directly (no companion)")
+    if not job.paused:
+        return False, "not paused"
+    if job.trigger is None:
+        return False, "the trigger could not be read"
+    return True, "writes the row directly (no companion); a sleeping scheduler notices at its next wake-up"
+
+
+# --------------------------------------------------------------------------- submit / poll
+
+
+def _requester(requested_by: str | None) -> tuple[str, str]:
+    if requested_by is None:
+        try:
+            requested_by = getpass.getuser()
+        except Exception:  # noqa: BLE001
+            requested_by = os.environ.get("USER") or "unknown"
+    return requested_by[:255], socket.gethostname()[:255]
+
+
+def submit(
+    target: Target,
+    job_id: str,
+    action: str,
+    *,
+    clock: Clock = system_clock,
+    force: bool = False,
+    requested_by: str | None = None,
+    deadline: float = COMMAND_DEADLINE,
+    engine: Engine | None = None,
+) -> ControlResult:
+    """Ask for ``action`` on ``job_id``: a command when a companion is live, else a
+    direct edit (pause/resume) or a refusal (run now, remove unless ``force``).
+
+    Never raises for a situation the user can act on: the result says what happened.
+    Raises ``SchedtuiError`` for database problems (connect, missing table, lock).
+    """
+    if action not in ACTIONS:
+        raise SchedtuiError(f"unknown action {action!r} (one of {', '.join(ACTIONS)})", ErrorKind.CONFIG)
+    own = engine is None
+    eng = engine or _engine(target)
+    try:
+        now = clock()
+        if fresh_companions(eng, target, now):
+            return _submit_command(eng, target, job_id, action, now, requested_by, deadline)
+        if action in ("pause", "resume"):
+            return DirectWriter(eng, target, clock=clock).apply(job_id, action)  # type: ignore[arg-type]
+        if action == "remove" and force:
+            return DirectWriter(eng, target, clock=clock).remove(job_id)
+        job = JobInfo(id=job_id, next_run_time=None, state_size=0)
+        _, reason = availability(target, job, False, action)
+        return ControlResult(job_id, action, "direct", "refused", reason)
+    except SchedtuiError:
+        raise
+    except sa.exc.SQLAlchemyError as exc:
+        raise _translate(exc, target) from None
+    finally:
+        if own:
+            eng.dispose()
+
+
+def _submit_command(
+    engine: Engine,
+    target: Target,
+    job_id: str,
+    action: str,
+    now: datetime,
+    requested_by: str | None,
+    deadline: float,
+) -> ControlResult:
+    c = T.tables_for(target.schema).commands
+    user, host = _requester(requested_by)
+    ts = now.timestamp()
+    with engine.begin() as conn:
+        if not _job_exists(conn, target, job_id):
+            return ControlResult(job_id, action, "companion", "failed", f"no job {job_id!r} in {_table_name(target)}")
+        cmd_id = conn.execute(
+            sa.insert(c)
+            .values(
+                job_id=job_id,
+                action=action,
+                params=None,
+                requested_by=user,
+                requested_host=host,
+                requested_at=ts,
+                deadline_at=ts + deadline,
+                status="pending",
+            )
+            .returning(c.c.id)
+        ).scalar_one()
+    word = _ACTION_WORDS[action]
+    return ControlResult(
+        job_id, action, "companion", "pending", f"{word} requested; the scheduler applies it on its next heartbeat", int(cmd_id)
+    )
+
+
+def _job_exists(conn: Connection, target: Target, job_id: str) -> bool:
+    t = _jobs(target)
+    return conn.execute(sa.select(t.c.id).where(t.c.id == job_id)).first() is not None
+
+
+def poll(
+    target: Target,
+    command_id: int,
+    *,
+    clock: Clock = system_clock,
+    engine: Engine | None = None,
+) -> ControlResult:
+    """The state of a command. A pending, unclaimed command past its deadline is marked
+    ``expired`` here (atomically: a companion can no longer apply it afterwards)."""
+    own = engine is None
+    eng = engine or _engine(target)
+    c = T.tables_for(target.schema).commands
+    try:
+        now = clock().timestamp()
+        with eng.begin() as conn:
+            row = conn.execute(sa.select(c).where(c.c.id == command_id)).first()
+            if row is None:
+                raise SchedtuiError(f"no command {command_id}", ErrorKind.STATE)
+            if row.status == "pending" and row.applied_by is None and row.deadline_at is not None and row.deadline_at < now:
+                conn.execute(
+                    sa.update(c)
+                    .where(c.c.id == command_id, c.c.status == "pending", c.c.applied_by.is_(None))
+                    .values(status="expired", applied_at=now, result="not applied before its deadline (no scheduler took it)")
+                )
+                row = conn.execute(sa.select(c).where(c.c.id == command_id)).first()
+        return _command_result(row)
+    except SchedtuiError:
+        raise
+    except sa.exc.SQLAlchemyError as exc:
+        raise _translate(exc, target) from None
+    finally:
+        if own:
+            eng.dispose()
+
+
+def _command_result(row: Any) -> ControlResult:
+    word = _ACTION_WORDS.get(row.action, row.action)
+    if row.status == "pending":
+        msg = f"{word}: being applied by {row.applied_by}" if row.applied_by else f"{word}: waiting for the scheduler"
+    elif row.status == "applied":
+        msg = f"{word}: {row.result or 'applied'} (by {row.applied_by})"
+    elif row.status == "failed":
+        msg = f"{word} failed: {row.result or 'unknown error'} (by {row.applied_by})"
+    else:
+        msg = f"{word}: {row.result or 'expired'}"
+    status = row.status if row.status in ("pending", "applied", "failed", "expired") else "failed"
+    return ControlResult(row.job_id, row.action, "companion", status, msg, int(row.id))
+
+
+def wait(
+    target: Target,
+    result: ControlResult,
+    timeout: float,
+    *,
+    clock: Clock = system_clock,
+    engine: Engine | None = None,
+) -> ControlResult:
+    """Poll a companion command until it is final or ``timeout`` seconds passed."""
+    if result.final or result.command_id is None:
+        return result
+    own = engine is None
+    eng = engine or _engine(target)
+    try:
+        end = time.monotonic() + timeout
+        while True:
+            current = poll(target, result.command_id, clock=clock, engine=eng)
+            if current.final or time.monotonic() >= end:
+                return current
+            time.sleep(0.1)
+    finally:
+        if own:
+            eng.dispose()
+
+
+# --------------------------------------------------------------------------- direct writes
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    job_id: str
+    next_run_time: float | None
+    job_state: bytes
+
+
+def _wake_note(conn: Connection, target: Target, job_id: str, new_ts: float, now: datetime) -> str:
+    """When a running scheduler will look at the resumed row."""
+    t = _jobs(target)
+    other = conn.execute(
+        sa.select(sa.func.min(t.c.next_run_time)).where(t.c.next_run_time.is_not(None), t.c.id != job_id)
+    ).scalar()
+    when = _fmt(datetime.fromtimestamp(new_ts, timezone.utc))
+    if other is None:
+        return (
+            f"next run {when}; no other job is scheduled, so a running scheduler notices only when "
+            "something in its own process wakes it (or it restarts)"
+        )
+    if other <= new_ts:
+        return f"next run {when}"
+    wake = datetime.fromtimestamp(other, timezone.utc)
+    return (
+        f"next run {when}; a running scheduler notices at its next wake-up, {_fmt(wake)} at the latest "
+        "(a run due before then may be reported as missed)"
+    )
+
+
+def _fmt(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class DirectWriter:
+    """Edits one row of the jobs table without a companion (pause, resume, forced remove)."""
+
+    def __init__(self, engine: Engine, target: Target, *, clock: Clock = system_clock, margin: float = SAFETY_MARGIN, due_wait: float = DUE_WAIT) -> None:
+        self.engine = engine
+        self.target = target
+        self.clock = clock
+        self.margin = margin
+        self.due_wait = due_wait
+        self.table = _jobs(target)
+        self.sqlite = engine.dialect.name == "sqlite"
+
+    # ----- reading
+    def read(self, job_id: str) -> _Row | None:
+        t = self.table
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(t.c.id, t.c.next_run_time, t.c.job_state).where(t.c.id == job_id)).first()
+        return None if r is None else _Row(r.id, r.next_run_time, bytes(r.job_state))
+
+    def _wait_not_due(self, row: _Row) -> _Row | None:
+        """A row due within the margin is being (or about to be) run by its scheduler, which
+        writes it back unconditionally. Wait for that write (the row changes), up to
+        ``due_wait`` past its run time. Returns the fresh row (or the same one after the
+        wait: then no scheduler is processing it)."""
+        limit = time.monotonic() + self.due_wait + max(0.0, (row.next_run_time or 0) - self.clock().timestamp())
+        while time.monotonic() < limit:
+            time.sleep(POLL_STEP)
+            fresh = self.read(row.job_id)
+            if fresh is None or fresh != row:
+                return fresh
+        return row
+
+    # ----- the transaction
+    def _cas(self, row: _Row, new_ts: float | None, new_state: bytes) -> int:
+        t = self.table
+        cond = [t.c.id == row.job_id, t.c.job_state == row.job_state]
+        cond.append(t.c.next_run_time.is_(None) if row.next_run_time is None else t.c.next_run_time == row.next_run_time)
+        stmt = sa.update(t).where(*cond).values(next_run_time=new_ts, job_state=new_state)
+        return self._write(stmt)
+
+    def _write(self, stmt: Any) -> int:
+        if not self.sqlite:
+            with self.engine.begin() as conn:
+                return conn.execute(stmt).rowcount
+        # SQLite: take the write lock up front (BEGIN IMMEDIATE) so a busy database waits
+        # (busy_timeout) instead of failing half-way through a deferred transaction.
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                n = conn.execute(stmt).rowcount
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+            return n
+
+    # ----- actions
+    def apply(self, job_id: str, action: Literal["pause", "resume"]) -> ControlResult:
+        from schedtui.core import pickle_patch as P
+
+        def res(status: Status, message: str, nrt: datetime | None = None) -> ControlResult:
+            return ControlResult(job_id, action, "direct", status, message, None, nrt)
+
+        for _attempt in range(3):
+            row = self.read(job_id)
+            if row is None:
+                return res("failed", f"no job {job_id!r} in {_table_name(self.target)}")
+            info = _decode(row)
+            if info.finding is not None:
+                return res("refused", f"the row could not be decoded safely ({info.finding.message}); not edited")
+            if action == "pause" and row.next_run_time is None:
+                return res("applied", "already paused; unchanged")
+            if action == "resume" and row.next_run_time is not None:
+                return res("applied", "not paused; unchanged")
+            now = self.clock()
+            if action == "pause" and row.next_run_time is not None and row.next_run_time <= now.timestamp() + self.margin:
+                fresh = self._wait_not_due(row)
+                if fresh != row:
+                    continue  # the scheduler moved (or removed) it: start again from the new row
+                # Nobody moved it: no scheduler is processing this row.
+            try:
+                if action == "pause":
+                    new_value: datetime | None = None
+                    share = False
+                else:
+                    new_value, share = self._resume_time(info, now)
+                    if new_value is None:
+                        return res(
+                            "refused",
+                            "the trigger will not fire again (APScheduler's resume would remove the job); left paused",
+                        )
+                new_state = P.set_next_run_time(row.job_state, new_value, share_run_date=share)
+            except P.PatchError as exc:
+                return res("refused", f"cannot edit this row safely: {exc.message}")
+            after = _decode(_Row(row.job_id, row.next_run_time, new_state))
+            if after.finding is not None or not _same_but_time(info, after, new_value):
+                return res("refused", "the edited state did not decode to the intended change; not written")
+            new_ts = None if new_value is None else new_value.timestamp()
+            if self._cas(row, new_ts, new_state) != 1:
+                current = self.read(job_id)
+                if current is None:
+                    return res("conflict", "the job was removed meanwhile; nothing written")
+                state = "paused" if current.next_run_time is None else f"next run {_fmt(datetime.fromtimestamp(current.next_run_time, timezone.utc))}"
+                return res("conflict", f"the row changed meanwhile (now {state}); nothing written, try again")
+            committed = self.clock().timestamp()
+            if action == "pause" and row.next_run_time is not None and committed > row.next_run_time - self.margin:
+                # The commit may have overlapped the scheduler running this job: check that
+                # the pause survived its write-back.
+                if not self._verify(job_id, new_state, row.next_run_time):
+                    continue
+            if action == "pause":
+                return res("applied", "paused (written directly; the scheduler skips it from its next look)")
+            assert new_value is not None
+            with self.engine.connect() as conn:
+                note = _wake_note(conn, self.target, job_id, new_ts or 0.0, now)
+            return res("applied", f"resumed (written directly); {note}", new_value.astimezone(timezone.utc))
+        return res("conflict", "the scheduler kept rewriting the job; nothing stuck, try again")
+
+    def _verify(self, job_id: str, written: bytes, run_ts: float) -> bool:
+        until = time.monotonic() + max(0.0, run_ts - self.clock().timestamp()) + SETTLE
+        while time.monotonic() < until:
+            time.sleep(POLL_STEP)
+            current = self.read(job_id)
+            if current is None or current.job_state != written:
+                return False
+        current = self.read(job_id)
+        return current is not None and current.job_state == written
+
+    def _resume_time(self, info: JobInfo, now: datetime) -> tuple[datetime | None, bool]:
+        from schedtui.core.schedule import resume_next_run_time
+
+        spec = info.trigger
+        if spec is None:
+            raise SchedtuiError("the trigger could not be read", ErrorKind.STATE)
+        value = resume_next_run_time(spec, now)
+        share = spec.kind == "date" and value is not None and spec.run_date is not None and value == spec.run_date
+        return value, share
+
+    def remove(self, job_id: str) -> ControlResult:
+        """Forced remove without a companion: deletes the row only while it is not due
+        (so a scheduler is not in the middle of running it), CAS on the read bytes."""
+
+        def res(status: Status, message: str) -> ControlResult:
+            return ControlResult(job_id, "remove", "direct", status, message)
+
+        warning = (
+            "a running scheduler keeps no copy of stored jobs, but if it was about to run this job it "
+            "may log an error; prefer the companion"
+        )
+        for _attempt in range(3):
+            row = self.read(job_id)
+            if row is None:
+                return res("failed", f"no job {job_id!r} in {_table_name(self.target)}")
+            if row.next_run_time is not None and row.next_run_time <= self.clock().timestamp() + self.margin:
+                fresh = self._wait_not_due(row)
+                if fresh != row:
+                    continue
+            t = self.table
+            cond = [t.c.id == job_id, t.c.job_state == row.job_state]
+            cond.append(t.c.next_run_time.is_(None) if row.next_run_time is None else t.c.next_run_time == row.next_run_time)
+            if self._write(sa.delete(t).where(*cond)) == 1:
+                return res("applied", f"removed (forced, written directly): {warning}")
+        return res("conflict", "the row kept changing; nothing deleted, try again")
+
+
+def _decode(row: _Row) -> JobInfo:
+    from schedtui.core.decoder import decode_row
+
+    return decode_row(row.job_id, row.next_run_time, row.job_state)
+
+
+def _same_but_time(before: JobInfo, after: JobInfo, value: datetime | None) -> bool:
+    """The decoded state changed only in ``next_run_time`` (to ``value``)."""
+    fields = ("id", "name", "func", "trigger", "executor", "args_repr", "kwargs_repr", "misfire_grace_time", "coalesce", "max_instances", "protocol")
+    if any(getattr(before, f) != getattr(after, f) for f in fields):
+        return False
+    got = after.state_next_run_time
+    if value is None or got is None:
+        return value is None and got is None
+    return got == value and got.utcoffset() == value.astimezone(got.tzinfo).utcoffset()
+
+
+def describe_action(action: str) -> str:
+    return _ACTION_WORDS.get(action, action)
+
+
+__all__ = [
+    "ACTIONS",
+    "ControlResult",
+    "DirectWriter",
+    "availability",
+    "describe_action",
+    "fresh_companions",
+    "poll",
+    "submit",
+    "wait",
+]

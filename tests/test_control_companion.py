@@ -1,0 +1,190 @@
+"""Job control through the companion, against a live scheduler in another process.
+
+Thousands of pause / resume / run-now commands are submitted while the scheduler runs
+its own jobs every second (and so rewrites their rows every second). Afterwards: every
+command reached a final status, every job is in the state its last command asked for
+(column and pickle, as the real APScheduler loads it), nothing was deleted, the
+scheduler thread is alive, and every applied run-now ran exactly once.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from schedtui.core import control
+from schedtui.core import tables as T
+from schedtui.core.clock import system_clock
+from schedtui.core.model import Target
+from tests.test_control_support import LiveScheduler, fast_dir, load_with_app, poll_until
+
+N_COMMANDS = 2000
+
+
+def _fresh_heartbeat(engine: sa.Engine, target: Target) -> bool:
+    try:
+        return bool(control.fresh_companions(engine, target, system_clock()))
+    except sa.exc.SQLAlchemyError:
+        return False
+
+
+def _on_grid(ts: float) -> bool:
+    """Scheduled runs of the tick jobs fall on whole seconds; run-now runs do not."""
+    return abs(ts - round(ts)) < 1e-6
+
+
+def _stress(tmp_path: Path, url: str) -> None:
+    live = LiveScheduler(tmp_path, url, n_tick=6, n_once=4)
+    target = Target(url=url)
+    engine = sa.create_engine(url)
+    try:
+        live.wait_ready()
+        poll_until(lambda: _fresh_heartbeat(engine, target), 30, "a fresh heartbeat")
+        jobs = live.tick_ids + live.once_ids
+        # Four operators at once, each owning some jobs (so "the last command" of a job is
+        # well defined): interleaved with each other, the applier and the scheduler's runs.
+        groups = [jobs[k::4] for k in range(4)]
+        per_thread = N_COMMANDS // len(groups)
+        results: list[list[control.ControlResult]] = [[] for _ in groups]
+
+        def operator(k: int) -> None:
+            rng = random.Random(1000 + k)
+            mine = results[k]
+            for n in range(per_thread):
+                job = rng.choice(groups[k])
+                # once-* jobs stay paused: they only get run-now (exact run accounting).
+                action = "run_now" if job.startswith("once-") else rng.choice(["pause", "resume", "pause", "resume", "run_now"])
+                res = control.submit(target, job, action, clock=system_clock, requested_by=f"op{k}", engine=engine)
+                assert res.mode == "companion" and res.status == "pending", res
+                mine.append(res)
+                if n % 100 == 99:  # now and then, wait for the scheduler to catch up
+                    last = mine[-1]
+                    poll_until(lambda: control.poll(target, last.command_id, engine=engine).final, 60, "the applier")
+
+        with ThreadPoolExecutor(len(groups)) as pool:
+            for fut in [pool.submit(operator, k) for k in range(len(groups))]:
+                fut.result()
+        submitted = [r for rs in results for r in rs]
+        assert len({r.command_id for r in submitted}) == N_COMMANDS
+
+        c = T.tables_for(None).commands
+
+        def all_final() -> bool:
+            with engine.connect() as conn:
+                return conn.execute(sa.select(sa.func.count()).where(c.c.status == "pending")).scalar() == 0
+
+        poll_until(all_final, 60, "every command to be applied")
+        with engine.connect() as conn:
+            rows = {r.id: r for r in conn.execute(sa.select(c))}
+        statuses = Counter(r.status for r in rows.values())
+        failed = [r for r in rows.values() if r.status != "applied"]
+        # Only a run-now that met max_instances may fail (not with max_instances=10 here).
+        assert not failed, [(r.id, r.action, r.status, r.result) for r in failed[:10]]
+        assert statuses["applied"] == N_COMMANDS
+        appliers = {r.applied_by for r in rows.values()}
+        assert len(appliers) == 1
+
+        expected_paused: dict[str, bool] = {j: False for j in live.tick_ids} | {j: True for j in live.once_ids}
+        run_now = Counter()
+        for res in sorted(submitted, key=lambda r: r.command_id or 0):
+            if res.action in ("pause", "resume"):
+                expected_paused[res.job_id] = res.action == "pause"
+            elif res.action == "run_now":
+                run_now[res.job_id] += 1
+
+        # Let the last run-nows finish, then stop the scheduler (waits for its executor).
+        status = live.stop()
+        assert status["thread_alive"] is True
+        loaded = load_with_app(tmp_path, live.app, url)
+        assert set(loaded) == set(jobs), "a job was deleted or added"
+        for job_id in jobs:
+            row = loaded[job_id]
+            paused = row["column"] is None
+            assert paused == expected_paused[job_id], (job_id, row)
+            # Column and pickle agree (as the real APScheduler loads it).
+            if paused:
+                assert row["pickled"] is None
+            else:
+                assert row["pickled"] == pytest.approx(row["column"], abs=1e-6)
+
+        events = live.events()
+        executed = defaultdict(list)
+        for ev in events:
+            assert ev["code"] != "error", ev
+            if ev["code"] == "executed":
+                executed[ev["job"]].append(ev["srt"])
+            # A requested run is never "missed": those are submitted with no misfire limit.
+            if ev["code"] == "missed":
+                assert _on_grid(ev["srt"]), ev
+        runs = live.runs()
+        for job_id in live.once_ids:
+            assert runs[job_id] == run_now[job_id], (job_id, runs[job_id], run_now[job_id])
+        for job_id in live.tick_ids:
+            off_grid = [t for t in executed[job_id] if not _on_grid(t)]
+            assert len(off_grid) == run_now[job_id], (job_id, len(off_grid), run_now[job_id])
+            assert runs[job_id] == len(executed[job_id])
+        assert "Traceback" not in live.log(), live.log()[-3000:]
+        print(
+            f"\n{N_COMMANDS} commands applied; runs: {sum(runs.values())} "
+            f"(run-now {sum(run_now.values())}); scheduler events {len(events)}"
+        )
+    finally:
+        live.kill()
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_companion_stress_sqlite(tmp_path: Path) -> None:
+    with fast_dir(tmp_path) as folder:
+        _stress(tmp_path, f"sqlite:///{folder / 'jobs.sqlite'}")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_companion_stress_postgres(tmp_path: Path, pg_url: str) -> None:
+    _stress(tmp_path, pg_url)
+
+
+def test_expired_command_is_never_applied(tmp_path: Path) -> None:
+    """A command past its deadline is marked expired by poll (atomically) and a companion
+    that comes later leaves it alone."""
+    url = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
+    engine = sa.create_engine(url)
+    T.create_all(engine)
+    target = Target(url=url)
+    c = T.tables_for(None).commands
+    with engine.begin() as conn:
+        cmd_id = conn.execute(
+            sa.insert(c)
+            .values(job_id="x", action="pause", requested_at=0.0, deadline_at=1.0, status="pending")
+            .returning(c.c.id)
+        ).scalar_one()
+    res = control.poll(target, cmd_id, clock=system_clock, engine=engine)
+    assert res.status == "expired"
+    from schedtui.companion.commands import CommandApplier
+
+    applier = CommandApplier(None, engine, scheduler_id="late")
+    assert applier.tick() == 0
+    assert control.poll(target, cmd_id, engine=engine).status == "expired"
+    engine.dispose()
+
+
+def test_run_now_and_remove_refused_without_companion(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
+    engine = sa.create_engine(url)
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    SQLAlchemyJobStore(engine=engine).jobs_t.create(engine)
+    target = Target(url=url)
+    now = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
+    for action in ("run_now", "remove"):
+        res = control.submit(target, "job", action, clock=lambda: now, engine=engine)
+        assert res.mode == "direct" and res.status == "refused"
+        assert "companion" in res.message
+    engine.dispose()

@@ -1,0 +1,260 @@
+"""Support for the job-control tests (no tests here): a real scheduler in another process.
+
+Its application module (``ctlapp``) is written into a temporary folder that only the
+scheduler subprocess has on ``sys.path``: the test process never imports it. The
+scheduler runs ``tick-*`` jobs every second (interval trigger on the whole-second grid),
+keeps ``once-*`` jobs paused, optionally attaches the schedtui companion with the
+command applier, logs every execution event to ``events.jsonl`` and every run of the job
+function to ``runs.txt``. It stops when ``stop`` appears and then writes ``status.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+APP_INIT = '"""The control tests\' application (importable only in the scheduler process)."""\n'
+APP_MODELS = textwrap.dedent(
+    '''
+    from dataclasses import dataclass, field
+    import enum
+
+    class Level(enum.Enum):
+        LOW = 1
+        HIGH = 2
+
+    @dataclass
+    class Payload:
+        number: int
+        level: Level = Level.HIGH
+        tags: list = field(default_factory=lambda: ["a", "b"])
+    '''
+)
+APP_JOBS = textwrap.dedent(
+    '''
+    import os
+
+    def work(job_id, payload, out=None):
+        fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (job_id + "\\n").encode())
+        finally:
+            os.close(fd)
+    '''
+)
+
+RUNNER = textwrap.dedent(
+    '''
+    import json, os, sys, threading, time, logging
+    from datetime import datetime, timezone
+    app, url, work, n_tick, n_once, companion = sys.argv[1:7]
+    sys.path.insert(0, app)
+    logging.basicConfig(filename=os.path.join(work, "scheduler.log"), level=logging.WARNING)
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES
+    from ctlapp.models import Payload
+
+    sched = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=url)},
+        executors={"default": ThreadPoolExecutor(20)},
+        timezone="UTC",
+        job_defaults={"coalesce": True, "misfire_grace_time": 30, "max_instances": 10},
+    )
+    lock = threading.Lock()
+    events = open(os.path.join(work, "events.jsonl"), "a", buffering=1)
+    names = {EVENT_JOB_EXECUTED: "executed", EVENT_JOB_MISSED: "missed", EVENT_JOB_ERROR: "error", EVENT_JOB_MAX_INSTANCES: "max_instances"}
+
+    def listener(ev):
+        if ev.jobstore != "default":
+            return
+        srt = getattr(ev, "scheduled_run_time", None)
+        rec = {"job": ev.job_id, "code": names[ev.code], "srt": srt.timestamp() if srt else None}
+        with lock:
+            events.write(json.dumps(rec) + "\\n")
+
+    sched.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
+    sched.start()
+    out = os.path.join(work, "runs.txt")
+    grid = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    for i in range(int(n_tick)):
+        sched.add_job("ctlapp.jobs:work", "interval", seconds=1, start_date=grid, id=f"tick-{i}",
+                      args=(f"tick-{i}", Payload(i)), kwargs={"out": out}, replace_existing=True)
+    for i in range(int(n_once)):
+        sched.add_job("ctlapp.jobs:work", "cron", minute="*/5", id=f"once-{i}",
+                      args=(f"once-{i}", Payload(100 + i)), kwargs={"out": out},
+                      next_run_time=None, replace_existing=True)
+    if companion == "1":
+        from schedtui.companion import attach
+        from schedtui.companion.commands import install
+        comp = attach(sched, name="control-test", heartbeat_interval=0.2)
+        install(comp)
+    open(os.path.join(work, "ready"), "w").close()
+    while not os.path.exists(os.path.join(work, "stop")):
+        time.sleep(0.05)
+    status = {"thread_alive": sched._thread.is_alive(), "state": sched.state}
+    sched.shutdown(wait=True)
+    with open(os.path.join(work, "status.json"), "w") as fh:
+        json.dump(status, fh)
+    '''
+)
+
+LOADER = textwrap.dedent(
+    '''
+    import json, sys
+    app, url = sys.argv[1:3]
+    sys.path.insert(0, app)
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    import sqlalchemy as sa
+    store = SQLAlchemyJobStore(url=url)
+    t = store.jobs_t
+    out = {}
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.id, t.c.next_run_time, t.c.job_state)).all()
+    for job_id, column, state in rows:
+        job = store._reconstitute_job(state)  # lookup_job's path: raises, never deletes
+        nrt = job.next_run_time
+        out[job_id] = {
+            "column": column,
+            "pickled": nrt.timestamp() if nrt else None,
+            "pickled_tz": type(nrt.tzinfo).__name__ if nrt else None,
+            "utcoffset": nrt.utcoffset().total_seconds() if nrt else None,
+            "fold": nrt.fold if nrt else None,
+            "args": repr(job.args),
+            "kwargs": repr(job.kwargs),
+            "trigger": repr(job.trigger),
+            "func": job.func_ref,
+            "name": job.name,
+            "misfire_grace_time": job.misfire_grace_time,
+            "coalesce": job.coalesce,
+            "max_instances": job.max_instances,
+        }
+    print(json.dumps(out))
+    '''
+)
+
+
+@contextmanager
+def fast_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder for SQLite files on tmpfs when there is one (commits without the fsync
+    cost, same locking), else ``tmp_path``; removed afterwards."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="schedtui-ctl-", dir=shm))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_app(folder: Path) -> Path:
+    """Write ``ctlapp`` into ``folder`` (put on the scheduler's sys.path only)."""
+    pkg = folder / "ctlapp"
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "__init__.py").write_text(APP_INIT)
+    (pkg / "models.py").write_text(APP_MODELS)
+    (pkg / "jobs.py").write_text(APP_JOBS)
+    return folder
+
+
+def poll_until(fn: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
+    """Call ``fn`` until it returns something truthy; fail after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src")
+    return env
+
+
+class LiveScheduler:
+    """Start/stop the scheduler subprocess; read what it logged."""
+
+    def __init__(self, tmp: Path, url: str, *, n_tick: int = 6, n_once: int = 4, companion: bool = True) -> None:
+        self.app = write_app(tmp / "app")
+        self.work = tmp / "work"
+        self.work.mkdir(exist_ok=True)
+        self.url = url
+        script = tmp / "run_scheduler.py"
+        script.write_text(RUNNER)
+        self.proc = subprocess.Popen(
+            [PYTHON, str(script), str(self.app), url, str(self.work), str(n_tick), str(n_once), "1" if companion else "0"],
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.work / "stderr.txt", "wb"),  # noqa: SIM115
+        )
+        self.tick_ids = [f"tick-{i}" for i in range(n_tick)]
+        self.once_ids = [f"once-{i}" for i in range(n_once)]
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"scheduler exited: {(self.work / 'stderr.txt').read_text()[-2000:]}")
+            return (self.work / "ready").exists()
+
+        poll_until(ready, timeout, "the scheduler to start")
+
+    def stop(self, timeout: float = 30.0) -> dict[str, Any]:
+        (self.work / "stop").touch()
+        try:
+            self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        status = self.work / "status.json"
+        assert status.exists(), (self.work / "stderr.txt").read_text()[-3000:]
+        return json.loads(status.read_text())
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def events(self) -> list[dict[str, Any]]:
+        path = self.work / "events.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def runs(self) -> Counter[str]:
+        path = self.work / "runs.txt"
+        return Counter(path.read_text().split()) if path.exists() else Counter()
+
+    def log(self) -> str:
+        path = self.work / "scheduler.log"
+        return path.read_text() if path.exists() else ""
+
+
+def load_with_app(tmp: Path, app: Path, url: str) -> dict[str, Any]:
+    """Load every row with the REAL APScheduler job store, with the app importable."""
+    script = tmp / "load_rows.py"
+    script.write_text(LOADER)
+    out = subprocess.run([PYTHON, str(script), str(app), url], env=_env(), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
