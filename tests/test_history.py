@@ -46,9 +46,9 @@ def _run(job: str, minutes_ago: float, outcome: str, duration: float | None = 1.
     return row
 
 
-@pytest.fixture
-def seeded(tmp_path: Path) -> tuple[str, sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def seeded(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, sa.Engine]:
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
     engine = sa.create_engine(url)
     t = T.create_all(engine)
     rows = [_run("report", m, "success", float(m % 10 + 1)) for m in range(1, 101)]  # durations 1..10

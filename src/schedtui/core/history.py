@@ -23,8 +23,6 @@ from schedtui.core.heartbeat import ago, connection
 
 #: Durations (p50/p95/max) are computed over a job's most recent runs, this many.
 DURATION_WINDOW = 1000
-#: How far back "jobs whose last run failed" looks for failures.
-FAILING_LOOKBACK_DAYS = 35
 #: Jobs given per-job duration statistics in ``check`` (lines show fewer).
 MAX_JOBS_IN_CHECK = 100
 MAX_JOB_LINES = 20
@@ -262,6 +260,33 @@ def _last(conn: sa.Connection, r: sa.Table, job_id: str, outcomes: tuple[str, ..
     return best
 
 
+def _last_executed_per_job(conn: sa.Connection, r: sa.Table) -> list[tuple[str, int | None]]:
+    """Every job id with the id of its last executed run (success/error/unfinished).
+
+    A loose index scan (recursive CTE of ``min(job_id) > previous``): one index seek per
+    job instead of reading every row, then one seek per job for its last run. Only the
+    failing ones are fetched in full by the caller.
+    """
+    table = conn.dialect.identifier_preparer.format_table(r)
+    executed = ", ".join(f"'{o}'" for o in _EXECUTED)
+    sql = sa.text(
+        f"""
+        WITH RECURSIVE jobs(job_id) AS (
+            SELECT MIN(job_id) FROM {table}
+            UNION ALL
+            SELECT (SELECT MIN(x.job_id) FROM {table} x WHERE x.job_id > jobs.job_id)
+            FROM jobs WHERE jobs.job_id IS NOT NULL
+        )
+        SELECT jobs.job_id,
+               (SELECT y.id FROM {table} y
+                 WHERE y.job_id = jobs.job_id AND y.outcome IN ({executed})
+                 ORDER BY y.scheduled_at DESC LIMIT 1) AS last_id
+        FROM jobs WHERE jobs.job_id IS NOT NULL
+        """
+    )
+    return [(str(a), None if b is None else int(b)) for a, b in conn.execute(sql)]
+
+
 def job_stats(bind: Any, job_id: str, schema: str | None = None, window: int = DURATION_WINDOW) -> JobStats | None:
     """Statistics of one job; None when it has no recorded runs (or no table)."""
     r = T.tables_for(schema).runs
@@ -320,20 +345,13 @@ def summary(bind: Any, now: datetime, schema: str | None = None) -> RunSummary:
         running = int(
             conn.execute(sa.select(sa.func.count()).select_from(r).where(r.c.outcome == "running")).scalar_one()
         )
-        look = (now - timedelta(days=FAILING_LOOKBACK_DAYS)).timestamp()
-        candidates: set[str] = set()
-        for outcome in T.FAILURE_OUTCOMES:
-            candidates.update(
-                x[0]
-                for x in conn.execute(
-                    sa.select(r.c.job_id).where(r.c.outcome == outcome, r.c.finished_at >= look).distinct()
-                )
-            )
         failing: list[FailingJob] = []
-        for job_id in sorted(candidates):
-            last = _last(conn, r, job_id, _EXECUTED)
-            if last is not None and last.failed:
-                failing.append(FailingJob(job_id, last.job_name, last))
+        for job_id, last_id in _last_executed_per_job(conn, r):
+            if last_id is None:
+                continue
+            row = conn.execute(sa.select(r).where(r.c.id == last_id)).first()
+            if row is not None and row.outcome in T.FAILURE_OUTCOMES:
+                failing.append(FailingJob(job_id, row.job_name, _run(row)))
     return RunSummary(
         since=since,
         runs_24h=sum(outcomes.values()),

@@ -94,8 +94,9 @@ def _build(schema: str | None) -> CompanionTables:
         sa.Column("host", sa.Unicode(255)),
         sa.Column("pid", sa.Integer()),
         sa.Column("scheduler_id", sa.Unicode(255)),
-        # A job's recent runs (and the recorder's updates by natural key).
-        sa.Index("ix_schedtui_runs_job_sched", "job_id", "scheduled_at"),
+        # A job's recent runs (and the recorder's updates by natural key); covering for
+        # the duration window of the percentiles.
+        sa.Index("ix_schedtui_runs_job_sched", "job_id", "scheduled_at", "outcome", "duration_s"),
         # Failures (or runs) in the last 24 h.
         sa.Index("ix_schedtui_runs_outcome_finished", "outcome", "finished_at"),
         # Per-job duration percentiles and counts per outcome (covering).
