@@ -54,6 +54,19 @@ APP_JOBS = textwrap.dedent(
             os.write(fd, (job_id + "\\n").encode())
         finally:
             os.close(fd)
+
+    def anything(*args, **kwargs):
+        """Accepts any arguments."""
+
+    class Reporter:
+        def __init__(self, team):
+            self.team = team
+
+        def __repr__(self):
+            return f"Reporter({self.team!r})"
+
+        def run(self, *args, **kwargs):
+            """A bound-method job: the instance is pickled in args[0]."""
     '''
 )
 

@@ -1,0 +1,277 @@
+"""The byte-faithful ``next_run_time`` edit (``core.pickle_patch``), against real states.
+
+States are written by the real APScheduler 3.11 in a subprocess that has the application
+(``ctlapp``) importable; this process never imports it. For every trigger kind, time zone
+kind (ZoneInfo, datetime.timezone, pytz) and pickle protocol 2-5, with application
+objects in args, a bound-method job and a multi-frame state:
+
+- our pause gives exactly the bytes APScheduler writes for ``next_run_time=None``;
+- our resume gives exactly the bytes APScheduler writes for the resumed job (pytz
+  values are re-expressed as ZoneInfo, the same instant: checked semantically);
+- the real APScheduler, with the app code, loads every edited state and sees only the
+  intended change.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import pickle
+import pickletools
+import subprocess
+import textwrap
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from schedtui.core import pickle_patch as P
+from tests.test_control_support import PYTHON, _env, write_app
+
+GENERATOR = textwrap.dedent(
+    '''
+    import base64, json, pickle, sys
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+    app = sys.argv[1]
+    sys.path.insert(0, app)
+    import pytz
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.job import Job
+    from apscheduler.triggers.combining import AndTrigger, OrTrigger
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+    from ctlapp.models import Payload, Level
+
+    class Holder:
+        pass
+
+    sched = BackgroundScheduler(timezone="UTC")
+    NOW = datetime(2026, 3, 2, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    berlin_pytz = pytz.timezone("Europe/Berlin")
+
+    def make(trigger, trigger_args=None, args=(), kwargs=None, next_run_time="auto"):
+        trig = sched._create_trigger(trigger, dict(trigger_args or {}))
+        job = Job(sched, id="job-1", func="ctlapp.jobs:anything", trigger=trig, executor="default",
+                  args=args, kwargs=kwargs or {}, name="a job", misfire_grace_time=30,
+                  coalesce=True, max_instances=2,
+                  next_run_time=trig.get_next_fire_time(None, NOW) if next_run_time == "auto" else next_run_time)
+        return job
+
+    payload = (Payload(7, Level.LOW, ["x"]), Level.HIGH)
+    cases = {
+        "cron-berlin": make("cron", {"minute": "*/5", "timezone": "Europe/Berlin"}, payload),
+        "cron-utc-start": make("cron", {"hour": 3, "timezone": "UTC", "start_date": datetime(2020, 1, 1, tzinfo=timezone.utc)}),
+        "cron-pytz-zone": make("cron", {"hour": 3, "timezone": berlin_pytz}),
+        "cron-fold": make("cron", {"minute": 30, "timezone": "Europe/Berlin"},
+                          next_run_time=datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Berlin"))),
+        "interval-ny": make("interval", {"seconds": 30, "timezone": "America/New_York"}, kwargs={"p": payload[0]}),
+        "interval-fixed": make("interval", {"hours": 2, "timezone": timezone(timedelta(hours=5, minutes=30))}),
+        "interval-pytz-start": make("interval", {"minutes": 7, "start_date": berlin_pytz.localize(datetime(2026, 1, 1, 8))}),
+        "date-berlin": make("date", {"run_date": datetime(2030, 1, 1, 9, tzinfo=ZoneInfo("Europe/Berlin"))}, payload),
+        "date-utc": make("date", {"run_date": datetime(2030, 6, 1, tzinfo=timezone.utc)}),
+        "date-pytz": make("date", {"run_date": berlin_pytz.localize(datetime(2030, 7, 1, 9))}),
+        "calendar": make("calendarinterval", {"days": 1, "hour": 3, "timezone": "Europe/Berlin"}),
+        "and": make(AndTrigger([CronTrigger(hour="*/2", timezone="UTC"), CronTrigger(minute=0, timezone="UTC")])),
+        "or": make(OrTrigger([CronTrigger(hour=1, timezone="Asia/Tokyo"), IntervalTrigger(hours=5, timezone="UTC")])),
+        "big-args": make("interval", {"seconds": 10, "timezone": "UTC"}, (b"x" * 200_000, "y" * 70_000)),
+    }
+    from ctlapp.jobs import Reporter
+    bound = Job(sched, id="job-2", func=Reporter("ops").run, trigger=sched._create_trigger("cron", {"hour": 1, "timezone": "UTC"}),
+                executor="default", args=(Payload(1),), kwargs={}, name="bound", misfire_grace_time=None,
+                coalesce=False, max_instances=1, next_run_time=datetime(2026, 3, 3, 1, tzinfo=timezone.utc))
+    cases["bound-method"] = bound
+
+    out = {}
+    for name, job in cases.items():
+        for proto in (2, 3, 4, 5):
+            state = job.__getstate__()
+            original = pickle.dumps(state, proto)
+            running = job.next_run_time
+            paused = pickle.dumps(dict(state, next_run_time=None), proto)
+            resumed_dt = job.trigger.get_next_fire_time(None, NOW)
+            resumed = pickle.dumps(dict(state, next_run_time=resumed_dt), proto)
+            tz = resumed_dt.tzinfo
+            out[f"{name}/p{proto}"] = {
+                "original": base64.b64encode(original).decode(),
+                "paused": base64.b64encode(paused).decode(),
+                "resumed": base64.b64encode(resumed).decode(),
+                "resume_ts": resumed_dt.timestamp(),
+                "resume_zone": getattr(tz, "key", None) or getattr(tz, "zone", None),
+                "resume_offset": resumed_dt.utcoffset().total_seconds(),
+                "resume_is_zoneinfo": isinstance(tz, (ZoneInfo, timezone)),
+                "running_ts": running.timestamp() if running else None,
+                "running_fold": running.fold if running else 0,
+                "running_zone": getattr(running.tzinfo, "key", None) if running else None,
+                "is_date": name.startswith("date-"),
+            }
+    print(json.dumps(out))
+    '''
+)
+
+LOADER = textwrap.dedent(
+    '''
+    import base64, json, pickle, sys
+    app = sys.argv[1]
+    sys.path.insert(0, app)
+    from apscheduler.job import Job
+
+    def describe(state_bytes):
+        job = Job.__new__(Job)
+        job.__setstate__(pickle.loads(state_bytes))
+        nrt = job.next_run_time
+        return {
+            "rest": repr((job.id, job.func_ref, job.func, job.trigger, job.executor, job.args, job.kwargs,
+                          job.name, job.misfire_grace_time, job.coalesce, job.max_instances)),
+            "nrt_ts": nrt.timestamp() if nrt else None,
+            "nrt_offset": nrt.utcoffset().total_seconds() if nrt else None,
+            "nrt_fold": nrt.fold if nrt else None,
+            "nrt_tz": type(nrt.tzinfo).__name__ if nrt else None,
+            "same_tz_as_trigger": bool(nrt and getattr(job.trigger, "timezone", None) is nrt.tzinfo),
+            "run_date_shared": bool(nrt and getattr(job.trigger, "run_date", None) is nrt),
+        }
+
+    items = json.load(sys.stdin)
+    print(json.dumps({k: describe(base64.b64decode(v)) for k, v in items.items()}))
+    '''
+)
+
+
+@pytest.fixture(scope="module")
+def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_app(tmp_path_factory.mktemp("ctlapp"))
+
+
+def _run(script: str, app: Path, stdin: str | None = None) -> Any:
+    out = subprocess.run(
+        [PYTHON, "-c", script, str(app)], input=stdin, env=_env(), capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def cases(app_dir: Path) -> dict[str, dict[str, Any]]:
+    return _run(GENERATOR, app_dir)
+
+
+def _b(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def _resume_value(case: dict[str, Any]) -> datetime:
+    zone = case["resume_zone"]
+    if zone and zone != "UTC":
+        tz: Any = ZoneInfo(zone)
+    elif zone == "UTC":
+        tz = timezone.utc if case["resume_is_zoneinfo"] else ZoneInfo("UTC")
+    else:
+        tz = timezone(timedelta(seconds=case["resume_offset"]))
+    return datetime.fromtimestamp(case["resume_ts"], tz)
+
+
+def test_app_is_not_importable_here() -> None:
+    import importlib.util
+
+    assert importlib.util.find_spec("ctlapp") is None
+
+
+def test_pause_is_byte_identical_to_apscheduler(cases: dict[str, dict[str, Any]]) -> None:
+    for name, case in cases.items():
+        original, paused = _b(case["original"]), _b(case["paused"])
+        mine = P.set_next_run_time(original, None)
+        assert mine == paused, name
+        assert P.same_outside_value(original, mine), name
+
+
+def test_resume_matches_apscheduler(cases: dict[str, dict[str, Any]]) -> None:
+    identical = 0
+    for name, case in cases.items():
+        paused, resumed = _b(case["paused"]), _b(case["resumed"])
+        value = _resume_value(case)
+        mine = P.set_next_run_time(paused, value, share_run_date=case["is_date"])
+        assert P.same_outside_value(paused, mine), name
+        if case["resume_is_zoneinfo"] or case["is_date"]:
+            # What APScheduler itself writes, byte for byte (a date trigger's run_date is
+            # referenced through the memo, pytz or not).
+            assert mine == resumed, name
+            identical += 1
+        # else a pytz value: the same instant, written as ZoneInfo (checked on loading)
+    assert identical >= len(cases) - 8  # only the pytz cases of two triggers may differ
+    print(f"\n{identical}/{len(cases)} resumed states byte-identical to APScheduler's own")
+
+
+def test_frames_are_fixed_for_large_states(cases: dict[str, dict[str, Any]]) -> None:
+    for proto in (4, 5):
+        original = _b(cases[f"big-args/p{proto}"]["original"])
+        frames = [a for op, a, _ in pickletools.genops(original) if op.name == "FRAME"]
+        assert len(frames) >= 2
+        paused = P.set_next_run_time(original, None)
+        # The pure-Python unpickler enforces frame boundaries strictly.
+        state = pickle._loads(paused)  # type: ignore[attr-defined]  # noqa: S301 - our own fixture
+        assert state["next_run_time"] is None and len(state["args"][0]) == 200_000
+
+
+def test_real_apscheduler_loads_the_edits(cases: dict[str, dict[str, Any]], app_dir: Path) -> None:
+    edits: dict[str, str] = {}
+    for name, case in cases.items():
+        original = _b(case["original"])
+        paused = P.set_next_run_time(original, None)
+        resumed = P.set_next_run_time(paused, _resume_value(case), share_run_date=case["is_date"])
+        for label, data in (("original", original), ("paused", paused), ("resumed", resumed)):
+            edits[f"{name}|{label}"] = base64.b64encode(data).decode()
+    loaded = _run(LOADER, app_dir, json.dumps(edits))
+    for name, case in cases.items():
+        orig, paused, resumed = (loaded[f"{name}|{x}"] for x in ("original", "paused", "resumed"))
+        assert paused["rest"] == orig["rest"] == resumed["rest"], name
+        assert paused["nrt_ts"] is None
+        assert resumed["nrt_ts"] == pytest.approx(case["resume_ts"], abs=1e-6), name
+        assert resumed["nrt_offset"] == case["resume_offset"], name
+        if case["is_date"]:
+            assert resumed["run_date_shared"], name  # like APScheduler: the same object
+        elif name.split("/")[0] in ("cron-berlin", "interval-ny", "calendar"):
+            assert resumed["same_tz_as_trigger"], name
+
+
+def test_fold_is_preserved(cases: dict[str, dict[str, Any]], app_dir: Path) -> None:
+    tz = ZoneInfo("Europe/Berlin")
+    second = datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=tz)  # the second 02:30 (CET)
+    edits = {}
+    for proto in (2, 3, 4, 5):
+        paused = _b(cases[f"cron-fold/p{proto}"]["paused"])
+        resumed = P.set_next_run_time(paused, second)
+        assert resumed == _b(cases[f"cron-fold/p{proto}"]["original"]) or proto < 4
+        edits[f"p{proto}"] = base64.b64encode(resumed).decode()
+    loaded = _run(LOADER, app_dir, json.dumps(edits))
+    for proto in (4, 5):
+        assert loaded[f"p{proto}"]["nrt_fold"] == 1
+        assert loaded[f"p{proto}"]["nrt_ts"] == second.timestamp()
+
+
+def test_refuses_what_it_cannot_edit() -> None:
+    good = pickle.dumps({"version": 1, "id": "x", "next_run_time": None}, 5)
+    assert P.set_next_run_time(good, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    bad = {
+        "protocol 1": pickle.dumps({"next_run_time": None}, 1),
+        "protocol 0": pickle.dumps({"next_run_time": None}, 0),
+        "truncated": good[:-5],
+        "not a dict": pickle.dumps([1, 2], 5),
+        "no key": pickle.dumps({"version": 1}, 5),
+        "empty": b"",
+        "garbage": b"\x80\x05garbage",
+    }
+    for label, data in bad.items():
+        with pytest.raises(P.PatchError):
+            P.set_next_run_time(data, None)
+        assert label
+    with pytest.raises(P.PatchError):
+        P.set_next_run_time(good, datetime(2026, 1, 1))  # naive
+    # Something after next_run_time that uses the memo: not edited.
+    state = {"next_run_time": datetime(2026, 1, 1, tzinfo=timezone.utc)}
+    s = "x"
+    state["a"] = s
+    state["b"] = s
+    with pytest.raises(P.PatchError):
+        P.set_next_run_time(pickle.dumps(state, 5), None)
