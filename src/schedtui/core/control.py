@@ -93,11 +93,29 @@ class ControlResult:
 
 
 def _engine(target: Target) -> Engine:
-    try:
-        from schedtui.core.db import write_engine
-    except ImportError:  # pragma: no cover - the lead's module is always there
-        return sa.create_engine(target.url)
+    from schedtui.core.db import write_engine
+
+    _check_exists(target)
     return write_engine(target)
+
+
+def _check_exists(target: Target) -> None:
+    """A write engine would create a missing SQLite file: refuse first."""
+    from schedtui.core.db import dialect_name, sqlite_path
+
+    if dialect_name(target) == "sqlite":
+        path = sqlite_path(target)
+        if path is None:
+            raise SchedtuiError("an in-memory SQLite database cannot be controlled from another process", ErrorKind.CONFIG)
+        if not path.exists():
+            raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
+
+
+def _check_table(conn: Connection, target: Target) -> None:
+    if not sa.inspect(conn).has_table(target.table, schema=target.schema):
+        from schedtui.core.db import _missing_table
+
+        raise SchedtuiError(_missing_table(target), ErrorKind.TABLE)
 
 
 def _translate(exc: BaseException, target: Target) -> SchedtuiError:
@@ -203,6 +221,9 @@ def submit(
     own = engine is None
     eng = engine or _engine(target)
     try:
+        if own:
+            with eng.connect() as conn:
+                _check_table(conn, target)
         now = clock()
         if fresh_companions(eng, target, now):
             return _submit_command(eng, target, job_id, action, now, requested_by, deadline)
