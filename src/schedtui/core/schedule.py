@@ -246,7 +246,7 @@ def build_trigger(
 def _next(trigger: BaseTrigger, previous: datetime | None, now: datetime, budget: _Budget) -> datetime | None:
     """``trigger.get_next_fire_time(previous, now)`` with and-triggers bounded."""
     if isinstance(trigger, AndTrigger):
-        last: list[datetime | None] | None = None
+        last: list[float] | None = None
         moving_now = now
         while True:
             budget.spend()
@@ -255,9 +255,11 @@ def _next(trigger: BaseTrigger, previous: datetime | None, now: datetime, budget
                 return None
             if min(times) == max(times):  # type: ignore[type-var]
                 return trigger._apply_jitter(times[0], trigger.jitter, now)
-            if times == last:
+            # Compare instants: same-zone datetimes compare by wall clock, ignoring fold.
+            stamps = [t.timestamp() for t in times]  # type: ignore[union-attr]
+            if stamps == last:
                 raise _Stalled
-            last = times
+            last = stamps
             moving_now = max(times)  # type: ignore[type-var]
     if isinstance(trigger, OrTrigger):
         found = [t for child in trigger.triggers if (t := _next(child, previous, now, budget)) is not None]
@@ -274,7 +276,7 @@ def _iterate(trigger: BaseTrigger, first: datetime | None, after: datetime, coun
     try:
         current = first if first is not None else _next(trigger, None, after, budget)
         while current is not None and len(times) < count:
-            if previous is not None and current <= previous:
+            if previous is not None and current.timestamp() <= previous.timestamp():
                 # No progress: APScheduler would schedule the same time again; stop here.
                 return FireTimes(tuple(times), stalled=True)
             times.append(current)
