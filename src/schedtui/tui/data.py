@@ -1,0 +1,351 @@
+"""What the console's workers fetch, off the UI thread, as frozen values.
+
+``Feed`` owns the database readers. Its methods run in thread workers only; each returns
+a frozen value (``Frame``, ``History``, ``Extras``) that is posted to the UI. Nothing here
+imports Textual, and no method lets an exception out: failures become data.
+"""
+
+from __future__ import annotations
+
+import pickletools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from schedtui.core.clock import Clock, system_clock
+from schedtui.core.errors import SchedtuiError
+from schedtui.core.model import JobInfo, StoreSnapshot, Target
+from schedtui.core.urls import mask_text
+from schedtui.tui.fmt import clean
+
+#: How many pickle opcodes the safe view shows at most.
+OPCODE_LIMIT = 400
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The freshest companion heartbeat, reduced to what the summary shows."""
+
+    fresh: bool
+    state: str
+    seen_at: datetime | None
+    count: int
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    path: str
+    size: int | None
+    verified: bool | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One refresh: the jobs plus everything the summary strip shows.
+
+    ``snapshot`` is the last good read (kept when the database goes away); ``error`` is
+    set when this refresh failed, in which case the data is stale.
+    """
+
+    fetched_at: datetime
+    snapshot: StoreSnapshot | None
+    error: str | None = None
+    error_kind: str | None = None
+    companion: bool | None = None
+    heartbeat: Heartbeat | None = None
+    runs_24h: int | None = None
+    failures_24h: int | None = None
+    last_durations: dict[str, float] = field(default_factory=dict)
+    last_backup: BackupInfo | None = None
+    changed: bool = True
+
+    @property
+    def stale(self) -> bool:
+        return self.error is not None
+
+
+@dataclass(frozen=True)
+class Run:
+    when: datetime | None
+    outcome: str
+    duration: float | None
+    error: str | None
+    traceback: str | None
+
+
+@dataclass(frozen=True)
+class History:
+    job_id: str
+    companion: bool
+    runs: tuple[Run, ...] = ()
+    total: int | None = None
+    success_rate: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    max: float | None = None
+    last_success: datetime | None = None
+    last_failure: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What the detail pane computes off the UI thread for one job."""
+
+    job_id: str
+    fire_times: tuple[datetime, ...] = ()
+    fire_error: str | None = None
+    opcodes: tuple[str, ...] = ()
+    opcode_note: str | None = None
+
+
+def _attr(obj: Any, *names: str, default: Any = None) -> Any:
+    for name in names:
+        if isinstance(obj, dict) and name in obj:
+            return obj[name]
+        if hasattr(obj, name):
+            return getattr(obj, name)
+    return default
+
+
+class Feed:
+    """Reads the store and the companion tables; thread-safe by a lock (one caller at a time)."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        clock: Clock = system_clock,
+        reader_factory: Callable[[Target, Clock], Any] | None = None,
+        backup_dir: str | None = None,
+    ) -> None:
+        self.target = target
+        self.clock = clock
+        self._reader_factory = reader_factory
+        self._reader: Any = None
+        self._lock = threading.Lock()
+        self._last: StoreSnapshot | None = None
+        self.backup_dir = backup_dir
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def _get_reader(self) -> Any:
+        if self._reader is None:
+            if self._reader_factory is not None:
+                self._reader = self._reader_factory(self.target, self.clock)
+            else:
+                from schedtui.core.store import JobStoreReader
+
+                self._reader = JobStoreReader(self.target, clock=self.clock)
+        return self._reader
+
+    def reset(self) -> None:
+        """Drop the reader (and its decode cache): the next fetch reads everything again."""
+        with self._lock:
+            self._close_reader()
+
+    def _close_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            try:
+                reader.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_reader()
+
+    def _mask(self, exc: BaseException) -> str:
+        text = exc.message if isinstance(exc, SchedtuiError) else f"{type(exc).__name__}: {exc}"
+        return clean(mask_text(str(text), self.target.url), 300)
+
+    # -- the refresh -------------------------------------------------------------------
+    def fetch(self) -> Frame:
+        with self._lock:
+            now = self.clock()
+            try:
+                reader = self._get_reader()
+                snap = reader.read()
+            except Exception as exc:  # noqa: BLE001 - shown in the summary, never raised
+                kind = getattr(getattr(exc, "kind", None), "value", None)
+                return Frame(fetched_at=now, snapshot=self._last, error=self._mask(exc), error_kind=kind, changed=False)
+            prev = self._last
+            changed = prev is None or not _same_jobs(prev.jobs, snap.jobs)
+            self._last = snap
+            extra = self._companion(reader, now)
+            return Frame(fetched_at=now, snapshot=snap, changed=changed, last_backup=self._backup(), **extra)
+
+    def _companion(self, reader: Any, now: datetime) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        engine = getattr(reader, "engine", None)
+        if engine is None:
+            return out
+        schema = self.target.schema
+        try:
+            from schedtui.core import heartbeat as hb_mod, history as hist_mod
+        except Exception:  # noqa: BLE001 - companion helpers not available
+            return out
+        try:
+            installed = bool(hist_mod.companion_installed(engine, schema=schema))
+        except Exception:  # noqa: BLE001
+            return out
+        out["companion"] = installed
+        if not installed:
+            return out
+        try:
+            beats = list(hb_mod.read_heartbeats(engine, schema=schema))
+            if beats:
+                fresh = [b for b in beats if _safe_fresh(b, now)]
+                best = (fresh or beats)[0]
+                seen = [s for s in (_attr(b, "last_seen", "seen_at") for b in beats) if s]
+                out["heartbeat"] = Heartbeat(
+                    fresh=bool(fresh),
+                    state=clean(_attr(best, "state", default="unknown"), 40),
+                    seen_at=max(seen) if seen else None,
+                    count=len(beats),
+                )
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            s = hist_mod.summary(engine, now, schema=schema)
+            out["runs_24h"] = _attr(s, "runs", "runs_24h", "total")
+            out["failures_24h"] = _attr(s, "failures", "failures_24h", "failed")
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            durations: dict[str, float] = {}
+            for run in hist_mod.recent_runs(engine, limit=2000, schema=schema):
+                jid = _attr(run, "job_id")
+                dur = _attr(run, "duration", "duration_s", "seconds")
+                if jid is not None and dur is not None and jid not in durations:
+                    durations[str(jid)] = float(dur)
+            out["last_durations"] = durations
+        except Exception:  # noqa: BLE001
+            pass
+        return out
+
+    def _backup(self) -> BackupInfo | None:
+        try:
+            from schedtui.core import backup as backup_mod
+
+            directory = self.backup_dir or backup_mod.default_backup_dir(self.target)
+            items = list(backup_mod.list_backups(directory))
+        except Exception:  # noqa: BLE001
+            return None
+        best: BackupInfo | None = None
+        for item in items:
+            info = BackupInfo(
+                path=str(_attr(item, "path", default="")),
+                size=_attr(item, "size"),
+                verified=_attr(item, "verified"),
+                created_at=_attr(item, "created_at", "created", "when", "mtime"),
+            )
+            if info.verified is False:
+                continue
+            if best is None or (info.created_at and best.created_at and info.created_at > best.created_at):
+                best = info
+        return best
+
+    # -- per job ----------------------------------------------------------------------
+    def history(self, job_id: str) -> History:
+        with self._lock:
+            try:
+                reader = self._get_reader()
+                engine = reader.engine
+                from schedtui.core import history as hist_mod
+            except Exception as exc:  # noqa: BLE001
+                return History(job_id=job_id, companion=False, error=self._mask(exc))
+            schema = self.target.schema
+            try:
+                if not hist_mod.companion_installed(engine, schema=schema):
+                    return History(job_id=job_id, companion=False)
+                runs = tuple(_run(r) for r in hist_mod.recent_runs(engine, job_id=job_id, limit=50, schema=schema))
+                stats = hist_mod.job_stats(engine, job_id, schema=schema)
+            except Exception as exc:  # noqa: BLE001
+                return History(job_id=job_id, companion=True, error=self._mask(exc))
+            return History(
+                job_id=job_id,
+                companion=True,
+                runs=runs,
+                total=_attr(stats, "runs", "total", "count"),
+                success_rate=_attr(stats, "success_rate"),
+                p50=_attr(stats, "p50", "p50_s"),
+                p95=_attr(stats, "p95", "p95_s"),
+                max=_attr(stats, "max", "max_s", "maximum"),
+                last_success=_attr(stats, "last_success", "last_success_at"),
+                last_failure=_failure_time(_attr(stats, "last_failure")),
+            )
+
+    def extras(self, job: JobInfo, now: datetime) -> Extras:
+        if job.finding is None:
+            try:
+                from schedtui.tui.fmt import next_fire_times
+
+                times = tuple(next_fire_times(job.trigger, now, 10))
+                return Extras(job_id=job.id, fire_times=times)
+            except Exception as exc:  # noqa: BLE001
+                return Extras(job_id=job.id, fire_error=self._mask(exc))
+        with self._lock:
+            try:
+                raw = self._get_reader().raw_state(job.id)
+            except Exception as exc:  # noqa: BLE001
+                return Extras(job_id=job.id, opcode_note=f"raw bytes unavailable: {self._mask(exc)}")
+        if raw is None:
+            return Extras(job_id=job.id, opcode_note="the row is gone")
+        lines, note = opcode_view(bytes(raw))
+        return Extras(job_id=job.id, opcodes=lines, opcode_note=note)
+
+
+def opcode_view(raw: bytes, limit: int = OPCODE_LIMIT) -> tuple[tuple[str, ...], str | None]:
+    """A bounded, non-executing listing of a pickle's opcodes (``pickletools.genops``)."""
+    lines: list[str] = []
+    note: str | None = None
+    try:
+        for opcode, arg, pos in pickletools.genops(raw):
+            if len(lines) >= limit:
+                note = f"first {limit} opcodes shown"
+                break
+            text = f"{pos if pos is not None else '':>6}  {opcode.name:<16}"
+            if arg is not None:
+                text += " " + clean(repr(arg), 80)
+            lines.append(text)
+    except Exception as exc:  # noqa: BLE001 - truncated or garbled bytes
+        note = f"stopped: {clean(exc, 120)}"
+    return tuple(lines), note
+
+
+def _safe_fresh(beat: Any, now: datetime) -> bool:
+    try:
+        return bool(beat.is_fresh(now))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _run(r: Any) -> Run:
+    etype, emsg = _attr(r, "error_type"), _attr(r, "error_message")
+    error = ": ".join(str(x) for x in (etype, emsg) if x) or None
+    return Run(
+        when=_attr(r, "started_at") or _attr(r, "scheduled_at") or _attr(r, "finished_at"),
+        outcome=clean(_attr(r, "outcome", default="?"), 20),
+        duration=_attr(r, "duration_s"),
+        error=error,
+        traceback=_attr(r, "traceback"),
+    )
+
+
+def _failure_time(run: Any) -> datetime | None:
+    if run is None or isinstance(run, datetime):
+        return run
+    return _attr(run, "finished_at") or _attr(run, "scheduled_at")
+
+
+def _same_jobs(a: tuple[JobInfo, ...], b: tuple[JobInfo, ...]) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is not y and x != y:
+            return False
+    return True

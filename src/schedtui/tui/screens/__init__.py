@@ -1,0 +1,1 @@
+"""Console screens: the main view and its modal dialogs."""

@@ -1,0 +1,168 @@
+"""Job control from the console: p pause/resume, r run now, d remove.
+
+Each action checks ``core.control.availability`` (and says why not), asks for
+confirmation naming the job and what will happen, marks the job pending, submits in a
+thread worker (and polls a companion command until it is final), then notifies.
+Read-only mode removes the actions entirely (``MainScreen.check_action``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from textual.content import Content
+from textual.message import Message
+
+from schedtui.core.model import JobInfo
+from schedtui.tui.data import Frame
+from schedtui.tui.fmt import clean
+
+ACTION_KEYS = (("pause", "p"), ("resume", "p"), ("run_now", "r"), ("remove", "d"))
+WORDS = {"pause": "Pause", "resume": "Resume", "run_now": "Run now", "remove": "Remove"}
+WHAT = {
+    "pause": "It will not run until resumed.",
+    "resume": "Its next run is computed from its trigger.",
+    "run_now": "It runs once now; its schedule stays as it is.",
+    "remove": "The job is deleted from the store. This cannot be undone.",
+}
+#: How long the console waits for a companion to apply a command before saying so.
+POLL_SECONDS = 60.0
+
+
+class ControlDone(Message):
+    def __init__(self, job_id: str, action: str, result: Any, error: str | None) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.action = action
+        self.result = result
+        self.error = error
+
+
+class ControlMixin:
+    """Mixed into ``MainScreen``: needs ``feed``, ``clock``, ``read_only``, ``selected``."""
+
+    def init_control(self) -> None:
+        self.pending: dict[str, str] = {}
+        self.heartbeat_fresh = False
+        self._stop = threading.Event()
+
+    def control_frame(self, frame: Frame) -> None:
+        self.heartbeat_fresh = bool(frame.heartbeat and frame.heartbeat.fresh)
+
+    def _availability(self, job: JobInfo, action: str) -> tuple[bool, str]:
+        try:
+            from schedtui.core.control import availability
+        except ImportError:
+            return False, "job control is not available in this build"
+        try:
+            return availability(self.feed.target, job, self.heartbeat_fresh, action)  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001
+            return False, clean(exc, 200)
+
+    def control_note(self) -> Content | None:
+        job = self.selected  # type: ignore[attr-defined]
+        if job is None:
+            return None
+        if self.read_only:  # type: ignore[attr-defined]
+            return Content.styled("read-only: pause, resume, run now and remove are disabled", "$text-muted")
+        lines = [Content.styled("Actions", "bold")]
+        if job.id in self.pending:
+            lines.append(Content.styled(f"{self.pending[job.id]} pending…", "$warning bold"))
+        for action, key in ACTION_KEYS:
+            if (action == "pause" and job.paused) or (action == "resume" and not job.paused):
+                continue
+            ok, reason = self._availability(job, action)
+            mark = ("✓ ", "$success") if ok else ("✗ ", "$error")
+            lines.append(Content.assemble((f"{key} ", "bold"), mark, (f"{WORDS[action].lower()}: ", ""), (clean(reason, 200), "$text-muted")))
+        return Content("\n").join(lines)
+
+    # -- the three keys --------------------------------------------------------------
+    def action_pause_resume(self) -> None:
+        job = self.selected  # type: ignore[attr-defined]
+        if job is not None:
+            self._ask(job, "resume" if job.paused else "pause")
+
+    def action_run_now(self) -> None:
+        if self.selected is not None:  # type: ignore[attr-defined]
+            self._ask(self.selected, "run_now")  # type: ignore[attr-defined]
+
+    def action_remove(self) -> None:
+        if self.selected is not None:  # type: ignore[attr-defined]
+            self._ask(self.selected, "remove")  # type: ignore[attr-defined]
+
+    def _ask(self, job: JobInfo, action: str) -> None:
+        from schedtui.tui.screens.dialogs import ConfirmScreen
+
+        if self.read_only:  # type: ignore[attr-defined]
+            return
+        if job.id in self.pending:
+            self.notify(f"{clean(job.label, 80)}: {self.pending[job.id]} is still pending", severity="warning")  # type: ignore[attr-defined]
+            return
+        ok, reason = self._availability(job, action)
+        if not ok:
+            self.notify(f"{WORDS[action]} {clean(job.label, 80)}: {reason}", title="Not possible", severity="warning", timeout=6)  # type: ignore[attr-defined]
+            return
+        title = f"{WORDS[action]} job “{clean(job.label, 80)}”?"
+        ident = f"id {clean(job.id, 191)}" + (f" · {clean(job.func, 120)}" if job.func else "")
+        body = f"{ident}\n\n{WHAT[action]}\nHow: {reason}."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._submit(job, action)
+
+        self.app.push_screen(ConfirmScreen(title, body, confirm_label=WORDS[action], danger=action == "remove"), answered)  # type: ignore[attr-defined]
+
+    def _submit(self, job: JobInfo, action: str) -> None:
+        self.pending[job.id] = WORDS[action].lower()
+        self._mark_pending()
+        self.run_worker(lambda: self._submit_worker(job.id, action), thread=True, group="control", exit_on_error=False)  # type: ignore[attr-defined]
+
+    def _submit_worker(self, job_id: str, action: str) -> None:
+        from schedtui.core.control import poll, submit
+
+        target, clock = self.feed.target, self.clock  # type: ignore[attr-defined]
+        try:
+            result = submit(target, job_id, action, clock=clock)
+            waited = 0.0
+            while result.status == "pending" and result.command_id is not None and waited < POLL_SECONDS:
+                if self._stop.wait(0.5):
+                    return
+                waited += 0.5
+                result = poll(target, result.command_id, clock=clock)
+        except Exception as exc:  # noqa: BLE001 - shown, never raised
+            from schedtui.core.urls import mask_text
+
+            text = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            self.post_message(ControlDone(job_id, action, None, clean(mask_text(str(text), target.url), 300)))  # type: ignore[attr-defined]
+            return
+        self.post_message(ControlDone(job_id, action, result, None))  # type: ignore[attr-defined]
+
+    def on_control_done(self, message: ControlDone) -> None:
+        self.pending.pop(message.job_id, None)
+        self._mark_pending()
+        word = WORDS.get(message.action, message.action)
+        if message.error is not None:
+            self.notify(f"{word} {message.job_id}: {message.error}", title="Failed", severity="error", timeout=8)  # type: ignore[attr-defined]
+        else:
+            r = message.result
+            ok = r.status == "applied"
+            severity = "information" if ok else ("warning" if r.status == "pending" else "error")
+            via = "by the scheduler (companion)" if r.mode == "companion" else "directly"
+            self.notify(f"{word} {message.job_id}: {r.status} {via}. {clean(r.message, 200)}", title=word, severity=severity, timeout=8)  # type: ignore[attr-defined]
+        self.action_reload_soon()
+
+    def action_reload_soon(self) -> None:
+        if not self._inflight:  # type: ignore[attr-defined]
+            self._arm(0)  # type: ignore[attr-defined]
+
+    def _mark_pending(self) -> None:
+        from schedtui.tui.widgets.jobs import JobList
+
+        jobs = self.query_one(JobList)  # type: ignore[attr-defined]
+        jobs.pending = {jid: f"{what}…" for jid, what in self.pending.items()}
+        jobs.refresh()
+        self._show_detail()  # type: ignore[attr-defined]
+
+    def on_unmount(self) -> None:
+        self._stop.set()

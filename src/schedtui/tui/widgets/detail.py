@@ -1,0 +1,139 @@
+"""The detail pane: every decoded field of the selected job, its next fire times, and for
+an undecodable row the reason and a safe opcode listing of its bytes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from schedtui.core.model import JobInfo, TriggerSpec
+from schedtui.tui.data import Extras
+from schedtui.tui.fmt import clean, countdown, describe, format_duration, format_when
+
+KEY_W = 14
+
+
+def _kv(key: str, value: str | Content, style: str = "") -> Content:
+    head = Content.styled(f"{key:<{KEY_W}}", "$text-muted")
+    if isinstance(value, Content):
+        return Content.assemble(head, value)
+    return Content.assemble(head, (value, style))
+
+
+def _trigger_lines(spec: TriggerSpec, indent: str = "") -> list[Content]:
+    lines = [_kv(indent + "trigger", f"{spec.kind} · {describe(spec)}")]
+    sub = indent + "  "
+    if spec.kind == "cron" and spec.cron:
+        exprs = " ".join(f"{name}={expr}" for name, expr in spec.cron)
+        lines.append(_kv(sub + "fields", clean(exprs, 300)))
+    if spec.interval is not None:
+        lines.append(_kv(sub + "interval", format_duration(spec.interval.total_seconds())))
+    if spec.run_date is not None:
+        lines.append(_kv(sub + "run date", format_when(spec.run_date)))
+    if spec.calendar is not None:
+        y, m, w, d = spec.calendar
+        t = spec.calendar_time or (0, 0, 0)
+        lines.append(_kv(sub + "every", f"{y}y {m}mo {w}w {d}d at {t[0]:02d}:{t[1]:02d}:{t[2]:02d}"))
+    if spec.timezone:
+        lines.append(_kv(sub + "timezone", clean(spec.timezone, 60)))
+    if spec.start_date is not None:
+        lines.append(_kv(sub + "start", format_when(spec.start_date)))
+    if spec.end_date is not None:
+        lines.append(_kv(sub + "end", format_when(spec.end_date)))
+    if spec.jitter:
+        lines.append(_kv(sub + "jitter", f"{spec.jitter}s"))
+    for child in spec.children:
+        lines.extend(_trigger_lines(child, sub))
+    return lines
+
+
+def render_detail(job: JobInfo | None, extras: Extras | None, now: datetime) -> Content:
+    if job is None:
+        return Content.styled("Select a job to see its details.", "$text-muted")
+    out: list[Content] = [Content.assemble((clean(job.id, 191), "bold"))]
+    if job.name and job.name != job.id:
+        out.append(Content.styled(clean(job.name, 200), "$text-muted"))
+    out.append(Content(""))
+    if job.finding is not None:
+        out.append(Content.assemble(("✖ undecodable: ", "$error bold"), (clean(job.finding.code, 60), "$error")))
+        out.append(Content(clean(job.finding.message, 500)))
+        out.append(_kv("next run", format_when(job.next_run_time) + f"  ({countdown(job.next_run_time, now)})"))
+        out.append(_kv("state size", f"{job.state_size:,} bytes"))
+        out.append(Content(""))
+        out.append(Content.styled("Pickle opcodes (safe view: read, never executed)", "bold"))
+        if extras is None or extras.job_id != job.id:
+            out.append(Content.styled("reading…", "$text-muted"))
+        else:
+            out.extend(Content(line) for line in extras.opcodes)
+            if extras.opcode_note:
+                out.append(Content.styled(extras.opcode_note, "$text-muted"))
+        return Content("\n").join(out)
+    state = "paused" if job.paused else countdown(job.next_run_time, now)
+    out.append(_kv("next run", f"{format_when(job.next_run_time)}  ({state})"))
+    if job.state_next_run_time != job.next_run_time:
+        out.append(_kv("in pickle", format_when(job.state_next_run_time), "$warning"))
+    out.append(_kv("function", clean(job.func or "—", 255)))
+    if job.trigger is not None:
+        out.extend(_trigger_lines(job.trigger))
+    out.append(_kv("executor", clean(job.executor or "—", 60)))
+    out.append(_kv("args", clean(job.args_repr, 400)))
+    out.append(_kv("kwargs", clean(job.kwargs_repr, 400)))
+    grace = "none" if job.misfire_grace_time is None else format_duration(job.misfire_grace_time)
+    out.append(_kv("misfire grace", grace))
+    out.append(_kv("coalesce", {True: "yes", False: "no"}.get(job.coalesce, "—")))  # type: ignore[arg-type]
+    out.append(_kv("max instances", str(job.max_instances if job.max_instances is not None else "—")))
+    proto = f" · pickle protocol {job.protocol}" if job.protocol is not None else ""
+    out.append(_kv("state size", f"{job.state_size:,} bytes{proto}"))
+    for note in job.notes:
+        out.append(Content.assemble(("note: ", "$warning bold"), clean(note.message, 300)))
+    out.append(Content(""))
+    out.extend(_fire_times(job, extras))
+    return Content("\n").join(out)
+
+
+def _fire_times(job: JobInfo, extras: Extras | None) -> list[Content]:
+    zone = job.trigger.tz if job.trigger is not None else None
+    zname = (job.trigger.timezone if job.trigger is not None else None) or "UTC"
+    zones = "UTC" if zname == "UTC" else f"{clean(zname, 40)} · UTC"
+    head = Content.styled(f"Next fire times ({zones})", "bold")
+    if job.paused:
+        return [head, Content.styled("paused: resuming computes the next one from the trigger", "$text-muted")]
+    if extras is None or extras.job_id != job.id:
+        return [head, Content.styled("computing…", "$text-muted")]
+    if extras.fire_error:
+        return [head, Content.styled(extras.fire_error, "$warning")]
+    if not extras.fire_times:
+        return [head, Content.styled("none: the trigger will not fire again", "$text-muted")]
+    lines = [head]
+    for i, when in enumerate(extras.fire_times, 1):
+        local = format_when(when, zone) if zone is not None else format_when(when)
+        utc = format_when(when, timezone.utc)
+        if zones == "UTC":
+            lines.append(Content.assemble((f"{i:>2}  ", "$text-muted"), utc))
+        else:
+            lines.append(Content.assemble((f"{i:>2}  ", "$text-muted"), local, ("  ", ""), (utc, "$text-muted")))
+    return lines
+
+
+class DetailPane(VerticalScroll):
+    """Scrollable detail of the selected job."""
+
+    DEFAULT_CSS = """
+    DetailPane { padding: 0 1; }
+    DetailPane > Static { width: 1fr; }
+    """
+
+    def compose(self):  # noqa: ANN201
+        yield Static(id="detail-body")
+
+    def show(self, job: JobInfo | None, extras: Extras | None, now: datetime, actions: Content | None = None) -> None:
+        try:
+            content = render_detail(job, extras, now)
+            if actions is not None and job is not None:
+                content = Content("\n").join([content, Content(""), actions])
+        except Exception as exc:  # noqa: BLE001 - a strange row must not break the console
+            content = Content(f"cannot show this job: {clean(exc, 200)}")
+        self.query_one("#detail-body", Static).update(content)

@@ -1,0 +1,136 @@
+"""The summary strip: scheduler, jobs, next run, 24 h runs, backup, database, freshness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from textual.content import Content
+from textual.widgets import Static
+
+from schedtui.core.model import JobInfo, Target
+from schedtui.tui.data import Frame
+from schedtui.tui.fmt import ago, clean, countdown
+
+
+@dataclass(frozen=True)
+class Counts:
+    total: int = 0
+    active: int = 0
+    paused: int = 0
+    undecodable: int = 0
+    overdue: int = 0
+    next_job: JobInfo | None = None
+
+
+def count_jobs(jobs: tuple[JobInfo, ...], overdue: int = 0) -> Counts:
+    active = paused = bad = 0
+    nxt: JobInfo | None = None
+    for j in jobs:
+        if j.finding is not None:
+            bad += 1
+        elif j.next_run_time is None:
+            paused += 1
+        else:
+            active += 1
+            if nxt is None or j.next_run_time < nxt.next_run_time:  # type: ignore[operator]
+                nxt = j
+    return Counts(len(jobs), active, paused, bad, overdue, nxt)
+
+
+@dataclass(frozen=True)
+class RefreshState:
+    interval: float
+    paused: bool = False
+    retry_in: float | None = None
+    loading: bool = False
+
+
+SEP = ("  │  ", "$text-muted")
+
+
+class SummaryStrip(Static):
+    """Three lines that answer "is it healthy?" at a glance."""
+
+    DEFAULT_CSS = """
+    SummaryStrip { height: 3; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def show(self, target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime) -> None:
+        self.update(render_summary(target, frame, counts, refresh, now))
+
+
+def render_summary(target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime) -> Content:
+    line1 = Content.assemble(*_scheduler(frame, counts, now), SEP, *_jobs(counts))
+    line2 = Content.assemble(*_next(counts, now), SEP, *_runs(frame), SEP, *_backup(frame, now))
+    line3 = Content.assemble(*_database(target, frame, refresh, now))
+    return Content("\n").join([line1, line2, line3])
+
+
+def _scheduler(frame: Frame | None, counts: Counts, now: datetime) -> list:
+    if frame is None or frame.snapshot is None:
+        return [("◌ scheduler: unknown", "$text-muted")]
+    hb = frame.heartbeat
+    if hb is not None:
+        seen = f" (heartbeat {ago(hb.seen_at, now)})" if hb.seen_at else ""
+        if hb.fresh and hb.state == "running":
+            return [("● scheduler running", "$success bold"), (seen, "$text-muted")]
+        if hb.fresh:
+            return [(f"● scheduler {hb.state}", "$warning bold"), (seen, "$text-muted")]
+        return [("✖ scheduler silent", "$error bold"), (f" (last heartbeat {ago(hb.seen_at, now)})", "$text-muted")]
+    if counts.overdue:
+        return [("▲ scheduler stalled?", "$error bold"), (" no heartbeat: inferred from overdue jobs", "$text-muted")]
+    return [("● scheduler on time", "$success"), (" no heartbeat: inferred from jobs", "$text-muted")]
+
+
+def _jobs(c: Counts) -> list:
+    parts: list = [(f"{c.total} jobs", "bold"), f": {c.active} active · {c.paused} paused · "]
+    parts.append((f"{c.undecodable} undecodable", "$warning bold" if c.undecodable else ""))
+    if c.overdue:
+        parts += [" · ", (f"{c.overdue} overdue", "$error bold")]
+    return parts
+
+
+def _next(c: Counts, now: datetime) -> list:
+    if c.next_job is None:
+        return [("next: —", "$text-muted")]
+    return ["next: ", (clean(c.next_job.label, 40), "bold"), " ", countdown(c.next_job.next_run_time, now)]
+
+
+def _runs(frame: Frame | None) -> list:
+    if frame is None or frame.companion is None:
+        return [("24h: —", "$text-muted")]
+    if not frame.companion:
+        return [("24h: no run history (companion not installed)", "$text-muted")]
+    runs = "?" if frame.runs_24h is None else str(frame.runs_24h)
+    fails = frame.failures_24h or 0
+    return [f"24h: {runs} runs · ", (f"{fails} failed", "$error bold" if fails else "$success")]
+
+
+def _backup(frame: Frame | None, now: datetime) -> list:
+    b = frame.last_backup if frame else None
+    if b is None:
+        return [("backup: none yet (press b)", "$text-muted")]
+    mark = ("✓ verified", "$success") if b.verified else ("unverified", "$warning")
+    return [f"backup: {ago(b.created_at, now)} ", mark]
+
+
+def _freshness(frame: Frame | None, refresh: RefreshState, now: datetime) -> list:
+    if frame is None:
+        return [("loading…", "$text-muted")]
+    last = frame.snapshot.read_at if frame.snapshot else None
+    text = f"refreshed {ago(last, now)}" if last else "never refreshed"
+    if refresh.paused:
+        return [text + " · ", ("refresh paused", "$warning bold")]
+    return [text, (f" · every {refresh.interval:g}s", "$text-muted")]
+
+
+def _database(target: Target, frame: Frame | None, refresh: RefreshState, now: datetime) -> list:
+    db = [("db ", "$text-muted"), clean(target.safe_url, 100)]
+    if target.table != "apscheduler_jobs" or target.schema:
+        db.append((f" table {target.schema + '.' if target.schema else ''}{target.table}", "$text-muted"))
+    if frame is None or frame.error is None:
+        return [*_freshness(frame, refresh, now), SEP, *db]
+    retry = f" · retrying in {refresh.retry_in:.0f}s" if refresh.retry_in else ""
+    kept = f" · showing data from {ago(frame.snapshot.read_at, now)} (stale)" if frame.snapshot is not None else ""
+    return [("✖ ", "$error bold"), (clean(frame.error, 160), "$error"), (kept + retry, "$warning")]
