@@ -130,11 +130,11 @@ RUNNER = textwrap.dedent(
 LOADER = textwrap.dedent(
     '''
     import json, sys
-    app, url = sys.argv[1:3]
+    app, url, table = sys.argv[1:4]
     sys.path.insert(0, app)
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     import sqlalchemy as sa
-    store = SQLAlchemyJobStore(url=url)
+    store = SQLAlchemyJobStore(url=url, tablename=table)
     t = store.jobs_t
     out = {}
     with store.engine.connect() as conn:
@@ -175,6 +175,127 @@ def fast_dir(tmp_path: Path) -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+GENERATOR = textwrap.dedent(
+    '''
+    import base64, json, pickle, sys
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+    app = sys.argv[1]
+    sys.path.insert(0, app)
+    import pytz
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.job import Job
+    from apscheduler.triggers.combining import AndTrigger, OrTrigger
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+    from ctlapp.models import Payload, Level
+
+    class Holder:
+        pass
+
+    sched = BackgroundScheduler(timezone="UTC")
+    NOW = datetime(2026, 3, 2, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    berlin_pytz = pytz.timezone("Europe/Berlin")
+
+    def make(trigger, trigger_args=None, args=(), kwargs=None, next_run_time="auto"):
+        trig = sched._create_trigger(trigger, dict(trigger_args or {}))
+        job = Job(sched, id="job-1", func="ctlapp.jobs:anything", trigger=trig, executor="default",
+                  args=args, kwargs=kwargs or {}, name="a job", misfire_grace_time=30,
+                  coalesce=True, max_instances=2,
+                  next_run_time=trig.get_next_fire_time(None, NOW) if next_run_time == "auto" else next_run_time)
+        return job
+
+    payload = (Payload(7, Level.LOW, ["x"]), Level.HIGH)
+    cases = {
+        "cron-berlin": make("cron", {"minute": "*/5", "timezone": "Europe/Berlin"}, payload),
+        "cron-utc-start": make("cron", {"hour": 3, "timezone": "UTC", "start_date": datetime(2020, 1, 1, tzinfo=timezone.utc)}),
+        "cron-pytz-zone": make("cron", {"hour": 3, "timezone": berlin_pytz}),
+        "cron-fold": make("cron", {"minute": 30, "timezone": "Europe/Berlin"},
+                          next_run_time=datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Berlin"))),
+        "interval-ny": make("interval", {"seconds": 30, "timezone": "America/New_York"}, kwargs={"p": payload[0]}),
+        "interval-fixed": make("interval", {"hours": 2, "timezone": timezone(timedelta(hours=5, minutes=30))}),
+        "interval-pytz-start": make("interval", {"minutes": 7, "start_date": berlin_pytz.localize(datetime(2026, 1, 1, 8))}),
+        "date-berlin": make("date", {"run_date": datetime(2030, 1, 1, 9, tzinfo=ZoneInfo("Europe/Berlin"))}, payload),
+        "date-utc": make("date", {"run_date": datetime(2030, 6, 1, tzinfo=timezone.utc)}),
+        "date-pytz": make("date", {"run_date": berlin_pytz.localize(datetime(2030, 7, 1, 9))}),
+        "calendar": make("calendarinterval", {"days": 1, "hour": 3, "timezone": "Europe/Berlin"}),
+        "and": make(AndTrigger([CronTrigger(hour="*/2", timezone="UTC"), CronTrigger(minute=0, timezone="UTC")])),
+        "or": make(OrTrigger([CronTrigger(hour=1, timezone="Asia/Tokyo"), IntervalTrigger(hours=5, timezone="UTC")])),
+        "big-args": make("interval", {"seconds": 10, "timezone": "UTC"}, (b"x" * 200_000, "y" * 70_000)),
+    }
+    from ctlapp.jobs import Reporter
+    bound = Job(sched, id="job-2", func=Reporter("ops").run, trigger=sched._create_trigger("cron", {"hour": 1, "timezone": "UTC"}),
+                executor="default", args=(Payload(1),), kwargs={}, name="bound", misfire_grace_time=None,
+                coalesce=False, max_instances=1, next_run_time=datetime(2026, 3, 3, 1, tzinfo=timezone.utc))
+    cases["bound-method"] = bound
+
+    stores = {}
+    if len(sys.argv) > 2:  # also store every case in a real job store, one table per protocol
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        for proto in (2, 3, 4, 5):
+            store = SQLAlchemyJobStore(url=sys.argv[2], tablename=f"jobs_p{proto}", pickle_protocol=proto)
+            store.start(sched, "default")
+            stores[proto] = store
+    out = {}
+    for name, job in cases.items():
+        if stores:
+            job.id = name  # the row id; the stored bytes are exactly the "original" below
+            for store in stores.values():
+                store.add_job(job)
+        for proto in (2, 3, 4, 5):
+            state = job.__getstate__()
+            original = pickle.dumps(state, proto)
+            running = job.next_run_time
+            paused = pickle.dumps(dict(state, next_run_time=None), proto)
+            resumed_dt = job.trigger.get_next_fire_time(None, NOW)
+            resumed = pickle.dumps(dict(state, next_run_time=resumed_dt), proto)
+            tz = resumed_dt.tzinfo
+            out[f"{name}/p{proto}"] = {
+                "original": base64.b64encode(original).decode(),
+                "paused": base64.b64encode(paused).decode(),
+                "resumed": base64.b64encode(resumed).decode(),
+                "resume_ts": resumed_dt.timestamp(),
+                "resume_zone": getattr(tz, "key", None) or getattr(tz, "zone", None),
+                "resume_offset": resumed_dt.utcoffset().total_seconds(),
+                "resume_is_zoneinfo": isinstance(tz, (ZoneInfo, timezone)),
+                "running_ts": running.timestamp() if running else None,
+                "running_fold": running.fold if running else 0,
+                "running_zone": getattr(running.tzinfo, "key", None) if running else None,
+                "is_date": name.startswith("date-"),
+            }
+    print(json.dumps(out))
+    '''
+)
+
+STATE_LOADER = textwrap.dedent(
+    '''
+    import base64, json, pickle, sys
+    app = sys.argv[1]
+    sys.path.insert(0, app)
+    from apscheduler.job import Job
+
+    def describe(state_bytes):
+        job = Job.__new__(Job)
+        job.__setstate__(pickle.loads(state_bytes))
+        nrt = job.next_run_time
+        return {
+            "rest": repr((job.id, job.func_ref, job.func, job.trigger, job.executor, job.args, job.kwargs,
+                          job.name, job.misfire_grace_time, job.coalesce, job.max_instances)),
+            "nrt_ts": nrt.timestamp() if nrt else None,
+            "nrt_offset": nrt.utcoffset().total_seconds() if nrt else None,
+            "nrt_fold": nrt.fold if nrt else None,
+            "nrt_tz": type(nrt.tzinfo).__name__ if nrt else None,
+            "same_tz_as_trigger": bool(nrt and getattr(job.trigger, "timezone", None) is nrt.tzinfo),
+            "run_date_shared": bool(nrt and getattr(job.trigger, "run_date", None) is nrt),
+        }
+
+    items = json.load(sys.stdin)
+    print(json.dumps({k: describe(base64.b64decode(v)) for k, v in items.items()}))
+    '''
+)
+
 
 
 def write_app(folder: Path) -> Path:
@@ -264,10 +385,12 @@ class LiveScheduler:
         return path.read_text() if path.exists() else ""
 
 
-def load_with_app(tmp: Path, app: Path, url: str) -> dict[str, Any]:
+def load_with_app(tmp: Path, app: Path, url: str, table: str = "apscheduler_jobs") -> dict[str, Any]:
     """Load every row with the REAL APScheduler job store, with the app importable."""
     script = tmp / "load_rows.py"
     script.write_text(LOADER)
-    out = subprocess.run([PYTHON, str(script), str(app), url], env=_env(), capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [PYTHON, str(script), str(app), url, table], env=_env(), capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout)
