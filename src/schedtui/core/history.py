@@ -211,7 +211,7 @@ def recent_runs(
             return ()
         if not failed_only:
             if job_id is not None:
-                q = sa.select(r).where(r.c.job_id == job_id).order_by(r.c.scheduled_at.desc(), r.c.id.desc())
+                q = sa.select(r).where(r.c.job_id == job_id).order_by(r.c.scheduled_at.desc())
             else:
                 q = sa.select(r).order_by(r.c.id.desc())
             return tuple(_run(x) for x in conn.execute(q.limit(limit)))
@@ -301,7 +301,7 @@ def job_stats(bind: Any, job_id: str, schema: str | None = None, window: int = D
             return None
         durations = _window_durations(conn, r, job_id, window)
         last_row = conn.execute(
-            sa.select(r).where(r.c.job_id == job_id).order_by(r.c.scheduled_at.desc(), r.c.id.desc()).limit(1)
+            sa.select(r).where(r.c.job_id == job_id).order_by(r.c.scheduled_at.desc()).limit(1)
         ).first()
         last_success = _last(conn, r, job_id, ("success",))
         last_failure = _last(conn, r, job_id, T.FAILURE_OUTCOMES)
