@@ -342,3 +342,31 @@ def test_seed_rows_decode_to_the_seed_descriptions(tmp_path: Path) -> None:
     assert describe_trigger(jobs["report_gen"].trigger) == "Weekly on Monday at 9:00 AM UTC"
     assert countdown(jobs["database_backup"].next_run_time, NOW) == "in 14h"
     assert countdown(jobs["report_gen"].next_run_time, NOW) == "in 6d 21h"
+
+
+# --- property: every valid cron trigger gets a sentence, never the fallback ------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.test_schedule import _cron_kwargs  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(kwargs=_cron_kwargs(), zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]))
+def test_every_valid_cron_gets_a_sentence(kwargs: dict[str, str], zone: str) -> None:
+    try:
+        trigger = CronTrigger(**kwargs, timezone=zone)
+    except ValueError:
+        return
+    spec = spec_of(trigger)
+    text = describe_trigger(spec)
+    assert text and text != technical_description(spec)
+    assert "cron[" not in text and "None" not in text
+    if _restricted_beyond_minutes(trigger):
+        assert zone in text  # times of day and dates are read in the trigger's zone
+
+
+def _restricted_beyond_minutes(trigger: CronTrigger) -> bool:
+    fields = {f.name: str(f) for f in trigger.fields}
+    return any(fields[n] != "*" for n in ("hour", "day", "month", "day_of_week"))

@@ -461,8 +461,11 @@ def _describe_date(spec: TriggerSpec) -> tuple[str, bool]:
     run = spec.run_date
     if run is None:
         raise ValueError("no run date")
-    if spec.tz is not None and spec.timezone:
-        run = _local(run, spec.tz)
+    from schedtui.core.schedule import trigger_zone
+
+    tz = trigger_zone(spec)
+    if tz is not None and spec.timezone:
+        run = _local(run, tz)
         zone = spec.timezone
     else:
         zone = zone_name(run.tzinfo, run)
