@@ -188,3 +188,67 @@ def test_run_now_and_remove_refused_without_companion(tmp_path: Path) -> None:
         assert res.mode == "direct" and res.status == "refused"
         assert "companion" in res.message
     engine.dispose()
+
+
+def _two_appliers(tmp_path: Path, url: str, n_commands: int = 600) -> None:
+    """Two schedulers with companions on one table: every command is applied exactly once.
+
+    The shared jobs stay paused (so the two schedulers never both run a due job, which
+    APScheduler does not support); the commands are run-nows, each must run once.
+    """
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = LiveScheduler(tmp_path / "a", url, n_tick=0, n_once=6)
+    second: LiveScheduler | None = None
+    target = Target(url=url)
+    engine = sa.create_engine(url)
+    try:
+        first.wait_ready()
+        second = LiveScheduler(tmp_path / "b", url, n_tick=0, n_once=6)
+        second.wait_ready()
+        poll_until(lambda: len(control.fresh_companions(engine, target, system_clock())) == 2, 30, "two heartbeats")
+        jobs = first.once_ids
+
+        def operator(k: int) -> list[control.ControlResult]:
+            rng = random.Random(k)
+            return [
+                control.submit(target, rng.choice(jobs), "run_now", clock=system_clock, engine=engine)
+                for _ in range(n_commands // 4)
+            ]
+
+        with ThreadPoolExecutor(4) as pool:
+            submitted = [r for f in [pool.submit(operator, k) for k in range(4)] for r in f.result()]
+        c = T.tables_for(None).commands
+
+        def all_final() -> bool:
+            with engine.connect() as conn:
+                return conn.execute(sa.select(sa.func.count()).where(c.c.status == "pending")).scalar() == 0
+
+        poll_until(all_final, 60, "every command to be applied")
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(c.c.status, c.c.applied_by, c.c.job_id)).all()
+        assert {r.status for r in rows} == {"applied"}
+        by = Counter(r.applied_by for r in rows)
+        assert len(by) == 2, by  # both took part
+        assert first.stop()["thread_alive"] and second.stop()["thread_alive"]
+        runs = first.runs() + second.runs()
+        asked = Counter(r.job_id for r in submitted)
+        assert runs == asked  # each command ran exactly once, in one of the two processes
+        print(f"\n{len(submitted)} run-now commands split {dict(by)}; runs {sum(runs.values())}")
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_two_schedulers_apply_each_command_once_sqlite(tmp_path: Path) -> None:
+    with fast_dir(tmp_path) as folder:
+        _two_appliers(tmp_path, f"sqlite:///{folder / 'jobs.sqlite'}")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_schedulers_apply_each_command_once_postgres(tmp_path: Path, pg_url: str) -> None:
+    _two_appliers(tmp_path, pg_url)

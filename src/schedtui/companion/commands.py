@@ -25,6 +25,7 @@ Install with ``install(companion)``; the companion calls the applier on each hea
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -77,6 +78,7 @@ class CommandApplier:
         *,
         scheduler_id: str,
         schema: str | None = None,
+        jobs_table: str | None = None,
         jobstore: str | None = None,
         max_per_tick: int = MAX_PER_TICK,
         budget: float = TICK_BUDGET,
@@ -86,6 +88,7 @@ class CommandApplier:
         self.engine = engine
         self.scheduler_id = scheduler_id
         self.tables = T.tables_for(schema)
+        self.jobs_table = jobs_table
         self.jobstore = jobstore
         self.max_per_tick = max_per_tick
         self.budget = budget
@@ -172,7 +175,12 @@ class CommandApplier:
         with _write_txn(self.engine) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-            ids = [r.id for r in conn.execute(sa.select(c.c.id).where(*claimable).order_by(c.c.id).limit(limit))]
+            rows = conn.execute(
+                sa.select(c.c.id, c.c.job_id, c.c.params).where(*claimable).order_by(c.c.id).limit(limit)
+            ).all()
+            # Only commands for this scheduler's jobs table (several tables may share the
+            # commands table). A job skipped here blocks nothing: it is not claimed.
+            ids = [r.id for r in rows if self._mine(r.params)]
             if not ids:
                 return []
             conn.execute(sa.update(c).where(c.c.id.in_(ids), *claimable).values(applied_by=self.scheduler_id))
@@ -182,6 +190,15 @@ class CommandApplier:
                 .order_by(c.c.id)
             ).all()
         return [(r.id, r.job_id, r.action) for r in rows]
+
+    def _mine(self, params: str | None) -> bool:
+        if not params or not self.jobs_table:
+            return True
+        try:
+            wanted = json.loads(params).get("jobs_table")
+        except (ValueError, AttributeError):
+            return True
+        return not wanted or wanted == self.jobs_table
 
     def _finish(self, outcomes: list[tuple[int, str, str, float]]) -> None:
         c = self.tables.commands
@@ -299,6 +316,7 @@ def install(companion: Any, *, jobstore: str | None = None, **kwargs: Any) -> Co
         companion.engine,
         scheduler_id=companion.scheduler_id,
         schema=companion.schema,
+        jobs_table=companion.jobs_table,
         jobstore=jobstore,
         **kwargs,
     )

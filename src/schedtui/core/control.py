@@ -23,6 +23,7 @@ it re-reads the row after that run and reports a conflict if the pause did not s
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import socket
 import time
@@ -52,6 +53,9 @@ DUE_WAIT = 5.0
 #: After a commit that may have overlapped a run: wait this long past the run time, then verify.
 SETTLE = 1.0
 POLL_STEP = 0.05
+#: Seconds past its deadline after which a claimed, unfinished command counts as expired
+#: (its applier died while applying it). Same value as the companion's.
+STALE_CLAIM = 120.0
 
 _ACTION_WORDS = {"pause": "pause", "resume": "resume", "run_now": "run now", "remove": "remove"}
 
@@ -263,7 +267,7 @@ def _submit_command(
             .values(
                 job_id=job_id,
                 action=action,
-                params=None,
+                params=json.dumps({"jobs_table": _table_name(target)}),
                 requested_by=user,
                 requested_host=host,
                 requested_at=ts,
@@ -301,10 +305,11 @@ def poll(
             row = conn.execute(sa.select(c).where(c.c.id == command_id)).first()
             if row is None:
                 raise SchedtuiError(f"no command {command_id}", ErrorKind.STATE)
-            if row.status == "pending" and row.applied_by is None and row.deadline_at is not None and row.deadline_at < now:
+            if _overdue(row, now):
+                stale = c.c.deadline_at < now - STALE_CLAIM
                 conn.execute(
                     sa.update(c)
-                    .where(c.c.id == command_id, c.c.status == "pending", c.c.applied_by.is_(None))
+                    .where(c.c.id == command_id, c.c.status == "pending", sa.or_(c.c.applied_by.is_(None), stale))
                     .values(status="expired", applied_at=now, result="not applied before its deadline (no scheduler took it)")
                 )
                 row = conn.execute(sa.select(c).where(c.c.id == command_id)).first()
@@ -316,6 +321,15 @@ def poll(
     finally:
         if own:
             eng.dispose()
+
+
+def _overdue(row: Any, now: float) -> bool:
+    """Unclaimed past its deadline, or claimed by an applier that died long ago."""
+    if row.status != "pending" or row.deadline_at is None:
+        return False
+    if row.applied_by is None:
+        return row.deadline_at < now
+    return row.deadline_at < now - STALE_CLAIM
 
 
 def _command_result(row: Any) -> ControlResult:
