@@ -354,3 +354,36 @@ def test_retention_prunes_in_batches(tmp_path: Path) -> None:
     with engine.connect() as conn:
         counts = dict(conn.execute(sa.text("select job_id, count(*) from schedtui_runs group by job_id")).all())
     assert counts == {"a": 1000, "b": 1000}
+
+
+@pytest.mark.postgres
+def test_postgres_connections_killed_while_jobs_run(pg_url: str) -> None:
+    """The server drops the recorder's connections mid-run: the scheduler keeps going and
+    the recorder reconnects and catches up."""
+    runs: list[float] = []
+    scheduler = BackgroundScheduler()
+    comp = attach(scheduler, pg_url, heartbeat_interval=0.3)
+    scheduler.add_job(lambda: runs.append(time.time()), "interval", seconds=0.1, id="counter")
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    dbname = sa.engine.make_url(pg_url).database
+    scheduler.start()
+    try:
+        wait_for(lambda: rows(admin, "outcome='success'"), what="first rows")
+        for _ in range(3):
+            with admin.connect() as conn:
+                killed = conn.execute(
+                    sa.text(
+                        "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                        "where datname = :d and pid <> pg_backend_pid()"
+                    ),
+                    {"d": dbname},
+                ).scalar()
+            n = len(runs)
+            wait_for(lambda: len(runs) >= n + 3, what="runs after the kill")
+        assert killed is not None and scheduler.running
+        target = len(runs)
+        wait_for(lambda: len(rows(admin, "outcome='success'")) >= target, what="catch-up")
+    finally:
+        scheduler.shutdown()
+        admin.dispose()
+    assert comp.dropped == 0

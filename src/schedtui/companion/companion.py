@@ -36,6 +36,7 @@ HEARTBEAT_JOB_ID = "schedtui-heartbeat"
 DEFAULT_RETENTION_RUNS = 1000
 DEFAULT_RETENTION_DAYS = 30.0
 PRUNE_BATCH = 500
+HEARTBEAT_RETENTION_DAYS = 7
 
 TickHook = Callable[["Companion"], None]
 
@@ -157,7 +158,10 @@ class Companion:
 
             def final() -> None:
                 if self.recorder is not None and self.recorder.ready.is_set():
-                    self._close_own_running()
+                    try:
+                        self._close_own_running()
+                    except Exception as exc:  # noqa: BLE001 - closed as unfinished at next start
+                        logger.warning("schedtui: could not close running rows at shutdown: %s", type(exc).__name__)
                     self.write_heartbeat("shutdown")
 
             self.recorder.stop(timeout, final)
@@ -386,7 +390,8 @@ class Companion:
     def prune(self, max_batches: int = 20) -> int:
         """Apply retention in batches of ``PRUNE_BATCH`` rows: runs older than
         ``retention_days``, and beyond the newest ``retention_runs`` per job. Returns the
-        number of rows deleted (at most ``max_batches`` batches per call)."""
+        number of runs deleted (at most ``max_batches`` batches per call). Also drops
+        heartbeat rows not seen for ``HEARTBEAT_RETENTION_DAYS``."""
         r = self.tables.runs
         deleted = 0
         batches = 0
@@ -431,6 +436,12 @@ class Companion:
                         deleted += n
                         if n < PRUNE_BATCH:
                             break
+        # Heartbeat rows of schedulers gone for more than a week.
+        h = self.tables.heartbeats
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.delete(h).where(h.c.last_seen < time.time() - HEARTBEAT_RETENTION_DAYS * 86400)
+            )
         return deleted
 
 

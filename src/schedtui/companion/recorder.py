@@ -127,7 +127,7 @@ class RunRecorder:
         done = threading.Event()
         box: list[Any] = [fn, done]
         try:
-            self._queue.put(( _CONTROL, box), timeout=timeout)
+            self._queue.put((_CONTROL, box), timeout=timeout)
         except queue.Full:
             return False
         return done.wait(timeout)
@@ -144,9 +144,11 @@ class RunRecorder:
             return
 
         def last() -> None:
-            if final is not None:
-                final()
-            self._stop = True
+            try:
+                if final is not None:
+                    final()
+            finally:
+                self._stop = True
 
         self.call(last, timeout)
         self._thread.join(timeout)

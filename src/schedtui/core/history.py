@@ -412,9 +412,11 @@ def history_component(ctx: CheckContext) -> Component | None:
     known: set[str] | None = {j.id for j in ctx.snapshot.jobs} if ctx.snapshot is not None else None
     failing = [f for f in s.failing_jobs if known is None or f.job_id in known]
     gone = [f.job_id for f in s.failing_jobs if known is not None and f.job_id not in known]
-    job_ids = [j.id for j in ctx.snapshot.jobs][:MAX_JOBS_IN_CHECK] if ctx.snapshot is not None else [
-        f.job_id for f in failing
-    ]
+    if ctx.snapshot is not None:
+        job_ids = [j.id for j in ctx.snapshot.jobs][:MAX_JOBS_IN_CHECK]
+    else:
+        with connection(ctx.engine) as conn:
+            job_ids = [j for j, _ in _last_executed_per_job(conn, T.tables_for(schema).runs)][:MAX_JOBS_IN_CHECK]
     stats = window_stats(ctx.engine, job_ids, schema)
     o = s.outcomes_24h
     lines: list[Line] = [

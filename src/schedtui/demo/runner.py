@@ -113,21 +113,42 @@ def check_tree(target: Target) -> str:
 
 
 def _minimal_tree(target: Target) -> str:
+    """The companion's components (heartbeat, history) and the job ids, when the full
+    checker cannot run yet; rendered like ``check --detailed``."""
     import sqlalchemy as sa
 
-    from schedtui.core.history import summary
+    from schedtui.core.health import CheckContext, CheckOptions, Component, HealthReport, Line, Status, worst
+    from schedtui.core.heartbeat import heartbeat_component
+    from schedtui.core.history import history_component
 
     engine = sa.create_engine(target.url)
+    now = datetime.now(timezone.utc)
     try:
         with engine.connect() as conn:
             rows = conn.execute(sa.text("select id, next_run_time from apscheduler_jobs order by id")).all()
-        s = summary(engine, datetime.now(timezone.utc))
+        ctx = CheckContext(target=target, now=now, options=CheckOptions(), snapshot=None, engine=engine)
+        comps = [c for c in (heartbeat_component(ctx), history_component(ctx)) if c is not None]
     finally:
         engine.dispose()
-    lines = [f"scheduler: {len(rows)} jobs ({sum(1 for r in rows if r[1] is None)} paused)"]
-    lines += [f"  {r[0]}" for r in rows]
-    lines.append(f"history: {s.runs_24h} runs in 24 h, {s.failures_24h} failed")
-    return "\n".join(lines)
+    paused = sum(1 for r in rows if r[1] is None)
+    jobs = Component(
+        name="scheduler",
+        status=Status.OK,
+        summary=f"{len(rows)} jobs, {paused} paused",
+        lines=tuple(
+            Line(f"{r[0]}: " + ("paused" if r[1] is None else f"next {datetime.fromtimestamp(r[1], timezone.utc):%H:%M:%S} UTC"))
+            for r in rows
+        ),
+    )
+    comps = [jobs, *comps]
+    status = worst([c.status for c in comps])
+    report = HealthReport(status, comps[0].summary, tuple(comps), now, target)
+    try:
+        from schedtui.cli.render import render_report
+
+        return render_report(report, detailed=True, unicode=True, color=False)
+    except Exception:  # noqa: BLE001
+        return "\n".join(f"{c.name}: {c.status.name} {c.summary}" for c in comps)
 
 
 def run_demo(
