@@ -580,13 +580,38 @@ def _decode(row: _Row) -> JobInfo:
 
 def _same_but_time(before: JobInfo, after: JobInfo, value: datetime | None) -> bool:
     """The decoded state changed only in ``next_run_time`` (to ``value``)."""
-    fields = ("id", "name", "func", "trigger", "executor", "args_repr", "kwargs_repr", "misfire_grace_time", "coalesce", "max_instances", "protocol")
+    fields = ("id", "name", "func", "executor", "args_repr", "kwargs_repr", "misfire_grace_time", "coalesce", "max_instances", "protocol")
     if any(getattr(before, f) != getattr(after, f) for f in fields):
+        return False
+    if _spec_key(before.trigger) != _spec_key(after.trigger):
         return False
     got = after.state_next_run_time
     if value is None or got is None:
         return value is None and got is None
     return got == value and got.utcoffset() == value.astimezone(got.tzinfo).utcoffset()
+
+
+def _spec_key(spec: Any) -> Any:
+    """A TriggerSpec comparable across two decodes: time zone objects (which may be
+    stand-ins without equality) replaced by their names and kinds."""
+    if spec is None:
+        return None
+    import dataclasses
+
+    return dataclasses.replace(
+        spec,
+        tz=(type(spec.tz).__name__, spec.timezone) if spec.tz is not None else None,
+        start_date=_dt_key(spec.start_date),
+        end_date=_dt_key(spec.end_date),
+        run_date=_dt_key(spec.run_date),
+        children=tuple(_spec_key(c) for c in spec.children),
+    )
+
+
+def _dt_key(value: Any) -> Any:
+    if not isinstance(value, datetime):
+        return value
+    return (value.timestamp(), value.utcoffset(), value.fold, type(value.tzinfo).__name__)
 
 
 def describe_action(action: str) -> str:

@@ -157,7 +157,7 @@ def analyze(state: bytes) -> Layout:
     frames: list[tuple[int, int]] = []
     memo_count = 0  # entries defined so far (next implicit MEMOIZE index)
     root: _Occ | None = None
-    ops: list[tuple[str, int]] = []
+    ops: list[tuple[str, int, int]] = []  # (opcode, offset, memo entries before it)
     stopped = False
 
     def pop() -> _Occ:
@@ -181,7 +181,7 @@ def analyze(state: bytes) -> Layout:
                 raise _fail("too-large", "job_state has too many opcodes")
             name = op.name
             end = pos + 1 + _arg_len(data, pos, op)
-            ops.append((name, pos))
+            ops.append((name, pos, memo_count))
             if name in _REFUSED:
                 raise _fail("unsupported", f"job_state uses {_REFUSED[name]} ({name})")
             if name == "PROTO":
@@ -287,30 +287,17 @@ def analyze(state: bytes) -> Layout:
     trig = _dict_get(root.node, "trigger")
 
     # Everything after the value must leave the memo alone (real states: SETITEMS, STOP).
-    memo_before = 0
-    for name, pos in ops:
+    memo_before = memo_count
+    for name, pos, before in ops:
         if pos >= val.start:
+            memo_before = min(memo_before, before)
             if pos >= val.end and (name in _MEMO_PUT or name in _MEMO_GET or name == "MEMOIZE"):
                 raise _fail("layout", "job_state uses the memo after next_run_time; not edited")
-            continue
-    memo_before = _memo_count_before(data, val.start)
     for hdr, length in frames:
         body = hdr + 9
         if val.start < hdr < val.end or (body <= val.start < body + length and val.end > body + length):
             raise _fail("layout", "next_run_time crosses a pickle frame; not edited")
     return Layout(protocol, len(data), val.start, val.end, memo_before, frames, val.node, memo, trig)
-
-
-def _memo_count_before(data: bytes, limit: int) -> int:
-    count = 0
-    for op, arg, pos in pickletools.genops(io.BytesIO(data)):
-        if pos >= limit:
-            break
-        if op.name == "MEMOIZE":
-            count += 1
-        elif op.name in _MEMO_PUT:
-            count = max(count, int(arg) + 1)
-    return count
 
 
 def _arg_len(data: bytes, pos: int, op: pickletools.OpcodeInfo) -> int:
