@@ -165,3 +165,30 @@ def test_refuses_what_it_cannot_edit() -> None:
     state["b"] = s
     with pytest.raises(P.PatchError):
         P.set_next_run_time(pickle.dumps(state, 5), None)
+
+
+@pytest.fixture(scope="module")
+def a_state(cases: dict[str, dict[str, Any]]) -> bytes:
+    return _b(cases["cron-berlin/p5"]["original"])
+
+
+def test_mutated_states_fail_cleanly(a_state: bytes) -> None:
+    """Random damage never crashes the walker: a PatchError, or a valid edit (bounded)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.integers(0, len(a_state) - 1), st.integers(0, 255)), min_size=1, max_size=4), st.booleans())
+    def check(flips: list[tuple[int, int]], cut: bool) -> None:
+        data = bytearray(a_state)
+        for pos, value in flips:
+            data[pos] = value
+        if cut:
+            data = data[: flips[0][0]]
+        try:
+            out = P.set_next_run_time(bytes(data), None)
+        except P.PatchError:
+            return
+        assert P.same_outside_value(bytes(data), out)
+
+    check()
