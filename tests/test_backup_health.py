@@ -13,7 +13,7 @@ from schedtui.core.backup.manifest import append_record
 from schedtui.core.clock import FixedClock
 from schedtui.core.health import CheckContext, CheckOptions, Status
 from schedtui.core.model import Target
-from tests.test_backup_helpers import make_store
+from test_backup_helpers import make_store
 
 
 def _ctx(target: Target, clock: FixedClock, backup_dir: Path | None = None) -> CheckContext:

@@ -16,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from schedtui.companion.backup_job import JOB_ID, JOB_NAME, add_backup_job
 from schedtui.core.backup import list_backups
 from schedtui.core.backup.manifest import read_records
-from tests.test_backup_helpers import make_store
+from test_backup_helpers import make_store
 
 
 def _scheduler(url: str) -> BackgroundScheduler:

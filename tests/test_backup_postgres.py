@@ -16,7 +16,7 @@ from schedtui.core.backup.manifest import read_records
 from schedtui.core.backup.postgres import inspect_dump
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
-from tests.test_backup_helpers import make_store
+from test_backup_helpers import make_store
 
 pytestmark = pytest.mark.postgres
 

@@ -19,7 +19,7 @@ from schedtui.core.backup.rotation import plan
 from schedtui.core.clock import FixedClock
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.model import Target
-from tests.test_backup_helpers import make_store
+from test_backup_helpers import make_store
 
 
 @pytest.fixture(scope="module")

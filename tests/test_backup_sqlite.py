@@ -19,7 +19,7 @@ from schedtui.core.backup.manifest import read_records
 from schedtui.core.clock import FixedClock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
-from tests.test_backup_helpers import make_store
+from test_backup_helpers import make_store
 
 HELPERS = Path(__file__).with_name("test_backup_helpers.py")
 ROOT = Path(__file__).resolve().parent.parent

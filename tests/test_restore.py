@@ -15,7 +15,7 @@ from schedtui.core.backup.manifest import manifest_path
 from schedtui.core.clock import FixedClock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
-from tests.test_backup_helpers import make_store
+from test_backup_helpers import make_store
 
 
 def _ids(path: Path) -> list[str]:
