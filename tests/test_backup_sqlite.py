@@ -102,15 +102,20 @@ def test_backup_result_manifest_and_names(store: Path, tmp_path: Path, clock: Fi
     assert not [n for n in os.listdir(folder) if n.endswith(".tmp")]
 
 
-def test_backup_while_a_real_scheduler_writes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("wal", [False, True], ids=["rollback-journal", "wal"])
+def test_backup_while_a_real_scheduler_writes(tmp_path: Path, wal: bool) -> None:
     db = tmp_path / "busy.sqlite"
-    make_store(_url(db), 50)
+    make_store(_url(db), 50, wal=wal)
     stop, ready = tmp_path / "stop", tmp_path / "ready"
     writer = subprocess.Popen([sys.executable, str(HELPERS), "writer", _url(db), str(stop), str(ready)])
     try:
         _wait_for(ready.exists, what="the scheduler to start")
         before = db.stat().st_mtime_ns
-        results = [create_backup(Target(_url(db)), tmp_path / "bk", keep=0) for _ in range(5)]
+        steps: list[float] = []
+        results = [
+            create_backup(Target(_url(db)), tmp_path / "bk", keep=0, progress=lambda f, m: steps.append(f))
+            for _ in range(5)
+        ]
         _wait_for(lambda: db.stat().st_mtime_ns != before, what="the scheduler to write")
     finally:
         stop.write_text("stop")
@@ -225,3 +230,21 @@ def test_cli_backup_json_and_listing(store: Path, tmp_path: Path) -> None:
     assert [b["name"] for b in listed["backups"]] == [Path(data["path"]).name]
     out = subprocess.run([*cli, "backup", "--dir", str(store)], capture_output=True, text=True, env=env)
     assert out.returncode != 0 and out.stderr.startswith("schedtui: ") and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_undecodable_rows_are_reported_as_in_the_source(tmp_path: Path) -> None:
+    pytest.importorskip("schedtui.core.decoder")
+    db = tmp_path / "jobs.sqlite"
+    make_store(_url(db), 6)
+    conn = sqlite3.connect(db)
+    # A real row cut short (what a torn write or a bad migration leaves behind).
+    conn.execute("UPDATE apscheduler_jobs SET job_state = substr(job_state, 1, 40) WHERE id = 'job-2'")
+    conn.commit()
+    source_state = conn.execute("SELECT job_state FROM apscheduler_jobs WHERE id = 'job-2'").fetchone()[0]
+    conn.close()
+    result = create_backup(Target(_url(db)), tmp_path / "bk")
+    assert result.verified and result.undecodable == ("job-2",)
+    assert read_records(tmp_path / "bk")[-1]["undecodable"] == ["job-2"]
+    conn = sqlite3.connect(result.path)
+    assert conn.execute("SELECT job_state FROM apscheduler_jobs WHERE id = 'job-2'").fetchone()[0] == source_state
+    conn.close()

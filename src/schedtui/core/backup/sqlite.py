@@ -113,7 +113,16 @@ def copy_database(
                 progress(0.2, f"copying {sum(counts.values())} rows")
             step = "copying the database"
             dst = sqlite3.connect(str(dst_path), isolation_level=None)
-            src.backup(dst, pages=-1)
+            total = src.execute("PRAGMA page_count").fetchone()[0] or 1
+            if progress is None:
+                src.backup(dst, pages=-1)
+            else:
+                # Steps, for progress. The source's read transaction stays open across them,
+                # so the snapshot cannot change and the copy never restarts.
+                def step(_status: int, remaining: int, pages: int) -> None:
+                    progress(round(min(0.6, 0.2 + 0.4 * (1 - remaining / max(pages, 1))), 4), f"copied {pages - remaining}/{pages} pages")
+
+                src.backup(dst, pages=max(256, total // 50), progress=step)
             step = "finishing the copy"
             dst.execute("PRAGMA journal_mode=DELETE")
         except sqlite3.Error as exc:
