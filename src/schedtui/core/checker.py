@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from schedtui.core.clock import Clock, system_clock
@@ -274,6 +275,7 @@ def run_check(
     finally:
         if own_reader:
             rdr.close()
+    components = _with_scheduler_state(components)
     status = worst([c.status for c in components])
     return HealthReport(
         status=status,
@@ -283,6 +285,32 @@ def run_check(
         target=target,
         snapshot=snapshot,
     )
+
+
+def _with_scheduler_state(components: list[Component]) -> list[Component]:
+    """Word the scheduler line the way the seed does, using the heartbeat when there is one."""
+    sched = next((c for c in components if c.name == "scheduler"), None)
+    if sched is None:
+        return components
+    beat = next((c for c in components if c.name == "heartbeat"), None)
+    state = beat.data.get("state") if beat is not None else None
+    total = sched.data.get("total", 0)
+    tasks = f"{total} task" + ("" if total == 1 else "s")
+    if state in ("running", "several"):
+        head = f"Scheduler running with {tasks}"
+    elif state == "paused":
+        head = f"Scheduler paused with {tasks}"
+    elif state in ("stale", "shutdown"):
+        head = f"Scheduler not running ({tasks})"
+    else:
+        head = None
+    if sched.status is Status.OK and head is not None:
+        summary = head
+    elif head is not None:
+        summary = f"{head}: {sched.summary}"
+    else:
+        summary = f"{sched.summary} (no heartbeat: scheduler state inferred from overdue jobs)"
+    return [replace(c, summary=summary) if c is sched else c for c in components]
 
 
 _ORDER = ["scheduler", "heartbeat", "history", "jobstore", "database", "backups"]

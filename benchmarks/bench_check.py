@@ -1,0 +1,151 @@
+"""Benchmark: ``schedtui check --detailed`` and ``jobs --json`` vs APScheduler's own loader.
+
+Builds (once) a 100,000-job SQLite store the way APScheduler writes it, then runs each
+contender in a fresh process, several times, and prints medians, ratios and peak memory:
+
+- ``apscheduler``: ``SQLAlchemyJobStore.get_all_jobs()`` in a process that HAS the job
+  code (what every in-process dashboard does), on a copy of the store (that loader
+  deletes rows it cannot restore);
+- ``fetch``: a plain ``SELECT id, next_run_time, job_state`` with sqlite3;
+- ``check``: ``schedtui check --detailed``;
+- ``jobs``: ``schedtui jobs --json``.
+
+Usage: python benchmarks/bench_check.py [--count 100000] [--repeat 3]
+Targets (issue 2): check <= 1/4 of APScheduler's load time, peak memory < 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench-data"
+
+
+def child(mode: str, db: str) -> None:
+    """Runs inside the measured process; prints {"inner": s, "maxrss_mb": n} last."""
+    import resource
+
+    started = time.perf_counter()
+    if mode == "apscheduler":
+        sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "app"))
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+        import fixture_app.jobs  # noqa: F401 - the app's code is importable here
+
+        t0 = time.perf_counter()
+        jobs = SQLAlchemyJobStore(url=f"sqlite:///{db}").get_all_jobs()
+        inner = time.perf_counter() - t0
+        assert len(jobs) > 0
+    elif mode == "fetch":
+        import sqlite3
+
+        t0 = time.perf_counter()
+        rows = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(
+            "SELECT id, next_run_time, job_state FROM apscheduler_jobs"
+        ).fetchall()
+        inner = time.perf_counter() - t0
+        assert rows
+    elif mode in ("check", "jobs"):
+        from schedtui.cli.app import main
+
+        argv = ["check", "--detailed", "--url", f"sqlite:///{db}"] if mode == "check" else [
+            "jobs", "--json", "--url", f"sqlite:///{db}"]
+        t0 = time.perf_counter()
+        real_stdout = sys.stdout
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        try:
+            main(argv)
+        except SystemExit:
+            pass
+        finally:
+            sys.stdout.close()
+            sys.stdout = real_stdout
+        inner = time.perf_counter() - t0
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    _ = started
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"inner": inner, "maxrss_mb": maxrss}))
+
+
+def build(count: int) -> Path:
+    DATA.mkdir(exist_ok=True)
+    db = DATA / f"bench{count}.sqlite"
+    if db.exists():
+        return db
+    tmp = db.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    print(f"building a {count:,}-job store with real APScheduler ...", flush=True)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "fixtures" / "make_store.py"), "--url", f"sqlite:///{tmp}",
+         "--scenario", "bench", "--count", str(count)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    tmp.rename(db)
+    print(f"  built in {time.perf_counter() - t0:.1f}s ({db.stat().st_size / 1e6:.0f} MB)")
+    return db
+
+
+def measure(mode: str, db: Path) -> tuple[float, float, float]:
+    work = db
+    if mode == "apscheduler":
+        work = db.with_name(db.stem + "-aps-copy.sqlite")
+        shutil.copyfile(db, work)
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(work)], capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{mode} failed:\n{proc.stderr[-2000:]}")
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    if work != db:
+        work.unlink()
+    return wall, data["inner"], data["maxrss_mb"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "DB"))
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    db = build(args.count)
+    modes = ["apscheduler", "fetch", "check", "jobs"]
+    results: dict[str, list[tuple[float, float, float]]] = {m: [] for m in modes}
+    for _ in range(args.repeat):
+        for mode in modes:  # interleaved, so noise hits every contender alike
+            results[mode].append(measure(mode, db))
+    print(f"\n{args.count:,} jobs, {args.repeat} runs each (medians)")
+    print(f"{'contender':<14}{'process wall s':>16}{'work s':>10}{'peak MB':>10}")
+    med: dict[str, tuple[float, float, float]] = {}
+    for mode in modes:
+        walls, inners, rss = zip(*results[mode], strict=True)
+        med[mode] = (statistics.median(walls), statistics.median(inners), max(rss))
+        print(f"{mode:<14}{med[mode][0]:>16.2f}{med[mode][1]:>10.2f}{med[mode][2]:>10.0f}")
+    aps_wall, aps_inner, _ = med["apscheduler"]
+    for mode in ("check", "jobs"):
+        print(
+            f"{mode} / apscheduler: {med[mode][0] / aps_wall:.2f} of its process time, "
+            f"{med[mode][1] / aps_inner:.2f} of its load time"
+        )
+    print(f"target: check <= 0.25 of APScheduler's load, peak < 300 MB "
+          f"(check peak {med['check'][2]:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
