@@ -51,6 +51,9 @@ def backup_database_job(
     table: str = "apscheduler_jobs",
     schema: str | None = None,
     url_env: str | None = None,
+    keep_daily: int = 0,
+    keep_weekly: int = 0,
+    keep_monthly: int = 0,
 ) -> dict[str, Any]:
     """Run one verified backup (the function the daily job calls by reference).
 
@@ -71,7 +74,9 @@ def backup_database_job(
         raise SchedtuiError("no database URL for the backup job", ErrorKind.CONFIG)
     target = Target(normalize_url(url), table=table, schema=schema)
     try:
-        result = create_backup(target, directory, keep=keep)
+        result = create_backup(
+            target, directory, keep=keep, daily=keep_daily, weekly=keep_weekly, monthly=keep_monthly
+        )
     except SchedtuiError as exc:
         logger.error("database backup failed: %s", mask_text(exc.message, url))
         raise
@@ -96,11 +101,15 @@ def add_backup_job(
     minute: int = 0,
     timezone: str = "UTC",
     url_env: str | None = None,
+    keep_daily: int = 0,
+    keep_weekly: int = 0,
+    keep_monthly: int = 0,
     jobstore: str = "default",
 ) -> Any:
     """Register the daily backup on ``scheduler`` (id ``database_backup``, name
     ``Daily Database Backup``, cron ``hour:minute`` in ``timezone``, one instance at a
-    time, coalesced, replacing an existing definition). Returns the Job."""
+    time, coalesced, replacing an existing definition). ``keep`` and ``keep_daily`` /
+    ``keep_weekly`` / ``keep_monthly`` are the rotation policy. Returns the Job."""
     url, table, schema = _url_of(target_or_url)
     kwargs: dict[str, Any] = {
         "directory": str(Path(directory).expanduser().resolve()) if directory else None,
@@ -108,6 +117,9 @@ def add_backup_job(
         "table": table,
         "schema": schema,
     }
+    for key, value in (("keep_daily", keep_daily), ("keep_weekly", keep_weekly), ("keep_monthly", keep_monthly)):
+        if value:
+            kwargs[key] = int(value)
     if url_env:
         kwargs["url_env"] = url_env
     else:

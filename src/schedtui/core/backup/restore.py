@@ -141,7 +141,11 @@ def _restore_sqlite(target: Target, path: Path, checked: VerifyResult, clock: Cl
         if fsutil.sha256_file(tmp) != checked.sha256:
             raise SchedtuiError(f"the copy of {path.name} next to the database does not match it", ErrorKind.IO)
         kept = _move_aside(db, clock)
-        os.replace(tmp, db)
+        try:
+            os.replace(tmp, db)
+        except OSError:
+            _move_back(db, kept)
+            raise
         fsutil.fsync_dir(folder)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -171,6 +175,19 @@ def _move_aside(db: Path, clock: Clock) -> tuple[Path, ...]:
             os.replace(src, dst)
             moved.append(dst)
     return tuple(moved)
+
+
+def _move_back(db: Path, kept: tuple[Path, ...]) -> None:
+    """Undo ``_move_aside`` after a failed replace (best effort)."""
+    if not kept:
+        return
+    base = str(kept[0])
+    for moved in kept:
+        suffix = str(moved)[len(base):]
+        try:
+            os.replace(moved, Path(f"{db}{suffix}"))
+        except OSError:
+            pass
 
 
 def _restore_postgres(target: Target, path: Path, clock: Clock) -> tuple[Path, ...]:
