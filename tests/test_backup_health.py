@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 
 from schedtui.core.backup import backups_component, create_backup

@@ -64,7 +64,6 @@ def test_round_trip_backup_verify_restore(pg_url: str, tmp_path: Path) -> None:
     assert _count(pg_url) == 25
     assert restored.kept and restored.kept[0].suffix == ".pgdump"
     assert verify_backup(restored.kept[0]).rows == {"public.apscheduler_jobs": 14}  # the pre-restore copy
-    assert "***" not in restored.target or "@" in restored.target
 
 
 def test_flipped_or_truncated_dump_is_caught(pg_url: str, tmp_path: Path) -> None:

@@ -137,9 +137,12 @@ def create_backup(
         base["schema"] = target.schema
     report(0.0, "starting")
     with fsutil.folder_lock(folder):
-        clean_leftovers(folder)
         when = clock()
-        name = unused_name(folder, stem, when, ext)
+        try:
+            clean_leftovers(folder)
+            name = unused_name(folder, stem, when, ext)
+        except OSError as exc:
+            raise fsutil.os_error(exc, f"reading the backup folder {folder}") from None
         final, tmp = folder / name, folder / tmp_name(name)
         try:
             rows, extra = _write_copy(target, kind, tmp, folder, lock_timeout, report)
@@ -179,11 +182,20 @@ def create_backup(
             "verified": True,
             "duration_s": round(duration, 3),
         }
-        append_record(folder, record)
+        try:
+            append_record(folder, record)
+        except OSError as exc:  # a backup without its record cannot be checked later
+            final.unlink(missing_ok=True)
+            err = fsutil.os_error(exc, f"recording the backup in the manifest of {folder}")
+            _record_failure(folder, base, when, started, err)
+            raise err from None
         report(0.95, "rotating")
         rotated = rotate(folder, stem, ext, policy, _verified_names(folder), protect=(name,))
         if rotated:
-            compact(folder, set(os.listdir(folder)))
+            try:
+                compact(folder, set(os.listdir(folder)))
+            except OSError:
+                log.warning("could not compact the manifest in %s", folder)
     total = sum(rows.values())
     note = f", {len(ins.undecodable)} undecodable job(s) as in the source" if ins.undecodable else ""
     note += "" if ins.decoded else " (job states not decoded: decoder unavailable)"
