@@ -1,0 +1,1 @@
+"""schedtui's test suite (a package so ``python -m tests.fixtures.prepare`` works)."""
