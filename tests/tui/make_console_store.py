@@ -60,7 +60,7 @@ def build(now: datetime) -> list[tuple[Job, bool]]:
         )
         return j
 
-    start = now - timedelta(days=30)
+    start = now - timedelta(days=30) + timedelta(seconds=73)
     jobs = [
         job("nightly-backup", J.backup_database_job, CronTrigger(hour=3, minute=0, timezone="Europe/Berlin"), name="Nightly backup"),
         job("cleanup-temp", J.cleanup_temp_files, IntervalTrigger(minutes=5, start_date=start, timezone=UTC)),
@@ -89,23 +89,60 @@ def build(now: datetime) -> list[tuple[Job, bool]]:
     return out
 
 
+def build_many(now: datetime, count: int) -> list[tuple[Job, bool]]:
+    """``count`` jobs for benchmarks: a few trigger shapes shared, ids unique, 2% paused."""
+    sched = BackgroundScheduler(timezone=UTC)
+    start = now - timedelta(days=3)
+    shapes = []
+    for k in range(24):
+        shapes.append(IntervalTrigger(minutes=1 + k, start_date=start + timedelta(seconds=7 * k), timezone=UTC))
+        shapes.append(CronTrigger(hour=k % 24, minute=(k * 7) % 60, timezone="Europe/Berlin"))
+    firsts = [t.get_next_fire_time(None, now) for t in shapes]
+    funcs = [J.tick, J.cleanup_temp_files, J.send_report, J.generate_weekly_report]
+    out = []
+    for i in range(count):
+        k = i % len(shapes)
+        out.append(
+            (
+                Job(
+                    sched,
+                    id=f"job-{i:06d}",
+                    func=funcs[i % len(funcs)],
+                    trigger=shapes[k],
+                    executor="default",
+                    args=(),
+                    kwargs={"n": i} if funcs[i % len(funcs)] is J.send_report else {},
+                    name=f"bench job {i}",
+                    misfire_grace_time=30,
+                    coalesce=True,
+                    max_instances=1,
+                    next_run_time=None if i % 50 == 49 else firsts[k],
+                ),
+                False,
+            )
+        )
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--url", required=True)
     p.add_argument("--now", required=True)
+    p.add_argument("--count", type=int, default=0, help="write this many benchmark jobs instead")
     a = p.parse_args()
     now = datetime.fromisoformat(a.now)
     store = SQLAlchemyJobStore(url=a.url)
     store.start(BackgroundScheduler(), "default")
     rows = []
-    for j, torn in build(now):
+    for j, torn in build_many(now, a.count) if a.count else build(now):
         state = pickle.dumps(j.__getstate__(), pickle.HIGHEST_PROTOCOL)
         if torn:
             state = state[: len(state) // 2]
         nrt = j.next_run_time.timestamp() if j.next_run_time else None
         rows.append({"id": j.id, "next_run_time": nrt, "job_state": state})
     with store.engine.begin() as conn:
-        conn.execute(store.jobs_t.insert(), rows)
+        for i in range(0, len(rows), 5000):
+            conn.execute(store.jobs_t.insert(), rows[i : i + 5000])
     store.shutdown()
     print(len(rows))
     return 0

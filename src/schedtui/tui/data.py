@@ -7,6 +7,7 @@ imports Textual, and no method lets an exception out: failures become data.
 
 from __future__ import annotations
 
+import os
 import pickletools
 import threading
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from schedtui.core.clock import Clock, system_clock
-from schedtui.core.errors import SchedtuiError
+from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import JobInfo, StoreSnapshot, Target
 from schedtui.core.urls import mask_text
 from schedtui.tui.fmt import clean
@@ -128,6 +129,7 @@ class Feed:
         self._reader: Any = None
         self._lock = threading.Lock()
         self._last: StoreSnapshot | None = None
+        self._file_id: tuple[int, int] | None = None
         self.backup_dir = backup_dir
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -160,13 +162,47 @@ class Feed:
 
     def _mask(self, exc: BaseException) -> str:
         text = exc.message if isinstance(exc, SchedtuiError) else f"{type(exc).__name__}: {exc}"
-        return clean(mask_text(str(text), self.target.url), 300)
+        text = mask_text(str(text), self.target.url)
+        try:  # paths under the working directory read shorter (and stay stable in tests)
+            cwd = os.getcwd()
+            if len(cwd) > 1:
+                text = text.replace(cwd + os.sep, "")
+        except OSError:
+            pass
+        return clean(text, 300)
 
     # -- the refresh -------------------------------------------------------------------
+    def _check_sqlite_file(self) -> None:
+        """An open SQLite connection keeps reading a file that was moved or replaced:
+        say the database is gone when the path is, and reopen when it is another file."""
+        if not self.target.url.startswith("sqlite"):
+            return
+        try:
+            from schedtui.core.db import sqlite_path
+
+            path = sqlite_path(self.target)
+        except Exception:  # noqa: BLE001
+            return
+        if path is None:
+            return
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            self._close_reader()
+            self._file_id = None
+            raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT) from None
+        except OSError:
+            return
+        file_id = (st.st_dev, st.st_ino)
+        if self._file_id is not None and file_id != self._file_id:
+            self._close_reader()  # replaced (restored, copied over): read the new file
+        self._file_id = file_id
+
     def fetch(self) -> Frame:
         with self._lock:
             now = self.clock()
             try:
+                self._check_sqlite_file()
                 reader = self._get_reader()
                 snap = reader.read()
             except Exception as exc:  # noqa: BLE001 - shown in the summary, never raised
@@ -308,7 +344,7 @@ def opcode_view(raw: bytes, limit: int = OPCODE_LIMIT) -> tuple[tuple[str, ...],
             if len(lines) >= limit:
                 note = f"first {limit} opcodes shown"
                 break
-            text = f"{pos if pos is not None else '':>6}  {opcode.name:<16}"
+            text = f"{pos if pos is not None else '':>5} {opcode.name:<14}"
             if arg is not None:
                 text += " " + clean(repr(arg), 80)
             lines.append(text)

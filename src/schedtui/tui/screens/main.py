@@ -322,7 +322,7 @@ class MainScreen(ControlMixin, Screen):
             shown = sum(r.count for r in self.query_one(JobList).rows if r.job is None)
             parts.append(f"filter “{p.needle}”: {shown} shown")
         if self.frame is not None and self.frame.stale:
-            parts.append("STALE")
+            parts.insert(0, "STALE")
         self.query_one(JobList).border_title = " · ".join(parts)
 
     def _set_params(self, **changes: object) -> None:

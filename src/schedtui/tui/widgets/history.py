@@ -54,7 +54,7 @@ class HistoryPane(Vertical):
     DEFAULT_CSS = """
     HistoryPane { padding: 0 1; }
     HistoryPane #history-stats { height: auto; }
-    HistoryPane #history-spark { height: 2; margin: 0 0 1 0; }
+    HistoryPane #history-spark { height: 1; margin: 0 0 1 0; }
     HistoryPane DataTable { height: 1fr; }
     HistoryPane #history-note { height: auto; }
     """

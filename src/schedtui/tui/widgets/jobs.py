@@ -24,7 +24,7 @@ from schedtui.core.model import JobInfo
 from schedtui.tui.fmt import clean, countdown, job_trigger_text
 from schedtui.tui.view import Row
 
-COUNTDOWN_WIDTH = 17
+COUNTDOWN_WIDTH = 16
 
 
 def _fit(text: str, width: int) -> str:
@@ -192,7 +192,10 @@ class JobList(ScrollView, can_focus=True):
             self.post_message(self.GroupToggled(row.group))
 
     def on_click(self, event: events.Click) -> None:
-        index = event.y + self.scroll_offset.y
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        index = offset.y + self.scroll_offset.y
         if 0 <= index < len(self.rows):
             if index == self.cursor and self.rows[index].job is None:
                 self.action_toggle_group()
@@ -239,8 +242,9 @@ class JobList(ScrollView, can_focus=True):
             job = row.job
             now = self.clock()
             right = self.pending.get(job.id) or self._countdown(job, now)
-            label_w = max(10, int((width - COUNTDOWN_WIDTH - 4) * 0.5))
-            trig_w = max(0, width - COUNTDOWN_WIDTH - label_w - 4)
+            cw = COUNTDOWN_WIDTH if width >= 60 else 14
+            label_w = max(10, int((width - cw - 4) * 0.5))
+            trig_w = max(0, width - cw - label_w - 4)
             state_style = self._state_style(row.group, job)
             dim = self.get_component_rich_style("jobs--dim", partial=True)
             right_style = self.get_component_rich_style("jobs--pending", partial=True) if job.id in self.pending else state_style
@@ -248,7 +252,7 @@ class JobList(ScrollView, can_focus=True):
                 Segment("  ", base),
                 Segment(_fit(clean(job.label, 120), label_w) + " ", base + state_style),
                 Segment(_fit(self._trigger_text(job), trig_w) + " ", base + dim),
-                Segment(right[:COUNTDOWN_WIDTH].rjust(COUNTDOWN_WIDTH), base + right_style),
+                Segment(_fit(right, cw).strip().rjust(cw), base + right_style),
             ]
         return Strip(segments).adjust_cell_length(width, base)
 

@@ -61,7 +61,7 @@ class SummaryStrip(Static):
 
 
 def render_summary(target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime) -> Content:
-    line1 = Content.assemble(*_scheduler(frame, counts, now), SEP, *_jobs(counts))
+    line1 = Content.assemble(*_jobs(counts), SEP, *_scheduler(frame, counts, now))
     line2 = Content.assemble(*_next(counts, now), SEP, *_runs(frame), SEP, *_backup(frame, now))
     line3 = Content.assemble(*_database(target, frame, refresh, now))
     return Content("\n").join([line1, line2, line3])
@@ -79,12 +79,12 @@ def _scheduler(frame: Frame | None, counts: Counts, now: datetime) -> list:
             return [(f"● scheduler {hb.state}", "$warning bold"), (seen, "$text-muted")]
         return [("✖ scheduler silent", "$error bold"), (f" (last heartbeat {ago(hb.seen_at, now)})", "$text-muted")]
     if counts.overdue:
-        return [("▲ scheduler stalled?", "$error bold"), (" no heartbeat: inferred from overdue jobs", "$text-muted")]
-    return [("● scheduler on time", "$success"), (" no heartbeat: inferred from jobs", "$text-muted")]
+        return [("▲ scheduler stalled?", "$error bold"), (" (no heartbeat: inferred from overdue jobs)", "$text-muted")]
+    return [("● jobs on time", "$success"), (" (no heartbeat: inferred from jobs)", "$text-muted")]
 
 
 def _jobs(c: Counts) -> list:
-    parts: list = [(f"{c.total} jobs", "bold"), f": {c.active} active · {c.paused} paused · "]
+    parts: list = [(f"{c.total} jobs", "bold"), f" · {c.active} active · {c.paused} paused · "]
     parts.append((f"{c.undecodable} undecodable", "$warning bold" if c.undecodable else ""))
     if c.overdue:
         parts += [" · ", (f"{c.overdue} overdue", "$error bold")]
@@ -101,7 +101,7 @@ def _runs(frame: Frame | None) -> list:
     if frame is None or frame.companion is None:
         return [("24h: —", "$text-muted")]
     if not frame.companion:
-        return [("24h: no run history (companion not installed)", "$text-muted")]
+        return [("24h: no run history (no companion)", "$text-muted")]
     runs = "?" if frame.runs_24h is None else str(frame.runs_24h)
     fails = frame.failures_24h or 0
     return [f"24h: {runs} runs · ", (f"{fails} failed", "$error bold" if fails else "$success")]

@@ -1,0 +1,123 @@
+"""Console performance on a 100,000-job SQLite store (prints medians; not a test).
+
+    .venv/bin/python benchmarks/bench_console.py [--count 100000] [--runs 5] [--store PATH]
+
+Measures, with the store written by real APScheduler (tests/tui/make_console_store.py):
+- first complete screen: from starting the app (App.run_test) to the jobs list filled;
+- refresh with nothing changed: one Feed.fetch() (database + decode work);
+- grouping/sorting the rows (runs in a worker after a change, not on every refresh);
+- a countdown tick: MainScreen.tick() plus rendering every visible line of the list;
+- peak memory of the process (max RSS).
+Targets (issue 5): < 3 s, < 150 ms, < 30 ms, < 400 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def make(path: Path, count: int) -> None:
+    if path.exists():
+        return
+    print(f"writing {count:,} jobs with real APScheduler to {path} …", flush=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "tests/tui/make_console_store.py"), "--url", f"sqlite:///{path}", "--now", NOW.isoformat(), "--count", str(count)],
+        check=True,
+    )
+
+
+async def first_screen(url: str) -> tuple[float, float, list[float], float]:
+    from schedtui.core.clock import FixedClock
+    from schedtui.core.model import Target
+    from schedtui.tui.app import SchedtuiApp
+    from schedtui.tui.widgets.jobs import JobList
+
+    clock = FixedClock(NOW)
+    t0 = time.perf_counter()
+    app = SchedtuiApp(Target(url), clock=clock, refresh=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        main = app.screen_stack[0]
+        while not (main.loaded and main.query_one(JobList).rows):
+            await pilot.pause(0.005)
+        await pilot.pause()
+        first = time.perf_counter() - t0
+        jobs = main.query_one(JobList)
+        ticks = []
+        for _ in range(20):
+            clock.advance(1)
+            s = time.perf_counter()
+            main.tick()
+            for y in range(jobs.size.height):
+                jobs.render_line(y)
+            ticks.append((time.perf_counter() - s) * 1000)
+        s = time.perf_counter()
+        from schedtui.tui.view import build_rows
+
+        build_rows(main.frame.snapshot.jobs, now=clock())
+        rows_ms = (time.perf_counter() - s) * 1000
+        count = len(main.frame.snapshot.jobs)
+    return first, rows_ms, ticks, count
+
+
+def refreshes(url: str, runs: int) -> tuple[float, list[float]]:
+    from schedtui.core.clock import FixedClock
+    from schedtui.core.model import Target
+    from schedtui.tui.data import Feed
+
+    feed = Feed(Target(url), clock=FixedClock(NOW))
+    s = time.perf_counter()
+    feed.fetch()
+    cold = time.perf_counter() - s
+    warm = []
+    for _ in range(runs):
+        s = time.perf_counter()
+        frame = feed.fetch()
+        warm.append((time.perf_counter() - s) * 1000)
+        assert not frame.changed and frame.error is None, frame.error
+    feed.close()
+    return cold, warm
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--store", type=Path, default=None)
+    a = ap.parse_args()
+    store = a.store or Path(tempfile.gettempdir()) / f"schedtui-bench-console-{a.count}.sqlite"
+    make(store, a.count)
+    url = f"sqlite:///{store}"
+
+    firsts, ticks, rows = [], [], []
+    count = 0
+    for _ in range(a.runs):
+        first, rows_ms, tick_ms, count = asyncio.run(first_screen(url))
+        firsts.append(first)
+        rows.append(rows_ms)
+        ticks.extend(tick_ms)
+    cold, warm = refreshes(url, a.runs * 2)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print(f"jobs in store                          {count:,}")
+    print(f"first complete screen (median of {a.runs})    {statistics.median(firsts):.2f} s   (target < 3 s)")
+    print(f"refresh, nothing changed (median)      {statistics.median(warm):.1f} ms  (target < 150 ms; cold read {cold:.2f} s)")
+    print(f"group+sort rows after a change         {statistics.median(rows):.0f} ms  (worker thread)")
+    print(f"countdown tick, 120x36 (median)        {statistics.median(ticks):.2f} ms  (target < 30 ms; max {max(ticks):.2f})")
+    print(f"peak memory (max RSS)                  {peak:.0f} MB  (target < 400 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
