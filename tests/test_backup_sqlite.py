@@ -248,3 +248,31 @@ def test_undecodable_rows_are_reported_as_in_the_source(tmp_path: Path) -> None:
     conn = sqlite3.connect(result.path)
     assert conn.execute("SELECT job_state FROM apscheduler_jobs WHERE id = 'job-2'").fetchone()[0] == source_state
     conn.close()
+
+
+def test_no_space_is_one_clear_line(tmp_path: Path) -> None:
+    """A real small file system (tmpfs in a private mount namespace)."""
+    if not shutil.which("unshare"):
+        pytest.skip("unshare not available")
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("cannot create a mount namespace here")
+    db = tmp_path / "big.sqlite"
+    make_store(_url(db), 3)
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE app_payload (body BLOB)")
+    conn.executemany("INSERT INTO app_payload VALUES (randomblob(4000))", [()] * 1500)  # ~6 MB
+    conn.commit()
+    conn.close()
+    small = tmp_path / "small"
+    small.mkdir()
+    script = (
+        f'mount -t tmpfs -o size=4m tmpfs "{small}" && '
+        f'exec "{sys.executable}" -m schedtui backup --url "{_url(db)}" --dir "{small}"'
+    )
+    out = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=120)
+    if "mount:" in out.stderr:
+        pytest.skip(f"tmpfs not mountable: {out.stderr.strip()}")
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.startswith("schedtui: no space for the backup in ") and "MiB needed" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1

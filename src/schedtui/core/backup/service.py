@@ -99,7 +99,7 @@ def _check_space(directory: Path, needed: int) -> None:
         free = shutil.disk_usage(directory).free
     except OSError:
         return
-    if needed and free < needed * 1.1 + (16 << 20):
+    if needed and free < needed * 1.1 + (1 << 20):
         raise SchedtuiError(
             f"no space for the backup in {directory}: {free >> 20} MiB free, about {needed >> 20} MiB needed",
             ErrorKind.IO,
