@@ -362,9 +362,9 @@ def summary(bind: Any, now: datetime, schema: str | None = None) -> RunSummary:
     )
 
 
-def window_stats(bind: Any, job_ids: list[str], schema: str | None = None, window: int = 200) -> dict[str, dict[str, Any]]:
+def window_stats(bind: Any, job_ids: list[str], schema: str | None = None, window: int = 100) -> dict[str, dict[str, Any]]:
     """p50/p95/max of successful durations and the success rate over each job's last
-    ``window`` runs: one indexed query per job (for ``check``)."""
+    ``window`` runs: one index-only query per job (for ``check``)."""
     r = T.tables_for(schema).runs
     out: dict[str, dict[str, Any]] = {}
     with connection(bind) as conn:
