@@ -95,3 +95,27 @@ def test_wait_reports_applied_through_the_companion(tmp_path: Path, capsys: pyte
         finally:
             live.kill()
             engine.dispose()
+
+
+def test_availability_reasons() -> None:
+    from datetime import datetime, timezone
+
+    from schedtui.core.model import DecodeFinding, JobInfo, TriggerSpec
+
+    target = Target(url="sqlite:///x.sqlite")
+    spec = TriggerSpec(kind="interval", timezone="UTC")
+    running = JobInfo(id="a", next_run_time=datetime(2026, 3, 2, tzinfo=timezone.utc), state_size=10, trigger=spec)
+    paused = JobInfo(id="b", next_run_time=None, state_size=10, trigger=spec)
+    broken = JobInfo(id="c", next_run_time=None, state_size=10, finding=DecodeFinding("truncated", "truncated"))
+    ok = control.availability
+    assert ok(target, running, True, "run_now")[0] and ok(target, paused, True, "run_now")[0]
+    assert ok(target, running, True, "remove")[0] and ok(target, broken, True, "resume")[0]
+    assert ok(target, running, True, "pause")[0] and not ok(target, paused, True, "pause")[0]
+    assert ok(target, paused, True, "resume")[0] and not ok(target, running, True, "resume")[0]
+    for action in ("run_now", "remove"):
+        allowed, why = ok(target, running, False, action)
+        assert not allowed and "companion" in why
+    assert ok(target, running, False, "pause")[0]
+    assert ok(target, paused, False, "resume")[0]
+    assert not ok(target, broken, False, "resume")[0]
+    assert not ok(target, running, False, "frobnicate")[0]

@@ -501,6 +501,8 @@ class DirectWriter:
                 new_state = P.set_next_run_time(row.job_state, new_value, share_run_date=share)
             except P.PatchError as exc:
                 return res("refused", f"cannot edit this row safely: {exc.message}")
+            except (SchedtuiError, ValueError, OverflowError) as exc:
+                return res("refused", f"cannot compute the next run time: {exc}")
             after = _decode(_Row(row.job_id, row.next_run_time, new_state))
             if after.finding is not None or not _same_but_time(info, after, new_value):
                 return res("refused", "the edited state did not decode to the intended change; not written")
