@@ -115,11 +115,13 @@ def test_history_component(seeded: tuple[str, sa.Engine]) -> None:
     c = history_component(ctx)
     assert c is not None and c.status is Status.WARNING
     assert "2 job(s) whose last run failed: crashy, report" in c.summary
-    assert c.data["jobs"]["report"]["p50_s"] == 5.0 and c.data["jobs"]["report"]["p95_s"] == 10.0
+    # The last 100 runs: the error and minutes 1..99 (durations 1..10 s).
+    assert c.data["jobs"]["report"]["p50_s"] == 6.0 and c.data["jobs"]["report"]["p95_s"] == 10.0
+    assert c.data["jobs"]["report"]["runs"] == 100
     texts = [line.text for line in c.lines]
     assert any("report: last run failed" in t and "ValueError: bad input" in t for t in texts)
     durations = [line for line in c.lines if line.text == "Durations"][0]
-    assert any(ch.text.startswith("report: p50 5.0 s, p95 10.0 s") for ch in durations.children)
+    assert any(ch.text.startswith("report: p50 6.0 s, p95 10.0 s") for ch in durations.children)
     assert {p.label for p in c.perfdata} == {"runs_24h", "failures_24h", "failing_jobs"}
     json.dumps(c.data, default=str)
 
