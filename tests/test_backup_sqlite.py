@@ -276,3 +276,25 @@ def test_no_space_is_one_clear_line(tmp_path: Path) -> None:
     assert out.returncode == 1, out.stderr
     assert out.stderr.startswith("schedtui: no space for the backup in ") and "MiB needed" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_hot_journal_is_named_not_rolled_back(tmp_path: Path) -> None:
+    """A writer killed mid-transaction leaves a hot journal; the read-only backup does not
+    recover it behind the user's back and says what to do."""
+    db = tmp_path / "hot.sqlite"
+    make_store(_url(db), 3)
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE app_payload (body BLOB)")
+    conn.executemany("INSERT INTO app_payload VALUES (randomblob(1000))", [()] * 2000)
+    conn.commit()
+    conn.close()
+    code = (
+        "import os, sqlite3; c = sqlite3.connect(os.environ['DB']); c.execute('PRAGMA cache_size=10');"
+        "c.execute('BEGIN'); c.execute('UPDATE app_payload SET body = randomblob(1000)'); os._exit(9)"
+    )
+    subprocess.run([sys.executable, "-c", code], env=dict(os.environ, DB=str(db)), check=False)
+    assert Path(f"{db}-journal").stat().st_size > 0
+    with pytest.raises(SchedtuiError) as err:
+        create_backup(Target(_url(db)), tmp_path / "bk")
+    assert err.value.kind is ErrorKind.STATE and "hot journal" in err.value.message
+    assert Path(f"{db}-journal").exists()

@@ -114,7 +114,16 @@ def _folder(url: str | None, table: str | None, schema: str | None, directory: P
         return directory
     from schedtui.core.backup import default_backup_dir
 
-    return default_backup_dir(target_from(url, table, schema))
+    try:
+        target = target_from(url, table, schema)
+    except SchedtuiError as exc:
+        if exc.kind is not ErrorKind.CONFIG:
+            raise
+        raise SchedtuiError(
+            "no backup folder: pass --dir, or --url (or set SCHEDTUI_URL) to use the database's default folder",
+            ErrorKind.CONFIG,
+        ) from None
+    return default_backup_dir(target)
 
 
 def backups_cmd(

@@ -126,6 +126,12 @@ def copy_database(
             step = "finishing the copy"
             dst.execute("PRAGMA journal_mode=DELETE")
         except sqlite3.Error as exc:
+            if "readonly" in str(exc).lower() and Path(f"{src_path}-journal").exists():
+                raise SchedtuiError(
+                    f"{src_path.name} has a hot journal from an interrupted write: open it once with the "
+                    "scheduler or sqlite3 to recover it, then back it up",
+                    ErrorKind.STATE,
+                ) from None
             raise sqlite_error(exc, step, lock_timeout) from None
         finally:
             try:
