@@ -48,3 +48,44 @@ def test_demo_rerun_preserves_runtime_changes(tmp_path: Path) -> None:
         assert conn.execute(sa.text("select count(*) from apscheduler_jobs")).scalar() == before
         assert len(conn.execute(sa.text("select * from schedtui_heartbeats")).all()) == 2
     assert "schedtui demo -" in out.getvalue()  # the check tree was printed
+
+
+def test_demo_ctrl_c_shuts_down_cleanly(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    folder = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "schedtui", "demo", "--dir", str(folder), "--print"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    engine = sa.create_engine(f"sqlite:///{folder / DB_NAME}")
+    deadline = time.monotonic() + 60
+    try:
+        while True:  # poll: a tick run recorded and the heartbeat running
+            if (folder / DB_NAME).exists():
+                try:
+                    beats = read_heartbeats(engine)
+                    with engine.connect() as conn:
+                        ticks = conn.execute(
+                            sa.text("select count(*) from schedtui_runs where job_id='tick' and outcome='success'")
+                        ).scalar()
+                    if beats and beats[0].state == "running" and ticks:
+                        break
+                except sa.exc.OperationalError:
+                    pass
+            assert time.monotonic() < deadline and proc.poll() is None, "demo did not come up"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
+    (hb,) = read_heartbeats(engine)
+    assert hb.state == "shutdown"
+    with engine.connect() as conn:
+        assert not conn.execute(sa.text("select count(*) from schedtui_runs where outcome='running'")).scalar()

@@ -162,10 +162,13 @@ def register(app: typer.Typer) -> None:
         ] = Path(".schedtui-demo"),
         headless: Annotated[bool, typer.Option("--headless", help="No console: run, print the check tree, exit.")] = False,
         seconds: Annotated[float, typer.Option("--seconds", min=0.5, help="How long --headless runs.")] = 10.0,
+        print_tree: Annotated[
+            bool, typer.Option("--print", help="Print the live check tree every few seconds instead of the console.")
+        ] = False,
     ) -> None:
         """Start a live sample scheduler (SQLite, companion attached) and open the console on it."""
         from schedtui.demo.runner import run_demo
 
         with handled():
-            code = run_demo(folder, headless=headless, seconds=seconds)
+            code = run_demo(folder, headless=headless, seconds=seconds, use_console=not print_tree)
         raise typer.Exit(code)

@@ -159,6 +159,7 @@ def run_demo(
     refresh: float = 3.0,
     out: TextIO | None = None,
     console: Callable[[Target], None] | None = None,
+    use_console: bool = True,
 ) -> int:
     """Run the demo. Headless: ``seconds`` then exit 0. Otherwise the console (or, until it
     exists, the live check tree) until the user quits or presses Ctrl-C."""
@@ -178,7 +179,7 @@ def run_demo(
                     break
             _print_tree(demo.target, out, clear=False)
             return 0
-        if console is None:
+        if console is None and use_console:
             try:
                 from schedtui.tui.app import run_console
 
