@@ -387,3 +387,51 @@ def test_postgres_connections_killed_while_jobs_run(pg_url: str) -> None:
         scheduler.shutdown()
         admin.dispose()
     assert comp.dropped == 0
+
+
+def test_heartbeat_survives_remove_all_jobs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
+    scheduler = create_scheduler(url)
+    comp = attach(scheduler, heartbeat_interval=0.2)
+    scheduler.add_job(f"{JOBS}:succeed", "interval", hours=1, id="x")
+    scheduler.start()
+    engine = sa.create_engine(url)
+
+    def last_seen() -> float:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(T.HEARTBEATS):
+                return 0.0
+            return conn.execute(sa.text("select max(last_seen) from schedtui_heartbeats")).scalar() or 0.0
+
+    try:
+        wait_for(last_seen, what="heartbeat")
+        scheduler.remove_all_jobs()
+        assert scheduler.get_job("schedtui-heartbeat") is not None
+        seen = last_seen()
+        wait_for(lambda: last_seen() > seen + 0.3, what="heartbeat after remove_all_jobs")
+    finally:
+        scheduler.shutdown()
+    assert comp.dropped == 0
+
+
+@pytest.mark.postgres
+def test_overlong_job_id_is_clipped_not_blocking(pg_url: str) -> None:
+    long_id = "j" * 300
+    scheduler = BackgroundScheduler()  # memory store: ids of any length
+    comp = attach(scheduler, pg_url, heartbeat_interval=0.3)
+    scheduler.add_job(f"{JOBS}:succeed", "interval", seconds=0.2, id=long_id)
+    scheduler.add_job(f"{JOBS}:succeed", "interval", seconds=0.2, id="short")
+    scheduler.start()
+    engine = sa.create_engine(pg_url)
+    try:
+        wait_for(
+            lambda: {r.job_id[:5] for r in rows(engine, "outcome='success'")} >= {"jjjjj", "short"},
+            what="both jobs recorded",
+        )
+    finally:
+        scheduler.shutdown()
+    clipped = {r.job_id for r in rows(engine) if r.job_id.startswith("j")}
+    assert {len(j) for j in clipped} == {191}
+    assert not rows(engine, "outcome='running'")
+    assert comp.dropped == 0
+    engine.dispose()

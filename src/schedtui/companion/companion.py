@@ -171,7 +171,9 @@ class Companion:
     # ------------------------------------------------------------------ installation
     def _install(self) -> None:
         from apscheduler.events import (
+            EVENT_ALL_JOBS_REMOVED,
             EVENT_JOB_ERROR,
+            EVENT_JOB_REMOVED,
             EVENT_JOB_EXECUTED,
             EVENT_JOB_MAX_INSTANCES,
             EVENT_JOB_MISSED,
@@ -191,14 +193,20 @@ class Companion:
         }
         self._shutdown_code = EVENT_SCHEDULER_SHUTDOWN
         self._pause_codes = {EVENT_SCHEDULER_PAUSED: "paused", EVENT_SCHEDULER_RESUMED: "running"}
+        self._removed_codes = (EVENT_JOB_REMOVED, EVENT_ALL_JOBS_REMOVED)
         mask = 0
-        for code in (*self._codes, EVENT_SCHEDULER_SHUTDOWN, *self._pause_codes):
+        for code in (*self._codes, EVENT_SCHEDULER_SHUTDOWN, *self._pause_codes, *self._removed_codes):
             mask |= code
         self.scheduler.add_listener(self._on_event, mask)
         assert self.recorder is not None
         self.recorder.start()
         if HEARTBEAT_JOBSTORE not in getattr(self.scheduler, "_jobstores", {}):
             self.scheduler.add_jobstore(MemoryJobStore(), HEARTBEAT_JOBSTORE)
+        self._add_heartbeat_job()
+        ref = weakref.ref(self)
+        atexit.register(_close_at_exit, ref)
+
+    def _add_heartbeat_job(self) -> None:
         self.scheduler.add_job(
             self._heartbeat_job,
             "interval",
@@ -212,8 +220,6 @@ class Companion:
             misfire_grace_time=None,
             replace_existing=True,
         )
-        ref = weakref.ref(self)
-        atexit.register(_close_at_exit, ref)
 
     # ------------------------------------------------------------------ listeners (hot path)
     def _on_event(self, event: Any) -> None:
@@ -232,6 +238,19 @@ class Companion:
             self.recorder.put(item)  # type: ignore[union-attr]
         elif code == self._shutdown_code:
             self.close()
+        elif code in self._removed_codes:
+            # remove_all_jobs() (or a stray remove_job) took the heartbeat with it: put it back.
+            ours = (
+                getattr(event, "job_id", None) == HEARTBEAT_JOB_ID and event.jobstore == HEARTBEAT_JOBSTORE
+                if code == self._removed_codes[0]
+                else event.alias in (None, HEARTBEAT_JOBSTORE)
+            )
+            if ours and not self._closed:
+                try:
+                    self._add_heartbeat_job()
+                    logger.info("schedtui: heartbeat job re-added after it was removed")
+                except Exception as exc:  # noqa: BLE001
+                    logger.warning("schedtui: could not re-add the heartbeat job: %s", exc)
         elif code in self._pause_codes:
             state = self._pause_codes[code]
             self.recorder.put((R._CONTROL, [lambda: self.write_heartbeat(state), threading.Event()]))  # type: ignore[union-attr]

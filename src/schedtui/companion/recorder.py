@@ -242,6 +242,9 @@ class RunRecorder:
         items = list(self._pending)
         try:
             self._write(items)
+        except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
+            # The database is up but refuses some row: write one by one, drop the refused.
+            self._write_each(items, exc)
         except Exception as exc:  # noqa: BLE001 - the database may be down: keep and retry
             self._outage(exc)
             return False
@@ -252,13 +255,26 @@ class RunRecorder:
             logger.info("schedtui: run history writes resumed (%d records dropped so far)", self.dropped)
         return True
 
+    def _write_each(self, items: list[tuple[Any, ...]], first: BaseException) -> None:
+        refused = 0
+        for item in items:
+            try:
+                self._write([item])
+            except (sa.exc.DataError, sa.exc.IntegrityError):
+                refused += 1
+        if refused:
+            logger.warning(
+                "schedtui: the database refused %d run record(s) (%s); dropped", refused, type(first).__name__
+            )
+            self._count_drop(refused)
+
     def _base_row(self, jobstore: str, job_id: str, scheduled_at: float | None) -> dict[str, Any]:
         name, func = self._job_meta(jobstore, job_id)
         return {
-            "job_id": job_id,
+            "job_id": _clip(job_id, 191),
             "job_name": _clip(name, 255),
             "func": _clip(func, 255),
-            "jobstore": jobstore,
+            "jobstore": _clip(jobstore, 64),
             "scheduled_at": scheduled_at,
             "submitted_at": None,
             "started_at": None,
@@ -280,6 +296,7 @@ class RunRecorder:
         inserts: dict[Any, dict[str, Any]] = {}
         updates: list[tuple[Key, dict[str, Any], bool]] = []
         for kind, job_id, jobstore, scheduled, t, exc, tb in items:
+            job_id = _clip(job_id, 191) or ""  # the jobs table's limit; memory stores have none
             for sched in scheduled:
                 key: Key = (jobstore, job_id, sched)
                 if kind == SUBMITTED:
