@@ -259,8 +259,8 @@ class Companion:
     def _heartbeat_job(self) -> None:
         """The heartbeat job: runs on the scheduler's executor, so its row proves the loop
         and the executor are alive. Then runs the tick hooks."""
-        if self.recorder is None or not self.recorder.ready.is_set():
-            return
+        if self._closed or self.recorder is None or not self.recorder.ready.is_set():
+            return  # closed: a scheduler restarted after shutdown() needs attach() again
         self.write_heartbeat(self._state_name())
         for hook in list(self._tick_hooks):
             try:
