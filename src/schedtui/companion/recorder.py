@@ -173,6 +173,10 @@ class RunRecorder:
                     self._pending.append(item)
             if self._stop:
                 self._write_pending()
+                if self._pending:  # the database never came back: say how much was lost
+                    self._count_drop(len(self._pending))
+                    logger.warning("schedtui: %d run record(s) could not be written before exit", len(self._pending))
+                    self._pending.clear()
                 return
             now = time.monotonic()
             if not self.ready.is_set() and now >= next_ready_try:
