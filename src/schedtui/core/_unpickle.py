@@ -1,0 +1,468 @@
+"""The restricted unpickler behind the decoder (private).
+
+The C ``pickle.Unpickler`` does the parsing; ``find_class`` hands out only:
+
+- real immutable C types (``datetime.datetime/date/time/timedelta/timezone``);
+- callables that check the SHAPE of their arguments (``_Shape`` instances, ``__slots__ =
+  ()``): ``getattr(ZoneInfo, "_unpickle")``, ``_codecs.encode(str, "latin1")``, ``set`` /
+  ``frozenset`` / ``bytearray`` of plain data, pytz and the pytz shim mapped to
+  ``schedtui.core.tzshim`` stand-ins (pytz itself is never imported);
+- inert placeholder classes for everything else (APScheduler triggers and the
+  application's classes), created per qualified name, with a metaclass that refuses
+  attribute writes (``BUILD`` on a class cannot change anything).
+
+Dangerous modules are refused (``forbidden-global``), as are dunder and ``<locals>``
+components and dotted names inside modules we hand out real objects from. PERSID and EXT
+stay closed. The memo "bomb" (``LONG_BINPUT`` with a huge index makes the C unpickler
+allocate ``index * 16`` bytes) is contained by ``memory_guard`` (a temporary RLIMIT_AS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copyreg
+import datetime as _dt
+import io
+import os
+import pickle
+from collections.abc import Iterator
+from typing import Any
+
+from schedtui.core import tzshim
+
+#: Per-process cap on the number of distinct placeholder classes.
+MAX_PLACEHOLDER_CLASSES = 20_000
+
+
+class UnpickleError(Exception):
+    """Raised inside the unpickler; ``code`` becomes the finding's code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --------------------------------------------------------------------------- placeholders
+
+
+class _PlaceholderMeta(type):
+    """Metaclass of placeholder classes: class attributes can never be changed."""
+
+    def __setattr__(cls, key: str, value: object) -> None:
+        raise UnpickleError("forbidden-build", "BUILD on a class is not allowed")
+
+    def __delattr__(cls, key: str) -> None:
+        raise UnpickleError("forbidden-build", "deleting class attributes is not allowed")
+
+    def __call__(cls, *args: object, **kwargs: object) -> Placeholder:  # REDUCE, INST, OBJ
+        obj = cls.__new__(cls, *args, **kwargs)
+        object.__setattr__(obj, "ph_how", "call")
+        return obj
+
+    def __repr__(cls) -> str:
+        return f"<class {cls.ph_module}.{cls.ph_qualname} not imported>"
+
+
+class Placeholder(metaclass=_PlaceholderMeta):
+    """An instance of a class we did not import: its constructor args and state, inert."""
+
+    __slots__ = ("ph_args", "ph_kwargs", "ph_state", "ph_items", "ph_how", "__weakref__")
+    ph_module = "?"
+    ph_qualname = "?"
+
+    def __new__(cls, *args: object, **kwargs: object) -> Placeholder:  # NEWOBJ, NEWOBJ_EX
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "ph_args", args)
+        object.__setattr__(obj, "ph_kwargs", kwargs)
+        object.__setattr__(obj, "ph_state", None)
+        object.__setattr__(obj, "ph_items", None)
+        object.__setattr__(obj, "ph_how", "new")
+        return obj
+
+    def __setattr__(self, key: str, value: object) -> None:
+        raise UnpickleError("forbidden-build", "placeholders are read-only")
+
+    def __setstate__(self, state: object) -> None:  # BUILD
+        object.__setattr__(self, "ph_state", state)
+
+    # APPENDS / SETITEMS on list and dict subclasses
+    def append(self, item: object) -> None:
+        self._items().append(item)
+
+    def extend(self, items: object) -> None:
+        if not isinstance(items, (list, tuple)):
+            raise UnpickleError("bad-shape", "extend() needs a list")
+        self._items().extend(items)
+
+    def __setitem__(self, key: object, value: object) -> None:
+        self._items().append((key, value))
+
+    def _items(self) -> list:
+        if self.ph_items is None:
+            object.__setattr__(self, "ph_items", [])
+        return self.ph_items  # type: ignore[return-value]
+
+    @classmethod
+    def ph_name(cls) -> str:
+        return f"{cls.ph_module}.{cls.ph_qualname}"
+
+    def __repr__(self) -> str:
+        return f"<{self.ph_name()} not imported>"
+
+
+_CLASSES: dict[tuple[str, str], type[Placeholder]] = {}
+
+
+def placeholder_class(module: str, qualname: str) -> type[Placeholder]:
+    """The (cached) placeholder class for ``module.qualname``."""
+    key = (module, qualname)
+    cls = _CLASSES.get(key)
+    if cls is None:
+        ns = {"__slots__": (), "ph_module": module, "ph_qualname": qualname, "__module__": "schedtui.placeholders"}
+        cls = _PlaceholderMeta(qualname.rpartition(".")[2], (Placeholder,), ns)
+        if len(_CLASSES) < MAX_PLACEHOLDER_CLASSES:
+            _CLASSES[key] = cls
+    return cls
+
+
+def is_placeholder(obj: object, name: str | None = None) -> bool:
+    """Whether ``obj`` is a placeholder instance (of ``"module.qualname"`` if given)."""
+    if not isinstance(obj, Placeholder):
+        return False
+    return name is None or type(obj).ph_name() == name
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+class _Shape:
+    """A vetted callable: checks the shape of its arguments, then builds a plain value."""
+
+    __slots__ = ()
+    label = "?"
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        if kwargs:
+            raise UnpickleError("bad-shape", f"{self.label} takes no keyword arguments")
+        try:
+            return self.build(*args)
+        except UnpickleError:
+            raise
+        except (tzshim.ZoneError, TypeError, ValueError, OverflowError) as exc:
+            raise UnpickleError("bad-shape", f"{self.label}: {exc}") from None
+
+    def build(self, *args: object) -> object:
+        raise NotImplementedError
+
+    def __reduce__(self) -> Any:
+        raise TypeError("not picklable")
+
+
+class _ZoneInfoClass(_Shape):
+    """``zoneinfo.ZoneInfo`` as seen by a pickle: usable only as ``getattr(.., "_unpickle")``."""
+
+    __slots__ = ()
+    label = "zoneinfo.ZoneInfo"
+
+    def build(self, *args: object) -> object:
+        if len(args) != 1:
+            raise UnpickleError("bad-shape", "ZoneInfo takes one key")
+        return tzshim.zone_from_key(args[0])
+
+
+class _ZoneInfoUnpickle(_Shape):
+    __slots__ = ()
+    label = "ZoneInfo._unpickle"
+
+    def build(self, *args: object) -> object:
+        if len(args) != 2 or args[1] not in (0, 1) or type(args[1]) is not int:
+            raise UnpickleError("bad-shape", "ZoneInfo._unpickle takes (key, 0|1)")
+        return tzshim.zone_from_key(args[0])
+
+
+class _Getattr(_Shape):
+    __slots__ = ()
+    label = "getattr"
+
+    def build(self, *args: object) -> object:
+        if len(args) == 2 and args[0] is ZONEINFO and args[1] == "_unpickle" and type(args[1]) is str:
+            return ZONEINFO_UNPICKLE
+        raise UnpickleError("forbidden-global", "getattr is only allowed as getattr(ZoneInfo, '_unpickle')")
+
+
+class _CodecsEncode(_Shape):
+    __slots__ = ()
+    label = "_codecs.encode"
+
+    def build(self, *args: object) -> object:
+        if len(args) == 2 and type(args[0]) is str and args[1] in ("latin1", "latin-1") and type(args[1]) is str:
+            return args[0].encode("latin1")
+        raise UnpickleError("bad-shape", "_codecs.encode is only allowed as encode(str, 'latin1')")
+
+
+def _plain_items(items: object) -> list:
+    if type(items) is not list and type(items) is not tuple:
+        raise UnpickleError("bad-shape", "set/frozenset take a list")
+    for item in items:  # type: ignore[union-attr]
+        # Only flat hashables: nested tuples could make hashing exponential.
+        if type(item) not in _FLAT_HASHABLE and not isinstance(item, Placeholder):
+            raise UnpickleError("bad-shape", f"set member of type {type(item).__name__} not allowed")
+    return list(items)  # type: ignore[arg-type]
+
+
+_FLAT_HASHABLE = {str, bytes, int, float, bool, type(None), _dt.datetime, _dt.date, _dt.time, _dt.timedelta}
+
+
+class _Set(_Shape):
+    __slots__ = ()
+    label = "set"
+
+    def build(self, *args: object) -> object:
+        if not args:
+            return set()
+        if len(args) != 1:
+            raise UnpickleError("bad-shape", "set takes one list")
+        return set(_plain_items(args[0]))
+
+
+class _Frozenset(_Shape):
+    __slots__ = ()
+    label = "frozenset"
+
+    def build(self, *args: object) -> object:
+        if not args:
+            return frozenset()
+        if len(args) != 1:
+            raise UnpickleError("bad-shape", "frozenset takes one list")
+        return frozenset(_plain_items(args[0]))
+
+
+class _Bytearray(_Shape):
+    __slots__ = ()
+    label = "bytearray"
+
+    def build(self, *args: object) -> object:
+        if not args:
+            return bytearray()
+        if len(args) == 1 and type(args[0]) is bytes:
+            return bytearray(args[0])
+        if len(args) == 2 and type(args[0]) is str and args[1] in ("latin-1", "latin1"):
+            return bytearray(args[0].encode("latin1"))
+        raise UnpickleError("bad-shape", "bytearray takes bytes")
+
+
+class _Fn(_Shape):
+    """A tzshim stand-in function behind a shape check."""
+
+    __slots__ = ("fn", "_label")
+
+    def __init__(self, label: str, fn: Any) -> None:
+        object.__setattr__(self, "fn", fn)
+        object.__setattr__(self, "_label", label)
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return self._label
+
+    def __setattr__(self, key: str, value: object) -> None:
+        raise UnpickleError("forbidden-build", "read-only")
+
+    def build(self, *args: object) -> object:
+        return self.fn(*args)
+
+
+ZONEINFO = _ZoneInfoClass()
+ZONEINFO_UNPICKLE = _ZoneInfoUnpickle()
+
+#: (module, name) -> what find_class returns. Exact names only (no dotted paths).
+_ALLOWED: dict[tuple[str, str], object] = {
+    ("datetime", "datetime"): _dt.datetime,
+    ("datetime", "date"): _dt.date,
+    ("datetime", "time"): _dt.time,
+    ("datetime", "timedelta"): _dt.timedelta,
+    ("datetime", "timezone"): _dt.timezone,
+    ("zoneinfo", "ZoneInfo"): ZONEINFO,
+    ("zoneinfo._zoneinfo", "ZoneInfo"): ZONEINFO,
+    ("builtins", "getattr"): _Getattr(),
+    ("builtins", "set"): _Set(),
+    ("builtins", "frozenset"): _Frozenset(),
+    ("builtins", "bytearray"): _Bytearray(),
+    ("_codecs", "encode"): _CodecsEncode(),
+    ("pytz", "_p"): _Fn("pytz._p", tzshim.pytz_p),
+    ("pytz", "_UTC"): _Fn("pytz._UTC", tzshim.pytz_utc),
+    ("pytz", "FixedOffset"): _Fn("pytz.FixedOffset", tzshim.pytz_fixed_offset),
+    ("pytz_deprecation_shim._impl", "wrap_zone"): _Fn("wrap_zone", tzshim.shim_wrap_zone),
+}
+
+#: Protocol 2 spells some Python 3 names the Python 2 way (what ``_compat_pickle`` maps).
+_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+
+#: APScheduler classes a job state may reference (become placeholders, validated later).
+APSCHEDULER_CLASSES = frozenset(
+    {
+        ("apscheduler.triggers.cron", "CronTrigger"),
+        ("apscheduler.triggers.cron.fields", "BaseField"),
+        ("apscheduler.triggers.cron.fields", "WeekField"),
+        ("apscheduler.triggers.cron.fields", "DayOfMonthField"),
+        ("apscheduler.triggers.cron.fields", "DayOfWeekField"),
+        ("apscheduler.triggers.cron.fields", "MonthField"),
+        ("apscheduler.triggers.cron.expressions", "AllExpression"),
+        ("apscheduler.triggers.cron.expressions", "RangeExpression"),
+        ("apscheduler.triggers.cron.expressions", "MonthRangeExpression"),
+        ("apscheduler.triggers.cron.expressions", "WeekdayRangeExpression"),
+        ("apscheduler.triggers.cron.expressions", "WeekdayPositionExpression"),
+        ("apscheduler.triggers.cron.expressions", "LastDayOfMonthExpression"),
+        ("apscheduler.triggers.interval", "IntervalTrigger"),
+        ("apscheduler.triggers.date", "DateTrigger"),
+        ("apscheduler.triggers.calendarinterval", "CalendarIntervalTrigger"),
+        ("apscheduler.triggers.combining", "AndTrigger"),
+        ("apscheduler.triggers.combining", "OrTrigger"),
+    }
+)
+
+#: Modules (and their submodules) a job state never needs and an attacker would love.
+FORBIDDEN_MODULES = frozenset(
+    """builtins __builtin__ os posix nt posixpath ntpath subprocess sys importlib pickle _pickle
+    pickletools marshal shutil socket _socket types code codeop ctypes _ctypes runpy functools
+    _functools operator _operator io _io pty tty signal _signal threading _thread multiprocessing
+    _multiprocessing concurrent asyncio inspect gc weakref _weakref tempfile pathlib glob
+    webbrowser urllib http ftplib smtplib telnetlib poplib imaplib zipimport pkgutil site
+    sysconfig platform ssl _ssl select selectors mmap resource fcntl zipfile tarfile lzma bz2
+    zlib gzip copy copyreg copy_reg codecs _codecs pdb bdb trace tracemalloc faulthandler
+    atexit builtins sqlite3 _sqlite3 dbm shelve logging unittest doctest pydoc timeit
+    cProfile profile dill cloudpickle joblib numpy.lib nose pytest setuptools pip distutils
+    _posixsubprocess _winapi msvcrt winreg ensurepip venv idlelib tkinter turtle xmlrpc
+    sched queue _queue contextlib abc _abc typing collections.abc apscheduler schedtui
+    pytz pytz_deprecation_shim zoneinfo _zoneinfo datetime _datetime tzlocal""".split()
+)
+
+
+def _forbidden_module(module: str) -> bool:
+    parts = module.split(".")
+    for i in range(1, len(parts) + 1):
+        if ".".join(parts[:i]) in FORBIDDEN_MODULES:
+            return True
+    return False
+
+
+def _valid_component(part: str) -> bool:
+    return part.isidentifier() and not part.startswith("__") and len(part) <= 128
+
+
+def find_global(module: str, name: str) -> object:
+    """What ``find_class(module, name)`` may return, or UnpickleError."""
+    if type(module) is not str or type(name) is not str:
+        raise UnpickleError("forbidden-global", "global names must be strings")
+    module = _PY2_MODULES.get(module, module)
+    allowed = _ALLOWED.get((module, name))
+    if allowed is not None:
+        return allowed
+    if (module, name) in APSCHEDULER_CLASSES:
+        return placeholder_class(module, name)
+    shown = f"{module[:60]}.{name[:60]}"
+    if len(module) > 200 or len(name) > 200:
+        raise UnpickleError("forbidden-global", f"global name too long: {shown}")
+    mparts = module.split(".")
+    nparts = name.split(".")
+    if not all(_valid_component(p) for p in mparts) or not all(_valid_component(p) for p in nparts):
+        raise UnpickleError("forbidden-global", f"forbidden global {shown}")
+    if _forbidden_module(module):
+        raise UnpickleError("forbidden-global", f"forbidden global {shown}")
+    return placeholder_class(module, name)
+
+
+# --------------------------------------------------------------------------- the unpickler
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """C unpickler with every way out to real objects closed."""
+
+    def find_class(self, module: str, name: str) -> object:  # noqa: D102
+        return find_global(module, name)
+
+    def persistent_load(self, pid: object) -> object:  # noqa: D102
+        raise UnpickleError("forbidden-opcode", "persistent ids (PERSID) are not allowed")
+
+
+def extensions_registered() -> bool:
+    """Whether copyreg's extension registry is in use (then EXT opcodes reach real objects)."""
+    return bool(copyreg._extension_registry or copyreg._extension_cache)  # type: ignore[attr-defined]
+
+
+_EXT_OPS = {"EXT1", "EXT2", "EXT4"}
+
+
+def has_ext_opcode(data: bytes) -> bool:
+    """Slow path (only when extensions are registered): scan the opcodes."""
+    import pickletools
+
+    try:
+        return any(op.name in _EXT_OPS for op, _arg, _pos in pickletools.genops(data))
+    except Exception:  # noqa: BLE001 - a malformed stream fails in the real load too
+        return False
+
+
+def loads(data: bytes) -> object:
+    """Unpickle ``data`` with ``SafeUnpickler``; the whole input must be consumed."""
+    if extensions_registered() and has_ext_opcode(data):
+        raise UnpickleError("forbidden-opcode", "extension codes (EXT) are not allowed")
+    stream = io.BytesIO(data)
+    obj = SafeUnpickler(stream).load()
+    if stream.tell() != len(data):
+        raise UnpickleError("trailing-data", f"{len(data) - stream.tell()} bytes after STOP")
+    return obj
+
+
+# --------------------------------------------------------------------------- memory guard
+
+try:
+    import resource as _resource
+except ImportError:  # pragma: no cover - Windows
+    _resource = None  # type: ignore[assignment]
+
+#: Extra address space allowed while decoding (a 1 MiB row never needs more).
+DEFAULT_MARGIN = 768 * 1024 * 1024
+
+
+def _vm_size() -> int | None:
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextlib.contextmanager
+def memory_guard(margin: int = DEFAULT_MARGIN) -> Iterator[None]:
+    """Lower the soft RLIMIT_AS to (current size + ``margin``) for the block, then restore.
+
+    A memo bomb then fails with MemoryError instead of taking gigabytes. No-op where the
+    limit cannot be read or set (non-Linux) or is already lower.
+    """
+    if _resource is None:
+        yield
+        return
+    size = _vm_size()
+    try:
+        soft, hard = _resource.getrlimit(_resource.RLIMIT_AS)
+    except (OSError, ValueError):
+        soft = hard = None
+    if size is None or soft is None:
+        yield
+        return
+    want = size + margin
+    if hard != _resource.RLIM_INFINITY and want > hard:
+        want = hard
+    if soft != _resource.RLIM_INFINITY and soft <= want:
+        yield
+        return
+    try:
+        _resource.setrlimit(_resource.RLIMIT_AS, (want, hard))
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        _resource.setrlimit(_resource.RLIMIT_AS, (soft, hard))

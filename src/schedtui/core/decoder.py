@@ -1,0 +1,584 @@
+"""Decode ``job_state`` pickles without trusting them and without the application's code.
+
+- ``decode_row(job_id, next_run_time, job_state) -> JobInfo`` never raises: a row that
+  cannot be decoded comes back with ``finding`` set.
+- ``decode_rows(rows) -> list[JobInfo]`` does the same in bulk (with the memory guard
+  armed once per batch).
+- ``decode_state(data) -> dict`` returns the validated state dict (its ``trigger`` a
+  ``TriggerSpec``) or raises ``DecodeError(code, message)``.
+
+Safety comes from ``_unpickle`` (vetted call shapes, inert placeholders, memory guard);
+this module turns the placeholder tree into validated values. Finding codes: ``too-large``,
+``empty``, ``bad-type``, ``truncated``, ``malformed``, ``trailing-data``,
+``forbidden-global``, ``forbidden-opcode``, ``forbidden-build``, ``memory``, ``too-deep``,
+``bad-shape``, ``bad-trigger``, ``bad-value``, ``naive-datetime``, ``future-version``,
+``unknown-timezone``, ``internal``.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger as _Aps_CronTrigger
+
+from schedtui.core import _unpickle, tzshim
+from schedtui.core._unpickle import Placeholder, UnpickleError
+from schedtui.core.model import CRON_FIELD_NAMES, DecodeFinding, JobInfo, TriggerSpec
+from schedtui.core.saferepr import safe_repr
+
+#: Rows larger than this are not decoded (``too-large``).
+MAX_ROW_BYTES = 1024 * 1024
+#: Nesting limit of and/or triggers.
+MAX_TRIGGER_DEPTH = 8
+#: Rows decoded between two re-arms of the memory guard in ``decode_rows``.
+GUARD_BATCH = 2000
+#: The column and the pickled next_run_time may differ by this much before a note.
+MISMATCH_TOLERANCE = 1.0
+
+UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class DecodeError(Exception):
+    """A job state that cannot be decoded; ``code`` is stable, ``message`` one sentence."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    def finding(self) -> DecodeFinding:
+        return DecodeFinding(self.code, self.message)
+
+
+# --------------------------------------------------------------------------- unpickling
+
+
+def _classify(exc: BaseException) -> DecodeError:
+    if isinstance(exc, UnpickleError):
+        return DecodeError(exc.code, exc.message)
+    if isinstance(exc, MemoryError):
+        return DecodeError("memory", "the pickle asks for more memory than a job state can need")
+    if isinstance(exc, RecursionError):
+        return DecodeError("too-deep", "the pickle is nested too deeply")
+    if isinstance(exc, tzshim.ZoneError):
+        return DecodeError("bad-shape", str(exc))
+    text = str(exc)[:160]
+    if isinstance(exc, EOFError) or "truncated" in text or "ran out of input" in text.lower():
+        return DecodeError("truncated", "the pickle ends early (truncated or missing STOP)")
+    return DecodeError("malformed", f"not a valid pickle: {type(exc).__name__}: {text}")
+
+
+def _load(data: object) -> object:
+    if type(data) is not bytes:
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
+        else:
+            raise DecodeError("bad-type", f"job_state is {type(data).__name__}, not bytes")
+    if not data:
+        raise DecodeError("empty", "job_state is empty")
+    if len(data) > MAX_ROW_BYTES:
+        raise DecodeError("too-large", f"job_state is {len(data)} bytes (limit {MAX_ROW_BYTES})")
+    if data[0] == 0x80 and len(data) > 1 and data[1] > pickle.HIGHEST_PROTOCOL:
+        raise DecodeError("future-version", f"pickle protocol {data[1]} is newer than this Python reads")
+    try:
+        return _unpickle.loads(data)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a finding
+        raise _classify(exc) from None
+
+
+def _protocol(data: object) -> int | None:
+    if isinstance(data, (bytes, bytearray)) and len(data) > 1 and data[0] == 0x80:
+        return data[1]
+    return None
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _bad(what: str, why: str = "has an invalid value") -> DecodeError:
+    return DecodeError("bad-value", f"{what} {why}")
+
+
+def _aware(value: object, what: str, *, optional: bool = True) -> datetime | None:
+    if value is None and optional:
+        return None
+    if type(value) is not datetime:
+        raise _bad(what, "is not a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise DecodeError("naive-datetime", f"{what} has no time zone")
+    return value
+
+
+def _opt_date(value: object, what: str) -> date | None:
+    if value is None:
+        return None
+    if type(value) is not date:
+        raise _bad(what, "is not a date")
+    return value
+
+
+def _tz(value: object, what: str = "timezone") -> tzinfo:
+    if value is None:
+        raise _bad(what, "is missing")
+    try:
+        tz = tzshim.trigger_zone(value)
+    except tzshim.ZoneError as exc:
+        raise DecodeError("unknown-timezone" if "unknown" in str(exc) else "bad-value", f"{what}: {exc}") from None
+    assert tz is not None
+    return tz
+
+
+def _jitter(value: object) -> int | None:
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not 0 <= value <= 10 * 365 * 86400 or value != value:
+        raise _bad("jitter")
+    return int(value)
+
+
+def _state_of(obj: object, what: str) -> dict:
+    if not isinstance(obj, Placeholder):
+        raise DecodeError("bad-trigger", f"{what} is not an APScheduler object")
+    if obj.ph_args or obj.ph_kwargs or obj.ph_items:
+        raise DecodeError("bad-trigger", f"{what} was built with unexpected arguments")
+    state = obj.ph_state
+    if type(state) is tuple and len(state) == 2 and state[0] is None:
+        state = state[1]
+    if type(state) is not dict:
+        raise DecodeError("bad-trigger", f"{what} has no state")
+    return state
+
+
+def _version(state: dict, what: str, newest: int) -> None:
+    v = state.get("version", 1)
+    if type(v) is not int or v < 1:
+        raise DecodeError("bad-trigger", f"{what} state has an invalid version")
+    if v > newest:
+        raise DecodeError("future-version", f"{what} state version {v} is newer than APScheduler 3.x writes")
+
+
+# --------------------------------------------------------------------------- cron
+
+_EXPR = "apscheduler.triggers.cron.expressions."
+_FIELD = "apscheduler.triggers.cron.fields."
+_FIELD_CLASS = {
+    "year": "BaseField",
+    "month": "MonthField",
+    "day": "DayOfMonthField",
+    "week": "WeekField",
+    "day_of_week": "DayOfWeekField",
+    "hour": "BaseField",
+    "minute": "BaseField",
+    "second": "BaseField",
+}
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_POSITIONS = ("1st", "2nd", "3rd", "4th", "5th", "last")
+
+#: (field name, expression) -> validated by APScheduler's own field classes.
+_VALID_FIELDS: dict[tuple[str, str], bool] = {}
+_MAX_VALID_CACHE = 8192
+
+
+def _int_in(value: object, lo: int, hi: int, what: str) -> int:
+    if type(value) is not int or not lo <= value <= hi:
+        raise DecodeError("bad-trigger", f"cron {what} is out of range")
+    return value
+
+
+def _opt_step(value: object) -> int | None:
+    if value is None:
+        return None
+    return _int_in(value, 1, 10_000, "step")
+
+
+def _expr_str(expr: object) -> str:
+    if not isinstance(expr, Placeholder):
+        raise DecodeError("bad-trigger", "cron expression is not an APScheduler expression")
+    cls = type(expr).ph_qualname
+    if type(expr).ph_module != "apscheduler.triggers.cron.expressions":
+        raise DecodeError("bad-trigger", "cron expression has an unexpected class")
+    st = _state_of(expr, "cron expression")
+    if cls == "AllExpression":
+        step = _opt_step(st.get("step"))
+        return f"*/{step}" if step else "*"
+    if cls == "RangeExpression":
+        first = _int_in(st.get("first"), 0, 9999, "range start")
+        last = st.get("last")
+        step = _opt_step(st.get("step"))
+        if last is not None:
+            last = _int_in(last, 0, 9999, "range end")
+        text = f"{first}-{last}" if last is not None and last != first else str(first)
+        return f"{text}/{step}" if step else text
+    if cls == "MonthRangeExpression":
+        first = _int_in(st.get("first"), 1, 12, "month")
+        last = st.get("last")
+        if last is not None and last != first:
+            return f"{_MONTHS[first - 1]}-{_MONTHS[_int_in(last, 1, 12, 'month') - 1]}"
+        return _MONTHS[first - 1]
+    if cls == "WeekdayRangeExpression":
+        first = _int_in(st.get("first"), 0, 6, "weekday")
+        last = st.get("last")
+        if last is not None and last != first:
+            return f"{_WEEKDAYS[first]}-{_WEEKDAYS[_int_in(last, 0, 6, 'weekday')]}"
+        return _WEEKDAYS[first]
+    if cls == "WeekdayPositionExpression":
+        opt = _int_in(st.get("option_num"), 0, 5, "weekday position")
+        wd = _int_in(st.get("weekday"), 0, 6, "weekday")
+        return f"{_POSITIONS[opt]} {_WEEKDAYS[wd]}"
+    if cls == "LastDayOfMonthExpression":
+        return "last"
+    raise DecodeError("bad-trigger", "cron expression has an unexpected class")
+
+
+def _validate_field(name: str, text: str) -> None:
+    key = (name, text)
+    if key in _VALID_FIELDS:
+        return
+    try:
+        field = _Aps_CronTrigger.FIELDS_MAP[name](name, text)
+        ok = str(field) == text
+    except Exception:  # noqa: BLE001 - APScheduler's own validation said no
+        ok = False
+    if not ok:
+        raise DecodeError("bad-trigger", f"cron field {name}={text[:40]!r} is not valid")
+    if len(_VALID_FIELDS) < _MAX_VALID_CACHE:
+        _VALID_FIELDS[key] = True
+
+
+def _cron(state: dict) -> TriggerSpec:
+    _version(state, "CronTrigger", 2)
+    tz = _tz(state.get("timezone"))
+    fields = state.get("fields")
+    if type(fields) is not list or len(fields) != len(CRON_FIELD_NAMES):
+        raise DecodeError("bad-trigger", "CronTrigger must have 8 fields")
+    out = []
+    explicit = []
+    for expected, field in zip(CRON_FIELD_NAMES, fields):
+        if not isinstance(field, Placeholder) or type(field).ph_name() != _FIELD + _FIELD_CLASS[expected]:
+            raise DecodeError("bad-trigger", f"cron field {expected} has an unexpected class")
+        fst = _state_of(field, "cron field")
+        if fst.get("name") != expected:
+            raise DecodeError("bad-trigger", "cron fields are out of order")
+        is_default = fst.get("is_default")
+        if type(is_default) is not bool:
+            raise DecodeError("bad-trigger", "cron field is_default is not a boolean")
+        exprs = fst.get("expressions")
+        if type(exprs) is not list or not 1 <= len(exprs) <= 64:
+            raise DecodeError("bad-trigger", f"cron field {expected} has no expressions")
+        text = ",".join([_expr_str(e) for e in exprs])
+        _validate_field(expected, text)
+        out.append((expected, text))
+        if not is_default:
+            explicit.append(expected)
+    return TriggerSpec(
+        kind="cron",
+        timezone=tzshim.zone_name(tz),
+        tz=tz,
+        start_date=_aware(state.get("start_date"), "start_date"),
+        end_date=_aware(state.get("end_date"), "end_date"),
+        jitter=_jitter(state.get("jitter")),
+        cron=tuple(out),
+        cron_explicit=frozenset(explicit),
+    )
+
+
+# --------------------------------------------------------------------------- other triggers
+
+
+def _interval(state: dict) -> TriggerSpec:
+    _version(state, "IntervalTrigger", 2)
+    interval = state.get("interval")
+    if type(interval) is not timedelta or interval <= timedelta(0):
+        raise DecodeError("bad-trigger", "interval must be a positive timedelta")
+    tz = _tz(state.get("timezone"))
+    return TriggerSpec(
+        kind="interval",
+        timezone=tzshim.zone_name(tz),
+        tz=tz,
+        start_date=_aware(state.get("start_date"), "start_date"),
+        end_date=_aware(state.get("end_date"), "end_date"),
+        jitter=_jitter(state.get("jitter")),
+        interval=interval,
+    )
+
+
+def _date(state: dict) -> TriggerSpec:
+    _version(state, "DateTrigger", 1)
+    run_date = _aware(state.get("run_date"), "run_date", optional=False)
+    return TriggerSpec(kind="date", run_date=run_date)
+
+
+def _calendar(state: dict) -> TriggerSpec:
+    _version(state, "CalendarIntervalTrigger", 1)
+    interval = state.get("interval")
+    if type(interval) not in (list, tuple) or len(interval) != 4:
+        raise DecodeError("bad-trigger", "calendar interval must be [years, months, weeks, days]")
+    parts = tuple(_int_in(v, 0, 10_000, "calendar interval") for v in interval)
+    if not any(parts):
+        raise DecodeError("bad-trigger", "calendar interval is zero")
+    t = state.get("time")
+    if type(t) not in (list, tuple) or len(t) != 3:
+        raise DecodeError("bad-trigger", "calendar time must be (hour, minute, second)")
+    hms = (_int_in(t[0], 0, 23, "hour"), _int_in(t[1], 0, 59, "minute"), _int_in(t[2], 0, 59, "second"))
+    tz = _tz(state.get("timezone"))
+    start = _opt_date(state.get("start_date"), "start_date")
+    end = _opt_date(state.get("end_date"), "end_date")
+    return TriggerSpec(
+        kind="calendarinterval",
+        timezone=tzshim.zone_name(tz),
+        tz=tz,
+        start_date=None if start is None else datetime(start.year, start.month, start.day, tzinfo=tz),
+        end_date=None if end is None else datetime(end.year, end.month, end.day, tzinfo=tz),
+        jitter=_jitter(state.get("jitter")),
+        calendar=parts,  # type: ignore[arg-type]
+        calendar_time=hms,
+    )
+
+
+def _combining(kind: str, state: dict, depth: int) -> TriggerSpec:
+    _version(state, "AndTrigger" if kind == "and" else "OrTrigger", 1)
+    triggers = state.get("triggers")
+    if type(triggers) is not list or not 1 <= len(triggers) <= 32:
+        raise DecodeError("bad-trigger", f"{kind} trigger needs 1 to 32 children")
+    children = []
+    for item in triggers:
+        if type(item) not in (tuple, list) or len(item) != 2 or type(item[0]) is not str or type(item[1]) is not dict:
+            raise DecodeError("bad-trigger", f"{kind} trigger children must be ('module:Class', state) pairs")
+        ref = item[0]
+        child_kind = _REF_KINDS.get(ref)
+        if child_kind is None:
+            raise DecodeError("bad-trigger", f"{kind} trigger child class {ref[:80]!r} is not an APScheduler trigger")
+        children.append(_from_state(child_kind, item[1], depth + 1))
+    return TriggerSpec(kind=kind, jitter=_jitter(state.get("jitter")), children=tuple(children))  # type: ignore[arg-type]
+
+
+_TRIGGER_KINDS = {
+    "apscheduler.triggers.cron.CronTrigger": "cron",
+    "apscheduler.triggers.interval.IntervalTrigger": "interval",
+    "apscheduler.triggers.date.DateTrigger": "date",
+    "apscheduler.triggers.calendarinterval.CalendarIntervalTrigger": "calendarinterval",
+    "apscheduler.triggers.combining.AndTrigger": "and",
+    "apscheduler.triggers.combining.OrTrigger": "or",
+}
+#: ``"module:Class"`` strings inside and/or states (``obj_to_ref`` of the class).
+_REF_KINDS = {name.rpartition(".")[0] + ":" + name.rpartition(".")[2]: kind for name, kind in _TRIGGER_KINDS.items()}
+
+
+def _from_state(kind: str, state: dict, depth: int) -> TriggerSpec:
+    if depth > MAX_TRIGGER_DEPTH:
+        raise DecodeError("bad-trigger", "and/or triggers are nested too deeply")
+    if kind == "cron":
+        return _cron(state)
+    if kind == "interval":
+        return _interval(state)
+    if kind == "date":
+        return _date(state)
+    if kind == "calendarinterval":
+        return _calendar(state)
+    return _combining(kind, state, depth)
+
+
+def trigger_spec(obj: object) -> TriggerSpec:
+    """Validate a decoded trigger placeholder and reduce it to a ``TriggerSpec``."""
+    if not isinstance(obj, Placeholder):
+        raise DecodeError("bad-trigger", f"trigger is a {type(obj).__name__}, not an APScheduler trigger")
+    kind = _TRIGGER_KINDS.get(type(obj).ph_name())
+    if kind is None:
+        raise DecodeError("bad-trigger", f"trigger class {type(obj).ph_name()[:80]} is not an APScheduler trigger")
+    return _from_state(kind, _state_of(obj, "trigger"), 0)
+
+
+# --------------------------------------------------------------------------- job state
+
+_REQUIRED = ("id", "func", "trigger", "executor", "args", "kwargs", "name", "misfire_grace_time", "coalesce", "max_instances")
+
+
+def _short_str(value: object, what: str, limit: int = 1000, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if type(value) is not str or len(value) > limit:
+        raise _bad(what, "is not a string")
+    return value
+
+
+def validate_state(obj: object) -> dict[str, Any]:
+    """Check a decoded job state; return a new dict with ``trigger`` as a ``TriggerSpec``."""
+    if type(obj) is not dict:
+        raise DecodeError("bad-shape", f"job state is a {type(obj).__name__}, not a dict")
+    version = obj.get("version", 1)
+    if type(version) is not int or version < 1:
+        raise DecodeError("bad-shape", "job state has an invalid version")
+    if version > 1:
+        raise DecodeError("future-version", f"job state version {version} is newer than APScheduler 3.x writes")
+    missing = [k for k in _REQUIRED if k not in obj]
+    if missing:
+        raise DecodeError("bad-shape", f"job state lacks {', '.join(missing)}")
+    func = _short_str(obj["func"], "func")
+    assert func is not None
+    if ":" not in func:
+        raise _bad("func", "is not a 'module:name' reference")
+    args = obj["args"]
+    if type(args) is list:
+        args = tuple(args)
+    if type(args) is not tuple:
+        raise _bad("args", "is not a tuple")
+    kwargs = obj["kwargs"]
+    if type(kwargs) is not dict:
+        raise _bad("kwargs", "is not a dict")
+    mgt = obj["misfire_grace_time"]
+    if mgt is not None and (type(mgt) not in (int, float) or not mgt >= 0 or mgt == math.inf):
+        raise _bad("misfire_grace_time")
+    coalesce = obj["coalesce"]
+    if type(coalesce) is not bool:
+        raise _bad("coalesce", "is not a boolean")
+    max_instances = obj["max_instances"]
+    if type(max_instances) is not int or max_instances < 1:
+        raise _bad("max_instances")
+    return {
+        "version": version,
+        "id": _short_str(obj["id"], "id"),
+        "func": func,
+        "trigger": trigger_spec(obj["trigger"]),
+        "executor": _short_str(obj["executor"], "executor", 200),
+        "args": args,
+        "kwargs": kwargs,
+        "name": _short_str(obj["name"], "name", optional=True),
+        "misfire_grace_time": mgt,
+        "coalesce": coalesce,
+        "max_instances": max_instances,
+        "next_run_time": _aware(obj.get("next_run_time"), "next_run_time"),
+    }
+
+
+def decode_state(data: bytes) -> dict[str, Any]:
+    """The decoded, validated state dict of one ``job_state`` (raises ``DecodeError``)."""
+    with _unpickle.memory_guard():
+        return _decode_state(data)
+
+
+def _decode_state(data: object) -> dict[str, Any]:
+    obj = _load(data)
+    try:
+        return validate_state(obj)
+    except DecodeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - hostile values must not escape as exceptions
+        raise _classify(exc) from None
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _column_time(value: object) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        ts = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(ts):
+            return None
+        return _EPOCH + timedelta(seconds=ts)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _size(data: object) -> int:
+    try:
+        return len(data)  # type: ignore[arg-type]
+    except TypeError:
+        return 0
+
+
+def _row(job_id: str, next_run_time: float | None, job_state: bytes) -> JobInfo:
+    column = _column_time(next_run_time)
+    size = _size(job_state)
+    try:
+        st = _decode_state(job_state)
+    except DecodeError as exc:
+        return JobInfo(id=job_id, next_run_time=column, state_size=size, finding=exc.finding(), protocol=_protocol(job_state))
+    notes: list[DecodeFinding] = []
+    if next_run_time is not None and column is None:
+        notes.append(DecodeFinding("bad-column", f"next_run_time column holds {str(next_run_time)[:40]!r}"))
+    pickled = st["next_run_time"]
+    if (column is None) != (pickled is None):
+        if column is None and next_run_time is None:
+            notes.append(DecodeFinding("next-run-mismatch", "column says paused but the pickle has a next run time"))
+        elif column is not None:
+            notes.append(DecodeFinding("next-run-mismatch", "column has a next run time but the pickle says paused"))
+    elif column is not None and pickled is not None:
+        if abs((column - pickled).total_seconds()) > MISMATCH_TOLERANCE:
+            notes.append(
+                DecodeFinding(
+                    "next-run-mismatch",
+                    f"column next_run_time {column.isoformat()} differs from the pickle's {pickled.isoformat()}",
+                )
+            )
+    if st["id"] != job_id:
+        notes.append(DecodeFinding("id-mismatch", f"the pickle's id is {safe_repr(st['id'], max_len=60)}"))
+    return JobInfo(
+        id=job_id,
+        next_run_time=column,
+        state_size=size,
+        name=st["name"],
+        func=st["func"],
+        trigger=st["trigger"],
+        executor=st["executor"],
+        args_repr=safe_repr(st["args"]),
+        kwargs_repr=safe_repr(st["kwargs"]),
+        misfire_grace_time=st["misfire_grace_time"],
+        coalesce=st["coalesce"],
+        max_instances=st["max_instances"],
+        state_next_run_time=pickled,
+        notes=tuple(notes),
+        protocol=_protocol(job_state),
+    )
+
+
+def _safe_row(job_id: object, next_run_time: Any, job_state: Any) -> JobInfo:
+    jid = job_id if type(job_id) is str else safe_repr(job_id, max_len=191)
+    try:
+        return _row(jid, next_run_time, job_state)
+    except Exception as exc:  # noqa: BLE001 - decode_row never raises
+        finding = _classify(exc).finding() if isinstance(exc, (MemoryError, RecursionError)) else DecodeFinding(
+            "internal", f"decoder error: {type(exc).__name__}"
+        )
+        return JobInfo(id=jid, next_run_time=_column_time(next_run_time), state_size=_size(job_state), finding=finding)
+
+
+def decode_row(job_id: str, next_run_time: float | None, job_state: bytes) -> JobInfo:
+    """Decode one row of the jobs table. Never raises."""
+    try:
+        with _unpickle.memory_guard():
+            return _safe_row(job_id, next_run_time, job_state)
+    except Exception as exc:  # noqa: BLE001 - e.g. the guard itself failing
+        return JobInfo(
+            id=str(job_id)[:191],
+            next_run_time=None,
+            state_size=_size(job_state),
+            finding=DecodeFinding("internal", f"decoder error: {type(exc).__name__}"),
+        )
+
+
+def decode_rows(rows: Iterable[Sequence[Any]]) -> list[JobInfo]:
+    """Decode many ``(id, next_run_time, job_state)`` rows. Never raises for a row."""
+    out: list[JobInfo] = []
+    batch: list[Sequence[Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= GUARD_BATCH:
+            _decode_batch(batch, out)
+            batch = []
+    if batch:
+        _decode_batch(batch, out)
+    return out
+
+
+def _decode_batch(batch: list[Sequence[Any]], out: list[JobInfo]) -> None:
+    with _unpickle.memory_guard():
+        for row in batch:
+            out.append(_safe_row(row[0], row[1], row[2]))
