@@ -335,13 +335,15 @@ def summary(bind: Any, now: datetime, schema: str | None = None) -> RunSummary:
     with connection(bind) as conn:
         if not _runs_table_exists(conn, schema):
             return RunSummary(since=since, runs_24h=0, failures_24h=0)
-        outcomes: dict[str, int] = {}
-        for outcome in T.FINAL_OUTCOMES:
-            n = conn.execute(
-                sa.select(sa.func.count()).select_from(r).where(r.c.outcome == outcome, r.c.finished_at >= cutoff)
-            ).scalar_one()
-            if n:
-                outcomes[outcome] = int(n)
+        outcomes: dict[str, int] = {
+            str(o): int(n)
+            for o, n in conn.execute(
+                sa.select(r.c.outcome, sa.func.count())
+                .where(r.c.outcome.in_(T.FINAL_OUTCOMES), r.c.finished_at >= cutoff)
+                .group_by(r.c.outcome)
+            )
+            if n
+        }
         running = int(
             conn.execute(sa.select(sa.func.count()).select_from(r).where(r.c.outcome == "running")).scalar_one()
         )
