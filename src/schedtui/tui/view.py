@@ -7,9 +7,11 @@ benchmark can call it directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from operator import attrgetter
 from typing import Literal
 
 from schedtui.core.model import JobInfo
@@ -41,29 +43,36 @@ class Row:
 
 
 def _on_time_judge():  # noqa: ANN202
-    """``job -> bool`` (on time?) from the checker, or None when it is not available."""
+    """``(job, now) -> bool`` (not overdue?) from the checker, or None when unavailable.
+
+    Overdue means past the job's grace (the checker's CRITICAL); a job a few seconds late
+    (about to be picked up) stays under upcoming, its countdown says ``overdue by 5s``.
+    """
     try:
         from schedtui.core.checker import job_lag
         from schedtui.core.health import CheckOptions, Status
     except ImportError:
         return None
     options = CheckOptions()
-    return lambda job, now: job_lag(job, now, options)[0] == Status.OK
+    return lambda job, now: job_lag(job, now, options)[0] != Status.CRITICAL
 
 
 def job_state(job: JobInfo, now: datetime, judge=None) -> str:  # noqa: ANN001
     """overdue, upcoming, paused or undecodable."""
     if job.finding is not None:
         return "undecodable"
-    if job.next_run_time is None:
+    nrt = job.next_run_time
+    if nrt is None:
         return "paused"
+    if nrt >= now:
+        return "upcoming"
     if judge is not None:
         try:
             return "upcoming" if judge(job, now) else "overdue"
         except Exception:  # noqa: BLE001 - odd data: judge by the column alone
             pass
     grace = max(job.misfire_grace_time or 0.0, DEFAULT_GRACE)
-    return "overdue" if (now - job.next_run_time).total_seconds() > grace else "upcoming"
+    return "overdue" if (now - nrt).total_seconds() > grace else "upcoming"
 
 
 def group_of(job: JobInfo, group_by: GroupBy, now: datetime, judge=None) -> str:  # noqa: ANN001
@@ -84,12 +93,59 @@ def matches(job: JobInfo, needle: str) -> bool:
     return any(needle in (v or "").lower() for v in (job.id, job.name, job.func))
 
 
+_FAR = datetime.max.replace(tzinfo=timezone.utc)
+
+
 def _sort_key(sort_by: SortBy, durations: Mapping[str, float]):  # noqa: ANN202
     if sort_by == "id":
-        return lambda j: j.id
+        return attrgetter("id")
     if sort_by == "duration":
         return lambda j: (j.id not in durations, -durations.get(j.id, 0.0), j.id)
-    return lambda j: (j.next_run_time is None, j.next_run_time.timestamp() if j.next_run_time else 0.0, j.id)
+    return lambda j: (j.next_run_time or _FAR, j.id)
+
+
+class RowList(Sequence[Row]):
+    """The flat list of lines: group headers followed by their (visible) jobs.
+
+    Jobs are stored as they are (no per-row object), so 100,000 jobs cost one list;
+    ``Row`` values are made on access, for the few lines on screen.
+    """
+
+    __slots__ = ("_items", "_headers")
+
+    def __init__(self, items: list[JobInfo | Row] | None = None, headers: list[int] | None = None) -> None:
+        self._items: list[JobInfo | Row] = items or []
+        self._headers: list[int] = headers or []
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        item = self._items[index]
+        if isinstance(item, Row):
+            return item
+        if index < 0:
+            index += len(self._items)
+        header = self._items[self._headers[bisect_right(self._headers, index) - 1]]
+        return Row(group=header.group, job=item)  # type: ignore[union-attr]
+
+    def index_of_job(self, job_id: str) -> int | None:
+        for i, item in enumerate(self._items):
+            if not isinstance(item, Row) and item.id == job_id:
+                return i
+        return None
+
+    def index_of_group(self, group: str) -> int | None:
+        for i in self._headers:
+            if self._items[i].group == group:  # type: ignore[union-attr]
+                return i
+        return None
+
+    @property
+    def headers(self) -> list[Row]:
+        return [self._items[i] for i in self._headers]  # type: ignore[misc]
 
 
 def build_rows(
@@ -101,8 +157,13 @@ def build_rows(
     needle: str = "",
     collapsed: frozenset[str] | set[str] = frozenset(),
     durations: Mapping[str, float] | None = None,
-) -> list[Row]:
-    """Group, filter and sort ``jobs``; collapsed groups show their header only."""
+    presorted: bool = False,
+) -> RowList:
+    """Group, filter and sort ``jobs``; collapsed groups show their header only.
+
+    ``presorted``: ``jobs`` already come in next-run order (``JobStoreReader`` returns
+    them so), and grouping keeps that order, so sorting by next run is skipped.
+    """
     durations = durations or {}
     groups: dict[str, list[JobInfo]] = {}
     judge = _on_time_judge() if group_by == "state" else None
@@ -113,26 +174,32 @@ def build_rows(
             key = group_of(job, group_by, now, judge)
         except Exception:  # noqa: BLE001 - nothing a row holds may break the list
             key = "(undecodable)"
-        groups.setdefault(key, []).append(job)
+        members = groups.get(key)
+        if members is None:
+            members = groups[key] = []
+        members.append(job)
     if group_by == "state":
         order = [g for g in STATE_ORDER if g in groups]
     else:
         order = sorted(groups, key=lambda g: (g.startswith("("), g))
     key_fn = _sort_key(sort_by, durations)
-    rows: list[Row] = []
+    items: list[JobInfo | Row] = []
+    headers: list[int] = []
     for name in order:
         members = groups[name]
-        rows.append(Row(group=name, count=len(members)))
+        headers.append(len(items))
+        items.append(Row(group=name, count=len(members)))
         if name in collapsed:
             continue
-        try:
-            members.sort(key=key_fn)
-        except Exception:  # noqa: BLE001
-            members.sort(key=lambda j: str(j.id))
-        rows.extend(Row(group=name, job=j) for j in members)
-    return rows
+        if not (presorted and sort_by == "next"):
+            try:
+                members.sort(key=key_fn)
+            except Exception:  # noqa: BLE001
+                members.sort(key=lambda j: str(j.id))
+        items.extend(members)
+    return RowList(items, headers)
 
 
 def count_overdue(jobs: Iterable[JobInfo], now: datetime) -> int:
     judge = _on_time_judge()
-    return sum(1 for j in jobs if job_state(j, now, judge) == "overdue")
+    return sum(1 for j in jobs if j.next_run_time is not None and j.next_run_time < now and job_state(j, now, judge) == "overdue")

@@ -51,43 +51,44 @@ HELP = """\
 [b]schedtui console[/b]: an APScheduler job store, live.
 
 [b]Navigate[/b]
-  ↑ ↓ / j k      move        PgUp PgDn Home End
-  enter / space  expand or collapse a group      ← →  collapse / expand
-  tab            next pane (jobs, detail, history); mouse works too
-  v              show detail or history in the right pane
+  ↑ ↓ j k  PgUp PgDn  Home End   move
+  enter space  ← →               collapse / expand a group
+  tab                            next pane (the mouse works too)
+  v                              detail or history on the right
 
 [b]Find[/b]
-  /              filter by id, name or function as you type (esc clears)
-  g              group by state → function module → trigger kind
-  s              sort by next run → id → last duration
+  /    filter by id, name or function as you type (esc clears)
+  g    group by state → function module → trigger kind
+  s    sort by next run → id → last duration
 
 [b]Refresh[/b]
-  + / -          refresh interval longer / shorter
-  P              pause or resume refreshing
-  R              full reload (re-read and decode every row)
+  + -  refresh more / less often
+  P    pause or resume refreshing
+  R    full reload (re-read and decode every row)
 
 [b]Act[/b]
-  b              backup now (verified; shows file, size, rotation)
+  b    backup now (verified; shows file, size, rotation)
+  t    full traceback of the run selected in the history
 {actions}
 [b]Other[/b]
-  ctrl+p         command palette (every action by name)
-  T              light / dark theme
-  ?              this help          q  quit
+  ctrl+p  command palette      T  light / dark theme
+  ?       this help            q  quit
 
-Countdowns tick every second from data in memory; the database is read in the
-background every refresh interval and never blocks the keys. When the database
-goes away, the last data stays visible (marked stale) and the console retries.
+Countdowns tick every second from data in memory; the database
+is read in the background and never blocks the keys. When it goes
+away, the last data stays on screen (marked stale) and the console
+retries by itself.
 """
 
 ACTIONS_RW = """\
-  p              pause or resume the selected job
-  r              run the selected job now
-  d              remove the selected job
-  (each asks first; via the companion when its heartbeat is fresh)
+  p    pause or resume the selected job
+  r    run the selected job now
+  d    remove the selected job
+       (each asks first; through the companion when it is live)
 """
 
 ACTIONS_RO = """\
-  [dim]read-only mode: pause, resume, run now and remove are disabled[/dim]
+  [dim]read-only: pause, resume, run now and remove are disabled[/dim]
 """
 
 
@@ -103,6 +104,9 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help", classes="dialog"):
             yield Static(Content.from_markup(text))
             yield Static(Content.styled("esc to close", "$text-muted"))
+
+    def on_mount(self) -> None:
+        self.query_one("#help").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -25,7 +25,7 @@ from schedtui.core.model import JobInfo, StoreSnapshot
 from schedtui.tui.data import Extras, Feed, Frame, History
 from schedtui.tui.screens.control import ControlMixin
 from schedtui.tui.screens.dialogs import HelpScreen, TextScreen
-from schedtui.tui.view import GROUP_LABELS, GROUPINGS, SORT_LABELS, SORTS, GroupBy, Row, SortBy, build_rows, count_overdue
+from schedtui.tui.view import GROUP_LABELS, GROUPINGS, SORT_LABELS, SORTS, GroupBy, RowList, SortBy, build_rows, count_overdue
 from schedtui.tui.widgets.detail import DetailPane
 from schedtui.tui.widgets.history import HistoryPane
 from schedtui.tui.widgets.jobs import JobList
@@ -52,7 +52,7 @@ class FrameReady(Message):
 
 
 class RowsReady(Message):
-    def __init__(self, token: int, rows: list[Row], counts: Counts) -> None:
+    def __init__(self, token: int, rows: RowList, counts: Counts) -> None:
         super().__init__()
         self.token = token
         self.rows = rows
@@ -145,7 +145,13 @@ class MainScreen(ControlMixin, Screen):
         self._check_size(event.size.width, event.size.height)
 
     def _check_size(self, width: int, height: int) -> None:
-        self.set_class(width < MIN_WIDTH or height < MIN_HEIGHT, "-too-small")
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.set_class(small, "-too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"The console needs at least {MIN_WIDTH}×{MIN_HEIGHT} characters; this terminal is {width}×{height}.\n"
+                "Enlarge the window, or use `schedtui check` for a one-shot report."
+            )
 
     # -- the refresh loop -----------------------------------------------------------
     def _arm(self, delay: float) -> None:
@@ -227,9 +233,9 @@ class MainScreen(ControlMixin, Screen):
     @work(thread=True, group="rows", exit_on_error=False)
     def _build_rows(self, token: int, jobs: tuple[JobInfo, ...], params: ViewParams, durations: dict, now: datetime) -> None:
         try:
-            rows = build_rows(jobs, now=now, group_by=params.group_by, sort_by=params.sort_by, needle=params.needle, collapsed=params.collapsed, durations=durations)
-            if params.group_by == "state" and not params.needle and "overdue" not in params.collapsed:
-                overdue = sum(1 for r in rows if r.job is not None and r.group == "overdue")
+            rows = build_rows(jobs, now=now, group_by=params.group_by, sort_by=params.sort_by, needle=params.needle, collapsed=params.collapsed, durations=durations, presorted=True)
+            if params.group_by == "state" and not params.needle:
+                overdue = next((h.count for h in rows.headers if h.group == "overdue"), 0)
             else:
                 overdue = count_overdue(jobs, now)
             counts = count_jobs(jobs, overdue)
@@ -319,7 +325,7 @@ class MainScreen(ControlMixin, Screen):
         p = self.params
         parts = [f"Jobs by {GROUP_LABELS[p.group_by]}", f"sorted by {SORT_LABELS[p.sort_by]}"]
         if p.needle:
-            shown = sum(r.count for r in self.query_one(JobList).rows if r.job is None)
+            shown = sum(h.count for h in self.query_one(JobList).rows.headers)
             parts.append(f"filter “{p.needle}”: {shown} shown")
         if self.frame is not None and self.frame.stale:
             parts.insert(0, "STALE")

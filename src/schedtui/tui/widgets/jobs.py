@@ -22,7 +22,7 @@ from textual.strip import Strip
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.model import JobInfo
 from schedtui.tui.fmt import clean, countdown, job_trigger_text
-from schedtui.tui.view import Row
+from schedtui.tui.view import Row, RowList
 
 COUNTDOWN_WIDTH = 16
 
@@ -89,7 +89,7 @@ class JobList(ScrollView, can_focus=True):
     def __init__(self, *, clock: Clock = system_clock, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.clock = clock
-        self.rows: list[Row] = []
+        self.rows: RowList = RowList()
         self.cursor = 0
         self.pending: dict[str, str] = {}
         self.stale = False
@@ -108,20 +108,19 @@ class JobList(ScrollView, can_focus=True):
         row = self.current
         return row.job if row else None
 
-    def set_rows(self, rows: list[Row]) -> None:
+    def set_rows(self, rows: RowList) -> None:
         """Replace the rows, keeping the cursor on the same job (or group) when it is there."""
         old = self.current
         self.rows = rows
         if old is not None:
-            key = old.key
-            index = next((i for i, r in enumerate(rows) if r.key == key), None)
+            index = rows.index_of_job(old.job.id) if old.job is not None else rows.index_of_group(old.group)
             if index is None and old.job is not None:
-                # The job left the view: stay near where it was, inside its old group.
-                index = next((i for i, r in enumerate(rows) if r.job is None and r.group == old.group), None)
+                # The job left the view: stay near where it was, on its old group.
+                index = rows.index_of_group(old.group)
             self.cursor = index if index is not None else min(self.cursor, max(0, len(rows) - 1))
         else:
-            self.cursor = next((i for i, r in enumerate(rows) if r.job is not None), 0)
-        if len(self._texts) > 4 * max(len(rows), 1000):
+            self.cursor = 1 if len(rows) > 1 and rows[1].job is not None else 0
+        if len(self._texts) > 4 * max(len(rows), 1000):  # ids that are gone
             self._texts.clear()
         self.virtual_size = Size(self.size.width, len(rows))
         self.refresh()
@@ -134,11 +133,11 @@ class JobList(ScrollView, can_focus=True):
             self.post_message(self.Highlighted(job))
 
     def select_job(self, job_id: str) -> bool:
-        for i, row in enumerate(self.rows):
-            if row.job is not None and row.job.id == job_id:
-                self._move(i)
-                return True
-        return False
+        index = self.rows.index_of_job(job_id)
+        if index is None:
+            return False
+        self._move(index)
+        return True
 
     def tick(self) -> None:
         """Repaint the visible lines (countdowns are computed at render time)."""
