@@ -66,7 +66,7 @@ class BackupScreen(ModalScreen[bool]):
     def on_mount(self) -> None:
         self.run_backup()
 
-    @work(thread=True, exclusive=True, group="backup", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="backup", exit_on_error=False, description="backup")
     def run_backup(self) -> None:
         def progress(fraction: float, message: str) -> None:
             self.post_message(self.Progress(float(fraction or 0.0), str(message or "")))

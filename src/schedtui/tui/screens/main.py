@@ -169,7 +169,7 @@ class MainScreen(ControlMixin, Screen):
         selected = self.selected.id if self.selected is not None else None
         self._fetch(reload, selected)
 
-    @work(thread=True, group="refresh", exit_on_error=False)
+    @work(thread=True, group="refresh", exit_on_error=False, description="read the job store")
     def _fetch(self, reload: bool, selected: str | None) -> None:
         try:
             if reload:
@@ -230,7 +230,7 @@ class MainScreen(ControlMixin, Screen):
         durations = self.frame.last_durations if self.frame is not None else {}
         self._build_rows(self._rows_token, jobs, self.params, durations, self.clock())
 
-    @work(thread=True, group="rows", exit_on_error=False)
+    @work(thread=True, group="rows", exit_on_error=False, description="group and sort the jobs")
     def _build_rows(self, token: int, jobs: tuple[JobInfo, ...], params: ViewParams, durations: dict, now: datetime) -> None:
         try:
             rows = build_rows(jobs, now=now, group_by=params.group_by, sort_by=params.sort_by, needle=params.needle, collapsed=params.collapsed, durations=durations, presorted=True)
@@ -250,6 +250,12 @@ class MainScreen(ControlMixin, Screen):
             return  # an older build; a newer one is coming
         self.counts = message.counts
         jobs = self.query_one(JobList)
+        if self.params.needle:
+            jobs.empty_text = f"no job matches “{self.params.needle}”"
+        elif self.frame is not None and self.frame.snapshot is None:
+            jobs.empty_text = "no data: the job store could not be read (see above)"
+        else:
+            jobs.empty_text = "the job store has no jobs"
         jobs.set_rows(message.rows)
         if not self.loaded:
             self.loaded = True
@@ -281,7 +287,7 @@ class MainScreen(ControlMixin, Screen):
                 self._select_timer.stop()
             self._select_timer = self.set_timer(0.15, lambda: self._fetch_selection(job))
 
-    @work(thread=True, group="selection", exclusive=True, exit_on_error=False)
+    @work(thread=True, group="selection", exclusive=True, exit_on_error=False, description="read the selected job")
     def _fetch_selection(self, job: JobInfo) -> None:
         extras = self.feed.extras(job, self.clock())
         history = self.feed.history(job.id)

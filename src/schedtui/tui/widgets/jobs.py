@@ -93,6 +93,7 @@ class JobList(ScrollView, can_focus=True):
         self.cursor = 0
         self.pending: dict[str, str] = {}
         self.stale = False
+        self.empty_text = "reading the job store…"
         self._texts: dict[str, tuple[object, str]] = {}
         self._last_job: JobInfo | None = None
 
@@ -209,6 +210,9 @@ class JobList(ScrollView, can_focus=True):
         index = y + self.scroll_offset.y
         base = self.rich_style
         if index >= len(self.rows):
+            if index == 0 and self.empty_text:
+                dim = base + self.get_component_rich_style("jobs--dim", partial=True)
+                return Strip([Segment(_fit(" " + self.empty_text, width), dim)], width)
             return Strip.blank(width, base)
         try:
             return self._render_row(index, width, base)
