@@ -436,7 +436,7 @@ def history_component(ctx: CheckContext) -> Component | None:
         Line(
             f"{job_id}: p50 {_fmt_s(st['p50_s'])}, p95 {_fmt_s(st['p95_s'])}, max {_fmt_s(st['max_s'])}"
             + (f", {st['success_rate']:.0%} ok" if st["success_rate"] is not None else "")
-            + f" (last {st['runs']} runs)"
+            + (f" (last {st['runs']} runs)" if st["runs"] != 1 else " (1 run)")
         )
         for job_id, st in list(stats.items())[:MAX_JOB_LINES]
     )
