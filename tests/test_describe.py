@@ -31,7 +31,7 @@ UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-#: IntervalTrigger's default start (now + interval) always carries microseconds.
+#: Interval start dates are not part of the sentence (APScheduler always sets one).
 DEFAULT_START = datetime(2026, 3, 2, 18, 0, 3, 123456, tzinfo=UTC)
 
 
@@ -144,7 +144,7 @@ TABLE: list[tuple[object, str]] = [
     # --- start, end, jitter
     (
         iv(hours=1, start_date=datetime(2026, 1, 1, tzinfo=UTC), end_date=datetime(2026, 6, 30, tzinfo=UTC), jitter=30),
-        "Every hour, from 2026-01-01 UTC until 2026-06-30 UTC, \u00b130 s jitter",
+        "Every hour, until 2026-06-30 UTC, \u00b130 s jitter",
     ),
     (
         CronTrigger(hour=2, start_date=datetime(2026, 1, 1, tzinfo=BERLIN), end_date="2026-06-30", timezone=BERLIN),

@@ -404,3 +404,12 @@ def test_random_cron_matches_real_trigger(kwargs: dict[str, str], zone: str, aft
         return  # APScheduler rejects the combination itself (e.g. step larger than range)
     after_utc = after.replace(tzinfo=UTC)
     assert_same(next_fire_times(spec_of(trigger), after_utc, 10), real_sequence(trigger, after_utc, 10))
+
+
+def test_impossible_cron_ends_within_the_horizon() -> None:
+    """APScheduler scans to year 9999 for these (seconds per call); listings stop at the horizon."""
+    for kwargs in ({"week": 53, "month": 3}, {"day": "5th mon", "day_of_week": "tue"}, {"week": "1", "day": "15"}):
+        result = fire_times(spec_of(CronTrigger(**kwargs, timezone=UTC)), d(2026, 3, 2), 10)  # type: ignore[arg-type]
+        assert result.times == () and result.finished
+    # A far (but reachable) year is still found.
+    assert next_fire_times(spec_of(CronTrigger(year=2120, timezone=UTC)), d(2026, 3, 2)) == [d(2120, 1, 1)]

@@ -513,11 +513,9 @@ def _suffix(spec: TriggerSpec, zone_shown: bool, start_implied: bool) -> str:
         tz = trigger_zone(spec)
     zone = "" if zone_shown or spec.kind == "calendarinterval" else f" {_zone_of(spec)}"
     start, end = spec.start_date, spec.end_date
-    show_start = start is not None and not start_implied
-    if show_start and spec.kind == "interval" and isinstance(start, datetime):
-        # IntervalTrigger defaults start_date to "now + interval" (microseconds set);
-        # a start the user chose is a round time worth showing.
-        show_start = start.microsecond == 0
+    # An interval trigger always has a start date (APScheduler fills in "now + interval"),
+    # so it says nothing the next run time does not: only its end date is shown.
+    show_start = start is not None and not start_implied and spec.kind != "interval"
     if show_start and start is not None:
         parts.append(f"from {_short_datetime(start, tz)}{zone}")
     if end is not None:

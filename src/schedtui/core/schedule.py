@@ -33,6 +33,10 @@ from schedtui.core.model import CRON_FIELD_NAMES, TriggerSpec
 MAX_COUNT = 1000
 #: Most ``get_next_fire_time`` calls one listing may make (and-triggers iterate).
 MAX_STEPS = 20_000
+#: Listings look this many years ahead at most. A cron trigger that can never match
+#: (``week=53, month=3``) makes APScheduler scan day by day up to year 9999 (~5 s per
+#: call); capped, the same answer ("no more fire times") takes milliseconds.
+HORIZON_YEARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +44,7 @@ class FireTimes:
     """The result of a bounded listing.
 
     ``times`` are in the trigger's time zone. ``finished`` is true when the trigger
-    reported it will never fire again. ``stalled`` is true when an ``and`` trigger's
+    reported it will never fire again (within ``HORIZON_YEARS``). ``stalled`` is true when an ``and`` trigger's
     children keep proposing the same disagreeing times: APScheduler's ``AndTrigger``
     spins forever there, hanging the scheduler thread. ``truncated`` is true when the
     work bound was hit before ``count`` items were found.
@@ -130,7 +134,17 @@ def _needs_now(spec: TriggerSpec) -> bool:
     return any(_needs_now(child) for child in spec.children)
 
 
-def _build(spec: TriggerSpec, jitter: bool, now: datetime | None) -> BaseTrigger:
+def _capped(end: datetime | None, horizon: datetime | None) -> datetime | None:
+    if horizon is None:
+        return end
+    if end is None:
+        return horizon
+    return min(end, horizon, key=lambda v: v.timestamp())
+
+
+def _build(
+    spec: TriggerSpec, jitter: bool, now: datetime | None, horizon: datetime | None = None
+) -> BaseTrigger:
     kind = spec.kind
     jit = spec.jitter if jitter else None
     if jit is not None and (not isinstance(jit, (int, float)) or jit < 0):
@@ -138,7 +152,7 @@ def _build(spec: TriggerSpec, jitter: bool, now: datetime | None) -> BaseTrigger
     if kind in ("and", "or"):
         if not spec.children:
             raise ValueError(f"{kind} trigger without children")
-        children = [_build(child, jitter, now) for child in spec.children]
+        children = [_build(child, jitter, now, horizon) for child in spec.children]
         cls = AndTrigger if kind == "and" else OrTrigger
         return cls(children, jitter=jit)
     if kind == "date":
@@ -161,7 +175,7 @@ def _build(spec: TriggerSpec, jitter: bool, now: datetime | None) -> BaseTrigger
         return CronTrigger(
             **values,
             start_date=_aware(spec.start_date, "start_date"),
-            end_date=_aware(spec.end_date, "end_date"),
+            end_date=_capped(_aware(spec.end_date, "end_date"), horizon),
             timezone=tz,
             jitter=jit,
         )
@@ -208,12 +222,16 @@ def _build(spec: TriggerSpec, jitter: bool, now: datetime | None) -> BaseTrigger
 
 
 @lru_cache(maxsize=8192)
-def _build_cached(spec: TriggerSpec, jitter: bool) -> BaseTrigger:
-    return _build(spec, jitter, None)
+def _build_cached(spec: TriggerSpec, jitter: bool, horizon: datetime | None) -> BaseTrigger:
+    return _build(spec, jitter, None, horizon)
 
 
 def build_trigger(
-    spec: TriggerSpec, *, jitter: bool = True, now: datetime | None = None
+    spec: TriggerSpec,
+    *,
+    jitter: bool = True,
+    now: datetime | None = None,
+    horizon: datetime | None = None,
 ) -> BaseTrigger:
     """A real APScheduler trigger equivalent to ``spec``, built with public constructors.
 
@@ -224,16 +242,19 @@ def build_trigger(
     clock); a calendar interval without a start date starts on ``now``'s date. Those two
     are not cached; everything else is cached per spec, so do not mutate the result.
 
+    ``horizon`` caps cron end dates (listings use it to bound APScheduler's search); leave
+    it ``None`` for a trigger that must behave exactly like the stored one.
+
     Raises ``ValueError`` for a spec APScheduler would not accept.
     """
     try:
         if not _needs_now(spec):
             try:
-                return _build_cached(spec, jitter)
+                return _build_cached(spec, jitter, horizon)
             except TypeError as exc:  # an unhashable tzinfo stand-in
                 if "unhashable" not in str(exc):
                     raise
-        return _build(spec, jitter, now)
+        return _build(spec, jitter, now, horizon)
     except ValueError:
         raise
     except Exception as exc:  # noqa: BLE001 - APScheduler raises TypeError and friends
@@ -294,6 +315,12 @@ def _iterate(trigger: BaseTrigger, first: datetime | None, after: datetime, coun
         return FireTimes(tuple(times), finished=True)
 
 
+def _horizon(after: datetime) -> datetime:
+    """January 1st ``HORIZON_YEARS`` after ``after`` (UTC; one value per year: cacheable)."""
+    year = min(after.astimezone(timezone.utc).year + HORIZON_YEARS, 9998)
+    return datetime(year, 1, 1, tzinfo=timezone.utc)
+
+
 def _check_aware(value: datetime, what: str) -> None:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError(f"{what} must be an aware datetime")
@@ -302,7 +329,7 @@ def _check_aware(value: datetime, what: str) -> None:
 def fire_times(spec: TriggerSpec, after: datetime, count: int = 10) -> FireTimes:
     """Like :func:`next_fire_times`, with whether the listing ended, stalled or was cut."""
     _check_aware(after, "after")
-    trigger = build_trigger(spec, jitter=False, now=after)
+    trigger = build_trigger(spec, jitter=False, now=after, horizon=_horizon(after))
     return _iterate(trigger, None, after, count)
 
 
@@ -319,8 +346,9 @@ def next_fire_times(spec: TriggerSpec, after: datetime, count: int = 10) -> list
     with ``t >= after`` to show only upcoming times. An interval trigger without a start
     date is anchored one interval after ``after``.
 
-    Returns fewer items when the trigger ends (end date, date trigger, year range) or the
-    work bound is hit (``MAX_STEPS``; an ``and`` trigger whose children never agree).
+    Returns fewer items when the trigger ends (end date, date trigger, year range), when
+    nothing matches within ``HORIZON_YEARS``, or when the work bound is hit
+    (``MAX_STEPS``; an ``and`` trigger whose children never agree).
     Raises ``ValueError`` for an invalid spec or a naive ``after``.
     """
     return list(fire_times(spec, after, count).times)
@@ -329,7 +357,7 @@ def next_fire_times(spec: TriggerSpec, after: datetime, count: int = 10) -> list
 def following_fire_times(spec: TriggerSpec, first: datetime, count: int = 10) -> list[datetime]:
     """``first`` (a job's stored ``next_run_time``) and the fire times that follow it."""
     _check_aware(first, "first")
-    trigger = build_trigger(spec, jitter=False, now=first)
+    trigger = build_trigger(spec, jitter=False, now=first, horizon=_horizon(first))
     return list(_iterate(trigger, first, first, count).times)
 
 
