@@ -112,6 +112,8 @@ def _stress(tmp_path: Path, url: str) -> None:
                 assert row["pickled"] is None
             else:
                 assert row["pickled"] == pytest.approx(row["column"], abs=1e-6)
+                # Run-now never shifted the schedule: still on the whole-second grid.
+                assert _on_grid(row["column"]), (job_id, row)
 
         events = live.events()
         executed = defaultdict(list)
@@ -252,3 +254,32 @@ def test_two_schedulers_apply_each_command_once_sqlite(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_two_schedulers_apply_each_command_once_postgres(tmp_path: Path, pg_url: str) -> None:
     _two_appliers(tmp_path, pg_url)
+
+
+@pytest.mark.slow
+def test_remove_through_the_companion_while_it_runs(tmp_path: Path) -> None:
+    """Removing jobs the scheduler runs every second: applied by the scheduler itself, so
+    its thread survives; other jobs untouched."""
+    with fast_dir(tmp_path) as folder:
+        url = f"sqlite:///{folder / 'jobs.sqlite'}"
+        live = LiveScheduler(tmp_path, url, n_tick=6, n_once=2)
+        target = Target(url=url)
+        engine = sa.create_engine(url)
+        try:
+            live.wait_ready()
+            poll_until(lambda: _fresh_heartbeat(engine, target), 30, "a fresh heartbeat")
+            removed = ["tick-0", "tick-3", "once-1"]
+            results = [control.submit(target, j, "remove", clock=system_clock, engine=engine) for j in removed]
+            final = [control.wait(target, r, 20, engine=engine) for r in results]
+            assert [r.status for r in final] == ["applied"] * 3, final
+            again = control.wait(target, control.submit(target, "tick-0", "remove", clock=system_clock, engine=engine), 20, engine=engine)
+            assert again.status == "failed" and "no job" in again.message
+            poll_until(lambda: live.runs()["tick-1"] >= 2, 20, "the other jobs to keep running")
+            status = live.stop()
+            assert status["thread_alive"]
+            loaded = load_with_app(tmp_path, live.app, url)
+            assert set(loaded) == set(live.tick_ids + live.once_ids) - set(removed)
+            assert "Traceback" not in live.log()
+        finally:
+            live.kill()
+            engine.dispose()
