@@ -219,6 +219,8 @@ def submit(
 
     Never raises for a situation the user can act on: the result says what happened.
     Raises ``SchedtuiError`` for database problems (connect, missing table, lock).
+    Blocking: a direct pause of a job about to run waits for its scheduler to finish with
+    it (a few seconds at most); call it from a worker thread in a UI.
     """
     if action not in ACTIONS:
         raise SchedtuiError(f"unknown action {action!r} (one of {', '.join(ACTIONS)})", ErrorKind.CONFIG)
@@ -524,6 +526,11 @@ class DirectWriter:
             assert new_value is not None
             with self.engine.connect() as conn:
                 note = _wake_note(conn, self.target, job_id, new_ts or 0.0, now)
+            if new_value < now:
+                note += (
+                    "; that time has passed (APScheduler's resume gives a date trigger its run date): "
+                    "the scheduler runs it if within misfire_grace_time, else reports it missed"
+                )
             return res("applied", f"resumed (written directly); {note}", new_value.astimezone(timezone.utc))
         return res("conflict", "the scheduler kept rewriting the job; nothing stuck, try again")
 
