@@ -17,8 +17,11 @@ URL without password plus ``PGPASSFILE``.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,8 @@ JOB_ID = "database_backup"
 JOB_NAME = "Daily Database Backup"
 #: A daily backup that is up to an hour late (scheduler restarting at 02:00) still runs.
 MISFIRE_GRACE_S = 3600
+#: A backup process that has not finished after this many seconds is stopped.
+CHILD_TIMEOUT_S = 6 * 3600
 
 
 def _url_of(target_or_url: Any) -> tuple[str, str, str | None]:
@@ -57,12 +62,13 @@ def backup_database_job(
 ) -> dict[str, Any]:
     """Run one verified backup (the function the daily job calls by reference).
 
-    Returns a short summary (the run's return value); raises on failure so the failure
-    shows in the run history, after logging one clear line.
+    The backup runs in a child process (``python -m schedtui backup``): verifying it
+    decodes every ``job_state`` with the safe decoder, which caps the address space of
+    its process while it works — never the scheduler's. The URL reaches the child through
+    its environment, not its argv. Returns a short summary (the run's return value);
+    raises on failure, after logging one clear line, so the run history shows it.
     """
-    from schedtui.core.backup import create_backup
     from schedtui.core.errors import ErrorKind, SchedtuiError
-    from schedtui.core.model import Target
     from schedtui.core.urls import mask_text, normalize_url
 
     if url_env:
@@ -72,22 +78,37 @@ def backup_database_job(
             raise SchedtuiError(f"${url_env} is not set", ErrorKind.CONFIG)
     if not url:
         raise SchedtuiError("no database URL for the backup job", ErrorKind.CONFIG)
-    target = Target(normalize_url(url), table=table, schema=schema)
+    url = normalize_url(url)
+    argv = [sys.executable, "-m", "schedtui", "backup", "--json", "--keep", str(int(keep))]
+    for flag, value in (("--keep-daily", keep_daily), ("--keep-weekly", keep_weekly), ("--keep-monthly", keep_monthly)):
+        if value:
+            argv += [flag, str(int(value))]
+    if directory:
+        argv += ["--dir", str(directory)]
+    env = {k: v for k, v in os.environ.items() if k not in ("SCHEDTUI_TABLE", "SCHEDTUI_SCHEMA")}
+    env.update(SCHEDTUI_URL=url, SCHEDTUI_TABLE=table)
+    if schema:
+        env["SCHEDTUI_SCHEMA"] = schema
     try:
-        result = create_backup(
-            target, directory, keep=keep, daily=keep_daily, weekly=keep_weekly, monthly=keep_monthly
-        )
-    except SchedtuiError as exc:
-        logger.error("database backup failed: %s", mask_text(exc.message, url))
-        raise
-    logger.info("database backup ok: %s", result.message)
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        logger.error("database backup failed: %s", exc)
+        raise SchedtuiError(f"the backup process failed: {exc}", ErrorKind.IO) from None
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        line = mask_text(lines[-1] if lines else f"exit status {proc.returncode}", url)
+        line = line.removeprefix("schedtui: ")
+        logger.error("database backup failed: %s", line)
+        raise SchedtuiError(line, ErrorKind.IO)
+    result = json.loads(proc.stdout)
+    logger.info("database backup ok: %s", result.get("message"))
     return {
-        "file": str(result.path),
-        "size": result.size,
-        "sha256": result.sha256,
-        "rows": dict(result.rows),
-        "undecodable": len(result.undecodable),
-        "rotated": len(result.rotated),
+        "file": result["path"],
+        "size": result["size"],
+        "sha256": result["sha256"],
+        "rows": dict(result["rows"]),
+        "undecodable": len(result["undecodable"]),
+        "rotated": len(result["rotated"]),
     }
 
 

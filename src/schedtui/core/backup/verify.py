@@ -30,18 +30,56 @@ def load_decoder() -> DecodeRow | None:
 
 def undecodable_ids(rows: Iterable[tuple[str, Any, bytes]], decode: DecodeRow | None) -> tuple[str, ...]:
     """Ids whose ``job_state`` the safe decoder cannot read (the decoder never raises,
-    but a failure of it must not fail the backup either)."""
+    but a failure of it must not fail the backup either). Rows are decoded in batches
+    (``decode_rows``) when the decoder offers it: one memory guard per batch."""
     if decode is None:
         return ()
+    batch_decode = _batch_decoder()
     bad: list[str] = []
+    if batch_decode is not None:
+        chunk: list[tuple[str, Any, bytes]] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= BATCH:
+                _decode_chunk(chunk, batch_decode, decode, bad)
+                chunk = []
+        if chunk:
+            _decode_chunk(chunk, batch_decode, decode, bad)
+        return tuple(bad)
     for job_id, nrt, state in rows:
-        try:
-            info = decode(job_id, nrt, state)
-            if getattr(info, "finding", None) is not None:
-                bad.append(job_id)
-        except Exception:  # noqa: BLE001 - defensive: count as undecodable
-            bad.append(job_id)
+        _decode_one(job_id, nrt, state, decode, bad)
     return tuple(bad)
+
+
+BATCH = 2000
+
+
+def _batch_decoder() -> Callable[[list[tuple[str, Any, bytes]]], list[Any]] | None:
+    try:
+        from schedtui.core.decoder import decode_rows
+    except ImportError:
+        return None
+    return decode_rows
+
+
+def _decode_one(job_id: str, nrt: Any, state: bytes, decode: DecodeRow, bad: list[str]) -> None:
+    try:
+        if getattr(decode(job_id, nrt, state), "finding", None) is not None:
+            bad.append(job_id)
+    except Exception:  # noqa: BLE001 - defensive: count as undecodable
+        bad.append(job_id)
+
+
+def _decode_chunk(chunk: list[tuple[str, Any, bytes]], batch_decode: Any, decode: DecodeRow, bad: list[str]) -> None:
+    try:
+        infos = batch_decode(chunk)
+    except Exception:  # noqa: BLE001 - fall back to one row at a time
+        for job_id, nrt, state in chunk:
+            _decode_one(job_id, nrt, state, decode, bad)
+        return
+    for (job_id, _, _), info in zip(chunk, infos, strict=False):
+        if getattr(info, "finding", None) is not None:
+            bad.append(job_id)
 
 
 @dataclass
