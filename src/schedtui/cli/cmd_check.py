@@ -172,7 +172,7 @@ def _print_table(rows: list[dict[str, Any]], unicode: bool) -> None:
         ]
         for r in rows
     ]
-    limits = [40, 30, 48, 19, 16, 11]
+    limits = [40, 30, 48, 19, 22, 11]
     widths = [
         min(limits[i], max([len(headers[i])] + [len(row[i]) for row in table])) for i in range(len(headers))
     ]

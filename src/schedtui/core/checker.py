@@ -132,7 +132,8 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
             overdue.append((job, lag))
 
     lines: list[Line] = [Line(f"Tasks: {len(jobs)} total, {len(active)} active, {paused} paused")]
-    upcoming = [j for j in active if j.next_run_time is not None and j.next_run_time >= now][: options.upcoming]
+    problems = {j.id for j, _ in late} | {j.id for j, _ in overdue}
+    upcoming = [j for j in active if j.id not in problems][: options.upcoming]
     if options.upcoming > 0:
         children = tuple(
             Line(f"{j.id}: {describe(j)} → {_countdown(j.next_run_time, now)}") for j in upcoming
