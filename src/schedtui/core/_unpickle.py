@@ -57,7 +57,7 @@ class _PlaceholderMeta(type):
 
     def __call__(cls, *args: object, **kwargs: object) -> Placeholder:  # REDUCE, INST, OBJ
         obj = cls.__new__(cls, *args, **kwargs)
-        object.__setattr__(obj, "ph_how", "call")
+        obj.ph_how = "call"
         return obj
 
     def __repr__(cls) -> str:
@@ -65,7 +65,11 @@ class _PlaceholderMeta(type):
 
 
 class Placeholder(metaclass=_PlaceholderMeta):
-    """An instance of a class we did not import: its constructor args and state, inert."""
+    """An instance of a class we did not import: its constructor args and state, inert.
+
+    Instances have no ``__dict__``; ``BUILD`` goes through ``__setstate__`` (it never
+    uses ``setattr`` on an object that has one), so nothing but these slots is ever set.
+    """
 
     __slots__ = ("ph_args", "ph_kwargs", "ph_state", "ph_items", "ph_how", "__weakref__")
     ph_module = "?"
@@ -73,18 +77,15 @@ class Placeholder(metaclass=_PlaceholderMeta):
 
     def __new__(cls, *args: object, **kwargs: object) -> Placeholder:  # NEWOBJ, NEWOBJ_EX
         obj = object.__new__(cls)
-        object.__setattr__(obj, "ph_args", args)
-        object.__setattr__(obj, "ph_kwargs", kwargs)
-        object.__setattr__(obj, "ph_state", None)
-        object.__setattr__(obj, "ph_items", None)
-        object.__setattr__(obj, "ph_how", "new")
+        obj.ph_args = args
+        obj.ph_kwargs = kwargs
+        obj.ph_state = None
+        obj.ph_items = None
+        obj.ph_how = "new"
         return obj
 
-    def __setattr__(self, key: str, value: object) -> None:
-        raise UnpickleError("forbidden-build", "placeholders are read-only")
-
     def __setstate__(self, state: object) -> None:  # BUILD
-        object.__setattr__(self, "ph_state", state)
+        self.ph_state = state
 
     # APPENDS / SETITEMS on list and dict subclasses
     def append(self, item: object) -> None:
@@ -100,7 +101,7 @@ class Placeholder(metaclass=_PlaceholderMeta):
 
     def _items(self) -> list:
         if self.ph_items is None:
-            object.__setattr__(self, "ph_items", [])
+            self.ph_items = []
         return self.ph_items  # type: ignore[return-value]
 
     @classmethod
@@ -111,16 +112,43 @@ class Placeholder(metaclass=_PlaceholderMeta):
         return f"<{self.ph_name()} not imported>"
 
 
-_CLASSES: dict[tuple[str, str], type[Placeholder]] = {}
+class _ApsPlaceholderMeta(_PlaceholderMeta):
+    """Metaclass of APScheduler placeholders: they are only ever NEWOBJ + BUILD."""
+
+    def __call__(cls, *args: object, **kwargs: object) -> Placeholder:
+        raise UnpickleError("bad-trigger", f"{cls.ph_qualname} is never called in a job state")
 
 
-def placeholder_class(module: str, qualname: str) -> type[Placeholder]:
+class ApsPlaceholder(metaclass=_ApsPlaceholderMeta):
+    """An APScheduler trigger/field/expression, not imported: its attributes, inert.
+
+    Fast path (the hot classes of every row): NEWOBJ is ``object.__new__`` (C, refuses
+    arguments) and BUILD fills the instance ``__dict__`` in C. The class has no methods
+    that could read that dict; the decoder reads it through ``vars()``.
+    """
+
+    ph_module = "?"
+    ph_qualname = "?"
+
+    @classmethod
+    def ph_name(cls) -> str:
+        return f"{cls.ph_module}.{cls.ph_qualname}"
+
+
+_CLASSES: dict[tuple[str, str], type] = {}
+
+
+def placeholder_class(module: str, qualname: str) -> type:
     """The (cached) placeholder class for ``module.qualname``."""
     key = (module, qualname)
     cls = _CLASSES.get(key)
     if cls is None:
-        ns = {"__slots__": (), "ph_module": module, "ph_qualname": qualname, "__module__": "schedtui.placeholders"}
-        cls = _PlaceholderMeta(qualname.rpartition(".")[2], (Placeholder,), ns)
+        ns = {"ph_module": module, "ph_qualname": qualname, "__module__": "schedtui.placeholders"}
+        if key in APSCHEDULER_CLASSES:
+            cls = _ApsPlaceholderMeta(qualname, (ApsPlaceholder,), ns)
+        else:
+            ns["__slots__"] = ()
+            cls = _PlaceholderMeta(qualname.rpartition(".")[2], (Placeholder,), ns)
         if len(_CLASSES) < MAX_PLACEHOLDER_CLASSES:
             _CLASSES[key] = cls
     return cls
@@ -128,7 +156,7 @@ def placeholder_class(module: str, qualname: str) -> type[Placeholder]:
 
 def is_placeholder(obj: object, name: str | None = None) -> bool:
     """Whether ``obj`` is a placeholder instance (of ``"module.qualname"`` if given)."""
-    if not isinstance(obj, Placeholder):
+    if not isinstance(obj, (Placeholder, ApsPlaceholder)):
         return False
     return name is None or type(obj).ph_name() == name
 
@@ -206,7 +234,7 @@ def _plain_items(items: object) -> list:
         raise UnpickleError("bad-shape", "set/frozenset take a list")
     for item in items:  # type: ignore[union-attr]
         # Only flat hashables: nested tuples could make hashing exponential.
-        if type(item) not in _FLAT_HASHABLE and not isinstance(item, Placeholder):
+        if type(item) not in _FLAT_HASHABLE and not isinstance(item, (Placeholder, ApsPlaceholder)):
             raise UnpickleError("bad-shape", f"set member of type {type(item).__name__} not allowed")
     return list(items)  # type: ignore[arg-type]
 
@@ -321,6 +349,9 @@ APSCHEDULER_CLASSES = frozenset(
     }
 )
 
+for _key in APSCHEDULER_CLASSES:  # created first, so they are always in the cache
+    placeholder_class(*_key)
+
 #: Modules (and their submodules) a job state never needs and an attacker would love.
 FORBIDDEN_MODULES = frozenset(
     """builtins __builtin__ os posix nt posixpath ntpath subprocess sys importlib pickle _pickle
@@ -350,8 +381,22 @@ def _valid_component(part: str) -> bool:
     return part.isidentifier() and not part.startswith("__") and len(part) <= 128
 
 
+_FOUND: dict[tuple[str, str], object] = {}
+
+
 def find_global(module: str, name: str) -> object:
-    """What ``find_class(module, name)`` may return, or UnpickleError."""
+    """What ``find_class(module, name)`` may return, or UnpickleError (cached when allowed)."""
+    key = (module, name)
+    found = _FOUND.get(key)
+    if found is not None:
+        return found
+    found = _find_global(module, name)
+    if len(_FOUND) < MAX_PLACEHOLDER_CLASSES:
+        _FOUND[key] = found
+    return found
+
+
+def _find_global(module: str, name: str) -> object:
     if type(module) is not str or type(name) is not str:
         raise UnpickleError("forbidden-global", "global names must be strings")
     module = _PY2_MODULES.get(module, module)
@@ -379,7 +424,8 @@ class SafeUnpickler(pickle.Unpickler):
     """C unpickler with every way out to real objects closed."""
 
     def find_class(self, module: str, name: str) -> object:  # noqa: D102
-        return find_global(module, name)
+        found = _FOUND.get((module, name))
+        return found if found is not None else find_global(module, name)
 
     def persistent_load(self, pid: object) -> object:  # noqa: D102
         raise UnpickleError("forbidden-opcode", "persistent ids (PERSID) are not allowed")

@@ -17,6 +17,7 @@ this module turns the placeholder tree into validated values. Finding codes: ``t
 
 from __future__ import annotations
 
+import gc
 import math
 import pickle
 from collections.abc import Iterable, Sequence
@@ -26,7 +27,7 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger as _Aps_CronTrigger
 
 from schedtui.core import _unpickle, tzshim
-from schedtui.core._unpickle import Placeholder, UnpickleError
+from schedtui.core._unpickle import ApsPlaceholder, UnpickleError
 from schedtui.core.model import CRON_FIELD_NAMES, DecodeFinding, JobInfo, TriggerSpec
 from schedtui.core.saferepr import safe_repr
 
@@ -142,15 +143,13 @@ def _jitter(value: object) -> int | None:
 
 
 def _state_of(obj: object, what: str) -> dict:
-    if not isinstance(obj, Placeholder):
-        raise DecodeError("bad-trigger", f"{what} is not an APScheduler object")
-    if obj.ph_args or obj.ph_kwargs or obj.ph_items:
-        raise DecodeError("bad-trigger", f"{what} was built with unexpected arguments")
-    state = obj.ph_state
-    if type(state) is tuple and len(state) == 2 and state[0] is None:
-        state = state[1]
+    """The attributes of an APScheduler placeholder (filled by BUILD)."""
+    try:
+        state = obj.__dict__ if isinstance(obj, ApsPlaceholder) else None
+    except AttributeError:
+        state = None
     if type(state) is not dict:
-        raise DecodeError("bad-trigger", f"{what} has no state")
+        raise DecodeError("bad-trigger", f"{what} is not an APScheduler object")
     return state
 
 
@@ -164,8 +163,6 @@ def _version(state: dict, what: str, newest: int) -> None:
 
 # --------------------------------------------------------------------------- cron
 
-_EXPR = "apscheduler.triggers.cron.expressions."
-_FIELD = "apscheduler.triggers.cron.fields."
 _FIELD_CLASS = {
     "year": "BaseField",
     "month": "MonthField",
@@ -197,43 +194,71 @@ def _opt_step(value: object) -> int | None:
     return _int_in(value, 1, 10_000, "step")
 
 
+def _expr_all(st: dict) -> str:
+    step = _opt_step(st.get("step"))
+    return f"*/{step}" if step else "*"
+
+
+def _expr_range(st: dict) -> str:
+    first = _int_in(st.get("first"), 0, 9999, "range start")
+    last = st.get("last")
+    step = _opt_step(st.get("step"))
+    if last is not None:
+        last = _int_in(last, 0, 9999, "range end")
+    text = f"{first}-{last}" if last is not None and last != first else str(first)
+    return f"{text}/{step}" if step else text
+
+
+def _expr_month(st: dict) -> str:
+    first = _int_in(st.get("first"), 1, 12, "month")
+    last = st.get("last")
+    if last is not None and last != first:
+        return f"{_MONTHS[first - 1]}-{_MONTHS[_int_in(last, 1, 12, 'month') - 1]}"
+    return _MONTHS[first - 1]
+
+
+def _expr_weekday(st: dict) -> str:
+    first = _int_in(st.get("first"), 0, 6, "weekday")
+    last = st.get("last")
+    if last is not None and last != first:
+        return f"{_WEEKDAYS[first]}-{_WEEKDAYS[_int_in(last, 0, 6, 'weekday')]}"
+    return _WEEKDAYS[first]
+
+
+def _expr_position(st: dict) -> str:
+    opt = _int_in(st.get("option_num"), 0, 5, "weekday position")
+    wd = _int_in(st.get("weekday"), 0, 6, "weekday")
+    return f"{_POSITIONS[opt]} {_WEEKDAYS[wd]}"
+
+
+def _expr_last(st: dict) -> str:
+    return "last"
+
+
+_EXPR_RENDER = {
+    _unpickle.placeholder_class("apscheduler.triggers.cron.expressions", name): fn
+    for name, fn in (
+        ("AllExpression", _expr_all),
+        ("RangeExpression", _expr_range),
+        ("MonthRangeExpression", _expr_month),
+        ("WeekdayRangeExpression", _expr_weekday),
+        ("WeekdayPositionExpression", _expr_position),
+        ("LastDayOfMonthExpression", _expr_last),
+    )
+}
+_FIELD_CLASSES = {
+    name: _unpickle.placeholder_class("apscheduler.triggers.cron.fields", cls) for name, cls in _FIELD_CLASS.items()
+}
+
+
+_ALL_EXPR = _unpickle.placeholder_class("apscheduler.triggers.cron.expressions", "AllExpression")
+
+
 def _expr_str(expr: object) -> str:
-    if not isinstance(expr, Placeholder):
-        raise DecodeError("bad-trigger", "cron expression is not an APScheduler expression")
-    cls = type(expr).ph_qualname
-    if type(expr).ph_module != "apscheduler.triggers.cron.expressions":
+    render = _EXPR_RENDER.get(type(expr))  # type: ignore[call-overload]
+    if render is None:
         raise DecodeError("bad-trigger", "cron expression has an unexpected class")
-    st = _state_of(expr, "cron expression")
-    if cls == "AllExpression":
-        step = _opt_step(st.get("step"))
-        return f"*/{step}" if step else "*"
-    if cls == "RangeExpression":
-        first = _int_in(st.get("first"), 0, 9999, "range start")
-        last = st.get("last")
-        step = _opt_step(st.get("step"))
-        if last is not None:
-            last = _int_in(last, 0, 9999, "range end")
-        text = f"{first}-{last}" if last is not None and last != first else str(first)
-        return f"{text}/{step}" if step else text
-    if cls == "MonthRangeExpression":
-        first = _int_in(st.get("first"), 1, 12, "month")
-        last = st.get("last")
-        if last is not None and last != first:
-            return f"{_MONTHS[first - 1]}-{_MONTHS[_int_in(last, 1, 12, 'month') - 1]}"
-        return _MONTHS[first - 1]
-    if cls == "WeekdayRangeExpression":
-        first = _int_in(st.get("first"), 0, 6, "weekday")
-        last = st.get("last")
-        if last is not None and last != first:
-            return f"{_WEEKDAYS[first]}-{_WEEKDAYS[_int_in(last, 0, 6, 'weekday')]}"
-        return _WEEKDAYS[first]
-    if cls == "WeekdayPositionExpression":
-        opt = _int_in(st.get("option_num"), 0, 5, "weekday position")
-        wd = _int_in(st.get("weekday"), 0, 6, "weekday")
-        return f"{_POSITIONS[opt]} {_WEEKDAYS[wd]}"
-    if cls == "LastDayOfMonthExpression":
-        return "last"
-    raise DecodeError("bad-trigger", "cron expression has an unexpected class")
+    return render(expr.__dict__)
 
 
 def _validate_field(name: str, text: str) -> None:
@@ -259,20 +284,29 @@ def _cron(state: dict) -> TriggerSpec:
         raise DecodeError("bad-trigger", "CronTrigger must have 8 fields")
     out = []
     explicit = []
+    valid = _VALID_FIELDS
     for expected, field in zip(CRON_FIELD_NAMES, fields):
-        if not isinstance(field, Placeholder) or type(field).ph_name() != _FIELD + _FIELD_CLASS[expected]:
+        if type(field) is not _FIELD_CLASSES[expected]:
             raise DecodeError("bad-trigger", f"cron field {expected} has an unexpected class")
-        fst = _state_of(field, "cron field")
+        fst = field.__dict__
         if fst.get("name") != expected:
             raise DecodeError("bad-trigger", "cron fields are out of order")
         is_default = fst.get("is_default")
-        if type(is_default) is not bool:
+        if is_default is not True and is_default is not False:
             raise DecodeError("bad-trigger", "cron field is_default is not a boolean")
         exprs = fst.get("expressions")
         if type(exprs) is not list or not 1 <= len(exprs) <= 64:
             raise DecodeError("bad-trigger", f"cron field {expected} has no expressions")
-        text = ",".join([_expr_str(e) for e in exprs])
-        _validate_field(expected, text)
+        if len(exprs) == 1:
+            e = exprs[0]
+            if type(e) is _ALL_EXPR and e.__dict__.get("step") is None:
+                text = "*"
+            else:
+                text = _expr_str(e)
+        else:
+            text = ",".join([_expr_str(e) for e in exprs])
+        if (expected, text) not in valid:
+            _validate_field(expected, text)
         out.append((expected, text))
         if not is_default:
             explicit.append(expected)
@@ -366,6 +400,9 @@ _TRIGGER_KINDS = {
     "apscheduler.triggers.combining.AndTrigger": "and",
     "apscheduler.triggers.combining.OrTrigger": "or",
 }
+_TRIGGER_CLASS_KINDS = {
+    _unpickle.placeholder_class(*name.rsplit(".", 1)): kind for name, kind in _TRIGGER_KINDS.items()
+}
 #: ``"module:Class"`` strings inside and/or states (``obj_to_ref`` of the class).
 _REF_KINDS = {name.rpartition(".")[0] + ":" + name.rpartition(".")[2]: kind for name, kind in _TRIGGER_KINDS.items()}
 
@@ -386,9 +423,9 @@ def _from_state(kind: str, state: dict, depth: int) -> TriggerSpec:
 
 def trigger_spec(obj: object) -> TriggerSpec:
     """Validate a decoded trigger placeholder and reduce it to a ``TriggerSpec``."""
-    if not isinstance(obj, Placeholder):
+    if not isinstance(obj, ApsPlaceholder):
         raise DecodeError("bad-trigger", f"trigger is a {type(obj).__name__}, not an APScheduler trigger")
-    kind = _TRIGGER_KINDS.get(type(obj).ph_name())
+    kind = _TRIGGER_CLASS_KINDS.get(type(obj))
     if kind is None:
         raise DecodeError("bad-trigger", f"trigger class {type(obj).ph_name()[:80]} is not an APScheduler trigger")
     return _from_state(kind, _state_of(obj, "trigger"), 0)
@@ -528,8 +565,8 @@ def _row(job_id: str, next_run_time: float | None, job_state: bytes) -> JobInfo:
         func=st["func"],
         trigger=st["trigger"],
         executor=st["executor"],
-        args_repr=safe_repr(st["args"]),
-        kwargs_repr=safe_repr(st["kwargs"]),
+        args_repr="()" if not st["args"] else safe_repr(st["args"]),
+        kwargs_repr="{}" if not st["kwargs"] else safe_repr(st["kwargs"]),
         misfire_grace_time=st["misfire_grace_time"],
         coalesce=st["coalesce"],
         max_instances=st["max_instances"],
@@ -579,6 +616,14 @@ def decode_rows(rows: Iterable[Sequence[Any]]) -> list[JobInfo]:
 
 
 def _decode_batch(batch: list[Sequence[Any]], out: list[JobInfo]) -> None:
-    with _unpickle.memory_guard():
-        for row in batch:
-            out.append(_safe_row(row[0], row[1], row[2]))
+    # The cyclic GC would re-scan everything decoded so far again and again (it tripled
+    # the cost per row); a pickle's own cycles are collected once it is enabled again.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with _unpickle.memory_guard():
+            for row in batch:
+                out.append(_safe_row(row[0], row[1], row[2]))
+    finally:
+        if was_enabled:
+            gc.enable()

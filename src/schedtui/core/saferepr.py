@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 from zoneinfo import ZoneInfo
 
-from schedtui.core._unpickle import Placeholder, _Shape, _PlaceholderMeta
+from schedtui.core._unpickle import ApsPlaceholder, Placeholder, _PlaceholderMeta, _Shape
 from schedtui.core.tzshim import PytzZone
 
 ELLIPSIS = "…"
@@ -86,6 +86,8 @@ def _render(obj: object, out: list[str], budget: _Budget, depth: int) -> None:  
         _emit(out, budget, "}")
     elif isinstance(obj, Placeholder):
         _render_placeholder(obj, out, budget, depth)
+    elif isinstance(obj, ApsPlaceholder):
+        _render_aps(obj, out, budget, depth)
     elif isinstance(obj, _PlaceholderMeta):
         _emit(out, budget, f"<class {obj.ph_name()} not imported>")  # type: ignore[attr-defined]
     elif isinstance(obj, _Shape):
@@ -133,6 +135,15 @@ def _uuid_text(obj: Placeholder) -> str | None:
             h = f"{value:032x}"
             return f"UUID('{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}')"
     return None
+
+
+def _render_aps(obj: ApsPlaceholder, out: list[str], budget: _Budget, depth: int) -> None:
+    _emit(out, budget, f"<{type(obj).ph_name()} not imported")
+    state = getattr(obj, "__dict__", None)
+    if type(state) is dict and state and depth > 0:
+        _emit(out, budget, " ")
+        _render(state, out, budget, depth - 1)
+    _emit(out, budget, ">")
 
 
 def _render_placeholder(obj: Placeholder, out: list[str], budget: _Budget, depth: int) -> None:

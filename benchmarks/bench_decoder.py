@@ -1,0 +1,101 @@
+"""Decoder speed vs APScheduler's own load (``SQLAlchemyJobStore.get_all_jobs``).
+
+    .venv/bin/python benchmarks/bench_decoder.py [--count 20000] [--repeat 5]
+
+Prints the median µs per row (CPU time) of:
+- ``decode``: ``schedtui.core.decoder.decode_rows`` over rows already read;
+- ``read+decode``: sqlite3 read plus ``decode_rows``;
+- ``apscheduler``: ``get_all_jobs()`` in a subprocess that has the job code (read,
+  unpickle, ``Job.__setstate__``), on a copy of the same file;
+and the ratios (the product target: read+decode <= 1/4 of apscheduler).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fixtures.factory import FIXTURES, cached_sqlite_store  # noqa: E402
+
+from schedtui.core.decoder import decode_rows  # noqa: E402
+
+APS_CHILD = r"""
+import sys, time, json, gc
+sys.path.insert(0, sys.argv[3])
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+store = SQLAlchemyJobStore(url="sqlite:///" + sys.argv[1])
+store.start(BackgroundScheduler(), "default")
+out = []
+for _ in range(int(sys.argv[2])):
+    t = time.process_time()
+    jobs = store.get_all_jobs()
+    out.append(time.process_time() - t)
+    del jobs
+print(json.dumps({"n": len(store.get_all_jobs()), "times": out}))
+"""
+
+
+def _ours(db: Path, repeat: int) -> tuple[list[float], list[float], int, int]:
+    con = sqlite3.connect(db)
+    sql = "SELECT id, next_run_time, job_state FROM apscheduler_jobs ORDER BY next_run_time"
+    rows = con.execute(sql).fetchall()
+    decode_rows(rows[:100])  # warm caches (zones, validated fields)
+    dec, full = [], []
+    bad = 0
+    for _ in range(repeat):
+        t = time.process_time()
+        res = decode_rows(rows)
+        dec.append(time.process_time() - t)
+        bad = sum(1 for j in res if j.finding)
+        del res
+        t = time.process_time()
+        res = decode_rows(con.execute(sql).fetchall())
+        full.append(time.process_time() - t)
+        del res
+    return dec, full, len(rows), bad
+
+
+def _aps(db: Path, repeat: int) -> tuple[list[float], int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "copy.db"
+        shutil.copyfile(db, copy)
+        proc = subprocess.run(
+            [sys.executable, "-c", APS_CHILD, str(copy), str(repeat), str(FIXTURES / "app")],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    data = json.loads(proc.stdout)
+    return data["times"], data["n"]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--count", type=int, default=20000)
+    p.add_argument("--repeat", type=int, default=5)
+    a = p.parse_args()
+    for scenario, count in (("catalog", None), ("bench", a.count)):
+        db, _manifest = cached_sqlite_store(scenario, count=count)
+        dec, full, n, bad = _ours(db, a.repeat)
+        aps, n_aps = _aps(db, a.repeat)
+        us = lambda xs: statistics.median(xs) / n * 1e6  # noqa: E731
+        print(f"{scenario}: {n} rows ({bad} with findings; APScheduler loaded {n_aps})")
+        print(f"  decode        {us(dec):8.1f} µs/row")
+        print(f"  read+decode   {us(full):8.1f} µs/row")
+        print(f"  apscheduler   {us(aps):8.1f} µs/row  (get_all_jobs, with the job code)")
+        print(f"  ratio read+decode / apscheduler = {statistics.median(full) / statistics.median(aps):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
