@@ -118,6 +118,19 @@ def _table_name(target: Target) -> str:
     return f"{target.schema}.{target.table}" if target.schema else target.table
 
 
+_LIST_LIMIT = 20
+
+
+def _job_list(title: str, status: Status | None, jobs: Sequence[JobInfo], now: datetime) -> Line:
+    """A titled line with one child per job (``id: trigger → countdown``), at most 20."""
+    children = tuple(
+        Line(f"{j.id}: {describe(j)} → {_countdown(j.next_run_time, now)}", status) for j in jobs[:_LIST_LIMIT]
+    )
+    if len(jobs) > _LIST_LIMIT:
+        children += (Line(f"… and {len(jobs) - _LIST_LIMIT} more"),)
+    return Line(title, status, children=children)
+
+
 def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) -> Component:
     """The scheduler component: counts, upcoming jobs, late and overdue jobs."""
     active = [j for j in jobs if j.next_run_time is not None]
@@ -135,34 +148,13 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
     problems = {j.id for j, _ in late} | {j.id for j, _ in overdue}
     upcoming = [j for j in active if j.id not in problems][: options.upcoming]
     if options.upcoming > 0:
-        children = tuple(
-            Line(f"{j.id}: {describe(j)} → {_countdown(j.next_run_time, now)}") for j in upcoming
-        )
-        lines.append(Line(f"Upcoming Tasks (Next {len(upcoming)}):", children=children))
+        lines.append(_job_list(f"Upcoming Tasks (Next {len(upcoming)}):", None, upcoming, now))
     if overdue:
-        lines.append(
-            Line(
-                f"Overdue Tasks ({len(overdue)}): not run beyond their grace",
-                Status.CRITICAL,
-                children=tuple(
-                    Line(f"{j.id}: {describe(j)} → {_countdown(j.next_run_time, now)}", Status.CRITICAL)
-                    for j, _ in overdue[:20]
-                )
-                + ((Line(f"… and {len(overdue) - 20} more"),) if len(overdue) > 20 else ()),
-            )
-        )
+        title = f"Overdue Tasks ({len(overdue)}): not run beyond their grace"
+        lines.append(_job_list(title, Status.CRITICAL, [j for j, _ in overdue], now))
     if late:
-        lines.append(
-            Line(
-                f"Late Tasks ({len(late)}): past due, within their grace",
-                Status.WARNING,
-                children=tuple(
-                    Line(f"{j.id}: {describe(j)} → {_countdown(j.next_run_time, now)}", Status.WARNING)
-                    for j, _ in late[:20]
-                )
-                + ((Line(f"… and {len(late) - 20} more"),) if len(late) > 20 else ()),
-            )
-        )
+        title = f"Late Tasks ({len(late)}): past due, within their grace"
+        lines.append(_job_list(title, Status.WARNING, [j for j, _ in late], now))
 
     if not jobs:
         status, summary = Status.WARNING, "no jobs in the table"
