@@ -68,6 +68,13 @@ TABLE: list[tuple[object, str]] = [
     (CronTrigger(timezone=UTC), "Every second"),
     (CronTrigger(hour="*/6", timezone=UTC), "Every 6 hours at :00 UTC"),
     (CronTrigger(hour="9-17", timezone=BERLIN), "Hourly at :00 from 9:00 AM to 5:00 PM Europe/Berlin"),
+    (CronTrigger(hour="8-20/2", timezone=UTC), "Every 2 hours at :00 from 8:00 AM to 8:00 PM UTC"),
+    (CronTrigger(hour="*/5", timezone=UTC), "Every 5 hours at :00 from 12:00 AM to 8:00 PM UTC"),
+    (CronTrigger(hour="1,13", minute="0,15,30,45", timezone=UTC), "Daily at :00, :15, :30 and :45 in the 1 AM and 1 PM hours UTC"),
+    (CronTrigger(hour=9, minute="0,30", timezone=BERLIN), "Daily at 9:00 AM and 9:30 AM Europe/Berlin"),
+    (CronTrigger(day_of_week="mon-fri", hour="8-18", timezone=UTC), "Weekdays, hourly at :00 from 8:00 AM to 6:00 PM UTC"),
+    (CronTrigger(day_of_week="mon-fri", minute=30, timezone=UTC), "Weekdays, hourly at :30 UTC"),
+    (CronTrigger(month=12, day=25, hour="*/6", timezone=UTC), "Yearly on December 25, every 6 hours at :00 UTC"),
     # --- cron: daily and weekly
     (CronTrigger(hour=0, timezone=UTC), "Daily at 12:00 AM UTC"),
     (CronTrigger(hour=12, minute=30, timezone=BERLIN), "Daily at 12:30 PM Europe/Berlin"),
@@ -123,6 +130,8 @@ TABLE: list[tuple[object, str]] = [
         "At 1:00 AM, only in January and July, on the third Wednesday of the month (UTC)",
     ),
     (CronTrigger(minute="5,35", timezone=UTC), "At 5 and 35 minutes past the hour"),
+    # from_crontab keeps APScheduler's weekday numbers: crontab "1-5" runs Tuesday to Saturday.
+    (CronTrigger.from_crontab("0 */4 * * 1-5", timezone=UTC), "Weekly on Tuesday through Saturday, every 4 hours at :00 UTC"),
     (CronTrigger(second=30, timezone=UTC), "At 30 seconds past the minute"),
     # --- date
     (DateTrigger(datetime(2026, 3, 5, 14, 0, tzinfo=UTC)), "Once at 2026-03-05 14:00 UTC"),

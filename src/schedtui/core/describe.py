@@ -302,45 +302,63 @@ def _cron_descriptor(expression: str) -> str:
     return _tidy_cron_descriptor(ExpressionDescriptor(expression, _cd_options()).get_description())
 
 
+def _with_time(prefix: str, at: str) -> str:
+    return f"{prefix} {at}" if at.startswith("at ") else f"{prefix}, {at}"
+
+
+def _time_phrase(hour: object, minute: object, second: object, zone: str) -> str | None:
+    """When in the day: ``at 9:00 AM and 5:00 PM UTC``, ``hourly at :00 from 9:00 AM to
+    5:00 PM UTC``, ``every 2 hours at :30 from 8:30 AM to 8:30 PM UTC``, ``at :00 and :30
+    in the 1 AM hour UTC``; ``None`` for anything else."""
+    m, s = _single(minute), _single(second)
+    hours = _values(hour, 0, 23)
+    if s is None or not hours:
+        return None
+    mm = f":{m:02d}" + (f":{s:02d}" if s else "") if m is not None else ""
+    if _is_star(hour):
+        return f"hourly at {mm} {zone}" if m is not None else None
+    star_step = _star_step(hour)
+    if m is not None and len(hours) <= 4 and (len(hours) == 1 or star_step is None):
+        return f"at {_join([_clock(x, m, s) for x in hours])} {zone}"
+    if m is None:
+        minutes = _values(minute, 0, 59)
+        if minutes and len(minutes) * len(hours) <= 4 and star_step is None:
+            return f"at {_join([_clock(h, x, s) for h in hours for x in minutes])} {zone}"
+        if minutes and 2 <= len(minutes) <= 6 and len(hours) <= 2 and _star_step(minute) is None:
+            marks = _join([f":{x:02d}" + (f":{s:02d}" if s else "") for x in minutes])
+            labels = _join([_clock(x, 0).replace(":00", "") for x in hours])
+            noun = "hour" if len(hours) == 1 else "hours"
+            return f"at {marks} in the {labels} {noun} {zone}"
+        return None
+    steps = {b - a for a, b in zip(hours, hours[1:])}
+    if len(steps) != 1:
+        return None
+    step = steps.pop()
+    if star_step and 24 % step == 0:
+        return f"every {step} hours at {mm} {zone}"
+    lead = "hourly" if step == 1 else f"every {step} hours"
+    return f"{lead} at {mm} from {_clock(hours[0], m, s)} to {_clock(hours[-1], m, s)} {zone}"
+
+
 def _describe_cron(spec: TriggerSpec) -> tuple[str, bool]:
     """The sentence and whether it already names the time zone."""
     f = _compile_fields(spec)
     zone = _zone_of(spec)
     year, month, day, week, dow = (f[n] for n in ("year", "month", "day", "week", "day_of_week"))
     hour, minute, second = f["hour"], f["minute"], f["second"]
-    h, m, s = _single(hour), _single(minute), _single(second)
-    hours = _values(hour, 0, 23)
+    m, s = _single(minute), _single(second)
     calendar_all = _is_star(month) and _is_star(day) and _is_star(dow)
 
-    times: list[str] | None = None
-    if m is not None and s is not None and hours is not None and 1 <= len(hours) <= 4 and not _is_star(hour):
-        if len(hours) == 1 or _star_step(hour) is None:
-            times = [_clock(x, m, s) for x in hours]
-    at = f"at {_join(times)} {zone}" if times else None
+    at = _time_phrase(hour, minute, second, zone)
 
     base: str | None = None
     zone_shown = True
     general_zone = False
-    if at and calendar_all:
-        base = f"Daily {at}"
-    elif (
-        calendar_all
-        and m is not None
-        and s is not None
-        and hours
-        and len(hours) > 1
-        and hours == list(range(hours[0], hours[-1] + 1))
-        and not _is_star(hour)
-    ):
-        base = (
-            f"Hourly at :{m:02d}" + (f":{s:02d}" if s else "")
-            + f" from {_clock(hours[0], m, s)} to {_clock(hours[-1], m, s)} {zone}"
-        )
-    elif calendar_all and m is not None and s is not None and _is_star(hour):
+    if calendar_all and _is_star(hour) and m is not None and s is not None:
         base = f"Hourly at :{m:02d}" + (f":{s:02d}" if s else "")
         zone_shown = False
-    elif calendar_all and m is not None and s is not None and (step := _star_step(hour)) and 24 % step == 0:
-        base = f"Every {step} hours at :{m:02d}" + (f":{s:02d}" if s else "") + f" {zone}"
+    elif at and calendar_all:
+        base = f"Daily {at}" if at.startswith("at ") else at[0].upper() + at[1:]
     elif calendar_all and _is_star(hour) and s == 0 and (step := _star_step(minute)) and 60 % step == 0:
         base = f"Every {step} minutes"
         zone_shown = False
@@ -353,21 +371,21 @@ def _describe_cron(spec: TriggerSpec) -> tuple[str, bool]:
     elif at and _is_star(month) and _is_star(day):
         days = _values(dow, 0, 6) or []
         if days == [0, 1, 2, 3, 4]:
-            base = f"Weekdays {at}"
+            base = _with_time("Weekdays", at)
         elif days == [5, 6]:
-            base = f"Weekends {at}"
+            base = _with_time("Weekends", at)
         elif days:
-            base = f"Weekly on {_weekdays_phrase(days)} {at}"
+            base = _with_time(f"Weekly on {_weekdays_phrase(days)}", at)
     elif at and _is_star(month) and _is_star(dow):
         d = _single(day)
         if d is not None:
-            base = f"Monthly on day {d} {at}"
+            base = _with_time(f"Monthly on day {d}", at)
         elif not any(getattr(e, "step", None) for e in _exprs(day)):
             phrase = _day_phrase(day)
             if phrase:
-                base = f"Monthly on {phrase} {at}"
+                base = _with_time(f"Monthly on {phrase}", at)
     elif at and _is_star(dow) and (mo := _single(month)) is not None and (d := _single(day)) is not None:
-        base = f"Yearly on {MONTH_NAMES[mo - 1]} {d} {at}"
+        base = _with_time(f"Yearly on {MONTH_NAMES[mo - 1]} {d}", at)
 
     if base is None:
         base = _general_cron(f, spec)
