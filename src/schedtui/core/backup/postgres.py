@@ -14,7 +14,14 @@ import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from schedtui.core.backup.verify import DEFAULT_TABLE, Inspection, compare_rows, load_decoder, undecodable_ids
+from schedtui.core.backup.verify import (
+    DEFAULT_TABLE,
+    Inspection,
+    compare_rows,
+    load_decoder,
+    undecodable_ids,
+    with_progress,
+)
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
 from schedtui.core.urls import mask_text
@@ -297,7 +304,13 @@ def _copy_blocks(lines: Iterator[str]) -> Iterator[tuple[str, Iterator[list[str]
         yield name, rows()
 
 
-def inspect_dump(path: Path, table: str = DEFAULT_TABLE, schema: str | None = None, expected: Mapping[str, int] | None = None) -> Inspection:
+def inspect_dump(
+    path: Path,
+    table: str = DEFAULT_TABLE,
+    schema: str | None = None,
+    expected: Mapping[str, int] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> Inspection:
     """A full read of the dump (``pg_restore -f /dev/null``), then its data: row counts
     per table and every ``job_state`` through the safe decoder."""
     out = Inspection()
@@ -338,7 +351,7 @@ def inspect_dump(path: Path, table: str = DEFAULT_TABLE, schema: str | None = No
                     nrt = float(vals[1]) if len(vals) > 1 and vals[1] is not None else None
                     yield (vals[0] or "", nrt, _bytea(vals[2] if len(vals) > 2 else None))
 
-            bad = undecodable_ids(jobs(), decode) if decode else tuple(_drain(jobs()))
+            bad = undecodable_ids(with_progress(jobs(), on_rows), decode) if decode else tuple(_drain(jobs()))
             out.undecodable = bad
             out.rows[name] = n
     finally:

@@ -148,7 +148,7 @@ def create_backup(
             rows, extra = _write_copy(target, kind, tmp, folder, lock_timeout, report)
             fsutil.fsync_file(tmp)
             report(0.6, "verifying")
-            ins = _inspect(tmp, kind, target, rows)
+            ins = _inspect(tmp, kind, target, rows, report)
             if not ins.ok:
                 problem = ins.problems[0] if ins.problems else f"integrity check: {ins.integrity}"
                 raise SchedtuiError(f"the copy failed verification: {problem}", ErrorKind.IO)
@@ -258,14 +258,19 @@ def _write_copy(
     return dump_database(target, tmp, progress=report)
 
 
-def _inspect(path: Path, kind: BackupKind, target: Target, rows: dict[str, int]) -> Inspection:
+def _inspect(path: Path, kind: BackupKind, target: Target, rows: dict[str, int], report: Progress) -> Inspection:
+    jobs = next((n for k, n in rows.items() if k == target.table or k.endswith(f".{target.table}")), 0)
+
+    def on_rows(done: int) -> None:
+        report(round(0.6 + 0.3 * min(1.0, done / max(jobs, 1)), 4), f"decoded {done}/{jobs} jobs")
+
     if kind == "sqlite":
         from schedtui.core.backup.verify import inspect_sqlite
 
-        return inspect_sqlite(path, target.table, rows)
+        return inspect_sqlite(path, target.table, rows, on_rows)
     from schedtui.core.backup.postgres import inspect_dump
 
-    return inspect_dump(path, target.table, target.schema, rows)
+    return inspect_dump(path, target.table, target.schema, rows, on_rows)
 
 
 def _verified_names(folder: Path) -> set[str]:

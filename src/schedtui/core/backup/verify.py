@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,7 +108,24 @@ def compare_rows(found: Mapping[str, int], expected: Mapping[str, int] | None, p
             problems.append(f"table {name}: {got} rows in the copy, {count} in the source at copy time")
 
 
-def inspect_sqlite(path: Path, table: str = DEFAULT_TABLE, expected: Mapping[str, int] | None = None) -> Inspection:
+def with_progress(
+    rows: Iterable[tuple[str, Any, bytes]], on_rows: Callable[[int], None] | None, every: int = 2000
+) -> Iterator[tuple[str, Any, bytes]]:
+    """``rows`` unchanged, calling ``on_rows(n)`` every ``every`` rows (for progress)."""
+    n = 0
+    for row in rows:
+        yield row
+        n += 1
+        if on_rows is not None and n % every == 0:
+            on_rows(n)
+
+
+def inspect_sqlite(
+    path: Path,
+    table: str = DEFAULT_TABLE,
+    expected: Mapping[str, int] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> Inspection:
     """Open the copy read-only, run the full integrity check, count rows, decode jobs."""
     out = Inspection()
     try:
@@ -127,7 +144,7 @@ def inspect_sqlite(path: Path, table: str = DEFAULT_TABLE, expected: Mapping[str
         if table in table_names(conn):
             decode = load_decoder()
             out.decoded = decode is not None
-            out.undecodable = undecodable_ids(iter_jobs(conn, table), decode)
+            out.undecodable = undecodable_ids(with_progress(iter_jobs(conn, table), on_rows), decode)
     except sqlite3.Error as exc:
         out.integrity = f"unreadable: {exc}"
     finally:
