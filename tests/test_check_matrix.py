@@ -1,0 +1,265 @@
+"""``schedtui check`` exit codes and output, with the clock passed in.
+
+Stores are written by real APScheduler (tests/fixtures); the clock is a FixedClock set
+relative to the fixture's deterministic ``now``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import socket
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fixtures.factory import DEFAULT_NOW, sqlite_store
+from schedtui.cli import cmd_check
+from schedtui.cli.app import main
+from schedtui.core.clock import FixedClock
+
+NOW = datetime.fromisoformat(DEFAULT_NOW)
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+@pytest.fixture
+def at(monkeypatch: pytest.MonkeyPatch):
+    """Set the CLI's clock: ``at(seconds_after_fixture_now)``."""
+
+    def set_clock(seconds: float = 0.0) -> FixedClock:
+        clock = FixedClock(NOW + timedelta(seconds=seconds))
+        monkeypatch.setattr(cmd_check, "CLOCK", clock)
+        return clock
+
+    return set_clock
+
+
+@pytest.fixture
+def seed(tmp_path: Path) -> tuple[str, dict]:
+    path, manifest = sqlite_store(tmp_path, "seed")
+    return f"sqlite:///{path}", manifest
+
+
+def _cleanup_due(manifest: dict) -> datetime:
+    job = next(j for j in manifest["jobs"] if j["id"] == "cleanup_temp")
+    return datetime.fromisoformat(job["next_run_time"])
+
+
+def _sha(url: str) -> str:
+    return hashlib.sha256(Path(url.removeprefix("sqlite:///")).read_bytes()).hexdigest()
+
+
+def test_on_time_prints_the_seed_tree(seed, at, capsys) -> None:
+    url, manifest = seed
+    at(-60)
+    before = _sha(url)
+    code, out, _ = run(["check", "--detailed", "--url", url], capsys)
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].startswith("✓ scheduler 3 tasks, none overdue")
+    assert "└─ Tasks: 3 total, 3 active, 0 paused" in lines
+    assert "└─ Upcoming Tasks (Next 3):" in lines
+    assert any("database_backup: Daily at 2:00 AM UTC → in" in line for line in lines)
+    assert any("cleanup_temp: Every 6 hours → in 1m" in line for line in lines)
+    assert any("report_gen: Weekly on Monday" in line for line in lines)
+    assert _sha(url) == before, "a read command changed the database file"
+
+
+def test_plain_status_line_and_perfdata(seed, at, capsys) -> None:
+    url, _ = seed
+    at(-60)
+    code, out, _ = run(["check", "--url", url, "--perfdata"], capsys)
+    assert code == 0
+    line = out.strip()
+    assert line.startswith("SCHEDTUI OK - ")
+    assert "| " in line and "'jobs'=3" in line and "'overdue'=0;0;0" in line
+
+
+def test_late_is_warning_and_overdue_is_critical(seed, at, capsys) -> None:
+    url, manifest = seed
+    due = _cleanup_due(manifest)
+    at((due - NOW).total_seconds() + 30)  # within the 60 s floor
+    code, out, _ = run(["check", "--detailed", "--url", url], capsys)
+    assert code == 1, out
+    assert "Late Tasks (1)" in out and "cleanup_temp" in out
+    code, _, _ = run(["check", "--url", url, "--critical-only"], capsys)
+    assert code == 0, "--critical-only passes on WARNING"
+
+    at((due - NOW).total_seconds() + 600)
+    code, out, _ = run(["check", "--detailed", "--url", url], capsys)
+    assert code == 2
+    assert "Overdue Tasks" in out and "overdue by 10m" in out
+    code, _, _ = run(["check", "--url", url, "--critical-only"], capsys)
+    assert code == 2
+    # a bigger floor turns overdue back into late
+    code, _, _ = run(["check", "--url", url, "--grace-floor", "3600"], capsys)
+    assert code == 1
+
+
+def test_paused_jobs_are_fine(tmp_path: Path, at, capsys) -> None:
+    path, manifest = sqlite_store(tmp_path, "catalog")
+    paused = [j["id"] for j in manifest["jobs"] if j["paused"]]
+    assert paused
+    at(-10 * 365 * 86400)  # long before anything is due
+    code, out, _ = run(["check", "--json", "--url", f"sqlite:///{path}"], capsys)
+    data = json.loads(out)
+    states = {j["id"]: j["state"] for j in data["jobs"]}
+    assert all(states[i] == "paused" for i in paused)
+    assert {j["state"] for j in data["jobs"]} <= {"paused", "on_time"}
+    assert code == 0 and data["status"] == "OK"
+
+
+def test_empty_table_is_warning(tmp_path: Path, at, capsys) -> None:
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    url = f"sqlite:///{tmp_path}/empty.sqlite"
+    store = SQLAlchemyJobStore(url=url)
+    store.start(None, "default")  # APScheduler creates its table
+    store.shutdown()
+    at(0)
+    code, out, _ = run(["check", "--url", url], capsys)
+    assert code == 1 and "no jobs" in out
+
+
+def test_no_table_and_unreachable_are_critical(tmp_path: Path, at, capsys) -> None:
+    db = tmp_path / "other.sqlite"
+    sqlite3.connect(db).execute("create table t (x)").connection.commit()
+    at(0)
+    code, out, _ = run(["check", "--url", f"sqlite:///{db}"], capsys)
+    assert code == 2 and "not found" in out
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, out, _ = run(["check", "--json", "--url", f"postgresql://u:topsecret@127.0.0.1:{port}/x"], capsys)
+    data = json.loads(out)
+    assert code == 2 and data["status"] == "CRITICAL" and "topsecret" not in out
+
+
+class _Hostile:
+    def __reduce__(self):  # a pickle that would run a shell command if loaded naively
+        return (os.system, (f"touch {_Hostile.marker}",))
+
+    marker = ""
+
+
+def test_undecodable_row_is_warning_and_nothing_runs(seed, at, capsys, tmp_path: Path) -> None:
+    url, _ = seed
+    marker = tmp_path / "pwned"
+    _Hostile.marker = str(marker)
+    evil = pickle.dumps(_Hostile(), protocol=5)
+    path = url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO apscheduler_jobs (id, next_run_time, job_state) VALUES (?, ?, ?)",
+            ("evil", NOW.timestamp() + 3600, evil),
+        )
+    at(-60)
+    code, out, _ = run(["check", "--json", "--url", url], capsys)
+    data = json.loads(out)
+    assert code == 1 and data["status"] == "WARNING"
+    jobstore = next(c for c in data["components"] if c["name"] == "jobstore")
+    assert jobstore["status"] == "WARNING"
+    assert [u["id"] for u in jobstore["data"]["undecodable"]] == ["evil"]
+    evil_job = next(j for j in data["jobs"] if j["id"] == "evil")
+    assert evil_job["state"] == "undecodable" and evil_job["finding"]["code"]
+    assert len([j for j in data["jobs"] if j["finding"] is None]) == 3, "the other rows still decode"
+    assert not marker.exists()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("select count(*) from apscheduler_jobs").fetchone()[0] == 4
+
+
+def test_bad_arguments_are_unknown(seed, capsys) -> None:
+    url, _ = seed
+    assert run(["check", "--url", url, "--upcoming", "-1"], capsys)[0] == 3
+    assert run(["check", "--url", url, "--what"], capsys)[0] == 3
+
+
+def test_json_schema(seed, at, capsys) -> None:
+    url, _ = seed
+    at(-60)
+    code, out, _ = run(["check", "--json", "--url", url], capsys)
+    data = json.loads(out)
+    assert data["schema"] == "schedtui.check/1"
+    assert set(data) >= {"status", "exit_code", "summary", "checked_at", "target", "components", "jobs"}
+    assert {c["name"] for c in data["components"]} >= {"scheduler", "jobstore", "database"}
+    job = next(j for j in data["jobs"] if j["id"] == "database_backup")
+    assert job["name"] == "Daily Database Backup"
+    assert job["trigger"] == "Daily at 2:00 AM UTC"
+    assert job["trigger_kind"] == "cron" and job["timezone"] == "UTC"
+    assert job["state"] == "on_time" and job["coalesce"] is True and job["max_instances"] == 1
+
+
+def test_jobs_command(seed, at, capsys) -> None:
+    url, _ = seed
+    at(-60)
+    code, out, _ = run(["jobs", "--url", url], capsys)
+    assert code == 0
+    assert out.splitlines()[0].split()[:3] == ["ID", "NAME", "TRIGGER"]
+    assert "Daily Database Backup" in out and "Every 6 hours" in out
+    code, out, _ = run(["jobs", "--json", "--url", url], capsys)
+    data = json.loads(out)
+    assert data["schema"] == "schedtui.jobs/1" and len(data["jobs"]) == 3
+
+
+def test_ascii_fallback(seed, at, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    url, _ = seed
+    at(-60)
+    monkeypatch.setenv("SCHEDTUI_ASCII", "1")
+    code, out, _ = run(["check", "--detailed", "--url", url], capsys)
+    assert code == 0
+    out.encode("ascii")
+    assert out.startswith("[OK] scheduler") and "`- Tasks:" in out and "->" in out
+
+
+def _pg_table_digest(url: str, schema: str | None = None) -> str:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    table = f'"{schema}".apscheduler_jobs' if schema else "apscheduler_jobs"
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(f"select id, next_run_time, job_state from {table} order by id")).all()
+    engine.dispose()
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(repr((r[0], r[1], bytes(r[2]))).encode())
+    return h.hexdigest()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("schema", [None, "ops"])
+def test_postgres_reads(pg_url: str, at, capsys, schema: str | None) -> None:
+    from fixtures.factory import make_store
+
+    if schema:
+        import sqlalchemy as sa
+
+        eng = sa.create_engine(pg_url)
+        with eng.begin() as conn:
+            conn.execute(sa.text(f"create schema {schema}"))
+        eng.dispose()
+    manifest = make_store(pg_url, "catalog", schema=schema)
+    before = _pg_table_digest(pg_url, schema)
+    at(-10 * 365 * 86400)
+    argv = ["--url", pg_url] + (["--schema", schema] if schema else [])
+    code, out, _ = run(["check", "--json", *argv], capsys)
+    data = json.loads(out)
+    assert code == 0, data["summary"]
+    assert len(data["jobs"]) == len(manifest["jobs"])
+    assert all(j["finding"] is None for j in data["jobs"])
+    db = next(c for c in data["components"] if c["name"] == "database")
+    assert db["data"]["dialect"] == "postgresql"
+    code, out, _ = run(["jobs", *argv], capsys)
+    assert code == 0 and "cron_last_day" in out
+    code, out, _ = run(["check", "--detailed", *argv], capsys)
+    assert code == 0
+    assert _pg_table_digest(pg_url, schema) == before, "reading changed the table"
