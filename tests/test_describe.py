@@ -379,3 +379,24 @@ def test_every_valid_cron_gets_a_sentence(kwargs: dict[str, str], zone: str) -> 
 def _restricted_beyond_minutes(trigger: CronTrigger) -> bool:
     fields = {f.name: str(f) for f in trigger.fields}
     return any(fields[n] != "*" for n in ("hour", "day", "month", "day_of_week"))
+
+
+def test_every_decoded_fixture_trigger_gets_a_sentence() -> None:
+    """Every trigger in the fixture stores (3.11 catalog and older releases when prepared)."""
+    decoder = pytest.importorskip("schedtui.core.decoder")
+    from tests.fixtures.factory import cached_sqlite_store, old_stores
+
+    stores = [cached_sqlite_store("catalog")[0]] + [db for _label, db, _man in old_stores()]
+    seen = 0
+    for db in stores:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            rows = conn.execute("select id, next_run_time, job_state from apscheduler_jobs").fetchall()
+        for row in rows:
+            job = decoder.decode_row(*row)
+            if job.trigger is None:
+                continue
+            text = describe_trigger(job.trigger)
+            assert text != technical_description(job.trigger), (db.name, job.id)
+            assert "None" not in text and "PytzZone" not in text, (db.name, job.id, text)
+            seen += 1
+    assert seen >= 30

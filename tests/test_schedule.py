@@ -416,3 +416,54 @@ def test_impossible_cron_ends_within_the_horizon() -> None:
         assert result.times == () and result.finished
     # A far (but reachable) year is still found.
     assert next_fire_times(spec_of(CronTrigger(year=2120, timezone=UTC)), d(2026, 3, 2)) == [d(2120, 1, 1)]
+
+
+# --- integration: decoded fixture stores (skipped until the decoder exists) -------------
+
+
+def _store_params() -> list[object]:
+    from tests.fixtures.factory import old_stores
+
+    params: list[object] = [pytest.param(None, id="3.11-catalog")]
+    params += [pytest.param(label, id=label) for label, _db, _man in old_stores()]
+    return params
+
+
+def _has_jitter(spec: TriggerSpec) -> bool:
+    return bool(spec.jitter) or any(_has_jitter(c) for c in spec.children)
+
+
+@pytest.mark.parametrize("label", _store_params())
+def test_decoded_fixture_rows_fire_like_the_apscheduler_that_wrote_them(label: str | None) -> None:
+    """Rows written by real APScheduler (3.11 and, when prepared, 3.6-3.10), decoded by
+    schedtui: the fire times after the stored next run equal those the writing
+    APScheduler computed (manifest); 3.11 also gives the same zone representation."""
+    decoder = pytest.importorskip("schedtui.core.decoder")
+    import sqlite3
+
+    from tests.fixtures.factory import cached_sqlite_store, old_stores
+
+    if label is None:
+        db, manifest = cached_sqlite_store("catalog")
+    else:
+        db, manifest = next((d, m) for lbl, d, m in old_stores() if lbl == label)
+    expected = {job["id"]: job["fire_times"] for job in manifest["jobs"]}
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("select id, next_run_time, job_state from apscheduler_jobs").fetchall()
+    compared = 0
+    for row in rows:
+        job = decoder.decode_row(*row)
+        if job.finding is not None or job.trigger is None:
+            continue
+        spec = job.trigger
+        first = job.state_next_run_time or job.next_run_time
+        # Jitter is random; combined triggers are listed differently by the manifest.
+        if first is None or spec.kind in ("and", "or") or _has_jitter(spec):
+            continue
+        want = [datetime.fromisoformat(x) for x in expected[job.id]]
+        got = following_fire_times(spec, first, len(want))
+        assert [t.timestamp() for t in got] == [t.timestamp() for t in want], job.id
+        if label is None:
+            assert [t.utcoffset() for t in got] == [t.utcoffset() for t in want], job.id
+        compared += 1
+    assert compared >= 25
