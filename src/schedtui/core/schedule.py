@@ -21,11 +21,15 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.calendarinterval import CalendarIntervalTrigger
 from apscheduler.triggers.combining import AndTrigger, OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+try:
+    from apscheduler.triggers.calendarinterval import CalendarIntervalTrigger
+except ImportError:  # APScheduler < 3.11 has no calendar interval trigger
+    CalendarIntervalTrigger = None  # type: ignore[assignment,misc]
 
 from schedtui.core.model import CRON_FIELD_NAMES, TriggerSpec
 
@@ -196,6 +200,8 @@ def _build(
             jitter=jit,
         )
     if kind == "calendarinterval":
+        if CalendarIntervalTrigger is None:
+            raise ValueError("calendar interval triggers need APScheduler 3.11 or later")
         if spec.calendar is None or len(spec.calendar) != 4:
             raise ValueError("calendar interval trigger without an interval")
         years, months, weeks, days = (int(v) for v in spec.calendar)
