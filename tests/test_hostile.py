@@ -1,0 +1,175 @@
+"""The hostile corpus (hazards.md) against the safe decoder.
+
+Each case must end as a per-row finding (or, for the "laughs"/"deep" cases, a bounded
+repr): no code ran (no MARKER file), no module imported, bounded time, and in a real
+SQLite table written by APScheduler the row is still there after a read through the
+public API while the real rows still decode.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from schedtui.core.decoder import decode_row, decode_rows
+from schedtui.core.model import Target
+from tests.fixtures.factory import sqlite_store
+from tests.fixtures.hostile import CASES, EXT, MEMO_BOMB, state_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm() -> None:
+    """Decode one real row first: lazy imports of the decoder itself are not the payload's."""
+    decode_row("warm", None, state_bytes())
+
+
+def _check(job, name: str, codes: frozenset[str], marker: Path) -> None:
+    if codes:
+        assert job.finding is not None, f"{name}: decoded but should not have"
+        assert job.finding.code in codes, f"{name}: {job.finding}"
+        assert job.finding.message
+    else:
+        assert job.finding is None, f"{name}: {job.finding}"
+        assert len(job.args_repr) <= 401 and len(job.kwargs_repr) <= 401
+    assert not marker.exists(), f"{name}: code ran"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_row_is_a_finding(name: str, tmp_path: Path) -> None:
+    factory, codes = CASES[name]
+    marker = tmp_path / "MARKER"
+    data = factory(str(marker))
+    before = set(sys.modules)
+    t0 = time.monotonic()
+    job = decode_row(f"hostile-{name}", 1767225600.0, data)
+    elapsed = time.monotonic() - t0
+    assert set(sys.modules) == before, f"{name} imported {set(sys.modules) - before}"
+    assert "fixture_app" not in sys.modules
+    assert elapsed < 10, f"{name} took {elapsed:.1f}s"
+    assert job.id == f"hostile-{name}"
+    assert job.state_size == len(data)
+    _check(job, name, codes, marker)
+
+
+def test_build_on_class_changes_nothing(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from schedtui.core._unpickle import placeholder_class
+
+    for name in ("build-on-aps-class", "build-on-aps-class-dict", "build-on-datetime-class", "build-on-placeholder-class"):
+        decode_row("x", None, CASES[name][0](str(tmp_path / "m")))
+    cls = placeholder_class("apscheduler.triggers.cron", "CronTrigger")
+    assert "FIELD_NAMES" not in vars(cls)
+    assert "x" not in vars(placeholder_class("fixture_app.models", "Thing"))
+    assert dt.datetime.max.year == 9999
+
+
+def test_ext_opcode_with_registered_extension(tmp_path: Path) -> None:
+    """EXT reaches the copyreg cache without find_class: refused while anything is registered."""
+    import pickle
+
+    marker = tmp_path / "MARKER"
+    code = 240
+    copyreg.add_extension("os", "system", code)
+    try:
+        # A normal unpickler fills the extension cache with the real os.system.
+        assert pickle.loads(b"\x80\x02\x82\xf0.") is os.system
+        job = decode_row("ext", None, EXT(code))
+        assert job.finding is not None and job.finding.code == "forbidden-opcode"
+    finally:
+        copyreg.remove_extension("os", "system", code)
+        copyreg._extension_cache.clear()  # type: ignore[attr-defined]
+    assert not marker.exists()
+    # Without registrations, EXT is simply an unknown code.
+    job = decode_row("ext", None, EXT(code))
+    assert job.finding is not None and job.finding.code == "malformed"
+
+
+def test_hostile_rows_beside_real_ones(tmp_path: Path) -> None:
+    """All hostile rows in one real table: the read keeps every row and decodes the real ones."""
+    from schedtui.core.store import read_jobs
+
+    db, manifest = sqlite_store(tmp_path, "catalog")
+    read_jobs(Target(f"sqlite:///{db}"))  # the reader's own lazy imports happen here
+    marker = tmp_path / "MARKER"
+    hostile = {f"hostile-{name}": (factory(str(marker)), codes) for name, (factory, codes) in CASES.items()}
+    con = sqlite3.connect(db)
+    with con:
+        con.executemany(
+            "INSERT INTO apscheduler_jobs (id, next_run_time, job_state) VALUES (?, ?, ?)",
+            [(jid, 1767225600.0, data) for jid, (data, _codes) in hostile.items()],
+        )
+    before = set(sys.modules)
+    snap = read_jobs(Target(f"sqlite:///{db}"))
+    assert set(sys.modules) == before
+    by_id = {j.id: j for j in snap.jobs}
+    for jid, (_data, codes) in hostile.items():
+        _check(by_id[jid], jid, codes, marker)
+    for jid in manifest["ids"]:
+        assert by_id[jid].finding is None, (jid, by_id[jid].finding)
+    count = con.execute("SELECT count(*) FROM apscheduler_jobs").fetchone()[0]
+    assert count == len(manifest["ids"]) + len(hostile)
+    stored = dict(con.execute("SELECT id, job_state FROM apscheduler_jobs WHERE id LIKE 'hostile-%'").fetchall())
+    assert stored == {jid: data for jid, (data, _c) in hostile.items()}
+    con.close()
+
+
+def test_decode_rows_mixed_order(tmp_path: Path) -> None:
+    rows = []
+    for i, (name, (factory, codes)) in enumerate(sorted(CASES.items())):
+        rows.append((f"good-{i}", None, state_bytes(id=f"good-{i}", next_run_time=None)))
+        rows.append((f"bad-{name}", 1.0, factory(str(tmp_path / "m"))))
+    out = decode_rows(rows)
+    assert [j.id for j in out] == [r[0] for r in rows]
+    assert all(j.finding is None for j in out if j.id.startswith("good-"))
+
+
+MEMO_CHILD = textwrap.dedent(
+    """
+    import resource, sys
+    sys.path.insert(0, sys.argv[1])
+    from schedtui.core.decoder import decode_rows
+    from tests.fixtures.hostile import MEMO_BOMB, state_bytes
+    rows = [("a", None, state_bytes()), ("bomb", None, MEMO_BOMB(int(sys.argv[2]))), ("b", None, state_bytes())]
+    out = decode_rows(rows)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(out[1].finding.code if out[1].finding else "decoded", out[0].finding, out[2].finding, int(peak_mib))
+    """
+)
+
+
+@pytest.mark.slow
+def test_memo_bomb_is_contained_in_a_subprocess() -> None:
+    """LONG_BINPUT 1e8 would make the C unpickler zero 1.6 GB; the guard turns it into a finding.
+
+    Runs in a child under ``ulimit -v`` (4 GiB) so a regression cannot take the machine down.
+    """
+    if sys.platform != "linux":
+        pytest.skip("RLIMIT_AS guard is Linux-only")
+    cmd = f'ulimit -v {4 * 1024 * 1024}; exec "{sys.executable}" -c "$0" "$1" "$2"'
+    proc = subprocess.run(
+        ["bash", "-c", cmd, MEMO_CHILD, str(ROOT), str(100_000_000)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    code, first, third, peak = proc.stdout.split()
+    assert code == "memory"
+    assert first == "None" and third == "None"
+    assert int(peak) < 1000, f"peak RSS {peak} MiB"
+
+
+def test_memo_bomb_small_index_still_decodes_rows() -> None:
+    """A big-but-affordable memo index is no reason to refuse other rows."""
+    out = decode_rows([("bomb", None, MEMO_BOMB(1000)), ("ok", None, state_bytes(id="ok"))])
+    assert out[0].finding is not None and out[0].finding.code == "bad-shape"
+    assert out[1].finding is None
