@@ -8,7 +8,7 @@ a worker (``RowsReady``), and a one-second interval only repaints visible countd
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import ClassVar
 
@@ -187,8 +187,9 @@ class MainScreen(ControlMixin, Screen):
         self.refreshes += 1
         frame = message.frame
         previous = self.frame
-        if frame.snapshot is None and previous is not None and previous.snapshot is not None:
-            frame = Frame(fetched_at=frame.fetched_at, snapshot=previous.snapshot, error=frame.error, error_kind=frame.error_kind, changed=False)
+        if frame.stale and previous is not None:
+            # Keep everything last seen on screen (marked stale), with the new error.
+            frame = replace(previous, fetched_at=frame.fetched_at, snapshot=frame.snapshot or previous.snapshot, error=frame.error, error_kind=frame.error_kind, changed=False)
         self.frame = frame
         if frame.stale:
             self.failures += 1

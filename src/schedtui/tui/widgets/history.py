@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -48,6 +48,19 @@ def render_stats(h: History, now: datetime) -> Content:
     return Content("\n").join([Content.assemble(*parts), line2])
 
 
+def _short_when(when: datetime | None, now: datetime) -> str:
+    """``11:55:00`` today (UTC), ``03-01 23:10`` before."""
+    if when is None:
+        return "—"
+    try:
+        when = when.astimezone(timezone.utc)
+        if when.date() == now.astimezone(timezone.utc).date():
+            return when.strftime("%H:%M:%S")
+        return when.strftime("%m-%d %H:%M")
+    except Exception:  # noqa: BLE001
+        return clean(when, 20)
+
+
 class HistoryPane(Vertical):
     """Runs of the selected job. Enter on a run shows its full traceback."""
 
@@ -73,7 +86,7 @@ class HistoryPane(Vertical):
         yield Static(id="history-stats")
         yield Sparkline([], id="history-spark")
         table: DataTable = DataTable(id="history-runs", cursor_type="row", zebra_stripes=False)
-        table.add_columns("when", "outcome", "duration", "error")
+        table.add_columns("when (UTC)", "outcome", "duration", "error")
         yield table
 
     def show(self, history: History | None, job_label: str | None, now: datetime) -> None:
@@ -110,7 +123,7 @@ class HistoryPane(Vertical):
         spark.data = [r.duration for r in reversed(history.runs) if r.duration is not None] or []
         for i, run in enumerate(history.runs):
             table.add_row(
-                format_when(run.when)[:19] if run.when else "—",
+                _short_when(run.when, now),
                 Content.styled(run.outcome, OUTCOME_STYLE.get(run.outcome, "")),
                 format_duration(run.duration),
                 clean(run.error or "", 120),

@@ -1,0 +1,78 @@
+"""The console against live schedulers: the demo (companion, runs appearing, actions
+applied by the scheduler) and PostgreSQL going away and coming back."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from schedtui.core.model import Target
+from schedtui.tui.app import SchedtuiApp
+from schedtui.tui.screens.dialogs import ConfirmScreen
+from schedtui.tui.widgets.jobs import JobList
+from tui.conftest import HERE, FROZEN_NOW_ISO, settle, wait_for
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.mark.slow
+async def test_demo_console_live_runs_history_and_pause_through_companion(tmp_path: Path) -> None:
+    from schedtui.demo.runner import start_demo
+
+    demo = start_demo(tmp_path / "demo", heartbeat_interval=0.5)
+    from schedtui.companion.commands import install
+
+    if not any(getattr(h, "__self__", None).__class__.__name__ == "CommandApplier" for h in getattr(demo.companion, "_tick_hooks", [])):
+        install(demo.companion)  # the command applier (the demo may not install it itself)
+    try:
+        app = SchedtuiApp(demo.target, refresh=0.5)
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            main = app.screen_stack[0]
+            await settle(pilot, app)
+            await wait_for(pilot, lambda: main.frame.heartbeat is not None and main.frame.heartbeat.fresh, timeout=30, what="heartbeat")
+            await wait_for(pilot, lambda: (main.frame.runs_24h or 0) > 0, timeout=30, what="runs in the summary")
+            jobs = main.query_one(JobList)
+            assert jobs.select_job("tick")
+            await wait_for(pilot, lambda: main.history is not None and main.history.job_id == "tick" and len(main.history.runs) >= 2, timeout=30, what="tick runs in the history")
+            before = len(main.history.runs)
+            await wait_for(pilot, lambda: main.history is not None and len(main.history.runs) > before, timeout=30, what="a new run appears")
+            # pause through the companion: confirmation, pending marker, result
+            await pilot.press("p")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            assert "companion" in app.screen.body
+            await pilot.press("y")
+            await wait_for(pilot, lambda: "tick" not in main.pending, timeout=60, what="result")
+            assert any("tick" in n.message and "applied" in n.message for n in app._notifications), [n.message for n in app._notifications]
+            await wait_for(pilot, lambda: any(r.job is not None and r.job.id == "tick" and r.group == "paused" for r in jobs.rows), timeout=30, what="tick paused")
+    finally:
+        demo.stop()
+
+
+@pytest.mark.postgres
+async def test_postgres_goes_away_and_comes_back(pg_url: str, clock) -> None:  # noqa: ANN001
+    subprocess.run([sys.executable, str(HERE / "make_console_store.py"), "--url", pg_url, "--now", FROZEN_NOW_ISO], check=True, capture_output=True, timeout=120)
+    url = sa.engine.make_url(pg_url)
+    name = url.database
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    app = SchedtuiApp(Target(url=pg_url), clock=clock, refresh=0.5)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            main = app.screen_stack[0]
+            await settle(pilot, app)
+            assert len(main.frame.snapshot.jobs) == 12
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"))
+                conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+            await wait_for(pilot, lambda: main.frame is not None and main.frame.stale, timeout=60, what="stale")
+            assert sum(1 for r in main.query_one(JobList).rows if r.job is not None) == 12
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
+            await wait_for(pilot, lambda: main.frame is not None and not main.frame.stale, timeout=90, what="recovered")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
+        admin.dispose()
