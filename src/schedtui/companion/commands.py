@@ -103,8 +103,8 @@ class CommandApplier:
     def tick(self) -> int:
         """Expire, then claim a batch, apply it in order and record the outcomes, until
         nothing is claimable or the budget is spent. Returns how many were applied."""
-        if not self._ensure_table():
-            return 0
+        if not self._ensure_table() or not self._any_pending():
+            return 0  # the usual case: one cheap read per heartbeat, no write
         self.expire()
         done = 0
         started = time.monotonic()
@@ -130,6 +130,11 @@ class CommandApplier:
         except Exception:  # noqa: BLE001
             return False
         return self._table_ok
+
+    def _any_pending(self) -> bool:
+        c = self.tables.commands
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(c.c.id).where(c.c.status == "pending").limit(1)).first() is not None
 
     def expire(self) -> int:
         """Pending commands past their deadline become ``expired`` (claimed ones only after
