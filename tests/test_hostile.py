@@ -9,6 +9,7 @@ public API while the real rows still decode.
 from __future__ import annotations
 
 import copyreg
+import gc
 import os
 import sqlite3
 import subprocess
@@ -45,7 +46,7 @@ def _check(job, name: str, codes: frozenset[str], marker: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_hostile_row_is_a_finding(name: str, tmp_path: Path) -> None:
+def test_hostile_row_is_a_finding(name: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     factory, codes = CASES[name]
     marker = tmp_path / "MARKER"
     data = factory(str(marker))
@@ -59,6 +60,9 @@ def test_hostile_row_is_a_finding(name: str, tmp_path: Path) -> None:
     assert job.id == f"hostile-{name}"
     assert job.state_size == len(data)
     _check(job, name, codes, marker)
+    del job
+    gc.collect()
+    assert capfd.readouterr().err == "", f"{name} wrote to stderr"
 
 
 def test_build_on_class_changes_nothing(tmp_path: Path) -> None:
