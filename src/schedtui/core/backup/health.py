@@ -20,6 +20,14 @@ def _age(seconds: float) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
 def _folder(ctx: CheckContext) -> Path | None:
     if ctx.options.backup_dir:
         return Path(ctx.options.backup_dir).expanduser()
@@ -51,7 +59,7 @@ def backups_component(ctx: CheckContext) -> Component | None:
     total = sum(e.size for e in entries)
     max_age = ctx.options.backup_max_age
     data: dict[str, object] = {"dir": str(folder), "count": len(entries), "verified": len(verified), "total_bytes": total}
-    lines = [Line(f"folder {folder}"), Line(f"{len(entries)} backup(s), {len(verified)} verified, {total / 1e6:.1f} MB")]
+    lines = [Line(f"folder {folder}"), Line(f"{len(entries)} backup(s), {len(verified)} verified, {_size(total)}")]
     perf = [Perf("backup_count", len(entries), min=0), Perf("backup_bytes", total, "B", min=0)]
     statuses = [Status.OK]
     if verified:
