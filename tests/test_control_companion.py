@@ -192,31 +192,37 @@ def test_run_now_and_remove_refused_without_companion(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def _two_appliers(tmp_path: Path, url: str, n_commands: int = 600) -> None:
-    """Two schedulers with companions on one table: every command is applied exactly once.
+def _two_appliers(tmp_path: Path, url: str, n_commands: int = 800) -> None:
+    """Two schedulers with companions on one table: every command is applied exactly once,
+    and each job's commands in order even when both appliers are busy.
 
-    The shared jobs stay paused (so the two schedulers never both run a due job, which
-    APScheduler does not support); the commands are run-nows, each must run once.
+    Each applier takes at most 10 commands per heartbeat, so both have to work. The
+    shared jobs are never due during the test (paused ``once-*`` jobs, and ``far-*``
+    jobs that fire on January 1st even when resumed), so the two schedulers never both run
+    a due job (which APScheduler does not support). Run-nows must each run once.
     """
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    first = LiveScheduler(tmp_path / "a", url, n_tick=0, n_once=6)
+    first = LiveScheduler(tmp_path / "a", url, n_tick=0, n_once=4, n_far=8, max_per_tick=10)
     second: LiveScheduler | None = None
     target = Target(url=url)
     engine = sa.create_engine(url)
     try:
         first.wait_ready()
-        second = LiveScheduler(tmp_path / "b", url, n_tick=0, n_once=6)
+        second = LiveScheduler(tmp_path / "b", url, n_tick=0, n_once=4, n_far=8, max_per_tick=10)
         second.wait_ready()
         poll_until(lambda: len(control.fresh_companions(engine, target, system_clock())) == 2, 30, "two heartbeats")
-        jobs = first.once_ids
+        jobs = first.once_ids + first.far_ids
+        groups = [jobs[k::4] for k in range(4)]
 
         def operator(k: int) -> list[control.ControlResult]:
             rng = random.Random(k)
-            return [
-                control.submit(target, rng.choice(jobs), "run_now", clock=system_clock, engine=engine)
-                for _ in range(n_commands // 4)
-            ]
+            out = []
+            for _ in range(n_commands // 4):
+                job = rng.choice(groups[k])
+                action = "run_now" if job.startswith("once-") else rng.choice(["pause", "resume", "run_now"])
+                out.append(control.submit(target, job, action, clock=system_clock, engine=engine))
+            return out
 
         with ThreadPoolExecutor(4) as pool:
             submitted = [r for f in [pool.submit(operator, k) for k in range(4)] for r in f.result()]
@@ -228,15 +234,30 @@ def _two_appliers(tmp_path: Path, url: str, n_commands: int = 600) -> None:
 
         poll_until(all_final, 60, "every command to be applied")
         with engine.connect() as conn:
-            rows = conn.execute(sa.select(c.c.status, c.c.applied_by, c.c.job_id)).all()
+            rows = conn.execute(sa.select(c.c.id, c.c.status, c.c.applied_by, c.c.applied_at, c.c.job_id)).all()
         assert {r.status for r in rows} == {"applied"}
         by = Counter(r.applied_by for r in rows)
         assert len(by) == 2, by  # both took part
+        # Per job, commands were applied in id order (applied_at never goes backwards).
+        per_job: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for r in rows:
+            per_job[r.job_id].append((r.id, r.applied_at))
+        for job_id, seq in per_job.items():
+            times = [at for _, at in sorted(seq)]
+            assert times == sorted(times), job_id
         assert first.stop()["thread_alive"] and second.stop()["thread_alive"]
         runs = first.runs() + second.runs()
-        asked = Counter(r.job_id for r in submitted)
-        assert runs == asked  # each command ran exactly once, in one of the two processes
-        print(f"\n{len(submitted)} run-now commands split {dict(by)}; runs {sum(runs.values())}")
+        asked = Counter(r.job_id for r in submitted if r.action == "run_now")
+        assert runs == asked  # each run-now ran exactly once, in one of the two processes
+        expected = {j: True for j in jobs}
+        for r in sorted(submitted, key=lambda r: r.command_id or 0):
+            if r.action in ("pause", "resume"):
+                expected[r.job_id] = r.action == "pause"
+        loaded = load_with_app(tmp_path, first.app, url)
+        assert set(loaded) == set(jobs)
+        for job_id in jobs:
+            assert (loaded[job_id]["column"] is None) == expected[job_id], job_id
+        print(f"\n{len(submitted)} commands split {dict(by)}; runs {sum(runs.values())}")
     finally:
         first.kill()
         if second is not None:

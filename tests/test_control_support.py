@@ -74,7 +74,7 @@ RUNNER = textwrap.dedent(
     '''
     import json, os, sys, threading, time, logging
     from datetime import datetime, timezone
-    app, url, work, n_tick, n_once, companion = sys.argv[1:7]
+    app, url, work, n_tick, n_once, companion, n_far = sys.argv[1:8]
     sys.path.insert(0, app)
     logging.basicConfig(filename=os.path.join(work, "scheduler.log"), level=logging.WARNING)
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -112,11 +112,15 @@ RUNNER = textwrap.dedent(
         sched.add_job("ctlapp.jobs:work", "cron", minute="*/5", id=f"once-{i}",
                       args=(f"once-{i}", Payload(100 + i)), kwargs={"out": out},
                       next_run_time=None, replace_existing=True)
+    for i in range(int(n_far)):  # never due during a test, even when resumed
+        sched.add_job("ctlapp.jobs:work", "cron", month=1, day=1, hour=0, id=f"far-{i}",
+                      args=(f"far-{i}", Payload(200 + i)), kwargs={"out": out},
+                      next_run_time=None, replace_existing=True)
     if companion == "1":
         from schedtui.companion import attach
         from schedtui.companion.commands import install
         comp = attach(sched, name="control-test", heartbeat_interval=0.2)
-        install(comp)
+        install(comp, max_per_tick=int(os.environ.get("CTL_MAX_PER_TICK", "500")))
     open(os.path.join(work, "ready"), "w").close()
     while not os.path.exists(os.path.join(work, "stop")):
         time.sleep(0.05)
@@ -329,7 +333,17 @@ def _env() -> dict[str, str]:
 class LiveScheduler:
     """Start/stop the scheduler subprocess; read what it logged."""
 
-    def __init__(self, tmp: Path, url: str, *, n_tick: int = 6, n_once: int = 4, companion: bool = True) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        url: str,
+        *,
+        n_tick: int = 6,
+        n_once: int = 4,
+        companion: bool = True,
+        n_far: int = 0,
+        max_per_tick: int = 500,
+    ) -> None:
         self.app = write_app(tmp / "app")
         self.work = tmp / "work"
         self.work.mkdir(exist_ok=True)
@@ -337,13 +351,14 @@ class LiveScheduler:
         script = tmp / "run_scheduler.py"
         script.write_text(RUNNER)
         self.proc = subprocess.Popen(
-            [PYTHON, str(script), str(self.app), url, str(self.work), str(n_tick), str(n_once), "1" if companion else "0"],
-            env=_env(),
+            [PYTHON, str(script), str(self.app), url, str(self.work), str(n_tick), str(n_once), "1" if companion else "0", str(n_far)],
+            env=_env() | {"CTL_MAX_PER_TICK": str(max_per_tick)},
             stdout=subprocess.DEVNULL,
             stderr=open(self.work / "stderr.txt", "wb"),  # noqa: SIM115
         )
         self.tick_ids = [f"tick-{i}" for i in range(n_tick)]
         self.once_ids = [f"once-{i}" for i in range(n_once)]
+        self.far_ids = [f"far-{i}" for i in range(n_far)]
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         def ready() -> bool:
