@@ -177,3 +177,29 @@ def test_memo_bomb_small_index_still_decodes_rows() -> None:
     out = decode_rows([("bomb", None, MEMO_BOMB(1000)), ("ok", None, state_bytes(id="ok"))])
     assert out[0].finding is not None and out[0].finding.code == "bad-shape"
     assert out[1].finding is None
+
+
+HASH_BOMB_CHILD = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from schedtui.core.decoder import decode_row
+    n = int(sys.argv[2])
+    # ((t, t), (t, t)) ... via DUP + TUPLE2, used as a dict key: hashing walks 2**n nodes in C.
+    data = b"\\x80\\x02)" + b"2\\x86" * n + b"q\\x00}h\\x00K\\x01s."
+    print(decode_row("bomb", None, data).finding.code)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known gap: nested shared tuples hashed in C (dict key) cannot be interrupted in-process; needs a worker process with a deadline")
+def test_tuple_hash_bomb_is_bounded() -> None:
+    """An ~90-byte row whose dict key is a 40-level shared tuple DAG (2**40 hash steps)."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", HASH_BOMB_CHILD, str(ROOT), "40"], capture_output=True, text=True, timeout=5
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("decode_row did not return within 5 s")
+    assert proc.stdout.strip() in {"bad-shape", "too-deep", "malformed"}
