@@ -277,3 +277,31 @@ def test_postgres_store_decodes(pg_url: str) -> None:
     finally:
         engine.dispose()
     check_against_manifest(decode_rows([tuple(r) for r in rows]), manifest)
+
+
+def test_guard_restores_limit_and_gc_across_threads() -> None:
+    import gc
+    import resource
+    import threading
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    assert gc.isenabled()
+    rows = [(f"j{i}", None, state_bytes(id=f"j{i}", next_run_time=None)) for i in range(3000)]
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(3):
+                assert all(j.finding is None for j in decode_rows(rows))
+                decode_row("j0", None, rows[0][2])
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    assert gc.isenabled()

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import copyreg
+import gc
 import datetime as _dt
 import io
 import os
 import pickle
 import pickletools
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -495,36 +497,65 @@ def _vm_size() -> int | None:
         return None
 
 
-@contextlib.contextmanager
-def memory_guard(margin: int = DEFAULT_MARGIN) -> Iterator[None]:
-    """Lower the soft RLIMIT_AS to (current size + ``margin``) for the block, then restore.
+_session_lock = threading.Lock()
+_session_depth = 0
+_saved_limit: tuple[int, int] | None = None
+_saved_gc = True
 
-    A memo bomb then fails with MemoryError instead of taking gigabytes. No-op where the
-    limit cannot be read or set (non-Linux) or is already lower.
-    """
-    if _resource is None:
-        yield
+
+def _arm(margin: int) -> None:
+    """Set the soft RLIMIT_AS to (current size + margin), never above the saved limit."""
+    if _resource is None or _saved_limit is None:
         return
     size = _vm_size()
-    try:
-        soft, hard = _resource.getrlimit(_resource.RLIMIT_AS)
-    except (OSError, ValueError):
-        soft = hard = None
-    if size is None or soft is None:
-        yield
+    if size is None:
         return
+    soft, hard = _saved_limit
     want = size + margin
-    if hard != _resource.RLIM_INFINITY and want > hard:
-        want = hard
+    if hard != _resource.RLIM_INFINITY:
+        want = min(want, hard)
     if soft != _resource.RLIM_INFINITY and soft <= want:
-        yield
-        return
+        want = soft
     try:
         _resource.setrlimit(_resource.RLIMIT_AS, (want, hard))
     except (OSError, ValueError):
-        yield
-        return
+        pass
+
+
+@contextlib.contextmanager
+def memory_guard(margin: int = DEFAULT_MARGIN, *, pause_gc: bool = False) -> Iterator[None]:
+    """Lower the soft RLIMIT_AS to (current size + ``margin``) for the block, then restore.
+
+    A memo bomb then fails with MemoryError instead of taking gigabytes. Process-wide and
+    thread-safe: the first thread in saves the limit (and the GC state), every entry
+    re-arms from the current size, the last one out restores both. ``pause_gc`` also
+    pauses the cyclic GC (which otherwise re-scans everything decoded so far, tripling the
+    cost per row). No-op for the limit where it cannot be read or set (non-Linux).
+    """
+    global _session_depth, _saved_limit, _saved_gc
+    with _session_lock:
+        if _session_depth == 0:
+            _saved_gc = gc.isenabled()
+            _saved_limit = None
+            if _resource is not None:
+                try:
+                    _saved_limit = _resource.getrlimit(_resource.RLIMIT_AS)
+                except (OSError, ValueError):
+                    _saved_limit = None
+        _session_depth += 1
+        if pause_gc:
+            gc.disable()
+        _arm(margin)
     try:
         yield
     finally:
-        _resource.setrlimit(_resource.RLIMIT_AS, (soft, hard))
+        with _session_lock:
+            _session_depth -= 1
+            if _session_depth == 0:
+                if _resource is not None and _saved_limit is not None:
+                    try:
+                        _resource.setrlimit(_resource.RLIMIT_AS, _saved_limit)
+                    except (OSError, ValueError):
+                        pass
+                if _saved_gc:
+                    gc.enable()

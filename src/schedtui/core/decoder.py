@@ -17,7 +17,6 @@ this module turns the placeholder tree into validated values. Finding codes: ``t
 
 from __future__ import annotations
 
-import gc
 import math
 import pickle
 from collections.abc import Iterable, Sequence
@@ -617,13 +616,7 @@ def decode_rows(rows: Iterable[Sequence[Any]]) -> list[JobInfo]:
 
 def _decode_batch(batch: list[Sequence[Any]], out: list[JobInfo]) -> None:
     # The cyclic GC would re-scan everything decoded so far again and again (it tripled
-    # the cost per row); a pickle's own cycles are collected once it is enabled again.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        with _unpickle.memory_guard():
-            for row in batch:
-                out.append(_safe_row(row[0], row[1], row[2]))
-    finally:
-        if was_enabled:
-            gc.enable()
+    # the cost per row); a pickle's own cycles are collected once it runs again.
+    with _unpickle.memory_guard(pause_gc=True):
+        for row in batch:
+            out.append(_safe_row(row[0], row[1], row[2]))
