@@ -24,7 +24,7 @@ from schedtui.core.clock import FixedClock  # noqa: E402
 from schedtui.core.model import Target  # noqa: E402
 from schedtui.tui.app import SchedtuiApp  # noqa: E402
 from schedtui.tui.widgets.jobs import JobList  # noqa: E402
-from tui.conftest import add_history, make_store, settle, wait_for  # noqa: E402
+from tui.helpers import add_history, make_store, settle, wait_for  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)
 OUT = ROOT / "screenshots"

@@ -15,7 +15,7 @@ from schedtui.tui.app import SchedtuiApp
 from schedtui.tui.screens.dialogs import ConfirmScreen, HelpScreen, TextScreen
 from schedtui.tui.screens.main import MainScreen
 from schedtui.tui.widgets.jobs import JobList
-from tui.conftest import settle, wait_for
+from tui.helpers import settle, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -219,8 +219,7 @@ async def test_history_without_companion_says_how_to_add_it(target: Target, cloc
         assert main.history is not None and not main.history.companion
         assert "no heartbeat" in summary_text(app)
         await pilot.press("v")
-        note = str(main.query_one("#history-note").render())
-        assert "attach(scheduler)" in note
+        await wait_for(pilot, lambda: "attach(scheduler)" in str(main.query_one("#history-note").render()), what="companion hint")
 
 
 async def test_help_palette_theme_and_quit(target: Target, clock: FixedClock) -> None:

@@ -14,7 +14,7 @@ from schedtui.core.model import Target
 from schedtui.tui.app import SchedtuiApp
 from schedtui.tui.screens.dialogs import ConfirmScreen
 from schedtui.tui.widgets.jobs import JobList
-from tui.conftest import HERE, FROZEN_NOW_ISO, settle, wait_for
+from tui.helpers import FROZEN_NOW_ISO, HERE, settle, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -13,7 +13,7 @@ from schedtui.core.clock import FixedClock
 from schedtui.core.model import Target
 from schedtui.tui.app import SchedtuiApp
 from schedtui.tui.widgets.jobs import JobList
-from tui.conftest import add_history, settle, wait_for
+from tui.helpers import add_history, settle, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -90,6 +90,13 @@ class HistoryPane(Vertical):
         yield table
 
     def show(self, history: History | None, job_label: str | None, now: datetime) -> None:
+        try:
+            self._show(history, job_label, now)
+        except Exception as exc:  # noqa: BLE001 - odd history rows must not break the console
+            self.query_one("#history-note", Static).update(Content.styled(f"cannot show the runs: {clean(exc, 200)}", "$error"))
+            self._visible(False)
+
+    def _show(self, history: History | None, job_label: str | None, now: datetime) -> None:
         self.history = history
         note = self.query_one("#history-note", Static)
         stats = self.query_one("#history-stats", Static)

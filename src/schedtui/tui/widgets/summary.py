@@ -57,7 +57,10 @@ class SummaryStrip(Static):
     """
 
     def show(self, target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime) -> None:
-        self.update(render_summary(target, frame, counts, refresh, now))
+        try:
+            self.update(render_summary(target, frame, counts, refresh, now))
+        except Exception as exc:  # noqa: BLE001 - never let a strange value break the strip
+            self.update(Content.styled(f"summary unavailable: {clean(exc, 200)}", "$error"))
 
 
 def render_summary(target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime) -> Content:

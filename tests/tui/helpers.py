@@ -1,0 +1,111 @@
+"""Shared helpers of the console tests and scripts/screenshots.py: the fixture store
+(written by real APScheduler in a subprocess), companion history at fixed times, and
+polling helpers for Pilot (no sleeps)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from schedtui.core.clock import FixedClock
+
+HERE = Path(__file__).resolve().parent
+FROZEN_NOW_ISO = "2026-03-02T12:00:00+00:00"
+STORE = "jobs.sqlite"
+
+
+def make_store(path: Path, now_iso: str = FROZEN_NOW_ISO) -> Path:
+    """Write the console fixture store at ``path`` with real APScheduler (subprocess)."""
+    subprocess.run(
+        [sys.executable, str(HERE / "make_console_store.py"), "--url", f"sqlite:///{path}", "--now", now_iso],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return path
+
+
+def add_history(path: Path, clock: FixedClock, *, heartbeat: bool = True) -> None:
+    """Companion tables with runs and a heartbeat at fixed times (relative to ``clock``)."""
+    from schedtui.core import tables as T
+
+    now = clock().timestamp()
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        t = T.create_all(engine)
+        runs = []
+        for i in range(12):
+            at = now - 300 * (12 - i)
+            failed = i in (4, 9)
+            runs.append(
+                {
+                    "job_id": "cleanup-temp",
+                    "job_name": "cleanup-temp",
+                    "func": "fixture_app.jobs:cleanup_temp_files",
+                    "jobstore": "default",
+                    "scheduled_at": at,
+                    "submitted_at": at,
+                    "started_at": at + 0.01,
+                    "finished_at": at + 0.01 + 0.2 + 0.05 * i,
+                    "duration_s": 0.2 + 0.05 * i,
+                    "outcome": "error" if failed else "success",
+                    "error_type": "OSError" if failed else None,
+                    "error_message": "[Errno 28] No space left on device" if failed else None,
+                    "traceback": (
+                        'Traceback (most recent call last):\n  File "fixture_app/jobs.py", line 12, in cleanup_temp_files\n'
+                        "OSError: [Errno 28] No space left on device\n"
+                    )
+                    if failed
+                    else None,
+                    "host": "sched-1",
+                    "pid": 4242,
+                    "scheduler_id": "sched-1:4242",
+                }
+            )
+        with engine.begin() as conn:
+            conn.execute(t.runs.insert(), runs)
+            if heartbeat:
+                conn.execute(
+                    t.heartbeats.insert(),
+                    {
+                        "scheduler_id": "sched-1:4242",
+                        "name": "fixture",
+                        "host": "sched-1",
+                        "pid": 4242,
+                        "started_at": now - 86400,
+                        "last_seen": now - 5,
+                        "interval_s": 10.0,
+                        "state": "running",
+                        "jobs_table": "apscheduler_jobs",
+                        "version": "0.1.0",
+                    },
+                )
+    finally:
+        engine.dispose()
+
+
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:  # noqa: ANN001
+    """Poll ``condition`` while the app runs (no sleeps), failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+async def settle(pilot, app) -> None:  # noqa: ANN001
+    """Wait for the first data, the selection's extras/history and idle workers."""
+    main = app.screen_stack[0]
+    await wait_for(pilot, lambda: main.loaded and main.refreshes >= 1, what="first refresh")
+    await wait_for(
+        pilot,
+        lambda: main.selected is None or (main.extras is not None and main.history is not None),
+        what="selection details",
+    )
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
