@@ -74,10 +74,10 @@ class MainScreen(ControlMixin, Screen):
         Binding("slash", "filter", "Filter"),
         Binding("g", "cycle_group", "Group"),
         Binding("s", "cycle_sort", "Sort"),
-        Binding("v", "toggle_pane", "Detail/History"),
+        Binding("v", "toggle_pane", "Pane", show=False),
         Binding("b", "backup", "Backup"),
-        Binding("p", "pause_resume", "Pause/resume"),
-        Binding("r", "run_now", "Run now"),
+        Binding("p", "pause_resume", "Pause"),
+        Binding("r", "run_now", "Run"),
         Binding("d", "remove", "Remove"),
         Binding("t", "traceback", "Traceback", show=False),
         Binding("plus,equals_sign", "faster", "Refresh +", show=False),
@@ -130,7 +130,7 @@ class MainScreen(ControlMixin, Screen):
             "Enlarge the terminal window (or use `schedtui check` for a one-shot report).",
             id="too-small",
         )
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -147,6 +147,8 @@ class MainScreen(ControlMixin, Screen):
     def _check_size(self, width: int, height: int) -> None:
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         self.set_class(small, "-too-small")
+        # Narrow terminals: the footer keeps every key (ctrl+p still opens the palette).
+        self.query_one(Footer).show_command_palette = width >= 100
         if small:
             self.query_one("#too-small", Static).update(
                 f"The console needs at least {MIN_WIDTH}×{MIN_HEIGHT} characters; this terminal is {width}×{height}.\n"

@@ -248,9 +248,12 @@ class JobList(ScrollView, can_focus=True):
             cw = COUNTDOWN_WIDTH if width >= 60 else 14
             label_w = max(10, int((width - cw - 4) * 0.5))
             trig_w = max(0, width - cw - label_w - 4)
-            state_style = self._state_style(row.group, job)
-            dim = self.get_component_rich_style("jobs--dim", partial=True)
-            right_style = self.get_component_rich_style("jobs--pending", partial=True) if job.id in self.pending else state_style
+            if index == self.cursor:  # the cursor's colours win (contrast)
+                state_style = dim = right_style = Style()
+            else:
+                state_style = self._state_style(row.group, job)
+                dim = self.get_component_rich_style("jobs--dim", partial=True)
+                right_style = self.get_component_rich_style("jobs--pending", partial=True) if job.id in self.pending else state_style
             segments = [
                 Segment("  ", base),
                 Segment(_fit(clean(job.label, 120), label_w) + " ", base + state_style),
