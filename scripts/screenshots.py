@@ -78,6 +78,7 @@ async def main() -> None:
     await shoot("help", await press("question_mark"))
     await shoot("filter", await press("slash", *"report"))
     await shoot("read-only", select("weekly-report"), read_only=True)
+    await shoot("confirm", select("weekly-report", "p"))
     await shoot("light", select("cleanup-temp"), theme="light")
 
     async def disconnect(pilot, app) -> None:  # noqa: ANN001

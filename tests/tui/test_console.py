@@ -162,8 +162,7 @@ async def test_navigation_detail_and_fire_times(target: Target, clock: FixedCloc
         assert "Europe/Berlin" in text
         assert "Next fire times (Europe/Berlin · UTC)" in text
         assert len(main.extras.fire_times) == 10
-        assert "2026-03-03 03:00:00" in text  # Berlin wall time
-        assert "2026-03-03 02:00:00 UTC" in text
+        assert "2026-03-03 03:00:00 CET  02:00 UTC" in text  # Berlin wall time, then UTC
         main.query_one(JobList).select_job("send-digest")
         await wait_for(pilot, lambda: main.extras is not None and main.extras.job_id == "send-digest", what="extras")
         text = render_detail(main.selected, main.extras, clock()).plain
@@ -431,3 +430,26 @@ async def test_pause_and_resume_directly_with_confirmation(store: Path, target: 
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm resume")
         await pilot.press("y")
         await wait_for(pilot, lambda: "weekly-report" in groups(app).get("upcoming", []), timeout=30, what="resumed")
+
+
+async def test_pending_marker_until_the_result_then_a_notification(target: Target, clock: FixedClock) -> None:
+    from schedtui.core.control import ControlResult
+    from schedtui.tui.screens.control import ControlDone
+
+    app = app_for(target, clock)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await settle(pilot, app)
+        main = main_of(app)
+        main.query_one(JobList).select_job("weekly-report")
+        await pilot.pause()
+        main.pending["weekly-report"] = "pause"
+        main._mark_pending()
+        assert line_text(app, "weekly-report").endswith("pause…")
+        assert "pause pending" in main.control_note().plain
+        await pilot.press("p")  # a second request while one is pending is refused
+        assert isinstance(app.screen, MainScreen)
+        result = ControlResult("weekly-report", "pause", "companion", "applied", "paused by sched-1", 7)
+        main.post_message(ControlDone("weekly-report", "pause", result, None))
+        await wait_for(pilot, lambda: "weekly-report" not in main.pending, what="result")
+        assert not line_text(app, "weekly-report").endswith("pause…")
+        assert any("applied by the scheduler" in n.message for n in app._notifications)

@@ -106,3 +106,13 @@ def test_too_small(snap_compare, target: Target, clock: FixedClock) -> None:  # 
 def test_light_theme(snap_compare, store: Path, target: Target, clock: FixedClock) -> None:  # noqa: ANN001
     add_history(store, clock)
     assert snap_compare(SchedtuiApp(target, clock=clock, theme="light"), terminal_size=(120, 36), run_before=_settled)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_confirmation_dialog(snap_compare, target: Target, clock: FixedClock, size) -> None:  # noqa: ANN001
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await _select("weekly-report")(pilot)
+        await pilot.press("p")
+        await pilot.pause()
+
+    assert snap_compare(_app(target, clock), terminal_size=size, run_before=run_before)

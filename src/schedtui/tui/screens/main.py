@@ -8,6 +8,7 @@ a worker (``RowsReady``), and a one-second interval only repaints visible countd
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import ClassVar
@@ -45,8 +46,10 @@ class ViewParams:
 
 
 class FrameReady(Message):
-    def __init__(self, frame: Frame, history: History | None) -> None:
+    def __init__(self, frame: Frame, history: History | None, seconds: float = 0.0, cold: bool = False) -> None:
         super().__init__()
+        self.seconds = seconds  #: how long the read took (wall time)
+        self.cold = cold  #: a first read or full reload (decodes every row)
         self.frame = frame
         self.history = history
 
@@ -103,6 +106,7 @@ class MainScreen(ControlMixin, Screen):
         self.extras: Extras | None = None
         self.history: History | None = None
         self.failures = 0
+        self.slowed = False  #: refreshes spaced out because reads are slow
         self.retry_in: float | None = None
         self.loaded = False  #: true once the first rows are on screen
         self.refreshes = 0  #: completed refreshes (tests wait on it)
@@ -169,10 +173,12 @@ class MainScreen(ControlMixin, Screen):
         self._inflight = True
         reload, self._reload_next = self._reload_next, False
         selected = self.selected.id if self.selected is not None else None
-        self._fetch(reload, selected)
+        cold = reload or self.frame is None or self.frame.snapshot is None
+        self._fetch(reload, selected, cold)
 
     @work(thread=True, group="refresh", exit_on_error=False, description="read the job store")
-    def _fetch(self, reload: bool, selected: str | None) -> None:
+    def _fetch(self, reload: bool, selected: str | None, cold: bool = False) -> None:
+        started = time.monotonic()
         try:
             if reload:
                 self.feed.reset()
@@ -181,7 +187,7 @@ class MainScreen(ControlMixin, Screen):
         except Exception as exc:  # noqa: BLE001 - Feed never raises; this is the last net
             frame = Frame(fetched_at=self.clock(), snapshot=None, error=f"internal error: {exc}", changed=False)
             history = None
-        self.post_message(FrameReady(frame, history))
+        self.post_message(FrameReady(frame, history, time.monotonic() - started, cold))
 
     @on(FrameReady)
     def _on_frame(self, message: FrameReady) -> None:
@@ -202,7 +208,11 @@ class MainScreen(ControlMixin, Screen):
                 self.notify("database reachable again", title="Recovered")
             self.failures = 0
             self.retry_in = None
-            delay = self.interval
+            # Slow reads (huge stores, busy servers) space refreshes out: the database
+            # and the UI thread get at least twice the read time to themselves.
+            spacing = 0.0 if message.cold else message.seconds * 3
+            self.slowed = spacing > self.interval
+            delay = max(self.interval, spacing)
         jobs = self.query_one(JobList)
         jobs.stale = frame.stale
         if frame.snapshot is not None and (frame.changed or not self.loaded or (previous is not None and previous.last_durations != frame.last_durations and self.params.sort_by == "duration")):
@@ -320,7 +330,7 @@ class MainScreen(ControlMixin, Screen):
             self._show_detail()
 
     def _show_summary(self) -> None:
-        state = RefreshState(self.interval, self.refresh_paused, self.retry_in, self._inflight)
+        state = RefreshState(self.interval, self.refresh_paused, self.retry_in, self._inflight, self.slowed)
         self.query_one(SummaryStrip).show(self.feed.target, self.frame, self.counts, state, self.clock())
 
     def _show_detail(self) -> None:

@@ -109,12 +109,17 @@ def _fire_times(job: JobInfo, extras: Extras | None) -> list[Content]:
         return [head, Content.styled("none: the trigger will not fire again", "$text-muted")]
     lines = [head]
     for i, when in enumerate(extras.fire_times, 1):
-        local = format_when(when, zone) if zone is not None else format_when(when)
-        utc = format_when(when, timezone.utc)
-        if zones == "UTC":
-            lines.append(Content.assemble((f"{i:>2}  ", "$text-muted"), utc))
-        else:
-            lines.append(Content.assemble((f"{i:>2}  ", "$text-muted"), local, ("  ", ""), (utc, "$text-muted")))
+        utc = when.astimezone(timezone.utc)
+        if zones == "UTC" or zone is None:
+            lines.append(Content.assemble((f"{i:>2}  ", "$text-muted"), format_when(utc)))
+            continue
+        try:
+            local = when.astimezone(zone)  # type: ignore[arg-type]
+            text = local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
+            other = utc.strftime("%H:%M" if utc.date() == local.date() else "%m-%d %H:%M") + " UTC"
+        except Exception:  # noqa: BLE001
+            text, other = format_when(when), ""
+        lines.append(Content.assemble((f"{i:>2}  ", "$text-muted"), text, ("  ", ""), (other, "$text-muted")))
     return lines
 
 

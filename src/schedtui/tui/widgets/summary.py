@@ -44,6 +44,7 @@ class RefreshState:
     paused: bool = False
     retry_in: float | None = None
     loading: bool = False
+    slowed: bool = False
 
 
 SEP = ("  │  ", "$text-muted")
@@ -125,6 +126,8 @@ def _freshness(frame: Frame | None, refresh: RefreshState, now: datetime) -> lis
     text = f"refreshed {ago(last, now)}" if last else "never refreshed"
     if refresh.paused:
         return [text + " · ", ("refresh paused", "$warning bold")]
+    if refresh.slowed:
+        return [text, (f" · every {refresh.interval:g}s", "$text-muted"), (" (slowed: reads are slow)", "$warning")]
     return [text, (f" · every {refresh.interval:g}s", "$text-muted")]
 
 
