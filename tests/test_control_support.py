@@ -119,7 +119,7 @@ RUNNER = textwrap.dedent(
     if companion == "1":
         from schedtui.companion import attach
         from schedtui.companion.commands import install
-        comp = attach(sched, name="control-test", heartbeat_interval=0.2)
+        comp = attach(sched, name="control-test", heartbeat_interval=0.2, commands=False)
         install(comp, max_per_tick=int(os.environ.get("CTL_MAX_PER_TICK", "500")))
     open(os.path.join(work, "ready"), "w").close()
     while not os.path.exists(os.path.join(work, "stop")):

@@ -8,6 +8,7 @@ Two lines::
 Never imports Textual or the CLI.
 """
 
+from schedtui.companion.commands import install as install_commands
 from schedtui.companion.companion import HEARTBEAT_JOBSTORE, Companion, attach
 from schedtui.companion.jobs import ensure_job, force_update_enabled, job_exists_in_database
 from schedtui.companion.setup import SAFE_JOB_DEFAULTS, create_scheduler
@@ -20,5 +21,6 @@ __all__ = [
     "create_scheduler",
     "ensure_job",
     "force_update_enabled",
+    "install_commands",
     "job_exists_in_database",
 ]

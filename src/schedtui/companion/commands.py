@@ -316,6 +316,9 @@ def install(companion: Any, *, jobstore: str | None = None, **kwargs: Any) -> Co
     """
     if not getattr(companion, "enabled", False):
         return None
+    for hook in getattr(companion, "_tick_hooks", ()):
+        if isinstance(hook, CommandApplier):  # idempotent: attach() installs one already
+            return hook
     applier = CommandApplier(
         companion.scheduler,
         companion.engine,

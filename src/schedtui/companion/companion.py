@@ -494,6 +494,7 @@ def attach(
     schema: str | None = None,
     max_queue: int = 10_000,
     max_buffer: int = 10_000,
+    commands: bool = True,
 ) -> Companion:
     """Record every run and write a heartbeat for ``scheduler`` (started or not).
 
@@ -501,6 +502,8 @@ def attach(
     scheduler's SQLAlchemyJobStore (``default`` first). ``schema``: default: that
     store's schema. With neither (memory mode) the companion is disabled and says so.
     ``retention_runs`` (per job) and ``retention_days``: None disables that rule.
+    ``commands``: apply operators' commands (pause, resume, run now, remove from
+    ``schedtui`` and its console) on each heartbeat; False makes this scheduler ignore them.
     """
     store = _find_sql_store(scheduler)
     jobs_table = None
@@ -533,5 +536,9 @@ def attach(
         logger.info("schedtui: companion disabled (memory mode: no database for run history or heartbeat)")
         return comp
     comp._install()
+    if commands:
+        from schedtui.companion.commands import install
+
+        install(comp)
     logger.info("schedtui: recording run history and heartbeat as %s", comp.scheduler_id)
     return comp
