@@ -593,7 +593,7 @@ def describe_trigger(spec: TriggerSpec) -> str:
 # --------------------------------------------------------------------------- times
 
 
-def _compact(seconds: int) -> str:
+def compact_duration(seconds: int) -> str:
     """``45s``, ``4m 12s``, ``5h 3m``, ``3d 4h``; zero minor parts are dropped."""
     if seconds < 60:
         return f"{seconds}s"
@@ -624,7 +624,7 @@ def countdown(target: datetime | None, now: datetime) -> str:
     delta = (target - now).total_seconds()
     if abs(delta) < 1:
         return "due now"
-    text = _compact(int(math.floor(abs(delta))))
+    text = compact_duration(int(math.floor(abs(delta))))
     return f"in {text}" if delta > 0 else f"overdue by {text}"
 
 

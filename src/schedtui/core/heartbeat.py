@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from schedtui.core import tables as T
+from schedtui.core.describe import compact_duration
 from schedtui.core.health import CheckContext, Component, Line, Perf, Status
 
 #: Slack added to "three intervals" before a heartbeat counts as stale (seconds).
@@ -36,18 +37,8 @@ def _dt(ts: float | None) -> datetime | None:
 
 
 def ago(seconds: float) -> str:
-    """``45s``, ``4m 12s``, ``5h 3m``, ``3d 4h``."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        m, r = divmod(s, 60)
-        return f"{m}m {r}s" if r else f"{m}m"
-    if s < 86400:
-        h, r = divmod(s, 3600)
-        return f"{h}h {r // 60}m" if r // 60 else f"{h}h"
-    d, r = divmod(s, 86400)
-    return f"{d}d {r // 3600}h" if r // 3600 else f"{d}d"
+    """``45s``, ``4m 12s``, ``5h 3m``, ``3d 4h`` (negative ages count as 0)."""
+    return compact_duration(max(0, int(seconds)))
 
 
 @dataclass(frozen=True, slots=True)
