@@ -100,12 +100,23 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 15.0, 
 
 async def settle(pilot, app) -> None:  # noqa: ANN001
     """Wait for the first data, the selection's extras/history and idle workers."""
+    from schedtui.tui.widgets.jobs import JobList
+
     main = app.screen_stack[0]
     await wait_for(pilot, lambda: main.loaded and main.refreshes >= 1, what="first refresh")
-    await wait_for(
-        pilot,
-        lambda: main.selected is None or (main.extras is not None and main.history is not None),
-        what="selection details",
-    )
+
+    def selection_ready() -> bool:
+        job = main.query_one(JobList).current_job
+        if job is None:
+            return main.selected is None
+        return (
+            main.selected is job
+            and main.extras is not None
+            and main.extras.job_id == job.id
+            and main.history is not None
+            and main.history.job_id == job.id
+        )
+
+    await wait_for(pilot, selection_ready, what="selection details")
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()

@@ -453,3 +453,28 @@ async def test_pending_marker_until_the_result_then_a_notification(target: Targe
         await wait_for(pilot, lambda: "weekly-report" not in main.pending, what="result")
         assert not line_text(app, "weekly-report").endswith("pause…")
         assert any("applied by the scheduler" in n.message for n in app._notifications)
+
+
+async def test_hostile_rows_do_not_break_the_console(store: Path, target: Target, clock: FixedClock) -> None:
+    """Ids with escape sequences and garbage bytes (a corrupted row) are shown, not obeyed."""
+    import sqlite3
+
+    weird = "\x1b[2J\x1b]0;pwned\x07" + "x" * 400 + "\n\u202e"
+    with sqlite3.connect(store) as conn:
+        conn.execute("INSERT INTO apscheduler_jobs VALUES (?, ?, ?)", (weird, 1e18, b"\x00garbage\xff" * 50))
+        conn.execute("INSERT INTO apscheduler_jobs VALUES (?, ?, ?)", ("nan-time", float("nan"), b""))
+    app = app_for(target, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        main = main_of(app)
+        ids = [j for v in groups(app).values() for j in v]
+        assert weird in ids and "nan-time" in ids
+        for job_id in (weird, "nan-time"):
+            main.query_one(JobList).select_job(job_id)
+            await wait_for(pilot, lambda: main.extras is not None and main.extras.job_id == job_id, what="detail")
+            await pilot.pause()
+            text = line_text(app, job_id)
+            assert "\x1b" not in text and "\n" not in text
+        await pilot.press("g", "g", "s", "s")
+        await pilot.pause()
+        assert app.is_running
