@@ -16,13 +16,14 @@ from schedtui.cli.common import (
     error_line,
     handled,
     print_json,
+    print_json_stream,
     target_from,
     use_color,
     use_unicode,
 )
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import SchedtuiError
-from schedtui.core.health import CheckOptions, HealthReport, Status
+from schedtui.core.health import CheckOptions, Status
 from schedtui.core.model import JobInfo
 
 #: Tests pass a FixedClock here; everything else uses the system clock.
@@ -117,8 +118,10 @@ def check(
         raise typer.Exit(int(Status.UNKNOWN)) from None
 
     if as_json:
-        jobs = _report_jobs(report, options)
-        print_json(report_json(report, jobs))
+        head = report_json(report)
+        head.pop("jobs")
+        jobs = report.snapshot.jobs if report.snapshot is not None else ()
+        print_json_stream(head, "jobs", (job_json(j, report.checked_at, options) for j in jobs))
     elif detailed:
         print(render_report(report, detailed=True, unicode=use_unicode(), color=use_color()))
         if perfdata:
@@ -129,12 +132,6 @@ def check(
     if critical_only and report.status is Status.WARNING:
         code = 0
     raise typer.Exit(code)
-
-
-def _report_jobs(report: HealthReport, options: CheckOptions) -> list[dict[str, Any]]:
-    if report.snapshot is None:
-        return []
-    return [job_json(j, report.checked_at, options) for j in report.snapshot.jobs]
 
 
 def jobs(
@@ -152,11 +149,11 @@ def jobs(
         target = target_from(url, table, schema)
         snapshot = read_jobs(target, clock=CLOCK)
     now = CLOCK()
-    rows = [job_json(j, now, options) for j in snapshot.jobs]
+    rows = (job_json(j, now, options) for j in snapshot.jobs)
     if as_json:
-        print_json({"schema": "schedtui.jobs/1", "read_at": snapshot.read_at.isoformat(), "jobs": rows})
+        print_json_stream({"schema": "schedtui.jobs/1", "read_at": snapshot.read_at.isoformat()}, "jobs", rows)
         return
-    _print_table(rows, use_unicode())
+    _print_table(list(rows), use_unicode())
 
 
 def _print_table(rows: list[dict[str, Any]], unicode: bool) -> None:

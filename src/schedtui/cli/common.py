@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from enum import Enum
+from functools import partial
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -101,6 +102,23 @@ def json_default(value: Any) -> Any:
 
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, default=json_default, indent=2, ensure_ascii=False) + "\n")
+
+
+def print_json_stream(head: dict[str, Any], key: str, items: Iterable[Any]) -> None:
+    """``head`` plus ``key: [items...]`` as one JSON object, written item by item so a
+    100,000-job listing never exists as one string in memory."""
+    out = sys.stdout
+    dump = partial(json.dumps, default=json_default, ensure_ascii=False)
+    body = dump(head, indent=2)
+    out.write(body[:-2] if head else "{")
+    out.write(",\n" if head else "\n")
+    out.write(f"  {dump(key)}: [")
+    first = True
+    for item in items:
+        out.write("\n    " if first else ",\n    ")
+        out.write(dump(item))
+        first = False
+    out.write("\n  ]\n}\n" if not first else "]\n}\n")
 
 
 def use_color() -> bool:

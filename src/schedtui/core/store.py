@@ -34,6 +34,8 @@ from schedtui.core.model import JobInfo, StoreSnapshot, Target
 
 Row = tuple[str, float | None, bytes]
 _CHUNK = 500
+#: Rows fetched and decoded at a time on a first read (bounds the raw bytes held).
+_BATCH = 5000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -174,8 +176,8 @@ class JobStoreReader:
         if self._snapshot is not None and version == self._data_version:
             return self._snapshot.jobs
         if not self._cache:
-            rows = conn.execute(f"SELECT id, next_run_time, job_state FROM {table}").fetchall()
-            jobs = self._rebuild(((r[0], r[1], _digest(r[2])) for r in rows), {r[0]: r for r in rows})
+            cur = conn.execute(f"SELECT id, next_run_time, job_state FROM {table}")
+            jobs = self._full(iter(lambda: cur.fetchmany(_BATCH), []), _digest)
         else:
             digests = conn.execute(f"SELECT id, next_run_time, schedtui_digest(job_state) FROM {table}").fetchall()
             changed = self._changed(digests)
@@ -197,12 +199,11 @@ class JobStoreReader:
         table = self._table_sql()
         with self.engine.connect() as conn:
             if not self._cache:
-                rows = [
-                    (r[0], r[1], bytes(r[2]))
-                    for r in conn.exec_driver_sql(f"SELECT id, next_run_time, job_state FROM {table}")
-                ]
+                result = conn.exec_driver_sql(f"SELECT id, next_run_time, job_state FROM {table}")
+                batches = iter(lambda: [(r[0], r[1], bytes(r[2])) for r in result.fetchmany(_BATCH)], [])
+                jobs = self._full(batches, _md5)
                 conn.rollback()
-                return self._rebuild(((r[0], r[1], _md5(r[2])) for r in rows), {r[0]: r for r in rows})
+                return jobs
             if self._dialect == "postgresql":
                 digests = conn.exec_driver_sql(f"SELECT id, next_run_time, md5(job_state) FROM {table}").fetchall()
                 changed = self._changed(digests)
@@ -230,6 +231,17 @@ class JobStoreReader:
 
     def _changed(self, digests: Iterable[tuple[str, float | None, Any]]) -> list[str]:
         return [d[0] for d in digests if self._is_changed(d[0], d[1], d[2])]
+
+    def _full(self, batches: Iterable[list[Row]], digest: Any) -> tuple[JobInfo, ...]:
+        """First read: decode batch by batch, so the raw bytes of only one batch are held."""
+        from schedtui.core.decoder import decode_rows
+
+        cache: dict[str, tuple[Any, JobInfo]] = {}
+        for batch in batches:
+            for row, job in zip(batch, decode_rows(batch), strict=True):
+                cache[row[0]] = ((row[1], digest(row[2])), job)
+        self._cache = cache
+        return tuple(sorted((entry[1] for entry in cache.values()), key=sort_key))
 
     def _rebuild(self, digests: Iterable[tuple[str, float | None, Any]], fetched: dict[str, Row]) -> tuple[JobInfo, ...]:
         from schedtui.core.decoder import decode_rows
