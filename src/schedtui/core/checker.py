@@ -303,7 +303,10 @@ def _with_scheduler_state(components: list[Component]) -> list[Component]:
         summary = f"{head}: {sched.summary}"
     else:
         summary = f"{sched.summary} (no heartbeat: scheduler state inferred from overdue jobs)"
-    return [replace(c, summary=summary) if c is sched else c for c in components]
+    status = sched.status
+    if beat is not None and state in ("stale", "shutdown", "paused"):
+        status = worst([sched.status, beat.status])  # "not running" never wears a ✓
+    return [replace(c, summary=summary, status=status) if c is sched else c for c in components]
 
 
 _ORDER = ["scheduler", "heartbeat", "history", "jobstore", "database", "backups"]
