@@ -66,8 +66,8 @@ def job_json(job: JobInfo, now: datetime, options: CheckOptions) -> dict[str, An
         "max_instances": job.max_instances,
         "args": job.args_repr if job.finding is None else None,
         "kwargs": job.kwargs_repr if job.finding is None else None,
-        "finding": None if job.finding is None else {"code": job.finding.code, "reason": job.finding.message},
-        "notes": [{"code": n.code, "reason": n.message} for n in job.notes],
+        "finding": None if job.finding is None else {"code": job.finding.code, "message": job.finding.message},
+        "notes": [{"code": n.code, "message": n.message} for n in job.notes],
     }
 
 

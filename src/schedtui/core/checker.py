@@ -107,7 +107,7 @@ def judge_store(snapshot: StoreSnapshot, now: datetime, options: CheckOptions) -
         data={
             "rows": len(jobs),
             "undecodable": [
-                {"id": j.id, "code": j.finding.code, "reason": j.finding.message} for j in bad if j.finding
+                {"id": j.id, "code": j.finding.code, "message": j.finding.message} for j in bad if j.finding
             ],
         },
     )
