@@ -16,7 +16,7 @@ from schedtui.tui.screens.dialogs import ConfirmScreen
 from schedtui.tui.widgets.jobs import JobList
 from tui.helpers import FROZEN_NOW_ISO, HERE, settle, wait_for
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.mark.slow
@@ -33,21 +33,21 @@ async def test_demo_console_live_runs_history_and_pause_through_companion(tmp_pa
         async with app.run_test(size=(120, 36), notifications=True) as pilot:
             main = app.screen_stack[0]
             await settle(pilot, app)
-            await wait_for(pilot, lambda: main.frame.heartbeat is not None and main.frame.heartbeat.fresh, timeout=30, what="heartbeat")
-            await wait_for(pilot, lambda: (main.frame.runs_24h or 0) > 0, timeout=30, what="runs in the summary")
+            await wait_for(pilot, lambda: main.frame.heartbeat is not None and main.frame.heartbeat.fresh, timeout=90, what="heartbeat")
+            await wait_for(pilot, lambda: (main.frame.runs_24h or 0) > 0, timeout=90, what="runs in the summary")
             jobs = main.query_one(JobList)
             assert jobs.select_job("tick")
-            await wait_for(pilot, lambda: main.history is not None and main.history.job_id == "tick" and len(main.history.runs) >= 2, timeout=30, what="tick runs in the history")
+            await wait_for(pilot, lambda: main.history is not None and main.history.job_id == "tick" and len(main.history.runs) >= 2, timeout=90, what="tick runs in the history")
             before = len(main.history.runs)
-            await wait_for(pilot, lambda: main.history is not None and len(main.history.runs) > before, timeout=30, what="a new run appears")
+            await wait_for(pilot, lambda: main.history is not None and len(main.history.runs) > before, timeout=90, what="a new run appears")
             # pause through the companion: confirmation, pending marker, result
             await pilot.press("p")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
             assert "companion" in app.screen.body
             await pilot.press("y")
-            await wait_for(pilot, lambda: "tick" not in main.pending, timeout=60, what="result")
+            await wait_for(pilot, lambda: "tick" not in main.pending, timeout=120, what="result")
             assert any("tick" in n.message and "applied" in n.message for n in app._notifications), [n.message for n in app._notifications]
-            await wait_for(pilot, lambda: any(r.job is not None and r.job.id == "tick" and r.group == "paused" for r in jobs.rows), timeout=30, what="tick paused")
+            await wait_for(pilot, lambda: any(r.job is not None and r.job.id == "tick" and r.group == "paused" for r in jobs.rows), timeout=90, what="tick paused")
     finally:
         demo.stop()
 
