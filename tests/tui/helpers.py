@@ -89,7 +89,7 @@ def add_history(path: Path, clock: FixedClock, *, heartbeat: bool = True) -> Non
         engine.dispose()
 
 
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:  # noqa: ANN001
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:  # noqa: ANN001
     """Poll ``condition`` while the app runs (no sleeps), failing after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():

@@ -447,8 +447,8 @@ class MainScreen(ControlMixin, Screen):
         from schedtui.tui.screens.backup import BackupScreen
 
         def done(ok: bool | None) -> None:
-            if ok:
-                self._arm(0) if not self._inflight else None
+            if ok and not self._inflight:
+                self._arm(0)  # show the new backup in the summary
 
         self.app.push_screen(BackupScreen(self.feed.target, self.clock, self.feed.backup_dir), done)
 

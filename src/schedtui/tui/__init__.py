@@ -1,0 +1,1 @@
+"""The Textual operations console (``schedtui`` with no subcommand); built on ``core``."""
