@@ -29,8 +29,12 @@ async def test_demo_console_live_runs_history_and_pause_through_companion(tmp_pa
     if not any(getattr(h, "__self__", None).__class__.__name__ == "CommandApplier" for h in getattr(demo.companion, "_tick_hooks", [])):
         install(demo.companion)  # the command applier (the demo may not install it itself)
     try:
+        from schedtui.tui.screens.control import ControlDone
+
         app = SchedtuiApp(demo.target, refresh=0.5)
-        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        results: list[ControlDone] = []
+        hook = lambda m: results.append(m) if isinstance(m, ControlDone) else None  # noqa: E731
+        async with app.run_test(size=(120, 36), notifications=True, message_hook=hook) as pilot:
             main = app.screen_stack[0]
             await settle(pilot, app)
             await wait_for(pilot, lambda: main.frame.heartbeat is not None and main.frame.heartbeat.fresh, timeout=90, what="heartbeat")
@@ -48,6 +52,21 @@ async def test_demo_console_live_runs_history_and_pause_through_companion(tmp_pa
             await wait_for(pilot, lambda: "tick" not in main.pending, timeout=120, what="result")
             assert any("tick" in n.message and "applied" in n.message for n in app._notifications), [n.message for n in app._notifications]
             await wait_for(pilot, lambda: any(r.job is not None and r.job.id == "tick" and r.group == "paused" for r in jobs.rows), timeout=90, what="tick paused")
+
+            async def act(job_id: str, key: str, word: str) -> None:
+                assert jobs.select_job(job_id)
+                await wait_for(pilot, lambda: main.selected is not None and main.selected.id == job_id, what="selected")
+                await pilot.press(key)
+                await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what=f"confirm {word}")
+                await pilot.press("y")
+                await wait_for(pilot, lambda: job_id not in main.pending, timeout=120, what=f"{word} result")
+                done = [m for m in results if m.job_id == job_id]
+                assert done and done[-1].error is None and done[-1].result.status == "applied", done[-1].result if done else results
+
+            await act("report_gen", "r", "run now")
+            await wait_for(pilot, lambda: any(r.outcome == "success" for r in (main.history.runs if main.history and main.history.job_id == "report_gen" else ())), timeout=90, what="the run recorded")
+            await act("newsletter", "d", "remove")
+            await wait_for(pilot, lambda: jobs.rows.index_of_job("newsletter") is None, timeout=90, what="row removed")
     finally:
         demo.stop()
 
