@@ -24,10 +24,6 @@ async def test_demo_console_live_runs_history_and_pause_through_companion(tmp_pa
     from schedtui.demo.runner import start_demo
 
     demo = start_demo(tmp_path / "demo", heartbeat_interval=0.5)
-    from schedtui.companion.commands import install
-
-    if not any(getattr(h, "__self__", None).__class__.__name__ == "CommandApplier" for h in getattr(demo.companion, "_tick_hooks", [])):
-        install(demo.companion)  # the command applier (the demo may not install it itself)
     try:
         from schedtui.tui.screens.control import ControlDone
 
