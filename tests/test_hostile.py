@@ -187,19 +187,34 @@ HASH_BOMB_CHILD = textwrap.dedent(
     n = int(sys.argv[2])
     # ((t, t), (t, t)) ... via DUP + TUPLE2, used as a dict key: hashing walks 2**n nodes in C.
     data = b"\\x80\\x02)" + b"2\\x86" * n + b"q\\x00}h\\x00K\\x01s."
-    print(decode_row("bomb", None, data).finding.code)
+    print(decode_row("bomb", None, data, watchdog=True).finding.code)
     """
 )
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known gap: nested shared tuples hashed in C (dict key) cannot be interrupted in-process; needs a worker process with a deadline")
 def test_tuple_hash_bomb_is_bounded() -> None:
-    """An ~90-byte row whose dict key is a 40-level shared tuple DAG (2**40 hash steps)."""
+    """An ~90-byte row whose dict key is a 40-level shared tuple DAG (2**40 hash steps in C,
+    which nothing in-process can interrupt): the forked canary gives up on it after
+    ROW_DEADLINE and the row becomes a ``too-slow`` finding. Run in a child with a timeout so
+    a regression cannot hang the suite."""
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", HASH_BOMB_CHILD, str(ROOT), "40"], capture_output=True, text=True, timeout=5
+            [sys.executable, "-c", HASH_BOMB_CHILD, str(ROOT), "40"], capture_output=True, text=True, timeout=60
         )
     except subprocess.TimeoutExpired:
-        pytest.fail("decode_row did not return within 5 s")
-    assert proc.stdout.strip() in {"bad-shape", "too-deep", "malformed"}
+        pytest.fail("decode_row did not return within 60 s")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "too-slow"
+
+
+def test_tuple_hash_bomb_beside_real_rows() -> None:
+    bomb = b"\x80\x02)" + b"2\x86" * 40 + b"q\x00}h\x00K\x01s."
+    rows = [("a", None, state_bytes(id="a", next_run_time=None)), ("bomb", 1.0, bomb)]
+    rows += [(f"r{i}", None, state_bytes(id=f"r{i}", next_run_time=None)) for i in range(50)]
+    t0 = time.monotonic()
+    out = decode_rows(rows)
+    assert time.monotonic() - t0 < 30
+    assert out[1].finding is not None and out[1].finding.code == "too-slow"
+    assert out[1].state_size == len(bomb)
+    assert all(j.finding is None for j in out if j.id != "bomb")

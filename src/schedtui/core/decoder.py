@@ -12,12 +12,13 @@ this module turns the placeholder tree into validated values. Finding codes: ``t
 ``empty``, ``bad-type``, ``truncated``, ``malformed``, ``trailing-data``,
 ``forbidden-global``, ``forbidden-opcode``, ``forbidden-build``, ``memory``, ``too-deep``,
 ``bad-shape``, ``bad-trigger``, ``bad-value``, ``naive-datetime``, ``future-version``,
-``unknown-timezone``, ``internal``.
+``unknown-timezone``, ``too-slow``, ``internal``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import pickle
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone, tzinfo
@@ -25,7 +26,7 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger as _Aps_CronTrigger
 
-from schedtui.core import _unpickle, tzshim
+from schedtui.core import _unpickle, _unpickle_watchdog, tzshim
 from schedtui.core._unpickle import ApsPlaceholder, UnpickleError
 from schedtui.core.model import CRON_FIELD_NAMES, DecodeFinding, JobInfo, TriggerSpec
 from schedtui.core.saferepr import safe_repr
@@ -36,6 +37,8 @@ MAX_ROW_BYTES = 1024 * 1024
 MAX_TRIGGER_DEPTH = 8
 #: Rows decoded between two re-arms of the memory guard in ``decode_rows``.
 GUARD_BATCH = 2000
+#: Seconds the forked canary may spend unpickling one row (``too-slow`` beyond).
+ROW_DEADLINE = 5.0
 #: The column and the pickled next_run_time may differ by this much before a note.
 MISMATCH_TOLERANCE = 1.0
 
@@ -586,12 +589,15 @@ def _safe_row(job_id: object, next_run_time: Any, job_state: Any) -> JobInfo:
         return JobInfo(id=jid, next_run_time=_column_time(next_run_time), state_size=_size(job_state), finding=finding)
 
 
-def decode_row(job_id: str, next_run_time: float | None, job_state: bytes) -> JobInfo:
-    """Decode one row of the jobs table. Never raises."""
+def decode_row(job_id: str, next_run_time: float | None, job_state: bytes, *, watchdog: bool = False) -> JobInfo:
+    """Decode one row of the jobs table. Never raises.
+
+    Without ``watchdog`` (the default: a fork costs 5-10 ms, too slow for polling loops)
+    the row is unpickled in-process only; see ``decode_rows``.
+    """
     try:
-        with _unpickle.memory_guard():
-            return _safe_row(job_id, next_run_time, job_state)
-    except Exception as exc:  # noqa: BLE001 - e.g. the guard itself failing
+        return decode_rows([(job_id, next_run_time, job_state)], watchdog=watchdog)[0]
+    except Exception as exc:  # noqa: BLE001 - e.g. fork or the guard itself failing
         return JobInfo(
             id=str(job_id)[:191],
             next_run_time=None,
@@ -600,23 +606,52 @@ def decode_row(job_id: str, next_run_time: float | None, job_state: bytes) -> Jo
         )
 
 
-def decode_rows(rows: Iterable[Sequence[Any]]) -> list[JobInfo]:
-    """Decode many ``(id, next_run_time, job_state)`` rows. Never raises for a row."""
+def decode_rows(rows: Iterable[Sequence[Any]], *, watchdog: bool = True) -> list[JobInfo]:
+    """Decode many ``(id, next_run_time, job_state)`` rows. Never raises for a row.
+
+    With ``watchdog`` (the default where ``os.fork`` exists) a forked canary unpickles
+    every row first; a row it cannot finish within ``ROW_DEADLINE`` seconds becomes a
+    ``too-slow`` finding and is never unpickled here (see ``_unpickle_watchdog``).
+    """
+    rows = rows if isinstance(rows, list) else list(rows)
     out: list[JobInfo] = []
-    batch: list[Sequence[Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= GUARD_BATCH:
-            _decode_batch(batch, out)
-            batch = []
-    if batch:
-        _decode_batch(batch, out)
+    if not rows:
+        return out
+    canary = None
+    if watchdog and _unpickle_watchdog.available() and os.environ.get("SCHEDTUI_DECODER_WATCHDOG") != "0":
+        try:
+            canary = _unpickle_watchdog.Canary(rows, ROW_DEADLINE, MAX_ROW_BYTES)
+        except OSError:
+            canary = None
+    try:
+        for start in range(0, len(rows), GUARD_BATCH):
+            _decode_batch(rows, start, min(start + GUARD_BATCH, len(rows)), out, canary)
+    finally:
+        if canary is not None:
+            canary.close()
     return out
 
 
-def _decode_batch(batch: list[Sequence[Any]], out: list[JobInfo]) -> None:
+def _too_slow(row: Sequence[Any]) -> JobInfo:
+    jid = row[0] if type(row[0]) is str else safe_repr(row[0], max_len=191)
+    return JobInfo(
+        id=jid,
+        next_run_time=_column_time(row[1]),
+        state_size=_size(row[2]),
+        finding=DecodeFinding("too-slow", f"unpickling took over {ROW_DEADLINE:g} s (or crashed the worker)"),
+        protocol=_protocol(row[2]),
+    )
+
+
+def _decode_batch(
+    rows: list[Sequence[Any]], start: int, stop: int, out: list[JobInfo], canary: Any
+) -> None:
     # The cyclic GC would re-scan everything decoded so far again and again (it tripled
     # the cost per row); a pickle's own cycles are collected once it runs again.
     with _unpickle.memory_guard(pause_gc=True):
-        for row in batch:
-            out.append(_safe_row(row[0], row[1], row[2]))
+        for i in range(start, stop):
+            row = rows[i]
+            if canary is not None and not canary.safe(i):
+                out.append(_too_slow(row))
+            else:
+                out.append(_safe_row(row[0], row[1], row[2]))
