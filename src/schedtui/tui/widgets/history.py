@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
 from schedtui.tui.data import History, Run
-from schedtui.tui.fmt import ago, clean, format_duration, format_when
+from schedtui.tui.fmt import ago, clean, format_duration
 
 COMPANION_HINT = (
     "No run history: the schedtui companion is not installed in this scheduler.\n\n"
