@@ -478,3 +478,18 @@ async def test_hostile_rows_do_not_break_the_console(store: Path, target: Target
         await pilot.press("g", "g", "s", "s")
         await pilot.pause()
         assert app.is_running
+
+
+async def test_starting_without_the_database_then_it_appears(store: Path, clock: FixedClock) -> None:
+    import shutil
+
+    target = Target(url="sqlite:///later.sqlite")
+    app = app_for(target, clock, refresh=0.5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        main = main_of(app)
+        await wait_for(pilot, lambda: main.frame is not None and main.frame.stale and main.loaded, what="error shown")
+        assert "not found" in summary_text(app)
+        assert "could not be read" in main.query_one(JobList).empty_text
+        shutil.copyfile(store, store.with_name("later.sqlite"))
+        await wait_for(pilot, lambda: main.frame is not None and not main.frame.stale, timeout=60, what="database appeared")
+        await wait_for(pilot, lambda: sum(len(v) for v in groups(app).values()) == 12, what="jobs shown")
