@@ -9,13 +9,15 @@ makes sure); the snapshots it returns are frozen and can go to any thread.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from sqlalchemy.engine import Engine
@@ -34,6 +36,11 @@ from schedtui.core.model import JobInfo, StoreSnapshot, Target
 
 Row = tuple[str, float | None, bytes]
 _CHUNK = 500
+#: Every Nth incremental read hashes every row's content; the others compare
+#: next_run_time and size only (pure C), which is what a scheduler's own writes change.
+FULL_SCAN_EVERY = 10
+#: Above this many changed rows the order is sorted again instead of patched.
+_RESORT_ABOVE = 2000
 #: Rows fetched and decoded at a time on a first read (bounds the raw bytes held).
 _BATCH = 5000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -47,6 +54,12 @@ def _digest(data: bytes | None) -> bytes | None:
 
 def _md5(data: bytes | None) -> str | None:
     return None if data is None else hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+class _Entry(NamedTuple):
+    next_run_time: float | None
+    digest: Any
+    job: JobInfo
 
 
 def sort_key(job: JobInfo) -> tuple[int, float, str]:
@@ -66,7 +79,10 @@ class JobStoreReader:
         self._engine: Engine | None = None
         self._raw: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[Any, JobInfo]] = {}
+        self._cache: dict[str, _Entry] = {}
+        self._order: list[tuple[tuple[int, float, str], str]] = []
+        self._scans = 0
+        self._ident: tuple[int, int] | None = None
         self._snapshot: StoreSnapshot | None = None
         self._data_version: int | None = None
 
@@ -109,7 +125,8 @@ class JobStoreReader:
     def reset(self) -> None:
         """Forget every cached row: the next read decodes everything again."""
         with self._lock:
-            self._cache.clear()
+            self._cache = {}
+            self._order = []
             self._snapshot = None
             self._data_version = None
 
@@ -169,7 +186,24 @@ class JobStoreReader:
     def _table_sql(self) -> str:
         return qualified_table(self.target, self.engine)
 
+    def _file_identity(self) -> tuple[int, int]:
+        path = sqlite_path(self.target)
+        try:
+            st = os.stat(path) if path is not None else None
+        except OSError:
+            st = None
+        if st is None:
+            self._drop_connection()
+            raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
+        return (st.st_dev, st.st_ino)
+
     def _read_sqlite(self) -> tuple[JobInfo, ...]:
+        ident = self._file_identity()
+        if ident != self._ident:
+            # first read, or the file was replaced (restore, move): start from scratch
+            self._drop_connection()
+            self._cache, self._order, self._snapshot = {}, [], None
+            self._ident = ident
         conn = self._sqlite()
         table = self._table_sql()
         version = conn.execute("PRAGMA data_version").fetchone()[0]
@@ -179,10 +213,16 @@ class JobStoreReader:
             cur = conn.execute(f"SELECT id, next_run_time, job_state FROM {table}")
             jobs = self._full(iter(lambda: cur.fetchmany(_BATCH), []), _digest)
         else:
-            digests = conn.execute(f"SELECT id, next_run_time, schedtui_digest(job_state) FROM {table}").fetchall()
-            changed = self._changed(digests)
-            fetched = self._fetch_sqlite(conn, table, changed)
-            jobs = self._rebuild(digests, fetched)
+            self._scans += 1
+            if self._scans % FULL_SCAN_EVERY == 0:
+                # every row's content, hashed in the database connection
+                scan = conn.execute(f"SELECT id, next_run_time, schedtui_digest(job_state) FROM {table}").fetchall()
+                changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
+            else:
+                # C only: a change of next_run_time or size (what a scheduler's writes do)
+                scan = conn.execute(f"SELECT id, next_run_time, length(job_state) FROM {table}").fetchall()
+                changed = [d[0] for d in scan if self._is_changed(d[0], d[1], size=d[2])]
+            jobs = self._rebuild(scan, self._fetch_sqlite(conn, table, changed), _digest)
         self._data_version = version
         return jobs
 
@@ -205,8 +245,8 @@ class JobStoreReader:
                 conn.rollback()
                 return jobs
             if self._dialect == "postgresql":
-                digests = conn.exec_driver_sql(f"SELECT id, next_run_time, md5(job_state) FROM {table}").fetchall()
-                changed = self._changed(digests)
+                scan = conn.exec_driver_sql(f"SELECT id, next_run_time, md5(job_state) FROM {table}").fetchall()
+                changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
                 fetched: dict[str, Row] = {}
                 for i in range(0, len(changed), _CHUNK):
                     chunk = list(changed[i : i + _CHUNK])
@@ -220,46 +260,61 @@ class JobStoreReader:
                     (r[0], r[1], bytes(r[2]))
                     for r in conn.exec_driver_sql(f"SELECT id, next_run_time, job_state FROM {table}")
                 ]
-                digests = [(r[0], r[1], _md5(r[2])) for r in rows]
-                fetched = {r[0]: r for r in rows if self._is_changed(r[0], r[1], _md5(r[2]))}
+                scan = [(r[0], r[1], None) for r in rows]
+                fetched = {r[0]: r for r in rows if self._is_changed(r[0], r[1], digest=_md5(r[2]))}
             conn.rollback()
-        return self._rebuild(digests, fetched)
+        return self._rebuild(scan, fetched, _md5)
 
-    def _is_changed(self, job_id: str, next_run_time: float | None, digest: Any) -> bool:
+    def _is_changed(self, job_id: str, next_run_time: float | None, *, digest: Any = None, size: int | None = None) -> bool:
         cached = self._cache.get(job_id)
-        return cached is None or cached[0] != (next_run_time, digest)
-
-    def _changed(self, digests: Iterable[tuple[str, float | None, Any]]) -> list[str]:
-        return [d[0] for d in digests if self._is_changed(d[0], d[1], d[2])]
+        if cached is None or cached.next_run_time != next_run_time:
+            return True
+        if digest is not None:
+            return cached.digest != digest
+        return size is not None and cached.job.state_size != size
 
     def _full(self, batches: Iterable[list[Row]], digest: Any) -> tuple[JobInfo, ...]:
         """First read: decode batch by batch, so the raw bytes of only one batch are held."""
         from schedtui.core.decoder import decode_rows
 
-        cache: dict[str, tuple[Any, JobInfo]] = {}
+        cache: dict[str, _Entry] = {}
         for batch in batches:
             for row, job in zip(batch, decode_rows(batch), strict=True):
-                cache[row[0]] = ((row[1], digest(row[2])), job)
+                cache[row[0]] = _Entry(row[1], digest(row[2]), job)
         self._cache = cache
-        return tuple(sorted((entry[1] for entry in cache.values()), key=sort_key))
+        self._order = sorted((sort_key(e.job), job_id) for job_id, e in cache.items())
+        return tuple(cache[job_id].job for _, job_id in self._order)
 
-    def _rebuild(self, digests: Iterable[tuple[str, float | None, Any]], fetched: dict[str, Row]) -> tuple[JobInfo, ...]:
+    def _rebuild(self, scan: Sequence[tuple[str, Any, Any]], fetched: dict[str, Row], digest: Any) -> tuple[JobInfo, ...]:
+        """Apply one incremental read: decode what changed, keep the rest, keep the order."""
         from schedtui.core.decoder import decode_rows
 
-        digests = list(digests)
-        fresh = [fetched[d[0]] for d in digests if d[0] in fetched]
-        decoded = {job.id: job for job in decode_rows(fresh)} if fresh else {}
-        cache: dict[str, tuple[Any, JobInfo]] = {}
-        for job_id, next_run_time, digest in digests:
-            job = decoded.get(job_id)
-            if job is None:
-                cached = self._cache.get(job_id)
-                if cached is None:  # vanished between the two queries: next read sees it
-                    continue
-                job = cached[1]
-            cache[job_id] = ((next_run_time, digest), job)
+        old = self._cache
+        fresh = list(fetched.values())
+        decoded = {row[0]: (row, job) for row, job in zip(fresh, decode_rows(fresh), strict=True)} if fresh else {}
+        present = {d[0] for d in scan}
+        gone = [job_id for job_id in old if job_id not in present]
+        if not decoded and not gone and self._snapshot is not None:
+            return self._snapshot.jobs  # the same rows, the same order: nothing to rebuild
+        cache = dict(old)
+        for job_id in gone:
+            del cache[job_id]
+        for job_id, (row, job) in decoded.items():
+            cache[job_id] = _Entry(row[1], digest(row[2]), job)
+        touched = set(gone) | set(decoded)
+        if len(touched) > _RESORT_ABOVE:
+            self._order = sorted((sort_key(e.job), job_id) for job_id, e in cache.items())
+        else:
+            order = self._order
+            for job_id in touched:
+                if job_id in old:
+                    i = bisect.bisect_left(order, (sort_key(old[job_id].job), job_id))
+                    if i < len(order) and order[i][1] == job_id:
+                        del order[i]
+            for job_id in decoded:
+                bisect.insort(order, (sort_key(cache[job_id].job), job_id))
         self._cache = cache
-        return tuple(sorted((entry[1] for entry in cache.values()), key=sort_key))
+        return tuple(cache[job_id].job for _, job_id in self._order)
 
 
 def read_jobs(target: Target, *, clock: Clock = system_clock) -> StoreSnapshot:

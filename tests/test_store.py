@@ -1,0 +1,96 @@
+"""The incremental reader: decode only what changed, keep the order, notice replaced files."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from fixtures.factory import sqlite_store
+from schedtui.core import store as store_mod
+from schedtui.core.clock import FixedClock
+from schedtui.core.model import Target
+from schedtui.core.store import JobStoreReader, sort_key
+
+from conftest import FROZEN_NOW
+
+
+def _reader(path: Path) -> JobStoreReader:
+    return JobStoreReader(Target(url=f"sqlite:///{path}"), clock=FixedClock(FROZEN_NOW))
+
+
+def _assert_sorted(jobs) -> None:
+    keys = [sort_key(j) for j in jobs]
+    assert keys == sorted(keys)
+
+
+def test_unchanged_database_returns_the_same_snapshot_jobs(tmp_path: Path) -> None:
+    path, manifest = sqlite_store(tmp_path, "catalog")
+    reader = _reader(path)
+    first = reader.read()
+    assert len(first.jobs) == len(manifest["jobs"])
+    _assert_sorted(first.jobs)
+    second = reader.read()
+    assert second.jobs is first.jobs  # data_version unchanged: nothing was read again
+    reader.close()
+
+
+def test_a_write_to_another_table_decodes_nothing(tmp_path: Path) -> None:
+    path, _ = sqlite_store(tmp_path, "catalog")
+    reader = _reader(path)
+    first = reader.read()
+    with sqlite3.connect(path) as conn:  # like the companion's heartbeat: another table
+        conn.execute("create table if not exists other (x)")
+        conn.execute("insert into other values (1)")
+    for full in (False, True):
+        reader._scans = store_mod.FULL_SCAN_EVERY - 1 if full else 0
+        again = reader.read()
+        assert again.jobs is first.jobs, "no row changed: the previous tuple is reused"
+        with sqlite3.connect(path) as conn:
+            conn.execute("insert into other values (2)")
+    reader.close()
+
+
+def test_changed_rows_are_decoded_again_and_reordered(tmp_path: Path) -> None:
+    from schedtui.core import control
+
+    path, manifest = sqlite_store(tmp_path, "seed")
+    target = Target(url=f"sqlite:///{path}")
+    reader = _reader(path)
+    first = {j.id: j for j in reader.read().jobs}
+    result = control.submit(target, "cleanup_temp", "pause", clock=FixedClock(FROZEN_NOW))
+    assert result.status == "applied", result.message
+    second = reader.read()
+    by_id = {j.id: j for j in second.jobs}
+    assert by_id["cleanup_temp"].paused and not first["cleanup_temp"].paused
+    assert by_id["database_backup"] is first["database_backup"], "unchanged rows are not decoded again"
+    assert second.jobs[-1].id == "cleanup_temp", "paused jobs sort last"
+    _assert_sorted(second.jobs)
+    with sqlite3.connect(path) as conn:
+        conn.execute("delete from apscheduler_jobs where id = 'report_gen'")
+    third = reader.read()
+    assert [j.id for j in third.jobs] == ["database_backup", "cleanup_temp"]
+    reader.close()
+
+
+def test_a_replaced_file_is_read_from_scratch(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    seed, _ = sqlite_store(tmp_path / "a", "seed")
+    catalog, manifest = sqlite_store(tmp_path / "b", "catalog")
+    live = tmp_path / "live.sqlite"
+    shutil.copyfile(seed, live)
+    reader = _reader(live)
+    assert len(reader.read().jobs) == 3
+    tmp = tmp_path / "incoming.sqlite"
+    shutil.copyfile(catalog, tmp)
+    tmp.replace(live)  # what a restore does: a new file under the same name
+    assert len(reader.read().jobs) == len(manifest["jobs"])
+    live.unlink()
+    try:
+        reader.read()
+    except Exception as exc:  # noqa: BLE001
+        assert "not found" in str(exc)
+    else:
+        raise AssertionError("a vanished file must be reported")
+    reader.close()
