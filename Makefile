@@ -29,6 +29,10 @@ test-fast: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_check.py
+	$(BIN)/python benchmarks/bench_decoder.py
+	$(BIN)/python benchmarks/bench_console.py
+	$(BIN)/python benchmarks/bench_companion.py
+	$(BIN)/python benchmarks/bench_backup.py
 
 screenshots: install
 	$(BIN)/python scripts/screenshots.py
