@@ -6,13 +6,15 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from fixtures.factory import sqlite_store
+from datetime import datetime
+
+from fixtures.factory import DEFAULT_NOW, sqlite_store
 from schedtui.core import store as store_mod
 from schedtui.core.clock import FixedClock
 from schedtui.core.model import Target
 from schedtui.core.store import JobStoreReader, sort_key
 
-from conftest import FROZEN_NOW
+FROZEN_NOW = datetime.fromisoformat(DEFAULT_NOW)
 
 
 def _reader(path: Path) -> JobStoreReader:
