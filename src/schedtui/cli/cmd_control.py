@@ -13,6 +13,8 @@ locked; 4 a concurrent change was detected (nothing written).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -130,47 +132,36 @@ def _exit_code(results: list[ControlResult], wait: float) -> int:
     return EXIT_OK
 
 
+_SIMPLE = (
+    ("pause", "pause", "Pause jobs (next_run_time NULL), through the companion or directly."),
+    ("resume", "resume", "Resume paused jobs from their trigger (the next fire time after now)."),
+    ("run", "run_now", "Run jobs once now, leaving their schedules as they are (needs the companion)."),
+)
+
+
+def _simple_command(action: str, doc: str) -> Callable[..., None]:
+    """One of the commands that differ only in their action (``remove`` adds --force)."""
+
+    def command(
+        job_ids: JobIds,
+        url: UrlOpt = None,
+        table: TableOpt = None,
+        schema: SchemaOpt = None,
+        yes: YesOpt = False,
+        as_json: JsonOpt = False,
+        wait: WaitOpt = 0.0,
+    ) -> None:
+        _run(action, job_ids, url, table, schema, yes, as_json, wait)
+
+    command.__doc__ = doc
+    return command
+
+
 def register(app: typer.Typer) -> None:
     """Add ``pause``, ``resume``, ``run`` and ``remove``."""
 
-    @app.command("pause")
-    def pause(
-        job_ids: JobIds,
-        url: UrlOpt = None,
-        table: TableOpt = None,
-        schema: SchemaOpt = None,
-        yes: YesOpt = False,
-        as_json: JsonOpt = False,
-        wait: WaitOpt = 0.0,
-    ) -> None:
-        """Pause jobs (next_run_time NULL), through the companion or directly."""
-        _run("pause", job_ids, url, table, schema, yes, as_json, wait)
-
-    @app.command("resume")
-    def resume(
-        job_ids: JobIds,
-        url: UrlOpt = None,
-        table: TableOpt = None,
-        schema: SchemaOpt = None,
-        yes: YesOpt = False,
-        as_json: JsonOpt = False,
-        wait: WaitOpt = 0.0,
-    ) -> None:
-        """Resume paused jobs from their trigger (the next fire time after now)."""
-        _run("resume", job_ids, url, table, schema, yes, as_json, wait)
-
-    @app.command("run")
-    def run_now(
-        job_ids: JobIds,
-        url: UrlOpt = None,
-        table: TableOpt = None,
-        schema: SchemaOpt = None,
-        yes: YesOpt = False,
-        as_json: JsonOpt = False,
-        wait: WaitOpt = 0.0,
-    ) -> None:
-        """Run jobs once now, leaving their schedules as they are (needs the companion)."""
-        _run("run_now", job_ids, url, table, schema, yes, as_json, wait)
+    for name, action, doc in _SIMPLE:
+        app.command(name)(_simple_command(action, doc))
 
     @app.command("remove")
     def remove(
