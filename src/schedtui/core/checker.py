@@ -232,7 +232,7 @@ def run_check(
 
     options = options or CheckOptions()
     own_reader = reader is None
-    rdr: JobStoreReader = reader if isinstance(reader, JobStoreReader) else JobStoreReader(target, clock=clock)
+    rdr: JobStoreReader = reader if isinstance(reader, JobStoreReader) else JobStoreReader(target, clock=clock, incremental=False)
     components: list[Component] = []
     snapshot: StoreSnapshot | None = None
     engine = None

@@ -52,6 +52,10 @@ def _digest(data: bytes | None) -> bytes | None:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
+def _no_digest(data: bytes | None) -> None:
+    return None
+
+
 def _md5(data: bytes | None) -> str | None:
     return None if data is None else hashlib.md5(data, usedforsecurity=False).hexdigest()
 
@@ -72,10 +76,12 @@ def sort_key(job: JobInfo) -> tuple[int, float, str]:
 class JobStoreReader:
     """Reads and decodes the jobs table of one target, incrementally."""
 
-    def __init__(self, target: Target, *, clock: Clock = system_clock) -> None:
+    def __init__(self, target: Target, *, clock: Clock = system_clock, incremental: bool = True) -> None:
         self.target = target
         self._clock = clock
         self._dialect = dialect_name(target)
+        #: False for one-shot reads (check, jobs): no per-row digests are kept.
+        self._incremental = incremental
         self._engine: Engine | None = None
         self._raw: sqlite3.Connection | None = None
         self._lock = threading.Lock()
@@ -289,6 +295,8 @@ class JobStoreReader:
         """First read: decode batch by batch, so the raw bytes of only one batch are held."""
         from schedtui.core.decoder import decode_rows
 
+        if not self._incremental:
+            digest = _no_digest
         cache: dict[str, _Entry] = {}
         for batch in batches:
             for row, job in zip(batch, decode_rows(batch), strict=True):
@@ -331,7 +339,7 @@ class JobStoreReader:
 
 def read_jobs(target: Target, *, clock: Clock = system_clock) -> StoreSnapshot:
     """One complete read (for scripts)."""
-    reader = JobStoreReader(target, clock=clock)
+    reader = JobStoreReader(target, clock=clock, incremental=False)
     try:
         return reader.read()
     finally:
