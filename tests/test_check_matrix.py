@@ -50,6 +50,34 @@ def seed(tmp_path: Path) -> tuple[str, dict]:
     return f"sqlite:///{path}", manifest
 
 
+def test_and_trigger_hazard_is_confirmed_by_apscheduler_itself() -> None:
+    """The hazard check's premise, shown on APScheduler's own AndTrigger in a child process:
+    after the first fire time, computing the next one never returns."""
+    import subprocess
+    import sys
+
+    code = (
+        "from datetime import datetime, timezone\n"
+        "from apscheduler.triggers.combining import AndTrigger\n"
+        "from apscheduler.triggers.cron import CronTrigger\n"
+        "t = AndTrigger([CronTrigger(hour='*/2', timezone='UTC'),\n"
+        "                CronTrigger(day_of_week='mon-fri', hour='8-18', timezone='UTC')])\n"
+        "first = t.get_next_fire_time(None, datetime(2026, 3, 2, 12, tzinfo=timezone.utc))\n"
+        "print(first, flush=True)\n"
+        "t.get_next_fire_time(first, first)\n"
+        "print('returned', flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("2026-03-02 12:00:00")
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=3)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def _cleanup_due(manifest: dict) -> datetime:
     job = next(j for j in manifest["jobs"] if j["id"] == "cleanup_temp")
     return datetime.fromisoformat(job["next_run_time"])
@@ -116,7 +144,12 @@ def test_paused_jobs_are_fine(tmp_path: Path, at, capsys) -> None:
     states = {j["id"]: j["state"] for j in data["jobs"]}
     assert all(states[i] == "paused" for i in paused)
     assert {j["state"] for j in data["jobs"]} <= {"paused", "on_time"}
-    assert code == 0 and data["status"] == "OK"
+    # The catalog's one and-trigger is a real APScheduler 3.x hazard (its AndTrigger spins
+    # forever once the children disagree); it is the only WARNING.
+    sched = next(c for c in data["components"] if c["name"] == "scheduler")
+    assert sched["data"]["hazards"] == ["and_cron_interval"]
+    assert code == 1 and data["status"] == "WARNING"
+    assert [c["name"] for c in data["components"] if c["status"] != "OK"] == ["scheduler"]
 
 
 def test_empty_table_is_warning(tmp_path: Path, at, capsys) -> None:
@@ -253,7 +286,7 @@ def test_postgres_reads(pg_url: str, at, capsys, schema: str | None) -> None:
     argv = ["--url", pg_url] + (["--schema", schema] if schema else [])
     code, out, _ = run(["check", "--json", *argv], capsys)
     data = json.loads(out)
-    assert code == 0, data["summary"]
+    assert code == 1 and "and-trigger" in data["summary"], data["summary"]
     assert len(data["jobs"]) == len(manifest["jobs"])
     assert all(j["finding"] is None for j in data["jobs"])
     db = next(c for c in data["components"] if c["name"] == "database")
@@ -261,5 +294,5 @@ def test_postgres_reads(pg_url: str, at, capsys, schema: str | None) -> None:
     code, out, _ = run(["jobs", *argv], capsys)
     assert code == 0 and "cron_last_day" in out
     code, out, _ = run(["check", "--detailed", *argv], capsys)
-    assert code == 0
+    assert code == 1 and "Trigger hazards (1)" in out
     assert _pg_table_digest(pg_url, schema) == before, "reading changed the table"

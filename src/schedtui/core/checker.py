@@ -26,7 +26,7 @@ from schedtui.core.health import (
     Status,
     worst,
 )
-from schedtui.core.model import JobInfo, StoreSnapshot, Target
+from schedtui.core.model import JobInfo, StoreSnapshot, Target, TriggerSpec
 
 #: A job this little past its time is on time: the scheduler's loop wakes with some slack.
 ON_TIME_TOLERANCE = 2.0
@@ -121,6 +121,25 @@ def _table_name(target: Target) -> str:
 _LIST_LIMIT = 20
 
 
+def _has_and(spec: TriggerSpec) -> bool:
+    return spec.kind == "and" or any(_has_and(c) for c in spec.children)
+
+
+def and_trigger_hang(job: JobInfo, lookahead: int = 3) -> int | None:
+    """How many more runs before APScheduler's own ``AndTrigger`` spins forever on this
+    job's trigger (its children stop agreeing), or None. Bounded work; and-triggers only."""
+    spec = job.trigger
+    if spec is None or job.next_run_time is None or not _has_and(spec):
+        return None
+    from schedtui.core.schedule import fire_times
+
+    try:
+        listing = fire_times(spec, job.next_run_time, lookahead)
+    except ValueError:
+        return None
+    return len(listing.times) if listing.stalled else None
+
+
 def _job_list(title: str, status: Status | None, jobs: Sequence[JobInfo], now: datetime) -> Line:
     """A titled line with one child per job (``id: trigger → countdown``), at most 20."""
     children = tuple(
@@ -144,6 +163,7 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
         elif status is Status.CRITICAL and lag is not None:
             overdue.append((job, lag))
 
+    hazards = [(j, n) for j in active if (n := and_trigger_hang(j)) is not None]
     lines: list[Line] = [Line(f"Tasks: {len(jobs)} total, {len(active)} active, {paused} paused")]
     problems = {j.id for j, _ in late} | {j.id for j, _ in overdue}
     upcoming = [j for j in active if j.id not in problems][: options.upcoming]
@@ -155,6 +175,17 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
     if late:
         title = f"Late Tasks ({len(late)}): past due, within their grace"
         lines.append(_job_list(title, Status.WARNING, [j for j, _ in late], now))
+    if hazards:
+        lines.append(
+            Line(
+                f"Trigger hazards ({len(hazards)}): APScheduler 3.x's AndTrigger loops forever on these",
+                Status.WARNING,
+                children=tuple(
+                    Line(f"{j.id}: {describe(j)}: the scheduler thread hangs after {n} more run(s)", Status.WARNING)
+                    for j, n in hazards[:_LIST_LIMIT]
+                ),
+            )
+        )
 
     if not jobs:
         status, summary = Status.WARNING, "no jobs in the table"
@@ -163,6 +194,9 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
         summary = f"{len(overdue)} of {len(jobs)} tasks overdue: the scheduler is not running them"
     elif late:
         status, summary = Status.WARNING, f"{len(late)} of {len(jobs)} tasks late"
+    elif hazards:
+        status = Status.WARNING
+        summary = f"{len(hazards)} of {len(jobs)} tasks have an and-trigger that hangs APScheduler"
     else:
         status, summary = Status.OK, f"{len(jobs)} tasks, none overdue"
 
@@ -184,6 +218,7 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
             "late": [j.id for j, _ in late],
             "overdue": [j.id for j, _ in overdue],
             "upcoming": [j.id for j in upcoming],
+            "hazards": [j.id for j, _ in hazards],
         },
     )
 
