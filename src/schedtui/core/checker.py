@@ -8,7 +8,6 @@ on time while ``lag <= tolerance``; late (WARNING) while within its grace; overd
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -225,26 +224,11 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
 
 def default_providers() -> list[Provider]:
     """The components beyond the jobs table (companion heartbeat/history, backups)."""
-    providers: list[Provider] = []
-    try:
-        from schedtui.core.heartbeat import heartbeat_component
+    from schedtui.core.backup import backups_component
+    from schedtui.core.heartbeat import heartbeat_component
+    from schedtui.core.history import history_component
 
-        providers.append(heartbeat_component)
-    except ImportError:  # pragma: no cover - the module is part of the package
-        pass
-    try:
-        from schedtui.core.history import history_component
-
-        providers.append(history_component)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from schedtui.core.backup import backups_component
-
-        providers.append(backups_component)
-    except ImportError:  # pragma: no cover
-        pass
-    return providers
+    return [heartbeat_component, history_component, backups_component]
 
 
 def _failure_component(error: SchedtuiError) -> Component:
@@ -286,7 +270,6 @@ def run_check(
             components.extend(judge_store(snapshot, now, options))
         ctx = CheckContext(target=target, now=now, options=options, snapshot=snapshot, engine=engine)
         for provider in default_providers() if providers is None else providers:
-            started = time.perf_counter()
             try:
                 comp = provider(ctx)
             except SchedtuiError as exc:
@@ -297,7 +280,6 @@ def run_check(
                     status=Status.UNKNOWN,
                     summary=f"could not be checked: {type(exc).__name__}: {exc}",
                 )
-            _ = time.perf_counter() - started
             if comp is not None:
                 components.append(comp)
     finally:
