@@ -99,56 +99,17 @@ def _print_tree(target: Target, out: TextIO, clear: bool) -> None:
 
 
 def check_tree(target: Target) -> str:
-    """The ``check --detailed`` tree (the lead's checker), or a minimal one without it."""
-    try:
-        from schedtui.cli.common import use_color, use_unicode
-        from schedtui.cli.render import render_report
-        from schedtui.core.checker import run_check
+    """The ``check --detailed`` tree of the demo's database."""
+    from schedtui.cli.common import use_color, use_unicode
+    from schedtui.cli.render import render_report
+    from schedtui.core.checker import run_check
+    from schedtui.core.errors import SchedtuiError
 
+    try:
         report = run_check(target)
-        return render_report(report, detailed=True, unicode=use_unicode(), color=use_color())
-    except Exception:  # noqa: BLE001 - parts of the checker may not be there yet
-        logging.getLogger("schedtui.demo").debug("check tree unavailable", exc_info=True)
-        return _minimal_tree(target)
-
-
-def _minimal_tree(target: Target) -> str:
-    """The companion's components (heartbeat, history) and the job ids, when the full
-    checker cannot run yet; rendered like ``check --detailed``."""
-    import sqlalchemy as sa
-
-    from schedtui.core.health import CheckContext, CheckOptions, Component, HealthReport, Line, Status, worst
-    from schedtui.core.heartbeat import heartbeat_component
-    from schedtui.core.history import history_component
-
-    engine = sa.create_engine(target.url)
-    now = datetime.now(timezone.utc)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text("select id, next_run_time from apscheduler_jobs order by id")).all()
-        ctx = CheckContext(target=target, now=now, options=CheckOptions(), snapshot=None, engine=engine)
-        comps = [c for c in (heartbeat_component(ctx), history_component(ctx)) if c is not None]
-    finally:
-        engine.dispose()
-    paused = sum(1 for r in rows if r[1] is None)
-    jobs = Component(
-        name="scheduler",
-        status=Status.OK,
-        summary=f"{len(rows)} jobs, {paused} paused",
-        lines=tuple(
-            Line(f"{r[0]}: " + ("paused" if r[1] is None else f"next {datetime.fromtimestamp(r[1], timezone.utc):%H:%M:%S} UTC"))
-            for r in rows
-        ),
-    )
-    comps = [jobs, *comps]
-    status = worst([c.status for c in comps])
-    report = HealthReport(status, comps[0].summary, tuple(comps), now, target)
-    try:
-        from schedtui.cli.render import render_report
-
-        return render_report(report, detailed=True, unicode=True, color=False)
-    except Exception:  # noqa: BLE001
-        return "\n".join(f"{c.name}: {c.status.name} {c.summary}" for c in comps)
+    except SchedtuiError as exc:  # e.g. the database is briefly locked by the scheduler
+        return f"check: {exc.message}"
+    return render_report(report, detailed=True, unicode=use_unicode(), color=use_color())
 
 
 def run_demo(
