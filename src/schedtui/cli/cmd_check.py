@@ -15,6 +15,7 @@ from schedtui.cli.common import (
     UrlOpt,
     error_line,
     handled,
+    one_shot,
     print_json,
     print_json_stream,
     target_from,
@@ -96,9 +97,6 @@ def check(
     ] = 26.0,
 ) -> None:
     """Judge the scheduler's health. Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
-    from schedtui.cli.render import render_report, report_json, status_line
-    from schedtui.core.checker import run_check
-
     options = CheckOptions(
         grace_floor=grace_floor,
         upcoming=upcoming,
@@ -106,6 +104,20 @@ def check(
         backup_max_age=backup_max_age * 3600.0,
         backup_dir=backup_dir,
     )
+    with one_shot():
+        code = _check(url, table, schema, options, detailed=detailed, as_json=as_json, perfdata=perfdata)
+    if critical_only and code == int(Status.WARNING):
+        code = 0
+    raise typer.Exit(code)
+
+
+def _check(
+    url: str | None, table: str | None, schema: str | None, options: CheckOptions, *, detailed: bool, as_json: bool, perfdata: bool
+) -> int:
+    """Print the report; the exit code of its status."""
+    from schedtui.cli.render import render_report, report_json, status_line
+    from schedtui.core.checker import run_check
+
     try:
         target = target_from(url, table, schema)
         report = run_check(target, clock=CLOCK, options=options)
@@ -115,7 +127,7 @@ def check(
             print_json({"schema": "schedtui.check/1", "status": "UNKNOWN", "exit_code": 3, "summary": exc.message})
         else:
             print(f"SCHEDTUI UNKNOWN - {exc.message}")
-        raise typer.Exit(int(Status.UNKNOWN)) from None
+        return int(Status.UNKNOWN)
 
     if as_json:
         head = report_json(report)
@@ -128,10 +140,7 @@ def check(
             print(status_line(report, perfdata=True))
     else:
         print(status_line(report, perfdata=perfdata))
-    code = int(report.status)
-    if critical_only and report.status is Status.WARNING:
-        code = 0
-    raise typer.Exit(code)
+    return int(report.status)
 
 
 def jobs(
@@ -145,15 +154,16 @@ def jobs(
     from schedtui.core.store import read_jobs
 
     options = CheckOptions(grace_floor=grace_floor)
-    with handled(url or ""):
-        target = target_from(url, table, schema)
-        snapshot = read_jobs(target, clock=CLOCK)
-    now = CLOCK()
-    rows = (job_json(j, now, options) for j in snapshot.jobs)
-    if as_json:
-        print_json_stream({"schema": "schedtui.jobs/1", "read_at": snapshot.read_at.isoformat()}, "jobs", rows)
-        return
-    _print_table(list(rows), use_unicode())
+    with one_shot():
+        with handled(url or ""):
+            target = target_from(url, table, schema)
+            snapshot = read_jobs(target, clock=CLOCK)
+        now = CLOCK()
+        rows = (job_json(j, now, options) for j in snapshot.jobs)
+        if as_json:
+            print_json_stream({"schema": "schedtui.jobs/1", "read_at": snapshot.read_at.isoformat()}, "jobs", rows)
+            return
+        _print_table(list(rows), use_unicode())
 
 
 def _print_table(rows: list[dict[str, Any]], unicode: bool) -> None:

@@ -20,7 +20,7 @@ import os
 import signal
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from schedtui.core import _unpickle
@@ -38,8 +38,15 @@ def available() -> bool:
 class Canary:
     """Runs ahead of the parent over ``rows``; ``wait_past(i)`` says whether row i is safe."""
 
-    def __init__(self, rows: Sequence[Sequence[Any]], deadline: float, max_bytes: int) -> None:
+    def __init__(
+        self,
+        rows: Sequence[Sequence[Any]],
+        deadline: float,
+        max_bytes: int,
+        load: Callable[[bytes], object] = _unpickle.loads,
+    ) -> None:
         self.rows = rows
+        self.load = load
         self.deadline = deadline
         self.max_bytes = max_bytes
         self.shm = mmap.mmap(-1, _SLOT.size)
@@ -84,7 +91,7 @@ class Canary:
             data = rows[i][2]
             try:
                 if type(data) is bytes and 0 < len(data) <= self.max_bytes:
-                    _unpickle.loads(data)
+                    self.load(data)
             except BaseException:  # noqa: BLE001 - the parent classifies it
                 pass
         _SLOT.pack_into(self.shm, 0, DONE, 0.0)

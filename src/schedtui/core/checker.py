@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import islice
 
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
@@ -155,17 +156,32 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
     paused = len(jobs) - len(active)
     late: list[tuple[JobInfo, float]] = []
     overdue: list[tuple[JobInfo, float]] = []
+    tolerance = timedelta(seconds=ON_TIME_TOLERANCE)
+    floor = options.grace_floor
+    and_specs: dict[int, bool] = {}  # id(spec) -> has an and-trigger (specs are shared)
+    maybe_hazard: list[JobInfo] = []
     for job in active:
-        status, lag = job_lag(job, now, options)
-        if status is Status.WARNING and lag is not None:
+        spec = job.trigger
+        if spec is not None:
+            has_and = and_specs.get(id(spec))
+            if has_and is None:
+                has_and = and_specs[id(spec)] = _has_and(spec)
+            if has_and:
+                maybe_hazard.append(job)
+        behind = now - job.next_run_time  # type: ignore[operator]
+        if behind <= tolerance:
+            continue  # on time: the common case
+        lag = behind.total_seconds()  # as job_lag() judges it
+        mgt = job.misfire_grace_time
+        if lag <= (mgt if mgt is not None and mgt > floor else floor):
             late.append((job, lag))
-        elif status is Status.CRITICAL and lag is not None:
+        else:
             overdue.append((job, lag))
 
-    hazards = [(j, n) for j in active if (n := and_trigger_hang(j)) is not None]
+    hazards = [(j, n) for j in maybe_hazard if (n := and_trigger_hang(j)) is not None]
     lines: list[Line] = [Line(f"Tasks: {len(jobs)} total, {len(active)} active, {paused} paused")]
     problems = {j.id for j, _ in late} | {j.id for j, _ in overdue}
-    upcoming = [j for j in active if j.id not in problems][: options.upcoming]
+    upcoming = list(islice((j for j in active if j.id not in problems), max(options.upcoming, 0)))
     if options.upcoming > 0:
         lines.append(_job_list(f"Upcoming Tasks (Next {len(upcoming)}):", None, upcoming, now))
     if overdue:

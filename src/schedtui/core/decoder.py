@@ -17,6 +17,7 @@ this module turns the placeholder tree into validated values. Finding codes: ``t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import pickle
@@ -26,7 +27,7 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger as _Aps_CronTrigger
 
-from schedtui.core import _unpickle, _unpickle_watchdog, tzshim
+from schedtui.core import _decode_workers, _segment_cache, _unpickle, _unpickle_watchdog, tzshim
 from schedtui.core._unpickle import ApsPlaceholder, UnpickleError
 from schedtui.core.model import CRON_FIELD_NAMES, DecodeFinding, JobInfo, TriggerSpec
 from schedtui.core.saferepr import safe_repr
@@ -76,7 +77,8 @@ def _classify(exc: BaseException) -> DecodeError:
     return DecodeError("malformed", f"not a valid pickle: {type(exc).__name__}: {text}")
 
 
-def _load(data: object) -> object:
+def _load(data: object) -> tuple[object, TriggerSpec | None]:
+    """The unpickled state and, when its trigger segment was cached, its ``TriggerSpec``."""
     if type(data) is not bytes:
         if isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
@@ -89,7 +91,9 @@ def _load(data: object) -> object:
     if data[0] == 0x80 and len(data) > 1 and data[1] > pickle.HIGHEST_PROTOCOL:
         raise DecodeError("future-version", f"pickle protocol {data[1]} is newer than this Python reads")
     try:
-        return _unpickle.loads(data)  # type: ignore[arg-type]
+        if _segment_cache.ENABLED:
+            return _segment_cache.CACHE.load(data, trigger_spec)  # type: ignore[arg-type]
+        return _unpickle.loads(data), None  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - every failure becomes a finding
         raise _classify(exc) from None
 
@@ -446,8 +450,12 @@ def _short_str(value: object, what: str, limit: int = 1000, optional: bool = Fal
     return value
 
 
-def validate_state(obj: object) -> dict[str, Any]:
-    """Check a decoded job state; return a new dict with ``trigger`` as a ``TriggerSpec``."""
+def validate_state(obj: object, spec: TriggerSpec | None = None) -> dict[str, Any]:
+    """Check a decoded job state; return a new dict with ``trigger`` as a ``TriggerSpec``.
+
+    ``spec`` is the trigger already validated (a segment-cache hit: ``obj["trigger"]`` is
+    then only a stand-in).
+    """
     if type(obj) is not dict:
         raise DecodeError("bad-shape", f"job state is a {type(obj).__name__}, not a dict")
     version = obj.get("version", 1)
@@ -483,7 +491,7 @@ def validate_state(obj: object) -> dict[str, Any]:
         "version": version,
         "id": _short_str(obj["id"], "id"),
         "func": func,
-        "trigger": trigger_spec(obj["trigger"]),
+        "trigger": spec if spec is not None else trigger_spec(obj["trigger"]),
         "executor": _short_str(obj["executor"], "executor", 200),
         "args": args,
         "kwargs": kwargs,
@@ -502,9 +510,9 @@ def decode_state(data: bytes) -> dict[str, Any]:
 
 
 def _decode_state(data: object) -> dict[str, Any]:
-    obj = _load(data)
+    obj, spec = _load(data)
     try:
-        return validate_state(obj)
+        return validate_state(obj, spec)
     except DecodeError:
         raise
     except Exception as exc:  # noqa: BLE001 - hostile values must not escape as exceptions
@@ -533,13 +541,27 @@ def _size(data: object) -> int:
         return 0
 
 
-def _row(job_id: str, next_run_time: float | None, job_state: bytes) -> JobInfo:
+#: ``JobInfo``'s fields in order: ``_row_fields`` builds exactly this tuple (the decode
+#: workers send these tuples; ``JobInfo(*fields)`` rebuilds the job).
+_FIELDS = tuple(f.name for f in dataclasses.fields(JobInfo))
+assert _FIELDS == (
+    "id", "next_run_time", "state_size", "finding", "name", "func", "trigger", "executor", "args_repr",
+    "kwargs_repr", "misfire_grace_time", "coalesce", "max_instances", "state_next_run_time", "notes", "protocol",
+), "update _row_fields and _failed with JobInfo"  # fmt: skip
+
+
+def _failed(job_id: str, column: datetime | None, size: int, finding: DecodeFinding, protocol: int | None) -> tuple:
+    """The fields of a row that could not be decoded."""
+    return (job_id, column, size, finding, None, None, None, None, "()", "{}", None, None, None, None, (), protocol)
+
+
+def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> tuple:
     column = _column_time(next_run_time)
     size = _size(job_state)
     try:
         st = _decode_state(job_state)
     except DecodeError as exc:
-        return JobInfo(id=job_id, next_run_time=column, state_size=size, finding=exc.finding(), protocol=_protocol(job_state))
+        return _failed(job_id, column, size, exc.finding(), _protocol(job_state))
     notes: list[DecodeFinding] = []
     if next_run_time is not None and column is None:
         notes.append(DecodeFinding("bad-column", f"next_run_time column holds {str(next_run_time)[:40]!r}"))
@@ -559,34 +581,41 @@ def _row(job_id: str, next_run_time: float | None, job_state: bytes) -> JobInfo:
             )
     if st["id"] != job_id:
         notes.append(DecodeFinding("id-mismatch", f"the pickle's id is {safe_repr(st['id'], max_len=60)}"))
-    return JobInfo(
-        id=job_id,
-        next_run_time=column,
-        state_size=size,
-        name=st["name"],
-        func=st["func"],
-        trigger=st["trigger"],
-        executor=st["executor"],
-        args_repr="()" if not st["args"] else safe_repr(st["args"]),
-        kwargs_repr="{}" if not st["kwargs"] else safe_repr(st["kwargs"]),
-        misfire_grace_time=st["misfire_grace_time"],
-        coalesce=st["coalesce"],
-        max_instances=st["max_instances"],
-        state_next_run_time=pickled,
-        notes=tuple(notes),
-        protocol=_protocol(job_state),
+    args = st["args"]
+    kwargs = st["kwargs"]
+    return (
+        job_id,
+        column,
+        size,
+        None,
+        st["name"],
+        st["func"],
+        st["trigger"],
+        st["executor"],
+        safe_repr(args) if args else "()",
+        safe_repr(kwargs) if kwargs else "{}",
+        st["misfire_grace_time"],
+        st["coalesce"],
+        st["max_instances"],
+        pickled,
+        tuple(notes),
+        _protocol(job_state),
     )
 
 
-def _safe_row(job_id: object, next_run_time: Any, job_state: Any) -> JobInfo:
+def _safe_fields(job_id: object, next_run_time: Any, job_state: Any) -> tuple:
     jid = job_id if type(job_id) is str else safe_repr(job_id, max_len=191)
     try:
-        return _row(jid, next_run_time, job_state)
+        return _row_fields(jid, next_run_time, job_state)
     except Exception as exc:  # noqa: BLE001 - decode_row never raises
         finding = _classify(exc).finding() if isinstance(exc, (MemoryError, RecursionError)) else DecodeFinding(
             "internal", f"decoder error: {type(exc).__name__}"
         )
-        return JobInfo(id=jid, next_run_time=_column_time(next_run_time), state_size=_size(job_state), finding=finding)
+        return _failed(jid, _column_time(next_run_time), _size(job_state), finding, None)
+
+
+def _safe_row(job_id: object, next_run_time: Any, job_state: Any) -> JobInfo:
+    return JobInfo(*_safe_fields(job_id, next_run_time, job_state))
 
 
 def decode_row(job_id: str, next_run_time: float | None, job_state: bytes, *, watchdog: bool = False) -> JobInfo:
@@ -612,15 +641,44 @@ def decode_rows(rows: Iterable[Sequence[Any]], *, watchdog: bool = True) -> list
     With ``watchdog`` (the default where ``os.fork`` exists) a forked canary unpickles
     every row first; a row it cannot finish within ``ROW_DEADLINE`` seconds becomes a
     ``too-slow`` finding and is never unpickled here (see ``_unpickle_watchdog``).
+    From ``_decode_workers.MIN_ROWS`` rows on (and with more than one CPU) the rows are
+    decoded in forked worker processes instead, with the same result.
     """
     rows = rows if isinstance(rows, list) else list(rows)
+    if watchdog and len(rows) >= _decode_workers.MIN_ROWS and _watchdog_enabled():
+        count = _decode_workers.workers()
+        if count:
+            try:
+                return _decode_workers.decode(rows, count, _decode_chunk, _decode_serial, ROW_DEADLINE)
+            except OSError:  # fork or the results file failed: decode here
+                pass
+    return _decode_serial(rows, watchdog)
+
+
+def _watchdog_enabled() -> bool:
+    return _unpickle_watchdog.available() and os.environ.get("SCHEDTUI_DECODER_WATCHDOG") != "0"
+
+
+def _decode_chunk(rows: Sequence[Sequence[Any]], first: int, last: int, progress: Any) -> list[tuple]:
+    """What a decode worker runs: rows ``first..last-1`` as ``JobInfo`` field tuples,
+    reporting each row before it starts."""
+    out: list[tuple] = []
+    with _unpickle.memory_guard(pause_gc=True):
+        for i in range(first, last):
+            progress(i)
+            row = rows[i]
+            out.append(_safe_fields(row[0], row[1], row[2]))
+    return out
+
+
+def _decode_serial(rows: list[Sequence[Any]], watchdog: bool = True) -> list[JobInfo]:
     out: list[JobInfo] = []
     if not rows:
         return out
     canary = None
-    if watchdog and _unpickle_watchdog.available() and os.environ.get("SCHEDTUI_DECODER_WATCHDOG") != "0":
+    if watchdog and _watchdog_enabled():
         try:
-            canary = _unpickle_watchdog.Canary(rows, ROW_DEADLINE, MAX_ROW_BYTES)
+            canary = _unpickle_watchdog.Canary(rows, ROW_DEADLINE, MAX_ROW_BYTES, _canary_load)
         except OSError:
             canary = None
     try:
@@ -630,6 +688,14 @@ def decode_rows(rows: Iterable[Sequence[Any]], *, watchdog: bool = True) -> list
         if canary is not None:
             canary.close()
     return out
+
+
+def _canary_load(data: bytes) -> None:
+    """What the canary runs per row: the same unpickling as ``_load`` (without checks)."""
+    if _segment_cache.ENABLED:
+        _segment_cache.CACHE.load(data, trigger_spec)
+    else:
+        _unpickle.loads(data)
 
 
 def _too_slow(row: Sequence[Any]) -> JobInfo:

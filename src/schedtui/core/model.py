@@ -7,7 +7,8 @@ Nothing in this module talks to a database or imports Textual.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
@@ -57,6 +58,9 @@ class TriggerSpec:
     #: and/or
     children: tuple[TriggerSpec, ...] = ()
 
+    def __reduce__(self) -> tuple:  # decode workers send specs back to the console process
+        return (_trigger_spec, tuple(getattr(self, f) for f in _TRIGGER_FIELDS))
+
     def cron_field(self, name: str) -> str:
         """The expression of one cron field (``"*"`` when absent)."""
         for key, expr in self.cron or ():
@@ -76,6 +80,9 @@ class DecodeFinding:
 
     code: str
     message: str
+
+    def __reduce__(self) -> tuple:
+        return (DecodeFinding, (self.code, self.message))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,9 @@ class JobInfo:
     #: Pickle protocol of the stored state, when it could be read.
     protocol: int | None = None
 
+    def __reduce__(self) -> tuple:  # decode workers send jobs back to the console process
+        return (_job_info, _JOB_FIELDS(self))
+
     @property
     def decodable(self) -> bool:
         return self.finding is None
@@ -120,6 +130,20 @@ class JobInfo:
     def label(self) -> str:
         """The name when it says more than the id, else the id."""
         return self.name or self.id
+
+
+_TRIGGER_FIELDS = tuple(f.name for f in fields(TriggerSpec))
+_JOB_FIELDS = attrgetter(*(f.name for f in fields(JobInfo)))
+
+
+def _trigger_spec(*values: object) -> TriggerSpec:
+    """Rebuilds a pickled ``TriggerSpec`` (positional, in field order)."""
+    return TriggerSpec(*values)  # type: ignore[arg-type]
+
+
+def _job_info(*values: object) -> JobInfo:
+    """Rebuilds a pickled ``JobInfo`` (positional, in field order)."""
+    return JobInfo(*values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,34 @@ class _Budget:
         self.chars = chars
 
 
+#: Scalars whose builtin repr is what ``_render`` prints for them (short strings, small ints).
+_FLAT = frozenset({int, str, float, bool, type(None)})
+
+
+def _flat(obj: object) -> bool:
+    """A short tuple or dict of plain scalars: the builtin repr is the safe one."""
+    t = type(obj)
+    if t is tuple:
+        items = obj
+    elif t is dict:
+        items = (*obj, *obj.values())  # type: ignore[attr-defined]
+    else:
+        return False
+    if len(items) > 32:  # type: ignore[arg-type]
+        return False
+    for x in items:  # type: ignore[attr-defined]
+        tx = type(x)
+        if tx not in _FLAT or (tx is str and len(x) > 120) or (tx is int and x.bit_length() > 256):
+            return False
+    return True
+
+
 def safe_repr(obj: object, *, max_len: int = 400, max_depth: int = 6, max_nodes: int = 400) -> str:
     """A repr of ``obj`` at most ``max_len`` characters long (plus an ellipsis)."""
+    if max_depth >= 1 and max_nodes > 64 and _flat(obj):
+        text = repr(obj)
+        if len(text) < max_len - 8:  # far from every budget: exactly what _render prints
+            return text
     budget = _Budget(max_nodes, max_len)
     out: list[str] = []
     _render(obj, out, budget, max_depth)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
+from operator import attrgetter
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
@@ -41,8 +42,11 @@ _CHUNK = 500
 FULL_SCAN_EVERY = 10
 #: Above this many changed rows the order is sorted again instead of patched.
 _RESORT_ABOVE = 2000
-#: Rows fetched and decoded at a time on a first read (bounds the raw bytes held).
+#: Rows fetched at a time on a first read.
 _BATCH = 5000
+#: Rows decoded at once on a first read: bounds the raw bytes held, and is large enough
+#: for the decode workers (``_decode_workers.MIN_ROWS``) on big stores.
+_DECODE_AT_ONCE = 100_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -50,10 +54,6 @@ def _digest(data: bytes | None) -> bytes | None:
     if data is None:
         return None
     return hashlib.blake2b(data, digest_size=16).digest()
-
-
-def _no_digest(data: bytes | None) -> None:
-    return None
 
 
 def _md5(data: bytes | None) -> str | None:
@@ -66,11 +66,24 @@ class _Entry(NamedTuple):
     job: JobInfo
 
 
-def sort_key(job: JobInfo) -> tuple[int, float, str]:
+def sort_key(job: JobInfo) -> tuple[int, datetime, str]:
     """Due first, paused last, then by id."""
-    if job.next_run_time is None:
-        return (1, 0.0, job.id)
-    return (0, (job.next_run_time - _EPOCH).total_seconds(), job.id)
+    nrt = job.next_run_time
+    return (1, _EPOCH, job.id) if nrt is None else (0, nrt, job.id)
+
+
+def sorted_jobs(jobs: list[JobInfo]) -> tuple[JobInfo, ...]:
+    """``jobs`` in ``sort_key`` order (two stable C-keyed sorts: fast on 100,000 jobs)."""
+    jobs.sort(key=_BY_ID)
+    active = [j for j in jobs if j.next_run_time is not None]
+    active.sort(key=_BY_NEXT_RUN)
+    if len(active) == len(jobs):
+        return tuple(active)
+    return (*active, *(j for j in jobs if j.next_run_time is None))
+
+
+_BY_ID = attrgetter("id")
+_BY_NEXT_RUN = attrgetter("next_run_time")
 
 
 class JobStoreReader:
@@ -292,16 +305,32 @@ class JobStoreReader:
         return size is not None and cached.job.state_size != size
 
     def _full(self, batches: Iterable[list[Row]], digest: Any) -> tuple[JobInfo, ...]:
-        """First read: decode batch by batch, so the raw bytes of only one batch are held."""
+        """First read: decode ``_DECODE_AT_ONCE`` rows at a time (bounding the raw bytes
+        held). A one-shot reader keeps nothing for later reads."""
         from schedtui.core.decoder import decode_rows
 
-        if not self._incremental:
-            digest = _no_digest
+        jobs: list[JobInfo] = []
         cache: dict[str, _Entry] = {}
+        pending: list[Row] = []
+
+        def flush() -> None:
+            decoded = decode_rows(pending)
+            if self._incremental:
+                for row, job in zip(pending, decoded, strict=True):
+                    cache[row[0]] = _Entry(row[1], digest(row[2]), job)
+            else:
+                jobs.extend(decoded)
+
         for batch in batches:
-            for row, job in zip(batch, decode_rows(batch), strict=True):
-                cache[row[0]] = _Entry(row[1], digest(row[2]), job)
+            pending.extend(batch)
+            if len(pending) >= _DECODE_AT_ONCE:
+                flush()
+                pending = []
+        flush()
         self._cache = cache
+        if not self._incremental:
+            self._order = []
+            return sorted_jobs(jobs)
         self._order = sorted((sort_key(e.job), job_id) for job_id, e in cache.items())
         return tuple(cache[job_id].job for _, job_id in self._order)
 

@@ -1,0 +1,233 @@
+"""Decode a large set of rows in forked worker processes (private).
+
+``decode(rows, decode_chunk, decode_serial)`` splits ``rows`` between ``WORKERS`` forked
+children. Each child decodes its share with the restricted decoder (its own memory guard,
+no canary: the child *is* the canary) and appends its results, pickled in chunks, to a
+temporary file, publishing the row it is working on in shared memory. The parent only
+reads those files back, with an unpickler that knows nothing but schedtui's own model
+classes, datetimes and zones: stored bytes are never unpickled in the parent.
+
+A child that stays on one row longer than the deadline (the exponential tuple-hash pickle
+of ``hazards.md``), dies, or cannot start is killed; the rows it did not finish are
+decoded by ``decode_serial`` (the in-process decoder with its forked canary), which gives
+them their proper findings. So the result is always the same as a serial decode.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import mmap
+import os
+import pickle
+import signal
+import struct
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from schedtui.core import _unpickle, model, tzshim
+
+#: Fewer rows than this are decoded in-process (forking costs more than it saves).
+MIN_ROWS = 20_000
+#: Rows per pickled chunk a child writes.
+CHUNK = 2_000
+#: Seconds a freshly forked child may take to start working.
+STARTUP_DEADLINE = 30.0
+
+_SLOT = struct.Struct("<qd")  # (row being decoded, monotonic time it started)
+_DONE = -1
+_LEN = struct.Struct("<Q")
+
+
+def workers() -> int:
+    """How many worker processes to use (0: decode in-process).
+
+    ``SCHEDTUI_DECODE_WORKERS`` overrides (``0`` turns them off); by default one per CPU
+    this process may run on, at most 4, and none on a single CPU.
+    """
+    if not hasattr(os, "fork"):
+        return 0
+    env = os.environ.get("SCHEDTUI_DECODE_WORKERS")
+    if env is not None:
+        try:
+            return max(0, min(int(env), 16))
+        except ValueError:
+            return 0
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return 0 if cpus < 2 else min(cpus, 4)
+
+
+# --------------------------------------------------------------------------- results
+
+#: The only globals a results file may name: our model, datetimes and zones.
+_RESULT_GLOBALS: dict[tuple[str, str], object] = {
+    ("schedtui.core.model", "_trigger_spec"): model._trigger_spec,
+    ("schedtui.core.model", "DecodeFinding"): model.DecodeFinding,
+    ("schedtui.core.tzshim", "PytzZone"): tzshim.PytzZone,
+    ("datetime", "datetime"): datetime,
+    ("datetime", "date"): date,
+    ("datetime", "timedelta"): timedelta,
+    ("datetime", "timezone"): timezone,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "getattr"): _unpickle.find_global("builtins", "getattr"),
+    ("zoneinfo", "ZoneInfo"): _unpickle.ZONEINFO,
+}
+
+
+class _ResultUnpickler(pickle.Unpickler):
+    """Reads what a worker wrote: schedtui's model objects and nothing else."""
+
+    def find_class(self, module: str, name: str) -> object:  # noqa: D102
+        found = _RESULT_GLOBALS.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"unexpected global in decode results: {module[:60]}.{name[:60]}")
+        return found
+
+    def persistent_load(self, pid: object) -> object:  # noqa: D102
+        raise pickle.UnpicklingError("persistent ids are not used")
+
+
+def _load_chunk(data: bytes) -> list[model.JobInfo]:
+    """A chunk of ``JobInfo`` field tuples, as jobs."""
+    rows = _ResultUnpickler(io.BytesIO(data)).load()
+    if type(rows) is not list:
+        raise pickle.UnpicklingError("decode results are not a list")
+    job = model.JobInfo
+    return [job(*fields) for fields in rows]
+
+
+# --------------------------------------------------------------------------- one worker
+
+
+class _Worker:
+    """A forked child decoding ``rows[start:stop]`` into a temporary file."""
+
+    def __init__(self, rows: Sequence[Sequence[Any]], start: int, stop: int, decode_chunk: Callable[..., list]) -> None:
+        self.start, self.stop = start, stop
+        self.file = tempfile.TemporaryFile()
+        self.fd = self.file.fileno()
+        self.shm = mmap.mmap(-1, _SLOT.size)
+        _SLOT.pack_into(self.shm, 0, start, 0.0)
+        self.read_pos = 0
+        self.jobs: list[model.JobInfo] = []
+        self.forked_at = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # child
+            try:
+                self._child(rows, decode_chunk)
+            finally:
+                os._exit(0)
+        self.pid: int | None = pid
+
+    def _child(self, rows: Sequence[Sequence[Any]], decode_chunk: Callable[..., list]) -> None:
+        gc.disable()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        for first in range(self.start, self.stop, CHUNK):
+            last = min(first + CHUNK, self.stop)
+            jobs = decode_chunk(rows, first, last, self._progress)
+            data = pickle.dumps(jobs, 5)
+            buf = memoryview(_LEN.pack(len(data)) + data)
+            while buf:
+                buf = buf[os.write(self.fd, buf) :]
+        _SLOT.pack_into(self.shm, 0, _DONE, 0.0)
+
+    def _progress(self, i: int) -> None:
+        _SLOT.pack_into(self.shm, 0, i, time.monotonic())
+
+    def read(self) -> None:
+        """Take in every complete chunk written so far."""
+        size = os.fstat(self.fd).st_size
+        while size - self.read_pos >= _LEN.size:
+            (n,) = _LEN.unpack(os.pread(self.fd, _LEN.size, self.read_pos))
+            if size - self.read_pos - _LEN.size < n:
+                return
+            self.jobs.extend(_load_chunk(os.pread(self.fd, n, self.read_pos + _LEN.size)))
+            self.read_pos += _LEN.size + n
+
+    def poll(self, deadline: float) -> bool:
+        """True once the child has finished (or was stopped)."""
+        if self.pid is None:
+            return True
+        try:
+            pid, _status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid = self.pid
+        if pid:
+            self.pid = None
+            return True
+        current, started = _SLOT.unpack_from(self.shm, 0)
+        now = time.monotonic()
+        stuck = now - self.forked_at > STARTUP_DEADLINE if started == 0.0 else now - started > deadline
+        if current != _DONE and stuck:
+            self.kill()
+            return True
+        return False
+
+    def kill(self) -> None:
+        if self.pid is None:
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        self.pid = None
+
+    def close(self) -> None:
+        self.kill()
+        self.shm.close()
+        self.file.close()
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+def decode(
+    rows: Sequence[Sequence[Any]],
+    count: int,
+    decode_chunk: Callable[[Sequence[Sequence[Any]], int, int, Callable[[int], None]], list],
+    decode_serial: Callable[[list], list],
+    deadline: float,
+) -> list[model.JobInfo]:
+    """Decode ``rows`` in ``count`` forked workers; same result as ``decode_serial(rows)``.
+
+    ``decode_chunk(rows, first, last, progress)`` runs in a child and must call
+    ``progress(i)`` before row ``i``; ``decode_serial`` takes over whatever a child did
+    not finish (a stuck or dead child, a results file that cannot be read).
+    """
+    n = len(rows)
+    bounds = [n * k // count for k in range(count + 1)]
+    pool: list[_Worker] = []
+    try:
+        for k in range(count):
+            pool.append(_Worker(rows, bounds[k], bounds[k + 1], decode_chunk))
+        out: list[model.JobInfo] = []
+        for w in pool:  # in order: the first worker's results are read while the others run
+            while True:
+                finished = w.poll(deadline)
+                try:
+                    w.read()
+                except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, MemoryError):  # noqa: PERF203
+                    w.kill()
+                    finished = True
+                if finished:
+                    break
+                time.sleep(0.002)
+            jobs = w.jobs[: w.stop - w.start]
+            out.extend(jobs)
+            done = w.start + len(jobs)
+            if done < w.stop:  # stuck, died or unreadable: the rest in-process (with the canary)
+                out.extend(decode_serial(list(rows[done : w.stop])))
+        return out
+    finally:
+        for w in pool:
+            w.close()
