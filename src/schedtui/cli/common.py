@@ -6,12 +6,11 @@ an exit code; nothing a user can cause prints a traceback.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime, timedelta
 from enum import Enum
 from functools import partial
@@ -63,21 +62,16 @@ SchemaOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
-@contextmanager
-def one_shot() -> Iterator[None]:
+def one_shot() -> AbstractContextManager[None]:
     """For commands that read the whole store once: the cyclic GC paused meanwhile.
 
     Decoding a large store creates about ten objects per job that all live until the
     command ends; the collector would walk them again and again (a fifth of ``check``'s
     time on 100,000 jobs) to find no garbage.
     """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+    from schedtui.core.gcpause import paused
+
+    return paused()
 
 
 def target_from(url: str | None, table: str | None, schema: str | None) -> Target:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import copyreg
-import gc
 import datetime as _dt
 import io
 import os
@@ -31,7 +30,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from schedtui.core import tzshim
+from schedtui.core import gcpause, tzshim
 
 #: Per-process cap on the number of distinct placeholder classes.
 MAX_PLACEHOLDER_CLASSES = 20_000
@@ -500,7 +499,6 @@ def _vm_size() -> int | None:
 _session_lock = threading.Lock()
 _session_depth = 0
 _saved_limit: tuple[int, int] | None = None
-_saved_gc = True
 
 
 def _arm(margin: int) -> None:
@@ -527,35 +525,32 @@ def memory_guard(margin: int = DEFAULT_MARGIN, *, pause_gc: bool = False) -> Ite
     """Lower the soft RLIMIT_AS to (current size + ``margin``) for the block, then restore.
 
     A memo bomb then fails with MemoryError instead of taking gigabytes. Process-wide and
-    thread-safe: the first thread in saves the limit (and the GC state), every entry
-    re-arms from the current size, the last one out restores both. ``pause_gc`` also
-    pauses the cyclic GC (which otherwise re-scans everything decoded so far, tripling the
-    cost per row). No-op for the limit where it cannot be read or set (non-Linux).
+    thread-safe: the first thread in saves the limit, every entry re-arms from the current
+    size, the last one out restores it. ``pause_gc`` also pauses the cyclic GC (which
+    otherwise re-scans everything decoded so far, tripling the cost per row; see
+    ``schedtui.core.gcpause``). No-op for the limit where it cannot be read or set (non-Linux).
     """
-    global _session_depth, _saved_limit, _saved_gc
-    with _session_lock:
-        if _session_depth == 0:
-            _saved_gc = gc.isenabled()
-            _saved_limit = None
-            if _resource is not None:
-                try:
-                    _saved_limit = _resource.getrlimit(_resource.RLIMIT_AS)
-                except (OSError, ValueError):
-                    _saved_limit = None
-        _session_depth += 1
+    global _session_depth, _saved_limit
+    with contextlib.ExitStack() as stack:
         if pause_gc:
-            gc.disable()
-        _arm(margin)
-    try:
-        yield
-    finally:
+            stack.enter_context(gcpause.paused())
         with _session_lock:
-            _session_depth -= 1
             if _session_depth == 0:
-                if _resource is not None and _saved_limit is not None:
+                _saved_limit = None
+                if _resource is not None:
+                    try:
+                        _saved_limit = _resource.getrlimit(_resource.RLIMIT_AS)
+                    except (OSError, ValueError):
+                        _saved_limit = None
+            _session_depth += 1
+            _arm(margin)
+        try:
+            yield
+        finally:
+            with _session_lock:
+                _session_depth -= 1
+                if _session_depth == 0 and _resource is not None and _saved_limit is not None:
                     try:
                         _resource.setrlimit(_resource.RLIMIT_AS, _saved_limit)
                     except (OSError, ValueError):
                         pass
-                if _saved_gc:
-                    gc.enable()

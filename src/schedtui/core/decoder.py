@@ -522,7 +522,37 @@ def _decode_state(data: object) -> dict[str, Any]:
 # --------------------------------------------------------------------------- rows
 
 
+#: Equal values decoded once and shared: many jobs run at the same instants and share
+#: function names; one object each saves memory (and pickle work for the decode workers,
+#: whose pickler then writes a memo reference instead of another copy).
+_SHARED_MAX = 65_536
+_COLUMN_TIMES: dict[object, datetime | None] = {}
+_SHARED: dict[object, object] = {}
+
+
+def _shared(value: Any, key: object) -> Any:
+    found = _SHARED.get(key)
+    if found is not None:
+        return found
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()
+    _SHARED[key] = value
+    return value
+
+
 def _column_time(value: object) -> datetime | None:
+    if type(value) is float:
+        found = _COLUMN_TIMES.get(value)
+        if found is None:
+            found = _column_time_of(value)
+            if len(_COLUMN_TIMES) >= _SHARED_MAX:
+                _COLUMN_TIMES.clear()
+            _COLUMN_TIMES[value] = found
+        return found
+    return _column_time_of(value)
+
+
+def _column_time_of(value: object) -> datetime | None:
     if value is None:
         return None
     try:
@@ -583,15 +613,19 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> t
         notes.append(DecodeFinding("id-mismatch", f"the pickle's id is {safe_repr(st['id'], max_len=60)}"))
     args = st["args"]
     kwargs = st["kwargs"]
+    func = st["func"]
+    executor = st["executor"]
+    if pickled is not None:  # the same instant in the same zone object: one datetime
+        pickled = _shared(pickled, (pickled, id(pickled.tzinfo)))
     return (
         job_id,
         column,
         size,
         None,
         st["name"],
-        st["func"],
+        _shared(func, func),
         st["trigger"],
-        st["executor"],
+        _shared(executor, executor),
         safe_repr(args) if args else "()",
         safe_repr(kwargs) if kwargs else "{}",
         st["misfire_grace_time"],

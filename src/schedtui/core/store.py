@@ -316,10 +316,10 @@ class JobStoreReader:
         def flush() -> None:
             decoded = decode_rows(pending)
             if self._incremental:
+                new = tuple.__new__
                 for row, job in zip(pending, decoded, strict=True):
-                    cache[row[0]] = _Entry(row[1], digest(row[2]), job)
-            else:
-                jobs.extend(decoded)
+                    cache[row[0]] = new(_Entry, (row[1], digest(row[2]), job))
+            jobs.extend(decoded)
 
         for batch in batches:
             pending.extend(batch)
@@ -328,11 +328,9 @@ class JobStoreReader:
                 pending = []
         flush()
         self._cache = cache
-        if not self._incremental:
-            self._order = []
-            return sorted_jobs(jobs)
-        self._order = sorted((sort_key(e.job), job_id) for job_id, e in cache.items())
-        return tuple(cache[job_id].job for _, job_id in self._order)
+        ordered = sorted_jobs(jobs)
+        self._order = [(sort_key(j), j.id) for j in ordered] if self._incremental else []
+        return ordered
 
     def _rebuild(self, scan: Sequence[tuple[str, Any, Any]], fetched: dict[str, Row], digest: Any) -> tuple[JobInfo, ...]:
         """Apply one incremental read: decode what changed, keep the rest, keep the order."""

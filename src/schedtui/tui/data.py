@@ -7,17 +7,16 @@ imports Textual, and no method lets an exception out: failures become data.
 
 from __future__ import annotations
 
-import gc
 import operator
 import os
 import pickletools
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from schedtui.core import gcpause
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import JobInfo, StoreSnapshot, Target
@@ -208,7 +207,7 @@ class Feed:
                 self._check_sqlite_file()
                 reader = self._get_reader()
                 if self._last is None:
-                    with _gc_paused():  # a cold read creates ~10 objects per row
+                    with gcpause.paused():  # a cold read creates ~10 objects per row
                         snap = reader.read()
                 else:
                     snap = reader.read()
@@ -340,19 +339,6 @@ class Feed:
             return Extras(job_id=job.id, opcode_note="the row is gone")
         lines, note = opcode_view(bytes(raw))
         return Extras(job_id=job.id, opcodes=lines, opcode_note=note)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a cold read builds 100,000s of objects
-    (each collection would rescan them all); nothing here makes cycles."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def opcode_view(raw: bytes, limit: int = OPCODE_LIMIT) -> tuple[tuple[str, ...], str | None]:
