@@ -1,13 +1,15 @@
 """Decoder speed vs APScheduler's own load (``SQLAlchemyJobStore.get_all_jobs``).
 
-    .venv/bin/python benchmarks/bench_decoder.py [--count 20000] [--repeat 5]
+    .venv/bin/python benchmarks/bench_decoder.py [--count 100000] [--repeat 3]
 
 Prints the median µs per row of:
 - ``apscheduler``: ``get_all_jobs()`` (CPU time) in a subprocess that has the job code
   (read, unpickle, ``Job.__setstate__``), on a copy of the same file;
-- ``decode``: ``decode_rows`` over rows already read, and ``read+decode`` (sqlite3 read
-  plus ``decode_rows``), each in-process only and with the forked canary (CPU time of
-  this process, and wall time: the canary's own CPU runs on another core);
+- ``decode``, one process, no canary (CPU time), with the trigger-segment cache off and
+  on (``core/_segment_cache.py``; it starts empty each time, so its cost of learning is in);
+- ``decode``, as ``decode_rows`` runs for a table read: with the forked canary, or in the
+  forked decode workers from ``_decode_workers.MIN_ROWS`` rows on (wall time: their CPU is
+  spent in other processes);
 and each one's ratio to APScheduler (the product target: <= 0.25).
 """
 
@@ -29,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fixtures.factory import FIXTURES, cached_sqlite_store  # noqa: E402
 
+from schedtui.core import _decode_workers, _segment_cache  # noqa: E402
 from schedtui.core.decoder import decode_rows  # noqa: E402
 
 APS_CHILD = r"""
@@ -55,20 +58,22 @@ def _ours(db: Path, repeat: int) -> tuple[dict[str, list[float]], int, int]:
     decode_rows(rows[:100])  # warm caches (zones, validated fields)
     out: dict[str, list[float]] = {}
     bad = 0
+    workers = len(rows) >= _decode_workers.MIN_ROWS and _decode_workers.workers() > 0
     for _ in range(repeat):
-        for watchdog in (False, True):
-            tag = "canary" if watchdog else "in-process"
-            t, w = time.process_time(), time.perf_counter()
-            res = decode_rows(rows, watchdog=watchdog)
-            out.setdefault(f"decode {tag} cpu", []).append(time.process_time() - t)
-            out.setdefault(f"decode {tag} wall", []).append(time.perf_counter() - w)
+        for cache in (False, True):
+            _segment_cache.ENABLED = cache
+            _segment_cache.CACHE.clear()
+            t = time.process_time()
+            res = decode_rows(rows, watchdog=False)
+            out.setdefault(f"one process, cache {'on' if cache else 'off'} (cpu)", []).append(time.process_time() - t)
             bad = sum(1 for j in res if j.finding)
             del res
-            t, w = time.process_time(), time.perf_counter()
-            res = decode_rows(con.execute(sql).fetchall(), watchdog=watchdog)
-            out.setdefault(f"read+decode {tag} cpu", []).append(time.process_time() - t)
-            out.setdefault(f"read+decode {tag} wall", []).append(time.perf_counter() - w)
-            del res
+        _segment_cache.CACHE.clear()
+        w = time.perf_counter()
+        res = decode_rows(rows)
+        label = "decode workers (wall)" if workers else "with the canary (wall)"
+        out.setdefault(label, []).append(time.perf_counter() - w)
+        del res
     return out, len(rows), bad
 
 
@@ -86,8 +91,8 @@ def _aps(db: Path, repeat: int) -> tuple[list[float], int]:
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--count", type=int, default=20000)
-    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--count", type=int, default=100_000)
+    p.add_argument("--repeat", type=int, default=3)
     a = p.parse_args()
     for scenario, count in (("catalog", None), ("bench", a.count)):
         db, _manifest = cached_sqlite_store(scenario, count=count)

@@ -138,3 +138,31 @@ def test_store_read_uses_workers(workers: None, tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("SCHEDTUI_DECODE_WORKERS", "0")
     assert read_jobs(target).jobs == with_workers
     assert len(with_workers) == 1500
+
+
+def test_every_kind_of_job_crosses_back(workers: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every trigger kind and zone kind (zoneinfo, fixed offsets, pytz stand-ins from older
+    APScheduler releases) and undecodable rows come back from a worker unchanged."""
+    from tests.fixtures.factory import old_stores
+    from tests.fixtures.hostile import CASES
+
+    monkeypatch.setattr(W, "MIN_ROWS", 10)
+    sources = [cached_sqlite_store("catalog", protocol=p)[0] for p in (2, 5)]
+    sources += [db for _label, db, _m in old_stores()]
+    rows: list[tuple[Any, Any, Any]] = []
+    for db in sources:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        rows += con.execute("SELECT id, next_run_time, job_state FROM apscheduler_jobs").fetchall()
+        con.close()
+    for name, (factory, _codes) in sorted(CASES.items()):
+        if "bomb" not in name:
+            rows.append((f"hostile-{name}", 1.0, factory(str(tmp_path / "MARKER"))))
+    got = decode_rows(rows)
+    assert not (tmp_path / "MARKER").exists()
+    assert got == _serial(rows, monkeypatch)
+    assert any(j.finding is not None for j in got) and any(j.finding is None for j in got)
+    zones = {type(j.trigger.tz).__name__ for j in got if j.trigger is not None and j.trigger.tz is not None}
+    zones |= {type(j.state_next_run_time.tzinfo).__name__ for j in got if j.state_next_run_time is not None}
+    assert "ZoneInfo" in zones
+    if old_stores():  # APScheduler 3.6-3.10 pickled pytz zones
+        assert "PytzZone" in zones
