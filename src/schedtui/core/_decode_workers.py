@@ -98,8 +98,8 @@ def _load_chunk(data: bytes) -> list[model.JobInfo]:
     rows = _ResultUnpickler(io.BytesIO(data)).load()
     if type(rows) is not list:
         raise pickle.UnpicklingError("decode results are not a list")
-    job = model.JobInfo
-    return [job(*fields) for fields in rows]
+    make = model.job_from_fields
+    return [make(fields) for fields in rows]
 
 
 # --------------------------------------------------------------------------- one worker

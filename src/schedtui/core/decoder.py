@@ -17,7 +17,6 @@ this module turns the placeholder tree into validated values. Finding codes: ``t
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import pickle
@@ -29,7 +28,7 @@ from apscheduler.triggers.cron import CronTrigger as _Aps_CronTrigger
 
 from schedtui.core import _decode_workers, _segment_cache, _unpickle, _unpickle_watchdog, tzshim
 from schedtui.core._unpickle import ApsPlaceholder, UnpickleError
-from schedtui.core.model import CRON_FIELD_NAMES, DecodeFinding, JobInfo, TriggerSpec
+from schedtui.core.model import CRON_FIELD_NAMES, DecodeFinding, JobInfo, TriggerSpec, job_from_fields
 from schedtui.core.saferepr import safe_repr
 
 #: Rows larger than this are not decoded (``too-large``).
@@ -571,13 +570,8 @@ def _size(data: object) -> int:
         return 0
 
 
-#: ``JobInfo``'s fields in order: ``_row_fields`` builds exactly this tuple (the decode
-#: workers send these tuples; ``JobInfo(*fields)`` rebuilds the job).
-_FIELDS = tuple(f.name for f in dataclasses.fields(JobInfo))
-assert _FIELDS == (
-    "id", "next_run_time", "state_size", "finding", "name", "func", "trigger", "executor", "args_repr",
-    "kwargs_repr", "misfire_grace_time", "coalesce", "max_instances", "state_next_run_time", "notes", "protocol",
-), "update _row_fields and _failed with JobInfo"  # fmt: skip
+# ``_row_fields`` and ``_failed`` build ``JobInfo``'s sixteen fields as a tuple, in order
+# (``model.job_from_fields`` checks the order): decode workers send these tuples back.
 
 
 def _failed(job_id: str, column: datetime | None, size: int, finding: DecodeFinding, protocol: int | None) -> tuple:
@@ -649,7 +643,7 @@ def _safe_fields(job_id: object, next_run_time: Any, job_state: Any) -> tuple:
 
 
 def _safe_row(job_id: object, next_run_time: Any, job_state: Any) -> JobInfo:
-    return JobInfo(*_safe_fields(job_id, next_run_time, job_state))
+    return job_from_fields(_safe_fields(job_id, next_run_time, job_state))
 
 
 def decode_row(job_id: str, next_run_time: float | None, job_state: bytes, *, watchdog: bool = False) -> JobInfo:

@@ -143,7 +143,43 @@ def _trigger_spec(*values: object) -> TriggerSpec:
 
 def _job_info(*values: object) -> JobInfo:
     """Rebuilds a pickled ``JobInfo`` (positional, in field order)."""
-    return JobInfo(*values)  # type: ignore[arg-type]
+    return job_from_fields(values)
+
+
+_JOB_FIELD_NAMES = tuple(f.name for f in fields(JobInfo))
+assert _JOB_FIELD_NAMES == (
+    "id", "next_run_time", "state_size", "finding", "name", "func", "trigger", "executor", "args_repr",
+    "kwargs_repr", "misfire_grace_time", "coalesce", "max_instances", "state_next_run_time", "notes", "protocol",
+), "update job_from_fields with JobInfo"  # fmt: skip
+_new = object.__new__
+(_s0, _s1, _s2, _s3, _s4, _s5, _s6, _s7, _s8, _s9, _s10, _s11, _s12, _s13, _s14, _s15) = (
+    getattr(JobInfo, name).__set__ for name in _JOB_FIELD_NAMES
+)
+
+
+def job_from_fields(v: tuple | list) -> JobInfo:  # type: ignore[type-arg]
+    """``JobInfo(*v)`` for all sixteen fields in order, in half the time (100,000s of jobs
+    are built per read): the slots are filled directly, as the frozen ``__init__`` does."""
+    if len(v) != 16:
+        raise TypeError(f"JobInfo takes 16 fields, got {len(v)}")
+    o = _new(JobInfo)
+    _s0(o, v[0])
+    _s1(o, v[1])
+    _s2(o, v[2])
+    _s3(o, v[3])
+    _s4(o, v[4])
+    _s5(o, v[5])
+    _s6(o, v[6])
+    _s7(o, v[7])
+    _s8(o, v[8])
+    _s9(o, v[9])
+    _s10(o, v[10])
+    _s11(o, v[11])
+    _s12(o, v[12])
+    _s13(o, v[13])
+    _s14(o, v[14])
+    _s15(o, v[15])
+    return o
 
 
 @dataclass(frozen=True, slots=True)
