@@ -304,3 +304,53 @@ def test_remove_through_the_companion_while_it_runs(tmp_path: Path) -> None:
         finally:
             live.kill()
             engine.dispose()
+
+
+def test_companion_without_commands_is_not_asked(tmp_path: Path) -> None:
+    """A fresh heartbeat from a companion attached with ``commands=False`` says so; job
+    control then edits the row directly instead of queuing a command nobody applies."""
+    from datetime import datetime, timezone
+
+    from schedtui import __version__
+    from schedtui.core.heartbeat import COMMANDS_OFF, read_heartbeats
+    from tests.fixtures.factory import sqlite_store
+
+    db, _ = sqlite_store(tmp_path, "seed")
+    url = f"sqlite:///{db}"
+    engine = sa.create_engine(url)
+    T.create_all(engine)
+    now = datetime.now(timezone.utc)
+    h = T.tables_for(None).heartbeats
+    beat = dict(name="s", host="h", pid=1, started_at=now.timestamp(), last_seen=now.timestamp(), interval_s=5.0,
+                state="running", jobs_table="apscheduler_jobs")
+    with engine.begin() as conn:
+        conn.execute(sa.insert(h).values(scheduler_id="no-commands", version=__version__ + COMMANDS_OFF, **beat))
+    assert read_heartbeats(engine)[0].accepts_commands is False
+    res = control.submit(Target(url=url), "cleanup_temp", "pause", clock=system_clock, engine=engine)
+    assert (res.mode, res.status) == ("direct", "applied"), res
+    with engine.begin() as conn:
+        conn.execute(sa.update(h).values(version=__version__))
+    res = control.submit(Target(url=url), "cleanup_temp", "resume", clock=system_clock, engine=engine)
+    assert res.mode == "companion", res
+    engine.dispose()
+
+
+def test_attach_says_whether_it_applies_commands(tmp_path: Path) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from schedtui.companion import attach
+    from schedtui.companion.commands import install
+    from schedtui.core.heartbeat import read_heartbeats
+
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    sched = BackgroundScheduler(jobstores={"default": {"type": "sqlalchemy", "url": url}})
+    comp = attach(sched, commands=False)
+    T.create_all(comp.engine)
+    try:
+        comp.write_heartbeat("running")
+        assert [b.accepts_commands for b in read_heartbeats(comp.engine)] == [False]
+        install(comp)
+        comp.write_heartbeat("running")
+        assert [b.accepts_commands for b in read_heartbeats(comp.engine)] == [True]
+    finally:
+        comp.close()

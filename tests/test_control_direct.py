@@ -151,6 +151,19 @@ def test_refusals_and_forced_remove(tmp_path: Path) -> None:
     res = control.submit(target, "evil", "resume", clock=clock, engine=engine)
     assert res.status == "refused" and "decoded" in res.message
     assert _row(engine, "jobs_p5", "evil")[1].startswith(b"\x80\x05cos")
+    # the tuple-hash row (hours of hashing inside the C unpickler): the canary gives up on it
+    bomb = b"\x80\x02)" + b"2\x86" * 40 + b"q\x00}h\x00K\x01s."
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO jobs_p5 (id, next_run_time, job_state) VALUES ('bomb', 1.0, :s)"), {"s": bomb})
+    from schedtui.core import decoder
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(decoder, "ROW_DEADLINE", 1.0)
+        res = control.submit(target, "bomb", "pause", clock=clock, engine=engine)
+    assert res.status == "refused" and "over 1 s" in res.message, res.message
+    assert _row(engine, "jobs_p5", "bomb")[1] == bomb
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM jobs_p5 WHERE id = 'bomb'"))
     for action in ("run_now", "remove"):
         res = control.submit(target, "cron-berlin", action, clock=clock, engine=engine)
         assert res.status == "refused" and "companion" in res.message

@@ -85,3 +85,25 @@ def test_feed_turns_failures_into_frames(tmp_path: Path, clock: FixedClock) -> N
 def test_clean_removes_control_characters() -> None:
     assert clean("a\x1b[31mb\nc\u202ed") == "a?[31mb?c?d"
     assert clean("x" * 500, 10) == "x" * 9 + "…"
+
+
+def test_detail_flags_the_and_trigger_hazard(tmp_path: Path) -> None:
+    """The catalog's and-trigger is one APScheduler 3.x's AndTrigger spins forever on; the
+    detail pane says so (the same judgement as `schedtui check`), other jobs do not."""
+    from datetime import datetime
+
+    from schedtui.tui.widgets.detail import render_detail
+    from tests.fixtures.factory import DEFAULT_NOW, sqlite_store
+
+    db, _ = sqlite_store(tmp_path, "catalog")
+    now = datetime.fromisoformat(DEFAULT_NOW)
+    feed = Feed(Target(url=f"sqlite:///{db}"), clock=FixedClock(now))
+    try:
+        jobs = {j.id: j for j in feed.fetch().snapshot.jobs}
+        hazard = feed.extras(jobs["and_cron_interval"], now)
+        plain = feed.extras(next(j for j in jobs.values() if j.finding is None and j.trigger.kind == "cron"), now)
+    finally:
+        feed.close()
+    assert hazard.hang_after is not None and plain.hang_after is None
+    text = render_detail(jobs["and_cron_interval"], hazard, now).plain
+    assert f"loops forever on this trigger after {hazard.hang_after} more run(s)" in text

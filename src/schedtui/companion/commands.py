@@ -316,6 +316,7 @@ def install(companion: Any, *, jobstore: str | None = None, **kwargs: Any) -> Co
     """
     if not getattr(companion, "enabled", False):
         return None
+    companion.accepts_commands = True  # the next heartbeat says so
     for hook in getattr(companion, "_tick_hooks", ()):
         if isinstance(hook, CommandApplier):  # idempotent: attach() installs one already
             return hook

@@ -28,6 +28,7 @@ from schedtui import __version__
 from schedtui.companion import recorder as R
 from schedtui.companion.setup import make_engine
 from schedtui.core import tables as T
+from schedtui.core.heartbeat import COMMANDS_OFF
 
 logger = logging.getLogger("schedtui.companion")
 
@@ -87,6 +88,8 @@ class Companion:
         self.enabled = engine is not None
         self.schema = schema
         self.jobs_table = jobs_table
+        #: whether a command applier is installed (written into the heartbeat)
+        self.accepts_commands = False
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.started_at = time.time()
@@ -288,7 +291,7 @@ class Companion:
             "interval_s": self.heartbeat_interval,
             "state": state,
             "jobs_table": self.jobs_table,
-            "version": __version__,
+            "version": __version__ if self.accepts_commands else __version__ + COMMANDS_OFF,
         }
         try:
             with self._hb_lock, self.engine.begin() as conn:
@@ -535,6 +538,7 @@ def attach(
     if not comp.enabled:
         logger.info("schedtui: companion disabled (memory mode: no database for run history or heartbeat)")
         return comp
+    comp.accepts_commands = commands  # said in every heartbeat (see install())
     comp._install()
     if commands:
         from schedtui.companion.commands import install

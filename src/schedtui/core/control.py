@@ -142,7 +142,8 @@ def _table_name(target: Target) -> str:
 
 
 def fresh_companions(engine: Engine, target: Target, now: datetime) -> list[Any]:
-    """Heartbeats of running schedulers of this jobs table that are fresh at ``now``."""
+    """Heartbeats, fresh at ``now``, of running schedulers of this jobs table that apply
+    commands (a companion attached with ``commands=False`` says it does not)."""
     from schedtui.core.heartbeat import read_heartbeats
 
     beats = read_heartbeats(engine, target.schema)
@@ -150,7 +151,10 @@ def fresh_companions(engine: Engine, target: Target, now: datetime) -> list[Any]
     return [
         hb
         for hb in beats
-        if hb.is_fresh(now) and hb.state == "running" and (hb.jobs_table is None or hb.jobs_table in wanted)
+        if hb.is_fresh(now)
+        and hb.state == "running"
+        and hb.accepts_commands
+        and (hb.jobs_table is None or hb.jobs_table in wanted)
     ]
 
 
@@ -582,9 +586,11 @@ class DirectWriter:
 
 
 def _decode(row: _Row) -> JobInfo:
+    """The row decoded behind the forked canary (a few ms per edit; an edit decodes at most
+    six times): a row whose unpickling would never end is refused, not hung on."""
     from schedtui.core.decoder import decode_row
 
-    return decode_row(row.job_id, row.next_run_time, row.job_state)
+    return decode_row(row.job_id, row.next_run_time, row.job_state, watchdog=True)
 
 
 def _same_but_time(before: JobInfo, after: JobInfo, value: datetime | None) -> bool:

@@ -41,6 +41,11 @@ def ago(seconds: float) -> str:
     return compact_duration(max(0, int(seconds)))
 
 
+#: Appended to the heartbeat's ``version`` by a companion that does not apply commands
+#: (``attach(..., commands=False)``): job control then writes directly instead of queuing.
+COMMANDS_OFF = "; commands off"
+
+
 @dataclass(frozen=True, slots=True)
 class HeartbeatInfo:
     """One scheduler's heartbeat row."""
@@ -55,6 +60,12 @@ class HeartbeatInfo:
     state: str
     jobs_table: str | None
     version: str | None
+
+    @property
+    def accepts_commands(self) -> bool:
+        """Whether this scheduler applies job-control commands (companions older than the
+        marker are assumed to)."""
+        return not (self.version or "").endswith(COMMANDS_OFF)
 
     def age(self, now: datetime) -> float | None:
         """Seconds since the last heartbeat (None when never seen)."""

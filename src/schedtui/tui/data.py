@@ -35,6 +35,8 @@ class Heartbeat:
     state: str
     seen_at: datetime | None
     count: int
+    #: a fresh one applies job-control commands (else the console writes directly)
+    commands: bool = True
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ class Extras:
     fire_error: str | None = None
     opcodes: tuple[str, ...] = ()
     opcode_note: str | None = None
+    #: runs left before APScheduler 3.x's own AndTrigger spins forever on this trigger
+    hang_after: int | None = None
 
 
 def _attr(obj: Any, *names: str, default: Any = None) -> Any:
@@ -248,6 +252,7 @@ class Feed:
                     state=clean(_attr(best, "state", default="unknown"), 40),
                     seen_at=max(seen) if seen else None,
                     count=len(beats),
+                    commands=any(_attr(b, "accepts_commands", default=True) for b in fresh),
                 )
         except Exception:  # noqa: BLE001
             pass
@@ -326,8 +331,10 @@ class Feed:
             try:
                 from schedtui.tui.fmt import next_fire_times
 
+                from schedtui.core.checker import and_trigger_hang
+
                 times = tuple(next_fire_times(job.trigger, now, 10))
-                return Extras(job_id=job.id, fire_times=times)
+                return Extras(job_id=job.id, fire_times=times, hang_after=and_trigger_hang(job))
             except Exception as exc:  # noqa: BLE001
                 return Extras(job_id=job.id, fire_error=self._mask(exc))
         with self._lock:

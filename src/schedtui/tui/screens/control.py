@@ -48,7 +48,8 @@ class ControlMixin:
         self._stop = threading.Event()
 
     def control_frame(self, frame: Frame) -> None:
-        self.heartbeat_fresh = bool(frame.heartbeat and frame.heartbeat.fresh)
+        # a fresh heartbeat of a scheduler that applies commands: go through it
+        self.heartbeat_fresh = bool(frame.heartbeat and frame.heartbeat.fresh and frame.heartbeat.commands)
 
     def _availability(self, job: JobInfo, action: str) -> tuple[bool, str]:
         try:

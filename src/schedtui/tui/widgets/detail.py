@@ -78,6 +78,14 @@ def render_detail(job: JobInfo | None, extras: Extras | None, now: datetime) -> 
     out.append(_kv("function", clean(job.func or "—", 255)))
     if job.trigger is not None:
         out.extend(_trigger_lines(job.trigger))
+    if extras is not None and extras.job_id == job.id and extras.hang_after is not None:
+        out.append(
+            Content.assemble(
+                ("⚠ hazard: ", "$warning bold"),
+                f"APScheduler 3.x's AndTrigger loops forever on this trigger after {extras.hang_after} more "
+                "run(s): the scheduler's thread hangs",
+            )
+        )
     out.append(_kv("executor", clean(job.executor or "—", 60)))
     out.append(_kv("args", clean(job.args_repr, 400)))
     out.append(_kv("kwargs", clean(job.kwargs_repr, 400)))
