@@ -101,7 +101,7 @@ def _cron_row(protocol: int) -> tuple[Row, sc._Entry, int]:
             assert pre is not None
             family, start = pre[0], pre[1]
             end = data.find(sc._P45_END if family == 45 else sc._P23_END, start)
-            entry = sc.CACHE._entries.get((family, data[start:end]))
+            entry = sc.CACHE._entries.get(data[start:end])
             assert entry is not None, "the segment was not cached"
             return row, entry, end
     raise AssertionError("no cron row")

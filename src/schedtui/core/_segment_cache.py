@@ -249,24 +249,35 @@ class _Template(pickle.Unpickler):
 
 
 class _FastUnpickler(_unpickle.SafeUnpickler):
-    """``SafeUnpickler`` whose one persistent id (pushed by our own restack) is the poison."""
+    """``SafeUnpickler`` whose one persistent id (pushed by our own opcodes, before any byte
+    of the row) swaps in the entry's memo and returns the poison."""
 
     def persistent_load(self, pid: object) -> object:  # noqa: D102
-        poison = self.poison
-        if pid is not None or poison is None:  # a PERSID of the row itself
+        pending = self.pending
+        if pid is not None or pending is None:  # a PERSID of the row itself
             raise _unpickle.UnpickleError("forbidden-opcode", "persistent ids (PERSID) are not allowed")
-        self.poison = None
+        self.pending = None
+        poison, memo = pending
+        self.memo = memo  # keeps the memo size the fill reached: MEMOIZE continues after it
         return poison
 
 
-def _frame(body: bytes) -> bytes:
-    return b"\x95" + len(body).to_bytes(8, "little") + body
+def _put(slot: int) -> bytes:
+    return b"q" + bytes([slot]) if slot < 256 else b"r" + slot.to_bytes(4, "little")
+
+
+def _get(slot: int) -> bytes:
+    return b"h" + bytes([slot]) if slot < 256 else b"j" + slot.to_bytes(4, "little")
+
+
+#: A second pickle after the frame: ``True`` only if the row's suffix ended at its STOP.
+_END_MARK = b"\x80\x05\x88."
 
 
 class _Entry:
     """A proven segment: its ``TriggerSpec`` and what the memo held after it."""
 
-    __slots__ = ("spec", "memo", "poisoned", "fill", "puts")
+    __slots__ = ("spec", "memo", "poisoned", "prelude", "get_poison")
 
     def __init__(self, spec: object, memo: Any, size: int, poisoned: list[int]) -> None:
         self.spec = spec
@@ -274,11 +285,19 @@ class _Entry:
         self.memo = memo
         #: the slots holding mutable objects (the poison's on a hit)
         self.poisoned = tuple(poisoned)
-        #: a pickle that fills ``size`` memo slots (so MEMOIZE continues after them)
-        self.fill = b"\x80\x04" + _frame(b"N" + b"\x94" * size + b".")
-        #: pushes the poison, stores it in every mutable slot (it stays on the stack as
-        #: the trigger value)
-        self.puts = b"NQ" + b"".join(b"q" + bytes([i]) if i < 256 else b"r" + i.to_bytes(4, "little") for i in poisoned)
+        #: fills ``size`` memo slots (MEMOIZE continues after them), swaps in the entry's
+        #: objects and gets the poison (our persistent id), stores it in every mutable
+        #: slot, then starts the stack: the job dict, MARK, 'version', 1, 'id'
+        self.prelude = b"".join(
+            (
+                b"N" + b"\x94" * size + b"0",
+                b"NQ",
+                b"".join(_put(i) for i in poisoned),
+                b"0}q\x00(h\x01K\x01h\x02",
+            )
+        )
+        #: pushes the poison again, as the trigger value
+        self.get_poison = _get(poisoned[0])
 
 
 # --------------------------------------------------------------------------- the cache
@@ -288,7 +307,7 @@ class SegmentCache:
     """Per-process cache of proven trigger segments (thread-safe for readers)."""
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[int, bytes], _Entry] = {}
+        self._entries: dict[bytes, _Entry] = {}
         self._seen: set[int] = set()
         self._lock = threading.Lock()
         self.hits = 0
@@ -311,8 +330,9 @@ class SegmentCache:
         end = data.find(_P45_END if family == 45 else _P23_END, start)
         if end < 0 or end - start > MAX_SEGMENT:
             return _unpickle.loads(data), None
-        segment = data[start:end]
-        key = (family, segment)
+        # The key is the segment's bytes alone: both prefix families leave the same memo
+        # (slots 0-6, same values) and stack, so the proof does not depend on the family.
+        key = data[start:end]
         entry = self._entries.get(key)
         if entry is not None:
             state = self._fast(data, end, entry, id_op, func_op)
@@ -322,7 +342,7 @@ class SegmentCache:
             self.fallbacks += 1
             return _unpickle.loads(data), None
         obj = _unpickle.loads(data)
-        self._learn(key, validate)
+        self._learn(family, key, validate)
         return obj, None
 
     # -- hit ---------------------------------------------------------------------------
@@ -332,28 +352,27 @@ class SegmentCache:
         suffix = data[end:]
         if b"\x96" in suffix and _unpickle._oversized_bytearray8(suffix):
             return None  # the full path reports it
-        # the stack and memo the prefix and the segment left: job dict (0), MARK, 'version'
-        # (1), 1, 'id' (2), <id> (3), 'func' (4), <func> (5), 'trigger' (6), <the poison>
-        body = b"}q\x00(h\x01K\x01h\x02" + id_op + b"q\x03h\x04" + func_op + b"q\x05h\x06" + entry.puts + suffix
-        stream = io.BytesIO(entry.fill + data[:2] + _frame(body))
+        # One pickle: fill the memo to the entry's size, swap in its objects (and get the
+        # poison) through our persistent id, store the poison in every mutable slot, then
+        # rebuild the stack the prefix and the segment left -- job dict (0), MARK,
+        # 'version' (1), 1, 'id' (2), <id> (3), 'func' (4), <func> (5), 'trigger' (6),
+        # <the poison> -- and run the row's own suffix. A second tiny pickle after the frame
+        # proves the suffix ended exactly where the row does.
+        body = b"".join((entry.prelude, id_op, b"q\x03h\x04", func_op, b"q\x05h\x06", entry.get_poison, suffix))
+        payload = b"".join((b"\x80\x05\x95", len(body).to_bytes(8, "little"), body, _END_MARK))
+        stream = io.BytesIO(payload)
         poison = _Poison()
         try:
             unpickler = _FastUnpickler(stream)
-            unpickler.poison = poison
-            unpickler.load()  # memo size = the entry's, then its objects
-            unpickler.memo = entry.memo
+            unpickler.pending = (poison, entry.memo)
             result = unpickler.load()
+            mark = unpickler.load()  # (the PROTO opcode's value changes nothing for our find_class)
         except Exception:  # noqa: BLE001 - the full decode reports it
-            return None
-        try:
-            unpickler.load()  # anything after STOP (in our frame or after it): not ours to judge
-            return None
-        except EOFError:
-            pass
-        except Exception:  # noqa: BLE001
             return None
         finally:
             unpickler = None  # frees the C memo and stack (their references to the poison)
+        if mark is not True or stream.tell() != len(payload):
+            return None  # bytes after the row's STOP: the full path reports them
         if type(result) is not dict or result.get("trigger") is not poison:
             return None
         # poison, result["trigger"], getrefcount's argument: anything more is a reference
@@ -363,7 +382,7 @@ class SegmentCache:
         return result
 
     # -- miss --------------------------------------------------------------------------
-    def _learn(self, key: tuple[int, bytes], validate: Callable[[object], object]) -> None:
+    def _learn(self, family: int, key: bytes, validate: Callable[[object], object]) -> None:
         h = hash(key)
         if h not in self._seen:
             if len(self._seen) >= MAX_SEEN:
@@ -376,12 +395,11 @@ class SegmentCache:
             if key in self._entries:
                 return
             self.studies += 1
-            entry = self._make(key, validate)
+            entry = self._make(family, key, validate)
             if entry is not None:
                 self._entries[key] = entry
 
-    def _make(self, key: tuple[int, bytes], validate: Callable[[object], object]) -> _Entry | None:
-        family, segment = key
+    def _make(self, family: int, segment: bytes, validate: Callable[[object], object]) -> _Entry | None:
         k = _study(segment)
         if not k:
             return None

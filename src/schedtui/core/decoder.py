@@ -439,6 +439,7 @@ def trigger_spec(obj: object) -> TriggerSpec:
 # --------------------------------------------------------------------------- job state
 
 _REQUIRED = ("id", "func", "trigger", "executor", "args", "kwargs", "name", "misfire_grace_time", "coalesce", "max_instances")
+_REQUIRED_SET = frozenset(_REQUIRED)
 
 
 def _short_str(value: object, what: str, limit: int = 1000, optional: bool = False) -> str | None:
@@ -449,12 +450,23 @@ def _short_str(value: object, what: str, limit: int = 1000, optional: bool = Fal
     return value
 
 
+_STATE_KEYS = (
+    "version", "id", "func", "trigger", "executor", "args", "kwargs", "name", "misfire_grace_time", "coalesce",
+    "max_instances", "next_run_time",
+)  # fmt: skip
+
+
 def validate_state(obj: object, spec: TriggerSpec | None = None) -> dict[str, Any]:
     """Check a decoded job state; return a new dict with ``trigger`` as a ``TriggerSpec``.
 
     ``spec`` is the trigger already validated (a segment-cache hit: ``obj["trigger"]`` is
     then only a stand-in).
     """
+    return dict(zip(_STATE_KEYS, _validated(obj, spec), strict=True))
+
+
+def _validated(obj: object, spec: TriggerSpec | None) -> tuple:
+    """``validate_state`` as a tuple in ``_STATE_KEYS`` order."""
     if type(obj) is not dict:
         raise DecodeError("bad-shape", f"job state is a {type(obj).__name__}, not a dict")
     version = obj.get("version", 1)
@@ -462,8 +474,8 @@ def validate_state(obj: object, spec: TriggerSpec | None = None) -> dict[str, An
         raise DecodeError("bad-shape", "job state has an invalid version")
     if version > 1:
         raise DecodeError("future-version", f"job state version {version} is newer than APScheduler 3.x writes")
-    missing = [k for k in _REQUIRED if k not in obj]
-    if missing:
+    if not obj.keys() >= _REQUIRED_SET:
+        missing = [k for k in _REQUIRED if k not in obj]
         raise DecodeError("bad-shape", f"job state lacks {', '.join(missing)}")
     func = _short_str(obj["func"], "func")
     assert func is not None
@@ -486,20 +498,20 @@ def validate_state(obj: object, spec: TriggerSpec | None = None) -> dict[str, An
     max_instances = obj["max_instances"]
     if type(max_instances) is not int or max_instances < 1:
         raise _bad("max_instances")
-    return {
-        "version": version,
-        "id": _short_str(obj["id"], "id"),
-        "func": func,
-        "trigger": spec if spec is not None else trigger_spec(obj["trigger"]),
-        "executor": _short_str(obj["executor"], "executor", 200),
-        "args": args,
-        "kwargs": kwargs,
-        "name": _short_str(obj["name"], "name", optional=True),
-        "misfire_grace_time": mgt,
-        "coalesce": coalesce,
-        "max_instances": max_instances,
-        "next_run_time": _aware(obj.get("next_run_time"), "next_run_time"),
-    }
+    return (
+        version,
+        _short_str(obj["id"], "id"),
+        func,
+        spec if spec is not None else trigger_spec(obj["trigger"]),
+        _short_str(obj["executor"], "executor", 200),
+        args,
+        kwargs,
+        _short_str(obj["name"], "name", optional=True),
+        mgt,
+        coalesce,
+        max_instances,
+        _aware(obj.get("next_run_time"), "next_run_time"),
+    )
 
 
 def decode_state(data: bytes) -> dict[str, Any]:
@@ -509,9 +521,13 @@ def decode_state(data: bytes) -> dict[str, Any]:
 
 
 def _decode_state(data: object) -> dict[str, Any]:
+    return dict(zip(_STATE_KEYS, _decode_tuple(data), strict=True))
+
+
+def _decode_tuple(data: object) -> tuple:
     obj, spec = _load(data)
     try:
-        return validate_state(obj, spec)
+        return _validated(obj, spec)
     except DecodeError:
         raise
     except Exception as exc:  # noqa: BLE001 - hostile values must not escape as exceptions
@@ -529,12 +545,18 @@ _COLUMN_TIMES: dict[object, datetime | None] = {}
 _SHARED: dict[object, object] = {}
 
 
+#: (id(column datetime), id(pickled datetime)) -> whether they are the same instant, for
+#: objects held by the two caches above (cleared with them, so the ids stay theirs).
+_SAME_INSTANT: dict[tuple[int, int], bool] = {}
+
+
 def _shared(value: Any, key: object) -> Any:
     found = _SHARED.get(key)
     if found is not None:
         return found
     if len(_SHARED) >= _SHARED_MAX:
         _SHARED.clear()
+        _SAME_INSTANT.clear()
     _SHARED[key] = value
     return value
 
@@ -546,9 +568,24 @@ def _column_time(value: object) -> datetime | None:
             found = _column_time_of(value)
             if len(_COLUMN_TIMES) >= _SHARED_MAX:
                 _COLUMN_TIMES.clear()
+                _SAME_INSTANT.clear()
             _COLUMN_TIMES[value] = found
         return found
     return _column_time_of(value)
+
+
+def _same_instant(column: datetime, pickled: datetime, cached: bool) -> bool:
+    """``column == pickled`` (an aware comparison across zones costs ~0.5 µs), remembered
+    when both come from the caches."""
+    if not cached:
+        return column == pickled
+    key = (id(column), id(pickled))
+    same = _SAME_INSTANT.get(key)
+    if same is None:
+        if len(_SAME_INSTANT) >= _SHARED_MAX:
+            _SAME_INSTANT.clear()
+        same = _SAME_INSTANT[key] = column == pickled
+    return same
 
 
 def _column_time_of(value: object) -> datetime | None:
@@ -583,19 +620,22 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> t
     column = _column_time(next_run_time)
     size = _size(job_state)
     try:
-        st = _decode_state(job_state)
+        (_v, st_id, func, trigger, executor, args, kwargs, name, mgt, coalesce, max_instances, pickled) = _decode_tuple(
+            job_state
+        )
     except DecodeError as exc:
         return _failed(job_id, column, size, exc.finding(), _protocol(job_state))
     notes: list[DecodeFinding] = []
     if next_run_time is not None and column is None:
         notes.append(DecodeFinding("bad-column", f"next_run_time column holds {str(next_run_time)[:40]!r}"))
-    pickled = st["next_run_time"]
+    if pickled is not None:  # the same instant in the same zone object: one datetime
+        pickled = _shared(pickled, (pickled, id(pickled.tzinfo)))
     if (column is None) != (pickled is None):
         if column is None and next_run_time is None:
             notes.append(DecodeFinding("next-run-mismatch", "column says paused but the pickle has a next run time"))
         elif column is not None:
             notes.append(DecodeFinding("next-run-mismatch", "column has a next run time but the pickle says paused"))
-    elif column is not None and pickled is not None:
+    elif column is not None and pickled is not None and not _same_instant(column, pickled, type(next_run_time) is float):
         if abs((column - pickled).total_seconds()) > MISMATCH_TOLERANCE:
             notes.append(
                 DecodeFinding(
@@ -603,28 +643,22 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> t
                     f"column next_run_time {column.isoformat()} differs from the pickle's {pickled.isoformat()}",
                 )
             )
-    if st["id"] != job_id:
-        notes.append(DecodeFinding("id-mismatch", f"the pickle's id is {safe_repr(st['id'], max_len=60)}"))
-    args = st["args"]
-    kwargs = st["kwargs"]
-    func = st["func"]
-    executor = st["executor"]
-    if pickled is not None:  # the same instant in the same zone object: one datetime
-        pickled = _shared(pickled, (pickled, id(pickled.tzinfo)))
+    if st_id != job_id:
+        notes.append(DecodeFinding("id-mismatch", f"the pickle's id is {safe_repr(st_id, max_len=60)}"))
     return (
         job_id,
         column,
         size,
         None,
-        st["name"],
+        name,
         _shared(func, func),
-        st["trigger"],
+        trigger,
         _shared(executor, executor),
         safe_repr(args) if args else "()",
         safe_repr(kwargs) if kwargs else "{}",
-        st["misfire_grace_time"],
-        st["coalesce"],
-        st["max_instances"],
+        mgt,
+        coalesce,
+        max_instances,
         pickled,
         tuple(notes),
         _protocol(job_state),
