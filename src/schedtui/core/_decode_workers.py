@@ -198,12 +198,14 @@ def decode(
     decode_chunk: Callable[[Sequence[Sequence[Any]], int, int, Callable[[int], None]], list],
     decode_serial: Callable[[list], list],
     deadline: float,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[model.JobInfo]:
     """Decode ``rows`` in ``count`` forked workers; same result as ``decode_serial(rows)``.
 
     ``decode_chunk(rows, first, last, progress)`` runs in a child and must call
     ``progress(i)`` before row ``i``; ``decode_serial`` takes over whatever a child did
-    not finish (a stuck or dead child, a results file that cannot be read).
+    not finish (a stuck or dead child, a results file that cannot be read). ``meanwhile``
+    runs in this process once the workers have started.
     """
     n = len(rows)
     bounds = [n * k // count for k in range(count + 1)]
@@ -211,6 +213,11 @@ def decode(
     try:
         for k in range(count):
             pool.append(_Worker(rows, bounds[k], bounds[k + 1], decode_chunk))
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except Exception:  # noqa: BLE001 - the caller's business, not the decode's
+                pass
         out: list[model.JobInfo] = []
         for w in pool:  # in order: the first worker's results are read while the others run
             while True:

@@ -162,7 +162,7 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
     maybe_hazard: list[JobInfo] = []
     for job in active:
         spec = job.trigger
-        if spec is not None:
+        if spec is not None and (spec.children or spec.kind == "and"):
             has_and = and_specs.get(id(spec))
             if has_and is None:
                 has_and = and_specs[id(spec)] = _has_and(spec)

@@ -19,11 +19,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.sqlite_light import LOCK_TIMEOUT
 from schedtui.core.model import Target
 from schedtui.core.urls import mask_text, mask_url
 
 #: Seconds to wait for a locked SQLite file or an unreachable server.
-LOCK_TIMEOUT = float(os.environ.get("SCHEDTUI_LOCK_TIMEOUT", "5"))
 CONNECT_TIMEOUT = int(float(os.environ.get("SCHEDTUI_CONNECT_TIMEOUT", "5")))
 
 

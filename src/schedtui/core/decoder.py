@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
@@ -697,21 +697,24 @@ def decode_row(job_id: str, next_run_time: float | None, job_state: bytes, *, wa
         )
 
 
-def decode_rows(rows: Iterable[Sequence[Any]], *, watchdog: bool = True) -> list[JobInfo]:
+def decode_rows(
+    rows: Iterable[Sequence[Any]], *, watchdog: bool = True, meanwhile: Callable[[], object] | None = None
+) -> list[JobInfo]:
     """Decode many ``(id, next_run_time, job_state)`` rows. Never raises for a row.
 
     With ``watchdog`` (the default where ``os.fork`` exists) a forked canary unpickles
     every row first; a row it cannot finish within ``ROW_DEADLINE`` seconds becomes a
     ``too-slow`` finding and is never unpickled here (see ``_unpickle_watchdog``).
     From ``_decode_workers.MIN_ROWS`` rows on (and with more than one CPU) the rows are
-    decoded in forked worker processes instead, with the same result.
+    decoded in forked worker processes instead, with the same result; ``meanwhile`` is
+    then called here while they work (its errors are ignored).
     """
     rows = rows if isinstance(rows, list) else list(rows)
     if watchdog and len(rows) >= _decode_workers.MIN_ROWS and _watchdog_enabled():
         count = _decode_workers.workers()
         if count:
             try:
-                return _decode_workers.decode(rows, count, _decode_chunk, _decode_serial, ROW_DEADLINE)
+                return _decode_workers.decode(rows, count, _decode_chunk, _decode_serial, ROW_DEADLINE, meanwhile)
             except OSError:  # fork or the results file failed: decode here
                 pass
     return _decode_serial(rows, watchdog)

@@ -19,21 +19,21 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from operator import attrgetter
 from typing import Any, NamedTuple
+from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
+from schedtui.core import sqlite_light
 from schedtui.core.clock import Clock, system_clock
-from schedtui.core.db import (
-    LOCK_TIMEOUT,
-    dialect_name,
-    qualified_table,
-    read_engine,
-    sqlite_path,
-    translate_error,
-)
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import JobInfo, StoreSnapshot, Target
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+# ``schedtui.core.db`` (SQLAlchemy) is imported where it is needed: a plain SQLite URL is
+# opened and read without it, and a large first read loads it while the decode workers run.
 
 Row = tuple[str, float | None, bytes]
 _CHUNK = 500
@@ -86,13 +86,30 @@ _BY_ID = attrgetter("id")
 _BY_NEXT_RUN = attrgetter("next_run_time")
 
 
+def _translate(exc: BaseException, target: Target) -> SchedtuiError:
+    from schedtui.core.db import translate_error
+
+    return translate_error(exc, target)
+
+
+def _load_sqlalchemy() -> None:
+    """Run while the decode workers are busy: the engine that comes next needs SQLAlchemy."""
+    import schedtui.core.db  # noqa: F401
+
+
 class JobStoreReader:
     """Reads and decodes the jobs table of one target, incrementally."""
 
     def __init__(self, target: Target, *, clock: Clock = system_clock, incremental: bool = True) -> None:
         self.target = target
         self._clock = clock
-        self._dialect = dialect_name(target)
+        self._plain = sqlite_light.plain_path(target)
+        if self._plain is not None:
+            self._dialect = "sqlite"
+        else:
+            from schedtui.core.db import dialect_name
+
+            self._dialect = dialect_name(target)
         #: False for one-shot reads (check, jobs): no per-row digests are kept.
         self._incremental = incremental
         self._engine: Engine | None = None
@@ -115,18 +132,22 @@ class JobStoreReader:
     def engine(self) -> Engine:
         """A read-only engine on the same database (for history, heartbeat ...)."""
         if self._engine is None:
+            from schedtui.core.db import read_engine
+
             self._engine = read_engine(self.target)
         return self._engine
 
     def _sqlite(self) -> sqlite3.Connection:
         if self._raw is None:
-            path = sqlite_path(self.target)
+            path = self._sqlite_path()
             if path is None or not path.exists():
+                from schedtui.core.db import read_engine
+
                 # read_engine raises the right message for both cases
                 read_engine(self.target)
                 raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
             conn = sqlite3.connect(
-                f"file:{quote(str(path))}?mode=ro", uri=True, timeout=LOCK_TIMEOUT, check_same_thread=False
+                f"file:{quote(str(path))}?mode=ro", uri=True, timeout=sqlite_light.LOCK_TIMEOUT, check_same_thread=False
             )
             conn.execute("PRAGMA query_only = 1")
             conn.create_function("schedtui_digest", 1, _digest, deterministic=True)
@@ -165,7 +186,7 @@ class JobStoreReader:
                 raise
             except Exception as exc:  # noqa: BLE001 - every driver error becomes one line
                 self._drop_connection()
-                raise translate_error(exc, self.target) from exc
+                raise _translate(exc, self.target) from exc
             latency = (time.perf_counter() - started) * 1000.0
             snapshot = StoreSnapshot(
                 target=self.target,
@@ -192,7 +213,7 @@ class JobStoreReader:
                             f"SELECT job_state FROM {self._table_sql()} WHERE id = %(id)s", {"id": job_id}
                         ).fetchone()
             except Exception as exc:  # noqa: BLE001
-                raise translate_error(exc, self.target) from exc
+                raise _translate(exc, self.target) from exc
             return None if row is None else bytes(row[0])
 
     def _drop_connection(self) -> None:
@@ -204,10 +225,21 @@ class JobStoreReader:
         self._data_version = None
 
     def _table_sql(self) -> str:
+        if self._plain is not None:
+            return sqlite_light.quoted_table(self.target)
+        from schedtui.core.db import qualified_table
+
         return qualified_table(self.target, self.engine)
 
+    def _sqlite_path(self) -> Path | None:
+        if self._plain is not None:
+            return self._plain
+        from schedtui.core.db import sqlite_path
+
+        return sqlite_path(self.target)
+
     def _file_identity(self) -> tuple[int, int]:
-        path = sqlite_path(self.target)
+        path = self._sqlite_path()
         try:
             st = os.stat(path) if path is not None else None
         except OSError:
@@ -314,7 +346,7 @@ class JobStoreReader:
         pending: list[Row] = []
 
         def flush() -> None:
-            decoded = decode_rows(pending)
+            decoded = decode_rows(pending, meanwhile=_load_sqlalchemy)
             if self._incremental:
                 new = tuple.__new__
                 for row, job in zip(pending, decoded, strict=True):
