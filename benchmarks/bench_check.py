@@ -4,11 +4,14 @@ Builds (once) a 100,000-job SQLite store the way APScheduler writes it, then run
 contender in a fresh process, several times, and prints medians, ratios and peak memory:
 
 - ``apscheduler``: ``SQLAlchemyJobStore.get_all_jobs()`` in a process that HAS the job
-  code (what every in-process dashboard does), on a copy of the store (that loader
-  deletes rows it cannot restore);
+  code (what every in-process dashboard does), on a copy of the store made once (that
+  loader deletes rows it cannot restore; the run checks it kept every row);
 - ``fetch``: a plain ``SELECT id, next_run_time, job_state`` with sqlite3;
 - ``check``: ``schedtui check --detailed``;
 - ``jobs``: ``schedtui jobs --json``.
+
+Every contender runs in a fresh process after ``os.sync()`` (so no write-back of earlier
+files competes with it), several times, interleaved.
 
 Usage: python benchmarks/bench_check.py [--count 100000] [--repeat 3]
 Targets (issue 2): check <= 1/4 of APScheduler's load time, peak memory < 300 MB.
@@ -44,7 +47,10 @@ def child(mode: str, db: str) -> None:
         t0 = time.perf_counter()
         jobs = SQLAlchemyJobStore(url=f"sqlite:///{db}").get_all_jobs()
         inner = time.perf_counter() - t0
-        assert len(jobs) > 0
+        import sqlite3
+
+        (rows,) = sqlite3.connect(db).execute("SELECT count(*) FROM apscheduler_jobs").fetchone()
+        assert len(jobs) == rows > 0, "APScheduler's loader dropped rows: the copy is no longer the store"
     elif mode == "fetch":
         import sqlite3
 
@@ -97,11 +103,11 @@ def build(count: int) -> Path:
     return db
 
 
-def measure(mode: str, db: Path) -> tuple[float, float, float]:
-    work = db
-    if mode == "apscheduler":
-        work = db.with_name(db.stem + "-aps-copy.sqlite")
-        shutil.copyfile(db, work)
+def measure(mode: str, db: Path, aps_copy: Path) -> tuple[float, float, float]:
+    # The loader deletes rows it cannot restore, so it reads its own copy (made once: a
+    # fresh 100 MB copy per run would be written back to disk during the next contenders).
+    work = aps_copy if mode == "apscheduler" else db
+    os.sync()
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, __file__, "--child", mode, str(work)], capture_output=True, text=True, check=False
@@ -110,8 +116,6 @@ def measure(mode: str, db: Path) -> tuple[float, float, float]:
     if proc.returncode != 0:
         raise SystemExit(f"{mode} failed:\n{proc.stderr[-2000:]}")
     data = json.loads(proc.stdout.strip().splitlines()[-1])
-    if work != db:
-        work.unlink()
     return wall, data["inner"], data["maxrss_mb"]
 
 
@@ -125,11 +129,16 @@ def main() -> None:
         child(*args.child)
         return
     db = build(args.count)
+    aps_copy = db.with_name(db.stem + "-aps-copy.sqlite")
+    shutil.copyfile(db, aps_copy)
     modes = ["apscheduler", "fetch", "check", "jobs"]
     results: dict[str, list[tuple[float, float, float]]] = {m: [] for m in modes}
-    for _ in range(args.repeat):
-        for mode in modes:  # interleaved, so noise hits every contender alike
-            results[mode].append(measure(mode, db))
+    try:
+        for _ in range(args.repeat):
+            for mode in modes:  # interleaved, so noise hits every contender alike
+                results[mode].append(measure(mode, db, aps_copy))
+    finally:
+        aps_copy.unlink(missing_ok=True)
     print(f"\n{args.count:,} jobs, {args.repeat} runs each (medians)")
     print(f"{'contender':<14}{'process wall s':>16}{'work s':>10}{'peak MB':>10}")
     med: dict[str, tuple[float, float, float]] = {}
