@@ -28,17 +28,17 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from schedtui.core import _unpickle, model, tzshim
+from schedtui.core import _unpickle, _unpickle_watchdog, model, tzshim
 
 #: Fewer rows than this are decoded in-process (forking costs more than it saves).
 MIN_ROWS = 20_000
 #: Rows per pickled chunk a child writes.
 CHUNK = 2_000
 #: Seconds a freshly forked child may take to start working.
-STARTUP_DEADLINE = 30.0
+STARTUP_DEADLINE = _unpickle_watchdog.STARTUP_DEADLINE
 
-_SLOT = struct.Struct("<qd")  # (row being decoded, monotonic time it started)
-_DONE = -1
+_SLOT = _unpickle_watchdog._SLOT  # (row being decoded, monotonic time it started)
+_DONE = _unpickle_watchdog.DONE
 _LEN = struct.Struct("<Q")
 
 
@@ -171,16 +171,8 @@ class _Worker:
         return False
 
     def kill(self) -> None:
-        if self.pid is None:
-            return
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        if self.pid is not None:
+            _unpickle_watchdog.kill(self.pid)
         self.pid = None
 
     def close(self) -> None:

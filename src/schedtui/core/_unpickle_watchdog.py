@@ -35,6 +35,18 @@ def available() -> bool:
     return hasattr(os, "fork")
 
 
+def kill(pid: int) -> None:
+    """SIGKILL a forked child and reap it (gone already is fine)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
 class Canary:
     """Runs ahead of the parent over ``rows``; ``wait_past(i)`` says whether row i is safe."""
 
@@ -135,16 +147,8 @@ class Canary:
             time.sleep(0 if spins < 100 else 0.001)
 
     def _kill(self) -> None:
-        if self.pid is None:
-            return
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        if self.pid is not None:
+            kill(self.pid)
         self.pid = None
 
     def close(self) -> None:
