@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from itertools import islice
 
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
@@ -160,6 +159,8 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
     floor = options.grace_floor
     and_specs: dict[int, bool] = {}  # id(spec) -> has an and-trigger (specs are shared)
     maybe_hazard: list[JobInfo] = []
+    upcoming: list[JobInfo] = []  # the first on-time jobs, in the given order
+    wanted = max(options.upcoming, 0)
     for job in active:
         spec = job.trigger
         if spec is not None and (spec.children or spec.kind == "and"):
@@ -169,8 +170,10 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
             if has_and:
                 maybe_hazard.append(job)
         behind = now - job.next_run_time  # type: ignore[operator]
-        if behind <= tolerance:
-            continue  # on time: the common case
+        if behind <= tolerance:  # on time: the common case
+            if len(upcoming) < wanted:
+                upcoming.append(job)
+            continue
         lag = behind.total_seconds()  # as job_lag() judges it
         mgt = job.misfire_grace_time
         if lag <= (mgt if mgt is not None and mgt > floor else floor):
@@ -180,8 +183,6 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
 
     hazards = [(j, n) for j in maybe_hazard if (n := and_trigger_hang(j)) is not None]
     lines: list[Line] = [Line(f"Tasks: {len(jobs)} total, {len(active)} active, {paused} paused")]
-    problems = {j.id for j, _ in late} | {j.id for j, _ in overdue}
-    upcoming = list(islice((j for j in active if j.id not in problems), max(options.upcoming, 0)))
     if options.upcoming > 0:
         lines.append(_job_list(f"Upcoming Tasks (Next {len(upcoming)}):", None, upcoming, now))
     if overdue:
