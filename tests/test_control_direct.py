@@ -188,8 +188,12 @@ def _direct_live(tmp: Path, url: str, rounds: int = 40) -> None:
         expected: dict[str, bool] = {}
         lost = []
         outcomes: dict[str, int] = {}
+        # The last tick job keeps running: a scheduler whose jobs are ALL paused sleeps
+        # until something wakes it, and would not see a direct resume (the resume result
+        # says so; see _wake_note). The other five are paused and resumed under it.
+        jobs = live.tick_ids[:-1]
         for n in range(rounds):
-            for job in live.tick_ids:
+            for job in jobs:
                 want_pause = n % 2 == 0
                 if job in expected and expected[job]:
                     # Our previous pause must still be there: the scheduler never overwrote it.
@@ -210,7 +214,7 @@ def _direct_live(tmp: Path, url: str, rounds: int = 40) -> None:
                 assert loaded[job]["pickled"] == pytest.approx(loaded[job]["column"], abs=1e-6)
         assert "Traceback" not in live.log()
         print(f"\ndirect writes against a live scheduler: {outcomes}")
-        assert outcomes.get("applied", 0) >= rounds * 6 * 0.9
+        assert outcomes.get("applied", 0) >= rounds * len(jobs) * 0.9
     finally:
         live.kill()
         engine.dispose()

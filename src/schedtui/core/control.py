@@ -509,7 +509,8 @@ class DirectWriter:
                 return res("refused", f"cannot edit this row safely: {exc.message}")
             except (SchedtuiError, ValueError, OverflowError) as exc:
                 return res("refused", f"cannot compute the next run time: {exc}")
-            after = _decode(_Row(row.job_id, row.next_run_time, new_state))
+            # our own edit of bytes that just passed the canary: decoded in-process
+            after = _decode(_Row(row.job_id, row.next_run_time, new_state), screened=True)
             if after.finding is not None or not _same_but_time(info, after, new_value):
                 return res("refused", "the edited state did not decode to the intended change; not written")
             new_ts = None if new_value is None else new_value.timestamp()
@@ -585,12 +586,13 @@ class DirectWriter:
         return res("conflict", "the row kept changing; nothing deleted, try again")
 
 
-def _decode(row: _Row) -> JobInfo:
-    """The row decoded behind the forked canary (a few ms per edit; an edit decodes at most
-    six times): a row whose unpickling would never end is refused, not hung on."""
+def _decode(row: _Row, *, screened: bool = False) -> JobInfo:
+    """The stored row decoded behind the forked canary (a few ms): a row whose unpickling
+    would never end is refused, not hung on. ``screened``: bytes derived from a row that
+    passed it (our byte-faithful edit changes only the next run time), decoded here."""
     from schedtui.core.decoder import decode_row
 
-    return decode_row(row.job_id, row.next_run_time, row.job_state, watchdog=True)
+    return decode_row(row.job_id, row.next_run_time, row.job_state, watchdog=not screened)
 
 
 def _same_but_time(before: JobInfo, after: JobInfo, value: datetime | None) -> bool:
