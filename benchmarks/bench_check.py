@@ -34,7 +34,8 @@ DATA = ROOT / "bench-data"
 
 
 def child(mode: str, db: str) -> None:
-    """Runs inside the measured process; prints {"inner": s, "maxrss_mb": n} last."""
+    """Runs inside the measured process; prints {"inner": s, "maxrss_mb": n} last
+    (``maxrss_mb``: the process's peak RSS plus the largest peak of its children)."""
     import resource
 
     started = time.perf_counter()
@@ -79,7 +80,11 @@ def child(mode: str, db: str) -> None:
     else:
         raise SystemExit(f"unknown mode {mode}")
     _ = started
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # this process's peak plus the largest of its decode workers' (each worker's own peak,
+    # counted in full although it shares its parent's pages until it writes them)
+    maxrss = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    ) / 1024
     print(json.dumps({"inner": inner, "maxrss_mb": maxrss}))
 
 

@@ -166,3 +166,63 @@ def test_every_kind_of_job_crosses_back(workers: None, tmp_path: Path, monkeypat
     assert "ZoneInfo" in zones
     if old_stores():  # APScheduler 3.6-3.10 pickled pytz zones
         assert "PytzZone" in zones
+
+
+def _store_copy(tmp_path: Path, without_rowid: bool = False) -> Path:
+    src, _ = cached_sqlite_store("bench", count=1500)
+    dst = tmp_path / "jobs.sqlite"
+    con = sqlite3.connect(dst)
+    suffix = " WITHOUT ROWID" if without_rowid else ""
+    con.execute(
+        f"CREATE TABLE apscheduler_jobs (id VARCHAR(191) PRIMARY KEY, next_run_time FLOAT, job_state BLOB NOT NULL){suffix}"
+    )
+    con.execute(f"ATTACH DATABASE '{src}' AS src")
+    con.execute("INSERT INTO apscheduler_jobs SELECT id, next_run_time, job_state FROM src.apscheduler_jobs")
+    con.commit()
+    con.execute("DETACH DATABASE src")
+    con.close()
+    return dst
+
+
+@pytest.mark.parametrize("without_rowid", [False, True])
+def test_one_shot_read_fetches_in_the_workers(workers: None, tmp_path: Path, without_rowid: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-shot read (check, jobs) of a large SQLite store: each worker reads its own rowid
+    range; a WITHOUT ROWID table is read the usual way. Same jobs as without workers."""
+    from schedtui.core import store
+    from schedtui.core.store import read_jobs
+    from schedtui.core.urls import resolve_target
+
+    db = _store_copy(tmp_path, without_rowid)
+    target = resolve_target(f"sqlite:///{db}")
+    used = []
+    real = store.JobStoreReader._one_shot_by_workers
+
+    def spy(self: Any, conn: Any, table: str) -> Any:
+        out = real(self, conn, table)
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(store.JobStoreReader, "_one_shot_by_workers", spy)
+    got = read_jobs(target).jobs
+    assert used == [not without_rowid]
+    monkeypatch.setenv("SCHEDTUI_DECODE_WORKERS", "0")
+    assert read_jobs(target).jobs == got
+    assert len(got) == 1500
+
+
+def test_one_shot_read_survives_a_stuck_worker(workers: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tuple-hash row in a worker's rowid range: the worker is killed, this process
+    reads the range again and decodes the rest with the canary."""
+    from schedtui.core.store import read_jobs
+    from schedtui.core.urls import resolve_target
+
+    monkeypatch.setattr(decoder, "ROW_DEADLINE", 1.0)
+    db = _store_copy(tmp_path)
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO apscheduler_jobs VALUES ('bomb', 1.0, ?)", (BOMB,))
+    con.commit()
+    con.close()
+    jobs = {j.id: j for j in read_jobs(resolve_target(f"sqlite:///{db}")).jobs}
+    assert len(jobs) == 1501
+    assert jobs["bomb"].finding is not None and jobs["bomb"].finding.code == "too-slow"
+    assert sum(j.finding is None for j in jobs.values()) == 1500

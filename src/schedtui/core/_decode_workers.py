@@ -105,36 +105,56 @@ def _load_chunk(data: bytes) -> list[model.JobInfo]:
 # --------------------------------------------------------------------------- one worker
 
 
-class _Worker:
-    """A forked child decoding ``rows[start:stop]`` into a temporary file."""
+class ListShare:
+    """``rows[start:stop]`` of rows this process already holds."""
 
-    def __init__(self, rows: Sequence[Sequence[Any]], start: int, stop: int, decode_chunk: Callable[..., list]) -> None:
-        self.start, self.stop = start, stop
+    def __init__(self, rows: Sequence[Sequence[Any]], start: int, stop: int) -> None:
+        self._rows, self.start, self.stop = rows, start, stop
+
+    def rows(self) -> list:
+        return list(self._rows[self.start : self.stop])
+
+
+class _Worker:
+    """A forked child decoding one share of the rows into a temporary file.
+
+    The child first writes how many rows its share has, then the results in chunks of
+    ``CHUNK`` field tuples. ``share.rows()`` runs in the child (a share may fetch its rows
+    itself) and again here if the child does not finish.
+    """
+
+    def __init__(self, share: Any, decode_chunk: Callable[..., list]) -> None:
+        self.share = share
+        self.expected: int | None = None
         self.file = tempfile.TemporaryFile()
         self.fd = self.file.fileno()
         self.shm = mmap.mmap(-1, _SLOT.size)
-        _SLOT.pack_into(self.shm, 0, start, 0.0)
+        _SLOT.pack_into(self.shm, 0, 0, 0.0)
         self.read_pos = 0
         self.jobs: list[model.JobInfo] = []
         self.forked_at = time.monotonic()
         pid = os.fork()
         if pid == 0:  # child
             try:
-                self._child(rows, decode_chunk)
+                self._child(decode_chunk)
             finally:
                 os._exit(0)
         self.pid: int | None = pid
 
-    def _child(self, rows: Sequence[Sequence[Any]], decode_chunk: Callable[..., list]) -> None:
+    def _write(self, obj: object) -> None:
+        data = pickle.dumps(obj, 5)
+        buf = memoryview(_LEN.pack(len(data)) + data)
+        while buf:
+            buf = buf[os.write(self.fd, buf) :]
+
+    def _child(self, decode_chunk: Callable[..., list]) -> None:
         gc.disable()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-        for first in range(self.start, self.stop, CHUNK):
-            last = min(first + CHUNK, self.stop)
-            jobs = decode_chunk(rows, first, last, self._progress)
-            data = pickle.dumps(jobs, 5)
-            buf = memoryview(_LEN.pack(len(data)) + data)
-            while buf:
-                buf = buf[os.write(self.fd, buf) :]
+        rows = self.share.rows()  # (a fetch may wait for a lock: the startup deadline applies)
+        _SLOT.pack_into(self.shm, 0, 0, time.monotonic())
+        self._write(len(rows))
+        for first in range(0, len(rows), CHUNK):
+            self._write(decode_chunk(rows, first, min(first + CHUNK, len(rows)), self._progress))
         _SLOT.pack_into(self.shm, 0, _DONE, 0.0)
 
     def _progress(self, i: int) -> None:
@@ -142,13 +162,20 @@ class _Worker:
             _SLOT.pack_into(self.shm, 0, i, time.monotonic())
 
     def read(self) -> None:
-        """Take in every complete chunk written so far."""
+        """Take in every complete record written so far (the row count, then chunks)."""
         size = os.fstat(self.fd).st_size
         while size - self.read_pos >= _LEN.size:
             (n,) = _LEN.unpack(os.pread(self.fd, _LEN.size, self.read_pos))
             if size - self.read_pos - _LEN.size < n:
                 return
-            self.jobs.extend(_load_chunk(os.pread(self.fd, n, self.read_pos + _LEN.size)))
+            data = os.pread(self.fd, n, self.read_pos + _LEN.size)
+            if self.expected is None:
+                count = _ResultUnpickler(io.BytesIO(data)).load()
+                if type(count) is not int or count < 0:
+                    raise pickle.UnpicklingError("a decode worker's row count is not a count")
+                self.expected = count
+            else:
+                self.jobs.extend(_load_chunk(data))
             self.read_pos += _LEN.size + n
 
     def poll(self, deadline: float) -> bool:
@@ -192,19 +219,31 @@ def decode(
     deadline: float,
     meanwhile: Callable[[], object] | None = None,
 ) -> list[model.JobInfo]:
-    """Decode ``rows`` in ``count`` forked workers; same result as ``decode_serial(rows)``.
+    """Decode ``rows`` in ``count`` forked workers; same result as ``decode_serial(rows)``."""
+    n = len(rows)
+    bounds = [n * k // count for k in range(count + 1)]
+    shares = [ListShare(rows, bounds[k], bounds[k + 1]) for k in range(count)]
+    return decode_shares(shares, decode_chunk, decode_serial, deadline, meanwhile)
+
+
+def decode_shares(
+    shares: Sequence[Any],
+    decode_chunk: Callable[[Sequence[Sequence[Any]], int, int, Callable[[int], None]], list],
+    decode_serial: Callable[[list], list],
+    deadline: float,
+    meanwhile: Callable[[], object] | None = None,
+) -> list[model.JobInfo]:
+    """Decode each share (``share.rows()``) in its own forked worker, in order.
 
     ``decode_chunk(rows, first, last, progress)`` runs in a child and must call
     ``progress(i)`` before row ``i``; ``decode_serial`` takes over whatever a child did
-    not finish (a stuck or dead child, a results file that cannot be read). ``meanwhile``
-    runs in this process once the workers have started.
+    not finish (a stuck or dead child, a results file that cannot be read), on the share's
+    rows taken again here. ``meanwhile`` runs in this process once the workers have started.
     """
-    n = len(rows)
-    bounds = [n * k // count for k in range(count + 1)]
     pool: list[_Worker] = []
     try:
-        for k in range(count):
-            pool.append(_Worker(rows, bounds[k], bounds[k + 1], decode_chunk))
+        for share in shares:
+            pool.append(_Worker(share, decode_chunk))
         if meanwhile is not None:
             try:
                 meanwhile()
@@ -222,11 +261,14 @@ def decode(
                 if finished:
                     break
                 time.sleep(0.002)
-            jobs = w.jobs[: w.stop - w.start]
-            out.extend(jobs)
-            done = w.start + len(jobs)
-            if done < w.stop:  # stuck, died or unreadable: the rest in-process (with the canary)
-                out.extend(decode_serial(list(rows[done : w.stop])))
+            if w.expected is not None and len(w.jobs) >= w.expected:
+                out.extend(w.jobs[: w.expected])
+                continue
+            # stuck, died or unreadable: the rest of its share in-process (with the canary)
+            rows = w.share.rows()
+            done = min(len(w.jobs), len(rows)) if w.expected is not None else 0
+            out.extend(w.jobs[:done])
+            out.extend(decode_serial(rows[done:]))
         return out
     finally:
         for w in pool:

@@ -720,6 +720,14 @@ def decode_rows(
     return _decode_serial(rows, watchdog)
 
 
+def decode_sqlite_ranges(shares: Sequence[Any], *, meanwhile: Callable[[], object] | None = None) -> list[JobInfo] | None:
+    """Decode shares whose rows each decode worker fetches itself (``share.rows()``), in
+    order; None when workers are off (the caller then reads and decodes as usual)."""
+    if not _watchdog_enabled() or not _decode_workers.workers():
+        return None
+    return _decode_workers.decode_shares(shares, _decode_chunk, _decode_serial, ROW_DEADLINE, meanwhile)
+
+
 def _watchdog_enabled() -> bool:
     return _unpickle_watchdog.available() and os.environ.get("SCHEDTUI_DECODER_WATCHDOG") != "0"
 

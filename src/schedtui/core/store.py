@@ -97,6 +97,27 @@ def _load_sqlalchemy() -> None:
     import schedtui.core.db  # noqa: F401
 
 
+class _RowidRange:
+    """Rows ``lo <= rowid < hi`` of a SQLite jobs table, read on their own connection (by
+    a decode worker; by this process if the worker does not finish)."""
+
+    def __init__(self, path: Path, table: str, lo: int, hi: int) -> None:
+        self.path, self.table, self.lo, self.hi = path, table, lo, hi
+
+    def rows(self) -> list[Row]:
+        conn = sqlite3.connect(
+            f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=sqlite_light.LOCK_TIMEOUT
+        )
+        try:
+            conn.execute("PRAGMA query_only = 1")
+            return conn.execute(
+                f"SELECT id, next_run_time, job_state FROM {self.table} WHERE rowid >= ? AND rowid < ? ORDER BY rowid",
+                (self.lo, self.hi),
+            ).fetchall()
+        finally:
+            conn.close()
+
+
 class JobStoreReader:
     """Reads and decodes the jobs table of one target, incrementally."""
 
@@ -262,8 +283,10 @@ class JobStoreReader:
         if self._snapshot is not None and version == self._data_version:
             return self._snapshot.jobs
         if not self._cache:
-            cur = conn.execute(f"SELECT id, next_run_time, job_state FROM {table}")
-            jobs = self._full(iter(lambda: cur.fetchmany(_BATCH), []), _digest)
+            jobs = None if self._incremental else self._one_shot_by_workers(conn, table)
+            if jobs is None:
+                cur = conn.execute(f"SELECT id, next_run_time, job_state FROM {table}")
+                jobs = self._full(iter(lambda: cur.fetchmany(_BATCH), []), _digest)
         else:
             self._scans += 1
             full = self._scans % FULL_SCAN_EVERY == 0
@@ -288,6 +311,31 @@ class JobStoreReader:
             jobs = self._rebuild(scan, self._fetch_sqlite(conn, table, changed), _digest)
         self._data_version = version
         return jobs
+
+    def _one_shot_by_workers(self, conn: sqlite3.Connection, table: str) -> tuple[JobInfo, ...] | None:
+        """A one-shot read of a large plain SQLite store: each decode worker fetches its own
+        rowid range (in its own read transaction) and decodes it, so no process fetches
+        everything first. None when this does not apply (then the usual path reads)."""
+        from schedtui.core import _decode_workers
+        from schedtui.core.decoder import decode_sqlite_ranges
+
+        path = self._plain
+        count = _decode_workers.workers()
+        if path is None or count < 1:
+            return None
+        try:
+            n, lo, hi = conn.execute(f"SELECT count(*), min(rowid), max(rowid) FROM {table}").fetchone()
+        except sqlite3.Error:  # e.g. a WITHOUT ROWID table
+            return None
+        if lo is None or n < _decode_workers.MIN_ROWS:
+            return None
+        bounds = [lo + (hi + 1 - lo) * k // count for k in range(count + 1)]
+        shares = [_RowidRange(path, table, bounds[k], bounds[k + 1]) for k in range(count)]
+        jobs = decode_sqlite_ranges(shares, meanwhile=_load_sqlalchemy)
+        if jobs is None:
+            return None
+        self._cache, self._order = {}, []
+        return sorted_jobs(jobs)
 
     def _fetch_sqlite(self, conn: sqlite3.Connection, table: str, ids: Sequence[str]) -> dict[str, Row]:
         out: dict[str, Row] = {}
