@@ -43,6 +43,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from schedtui.core import _unpickle, tzshim

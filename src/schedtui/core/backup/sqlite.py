@@ -119,10 +119,10 @@ def copy_database(
             else:
                 # Steps, for progress. The source's read transaction stays open across them,
                 # so the snapshot cannot change and the copy never restarts.
-                def step(_status: int, remaining: int, pages: int) -> None:
+                def copied(_status: int, remaining: int, pages: int) -> None:
                     progress(round(min(0.6, 0.2 + 0.4 * (1 - remaining / max(pages, 1))), 4), f"copied {pages - remaining}/{pages} pages")
 
-                src.backup(dst, pages=max(256, total // 50), progress=step)
+                src.backup(dst, pages=max(256, total // 50), progress=copied)
             step = "finishing the copy"
             dst.execute("PRAGMA journal_mode=DELETE")
         except sqlite3.Error as exc:
