@@ -203,8 +203,12 @@ def test_one_shot_read_fetches_in_the_workers(workers: None, tmp_path: Path, wit
         return out
 
     monkeypatch.setattr(store.JobStoreReader, "_one_shot_by_workers", spy)
+    import hashlib
+
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
     got = read_jobs(target).jobs
     assert used == [not without_rowid]
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before, "reading changed the database file"
     monkeypatch.setenv("SCHEDTUI_DECODE_WORKERS", "0")
     assert read_jobs(target).jobs == got
     assert len(got) == 1500
