@@ -20,7 +20,6 @@ import io
 import mmap
 import os
 import pickle
-import signal
 import struct
 import tempfile
 import time
@@ -149,7 +148,7 @@ class _Worker:
 
     def _child(self, decode_chunk: Callable[..., list]) -> None:
         gc.disable()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        _unpickle_watchdog.quiet_child()
         rows = self.share.rows()  # (a fetch may wait for a lock: the startup deadline applies)
         _SLOT.pack_into(self.shm, 0, 0, time.monotonic())
         self._write(len(rows))

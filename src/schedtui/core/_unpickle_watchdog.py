@@ -35,6 +35,18 @@ def available() -> bool:
     return hasattr(os, "fork")
 
 
+def quiet_child() -> None:
+    """In a forked child: leave the signals the parent's UI handles to their defaults (a
+    terminal resize or Ctrl-C is the parent's business, not a decoder's)."""
+    for name in ("SIGINT", "SIGWINCH", "SIGTSTP", "SIGCONT"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            try:
+                signal.signal(sig, signal.SIG_IGN if name == "SIGINT" else signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+
+
 def kill(pid: int) -> None:
     """SIGKILL a forked child and reap it (gone already is fine)."""
     try:
@@ -85,6 +97,7 @@ class Canary:
 
     def _child(self, first: int) -> None:
         gc.disable()
+        quiet_child()
         try:
             import resource
 
