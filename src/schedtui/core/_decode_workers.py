@@ -111,7 +111,8 @@ class ListShare:
         self._rows, self.start, self.stop = rows, start, stop
 
     def rows(self) -> list:
-        return list(self._rows[self.start : self.stop])
+        part = self._rows[self.start : self.stop]
+        return part if type(part) is list else list(part)
 
 
 class _Worker:

@@ -156,7 +156,6 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
     late: list[tuple[JobInfo, float]] = []
     overdue: list[tuple[JobInfo, float]] = []
     tolerance = timedelta(seconds=ON_TIME_TOLERANCE)
-    floor = options.grace_floor
     and_specs: dict[int, bool] = {}  # id(spec) -> has an and-trigger (specs are shared)
     maybe_hazard: list[JobInfo] = []
     upcoming: list[JobInfo] = []  # the first on-time jobs, in the given order
@@ -169,16 +168,15 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
                 has_and = and_specs[id(spec)] = _has_and(spec)
             if has_and:
                 maybe_hazard.append(job)
-        behind = now - job.next_run_time  # type: ignore[operator]
-        if behind <= tolerance:  # on time: the common case
+        # on time, the common case: decided here, without job_lag's grace
+        if now - job.next_run_time <= tolerance:  # type: ignore[operator]
             if len(upcoming) < wanted:
                 upcoming.append(job)
             continue
-        lag = behind.total_seconds()  # as job_lag() judges it
-        mgt = job.misfire_grace_time
-        if lag <= (mgt if mgt is not None and mgt > floor else floor):
+        status, lag = job_lag(job, now, options)
+        if status is Status.WARNING and lag is not None:
             late.append((job, lag))
-        else:
+        elif status is Status.CRITICAL and lag is not None:
             overdue.append((job, lag))
 
     hazards = [(j, n) for j in maybe_hazard if (n := and_trigger_hang(j)) is not None]

@@ -12,14 +12,13 @@ import os
 import sqlite3
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from schedtui.core.errors import ErrorKind, SchedtuiError
-from schedtui.core.sqlite_light import LOCK_TIMEOUT
+from schedtui.core.sqlite_light import LOCK_TIMEOUT, open_readonly
 from schedtui.core.model import Target
 from schedtui.core.urls import mask_text, mask_url
 
@@ -63,12 +62,9 @@ def read_engine(target: Target) -> Engine:
             )
         if not path.exists():
             raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
-        uri = f"file:{quote(str(path))}?mode=ro"
 
         def creator() -> sqlite3.Connection:
-            conn = sqlite3.connect(uri, uri=True, timeout=LOCK_TIMEOUT, check_same_thread=False)
-            conn.execute("PRAGMA query_only = 1")
-            return conn
+            return open_readonly(path, check_same_thread=False)
 
         return sa.create_engine("sqlite://", creator=creator, poolclass=sa.pool.SingletonThreadPool)
     connect_args: dict[str, Any] = {}

@@ -90,11 +90,17 @@ def _load(data: object) -> tuple[object, TriggerSpec | None]:
     if data[0] == 0x80 and len(data) > 1 and data[1] > pickle.HIGHEST_PROTOCOL:
         raise DecodeError("future-version", f"pickle protocol {data[1]} is newer than this Python reads")
     try:
-        if _segment_cache.ENABLED:
-            return _segment_cache.CACHE.load(data, trigger_spec)  # type: ignore[arg-type]
-        return _unpickle.loads(data), None  # type: ignore[arg-type]
+        return _unpickled(data)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - every failure becomes a finding
         raise _classify(exc) from None
+
+
+def _unpickled(data: bytes) -> tuple[object, TriggerSpec | None]:
+    """The unpickling itself (through the segment cache unless it is off); the canary
+    runs exactly this."""
+    if _segment_cache.ENABLED:
+        return _segment_cache.CACHE.load(data, trigger_spec)  # type: ignore[return-value]
+    return _unpickle.loads(data), None
 
 
 def _protocol(data: object) -> int | None:
@@ -710,22 +716,29 @@ def decode_rows(
     then called here while they work (its errors are ignored).
     """
     rows = rows if isinstance(rows, list) else list(rows)
-    if watchdog and len(rows) >= _decode_workers.MIN_ROWS and _watchdog_enabled():
-        count = _decode_workers.workers()
-        if count:
-            try:
-                return _decode_workers.decode(rows, count, _decode_chunk, _decode_serial, ROW_DEADLINE, meanwhile)
-            except OSError:  # fork or the results file failed: decode here
-                pass
+    count = decode_workers() if watchdog and len(rows) >= _decode_workers.MIN_ROWS else 0
+    if count:
+        try:
+            return _decode_workers.decode(rows, count, _decode_chunk, _decode_serial, ROW_DEADLINE, meanwhile)
+        except OSError:  # fork or the results file failed: decode here
+            pass
     return _decode_serial(rows, watchdog)
 
 
-def decode_sqlite_ranges(shares: Sequence[Any], *, meanwhile: Callable[[], object] | None = None) -> list[JobInfo] | None:
+def decode_workers() -> int:
+    """How many decode workers a large read uses (0: none; see ``_decode_workers.workers``;
+    ``SCHEDTUI_DECODER_WATCHDOG=0`` turns them off with the canary)."""
+    return _decode_workers.workers() if _watchdog_enabled() else 0
+
+
+def decode_shares(shares: Sequence[Any], *, meanwhile: Callable[[], object] | None = None) -> list[JobInfo] | None:
     """Decode shares whose rows each decode worker fetches itself (``share.rows()``), in
-    order; None when workers are off (the caller then reads and decodes as usual)."""
-    if not _watchdog_enabled() or not _decode_workers.workers():
+    order, one worker per share (size them with ``decode_workers()``); None when a worker
+    cannot be started (the caller then reads and decodes as usual)."""
+    try:
+        return _decode_workers.decode_shares(shares, _decode_chunk, _decode_serial, ROW_DEADLINE, meanwhile)
+    except OSError:  # fork or a results file failed
         return None
-    return _decode_workers.decode_shares(shares, _decode_chunk, _decode_serial, ROW_DEADLINE, meanwhile)
 
 
 def _watchdog_enabled() -> bool:
@@ -751,7 +764,7 @@ def _decode_serial(rows: list[Sequence[Any]], watchdog: bool = True) -> list[Job
     canary = None
     if watchdog and _watchdog_enabled():
         try:
-            canary = _unpickle_watchdog.Canary(rows, ROW_DEADLINE, MAX_ROW_BYTES, _canary_load)
+            canary = _unpickle_watchdog.Canary(rows, ROW_DEADLINE, MAX_ROW_BYTES, _unpickled)
         except OSError:
             canary = None
     try:
@@ -761,14 +774,6 @@ def _decode_serial(rows: list[Sequence[Any]], watchdog: bool = True) -> list[Job
         if canary is not None:
             canary.close()
     return out
-
-
-def _canary_load(data: bytes) -> None:
-    """What the canary runs per row: the same unpickling as ``_load`` (without checks)."""
-    if _segment_cache.ENABLED:
-        _segment_cache.CACHE.load(data, trigger_spec)
-    else:
-        _unpickle.loads(data)
 
 
 def _too_slow(row: Sequence[Any]) -> JobInfo:

@@ -8,7 +8,6 @@ Nothing in this module talks to a database or imports Textual.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from operator import attrgetter
 from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
@@ -115,9 +114,6 @@ class JobInfo:
     #: Pickle protocol of the stored state, when it could be read.
     protocol: int | None = None
 
-    def __reduce__(self) -> tuple:  # decode workers send jobs back to the console process
-        return (_job_info, _JOB_FIELDS(self))
-
     @property
     def decodable(self) -> bool:
         return self.finding is None
@@ -133,17 +129,11 @@ class JobInfo:
 
 
 _TRIGGER_FIELDS = tuple(f.name for f in fields(TriggerSpec))
-_JOB_FIELDS = attrgetter(*(f.name for f in fields(JobInfo)))
 
 
 def _trigger_spec(*values: object) -> TriggerSpec:
     """Rebuilds a pickled ``TriggerSpec`` (positional, in field order)."""
     return TriggerSpec(*values)  # type: ignore[arg-type]
-
-
-def _job_info(*values: object) -> JobInfo:
-    """Rebuilds a pickled ``JobInfo`` (positional, in field order)."""
-    return job_from_fields(values)
 
 
 _JOB_FIELD_NAMES = tuple(f.name for f in fields(JobInfo))

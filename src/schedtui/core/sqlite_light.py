@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 from schedtui.core.model import Target
 
@@ -36,3 +38,13 @@ def quoted_table(target: Target) -> str:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def open_readonly(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """A connection that cannot write: the file opened ``mode=ro`` (never created), and
+    ``query_only``; waits ``LOCK_TIMEOUT`` for a locked file."""
+    conn = sqlite3.connect(
+        f"file:{quote(str(path))}?mode=ro", uri=True, timeout=LOCK_TIMEOUT, check_same_thread=check_same_thread
+    )
+    conn.execute("PRAGMA query_only = 1")
+    return conn

@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from operator import attrgetter
 from typing import Any, NamedTuple
 from pathlib import Path
-from urllib.parse import quote
 
 from typing import TYPE_CHECKING
 
@@ -105,11 +104,8 @@ class _RowidRange:
         self.path, self.table, self.lo, self.hi = path, table, lo, hi
 
     def rows(self) -> list[Row]:
-        conn = sqlite3.connect(
-            f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=sqlite_light.LOCK_TIMEOUT
-        )
+        conn = sqlite_light.open_readonly(self.path)
         try:
-            conn.execute("PRAGMA query_only = 1")
             return conn.execute(
                 f"SELECT id, next_run_time, job_state FROM {self.table} WHERE rowid >= ? AND rowid < ? ORDER BY rowid",
                 (self.lo, self.hi),
@@ -167,10 +163,7 @@ class JobStoreReader:
                 # read_engine raises the right message for both cases
                 read_engine(self.target)
                 raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
-            conn = sqlite3.connect(
-                f"file:{quote(str(path))}?mode=ro", uri=True, timeout=sqlite_light.LOCK_TIMEOUT, check_same_thread=False
-            )
-            conn.execute("PRAGMA query_only = 1")
+            conn = sqlite_light.open_readonly(path, check_same_thread=False)
             conn.create_function("schedtui_digest", 1, _digest, deterministic=True)
             self._raw = conn
         return self._raw
@@ -317,10 +310,10 @@ class JobStoreReader:
         rowid range (in its own read transaction) and decodes it, so no process fetches
         everything first. None when this does not apply (then the usual path reads)."""
         from schedtui.core import _decode_workers
-        from schedtui.core.decoder import decode_sqlite_ranges
+        from schedtui.core.decoder import decode_shares, decode_workers
 
         path = self._plain
-        count = _decode_workers.workers()
+        count = decode_workers()
         if path is None or count < 1:
             return None
         try:
@@ -331,7 +324,7 @@ class JobStoreReader:
             return None
         bounds = [lo + (hi + 1 - lo) * k // count for k in range(count + 1)]
         shares = [_RowidRange(path, table, bounds[k], bounds[k + 1]) for k in range(count)]
-        jobs = decode_sqlite_ranges(shares, meanwhile=_load_sqlalchemy)
+        jobs = decode_shares(shares, meanwhile=_load_sqlalchemy)
         if jobs is None:
             return None
         self._cache, self._order = {}, []
