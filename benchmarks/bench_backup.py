@@ -165,7 +165,7 @@ def main() -> None:
         cols = list(results[0])
         print("  ".join(f"{c:>20}" for c in cols))
         for r in results:
-            print("  ".join(f"{str(r[c]):>20}" for c in cols))
+            print("  ".join(f"{r[c]!s:>20}" for c in cols))
         print(json.dumps(results))
     finally:
         if not a.keep_files:

@@ -41,9 +41,8 @@ def child(mode: str, db: str) -> None:
     started = time.perf_counter()
     if mode == "apscheduler":
         sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "app"))
-        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-
         import fixture_app.jobs  # noqa: F401 - the app's code is importable here
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
         t0 = time.perf_counter()
         jobs = SQLAlchemyJobStore(url=f"sqlite:///{db}").get_all_jobs()
@@ -56,19 +55,24 @@ def child(mode: str, db: str) -> None:
         import sqlite3
 
         t0 = time.perf_counter()
-        rows = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(
-            "SELECT id, next_run_time, job_state FROM apscheduler_jobs"
-        ).fetchall()
+        rows = (
+            sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            .execute("SELECT id, next_run_time, job_state FROM apscheduler_jobs")
+            .fetchall()
+        )
         inner = time.perf_counter() - t0
         assert rows
     elif mode in ("check", "jobs"):
         from schedtui.cli.app import main
 
-        argv = ["check", "--detailed", "--url", f"sqlite:///{db}"] if mode == "check" else [
-            "jobs", "--json", "--url", f"sqlite:///{db}"]
+        argv = (
+            ["check", "--detailed", "--url", f"sqlite:///{db}"]
+            if mode == "check"
+            else ["jobs", "--json", "--url", f"sqlite:///{db}"]
+        )
         t0 = time.perf_counter()
         real_stdout = sys.stdout
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        sys.stdout = open(os.devnull, "w")
         try:
             main(argv)
         except SystemExit:
@@ -98,8 +102,16 @@ def build(count: int) -> Path:
     print(f"building a {count:,}-job store with real APScheduler ...", flush=True)
     t0 = time.perf_counter()
     subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "fixtures" / "make_store.py"), "--url", f"sqlite:///{tmp}",
-         "--scenario", "bench", "--count", str(count)],
+        [
+            sys.executable,
+            str(ROOT / "tests" / "fixtures" / "make_store.py"),
+            "--url",
+            f"sqlite:///{tmp}",
+            "--scenario",
+            "bench",
+            "--count",
+            str(count),
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -158,8 +170,7 @@ def main() -> None:
             f"{mode} / apscheduler: {med[mode][0] / aps_wall:.2f} of its process time, "
             f"{med[mode][1] / aps_inner:.2f} of its load time"
         )
-    print(f"target: check <= 0.25 of APScheduler's load, peak < 300 MB "
-          f"(check peak {med['check'][2]:.0f} MB)")
+    print(f"target: check <= 0.25 of APScheduler's load, peak < 300 MB (check peak {med['check'][2]:.0f} MB)")
 
 
 if __name__ == "__main__":

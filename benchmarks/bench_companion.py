@@ -20,7 +20,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def _executor_path_cost(iterations: int, with_companion: bool, db: Path) -> tupl
     name = executor._logger.name
     exec_times: list[float] = []
     submit_times: list[float] = []
-    base = datetime.now(timezone.utc)
+    base = datetime.now(UTC)
     for i in range(iterations):
         run_time = base + timedelta(microseconds=i)
         with executor._lock:
@@ -86,8 +86,8 @@ def bench_recorder(iterations: int) -> None:
         without, sub_without = _executor_path_cost(iterations, False, Path(tmp) / "a.sqlite")
         with_, sub_with = _executor_path_cost(iterations, True, Path(tmp) / "b.sqlite")
     print(
-        f"   executor path per run: without {_us(without):.1f} µs (p99 {_us(without, .99):.1f}), "
-        f"with {_us(with_):.1f} µs (p99 {_us(with_, .99):.1f})"
+        f"   executor path per run: without {_us(without):.1f} µs (p99 {_us(without, 0.99):.1f}), "
+        f"with {_us(with_):.1f} µs (p99 {_us(with_, 0.99):.1f})"
     )
     print(f"   added per run (median): {_us(with_) - _us(without):.1f} µs   [target < 1000 µs]")
     print(
@@ -126,9 +126,22 @@ def _generate(db: Path, runs: int, now: float) -> None:
         dur = None if outcome == "missed" else rnd.lognormvariate(-1.0, 0.8)
         batch.append(
             (
-                job, job, "app.jobs:" + job, "default", at, at, at if dur else None, at + (dur or 0), dur, outcome,
-                "ValueError" if outcome == "error" else None, "bad input" if outcome == "error" else None,
-                None, "bench", 1, "bench:1:0",
+                job,
+                job,
+                "app.jobs:" + job,
+                "default",
+                at,
+                at,
+                at if dur else None,
+                at + (dur or 0),
+                dur,
+                outcome,
+                "ValueError" if outcome == "error" else None,
+                "bad input" if outcome == "error" else None,
+                None,
+                "bench",
+                1,
+                "bench:1:0",
             )
         )
         if len(batch) == 50_000:
@@ -151,9 +164,22 @@ def _rows(runs: int, now: float) -> Any:
         outcome = "error" if r < 0.03 else "missed" if r < 0.035 else "success"
         dur = None if outcome == "missed" else rnd.lognormvariate(-1.0, 0.8)
         yield (
-            job, job, "app.jobs:" + job, "default", at, at, at if dur else None, at + (dur or 0), dur, outcome,
-            "ValueError" if outcome == "error" else None, "bad input" if outcome == "error" else None,
-            None, "bench", 1, "bench:1:0",
+            job,
+            job,
+            "app.jobs:" + job,
+            "default",
+            at,
+            at,
+            at if dur else None,
+            at + (dur or 0),
+            dur,
+            outcome,
+            "ValueError" if outcome == "error" else None,
+            "bad input" if outcome == "error" else None,
+            None,
+            "bench",
+            1,
+            "bench:1:0",
         )
 
 
@@ -189,7 +215,7 @@ def bench_queries(runs: int, db: Path | None, pg: str | None) -> None:
     from schedtui.core import history as H
     from schedtui.core import tables as T
 
-    now = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
     if pg:
         engine = sa.create_engine(pg)
         label = "PostgreSQL"

@@ -21,11 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 
 
 def make(path: Path, count: int) -> None:
@@ -33,7 +33,16 @@ def make(path: Path, count: int) -> None:
         return
     print(f"writing {count:,} jobs with real APScheduler to {path} …", flush=True)
     subprocess.run(
-        [sys.executable, str(ROOT / "tests/tui/make_console_store.py"), "--url", f"sqlite:///{path}", "--now", NOW.isoformat(), "--count", str(count)],
+        [
+            sys.executable,
+            str(ROOT / "tests/tui/make_console_store.py"),
+            "--url",
+            f"sqlite:///{path}",
+            "--now",
+            NOW.isoformat(),
+            "--count",
+            str(count),
+        ],
         check=True,
     )
 
@@ -134,12 +143,18 @@ def main() -> int:
 
     print(f"jobs in store                          {count:,}")
     print(f"first complete screen (median of {a.runs})    {statistics.median(firsts):.2f} s   (target < 3 s)")
-    print(f"  of which the reader's first read     {statistics.median(reads):.2f} s   (JobStoreReader.read: query + decode)")
+    print(
+        f"  of which the reader's first read     {statistics.median(reads):.2f} s   (JobStoreReader.read: query + decode)"
+    )
     print(f"refresh, nothing committed (median)    {statistics.median(warm):.1f} ms  (SQLite data_version unchanged)")
-    print(f"refresh, other tables committed        {statistics.median(touched):.1f} ms  (target < 150 ms; every row's digest compared)")
+    print(
+        f"refresh, other tables committed        {statistics.median(touched):.1f} ms  (target < 150 ms; every row's digest compared)"
+    )
     print(f"cold read by a new Feed                {cold:.2f} s")
     print(f"group+sort rows after a change         {statistics.median(rows):.0f} ms  (worker thread)")
-    print(f"countdown tick, 120x36 (median)        {statistics.median(ticks):.2f} ms  (target < 30 ms; max {max(ticks):.2f})")
+    print(
+        f"countdown tick, 120x36 (median)        {statistics.median(ticks):.2f} ms  (target < 30 ms; max {max(ticks):.2f})"
+    )
     print(f"peak memory, one console session       {session_peak:.0f} MB  (target < 400 MB; max RSS)")
     print(f"peak memory after {a.runs} sessions in-process  {peak:.0f} MB")
     return 0

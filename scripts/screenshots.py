@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,11 +26,13 @@ from schedtui.tui.app import SchedtuiApp  # noqa: E402
 from schedtui.tui.widgets.jobs import JobList  # noqa: E402
 from tui.helpers import add_history, make_store, settle, wait_for  # noqa: E402
 
-NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 OUT = ROOT / "screenshots"
 
 
-async def shoot(name: str, steps: Callable[[object, SchedtuiApp], Awaitable[None]] | None = None, *, size=(120, 36), **kw) -> None:  # noqa: ANN001
+async def shoot(
+    name: str, steps: Callable[[object, SchedtuiApp], Awaitable[None]] | None = None, *, size=(120, 36), **kw
+) -> None:
     clock = FixedClock(NOW)
     app = SchedtuiApp(Target("sqlite:///jobs.sqlite"), clock=clock, theme=kw.pop("theme", "dark"), **kw)
     async with app.run_test(size=size) as pilot:
@@ -43,11 +45,13 @@ async def shoot(name: str, steps: Callable[[object, SchedtuiApp], Awaitable[None
     print(f"screenshots/{name}.svg")
 
 
-def select(job_id: str, *keys: str):  # noqa: ANN201
-    async def steps(pilot, app) -> None:  # noqa: ANN001
+def select(job_id: str, *keys: str):
+    async def steps(pilot, app) -> None:
         main = app.screen_stack[0]
         main.query_one(JobList).select_job(job_id)
-        await wait_for(pilot, lambda: main.extras is not None and main.extras.job_id == job_id and main.history is not None)
+        await wait_for(
+            pilot, lambda: main.extras is not None and main.extras.job_id == job_id and main.history is not None
+        )
         for key in keys:
             await pilot.press(key)
         await pilot.pause()
@@ -55,8 +59,8 @@ def select(job_id: str, *keys: str):  # noqa: ANN201
     return steps
 
 
-async def press(*keys: str):  # noqa: ANN201
-    async def steps(pilot, app) -> None:  # noqa: ANN001
+async def press(*keys: str):
+    async def steps(pilot, app) -> None:
         await pilot.press(*keys)
         await pilot.pause()
 
@@ -81,7 +85,7 @@ async def main() -> None:
     await shoot("confirm", select("weekly-report", "p"))
     await shoot("light", select("cleanup-temp"), theme="light")
 
-    async def disconnect(pilot, app) -> None:  # noqa: ANN001
+    async def disconnect(pilot, app) -> None:
         main = app.screen_stack[0]
         os.rename(store, store.with_name("gone.sqlite"))
         main._arm(0)

@@ -11,7 +11,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 #: The moment every deterministic test and snapshot is taken at.
-FROZEN_NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)  # a Monday
+FROZEN_NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)  # a Monday
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def pg_admin_url() -> str:
         with engine.connect() as conn:
             conn.execute(sa.text("select 1"))
         engine.dispose()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true but PostgreSQL at SCHEDTUI_TEST_PG_URL is unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")

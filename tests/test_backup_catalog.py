@@ -17,7 +17,10 @@ from tests.fixtures.factory import make_store
 def _source_undecodable(db: Path) -> tuple[str, ...]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        rows = [(str(i), n, bytes(s)) for i, n, s in conn.execute("SELECT id, next_run_time, job_state FROM apscheduler_jobs")]
+        rows = [
+            (str(i), n, bytes(s))
+            for i, n, s in conn.execute("SELECT id, next_run_time, job_state FROM apscheduler_jobs")
+        ]
     finally:
         conn.close()
     return undecodable_ids(rows, load_decoder())

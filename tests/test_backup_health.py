@@ -39,7 +39,15 @@ def test_fresh_stale_and_failed(tmp_path: Path, clock: FixedClock) -> None:
     assert comp is not None and comp.status is Status.WARNING and "27.0 h ago" in comp.summary
 
     clock.advance(hours=-26)
-    append_record(result.path.parent, {"event": "backup", "status": "failed", "created_at": clock().isoformat(), "error": "no space left on the device while writing the backup"})
+    append_record(
+        result.path.parent,
+        {
+            "event": "backup",
+            "status": "failed",
+            "created_at": clock().isoformat(),
+            "error": "no space left on the device while writing the backup",
+        },
+    )
     comp = backups_component(_ctx(target, clock))
     assert comp is not None and comp.status is Status.WARNING
     assert "last attempt failed: no space left" in comp.summary

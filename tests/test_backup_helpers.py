@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-BASE = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+BASE = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 def tick(*args: object, **kwargs: object) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -43,7 +43,7 @@ def test_registration_matches_the_seed_and_replaces(tmp_path: Path) -> None:
         job = sched.get_job(JOB_ID)
         fields = {f.name: str(f) for f in job.trigger.fields}
         assert (fields["hour"], fields["minute"]) == ("2", "0")
-        assert job.next_run_time.astimezone(timezone.utc).time().isoformat() == "02:00:00"
+        assert job.next_run_time.astimezone(UTC).time().isoformat() == "02:00:00"
         assert job.kwargs["url"] == url and job.kwargs["keep"] == 7
     finally:
         sched.shutdown(wait=False)
@@ -73,7 +73,7 @@ def test_a_run_is_a_verified_backup_and_lands_in_the_run_history(tmp_path: Path)
     sched.start()
     try:
         add_backup_job(sched, url, directory=tmp_path / "bk", keep=3)
-        sched.modify_job(JOB_ID, next_run_time=datetime.now(timezone.utc))
+        sched.modify_job(JOB_ID, next_run_time=datetime.now(UTC))
         deadline = time.monotonic() + 60
         while not [e for e in events if getattr(e, "job_id", None) == JOB_ID]:
             assert time.monotonic() < deadline, "the backup job did not run"
@@ -90,18 +90,18 @@ def test_a_run_is_a_verified_backup_and_lands_in_the_run_history(tmp_path: Path)
     assert rec and rec[-1]["file"] == Path(retval["file"]).name and rec[-1]["verified"] is True
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        outcomes = conn.execute(
-            sa.text("SELECT outcome FROM schedtui_runs WHERE job_id = :j"), {"j": JOB_ID}
-        ).scalars().all()
+        outcomes = (
+            conn.execute(sa.text("SELECT outcome FROM schedtui_runs WHERE job_id = :j"), {"j": JOB_ID}).scalars().all()
+        )
     engine.dispose()
     assert "success" in outcomes
 
 
 def test_a_failing_run_raises_for_the_history_and_is_in_the_manifest(tmp_path: Path) -> None:
+    import pytest
+
     from schedtui.companion.backup_job import backup_database_job
     from schedtui.core.errors import SchedtuiError
-
-    import pytest
 
     with pytest.raises(SchedtuiError):
         backup_database_job(url=f"sqlite:///{tmp_path / 'missing.sqlite'}", directory=str(tmp_path / "bk"))

@@ -136,7 +136,10 @@ def test_cli_pg_dump_missing_exit_code(pg_url: str, tmp_path: Path) -> None:
     env = dict(os.environ, PATH=str(empty), SCHEDTUI_URL=_with_password(pg_url))
     env.pop("SCHEDTUI_PG_BIN", None)
     out = subprocess.run(
-        [sys.executable, "-m", "schedtui", "backup", "--dir", str(tmp_path / "bk")], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "schedtui", "backup", "--dir", str(tmp_path / "bk")],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert out.returncode == 3 and out.stderr.startswith("schedtui: pg_dump not found"), out.stderr
     assert "pw-Zq81xK" not in out.stderr + out.stdout

@@ -37,7 +37,7 @@ def _count(path: Path, table: str = "apscheduler_jobs") -> int:
         conn.close()
 
 
-def _wait_for(pred, timeout: float = 60.0, what: str = "condition") -> None:  # noqa: ANN001
+def _wait_for(pred, timeout: float = 60.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not pred():
         if time.monotonic() > deadline:

@@ -88,7 +88,9 @@ def test_not_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_locked_sqlite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "locked.sqlite"
     setup = sqlite3.connect(db)
-    setup.execute("create table apscheduler_jobs (id varchar(191) primary key, next_run_time float, job_state blob not null)")
+    setup.execute(
+        "create table apscheduler_jobs (id varchar(191) primary key, next_run_time float, job_state blob not null)"
+    )
     setup.commit()
     setup.close()
     holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
@@ -164,7 +166,7 @@ def test_threads_do_not_matter() -> None:
     def go() -> None:
         try:
             reader.read()
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=go) for _ in range(4)]

@@ -16,7 +16,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,7 @@ def add_sample_jobs(scheduler: Any) -> None:
     scheduler.add_job(
         f"{JOBS}:succeed",
         "date",
-        run_date=datetime.now(timezone.utc) - timedelta(seconds=30),
+        run_date=datetime.now(UTC) - timedelta(seconds=30),
         id="late",
         misfire_grace_time=1,
     )
@@ -204,9 +204,7 @@ def test_database_locked_while_jobs_run_then_catch_up(tmp_path: Path) -> None:
     assert comp.dropped == 0
 
 
-def test_buffer_overflow_drops_are_counted_and_logged_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_buffer_overflow_drops_are_counted_and_logged_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "schedtui.companion")
     path = tmp_path / "history.sqlite"
     recorder_engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.05})
@@ -265,7 +263,9 @@ def test_killed_process_leaves_unfinished_run(tmp_path: Path) -> None:
     finally:
         comp.close()
     (row,) = rows(engine)
-    assert row.outcome == "unfinished" and row.job_id == "long" and "ended while the job was running" in row.error_message
+    assert (
+        row.outcome == "unfinished" and row.job_id == "long" and "ended while the job was running" in row.error_message
+    )
     from schedtui.core.history import job_stats
 
     stats = job_stats(engine, "long")
@@ -341,7 +341,9 @@ def test_retention_prunes_in_batches(tmp_path: Path) -> None:
                 for job in ("a", "b")
                 for i in range(1200)
             ]
-            + [{"job_id": "old", "scheduled_at": now - 40 * 86400, "finished_at": now - 40 * 86400, "outcome": "error"}],
+            + [
+                {"job_id": "old", "scheduled_at": now - 40 * 86400, "finished_at": now - 40 * 86400, "outcome": "error"}
+            ],
         )
     scheduler = BackgroundScheduler()
     comp = attach(scheduler, engine, retention_runs=1000, retention_days=30)

@@ -41,7 +41,13 @@ def _boot(url: str, **ensure_kw: Any) -> tuple[Any, str]:
     """One 'process start': create the scheduler, ensure the job from code, start."""
     scheduler = create_scheduler(url)
     result = ensure_job(
-        scheduler, f"{JOBS}:succeed", "interval", id="daily_reports", name="Daily Report Generation", hours=6, **ensure_kw
+        scheduler,
+        f"{JOBS}:succeed",
+        "interval",
+        id="daily_reports",
+        name="Daily Report Generation",
+        hours=6,
+        **ensure_kw,
     )
     scheduler.start(paused=True)
     return scheduler, result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,11 @@ def test_wait_reports_applied_through_the_companion(tmp_path: Path, capsys: pyte
             code, out, _ = run(["resume", "tick-0", "--yes", "--json", "--url", url], capsys)
             doc = json.loads(out)
             assert code == 0 and doc["results"][0]["status"] == "pending"  # without --wait
-            poll_until(lambda: control.poll(Target(url=url), doc["results"][0]["command_id"], engine=engine).final, 20, "resume")
+            poll_until(
+                lambda: control.poll(Target(url=url), doc["results"][0]["command_id"], engine=engine).final,
+                20,
+                "resume",
+            )
             assert live.stop()["thread_alive"]
             poll_until(lambda: live.runs()["once-0"] == 1, 10, "the requested run")
             with engine.connect() as conn:
@@ -98,13 +103,13 @@ def test_wait_reports_applied_through_the_companion(tmp_path: Path, capsys: pyte
 
 
 def test_availability_reasons() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from schedtui.core.model import DecodeFinding, JobInfo, TriggerSpec
 
     target = Target(url="sqlite:///x.sqlite")
     spec = TriggerSpec(kind="interval", timezone="UTC")
-    running = JobInfo(id="a", next_run_time=datetime(2026, 3, 2, tzinfo=timezone.utc), state_size=10, trigger=spec)
+    running = JobInfo(id="a", next_run_time=datetime(2026, 3, 2, tzinfo=UTC), state_size=10, trigger=spec)
     paused = JobInfo(id="b", next_run_time=None, state_size=10, trigger=spec)
     broken = JobInfo(id="c", next_run_time=None, state_size=10, finding=DecodeFinding("truncated", "truncated"))
     ok = control.availability

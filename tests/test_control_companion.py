@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -59,7 +59,11 @@ def _stress(tmp_path: Path, url: str) -> None:
             for n in range(per_thread):
                 job = rng.choice(groups[k])
                 # once-* jobs stay paused: they only get run-now (exact run accounting).
-                action = "run_now" if job.startswith("once-") else rng.choice(["pause", "resume", "pause", "resume", "run_now"])
+                action = (
+                    "run_now"
+                    if job.startswith("once-")
+                    else rng.choice(["pause", "resume", "pause", "resume", "run_now"])
+                )
                 res = control.submit(target, job, action, clock=system_clock, requested_by=f"op{k}", engine=engine)
                 assert res.mode == "companion" and res.status == "pending", res
                 mine.append(res)
@@ -90,7 +94,7 @@ def _stress(tmp_path: Path, url: str) -> None:
         appliers = {r.applied_by for r in rows.values()}
         assert len(appliers) == 1
 
-        expected_paused: dict[str, bool] = {j: False for j in live.tick_ids} | {j: True for j in live.once_ids}
+        expected_paused: dict[str, bool] = dict.fromkeys(live.tick_ids, False) | dict.fromkeys(live.once_ids, True)
         run_now = Counter()
         for res in sorted(submitted, key=lambda r: r.command_id or 0):
             if res.action in ("pause", "resume"):
@@ -184,7 +188,7 @@ def test_run_now_and_remove_refused_without_companion(tmp_path: Path) -> None:
 
     SQLAlchemyJobStore(engine=engine).jobs_t.create(engine)
     target = Target(url=url)
-    now = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)
     for action in ("run_now", "remove"):
         res = control.submit(target, "job", action, clock=lambda: now, engine=engine)
         assert res.mode == "direct" and res.status == "refused"
@@ -249,7 +253,7 @@ def _two_appliers(tmp_path: Path, url: str, n_commands: int = 800) -> None:
         runs = first.runs() + second.runs()
         asked = Counter(r.job_id for r in submitted if r.action == "run_now")
         assert runs == asked  # each run-now ran exactly once, in one of the two processes
-        expected = {j: True for j in jobs}
+        expected = dict.fromkeys(jobs, True)
         for r in sorted(submitted, key=lambda r: r.command_id or 0):
             if r.action in ("pause", "resume"):
                 expected[r.job_id] = r.action == "pause"
@@ -293,7 +297,9 @@ def test_remove_through_the_companion_while_it_runs(tmp_path: Path) -> None:
             results = [control.submit(target, j, "remove", clock=system_clock, engine=engine) for j in removed]
             final = [control.wait(target, r, 20, engine=engine) for r in results]
             assert [r.status for r in final] == ["applied"] * 3, final
-            again = control.wait(target, control.submit(target, "tick-0", "remove", clock=system_clock, engine=engine), 20, engine=engine)
+            again = control.wait(
+                target, control.submit(target, "tick-0", "remove", clock=system_clock, engine=engine), 20, engine=engine
+            )
             assert again.status == "failed" and "no job" in again.message
             poll_until(lambda: live.runs()["tick-1"] >= 2, 20, "the other jobs to keep running")
             status = live.stop()
@@ -309,7 +315,7 @@ def test_remove_through_the_companion_while_it_runs(tmp_path: Path) -> None:
 def test_companion_without_commands_is_not_asked(tmp_path: Path) -> None:
     """A fresh heartbeat from a companion attached with ``commands=False`` says so; job
     control then edits the row directly instead of queuing a command nobody applies."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from schedtui import __version__
     from schedtui.core.heartbeat import COMMANDS_OFF, read_heartbeats
@@ -319,10 +325,18 @@ def test_companion_without_commands_is_not_asked(tmp_path: Path) -> None:
     url = f"sqlite:///{db}"
     engine = sa.create_engine(url)
     T.create_all(engine)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     h = T.tables_for(None).heartbeats
-    beat = dict(name="s", host="h", pid=1, started_at=now.timestamp(), last_seen=now.timestamp(), interval_s=5.0,
-                state="running", jobs_table="apscheduler_jobs")
+    beat = dict(
+        name="s",
+        host="h",
+        pid=1,
+        started_at=now.timestamp(),
+        last_seen=now.timestamp(),
+        interval_s=5.0,
+        state="running",
+        jobs_table="apscheduler_jobs",
+    )
     with engine.begin() as conn:
         conn.execute(sa.insert(h).values(scheduler_id="no-commands", version=__version__ + COMMANDS_OFF, **beat))
     assert read_heartbeats(engine)[0].accepts_commands is False

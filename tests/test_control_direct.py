@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from tests.test_control_support import (
 
 pytest.importorskip("schedtui.core.decoder")
 
-NOW = datetime(2026, 3, 2, 12, 0, 0, 123456, tzinfo=timezone.utc)  # the generator's "now"
+NOW = datetime(2026, 3, 2, 12, 0, 0, 123456, tzinfo=UTC)  # the generator's "now"
 
 
 def _populate(tmp: Path, url: str) -> tuple[Path, dict[str, dict[str, Any]]]:
@@ -92,7 +92,16 @@ def _direct_roundtrip(tmp: Path, url: str) -> None:
             assert set(after_load) == set(before_load) == set(names)
             for name in names:
                 b, a = before_load[name], after_load[name]
-                for key in ("args", "kwargs", "trigger", "func", "name", "misfire_grace_time", "coalesce", "max_instances"):
+                for key in (
+                    "args",
+                    "kwargs",
+                    "trigger",
+                    "func",
+                    "name",
+                    "misfire_grace_time",
+                    "coalesce",
+                    "max_instances",
+                ):
                     assert a[key] == b[key], (name, key)
                 assert a["column"] == pytest.approx(a["pickled"], abs=1e-6)  # column and pickle agree
                 assert a["pickled"] == pytest.approx(cases[f"{name}/p{proto}"]["resume_ts"], abs=1e-6)
@@ -154,7 +163,9 @@ def test_refusals_and_forced_remove(tmp_path: Path) -> None:
     # the tuple-hash row (hours of hashing inside the C unpickler): the canary gives up on it
     bomb = b"\x80\x02)" + b"2\x86" * 40 + b"q\x00}h\x00K\x01s."
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO jobs_p5 (id, next_run_time, job_state) VALUES ('bomb', 1.0, :s)"), {"s": bomb})
+        conn.execute(
+            sa.text("INSERT INTO jobs_p5 (id, next_run_time, job_state) VALUES ('bomb', 1.0, :s)"), {"s": bomb}
+        )
     from schedtui.core import decoder
 
     with pytest.MonkeyPatch.context() as m:
@@ -195,11 +206,13 @@ def _direct_live(tmp: Path, url: str, rounds: int = 40) -> None:
         for n in range(rounds):
             for job in jobs:
                 want_pause = n % 2 == 0
-                if job in expected and expected[job]:
+                if expected.get(job):
                     # Our previous pause must still be there: the scheduler never overwrote it.
                     if _row(engine, "apscheduler_jobs", job)[0] is not None:
                         lost.append((n, job))
-                res = control.submit(target, job, "pause" if want_pause else "resume", clock=system_clock, engine=engine)
+                res = control.submit(
+                    target, job, "pause" if want_pause else "resume", clock=system_clock, engine=engine
+                )
                 outcomes[res.status] = outcomes.get(res.status, 0) + 1
                 if res.status == "applied":
                     expected[job] = want_pause

@@ -19,7 +19,7 @@ import json
 import pickle
 import pickletools
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ import pytest
 
 from schedtui.core import pickle_patch as P
 from tests.test_control_support import GENERATOR, PYTHON, STATE_LOADER, _env, write_app
+
 
 @pytest.fixture(scope="module")
 def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -56,7 +57,7 @@ def _resume_value(case: dict[str, Any]) -> datetime:
     if zone and zone != "UTC":
         tz: Any = ZoneInfo(zone)
     elif zone == "UTC":
-        tz = timezone.utc if case["resume_is_zoneinfo"] else ZoneInfo("UTC")
+        tz = UTC if case["resume_is_zoneinfo"] else ZoneInfo("UTC")
     else:
         tz = timezone(timedelta(seconds=case["resume_offset"]))
     return datetime.fromtimestamp(case["resume_ts"], tz)
@@ -100,7 +101,7 @@ def test_frames_are_fixed_for_large_states(cases: dict[str, dict[str, Any]]) -> 
         assert len(frames) >= 2
         paused = P.set_next_run_time(original, None)
         # The pure-Python unpickler enforces frame boundaries strictly.
-        state = pickle._loads(paused)  # type: ignore[attr-defined]  # noqa: S301 - our own fixture
+        state = pickle._loads(paused)  # type: ignore[attr-defined]
         assert state["next_run_time"] is None and len(state["args"][0]) == 200_000
 
 
@@ -142,7 +143,7 @@ def test_fold_is_preserved(cases: dict[str, dict[str, Any]], app_dir: Path) -> N
 
 def test_refuses_what_it_cannot_edit() -> None:
     good = pickle.dumps({"version": 1, "id": "x", "next_run_time": None}, 5)
-    assert P.set_next_run_time(good, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert P.set_next_run_time(good, datetime(2026, 1, 1, tzinfo=UTC))
     bad = {
         "protocol 1": pickle.dumps({"next_run_time": None}, 1),
         "protocol 0": pickle.dumps({"next_run_time": None}, 0),
@@ -159,7 +160,7 @@ def test_refuses_what_it_cannot_edit() -> None:
     with pytest.raises(P.PatchError):
         P.set_next_run_time(good, datetime(2026, 1, 1))  # naive
     # Something after next_run_time that uses the memo: not edited.
-    state = {"next_run_time": datetime(2026, 1, 1, tzinfo=timezone.utc)}
+    state = {"next_run_time": datetime(2026, 1, 1, tzinfo=UTC)}
     s = "x"
     state["a"] = s
     state["b"] = s
@@ -178,7 +179,10 @@ def test_mutated_states_fail_cleanly(a_state: bytes) -> None:
     from hypothesis import strategies as st
 
     @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(st.lists(st.tuples(st.integers(0, len(a_state) - 1), st.integers(0, 255)), min_size=1, max_size=4), st.booleans())
+    @given(
+        st.lists(st.tuples(st.integers(0, len(a_state) - 1), st.integers(0, 255)), min_size=1, max_size=4),
+        st.booleans(),
+    )
     def check(flips: list[tuple[int, int]], cut: bool) -> None:
         data = bytearray(a_state)
         for pos, value in flips:

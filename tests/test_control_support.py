@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections import Counter
@@ -29,7 +29,7 @@ PYTHON = sys.executable
 
 APP_INIT = '"""The control tests\' application (importable only in the scheduler process)."""\n'
 APP_MODELS = textwrap.dedent(
-    '''
+    """
     from dataclasses import dataclass, field
     import enum
 
@@ -42,7 +42,7 @@ APP_MODELS = textwrap.dedent(
         number: int
         level: Level = Level.HIGH
         tags: list = field(default_factory=lambda: ["a", "b"])
-    '''
+    """
 )
 APP_JOBS = textwrap.dedent(
     '''
@@ -71,7 +71,7 @@ APP_JOBS = textwrap.dedent(
 )
 
 RUNNER = textwrap.dedent(
-    '''
+    """
     import json, os, sys, threading, time, logging
     from datetime import datetime, timezone
     app, url, work, n_tick, n_once, companion, n_far = sys.argv[1:8]
@@ -128,11 +128,11 @@ RUNNER = textwrap.dedent(
     sched.shutdown(wait=True)
     with open(os.path.join(work, "status.json"), "w") as fh:
         json.dump(status, fh)
-    '''
+    """
 )
 
 LOADER = textwrap.dedent(
-    '''
+    """
     import json, sys
     app, url, table = sys.argv[1:4]
     sys.path.insert(0, app)
@@ -162,7 +162,7 @@ LOADER = textwrap.dedent(
             "max_instances": job.max_instances,
         }
     print(json.dumps(out))
-    '''
+    """
 )
 
 
@@ -182,7 +182,7 @@ def fast_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 GENERATOR = textwrap.dedent(
-    '''
+    """
     import base64, json, pickle, sys
     from datetime import datetime, timedelta, timezone
     from zoneinfo import ZoneInfo
@@ -270,11 +270,11 @@ GENERATOR = textwrap.dedent(
                 "is_date": name.startswith("date-"),
             }
     print(json.dumps(out))
-    '''
+    """
 )
 
 STATE_LOADER = textwrap.dedent(
-    '''
+    """
     import base64, json, pickle, sys
     app = sys.argv[1]
     sys.path.insert(0, app)
@@ -297,9 +297,8 @@ STATE_LOADER = textwrap.dedent(
 
     items = json.load(sys.stdin)
     print(json.dumps({k: describe(base64.b64decode(v)) for k, v in items.items()}))
-    '''
+    """
 )
-
 
 
 def write_app(folder: Path) -> Path:
@@ -351,10 +350,20 @@ class LiveScheduler:
         script = tmp / "run_scheduler.py"
         script.write_text(RUNNER)
         self.proc = subprocess.Popen(
-            [PYTHON, str(script), str(self.app), url, str(self.work), str(n_tick), str(n_once), "1" if companion else "0", str(n_far)],
+            [
+                PYTHON,
+                str(script),
+                str(self.app),
+                url,
+                str(self.work),
+                str(n_tick),
+                str(n_once),
+                "1" if companion else "0",
+                str(n_far),
+            ],
             env=_env() | {"CTL_MAX_PER_TICK": str(max_per_tick)},
             stdout=subprocess.DEVNULL,
-            stderr=open(self.work / "stderr.txt", "wb"),  # noqa: SIM115
+            stderr=open(self.work / "stderr.txt", "wb"),
         )
         self.tick_ids = [f"tick-{i}" for i in range(n_tick)]
         self.once_ids = [f"once-{i}" for i in range(n_once)]

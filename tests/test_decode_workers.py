@@ -31,7 +31,9 @@ def _rows(count: int = 600) -> list[tuple[Any, Any, Any]]:
     db, _ = cached_sqlite_store("bench", count=1500)
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return con.execute("SELECT id, next_run_time, job_state FROM apscheduler_jobs ORDER BY id LIMIT ?", (count,)).fetchall()
+        return con.execute(
+            "SELECT id, next_run_time, job_state FROM apscheduler_jobs ORDER BY id LIMIT ?", (count,)
+        ).fetchall()
     finally:
         con.close()
 
@@ -185,7 +187,9 @@ def _store_copy(tmp_path: Path, without_rowid: bool = False) -> Path:
 
 
 @pytest.mark.parametrize("without_rowid", [False, True])
-def test_one_shot_read_fetches_in_the_workers(workers: None, tmp_path: Path, without_rowid: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_shot_read_fetches_in_the_workers(
+    workers: None, tmp_path: Path, without_rowid: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A one-shot read (check, jobs) of a large SQLite store: each worker reads its own rowid
     range; a WITHOUT ROWID table is read the usual way. Same jobs as without workers."""
     from schedtui.core import store

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -155,7 +155,7 @@ def test_seed_jobs(tmp_path: Path) -> None:
     assert backup.name == "Daily Database Backup"
     assert backup.trigger is not None and backup.trigger.cron_field("hour") == "2"
     assert backup.trigger.cron_field("minute") == "0" and backup.trigger.timezone == "UTC"
-    assert backup.next_run_time == datetime(2026, 3, 3, 2, 0, tzinfo=timezone.utc)
+    assert backup.next_run_time == datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
     assert jobs["cleanup_temp"].trigger.interval == timedelta(hours=6)  # type: ignore[union-attr]
     assert jobs["report_gen"].trigger.cron_field("day_of_week") == "mon"  # type: ignore[union-attr]
 
@@ -181,7 +181,12 @@ def test_catalog_details(tmp_path: Path) -> None:
         "Decimal('3.14')",
     ):
         assert text in rich.args_repr, rich.args_repr
-    for text in ("<fixture_app.models.Channel('slack') not imported>", "b'\\x00\\x01binary'", "{1, 2, 3}", "frozenset({'a'})"):
+    for text in (
+        "<fixture_app.models.Channel('slack') not imported>",
+        "b'\\x00\\x01binary'",
+        "{1, 2, 3}",
+        "frozenset({'a'})",
+    ):
         assert text in rich.kwargs_repr, rich.kwargs_repr
     assert rich.executor == "processpool" and rich.misfire_grace_time is None and rich.max_instances == 3
     assert jobs["bound_method"].args_repr.startswith("(<fixture_app.jobs.Reporter not imported {team='sales'")
@@ -216,7 +221,7 @@ def test_decode_state_returns_validated_dict() -> None:
     state = decode_state(state_bytes())
     assert state["id"] == "hostile" and state["func"] == "fixture_app.jobs:tick"
     assert isinstance(state["trigger"], TriggerSpec) and state["trigger"].kind == "cron"
-    assert state["next_run_time"] == datetime(2026, 3, 3, 2, 0, tzinfo=timezone.utc)
+    assert state["next_run_time"] == datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
     with pytest.raises(DecodeError) as err:
         decode_state(state_bytes(version=2))
     assert err.value.code == "future-version"
@@ -226,7 +231,7 @@ def test_decode_state_returns_validated_dict() -> None:
 
 
 def test_column_and_pickle_disagree() -> None:
-    nrt = datetime(2026, 3, 3, 2, 0, tzinfo=timezone.utc).timestamp()
+    nrt = datetime(2026, 3, 3, 2, 0, tzinfo=UTC).timestamp()
     data = state_bytes()
     assert decode_row("hostile", nrt, data).notes == ()
     assert decode_row("hostile", nrt + 0.5, data).notes == ()
@@ -294,7 +299,7 @@ def test_guard_restores_limit_and_gc_across_threads() -> None:
             for _ in range(3):
                 assert all(j.finding is None for j in decode_rows(rows))
                 decode_row("j0", None, rows[0][2])
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(3)]

@@ -17,7 +17,7 @@ from tests.fixtures.factory import cached_sqlite_store
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def real_rows() -> tuple[bytes, ...]:
     out: list[bytes] = []
     for scenario, protocol in (("catalog", None), ("catalog", 2)):

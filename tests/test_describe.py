@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from schedtui.core.describe import (
 from schedtui.core.model import TriggerSpec
 from tests.test_schedule import cron_spec, spec_of
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN = ZoneInfo("Europe/Berlin")
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -70,9 +70,15 @@ TABLE: list[tuple[object, str]] = [
     (CronTrigger(hour="9-17", timezone=BERLIN), "Hourly at :00 from 9:00 AM to 5:00 PM Europe/Berlin"),
     (CronTrigger(hour="8-20/2", timezone=UTC), "Every 2 hours at :00 from 8:00 AM to 8:00 PM UTC"),
     (CronTrigger(hour="*/5", timezone=UTC), "Every 5 hours at :00 from 12:00 AM to 8:00 PM UTC"),
-    (CronTrigger(hour="1,13", minute="0,15,30,45", timezone=UTC), "Daily at :00, :15, :30 and :45 in the 1 AM and 1 PM hours UTC"),
+    (
+        CronTrigger(hour="1,13", minute="0,15,30,45", timezone=UTC),
+        "Daily at :00, :15, :30 and :45 in the 1 AM and 1 PM hours UTC",
+    ),
     (CronTrigger(hour=9, minute="0,30", timezone=BERLIN), "Daily at 9:00 AM and 9:30 AM Europe/Berlin"),
-    (CronTrigger(day_of_week="mon-fri", hour="8-18", timezone=UTC), "Weekdays, hourly at :00 from 8:00 AM to 6:00 PM UTC"),
+    (
+        CronTrigger(day_of_week="mon-fri", hour="8-18", timezone=UTC),
+        "Weekdays, hourly at :00 from 8:00 AM to 6:00 PM UTC",
+    ),
     (CronTrigger(day_of_week="mon-fri", minute=30, timezone=UTC), "Weekdays, hourly at :30 UTC"),
     (CronTrigger(month=12, day=25, hour="*/6", timezone=UTC), "Yearly on December 25, every 6 hours at :00 UTC"),
     # --- cron: daily and weekly
@@ -85,8 +91,14 @@ TABLE: list[tuple[object, str]] = [
     (CronTrigger(day_of_week="sat,sun", hour=10, timezone=UTC), "Weekends at 10:00 AM UTC"),
     (CronTrigger(day_of_week="6", hour=1, timezone=UTC), "Weekly on Sunday at 1:00 AM UTC"),
     (CronTrigger(day_of_week="mon", timezone=UTC), "Weekly on Monday at 12:00 AM UTC"),
-    (CronTrigger(day_of_week="mon,wed,fri", hour=7, timezone=UTC), "Weekly on Monday, Wednesday and Friday at 7:00 AM UTC"),
-    (CronTrigger(day_of_week="*/2", hour=6, timezone=UTC), "Weekly on Monday, Wednesday, Friday and Sunday at 6:00 AM UTC"),
+    (
+        CronTrigger(day_of_week="mon,wed,fri", hour=7, timezone=UTC),
+        "Weekly on Monday, Wednesday and Friday at 7:00 AM UTC",
+    ),
+    (
+        CronTrigger(day_of_week="*/2", hour=6, timezone=UTC),
+        "Weekly on Monday, Wednesday, Friday and Sunday at 6:00 AM UTC",
+    ),
     (CronTrigger(day_of_week="tue-thu", hour=6, timezone=UTC), "Weekly on Tuesday through Thursday at 6:00 AM UTC"),
     # --- cron: monthly and yearly
     (CronTrigger(day=15, hour=8, timezone=UTC), "Monthly on day 15 at 8:00 AM UTC"),
@@ -103,7 +115,10 @@ TABLE: list[tuple[object, str]] = [
         "Weekly on Monday at 9:00 AM UTC, in every 2nd ISO week from week 1",
     ),
     (CronTrigger(year="2026,2028", hour=3, timezone=UTC), "Daily at 3:00 AM UTC, in 2026 and 2028"),
-    (CronTrigger(year="*/2", month=1, day=1, timezone=UTC), "Yearly on January 1 at 12:00 AM UTC, in every 2nd year from 1970"),
+    (
+        CronTrigger(year="*/2", month=1, day=1, timezone=UTC),
+        "Yearly on January 1 at 12:00 AM UTC, in every 2nd year from 1970",
+    ),
     # --- general cron through cron-descriptor (plus our own weekday/position wording)
     (
         CronTrigger(minute="*/15", hour="9-17", day_of_week="mon-fri", timezone=BERLIN),
@@ -131,7 +146,10 @@ TABLE: list[tuple[object, str]] = [
     ),
     (CronTrigger(minute="5,35", timezone=UTC), "At 5 and 35 minutes past the hour"),
     # from_crontab keeps APScheduler's weekday numbers: crontab "1-5" runs Tuesday to Saturday.
-    (CronTrigger.from_crontab("0 */4 * * 1-5", timezone=UTC), "Weekly on Tuesday through Saturday, every 4 hours at :00 UTC"),
+    (
+        CronTrigger.from_crontab("0 */4 * * 1-5", timezone=UTC),
+        "Weekly on Tuesday through Saturday, every 4 hours at :00 UTC",
+    ),
     (CronTrigger(second=30, timezone=UTC), "At 30 seconds past the minute"),
     # --- date
     (DateTrigger(datetime(2026, 3, 5, 14, 0, tzinfo=UTC)), "Once at 2026-03-05 14:00 UTC"),
@@ -141,10 +159,22 @@ TABLE: list[tuple[object, str]] = [
         CalendarIntervalTrigger(months=2, hour=9, start_date="2026-01-01", timezone=BERLIN),
         "Every 2 months on day 1 at 9:00 AM Europe/Berlin",
     ),
-    (CalendarIntervalTrigger(months=1, hour=6, start_date="2026-01-31", timezone=UTC), "Every month on day 31 at 6:00 AM UTC"),
-    (CalendarIntervalTrigger(years=1, hour=9, start_date="2026-03-05", timezone=UTC), "Every year on March 5 at 9:00 AM UTC"),
-    (CalendarIntervalTrigger(weeks=2, hour=9, start_date="2026-03-02", timezone=BERLIN), "Every 2 weeks on Monday at 9:00 AM Europe/Berlin"),
-    (CalendarIntervalTrigger(days=14, hour=9, start_date="2026-03-03", timezone=UTC), "Every 2 weeks on Tuesday at 9:00 AM UTC"),
+    (
+        CalendarIntervalTrigger(months=1, hour=6, start_date="2026-01-31", timezone=UTC),
+        "Every month on day 31 at 6:00 AM UTC",
+    ),
+    (
+        CalendarIntervalTrigger(years=1, hour=9, start_date="2026-03-05", timezone=UTC),
+        "Every year on March 5 at 9:00 AM UTC",
+    ),
+    (
+        CalendarIntervalTrigger(weeks=2, hour=9, start_date="2026-03-02", timezone=BERLIN),
+        "Every 2 weeks on Monday at 9:00 AM Europe/Berlin",
+    ),
+    (
+        CalendarIntervalTrigger(days=14, hour=9, start_date="2026-03-03", timezone=UTC),
+        "Every 2 weeks on Tuesday at 9:00 AM UTC",
+    ),
     (CalendarIntervalTrigger(days=1, hour=9, start_date="2026-03-02", timezone=UTC), "Every day at 9:00 AM UTC"),
     (
         CalendarIntervalTrigger(days=3, hour=9, start_date="2026-03-02", timezone=NY),
@@ -173,7 +203,9 @@ TABLE: list[tuple[object, str]] = [
         "Daily at 2:00 AM UTC or every 6 hours",
     ),
     (
-        AndTrigger([CronTrigger(day_of_week="mon-fri", hour=9, timezone=UTC), CronTrigger(day="1-7", hour=9, timezone=UTC)]),
+        AndTrigger(
+            [CronTrigger(day_of_week="mon-fri", hour=9, timezone=UTC), CronTrigger(day="1-7", hour=9, timezone=UTC)]
+        ),
         "Weekdays at 9:00 AM UTC and monthly on days 1\u20137 at 9:00 AM UTC",
     ),
     (

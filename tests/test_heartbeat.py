@@ -63,9 +63,12 @@ def test_fresh_then_stale(url: str) -> None:
         assert stale.status is Status.CRITICAL and "7m" in stale.summary
         assert "disappeared" in stale.summary and stale.data["state"] == "stale"
         # A configured max age wins.
-        assert heartbeat_component(
-            _ctx(url, comp.engine, hb.last_seen + timedelta(seconds=24), heartbeat_max_age=10)
-        ).status is Status.CRITICAL
+        assert (
+            heartbeat_component(
+                _ctx(url, comp.engine, hb.last_seen + timedelta(seconds=24), heartbeat_max_age=10)
+            ).status
+            is Status.CRITICAL
+        )
     finally:
         comp.scheduler.remove_listener(comp._on_event)
         comp.recorder.stop()
@@ -123,9 +126,12 @@ def test_other_table_only(tmp_path: Path) -> None:
         now = read_heartbeats(comp.engine)[0].last_seen
         c = heartbeat_component(_ctx(url, comp.engine, now))
         assert c.status is Status.WARNING and "No scheduler heartbeat for table apscheduler_jobs" in c.summary
-        assert heartbeat_component(
-            CheckContext(Target(url=url, table="other_jobs"), now, CheckOptions(), None, comp.engine)
-        ).status is Status.OK
+        assert (
+            heartbeat_component(
+                CheckContext(Target(url=url, table="other_jobs"), now, CheckOptions(), None, comp.engine)
+            ).status
+            is Status.OK
+        )
     finally:
         comp.close()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +147,18 @@ def test_tables_idempotent_and_versioned(tmp_path: Path) -> None:
     assert {"ix_schedtui_runs_job_sched", "ix_schedtui_runs_outcome_finished"} <= names
     assert "ix_schedtui_commands_status_requested" in {ix["name"] for ix in insp.get_indexes(T.COMMANDS)}
     assert {c["name"] for c in insp.get_columns(T.COMMANDS)} == {
-        "id", "job_id", "action", "params", "requested_by", "requested_host", "requested_at",
-        "deadline_at", "status", "applied_by", "applied_at", "result",
+        "id",
+        "job_id",
+        "action",
+        "params",
+        "requested_by",
+        "requested_host",
+        "requested_at",
+        "deadline_at",
+        "status",
+        "applied_by",
+        "applied_at",
+        "result",
     }
 
 
@@ -213,5 +223,5 @@ def test_history_cli_missing_database(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_summary_window_uses_now() -> None:
-    assert (FROZEN_NOW - timedelta(hours=24)).tzinfo is timezone.utc
+    assert (FROZEN_NOW - timedelta(hours=24)).tzinfo is UTC
     assert isinstance(FROZEN_NOW, datetime)

@@ -70,7 +70,12 @@ def test_build_on_class_changes_nothing(tmp_path: Path) -> None:
 
     from schedtui.core._unpickle import placeholder_class
 
-    for name in ("build-on-aps-class", "build-on-aps-class-dict", "build-on-datetime-class", "build-on-placeholder-class"):
+    for name in (
+        "build-on-aps-class",
+        "build-on-aps-class-dict",
+        "build-on-datetime-class",
+        "build-on-placeholder-class",
+    ):
         decode_row("x", None, CASES[name][0](str(tmp_path / "m")))
     cls = placeholder_class("apscheduler.triggers.cron", "CronTrigger")
     assert "FIELD_NAMES" not in vars(cls)
@@ -130,7 +135,7 @@ def test_hostile_rows_beside_real_ones(tmp_path: Path) -> None:
 
 def test_decode_rows_mixed_order(tmp_path: Path) -> None:
     rows = []
-    for i, (name, (factory, codes)) in enumerate(sorted(CASES.items())):
+    for i, (name, (factory, _codes)) in enumerate(sorted(CASES.items())):
         rows.append((f"good-{i}", None, state_bytes(id=f"good-{i}", next_run_time=None)))
         rows.append((f"bad-{name}", 1.0, factory(str(tmp_path / "m"))))
     out = decode_rows(rows)

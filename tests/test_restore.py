@@ -76,8 +76,8 @@ def test_restore_refuses_while_a_fresh_heartbeat_says_a_scheduler_runs(tmp_path:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from schedtui.companion import attach
-    from schedtui.core.heartbeat import read_heartbeats
     from schedtui.core.db import read_engine
+    from schedtui.core.heartbeat import read_heartbeats
 
     db = tmp_path / "jobs.sqlite"
     url = f"sqlite:///{db}"
@@ -113,12 +113,16 @@ def test_cli_restore_needs_yes_without_a_terminal(tmp_path: Path) -> None:
     backup = create_backup(Target(url))
     out = subprocess.run(
         [sys.executable, "-m", "schedtui", "restore", str(backup.path), "--url", url],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     assert out.returncode == 2 and "--yes" in out.stderr
     out = subprocess.run(
         [sys.executable, "-m", "schedtui", "restore", str(backup.path), "--url", url, "--yes"],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(f"restored {backup.path.name}")

@@ -8,7 +8,7 @@ real trigger's ``get_next_fire_time`` sequence (first ``(None, after)``, then
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,7 +30,7 @@ from schedtui.core.schedule import (
     resume_next_run_time,
 )
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN = ZoneInfo("Europe/Berlin")
 NY = ZoneInfo("America/New_York")
 
@@ -154,7 +154,11 @@ CASES: list[tuple[str, object, datetime]] = [
     ("week-1-range", CronTrigger(week="1-2", day_of_week="sat,sun", hour=10, timezone=BERLIN), d(2026, 12, 1)),
     ("year-range-finite", CronTrigger(year="2026-2028", month="*/4", day=1, timezone=UTC), d(2026, 3, 2)),
     ("year-list", CronTrigger(year="2027,2030", month="jan", day=1, timezone=UTC), d(2026, 3, 2)),
-    ("year-end-rollover", CronTrigger(month=12, day=31, hour=23, minute=59, second="*/20", timezone=UTC), d(2026, 12, 31, 23, 58)),
+    (
+        "year-end-rollover",
+        CronTrigger(month=12, day=31, hour=23, minute=59, second="*/20", timezone=UTC),
+        d(2026, 12, 31, 23, 58),
+    ),
     ("seconds", CronTrigger(second="*/7", timezone=UTC), d(2026, 3, 2, 12, 0, 50)),
     ("minute-list", CronTrigger(minute="5,35", hour="9-10", timezone=BERLIN), d(2026, 3, 2)),
     ("month-names", CronTrigger(month="mar-may,nov", day=15, timezone=NY), d(2026, 3, 2)),
@@ -168,7 +172,11 @@ CASES: list[tuple[str, object, datetime]] = [
     ("interval-6h-dst", IntervalTrigger(hours=6, start_date=d(2026, 1, 1, tz=BERLIN), timezone=BERLIN), d(2026, 3, 28)),
     ("interval-1d-dst", IntervalTrigger(days=1, start_date=d(2026, 10, 1, 9, tz=NY), timezone=NY), d(2026, 10, 28)),
     ("interval-future-start", IntervalTrigger(minutes=90, start_date=d(2026, 4, 1, 8, 7), timezone=UTC), d(2026, 3, 2)),
-    ("interval-45s", IntervalTrigger(seconds=45, start_date=d(2026, 3, 2, 11, 59, 59), timezone=UTC), d(2026, 3, 2, 12)),
+    (
+        "interval-45s",
+        IntervalTrigger(seconds=45, start_date=d(2026, 3, 2, 11, 59, 59), timezone=UTC),
+        d(2026, 3, 2, 12),
+    ),
     (
         "interval-end",
         IntervalTrigger(hours=1, start_date=d(2026, 3, 2, 9), end_date=d(2026, 3, 2, 15), timezone=UTC),
@@ -179,7 +187,11 @@ CASES: list[tuple[str, object, datetime]] = [
     ("date-future", DateTrigger(d(2026, 3, 5, 14, tz=BERLIN)), d(2026, 3, 2)),
     ("date-past", DateTrigger(d(2026, 1, 5, 14)), d(2026, 3, 2)),
     # --- calendar intervals
-    ("cal-2-months", CalendarIntervalTrigger(months=2, hour=9, start_date="2026-01-01", timezone=BERLIN), d(2026, 1, 1)),
+    (
+        "cal-2-months",
+        CalendarIntervalTrigger(months=2, hour=9, start_date="2026-01-01", timezone=BERLIN),
+        d(2026, 1, 1),
+    ),
     ("cal-month-31st", CalendarIntervalTrigger(months=1, start_date="2026-01-31", timezone=UTC), d(2026, 1, 1)),
     ("cal-leap-year", CalendarIntervalTrigger(years=1, hour=6, start_date="2028-02-29", timezone=UTC), d(2026, 1, 1)),
     (
@@ -195,12 +207,16 @@ CASES: list[tuple[str, object, datetime]] = [
     # --- combinations
     (
         "or-cron-interval",
-        OrTrigger([CronTrigger(hour=2, timezone=UTC), IntervalTrigger(hours=5, start_date=d(2026, 3, 1), timezone=UTC)]),
+        OrTrigger(
+            [CronTrigger(hour=2, timezone=UTC), IntervalTrigger(hours=5, start_date=d(2026, 3, 1), timezone=UTC)]
+        ),
         d(2026, 3, 2),
     ),
     (
         "or-crons",
-        OrTrigger([CronTrigger(day_of_week="mon", hour=9, timezone=BERLIN), CronTrigger(day="last", hour=18, timezone=BERLIN)]),
+        OrTrigger(
+            [CronTrigger(day_of_week="mon", hour=9, timezone=BERLIN), CronTrigger(day="last", hour=18, timezone=BERLIN)]
+        ),
         d(2026, 3, 2),
     ),
     (
@@ -242,7 +258,16 @@ def test_matches_real_trigger(trigger: object, after: datetime) -> None:
 def test_matrix_mostly_yields_ten_items() -> None:
     """Guard against a silently empty matrix: nearly every case lists 10 fire times."""
     short = [name for name, t, a in CASES if len(real_sequence(t, a)) < 10]
-    assert set(short) <= {"year-range-finite", "year-list", "start-end", "never", "interval-end", "date-future", "date-past", "cal-daily-fold"}
+    assert set(short) <= {
+        "year-range-finite",
+        "year-list",
+        "start-end",
+        "never",
+        "interval-end",
+        "date-future",
+        "date-past",
+        "cal-daily-fold",
+    }
 
 
 def test_finished_triggers_report_it() -> None:
@@ -285,7 +310,10 @@ def test_build_trigger_uses_real_classes_and_is_cached() -> None:
     spec = cron_spec("Europe/Berlin", hour="2", minute="0", second="0")
     trigger = build_trigger(spec)
     assert isinstance(trigger, CronTrigger)
-    assert str(trigger) == "cron[year='*', month='*', day='*', week='*', day_of_week='*', hour='2', minute='0', second='0']"
+    assert (
+        str(trigger)
+        == "cron[year='*', month='*', day='*', week='*', day_of_week='*', hour='2', minute='0', second='0']"
+    )
     assert build_trigger(spec) is trigger
     assert build_trigger(spec, jitter=False) is not trigger  # cached separately
     combo = TriggerSpec(kind="or", children=(spec, cron_spec(minute="*/5")))
@@ -296,7 +324,9 @@ def test_pytz_zone_is_used_the_way_apscheduler_uses_it() -> None:
     pytz = pytest.importorskip("pytz")
     berlin = pytz.timezone("Europe/Berlin")
     start = berlin.localize(datetime(2026, 3, 27, 0, 0))
-    spec = TriggerSpec(kind="interval", timezone="Europe/Berlin", tz=berlin, start_date=start, interval=timedelta(hours=12))
+    spec = TriggerSpec(
+        kind="interval", timezone="Europe/Berlin", tz=berlin, start_date=start, interval=timedelta(hours=12)
+    )
     real = IntervalTrigger(hours=12, start_date=start, timezone=berlin)
     assert_same(next_fire_times(spec, d(2026, 3, 28), 6), real_sequence(real, d(2026, 3, 28), 6))
 
@@ -318,12 +348,32 @@ def test_interval_without_start_date_is_anchored_one_interval_after() -> None:
         TriggerSpec(kind="interval", timezone="UTC", tz=UTC, interval=timedelta(seconds=-5), start_date=d(2026, 1, 1)),
         TriggerSpec(kind="date", run_date=datetime(2026, 1, 1)),
         TriggerSpec(kind="date"),
-        TriggerSpec(kind="calendarinterval", timezone="UTC", tz=UTC, calendar=(0, 0, 0, 0), calendar_time=(9, 0, 0), start_date=date(2026, 1, 1)),  # type: ignore[arg-type]
+        TriggerSpec(
+            kind="calendarinterval",
+            timezone="UTC",
+            tz=UTC,
+            calendar=(0, 0, 0, 0),
+            calendar_time=(9, 0, 0),
+            start_date=date(2026, 1, 1),
+        ),  # type: ignore[arg-type]
         TriggerSpec(kind="and"),
         TriggerSpec(kind="cron", cron=cron_spec(hour="2").cron),  # no time zone at all
         TriggerSpec(kind="weird"),  # type: ignore[arg-type]
     ],
-    ids=["hour-25", "bad-position", "unknown-field", "no-fields", "zero-interval", "negative-interval", "naive-date", "no-date", "zero-calendar", "empty-and", "no-zone", "unknown-kind"],
+    ids=[
+        "hour-25",
+        "bad-position",
+        "unknown-field",
+        "no-fields",
+        "zero-interval",
+        "negative-interval",
+        "naive-date",
+        "no-date",
+        "zero-calendar",
+        "empty-and",
+        "no-zone",
+        "unknown-kind",
+    ],
 )
 def test_invalid_specs_raise_value_error(spec: TriggerSpec) -> None:
     with pytest.raises(ValueError):
@@ -374,12 +424,30 @@ def _expr(draw: st.DrawFn, field: str) -> str:
     if field == "day_of_week":
         names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         a, b = sorted(draw(st.lists(st.integers(0, 6), min_size=2, max_size=2)))
-        return draw(st.sampled_from(["*", names[a], f"{names[a]}-{names[b]}", f"{a}-{b}", f"*/{draw(st.integers(2, 3))}", f"{names[a]},{names[b]}"]))
+        return draw(
+            st.sampled_from(
+                [
+                    "*",
+                    names[a],
+                    f"{names[a]}-{names[b]}",
+                    f"{a}-{b}",
+                    f"*/{draw(st.integers(2, 3))}",
+                    f"{names[a]},{names[b]}",
+                ]
+            )
+        )
     if field == "year":
         return draw(st.sampled_from(["*", "2026", "2026-2030", "*/2", "2027,2029"]))
     low, high = _NUM[field]
     a, b = sorted(draw(st.lists(st.integers(low, high), min_size=2, max_size=2)))
-    options = ["*", str(a), f"{a}-{b}", f"*/{draw(st.integers(2, 6))}", f"{a},{b}", f"{a}-{high}/{draw(st.integers(2, 4))}"]
+    options = [
+        "*",
+        str(a),
+        f"{a}-{b}",
+        f"*/{draw(st.integers(2, 6))}",
+        f"{a},{b}",
+        f"{a}-{high}/{draw(st.integers(2, 4))}",
+    ]
     if field == "day":
         options += ["last", "2nd fri", "last sun", "1st mon,last fri"]
     return draw(st.sampled_from(options))

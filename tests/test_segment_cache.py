@@ -49,7 +49,9 @@ def _full(rows: list[Row], monkeypatch: pytest.MonkeyPatch) -> list:
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
-def test_cached_equals_full_on_a_real_store(protocol: int, cache: sc.SegmentCache, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cached_equals_full_on_a_real_store(
+    protocol: int, cache: sc.SegmentCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db, _ = cached_sqlite_store("bench", count=1500, protocol=protocol)
     rows = _rows(db)
     full = _full(rows, monkeypatch)
@@ -154,7 +156,9 @@ def _tail_variants(entry: sc._Entry) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("protocol", [2, 5])
-def test_hostile_suffixes_decode_as_in_full(protocol: int, cache: sc.SegmentCache, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hostile_suffixes_decode_as_in_full(
+    protocol: int, cache: sc.SegmentCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
     row, entry, end = _cron_row(protocol)
     job_id, nrt, data = row
     at = _after_key(data, end)
@@ -235,7 +239,9 @@ def test_parse_prefix_shapes() -> None:
         pre = sc.parse_prefix(data)
         assert pre is not None, protocol
     for protocol in (0, 1):
-        assert sc.parse_prefix(pickle.dumps({"version": 1, "id": "a", "func": "m:f", "trigger": None}, protocol)) is None
+        assert (
+            sc.parse_prefix(pickle.dumps({"version": 1, "id": "a", "func": "m:f", "trigger": None}, protocol)) is None
+        )
     assert sc.parse_prefix(pickle.dumps({"id": "a", "version": 1}, 4)) is None
     assert sc.parse_prefix(b"") is None
     assert sc.parse_prefix(b"\x80\x05\x95") is None
@@ -258,7 +264,9 @@ def _warm_rows() -> list[Row]:
 _WARM = sc.SegmentCache()
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_mutated_suffixes_decode_as_in_full(data: st.DataObject, monkeypatch: pytest.MonkeyPatch) -> None:
     """Bytes changed after a cached trigger (flips, insertions, deletions): the cached decode

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from pathlib import Path
-
 from datetime import datetime
+from pathlib import Path
 
 from fixtures.factory import DEFAULT_NOW, sqlite_store
 from schedtui.core import store as store_mod
@@ -91,7 +90,7 @@ def test_a_replaced_file_is_read_from_scratch(tmp_path: Path) -> None:
     live.unlink()
     try:
         reader.read()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         assert "not found" in str(exc)
     else:
         raise AssertionError("a vanished file must be reported")

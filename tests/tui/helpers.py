@@ -89,7 +89,7 @@ def add_history(path: Path, clock: FixedClock, *, heartbeat: bool = True) -> Non
         engine.dispose()
 
 
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:  # noqa: ANN001
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
     """Poll ``condition`` while the app runs (no sleeps), failing after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -98,7 +98,7 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 30.0, 
         await pilot.pause(0.02)
 
 
-async def settle(pilot, app) -> None:  # noqa: ANN001
+async def settle(pilot, app) -> None:
     """Wait for the first data, the selection's extras/history and idle workers."""
     from schedtui.tui.widgets.jobs import JobList
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import pickle
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -31,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger  # noqa: E402
 from fixture_app import jobs as J  # noqa: E402
 from fixture_app.models import Priority, ReportSpec, Window  # noqa: E402
 
-UTC = timezone.utc
+UTC = UTC
 
 
 class FullMoonTrigger(IntervalTrigger):
@@ -41,7 +41,7 @@ class FullMoonTrigger(IntervalTrigger):
 def build(now: datetime) -> list[tuple[Job, bool]]:
     sched = BackgroundScheduler(timezone=UTC)
 
-    def job(id_: str, func, trigger, *, name=None, args=(), kwargs=None, paused=False, nrt=None, grace=1):  # noqa: ANN001
+    def job(id_: str, func, trigger, *, name=None, args=(), kwargs=None, paused=False, nrt=None, grace=1):
         if nrt is None and not paused:
             nrt = trigger.get_next_fire_time(None, now)
         j = Job(
@@ -62,24 +62,51 @@ def build(now: datetime) -> list[tuple[Job, bool]]:
 
     start = now - timedelta(days=30) + timedelta(seconds=73)
     jobs = [
-        job("nightly-backup", J.backup_database_job, CronTrigger(hour=3, minute=0, timezone="Europe/Berlin"), name="Nightly backup"),
+        job(
+            "nightly-backup",
+            J.backup_database_job,
+            CronTrigger(hour=3, minute=0, timezone="Europe/Berlin"),
+            name="Nightly backup",
+        ),
         job("cleanup-temp", J.cleanup_temp_files, IntervalTrigger(minutes=5, start_date=start, timezone=UTC)),
-        job("weekly-report", J.generate_weekly_report, CronTrigger(day_of_week="mon", hour=14, minute=30, timezone="America/New_York"), name="Weekly report"),
-        job("tick", J.tick, IntervalTrigger(seconds=10, start_date=start, timezone=UTC), nrt=now - timedelta(minutes=15)),
+        job(
+            "weekly-report",
+            J.generate_weekly_report,
+            CronTrigger(day_of_week="mon", hour=14, minute=30, timezone="America/New_York"),
+            name="Weekly report",
+        ),
+        job(
+            "tick", J.tick, IntervalTrigger(seconds=10, start_date=start, timezone=UTC), nrt=now - timedelta(minutes=15)
+        ),
         job(
             "send-digest",
             J.send_report,
             DateTrigger(run_date=now + timedelta(hours=2, minutes=5), timezone=UTC),
             kwargs={"spec": ReportSpec("digest", Priority.HIGH, tags=["ops"]), "window": Window(7)},
         ),
-        job("team-report", J.Reporter("ops", ["ops@example.com"]).run, CronTrigger(hour="*/6", minute=15, timezone=UTC), args=(), kwargs={"fmt": "pdf"}),
-        job("paused-export", J.send_report, CronTrigger(day=1, hour=2, timezone=UTC), paused=True, name="Monthly export"),
+        job(
+            "team-report",
+            J.Reporter("ops", ["ops@example.com"]).run,
+            CronTrigger(hour="*/6", minute=15, timezone=UTC),
+            args=(),
+            kwargs={"fmt": "pdf"},
+        ),
+        job(
+            "paused-export", J.send_report, CronTrigger(day=1, hour=2, timezone=UTC), paused=True, name="Monthly export"
+        ),
         job("paused-ping", J.Reporter.ping, IntervalTrigger(minutes=1, start_date=start, timezone=UTC), paused=True),
-        job("invoices", J.send_report, CalendarIntervalTrigger(months=1, hour=6, minute=0, timezone="Europe/London"), name="Monthly invoices"),
+        job(
+            "invoices",
+            J.send_report,
+            CalendarIntervalTrigger(months=1, hour=6, minute=0, timezone="Europe/London"),
+            name="Monthly invoices",
+        ),
         job(
             "either-or",
             J.tick,
-            OrTrigger([CronTrigger(hour=8, minute=0, timezone=UTC), IntervalTrigger(hours=3, start_date=start, timezone=UTC)]),
+            OrTrigger(
+                [CronTrigger(hour=8, minute=0, timezone=UTC), IntervalTrigger(hours=3, start_date=start, timezone=UTC)]
+            ),
         ),
         job("full-moon", J.tick, FullMoonTrigger(days=29, hours=12, start_date=start, timezone=UTC), name="Full moon"),
     ]

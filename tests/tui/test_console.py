@@ -20,7 +20,7 @@ from tui.helpers import settle, wait_for
 pytestmark = pytest.mark.timeout(120)
 
 
-def app_for(target: Target, clock: FixedClock, **kw) -> SchedtuiApp:  # noqa: ANN003
+def app_for(target: Target, clock: FixedClock, **kw) -> SchedtuiApp:
     return SchedtuiApp(target, clock=clock, **kw)
 
 
@@ -65,7 +65,11 @@ async def test_first_screen_groups_by_state(target: Target, clock: FixedClock) -
         assert set(g["undecodable"]) == {"full-moon", "torn-row"}
         assert "cleanup-temp" in g["upcoming"]
         # upcoming sorted by next run
-        nexts = [j.next_run_time for j in (r.job for r in main_of(app).query_one(JobList).rows) if j and j.id in g["upcoming"]]
+        nexts = [
+            j.next_run_time
+            for j in (r.job for r in main_of(app).query_one(JobList).rows)
+            if j and j.id in g["upcoming"]
+        ]
         assert nexts == sorted(nexts)
         text = summary_text(app)
         assert "12 jobs" in text and "2 paused" in text and "2 undecodable" in text and "1 overdue" in text
@@ -95,13 +99,21 @@ async def test_filter_as_you_type_and_escape(target: Target, clock: FixedClock) 
         await settle(pilot, app)
         await pilot.press("slash")
         await pilot.press(*"clean")
-        await wait_for(pilot, lambda: [j for v in groups(app).values() for j in v] == ["cleanup-temp"], what="filtered rows")
+        await wait_for(
+            pilot, lambda: [j for v in groups(app).values() for j in v] == ["cleanup-temp"], what="filtered rows"
+        )
         # by function name too
         await pilot.press(*["backspace"] * 5, *"send_report")
-        await wait_for(pilot, lambda: set(j for v in groups(app).values() for j in v) == {"send-digest", "paused-export", "invoices"}, what="func filter")
+        await wait_for(
+            pilot,
+            lambda: {j for v in groups(app).values() for j in v} == {"send-digest", "paused-export", "invoices"},
+            what="func filter",
+        )
         # by name
         await pilot.press(*["backspace"] * 11, *"weekly report")
-        await wait_for(pilot, lambda: [j for v in groups(app).values() for j in v] == ["weekly-report"], what="name filter")
+        await wait_for(
+            pilot, lambda: [j for v in groups(app).values() for j in v] == ["weekly-report"], what="name filter"
+        )
         await pilot.press("escape")
         await wait_for(pilot, lambda: sum(len(v) for v in groups(app).values()) == 12, what="filter cleared")
         assert not main_of(app).query_one("#filter").display
@@ -129,7 +141,11 @@ async def test_sorting_cycles(history: Path, target: Target, clock: FixedClock) 
         await wait_for(pilot, lambda: main_of(app).params.sort_by == "id", what="id sort")
         await wait_for(pilot, lambda: groups(app)["upcoming"] == sorted(groups(app)["upcoming"]), what="sorted by id")
         await pilot.press("s")
-        await wait_for(pilot, lambda: groups(app)["upcoming"][0] == "cleanup-temp", what="duration sort puts the job with runs first")
+        await wait_for(
+            pilot,
+            lambda: groups(app)["upcoming"][0] == "cleanup-temp",
+            what="duration sort puts the job with runs first",
+        )
         await pilot.press("s")
         await wait_for(pilot, lambda: main_of(app).params.sort_by == "next", what="back to next run")
 
@@ -189,7 +205,9 @@ async def test_history_pane_stats_and_traceback(history: Path, target: Target, c
         await settle(pilot, app)
         main = main_of(app)
         main.query_one(JobList).select_job("cleanup-temp")
-        await wait_for(pilot, lambda: main.history is not None and main.history.job_id == "cleanup-temp", what="history")
+        await wait_for(
+            pilot, lambda: main.history is not None and main.history.job_id == "cleanup-temp", what="history"
+        )
         await pilot.press("v")
         assert main.query_one("#side").active == "tab-history"
         h = main.history
@@ -218,7 +236,9 @@ async def test_history_without_companion_says_how_to_add_it(target: Target, cloc
         assert main.history is not None and not main.history.companion
         assert "no heartbeat" in summary_text(app)
         await pilot.press("v")
-        await wait_for(pilot, lambda: "attach(scheduler)" in str(main.query_one("#history-note").render()), what="companion hint")
+        await wait_for(
+            pilot, lambda: "attach(scheduler)" in str(main.query_one("#history-note").render()), what="companion hint"
+        )
 
 
 async def test_help_palette_theme_and_quit(target: Target, clock: FixedClock) -> None:
@@ -230,7 +250,16 @@ async def test_help_palette_theme_and_quit(target: Target, clock: FixedClock) ->
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="help closed")
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for wanted in ("Backup now", "Filter jobs", "Group jobs", "Sort jobs", "Full reload", "Pause or resume job", "Run job now", "Remove job"):
+        for wanted in (
+            "Backup now",
+            "Filter jobs",
+            "Group jobs",
+            "Sort jobs",
+            "Full reload",
+            "Pause or resume job",
+            "Run job now",
+            "Remove job",
+        ):
             assert wanted in titles
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette", what="palette")
@@ -321,7 +350,6 @@ async def test_read_only_removes_write_actions(target: Target, clock: FixedClock
     app = app_for(target, clock, read_only=True)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot, app)
-        main = main_of(app)
         keys = set(app.active_bindings)
         assert "p" not in keys and "r" not in keys and "d" not in keys
         for key in ("p", "r", "d"):
@@ -352,7 +380,9 @@ async def test_mouse_click_selects_a_row(target: Target, clock: FixedClock) -> N
         jobs = main_of(app).query_one(JobList)
         index = next(i for i, r in enumerate(jobs.rows) if r.job is not None and r.job.id == "paused-ping")
         await pilot.click(JobList, offset=(5, index - jobs.scroll_offset.y + 1))
-        await wait_for(pilot, lambda: main_of(app).selected is not None and main_of(app).selected.id == "paused-ping", what="click")
+        await wait_for(
+            pilot, lambda: main_of(app).selected is not None and main_of(app).selected.id == "paused-ping", what="click"
+        )
 
 
 async def test_backup_now_runs_in_a_worker(store: Path, target: Target, clock: FixedClock) -> None:
@@ -373,7 +403,9 @@ async def test_backup_now_runs_in_a_worker(store: Path, target: Target, clock: F
         await wait_for(pilot, lambda: main_of(app).frame.last_backup is not None, what="summary shows the backup")
 
 
-async def test_backup_failure_is_shown_not_raised(store: Path, target: Target, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_backup_failure_is_shown_not_raised(
+    store: Path, target: Target, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from schedtui.tui.screens.backup import BackupScreen
 
     blocker = store.parent / "not-a-dir"
@@ -491,5 +523,7 @@ async def test_starting_without_the_database_then_it_appears(store: Path, clock:
         assert "not found" in summary_text(app)
         assert "could not be read" in main.query_one(JobList).empty_text
         shutil.copyfile(store, store.with_name("later.sqlite"))
-        await wait_for(pilot, lambda: main.frame is not None and not main.frame.stale, timeout=60, what="database appeared")
+        await wait_for(
+            pilot, lambda: main.frame is not None and not main.frame.stale, timeout=60, what="database appeared"
+        )
         await wait_for(pilot, lambda: sum(len(v) for v in groups(app).values()) == 12, what="jobs shown")

@@ -33,21 +33,43 @@ async def test_demo_console_live_runs_history_and_pause_through_companion(tmp_pa
         async with app.run_test(size=(120, 36), notifications=True, message_hook=hook) as pilot:
             main = app.screen_stack[0]
             await settle(pilot, app)
-            await wait_for(pilot, lambda: main.frame.heartbeat is not None and main.frame.heartbeat.fresh, timeout=90, what="heartbeat")
+            await wait_for(
+                pilot,
+                lambda: main.frame.heartbeat is not None and main.frame.heartbeat.fresh,
+                timeout=90,
+                what="heartbeat",
+            )
             await wait_for(pilot, lambda: (main.frame.runs_24h or 0) > 0, timeout=90, what="runs in the summary")
             jobs = main.query_one(JobList)
             assert jobs.select_job("tick")
-            await wait_for(pilot, lambda: main.history is not None and main.history.job_id == "tick" and len(main.history.runs) >= 2, timeout=90, what="tick runs in the history")
+            await wait_for(
+                pilot,
+                lambda: main.history is not None and main.history.job_id == "tick" and len(main.history.runs) >= 2,
+                timeout=90,
+                what="tick runs in the history",
+            )
             before = len(main.history.runs)
-            await wait_for(pilot, lambda: main.history is not None and len(main.history.runs) > before, timeout=90, what="a new run appears")
+            await wait_for(
+                pilot,
+                lambda: main.history is not None and len(main.history.runs) > before,
+                timeout=90,
+                what="a new run appears",
+            )
             # pause through the companion: confirmation, pending marker, result
             await pilot.press("p")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
             assert "companion" in app.screen.body
             await pilot.press("y")
             await wait_for(pilot, lambda: "tick" not in main.pending, timeout=120, what="result")
-            assert any("tick" in n.message and "applied" in n.message for n in app._notifications), [n.message for n in app._notifications]
-            await wait_for(pilot, lambda: any(r.job is not None and r.job.id == "tick" and r.group == "paused" for r in jobs.rows), timeout=90, what="tick paused")
+            assert any("tick" in n.message and "applied" in n.message for n in app._notifications), [
+                n.message for n in app._notifications
+            ]
+            await wait_for(
+                pilot,
+                lambda: any(r.job is not None and r.job.id == "tick" and r.group == "paused" for r in jobs.rows),
+                timeout=90,
+                what="tick paused",
+            )
 
             async def act(job_id: str, key: str, word: str) -> None:
                 assert jobs.select_job(job_id)
@@ -57,10 +79,20 @@ async def test_demo_console_live_runs_history_and_pause_through_companion(tmp_pa
                 await pilot.press("y")
                 await wait_for(pilot, lambda: job_id not in main.pending, timeout=120, what=f"{word} result")
                 done = [m for m in results if m.job_id == job_id]
-                assert done and done[-1].error is None and done[-1].result.status == "applied", done[-1].result if done else results
+                assert done and done[-1].error is None and done[-1].result.status == "applied", (
+                    done[-1].result if done else results
+                )
 
             await act("report_gen", "r", "run now")
-            await wait_for(pilot, lambda: any(r.outcome == "success" for r in (main.history.runs if main.history and main.history.job_id == "report_gen" else ())), timeout=90, what="the run recorded")
+            await wait_for(
+                pilot,
+                lambda: any(
+                    r.outcome == "success"
+                    for r in (main.history.runs if main.history and main.history.job_id == "report_gen" else ())
+                ),
+                timeout=90,
+                what="the run recorded",
+            )
             await act("newsletter", "d", "remove")
             await wait_for(pilot, lambda: jobs.rows.index_of_job("newsletter") is None, timeout=90, what="row removed")
     finally:
@@ -68,8 +100,13 @@ async def test_demo_console_live_runs_history_and_pause_through_companion(tmp_pa
 
 
 @pytest.mark.postgres
-async def test_postgres_goes_away_and_comes_back(pg_url: str, clock) -> None:  # noqa: ANN001
-    subprocess.run([sys.executable, str(HERE / "make_console_store.py"), "--url", pg_url, "--now", FROZEN_NOW_ISO], check=True, capture_output=True, timeout=120)
+async def test_postgres_goes_away_and_comes_back(pg_url: str, clock) -> None:
+    subprocess.run(
+        [sys.executable, str(HERE / "make_console_store.py"), "--url", pg_url, "--now", FROZEN_NOW_ISO],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     url = sa.engine.make_url(pg_url)
     name = url.database
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -80,14 +117,19 @@ async def test_postgres_goes_away_and_comes_back(pg_url: str, clock) -> None:  #
             await settle(pilot, app)
             assert len(main.frame.snapshot.jobs) == 12
             with admin.connect() as conn:
-                conn.execute(sa.text(f"ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"))
-                conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+                conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"
+                    ),
+                    {"n": name},
+                )
             await wait_for(pilot, lambda: main.frame is not None and main.frame.stale, timeout=60, what="stale")
             assert sum(1 for r in main.query_one(JobList).rows if r.job is not None) == 12
             with admin.connect() as conn:
-                conn.execute(sa.text(f"ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
+                conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
             await wait_for(pilot, lambda: main.frame is not None and not main.frame.stale, timeout=90, what="recovered")
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f"ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
+            conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
         admin.dispose()

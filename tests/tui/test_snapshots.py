@@ -20,17 +20,21 @@ pytestmark = pytest.mark.timeout(120)
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
 
 
-def _app(target: Target, clock: FixedClock, **kw) -> SchedtuiApp:  # noqa: ANN003
+def _app(target: Target, clock: FixedClock, **kw) -> SchedtuiApp:
     return SchedtuiApp(target, clock=clock, theme="dark", **kw)
 
 
-def _select(job_id: str, pane: str | None = None):  # noqa: ANN202
-    async def run_before(pilot) -> None:  # noqa: ANN001
+def _select(job_id: str, pane: str | None = None):
+    async def run_before(pilot) -> None:
         app = pilot.app
         await settle(pilot, app)
         main = app.screen_stack[0]
         main.query_one(JobList).select_job(job_id)
-        await wait_for(pilot, lambda: main.extras is not None and main.extras.job_id == job_id and main.history is not None, what="selection")
+        await wait_for(
+            pilot,
+            lambda: main.extras is not None and main.extras.job_id == job_id and main.history is not None,
+            what="selection",
+        )
         if pane == "history":
             await pilot.press("v")
         await pilot.app.workers.wait_for_complete()
@@ -39,40 +43,40 @@ def _select(job_id: str, pane: str | None = None):  # noqa: ANN202
     return run_before
 
 
-async def _settled(pilot) -> None:  # noqa: ANN001
+async def _settled(pilot) -> None:
     await settle(pilot, pilot.app)
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_main_screen(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:  # noqa: ANN001
+def test_main_screen(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:
     add_history(store, clock)
     assert snap_compare(_app(target, clock), terminal_size=size, run_before=_settled)
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_main_screen_without_companion(snap_compare, target: Target, clock: FixedClock, size) -> None:  # noqa: ANN001
+def test_main_screen_without_companion(snap_compare, target: Target, clock: FixedClock, size) -> None:
     assert snap_compare(_app(target, clock), terminal_size=size, run_before=_settled)
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_detail_pane(snap_compare, target: Target, clock: FixedClock, size) -> None:  # noqa: ANN001
+def test_detail_pane(snap_compare, target: Target, clock: FixedClock, size) -> None:
     assert snap_compare(_app(target, clock), terminal_size=size, run_before=_select("nightly-backup"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_history_pane(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:  # noqa: ANN001
+def test_history_pane(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:
     add_history(store, clock)
     assert snap_compare(_app(target, clock), terminal_size=size, run_before=_select("cleanup-temp", "history"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_undecodable_row(snap_compare, target: Target, clock: FixedClock, size) -> None:  # noqa: ANN001
+def test_undecodable_row(snap_compare, target: Target, clock: FixedClock, size) -> None:
     assert snap_compare(_app(target, clock), terminal_size=size, run_before=_select("torn-row"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_help_screen(snap_compare, target: Target, clock: FixedClock, size) -> None:  # noqa: ANN001
-    async def run_before(pilot) -> None:  # noqa: ANN001
+def test_help_screen(snap_compare, target: Target, clock: FixedClock, size) -> None:
+    async def run_before(pilot) -> None:
         await settle(pilot, pilot.app)
         await pilot.press("question_mark")
         await pilot.pause()
@@ -81,13 +85,13 @@ def test_help_screen(snap_compare, target: Target, clock: FixedClock, size) -> N
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_read_only(snap_compare, target: Target, clock: FixedClock, size) -> None:  # noqa: ANN001
+def test_read_only(snap_compare, target: Target, clock: FixedClock, size) -> None:
     assert snap_compare(_app(target, clock, read_only=True), terminal_size=size, run_before=_select("weekly-report"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_disconnected(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:  # noqa: ANN001
-    async def run_before(pilot) -> None:  # noqa: ANN001
+def test_disconnected(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:
+    async def run_before(pilot) -> None:
         app = pilot.app
         await settle(pilot, app)
         main = app.screen_stack[0]
@@ -99,18 +103,18 @@ def test_disconnected(snap_compare, store: Path, target: Target, clock: FixedClo
     assert snap_compare(_app(target, clock), terminal_size=size, run_before=run_before)
 
 
-def test_too_small(snap_compare, target: Target, clock: FixedClock) -> None:  # noqa: ANN001
+def test_too_small(snap_compare, target: Target, clock: FixedClock) -> None:
     assert snap_compare(_app(target, clock), terminal_size=(60, 18), run_before=_settled)
 
 
-def test_light_theme(snap_compare, store: Path, target: Target, clock: FixedClock) -> None:  # noqa: ANN001
+def test_light_theme(snap_compare, store: Path, target: Target, clock: FixedClock) -> None:
     add_history(store, clock)
     assert snap_compare(SchedtuiApp(target, clock=clock, theme="light"), terminal_size=(120, 36), run_before=_settled)
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_confirmation_dialog(snap_compare, target: Target, clock: FixedClock, size) -> None:  # noqa: ANN001
-    async def run_before(pilot) -> None:  # noqa: ANN001
+def test_confirmation_dialog(snap_compare, target: Target, clock: FixedClock, size) -> None:
+    async def run_before(pilot) -> None:
         await _select("weekly-report")(pilot)
         await pilot.press("p")
         await pilot.pause()

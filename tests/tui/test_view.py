@@ -15,7 +15,7 @@ from schedtui.tui.view import build_rows, matches
 
 
 @pytest.fixture
-def jobs(target: Target, clock: FixedClock):  # noqa: ANN201
+def jobs(target: Target, clock: FixedClock):
     feed = Feed(target, clock=clock)
     try:
         frame = feed.fetch()
@@ -25,7 +25,7 @@ def jobs(target: Target, clock: FixedClock):  # noqa: ANN201
     return frame.snapshot.jobs
 
 
-def test_rows_group_sort_filter_collapse(jobs, clock: FixedClock) -> None:  # noqa: ANN001
+def test_rows_group_sort_filter_collapse(jobs, clock: FixedClock) -> None:
     rows = build_rows(jobs, now=clock())
     headers = [(r.group, r.count) for r in rows if r.job is None]
     assert headers == [("overdue", 1), ("upcoming", 7), ("paused", 2), ("undecodable", 2)]
@@ -33,7 +33,14 @@ def test_rows_group_sort_filter_collapse(jobs, clock: FixedClock) -> None:  # no
     assert not [r for r in rows if r.job is not None and r.group == "upcoming"]
     assert [r.count for r in rows if r.group == "upcoming"] == [7]
     rows = build_rows(jobs, now=clock(), needle="REPORT")
-    assert {r.job.id for r in rows if r.job} == {"weekly-report", "send-digest", "team-report", "paused-export", "invoices", "paused-ping"}
+    assert {r.job.id for r in rows if r.job} == {
+        "weekly-report",
+        "send-digest",
+        "team-report",
+        "paused-export",
+        "invoices",
+        "paused-ping",
+    }
     rows = build_rows(jobs, now=clock(), group_by="trigger", sort_by="id")
     ids = [r.job.id for r in rows if r.job is not None and r.group == "interval"]
     assert ids == sorted(ids)
@@ -42,14 +49,14 @@ def test_rows_group_sort_filter_collapse(jobs, clock: FixedClock) -> None:  # no
     assert upcoming[:2] == ["cleanup-temp", "weekly-report"]
 
 
-def test_time_moves_jobs_into_overdue(jobs, clock: FixedClock) -> None:  # noqa: ANN001
+def test_time_moves_jobs_into_overdue(jobs, clock: FixedClock) -> None:
     clock.advance(hours=3)
     rows = build_rows(jobs, now=clock())
     overdue = {r.job.id for r in rows if r.job is not None and r.group == "overdue"}
     assert {"tick", "cleanup-temp", "send-digest"} <= overdue
 
 
-def test_match_is_case_insensitive_on_id_name_and_function(jobs) -> None:  # noqa: ANN001
+def test_match_is_case_insensitive_on_id_name_and_function(jobs) -> None:
     job = next(j for j in jobs if j.id == "nightly-backup")
     assert matches(job, "NIGHTLY") and matches(job, "nightly backup") and matches(job, "database_job")
     assert not matches(job, "weekly")
@@ -92,8 +99,9 @@ def test_detail_flags_the_and_trigger_hazard(tmp_path: Path) -> None:
     detail pane says so (the same judgement as `schedtui check`), other jobs do not."""
     from datetime import datetime
 
-    from schedtui.tui.widgets.detail import render_detail
     from tests.fixtures.factory import DEFAULT_NOW, sqlite_store
+
+    from schedtui.tui.widgets.detail import render_detail
 
     db, _ = sqlite_store(tmp_path, "catalog")
     now = datetime.fromisoformat(DEFAULT_NOW)

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("schedtui: interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback
+    except Exception as exc:
         if os.environ.get("SCHEDTUI_DEBUG"):
             traceback.print_exc()
         typer.echo(f"schedtui: internal error: {type(exc).__name__}: {exc}", err=True)

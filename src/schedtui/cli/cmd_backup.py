@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,10 +76,14 @@ def backup_cmd(
     schema: SchemaOpt = None,
     directory: DirOpt = None,
     keep: Annotated[int, typer.Option("--keep", min=0, help="Newest backups to keep (0 keeps all).")] = 7,
-    keep_daily: Annotated[int, typer.Option("--keep-daily", min=0, help="Also keep the newest of each of the last N days.")] = 0,
+    keep_daily: Annotated[
+        int, typer.Option("--keep-daily", min=0, help="Also keep the newest of each of the last N days.")
+    ] = 0,
     keep_weekly: Annotated[int, typer.Option("--keep-weekly", min=0, help="... of each of the last N ISO weeks.")] = 0,
     keep_monthly: Annotated[int, typer.Option("--keep-monthly", min=0, help="... of each of the last N months.")] = 0,
-    lock_timeout: Annotated[float, typer.Option("--lock-timeout", min=0.1, help="Seconds to wait for a locked SQLite file.")] = 30.0,
+    lock_timeout: Annotated[
+        float, typer.Option("--lock-timeout", min=0.1, help="Seconds to wait for a locked SQLite file.")
+    ] = 30.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a verified backup now (SQLite online copy or pg_dump), then rotate old ones."""
@@ -131,7 +135,9 @@ def backups_cmd(
     table: TableOpt = None,
     schema: SchemaOpt = None,
     directory: DirOpt = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Check every file now: SHA-256, integrity, rows, decoding.")] = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Check every file now: SHA-256, integrity, rows, decoding.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """List the backups in the folder (newest first); exit 1 if --verify finds a bad one."""
@@ -142,7 +148,7 @@ def backups_cmd(
         if not folder.is_dir():
             raise SchedtuiError(f"no backup folder at {folder}", ErrorKind.CONFIG)
         entries = list_backups(folder, verify=verify)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     bad = [e for e in entries if not e.ok]
     if as_json:
         out = []
@@ -181,7 +187,12 @@ def restore_cmd(
     url: UrlOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Restore even while a heartbeat says a scheduler runs, or without a manifest record.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Restore even while a heartbeat says a scheduler runs, or without a manifest record."
+        ),
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -194,10 +205,16 @@ def restore_cmd(
         checked = check_restorable(file.expanduser(), force)
         if not yes:
             if not sys.stdin.isatty():
-                raise SchedtuiError("restore replaces the database: pass --yes to confirm (no terminal to ask on)", ErrorKind.CONFIG)
+                raise SchedtuiError(
+                    "restore replaces the database: pass --yes to confirm (no terminal to ask on)", ErrorKind.CONFIG
+                )
             total = sum(checked.rows.values())
-            what = "every table, view and sequence the dump contains" if file.suffix == ".pgdump" else "the database file"
-            typer.echo(f"Restore {file.name} ({total} rows, SHA-256 {'checked' if checked.hash_ok else 'not recorded'})")
+            what = (
+                "every table, view and sequence the dump contains" if file.suffix == ".pgdump" else "the database file"
+            )
+            typer.echo(
+                f"Restore {file.name} ({total} rows, SHA-256 {'checked' if checked.hash_ok else 'not recorded'})"
+            )
             typer.echo(f"into {target.safe_url}: this replaces {what}; the current database is kept first.")
             if not typer.confirm("Continue?", default=False):
                 typer.echo("not restored")

@@ -112,7 +112,14 @@ def check(
 
 
 def _check(
-    url: str | None, table: str | None, schema: str | None, options: CheckOptions, *, detailed: bool, as_json: bool, perfdata: bool
+    url: str | None,
+    table: str | None,
+    schema: str | None,
+    options: CheckOptions,
+    *,
+    detailed: bool,
+    as_json: bool,
+    perfdata: bool,
 ) -> int:
     """Print the report; the exit code of its status."""
     from schedtui.cli.render import render_report, report_json, status_line
@@ -180,9 +187,7 @@ def _print_table(rows: list[dict[str, Any]], unicode: bool) -> None:
         for r in rows
     ]
     limits = [40, 30, 48, 19, 22, 11]
-    widths = [
-        min(limits[i], max([len(headers[i])] + [len(row[i]) for row in table])) for i in range(len(headers))
-    ]
+    widths = [min(limits[i], max([len(headers[i])] + [len(row[i]) for row in table])) for i in range(len(headers))]
     ell = "…" if unicode else "~"
 
     def cell(text: str, width: int) -> str:

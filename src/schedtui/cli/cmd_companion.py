@@ -157,10 +157,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo(
-        folder: Annotated[
-            Path, typer.Option("--dir", help="Folder for the demo database (created).")
-        ] = Path(".schedtui-demo"),
-        headless: Annotated[bool, typer.Option("--headless", help="No console: run, print the check tree, exit.")] = False,
+        folder: Annotated[Path, typer.Option("--dir", help="Folder for the demo database (created).")] = Path(
+            ".schedtui-demo"
+        ),
+        headless: Annotated[
+            bool, typer.Option("--headless", help="No console: run, print the check tree, exit.")
+        ] = False,
         seconds: Annotated[float, typer.Option("--seconds", min=0.5, help="How long --headless runs.")] = 10.0,
         print_tree: Annotated[
             bool, typer.Option("--print", help="Print the live check tree every few seconds instead of the console.")

@@ -13,9 +13,8 @@ locked; 4 a concurrent change was detected (nothing written).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -52,7 +51,9 @@ WaitOpt = Annotated[
 ]
 ForceOpt = Annotated[
     bool,
-    typer.Option("--force", help="remove: delete the row directly when no companion is live (a running scheduler is not told)."),
+    typer.Option(
+        "--force", help="remove: delete the row directly when no companion is live (a running scheduler is not told)."
+    ),
 ]
 
 _VERBS = {"pause": "Pause", "resume": "Resume", "run_now": "Run now", "remove": "Remove"}
@@ -98,7 +99,7 @@ def _run(
             try:
                 with engine.connect() as conn:
                     control._check_table(conn, target)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 from schedtui.core.db import translate_error
 
                 raise translate_error(exc, target) from None
@@ -111,7 +112,9 @@ def _run(
             engine.dispose()
     code = _exit_code(results, wait)
     if as_json:
-        print_json({"action": action, "target": target.safe_url, "results": [r.as_dict() for r in results], "exit_code": code})
+        print_json(
+            {"action": action, "target": target.safe_url, "results": [r.as_dict() for r in results], "exit_code": code}
+        )
     else:
         for r in results:
             how = "via companion" if r.mode == "companion" else "direct"

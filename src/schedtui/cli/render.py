@@ -66,13 +66,7 @@ def _lines(out: list[str], lines: tuple[Line, ...], indent: str, unicode: bool, 
 
 
 def _asciify(text: str) -> str:
-    return (
-        text.replace("→", "->")
-        .replace("…", "...")
-        .replace("±", "+/-")
-        .encode("ascii", "replace")
-        .decode("ascii")
-    )
+    return text.replace("→", "->").replace("…", "...").replace("±", "+/-").encode("ascii", "replace").decode("ascii")
 
 
 def report_json(report: HealthReport, jobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:

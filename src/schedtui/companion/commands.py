@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -127,7 +127,7 @@ class CommandApplier:
         try:
             with self.engine.connect() as conn:
                 self._table_ok = sa.inspect(conn).has_table(T.COMMANDS, schema=self.tables.schema)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
         return self._table_ok
 
@@ -228,7 +228,7 @@ class CommandApplier:
             if fn is None:
                 return "failed", f"unknown action {action!r}"
             return fn(job_id)
-        except Exception as exc:  # noqa: BLE001 - recorded as the command's outcome
+        except Exception as exc:
             logger.warning("schedtui: command %s %s failed: %s: %s", action, job_id, type(exc).__name__, exc)
             return "failed", f"{type(exc).__name__}: {exc}"
 
@@ -281,7 +281,7 @@ class CommandApplier:
         once._jobstore_alias = alias
         once.misfire_grace_time = None  # it is run now; never "missed"
         executor = self.scheduler._lookup_executor(job.executor)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         try:
             executor.submit_job(once, [now])
         except MaxInstancesReachedError:

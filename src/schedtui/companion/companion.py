@@ -155,7 +155,7 @@ class Companion:
             self._closed = True
         try:
             self.scheduler.remove_listener(self._on_event)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         if self.recorder is not None:
 
@@ -163,7 +163,7 @@ class Companion:
                 if self.recorder is not None and self.recorder.ready.is_set():
                     try:
                         self._close_own_running()
-                    except Exception as exc:  # noqa: BLE001 - closed as unfinished at next start
+                    except Exception as exc:
                         logger.warning("schedtui: could not close running rows at shutdown: %s", type(exc).__name__)
                     self.write_heartbeat("shutdown")
 
@@ -176,10 +176,10 @@ class Companion:
         from apscheduler.events import (
             EVENT_ALL_JOBS_REMOVED,
             EVENT_JOB_ERROR,
-            EVENT_JOB_REMOVED,
             EVENT_JOB_EXECUTED,
             EVENT_JOB_MAX_INSTANCES,
             EVENT_JOB_MISSED,
+            EVENT_JOB_REMOVED,
             EVENT_JOB_SUBMITTED,
             EVENT_SCHEDULER_PAUSED,
             EVENT_SCHEDULER_RESUMED,
@@ -252,7 +252,7 @@ class Companion:
                 try:
                     self._add_heartbeat_job()
                     logger.info("schedtui: heartbeat job re-added after it was removed")
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     logger.warning("schedtui: could not re-add the heartbeat job: %s", exc)
         elif code in self._pause_codes:
             state = self._pause_codes[code]
@@ -268,7 +268,7 @@ class Companion:
         for hook in list(self._tick_hooks):
             try:
                 hook(self)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 key = (id(hook), type(exc).__name__)
                 if key not in self._hook_errors:
                     self._hook_errors.add(key)
@@ -295,12 +295,10 @@ class Companion:
         }
         try:
             with self._hb_lock, self.engine.begin() as conn:
-                done = conn.execute(
-                    sa.update(h).where(h.c.scheduler_id == self.scheduler_id).values(**values)
-                ).rowcount
+                done = conn.execute(sa.update(h).where(h.c.scheduler_id == self.scheduler_id).values(**values)).rowcount
                 if not done:
                     conn.execute(sa.insert(h).values(scheduler_id=self.scheduler_id, **values))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not self._hb_failed:
                 self._hb_failed = True
                 logger.warning("schedtui: cannot write heartbeat (%s: %s)", type(exc).__name__, exc)
@@ -328,7 +326,7 @@ class Companion:
             self._next_prune = now + self.prune_interval
             try:
                 self.prune()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 logger.debug("schedtui: pruning failed: %s", exc)
 
     def _job_meta(self, jobstore: str, job_id: str) -> tuple[str | None, str | None]:
@@ -343,7 +341,7 @@ class Companion:
             job = self.scheduler.get_job(job_id, jobstore)
             if job is not None:
                 name, func = job.name, job.func_ref
-        except Exception:  # noqa: BLE001 - an unloadable job must not stop the recorder
+        except Exception:
             pass
         if name is None and hit is not None:
             name, func = hit[1], hit[2]
@@ -362,10 +360,7 @@ class Companion:
         closed = 0
         with self.engine.begin() as conn:
             ids = [
-                row[0]
-                for row in conn.execute(
-                    sa.select(r.c.scheduler_id).where(r.c.outcome == "running").distinct()
-                )
+                row[0] for row in conn.execute(sa.select(r.c.scheduler_id).where(r.c.outcome == "running").distinct())
             ]
             for sid in ids:
                 if sid == self.scheduler_id:
@@ -461,9 +456,7 @@ class Companion:
         # Heartbeat rows of schedulers gone for more than a week.
         h = self.tables.heartbeats
         with self.engine.begin() as conn:
-            conn.execute(
-                sa.delete(h).where(h.c.last_seen < time.time() - HEARTBEAT_RETENTION_DAYS * 86400)
-            )
+            conn.execute(sa.delete(h).where(h.c.last_seen < time.time() - HEARTBEAT_RETENTION_DAYS * 86400))
         return deleted
 
 
@@ -472,7 +465,7 @@ def _close_at_exit(ref: weakref.ref[Companion]) -> None:
     if comp is not None:
         try:
             comp.close(timeout=3.0)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
 

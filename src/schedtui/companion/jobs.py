@@ -50,7 +50,7 @@ def job_exists_in_database(scheduler: Any, job_id: str, jobstore: str = "default
         store = getattr(scheduler, "_jobstores", {}).get(jobstore)
         try:
             return store is not None and store.lookup_job(job_id) is not None
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
     jobs_t = store.jobs_t
     with store.engine.connect() as conn:
@@ -70,9 +70,7 @@ def archive_stored_job(
     jobs_t = store.jobs_t
     t = T.create_all(store.engine, jobs_t.schema)
     with store.engine.begin() as conn:
-        row = conn.execute(
-            sa.select(jobs_t.c.next_run_time, jobs_t.c.job_state).where(jobs_t.c.id == job_id)
-        ).first()
+        row = conn.execute(sa.select(jobs_t.c.next_run_time, jobs_t.c.job_state).where(jobs_t.c.id == job_id)).first()
         if row is None:
             return None
         table_name = f"{jobs_t.schema}.{jobs_t.name}" if jobs_t.schema else jobs_t.name
@@ -122,7 +120,7 @@ def ensure_job(
         return "preserved"
     try:
         archive_id = archive_stored_job(scheduler, id, jobstore)
-    except Exception as exc:  # noqa: BLE001 - never replace what we could not save
+    except Exception as exc:
         logger.error(
             "schedtui: NOT replacing stored job %r: could not archive it first (%s: %s); kept as stored",
             id,

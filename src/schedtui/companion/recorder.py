@@ -50,7 +50,7 @@ def describe_exception(exc: BaseException | None) -> tuple[str | None, str | Non
     name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
     try:
         message = str(exc)
-    except Exception:  # noqa: BLE001 - a broken __str__ must not stop the recorder
+    except Exception:
         message = f"<{name}: str() failed>"
     return _clip(name, 255), _clip(message, T.MAX_ERROR_MESSAGE)
 
@@ -166,7 +166,7 @@ class RunRecorder:
                     fn, done = item[1]
                     try:
                         fn()
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         logger.exception("schedtui: companion task failed")
                     done.set()
                 else:
@@ -201,7 +201,7 @@ class RunRecorder:
                 next_tick = now + self._tick_interval
                 try:
                     self._tick()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     logger.debug("schedtui: companion tick failed", exc_info=True)
 
     def _take(self, timeout: float) -> list[tuple[Any, ...]]:
@@ -224,7 +224,7 @@ class RunRecorder:
             T.create_all(self.engine, self.t.schema)
             if self._on_ready is not None:
                 self._on_ready()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._outage(exc)
             return False
         self.ready.set()
@@ -249,7 +249,7 @@ class RunRecorder:
         except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
             # The database is up but refuses some row: write one by one, drop the refused.
             self._write_each(items, exc)
-        except Exception as exc:  # noqa: BLE001 - the database may be down: keep and retry
+        except Exception as exc:
             self._outage(exc)
             return False
         for _ in range(len(items)):

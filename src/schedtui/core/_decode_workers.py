@@ -82,13 +82,13 @@ _RESULT_GLOBALS: dict[tuple[str, str], object] = {
 class _ResultUnpickler(pickle.Unpickler):
     """Reads what a worker wrote: schedtui's model objects and nothing else."""
 
-    def find_class(self, module: str, name: str) -> object:  # noqa: D102
+    def find_class(self, module: str, name: str) -> object:
         found = _RESULT_GLOBALS.get((module, name))
         if found is None:
             raise pickle.UnpicklingError(f"unexpected global in decode results: {module[:60]}.{name[:60]}")
         return found
 
-    def persistent_load(self, pid: object) -> object:  # noqa: D102
+    def persistent_load(self, pid: object) -> object:
         raise pickle.UnpicklingError("persistent ids are not used")
 
 
@@ -247,7 +247,7 @@ def decode_shares(
         if meanwhile is not None:
             try:
                 meanwhile()
-            except Exception:  # noqa: BLE001 - the caller's business, not the decode's
+            except Exception:
                 pass
         out: list[model.JobInfo] = []
         for w in pool:  # in order: the first worker's results are read while the others run
@@ -255,7 +255,7 @@ def decode_shares(
                 finished = w.poll(deadline)
                 try:
                     w.read()
-                except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, MemoryError):  # noqa: PERF203
+                except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, MemoryError):
                     w.kill()
                     finished = True
                 if finished:

@@ -193,7 +193,7 @@ def _study(segment: bytes) -> int | None:
             elif name in _GETS:
                 if type(arg) is not int or not (arg in _CONST_SLOTS or BASE <= arg < defined):
                     return None
-    except Exception:  # noqa: BLE001 - anything odd: not cacheable
+    except Exception:
         return None
     if depth != 1 or marks:
         return None
@@ -213,7 +213,7 @@ def _opcodes(segment: bytes) -> list | None:
             # genops reads past the last opcode and finds nothing: the fragment ended on a
             # boundary. Any other error (a cut argument, an unknown opcode) refuses.
             return out if str(exc) == "pickle exhausted before seeing STOP" else None
-        except Exception:  # noqa: BLE001 - anything odd: not cacheable
+        except Exception:
             return None
     return None  # it reached a STOP
 
@@ -225,7 +225,7 @@ def _immutable(obj: object, depth: int = 0) -> bool:
     """Whether sharing ``obj`` between rows can never let one row change another."""
     t = type(obj)
     if t in _SCALARS:
-        return t is not datetime and t is not time or obj.tzinfo is None or _immutable(obj.tzinfo, depth + 1)  # type: ignore[union-attr]
+        return (t is not datetime and t is not time) or obj.tzinfo is None or _immutable(obj.tzinfo, depth + 1)  # type: ignore[union-attr]
     if t is tuple or t is frozenset:
         return depth < 8 and all(_immutable(x, depth + 1) for x in obj)  # type: ignore[attr-defined]
     if isinstance(obj, type):  # placeholder classes (frozen metaclass) and datetime types
@@ -245,7 +245,7 @@ class _Poison:
 class _Template(pickle.Unpickler):
     """Builds an entry's memo (objects handed over as persistent ids, once per entry)."""
 
-    def persistent_load(self, pid: object) -> object:  # noqa: D102
+    def persistent_load(self, pid: object) -> object:
         return self.objects[pid]  # type: ignore[attr-defined,index]
 
 
@@ -253,7 +253,7 @@ class _FastUnpickler(_unpickle.SafeUnpickler):
     """``SafeUnpickler`` whose one persistent id (pushed by our own opcodes, before any byte
     of the row) swaps in the entry's memo and returns the poison."""
 
-    def persistent_load(self, pid: object) -> object:  # noqa: D102
+    def persistent_load(self, pid: object) -> object:
         pending = self.pending
         if pid is not None or pending is None:  # a PERSID of the row itself
             raise _unpickle.UnpickleError("forbidden-opcode", "persistent ids (PERSID) are not allowed")
@@ -368,7 +368,7 @@ class SegmentCache:
             unpickler.pending = (poison, entry.memo)
             result = unpickler.load()
             mark = unpickler.load()  # (the PROTO opcode's value changes nothing for our find_class)
-        except Exception:  # noqa: BLE001 - the full decode reports it
+        except Exception:
             return None
         finally:
             unpickler = None  # frees the C memo and stack (their references to the poison)
@@ -409,7 +409,7 @@ class SegmentCache:
             trigger = unpickler.load()
             memo = unpickler.memo.copy()
             spec = validate(trigger)
-        except Exception:  # noqa: BLE001 - an invalid trigger is not cached
+        except Exception:
             return None
         size = BASE + k
         if sorted(memo) != list(range(size)) or not any(memo[i] is trigger for i in range(BASE, size)):
@@ -429,7 +429,7 @@ class SegmentCache:
         template.objects = objects
         try:
             template.load()
-        except Exception:  # noqa: BLE001 - cannot happen; not cached if it does
+        except Exception:
             return None
         template.objects = None
         return _Entry(spec, template.memo, size, poisoned)

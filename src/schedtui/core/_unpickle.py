@@ -356,27 +356,145 @@ for _key in APSCHEDULER_CLASSES:  # created first, so they are always in the cac
 
 #: Modules (and their submodules) a job state never needs and an attacker would love.
 FORBIDDEN_MODULES = frozenset(
-    """builtins __builtin__ os posix nt posixpath ntpath subprocess sys importlib pickle _pickle
-    pickletools marshal shutil socket _socket types code codeop ctypes _ctypes runpy functools
-    _functools operator _operator io _io pty tty signal _signal threading _thread multiprocessing
-    _multiprocessing concurrent asyncio inspect gc weakref _weakref tempfile pathlib glob
-    webbrowser urllib http ftplib smtplib telnetlib poplib imaplib zipimport pkgutil site
-    sysconfig platform ssl _ssl select selectors mmap resource fcntl zipfile tarfile lzma bz2
-    zlib gzip copy copyreg copy_reg codecs _codecs pdb bdb trace tracemalloc faulthandler
-    atexit builtins sqlite3 _sqlite3 dbm shelve logging unittest doctest pydoc timeit
-    cProfile profile dill cloudpickle joblib numpy.lib nose pytest setuptools pip distutils
-    _posixsubprocess _winapi msvcrt winreg ensurepip venv idlelib tkinter turtle xmlrpc
-    sched queue _queue contextlib abc _abc typing collections.abc apscheduler schedtui
-    pytz pytz_deprecation_shim zoneinfo _zoneinfo datetime _datetime tzlocal""".split()
+    [
+        "builtins",
+        "__builtin__",
+        "os",
+        "posix",
+        "nt",
+        "posixpath",
+        "ntpath",
+        "subprocess",
+        "sys",
+        "importlib",
+        "pickle",
+        "_pickle",
+        "pickletools",
+        "marshal",
+        "shutil",
+        "socket",
+        "_socket",
+        "types",
+        "code",
+        "codeop",
+        "ctypes",
+        "_ctypes",
+        "runpy",
+        "functools",
+        "_functools",
+        "operator",
+        "_operator",
+        "io",
+        "_io",
+        "pty",
+        "tty",
+        "signal",
+        "_signal",
+        "threading",
+        "_thread",
+        "multiprocessing",
+        "_multiprocessing",
+        "concurrent",
+        "asyncio",
+        "inspect",
+        "gc",
+        "weakref",
+        "_weakref",
+        "tempfile",
+        "pathlib",
+        "glob",
+        "webbrowser",
+        "urllib",
+        "http",
+        "ftplib",
+        "smtplib",
+        "telnetlib",
+        "poplib",
+        "imaplib",
+        "zipimport",
+        "pkgutil",
+        "site",
+        "sysconfig",
+        "platform",
+        "ssl",
+        "_ssl",
+        "select",
+        "selectors",
+        "mmap",
+        "resource",
+        "fcntl",
+        "zipfile",
+        "tarfile",
+        "lzma",
+        "bz2",
+        "zlib",
+        "gzip",
+        "copy",
+        "copyreg",
+        "copy_reg",
+        "codecs",
+        "_codecs",
+        "pdb",
+        "bdb",
+        "trace",
+        "tracemalloc",
+        "faulthandler",
+        "atexit",
+        "builtins",
+        "sqlite3",
+        "_sqlite3",
+        "dbm",
+        "shelve",
+        "logging",
+        "unittest",
+        "doctest",
+        "pydoc",
+        "timeit",
+        "cProfile",
+        "profile",
+        "dill",
+        "cloudpickle",
+        "joblib",
+        "numpy.lib",
+        "nose",
+        "pytest",
+        "setuptools",
+        "pip",
+        "distutils",
+        "_posixsubprocess",
+        "_winapi",
+        "msvcrt",
+        "winreg",
+        "ensurepip",
+        "venv",
+        "idlelib",
+        "tkinter",
+        "turtle",
+        "xmlrpc",
+        "sched",
+        "queue",
+        "_queue",
+        "contextlib",
+        "abc",
+        "_abc",
+        "typing",
+        "collections.abc",
+        "apscheduler",
+        "schedtui",
+        "pytz",
+        "pytz_deprecation_shim",
+        "zoneinfo",
+        "_zoneinfo",
+        "datetime",
+        "_datetime",
+        "tzlocal",
+    ]
 )
 
 
 def _forbidden_module(module: str) -> bool:
     parts = module.split(".")
-    for i in range(1, len(parts) + 1):
-        if ".".join(parts[:i]) in FORBIDDEN_MODULES:
-            return True
-    return False
+    return any(".".join(parts[:i]) in FORBIDDEN_MODULES for i in range(1, len(parts) + 1))
 
 
 def _valid_component(part: str) -> bool:
@@ -425,11 +543,11 @@ def _find_global(module: str, name: str) -> object:
 class SafeUnpickler(pickle.Unpickler):
     """C unpickler with every way out to real objects closed."""
 
-    def find_class(self, module: str, name: str) -> object:  # noqa: D102
+    def find_class(self, module: str, name: str) -> object:
         found = _FOUND.get((module, name))
         return found if found is not None else find_global(module, name)
 
-    def persistent_load(self, pid: object) -> object:  # noqa: D102
+    def persistent_load(self, pid: object) -> object:
         raise UnpickleError("forbidden-opcode", "persistent ids (PERSID) are not allowed")
 
 
@@ -445,7 +563,7 @@ def has_ext_opcode(data: bytes) -> bool:
     """Slow path (only when extensions are registered): scan the opcodes."""
     try:
         return any(op.name in _EXT_OPS for op, _arg, _pos in pickletools.genops(data))
-    except Exception:  # noqa: BLE001 - a malformed stream fails in the real load too
+    except Exception:
         return False
 
 
@@ -459,7 +577,7 @@ def _oversized_bytearray8(data: bytes) -> bool:
     try:
         for _op, _arg, _pos in pickletools.genops(data):
             pass
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return "bytearray8" in str(exc)
     return False
 

@@ -108,7 +108,7 @@ class Canary:
                 if hard != resource.RLIM_INFINITY:
                     want = min(want, hard)
                 resource.setrlimit(resource.RLIMIT_AS, (want, hard))
-        except Exception:  # noqa: BLE001 - best effort in the child
+        except Exception:
             pass
         rows = self.rows
         for i in range(first, len(rows)):
@@ -117,7 +117,7 @@ class Canary:
             try:
                 if type(data) is bytes and 0 < len(data) <= self.max_bytes:
                     self.load(data)
-            except BaseException:  # noqa: BLE001 - the parent classifies it
+            except BaseException:
                 pass
         _SLOT.pack_into(self.shm, 0, DONE, 0.0)
 

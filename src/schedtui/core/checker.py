@@ -91,10 +91,7 @@ def judge_store(snapshot: StoreSnapshot, now: datetime, options: CheckOptions) -
         Line(f"{j.id}: {j.finding.message} [{j.finding.code}]", Status.WARNING) for j in bad if j.finding
     )
     if bad:
-        store_summary = (
-            f"{len(jobs)} rows, {len(bad)} undecodable "
-            "(APScheduler deletes such rows when they come due)"
-        )
+        store_summary = f"{len(jobs)} rows, {len(bad)} undecodable (APScheduler deletes such rows when they come due)"
     else:
         store_summary = f"{len(jobs)} rows, all decoded"
     jobstore = Component(
@@ -266,7 +263,9 @@ def run_check(
 
     options = options or CheckOptions()
     own_reader = reader is None
-    rdr: JobStoreReader = reader if isinstance(reader, JobStoreReader) else JobStoreReader(target, clock=clock, incremental=False)
+    rdr: JobStoreReader = (
+        reader if isinstance(reader, JobStoreReader) else JobStoreReader(target, clock=clock, incremental=False)
+    )
     components: list[Component] = []
     snapshot: StoreSnapshot | None = None
     engine = None
@@ -288,8 +287,10 @@ def run_check(
             try:
                 comp = provider(ctx)
             except SchedtuiError as exc:
-                comp = Component(name=getattr(provider, "__name__", "component"), status=Status.UNKNOWN, summary=exc.message)
-            except Exception as exc:  # noqa: BLE001 - one broken component must not hide the rest
+                comp = Component(
+                    name=getattr(provider, "__name__", "component"), status=Status.UNKNOWN, summary=exc.message
+                )
+            except Exception as exc:
                 comp = Component(
                     name=getattr(provider, "__name__", "component").replace("_component", ""),
                     status=Status.UNKNOWN,

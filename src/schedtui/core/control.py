@@ -28,7 +28,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -110,7 +110,9 @@ def _check_exists(target: Target) -> None:
     if dialect_name(target) == "sqlite":
         path = sqlite_path(target)
         if path is None:
-            raise SchedtuiError("an in-memory SQLite database cannot be controlled from another process", ErrorKind.CONFIG)
+            raise SchedtuiError(
+                "an in-memory SQLite database cannot be controlled from another process", ErrorKind.CONFIG
+            )
         if not path.exists():
             raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
 
@@ -202,7 +204,7 @@ def _requester(requested_by: str | None) -> tuple[str, str]:
     if requested_by is None:
         try:
             requested_by = getpass.getuser()
-        except Exception:  # noqa: BLE001
+        except Exception:
             requested_by = os.environ.get("USER") or "unknown"
     return requested_by[:255], socket.gethostname()[:255]
 
@@ -284,7 +286,12 @@ def _submit_command(
         ).scalar_one()
     word = _ACTION_WORDS[action]
     return ControlResult(
-        job_id, action, "companion", "pending", f"{word} requested; the scheduler applies it on its next heartbeat", int(cmd_id)
+        job_id,
+        action,
+        "companion",
+        "pending",
+        f"{word} requested; the scheduler applies it on its next heartbeat",
+        int(cmd_id),
     )
 
 
@@ -316,7 +323,11 @@ def poll(
                 conn.execute(
                     sa.update(c)
                     .where(c.c.id == command_id, c.c.status == "pending", sa.or_(c.c.applied_by.is_(None), stale))
-                    .values(status="expired", applied_at=now, result="not applied before its deadline (no scheduler took it)")
+                    .values(
+                        status="expired",
+                        applied_at=now,
+                        result="not applied before its deadline (no scheduler took it)",
+                    )
                 )
                 row = conn.execute(sa.select(c).where(c.c.id == command_id)).first()
         return _command_result(row)
@@ -393,7 +404,7 @@ def _wake_note(conn: Connection, target: Target, job_id: str, new_ts: float, now
     other = conn.execute(
         sa.select(sa.func.min(t.c.next_run_time)).where(t.c.next_run_time.is_not(None), t.c.id != job_id)
     ).scalar()
-    when = _fmt(datetime.fromtimestamp(new_ts, timezone.utc))
+    when = _fmt(datetime.fromtimestamp(new_ts, UTC))
     if other is None:
         return (
             f"next run {when}; no other job is scheduled, so a running scheduler notices only when "
@@ -401,7 +412,7 @@ def _wake_note(conn: Connection, target: Target, job_id: str, new_ts: float, now
         )
     if other <= new_ts:
         return f"next run {when}"
-    wake = datetime.fromtimestamp(other, timezone.utc)
+    wake = datetime.fromtimestamp(other, UTC)
     return (
         f"next run {when}; a running scheduler notices at its next wake-up, {_fmt(wake)} at the latest "
         "(a run due before then may be reported as missed)"
@@ -409,13 +420,21 @@ def _wake_note(conn: Connection, target: Target, job_id: str, new_ts: float, now
 
 
 def _fmt(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class DirectWriter:
     """Edits one row of the jobs table without a companion (pause, resume, forced remove)."""
 
-    def __init__(self, engine: Engine, target: Target, *, clock: Clock = system_clock, margin: float = SAFETY_MARGIN, due_wait: float = DUE_WAIT) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        target: Target,
+        *,
+        clock: Clock = system_clock,
+        margin: float = SAFETY_MARGIN,
+        due_wait: float = DUE_WAIT,
+    ) -> None:
         self.engine = engine
         self.target = target
         self.clock = clock
@@ -448,7 +467,9 @@ class DirectWriter:
     def _cas(self, row: _Row, new_ts: float | None, new_state: bytes) -> int:
         t = self.table
         cond = [t.c.id == row.job_id, t.c.job_state == row.job_state]
-        cond.append(t.c.next_run_time.is_(None) if row.next_run_time is None else t.c.next_run_time == row.next_run_time)
+        cond.append(
+            t.c.next_run_time.is_(None) if row.next_run_time is None else t.c.next_run_time == row.next_run_time
+        )
         stmt = sa.update(t).where(*cond).values(next_run_time=new_ts, job_state=new_state)
         return self._write(stmt)
 
@@ -488,7 +509,11 @@ class DirectWriter:
             if action == "resume" and row.next_run_time is not None:
                 return res("applied", "not paused; unchanged")
             now = self.clock()
-            if action == "pause" and row.next_run_time is not None and row.next_run_time <= now.timestamp() + self.margin:
+            if (
+                action == "pause"
+                and row.next_run_time is not None
+                and row.next_run_time <= now.timestamp() + self.margin
+            ):
                 fresh = self._wait_not_due(row)
                 if fresh != row:
                     continue  # the scheduler moved (or removed) it: start again from the new row
@@ -518,7 +543,11 @@ class DirectWriter:
                 current = self.read(job_id)
                 if current is None:
                     return res("conflict", "the job was removed meanwhile; nothing written")
-                state = "paused" if current.next_run_time is None else f"next run {_fmt(datetime.fromtimestamp(current.next_run_time, timezone.utc))}"
+                state = (
+                    "paused"
+                    if current.next_run_time is None
+                    else f"next run {_fmt(datetime.fromtimestamp(current.next_run_time, UTC))}"
+                )
                 return res("conflict", f"the row changed meanwhile (now {state}); nothing written, try again")
             committed = self.clock().timestamp()
             if action == "pause" and row.next_run_time is not None and committed > row.next_run_time - self.margin:
@@ -536,7 +565,7 @@ class DirectWriter:
                     "; that time has passed (APScheduler's resume gives a date trigger its run date): "
                     "the scheduler runs it if within misfire_grace_time, else reports it missed"
                 )
-            return res("applied", f"resumed (written directly); {note}", new_value.astimezone(timezone.utc))
+            return res("applied", f"resumed (written directly); {note}", new_value.astimezone(UTC))
         return res("conflict", "the scheduler kept rewriting the job; nothing stuck, try again")
 
     def _verify(self, job_id: str, written: bytes, run_ts: float) -> bool:
@@ -580,7 +609,9 @@ class DirectWriter:
                     continue
             t = self.table
             cond = [t.c.id == job_id, t.c.job_state == row.job_state]
-            cond.append(t.c.next_run_time.is_(None) if row.next_run_time is None else t.c.next_run_time == row.next_run_time)
+            cond.append(
+                t.c.next_run_time.is_(None) if row.next_run_time is None else t.c.next_run_time == row.next_run_time
+            )
             if self._write(sa.delete(t).where(*cond)) == 1:
                 return res("applied", f"removed (forced, written directly): {warning}")
         return res("conflict", "the row kept changing; nothing deleted, try again")
@@ -597,7 +628,18 @@ def _decode(row: _Row, *, screened: bool = False) -> JobInfo:
 
 def _same_but_time(before: JobInfo, after: JobInfo, value: datetime | None) -> bool:
     """The decoded state changed only in ``next_run_time`` (to ``value``)."""
-    fields = ("id", "name", "func", "executor", "args_repr", "kwargs_repr", "misfire_grace_time", "coalesce", "max_instances", "protocol")
+    fields = (
+        "id",
+        "name",
+        "func",
+        "executor",
+        "args_repr",
+        "kwargs_repr",
+        "misfire_grace_time",
+        "coalesce",
+        "max_instances",
+        "protocol",
+    )
     if any(getattr(before, f) != getattr(after, f) for f in fields):
         return False
     if _spec_key(before.trigger) != _spec_key(after.trigger):

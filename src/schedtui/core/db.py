@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from schedtui.core.errors import ErrorKind, SchedtuiError
-from schedtui.core.sqlite_light import LOCK_TIMEOUT, open_readonly
 from schedtui.core.model import Target
+from schedtui.core.sqlite_light import LOCK_TIMEOUT, open_readonly
 from schedtui.core.urls import mask_text, mask_url
 
 #: Seconds to wait for a locked SQLite file or an unreachable server.
@@ -139,9 +139,7 @@ def translate_error(exc: BaseException, target: Target) -> SchedtuiError:
     if isinstance(exc, ImportError):
         return SchedtuiError(_driver_hint(_parse(target), exc), ErrorKind.DRIVER)
     if "database is locked" in low or "database table is locked" in low or "lock timeout" in low:
-        return SchedtuiError(
-            f"the database is locked (waited {LOCK_TIMEOUT:g}s): {where}", ErrorKind.LOCKED
-        )
+        return SchedtuiError(f"the database is locked (waited {LOCK_TIMEOUT:g}s): {where}", ErrorKind.LOCKED)
     if "no such table" in low or ("relation" in low and "does not exist" in low) or "undefinedtable" in low:
         return SchedtuiError(_missing_table(target), ErrorKind.TABLE)
     if "schema" in low and "does not exist" in low:
@@ -162,6 +160,5 @@ def translate_error(exc: BaseException, target: Target) -> SchedtuiError:
 def _missing_table(target: Target) -> str:
     name = f"{target.schema}.{target.table}" if target.schema else target.table
     return (
-        f"table {name!r} not found in {mask_url(target.url)} "
-        "(is this the scheduler's database? see --table / --schema)"
+        f"table {name!r} not found in {mask_url(target.url)} (is this the scheduler's database? see --table / --schema)"
     )

@@ -21,7 +21,7 @@ import math
 import os
 import pickle
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger as _Aps_CronTrigger
@@ -42,7 +42,7 @@ ROW_DEADLINE = 5.0
 #: The column and the pickled next_run_time may differ by this much before a note.
 MISMATCH_TOLERANCE = 1.0
 
-UTC = timezone.utc
+UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -91,7 +91,7 @@ def _load(data: object) -> tuple[object, TriggerSpec | None]:
         raise DecodeError("future-version", f"pickle protocol {data[1]} is newer than this Python reads")
     try:
         return _unpickled(data)  # type: ignore[arg-type]
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a finding
+    except Exception as exc:
         raise _classify(exc) from None
 
 
@@ -279,7 +279,7 @@ def _validate_field(name: str, text: str) -> None:
     try:
         field = _Aps_CronTrigger.FIELDS_MAP[name](name, text)
         ok = str(field) == text
-    except Exception:  # noqa: BLE001 - APScheduler's own validation said no
+    except Exception:
         ok = False
     if not ok:
         raise DecodeError("bad-trigger", f"cron field {name}={text[:40]!r} is not valid")
@@ -444,7 +444,18 @@ def trigger_spec(obj: object) -> TriggerSpec:
 
 # --------------------------------------------------------------------------- job state
 
-_REQUIRED = ("id", "func", "trigger", "executor", "args", "kwargs", "name", "misfire_grace_time", "coalesce", "max_instances")
+_REQUIRED = (
+    "id",
+    "func",
+    "trigger",
+    "executor",
+    "args",
+    "kwargs",
+    "name",
+    "misfire_grace_time",
+    "coalesce",
+    "max_instances",
+)
 _REQUIRED_SET = frozenset(_REQUIRED)
 
 
@@ -536,7 +547,7 @@ def _decode_tuple(data: object) -> tuple:
         return _validated(obj, spec)
     except DecodeError:
         raise
-    except Exception as exc:  # noqa: BLE001 - hostile values must not escape as exceptions
+    except Exception as exc:
         raise _classify(exc) from None
 
 
@@ -641,7 +652,9 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> t
             notes.append(DecodeFinding("next-run-mismatch", "column says paused but the pickle has a next run time"))
         elif column is not None:
             notes.append(DecodeFinding("next-run-mismatch", "column has a next run time but the pickle says paused"))
-    elif column is not None and pickled is not None and not _same_instant(column, pickled, type(next_run_time) is float):
+    elif (
+        column is not None and pickled is not None and not _same_instant(column, pickled, type(next_run_time) is float)
+    ):
         if abs((column - pickled).total_seconds()) > MISMATCH_TOLERANCE:
             notes.append(
                 DecodeFinding(
@@ -675,9 +688,11 @@ def _safe_fields(job_id: object, next_run_time: Any, job_state: Any) -> tuple:
     jid = job_id if type(job_id) is str else safe_repr(job_id, max_len=191)
     try:
         return _row_fields(jid, next_run_time, job_state)
-    except Exception as exc:  # noqa: BLE001 - decode_row never raises
-        finding = _classify(exc).finding() if isinstance(exc, (MemoryError, RecursionError)) else DecodeFinding(
-            "internal", f"decoder error: {type(exc).__name__}"
+    except Exception as exc:
+        finding = (
+            _classify(exc).finding()
+            if isinstance(exc, (MemoryError, RecursionError))
+            else DecodeFinding("internal", f"decoder error: {type(exc).__name__}")
         )
         return _failed(jid, _column_time(next_run_time), _size(job_state), finding, None)
 
@@ -694,7 +709,7 @@ def decode_row(job_id: str, next_run_time: float | None, job_state: bytes, *, wa
     """
     try:
         return decode_rows([(job_id, next_run_time, job_state)], watchdog=watchdog)[0]
-    except Exception as exc:  # noqa: BLE001 - e.g. fork or the guard itself failing
+    except Exception as exc:
         return JobInfo(
             id=str(job_id)[:191],
             next_run_time=None,
@@ -787,9 +802,7 @@ def _too_slow(row: Sequence[Any]) -> JobInfo:
     )
 
 
-def _decode_batch(
-    rows: list[Sequence[Any]], start: int, stop: int, out: list[JobInfo], canary: Any
-) -> None:
+def _decode_batch(rows: list[Sequence[Any]], start: int, stop: int, out: list[JobInfo], canary: Any) -> None:
     # The cyclic GC would re-scan everything decoded so far again and again (it tripled
     # the cost per row); a pickle's own cycles are collected once it runs again.
     with _unpickle.memory_guard(pause_gc=True):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 from schedtui.core.model import CRON_FIELD_NAMES, TriggerSpec
@@ -44,11 +44,11 @@ def zone_name(tz: tzinfo | None, when: datetime | None = None) -> str:
     key = getattr(tz, "key", None) or getattr(tz, "zone", None)
     if isinstance(key, str) and key:
         return "UTC" if key in ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu") else key
-    if tz is timezone.utc:
+    if tz is UTC:
         return "UTC"
     try:
         name = tz.tzname(when)
-    except Exception:  # noqa: BLE001 - a foreign tzinfo
+    except Exception:
         name = None
     return name or "UTC"
 
@@ -103,7 +103,7 @@ def _local(value: datetime, tz: tzinfo | None) -> datetime:
         return value
     try:
         return value.astimezone(tz)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return value
 
 
@@ -149,7 +149,7 @@ def technical_description(spec: TriggerSpec) -> str:
         if kind in ("and", "or"):
             return f"{kind}[{', '.join(technical_description(c) for c in spec.children)}]"
         return f"{kind} trigger"
-    except Exception:  # noqa: BLE001 - never raise
+    except Exception:
         return "trigger"
 
 
@@ -161,10 +161,7 @@ def _compile_fields(spec: TriggerSpec) -> dict[str, object]:
     from apscheduler.triggers.cron import CronTrigger
 
     exprs = dict(spec.cron or ())
-    return {
-        name: CronTrigger.FIELDS_MAP[name](name, str(exprs.get(name, "*")))
-        for name in CRON_FIELD_NAMES
-    }
+    return {name: CronTrigger.FIELDS_MAP[name](name, str(exprs.get(name, "*"))) for name in CRON_FIELD_NAMES}
 
 
 def _exprs(field: object) -> list[object]:
@@ -427,9 +424,7 @@ def _general_cron(f: dict[str, object], spec: TriggerSpec) -> str:
     if not _is_star(dow):
         days = _values(dow, 0, 6) or []
         own.append(f"only on {_weekdays_phrase(days)}")
-    expression = " ".join(
-        [str(f["second"]), str(f["minute"]), str(f["hour"]), dom, str(f["month"]).upper(), "*", "*"]
-    )
+    expression = " ".join([str(f["second"]), str(f["minute"]), str(f["hour"]), dom, str(f["month"]).upper(), "*", "*"])
     text = _cron_descriptor(expression)
     if own:
         text += ", " + ", ".join(own)
@@ -586,7 +581,7 @@ def describe_trigger(spec: TriggerSpec) -> str:
             if "unhashable" not in str(exc):
                 raise
             return _describe(spec)
-    except Exception:  # noqa: BLE001 - a description must never break a screen
+    except Exception:
         return technical_description(spec)
 
 
@@ -633,7 +628,7 @@ def format_when(dt: datetime | None, tz: tzinfo | None = None) -> str:
     if dt is None:
         return "-"
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     if tz is not None:
         dt = dt.astimezone(tz)
     return f"{dt.strftime('%Y-%m-%d %H:%M:%S')} {zone_name(dt.tzinfo, dt)}"

@@ -1,4 +1,4 @@
-"""One process-wide switch for pausing the cyclic garbage collector 
+"""One process-wide switch for pausing the cyclic garbage collector
 
 Decoding a large store creates about ten long-lived objects per job; the collector would
 walk all of them again and again while they are being made, to find no garbage. Every

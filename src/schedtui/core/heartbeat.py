@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,7 +33,7 @@ def connection(bind: Any) -> Iterator[sa.Connection]:
 
 
 def _dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, timezone.utc) if ts is not None else None
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
 def ago(seconds: float) -> str:

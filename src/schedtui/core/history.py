@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,7 +31,7 @@ _EXECUTED = ("success", "error", "unfinished")
 
 
 def _dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, timezone.utc) if ts is not None else None
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,15 +219,11 @@ def recent_runs(
         found: list[RunInfo] = []
         for outcome in T.FAILURE_OUTCOMES:
             if job_id is not None:
-                q = (
-                    sa.select(r)
-                    .where(r.c.job_id == job_id, r.c.outcome == outcome)
-                    .order_by(r.c.scheduled_at.desc())
-                )
+                q = sa.select(r).where(r.c.job_id == job_id, r.c.outcome == outcome).order_by(r.c.scheduled_at.desc())
             else:
                 q = sa.select(r).where(r.c.outcome == outcome).order_by(r.c.finished_at.desc())
             found.extend(_run(x) for x in conn.execute(q.limit(limit)))
-    epoch = datetime.min.replace(tzinfo=timezone.utc)
+    epoch = datetime.min.replace(tzinfo=UTC)
     found.sort(key=lambda x: (x.finished_at or x.scheduled_at or epoch, x.id), reverse=True)
     return tuple(found[:limit])
 
@@ -246,15 +242,12 @@ def _last(conn: sa.Connection, r: sa.Table, job_id: str, outcomes: tuple[str, ..
     best: RunInfo | None = None
     for outcome in outcomes:
         row = conn.execute(
-            sa.select(r)
-            .where(r.c.job_id == job_id, r.c.outcome == outcome)
-            .order_by(r.c.scheduled_at.desc())
-            .limit(1)
+            sa.select(r).where(r.c.job_id == job_id, r.c.outcome == outcome).order_by(r.c.scheduled_at.desc()).limit(1)
         ).first()
         if row is not None:
             run = _run(row)
-            if best is None or (run.scheduled_at or datetime.min.replace(tzinfo=timezone.utc)) > (
-                best.scheduled_at or datetime.min.replace(tzinfo=timezone.utc)
+            if best is None or (run.scheduled_at or datetime.min.replace(tzinfo=UTC)) > (
+                best.scheduled_at or datetime.min.replace(tzinfo=UTC)
             ):
                 best = run
     return best
@@ -294,7 +287,9 @@ def job_stats(bind: Any, job_id: str, schema: str | None = None, window: int = D
         if not _runs_table_exists(conn, schema):
             return None
         counts = dict(
-            conn.execute(sa.select(r.c.outcome, sa.func.count()).where(r.c.job_id == job_id).group_by(r.c.outcome)).all()
+            conn.execute(
+                sa.select(r.c.outcome, sa.func.count()).where(r.c.job_id == job_id).group_by(r.c.outcome)
+            ).all()
         )
         total = sum(counts.values())
         if not total:
@@ -364,7 +359,9 @@ def summary(bind: Any, now: datetime, schema: str | None = None) -> RunSummary:
     )
 
 
-def window_stats(bind: Any, job_ids: list[str], schema: str | None = None, window: int = 100) -> dict[str, dict[str, Any]]:
+def window_stats(
+    bind: Any, job_ids: list[str], schema: str | None = None, window: int = 100
+) -> dict[str, dict[str, Any]]:
     """p50/p95/max of successful durations and the success rate over each job's last
     ``window`` runs: one index-only query per job (for ``check``)."""
     r = T.tables_for(schema).runs
@@ -445,7 +442,9 @@ def history_component(ctx: CheckContext) -> Component | None:
     if failing:
         names = ", ".join(f.job_id for f in failing[:5]) + (" …" if len(failing) > 5 else "")
         status = Status.WARNING
-        summ = f"{len(failing)} job(s) whose last run failed: {names} ({s.runs_24h} runs, {s.failures_24h} failed in 24 h)"
+        summ = (
+            f"{len(failing)} job(s) whose last run failed: {names} ({s.runs_24h} runs, {s.failures_24h} failed in 24 h)"
+        )
     else:
         status = Status.OK
         summ = f"{s.runs_24h} runs in 24 h, {s.failures_24h} failed"

@@ -28,7 +28,7 @@ import pickletools
 import struct
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -409,7 +409,7 @@ def _normalize_tz(tz: tzinfo | None) -> tzinfo:
     key = getattr(tz, "key", None) or getattr(tz, "zone", None)
     if isinstance(key, str) and key:
         if key == "UTC":
-            return timezone.utc
+            return UTC
         return ZoneInfo(key)
     if tz is not None:
         off = tz.utcoffset(None)

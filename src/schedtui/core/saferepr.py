@@ -75,7 +75,7 @@ def _short_str(s: str, limit: int = 120) -> str:
     return repr(s)
 
 
-def _render(obj: object, out: list[str], budget: _Budget, depth: int) -> None:  # noqa: C901
+def _render(obj: object, out: list[str], budget: _Budget, depth: int) -> None:
     budget.nodes -= 1
     if budget.nodes < 0 or budget.chars <= 0:
         _emit(out, budget, ELLIPSIS)

@@ -16,7 +16,7 @@ own ``AndTrigger`` loops forever in that case (see :class:`FireTimes`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -96,7 +96,7 @@ def trigger_zone(spec: TriggerSpec) -> tzinfo | None:
     name = spec.timezone
     if name:
         if name == "UTC":
-            return timezone.utc
+            return UTC
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -146,9 +146,7 @@ def _capped(end: datetime | None, horizon: datetime | None) -> datetime | None:
     return min(end, horizon, key=lambda v: v.timestamp())
 
 
-def _build(
-    spec: TriggerSpec, jitter: bool, now: datetime | None, horizon: datetime | None = None
-) -> BaseTrigger:
+def _build(spec: TriggerSpec, jitter: bool, now: datetime | None, horizon: datetime | None = None) -> BaseTrigger:
     kind = spec.kind
     jit = spec.jitter if jitter else None
     if jit is not None and (not isinstance(jit, (int, float)) or jit < 0):
@@ -163,7 +161,7 @@ def _build(
         run_date = _aware(spec.run_date, "run_date")
         if run_date is None:
             raise ValueError("date trigger without run_date")
-        return DateTrigger(run_date=run_date, timezone=trigger_zone(spec) or timezone.utc)
+        return DateTrigger(run_date=run_date, timezone=trigger_zone(spec) or UTC)
 
     tz = trigger_zone(spec)
     if tz is None:
@@ -190,7 +188,7 @@ def _build(
         start = _aware(spec.start_date, "start_date")
         if start is None:
             # What IntervalTrigger's constructor does: first fire one interval from now.
-            start = (now or datetime.now(timezone.utc)).astimezone(tz) + interval
+            start = (now or datetime.now(UTC)).astimezone(tz) + interval
         return IntervalTrigger(
             days=interval.days,
             seconds=interval.seconds + interval.microseconds / 1_000_000,
@@ -210,7 +208,7 @@ def _build(
         hour, minute, second = (int(v) for v in (spec.calendar_time or (0, 0, 0)))
         start = _as_date(spec.start_date, "start_date")
         if start is None:
-            start = (now or datetime.now(timezone.utc)).astimezone(tz).date()
+            start = (now or datetime.now(UTC)).astimezone(tz).date()
         return CalendarIntervalTrigger(
             years=years,
             months=months,
@@ -263,7 +261,7 @@ def build_trigger(
         return _build(spec, jitter, now, horizon)
     except ValueError:
         raise
-    except Exception as exc:  # noqa: BLE001 - APScheduler raises TypeError and friends
+    except Exception as exc:
         raise ValueError(f"invalid {spec.kind} trigger: {exc}") from exc
 
 
@@ -323,8 +321,8 @@ def _iterate(trigger: BaseTrigger, first: datetime | None, after: datetime, coun
 
 def _horizon(after: datetime) -> datetime:
     """January 1st ``HORIZON_YEARS`` after ``after`` (UTC; one value per year: cacheable)."""
-    year = min(after.astimezone(timezone.utc).year + HORIZON_YEARS, 9998)
-    return datetime(year, 1, 1, tzinfo=timezone.utc)
+    year = min(after.astimezone(UTC).year + HORIZON_YEARS, 9998)
+    return datetime(year, 1, 1, tzinfo=UTC)
 
 
 def _check_aware(value: datetime, what: str) -> None:
@@ -367,9 +365,7 @@ def following_fire_times(spec: TriggerSpec, first: datetime, count: int = 10) ->
     return list(_iterate(trigger, first, first, count).times)
 
 
-def resume_next_run_time(
-    spec: TriggerSpec, now: datetime, *, jitter: bool = True
-) -> datetime | None:
+def resume_next_run_time(spec: TriggerSpec, now: datetime, *, jitter: bool = True) -> datetime | None:
     """What ``scheduler.resume_job`` stores: ``trigger.get_next_fire_time(None, now)``.
 
     ``None`` means APScheduler would remove the job instead (the trigger is finished).

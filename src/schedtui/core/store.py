@@ -16,12 +16,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from operator import attrgetter
-from typing import Any, NamedTuple
 from pathlib import Path
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from schedtui.core import sqlite_light
 from schedtui.core.clock import Clock, system_clock
@@ -46,7 +44,7 @@ _BATCH = 5000
 #: Rows decoded at once on a first read: bounds the raw bytes held, and is large enough
 #: for the decode workers (``_decode_workers.MIN_ROWS``) on big stores.
 _DECODE_AT_ONCE = 100_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _digest(data: bytes | None) -> bytes | None:
@@ -198,7 +196,7 @@ class JobStoreReader:
             except SchedtuiError:
                 self._drop_connection()
                 raise
-            except Exception as exc:  # noqa: BLE001 - every driver error becomes one line
+            except Exception as exc:
                 self._drop_connection()
                 raise _translate(exc, self.target) from exc
             latency = (time.perf_counter() - started) * 1000.0
@@ -217,16 +215,14 @@ class JobStoreReader:
         with self._lock:
             try:
                 if self._dialect == "sqlite":
-                    cur = self._sqlite().execute(
-                        f"SELECT job_state FROM {self._table_sql()} WHERE id = ?", (job_id,)
-                    )
+                    cur = self._sqlite().execute(f"SELECT job_state FROM {self._table_sql()} WHERE id = ?", (job_id,))
                     row = cur.fetchone()
                 else:
                     with self.engine.connect() as conn:
                         row = conn.exec_driver_sql(
                             f"SELECT job_state FROM {self._table_sql()} WHERE id = %(id)s", {"id": job_id}
                         ).fetchone()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise _translate(exc, self.target) from exc
             return None if row is None else bytes(row[0])
 
@@ -369,7 +365,9 @@ class JobStoreReader:
             conn.rollback()
         return self._rebuild(scan, fetched, _md5)
 
-    def _is_changed(self, job_id: str, next_run_time: float | None, *, digest: Any = None, size: int | None = None) -> bool:
+    def _is_changed(
+        self, job_id: str, next_run_time: float | None, *, digest: Any = None, size: int | None = None
+    ) -> bool:
         cached = self._cache.get(job_id)
         if cached is None or cached.next_run_time != next_run_time:
             return True
@@ -405,7 +403,9 @@ class JobStoreReader:
         self._order = [(sort_key(j), j.id) for j in ordered] if self._incremental else []
         return ordered
 
-    def _rebuild(self, scan: Sequence[tuple[str, Any, Any]], fetched: dict[str, Row], digest: Any) -> tuple[JobInfo, ...]:
+    def _rebuild(
+        self, scan: Sequence[tuple[str, Any, Any]], fetched: dict[str, Row], digest: Any
+    ) -> tuple[JobInfo, ...]:
         """Apply one incremental read: decode what changed, keep the rest, keep the order."""
         from schedtui.core.decoder import decode_rows
 

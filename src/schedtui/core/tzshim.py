@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 _KEY_RE = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+){0,3}")
@@ -96,7 +96,7 @@ def pytz_p(*args: object) -> tzinfo:
     if len(args) == 1:
         key = valid_key(args[0])
         if key == "UTC":
-            return timezone.utc
+            return UTC
         return zone_from_key(key)
     if len(args) != 4:
         raise ZoneError("pytz._p takes 1 or 4 arguments")
@@ -120,7 +120,7 @@ def pytz_utc(*args: object) -> tzinfo:
     """Stand-in for ``pytz._UTC()``."""
     if args:
         raise ZoneError("pytz._UTC takes no arguments")
-    return timezone.utc
+    return UTC
 
 
 def shim_wrap_zone(*args: object) -> tzinfo:
@@ -151,7 +151,7 @@ def zone_name(tz: tzinfo | None) -> str | None:
         return tz.key
     if isinstance(tz, PytzZone):
         return tz.zone
-    if tz is timezone.utc:
+    if tz is UTC:
         return "UTC"
     if isinstance(tz, timezone):
         off = tz.utcoffset(None)

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -54,17 +54,33 @@ def add_demo_jobs(scheduler: Any) -> dict[str, str]:
     def ensure(func: str, trigger: str, **kw: Any) -> None:
         done[kw["id"]] = ensure_job(scheduler, func, trigger, force=False, **kw)
 
-    ensure(f"{J}:backup_database_job", "cron", hour=2, minute=0, timezone="UTC", id="database_backup",
-           name="Daily Database Backup", max_instances=1, coalesce=True)
+    ensure(
+        f"{J}:backup_database_job",
+        "cron",
+        hour=2,
+        minute=0,
+        timezone="UTC",
+        id="database_backup",
+        name="Daily Database Backup",
+        max_instances=1,
+        coalesce=True,
+    )
     ensure(f"{J}:cleanup_temp", "interval", hours=6, id="cleanup_temp", name="Cleanup temporary files")
-    ensure(f"{J}:generate_report", "cron", day_of_week="mon", hour=8, minute=0, timezone="UTC",
-           id="report_gen", name="Weekly Report")
+    ensure(
+        f"{J}:generate_report",
+        "cron",
+        day_of_week="mon",
+        hour=8,
+        minute=0,
+        timezone="UTC",
+        id="report_gen",
+        name="Weekly Report",
+    )
     ensure(f"{J}:tick", "interval", seconds=3, id="tick", name="Tick every 3 seconds")
     ensure(f"{J}:sync_inventory", "interval", seconds=5, id="sync_inventory", name="Sync inventory")
     ensure(f"{J}:flaky", "interval", seconds=4, id="flaky_api", name="Call a flaky API")
     ensure(f"{J}:slow", "interval", seconds=10, id="slow_export", name="Slow export (4 s)", args=[4.0])
-    ensure(f"{J}:generate_report", "interval", hours=1, id="newsletter", name="Newsletter (paused)",
-           next_run_time=None)
+    ensure(f"{J}:generate_report", "interval", hours=1, id="newsletter", name="Newsletter (paused)", next_run_time=None)
     return done
 
 
@@ -93,7 +109,7 @@ def _print_tree(target: Target, out: TextIO, clear: bool) -> None:
     text = check_tree(target)
     if clear:
         out.write("\x1b[2J\x1b[H")
-    out.write(f"schedtui demo - {datetime.now(timezone.utc):%H:%M:%S} UTC (Ctrl-C stops the scheduler)\n\n")
+    out.write(f"schedtui demo - {datetime.now(UTC):%H:%M:%S} UTC (Ctrl-C stops the scheduler)\n\n")
     out.write(text.rstrip() + "\n")
     out.flush()
 

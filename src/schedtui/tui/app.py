@@ -75,15 +75,21 @@ class SchedtuiApp(App[None]):
         if main is None:
             return
         yield SystemCommand("Filter jobs", "Filter by id, name or function (/)", main.action_filter)
-        yield SystemCommand("Group jobs", "Cycle grouping: state, function module, trigger kind (g)", main.action_cycle_group)
+        yield SystemCommand(
+            "Group jobs", "Cycle grouping: state, function module, trigger kind (g)", main.action_cycle_group
+        )
         yield SystemCommand("Sort jobs", "Cycle sorting: next run, id, last duration (s)", main.action_cycle_sort)
         yield SystemCommand("Detail or history", "Switch the right pane (v)", main.action_toggle_pane)
         yield SystemCommand("Backup now", "Write and verify a backup of the store (b)", main.action_backup)
         yield SystemCommand("Full reload", "Re-read and decode every row (R)", main.action_reload)
-        yield SystemCommand("Pause or resume refresh", "Stop or restart reading the database (P)", main.action_toggle_refresh)
+        yield SystemCommand(
+            "Pause or resume refresh", "Stop or restart reading the database (P)", main.action_toggle_refresh
+        )
         yield SystemCommand("Refresh more often", "Shorter refresh interval (+)", main.action_faster)
         yield SystemCommand("Refresh less often", "Longer refresh interval (-)", main.action_slower)
-        yield SystemCommand("Show traceback", "Full traceback of the run selected in the history (t)", main.action_traceback)
+        yield SystemCommand(
+            "Show traceback", "Full traceback of the run selected in the history (t)", main.action_traceback
+        )
         yield SystemCommand("Light or dark", "Toggle the light and dark theme (T)", self.action_toggle_theme)
         yield SystemCommand("Help", "Keys and what the console shows (?)", main.action_help)
         if not self.read_only:

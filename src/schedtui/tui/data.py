@@ -159,7 +159,7 @@ class Feed:
         if reader is not None:
             try:
                 reader.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
     def close(self) -> None:
@@ -187,7 +187,7 @@ class Feed:
             from schedtui.core.db import sqlite_path
 
             path = sqlite_path(self.target)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return
         if path is None:
             return
@@ -215,7 +215,7 @@ class Feed:
                         snap = reader.read()
                 else:
                     snap = reader.read()
-            except Exception as exc:  # noqa: BLE001 - shown in the summary, never raised
+            except Exception as exc:
                 kind = getattr(getattr(exc, "kind", None), "value", None)
                 return Frame(fetched_at=now, snapshot=self._last, error=self._mask(exc), error_kind=kind, changed=False)
             prev = self._last
@@ -231,12 +231,13 @@ class Feed:
             return out
         schema = self.target.schema
         try:
-            from schedtui.core import heartbeat as hb_mod, history as hist_mod
-        except Exception:  # noqa: BLE001 - companion helpers not available
+            from schedtui.core import heartbeat as hb_mod
+            from schedtui.core import history as hist_mod
+        except Exception:
             return out
         try:
             installed = bool(hist_mod.companion_installed(engine, schema=schema))
-        except Exception:  # noqa: BLE001
+        except Exception:
             return out
         out["companion"] = installed
         if not installed:
@@ -254,13 +255,13 @@ class Feed:
                     count=len(beats),
                     commands=any(_attr(b, "accepts_commands", default=True) for b in fresh),
                 )
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         try:
             s = hist_mod.summary(engine, now, schema=schema)
             out["runs_24h"] = _attr(s, "runs", "runs_24h", "total")
             out["failures_24h"] = _attr(s, "failures", "failures_24h", "failed")
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         try:
             durations: dict[str, float] = {}
@@ -270,7 +271,7 @@ class Feed:
                 if jid is not None and dur is not None and jid not in durations:
                     durations[str(jid)] = float(dur)
             out["last_durations"] = durations
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         return out
 
@@ -280,7 +281,7 @@ class Feed:
 
             directory = self.backup_dir or backup_mod.default_backup_dir(self.target)
             items = list(backup_mod.list_backups(directory))
-        except Exception:  # noqa: BLE001
+        except Exception:
             return None
         best: BackupInfo | None = None
         for item in items:
@@ -303,7 +304,7 @@ class Feed:
                 reader = self._get_reader()
                 engine = reader.engine
                 from schedtui.core import history as hist_mod
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 return History(job_id=job_id, companion=False, error=self._mask(exc))
             schema = self.target.schema
             try:
@@ -311,7 +312,7 @@ class Feed:
                     return History(job_id=job_id, companion=False)
                 runs = tuple(_run(r) for r in hist_mod.recent_runs(engine, job_id=job_id, limit=50, schema=schema))
                 stats = hist_mod.job_stats(engine, job_id, schema=schema)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 return History(job_id=job_id, companion=True, error=self._mask(exc))
             return History(
                 job_id=job_id,
@@ -329,18 +330,17 @@ class Feed:
     def extras(self, job: JobInfo, now: datetime) -> Extras:
         if job.finding is None:
             try:
-                from schedtui.tui.fmt import next_fire_times
-
                 from schedtui.core.checker import and_trigger_hang
+                from schedtui.tui.fmt import next_fire_times
 
                 times = tuple(next_fire_times(job.trigger, now, 10))
                 return Extras(job_id=job.id, fire_times=times, hang_after=and_trigger_hang(job))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 return Extras(job_id=job.id, fire_error=self._mask(exc))
         with self._lock:
             try:
                 raw = self._get_reader().raw_state(job.id)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 return Extras(job_id=job.id, opcode_note=f"raw bytes unavailable: {self._mask(exc)}")
         if raw is None:
             return Extras(job_id=job.id, opcode_note="the row is gone")
@@ -361,7 +361,7 @@ def opcode_view(raw: bytes, limit: int = OPCODE_LIMIT) -> tuple[tuple[str, ...],
             if arg is not None:
                 text += " " + clean(repr(arg), 80)
             lines.append(text)
-    except Exception as exc:  # noqa: BLE001 - truncated or garbled bytes
+    except Exception as exc:
         note = f"stopped: {clean(exc, 120)}"
     return tuple(lines), note
 
@@ -369,7 +369,7 @@ def opcode_view(raw: bytes, limit: int = OPCODE_LIMIT) -> tuple[tuple[str, ...],
 def _safe_fresh(beat: Any, now: datetime) -> bool:
     try:
         return bool(beat.is_fresh(now))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 

@@ -6,10 +6,9 @@ import unicodedata
 from datetime import datetime
 
 from schedtui.core import describe as core
-
 from schedtui.core.model import JobInfo, TriggerSpec
 
-_CONTROL = {c: "?" for c in range(32)} | {127: "?"}
+_CONTROL = dict.fromkeys(range(32), "?") | {127: "?"}
 
 
 def clean(text: object, limit: int = 200) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Literal
 
@@ -42,7 +42,7 @@ class Row:
         return f"g:{self.group}" if self.job is None else f"j:{self.job.id}"
 
 
-def _on_time_judge():  # noqa: ANN202
+def _on_time_judge():
     """``(job, now) -> bool`` (not overdue?) from the checker, or None when unavailable.
 
     Overdue means past the job's grace (the checker's CRITICAL); a job a few seconds late
@@ -57,7 +57,7 @@ def _on_time_judge():  # noqa: ANN202
     return lambda job, now: job_lag(job, now, options)[0] != Status.CRITICAL
 
 
-def job_state(job: JobInfo, now: datetime, judge=None) -> str:  # noqa: ANN001
+def job_state(job: JobInfo, now: datetime, judge=None) -> str:
     """overdue, upcoming, paused or undecodable."""
     if job.finding is not None:
         return "undecodable"
@@ -69,13 +69,13 @@ def job_state(job: JobInfo, now: datetime, judge=None) -> str:  # noqa: ANN001
     if judge is not None:
         try:
             return "upcoming" if judge(job, now) else "overdue"
-        except Exception:  # noqa: BLE001 - odd data: judge by the column alone
+        except Exception:
             pass
     grace = max(job.misfire_grace_time or 0.0, DEFAULT_GRACE)
     return "overdue" if (now - nrt).total_seconds() > grace else "upcoming"
 
 
-def group_of(job: JobInfo, group_by: GroupBy, now: datetime, judge=None) -> str:  # noqa: ANN001
+def group_of(job: JobInfo, group_by: GroupBy, now: datetime, judge=None) -> str:
     if group_by == "state":
         return job_state(job, now, judge)
     if group_by == "module":
@@ -93,10 +93,10 @@ def matches(job: JobInfo, needle: str) -> bool:
     return any(needle in (v or "").lower() for v in (job.id, job.name, job.func))
 
 
-_FAR = datetime.max.replace(tzinfo=timezone.utc)
+_FAR = datetime.max.replace(tzinfo=UTC)
 
 
-def _sort_key(sort_by: SortBy, durations: Mapping[str, float]):  # noqa: ANN202
+def _sort_key(sort_by: SortBy, durations: Mapping[str, float]):
     if sort_by == "id":
         return attrgetter("id")
     if sort_by == "duration":
@@ -120,7 +120,7 @@ class RowList(Sequence[Row]):
     def __len__(self) -> int:
         return len(self._items)
 
-    def __getitem__(self, index):  # noqa: ANN001, ANN204
+    def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         item = self._items[index]
@@ -172,7 +172,7 @@ def build_rows(
             continue
         try:
             key = group_of(job, group_by, now, judge)
-        except Exception:  # noqa: BLE001 - nothing a row holds may break the list
+        except Exception:
             key = "(undecodable)"
         members = groups.get(key)
         if members is None:
@@ -194,7 +194,7 @@ def build_rows(
         if not (presorted and sort_by == "next"):
             try:
                 members.sort(key=key_fn)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 members.sort(key=lambda j: str(j.id))
         items.extend(members)
     return RowList(items, headers)
@@ -202,4 +202,8 @@ def build_rows(
 
 def count_overdue(jobs: Iterable[JobInfo], now: datetime) -> int:
     judge = _on_time_judge()
-    return sum(1 for j in jobs if j.next_run_time is not None and j.next_run_time < now and job_state(j, now, judge) == "overdue")
+    return sum(
+        1
+        for j in jobs
+        if j.next_run_time is not None and j.next_run_time < now and job_state(j, now, judge) == "overdue"
+    )

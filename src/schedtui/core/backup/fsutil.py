@@ -46,7 +46,9 @@ def publish(tmp: Path, final: Path) -> None:
     try:
         os.link(tmp, final)
     except FileExistsError:
-        raise SchedtuiError(f"{final} appeared while the backup was written; not replacing it", ErrorKind.CONFLICT)
+        raise SchedtuiError(
+            f"{final} appeared while the backup was written; not replacing it", ErrorKind.CONFLICT
+        ) from None
     except OSError:  # no hard links on this file system: check, then rename
         if final.exists():
             raise SchedtuiError(f"{final} already exists; not replacing it", ErrorKind.CONFLICT) from None

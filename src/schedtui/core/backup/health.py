@@ -35,7 +35,7 @@ def _folder(ctx: CheckContext) -> Path | None:
         from schedtui.core.backup.service import default_backup_dir
 
         folder = default_backup_dir(ctx.target)
-    except Exception:  # noqa: BLE001 - not a backup-able target: nothing to say
+    except Exception:
         return None
     return folder if folder.is_dir() else None
 
@@ -58,7 +58,12 @@ def backups_component(ctx: CheckContext) -> Component | None:
     verified = [e for e in entries if e.verified]
     total = sum(e.size for e in entries)
     max_age = ctx.options.backup_max_age
-    data: dict[str, object] = {"dir": str(folder), "count": len(entries), "verified": len(verified), "total_bytes": total}
+    data: dict[str, object] = {
+        "dir": str(folder),
+        "count": len(entries),
+        "verified": len(verified),
+        "total_bytes": total,
+    }
     lines = [Line(f"folder {folder}"), Line(f"{len(entries)} backup(s), {len(verified)} verified, {_size(total)}")]
     perf = [Perf("backup_count", len(entries), min=0), Perf("backup_bytes", total, "B", min=0)]
     statuses = [Status.OK]
@@ -84,5 +89,3 @@ def backups_component(ctx: CheckContext) -> Component | None:
         lines.append(Line(f"last attempt {when} failed: {err}", Status.WARNING))
         data["last_failure"] = {"at": when, "error": err}
     return Component(NAME, max(statuses, key=lambda s: s.rank), summary, tuple(lines), tuple(perf), data)
-
-

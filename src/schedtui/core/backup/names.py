@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 EXTENSIONS = ("sqlite", "pgdump")
@@ -47,14 +47,14 @@ def parse_name(name: str) -> BackupName | None:
     if m is None:
         return None
     try:
-        ts = datetime.strptime(m["ts"], _STAMP).replace(tzinfo=timezone.utc)
+        ts = datetime.strptime(m["ts"], _STAMP).replace(tzinfo=UTC)
     except ValueError:
         return None
     return BackupName(ts, int(m["n"] or 1), m["stem"], m["ext"], name)
 
 
 def format_name(stem: str, when: datetime, ext: str, seq: int = 1) -> str:
-    stamp = when.astimezone(timezone.utc).strftime(_STAMP)
+    stamp = when.astimezone(UTC).strftime(_STAMP)
     return f"{stem}-{stamp}{'' if seq == 1 else f'-{seq}'}.{ext}"
 
 

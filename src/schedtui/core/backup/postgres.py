@@ -129,7 +129,7 @@ def check_tool_version(tool: str, server_num: int) -> None:
         )
 
 
-def _engine(target: Target):  # noqa: ANN202
+def _engine(target: Target):
     from schedtui.core.db import read_engine
 
     return read_engine(target)
@@ -140,7 +140,7 @@ def _connect_error(exc: Exception, target: Target) -> SchedtuiError:
     return SchedtuiError(f"cannot connect to {target.safe_url}: {text}", ErrorKind.CONNECT)
 
 
-def counted_tables(conn, target: Target) -> list[tuple[str, str]]:  # noqa: ANN001
+def counted_tables(conn, target: Target) -> list[tuple[str, str]]:
     """(schema, table) of the jobs table and schedtui's tables beside it."""
     import sqlalchemy as sa
 
@@ -179,7 +179,7 @@ def dump_database(
             conn = engine.connect()
         except SchedtuiError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _connect_error(exc, target) from None
         with conn:
             server_num = int(conn.execute(sa.text("SHOW server_version_num")).scalar() or 0)
@@ -202,7 +202,9 @@ def dump_database(
         engine.dispose()
 
 
-def run_tool(argv: list[str], env: Mapping[str, str], what: str, target: Target, input_path: Path | None = None) -> None:
+def run_tool(
+    argv: list[str], env: Mapping[str, str], what: str, target: Target, input_path: Path | None = None
+) -> None:
     try:
         proc = subprocess.run(argv, env=dict(env), capture_output=True, text=True, timeout=TOOL_TIMEOUT)
     except OSError as exc:
@@ -319,7 +321,9 @@ def inspect_dump(
     except SchedtuiError as exc:
         out.integrity = exc.message
         return out
-    full = subprocess.run([pg_restore, "-f", os.devnull, str(path)], capture_output=True, text=True, timeout=TOOL_TIMEOUT)
+    full = subprocess.run(
+        [pg_restore, "-f", os.devnull, str(path)], capture_output=True, text=True, timeout=TOOL_TIMEOUT
+    )
     if full.returncode != 0:
         out.integrity = f"pg_restore cannot read it: {first_error(full.stderr)}"
         return out

@@ -42,7 +42,7 @@ def running_scheduler(target: Target, clock: Clock) -> str | None:
         return None
     try:
         beats = read_heartbeats(engine, schema=target.schema)
-    except Exception:  # noqa: BLE001 - no companion tables, unreachable: nothing to go by
+    except Exception:
         return None
     finally:
         engine.dispose()
@@ -50,7 +50,7 @@ def running_scheduler(target: Target, clock: Clock) -> str | None:
     for beat in beats:
         try:
             fresh = beat.is_fresh(now)
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
         if fresh:
             who = [str(v) for v in (getattr(beat, a, None) for a in ("scheduler_id", "host", "hostname", "pid")) if v]
@@ -75,7 +75,9 @@ def check_restorable(path: Path, force: bool) -> VerifyResult:
     return result
 
 
-def restore_backup(target: Target, path: str | Path, *, force: bool = False, clock: Clock = system_clock) -> RestoreResult:
+def restore_backup(
+    target: Target, path: str | Path, *, force: bool = False, clock: Clock = system_clock
+) -> RestoreResult:
     """Replace the target database with the backup at ``path``.
 
     Verifies the backup (hash and integrity) first; refuses while a fresh heartbeat says a
@@ -111,9 +113,18 @@ def restore_backup(target: Target, path: str | Path, *, force: bool = False, clo
     if kept:
         msg += f"; previous database kept as {kept[0]}"
     try:
-        append_record(path.parent, {"event": "restore", "status": "restored", "file": path.name,
-                                    "target": target.safe_url, "at": clock().isoformat(), "forced": force,
-                                    "kept": [str(k) for k in kept]})
+        append_record(
+            path.parent,
+            {
+                "event": "restore",
+                "status": "restored",
+                "file": path.name,
+                "target": target.safe_url,
+                "at": clock().isoformat(),
+                "forced": force,
+                "kept": [str(k) for k in kept],
+            },
+        )
     except OSError:
         notes.append("could not note the restore in the manifest")
     return RestoreResult(
@@ -183,7 +194,7 @@ def _move_back(db: Path, kept: tuple[Path, ...]) -> None:
         return
     base = str(kept[0])
     for moved in kept:
-        suffix = str(moved)[len(base):]
+        suffix = str(moved)[len(base) :]
         try:
             os.replace(moved, Path(f"{db}{suffix}"))
         except OSError:

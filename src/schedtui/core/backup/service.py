@@ -232,8 +232,13 @@ def _record_failure(folder: Path, base: dict[str, Any], when: datetime, started:
     try:
         append_record(
             folder,
-            {**base, "status": "failed", "created_at": when.isoformat(), "error": err.message,
-             "duration_s": round(time.monotonic() - started, 3)},
+            {
+                **base,
+                "status": "failed",
+                "created_at": when.isoformat(),
+                "error": err.message,
+                "duration_s": round(time.monotonic() - started, 3),
+            },
         )
     except OSError:
         pass

@@ -27,7 +27,7 @@ def sqlite_path(target: Target) -> Path:
 
     try:
         database = make_url(target.url).database
-    except Exception as exc:  # noqa: BLE001 - malformed URL
+    except Exception as exc:
         raise SchedtuiError(f"not a database URL: {target.safe_url} ({exc})", ErrorKind.CONFIG) from None
     if database and database.startswith("file:"):
         database = database[5:].split("?", 1)[0]
@@ -120,7 +120,10 @@ def copy_database(
                 # Steps, for progress. The source's read transaction stays open across them,
                 # so the snapshot cannot change and the copy never restarts.
                 def copied(_status: int, remaining: int, pages: int) -> None:
-                    progress(round(min(0.6, 0.2 + 0.4 * (1 - remaining / max(pages, 1))), 4), f"copied {pages - remaining}/{pages} pages")
+                    progress(
+                        round(min(0.6, 0.2 + 0.4 * (1 - remaining / max(pages, 1))), 4),
+                        f"copied {pages - remaining}/{pages} pages",
+                    )
 
                 src.backup(dst, pages=max(256, total // 50), progress=copied)
             step = "finishing the copy"

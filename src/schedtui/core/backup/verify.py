@@ -12,7 +12,7 @@ from schedtui.core.backup.fsutil import sha256_file
 from schedtui.core.backup.manifest import read_records, records_by_file
 from schedtui.core.backup.names import parse_name
 from schedtui.core.backup.results import VerifyResult
-from schedtui.core.backup.sqlite import integrity, iter_jobs, journal_mode, open_ro, table_names, count_rows
+from schedtui.core.backup.sqlite import count_rows, integrity, iter_jobs, journal_mode, open_ro, table_names
 
 DEFAULT_TABLE = "apscheduler_jobs"
 
@@ -66,14 +66,14 @@ def _decode_one(job_id: str, nrt: Any, state: bytes, decode: DecodeRow, bad: lis
     try:
         if getattr(decode(job_id, nrt, state), "finding", None) is not None:
             bad.append(job_id)
-    except Exception:  # noqa: BLE001 - defensive: count as undecodable
+    except Exception:
         bad.append(job_id)
 
 
 def _decode_chunk(chunk: list[tuple[str, Any, bytes]], batch_decode: Any, decode: DecodeRow, bad: list[str]) -> None:
     try:
         infos = batch_decode(chunk)
-    except Exception:  # noqa: BLE001 - fall back to one row at a time
+    except Exception:
         for job_id, nrt, state in chunk:
             _decode_one(job_id, nrt, state, decode, bad)
         return
@@ -130,7 +130,7 @@ def inspect_sqlite(
     out = Inspection()
     try:
         conn = open_ro(path, timeout=5.0)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out.integrity = f"does not open: {exc}"
         return out
     try:
@@ -161,13 +161,17 @@ def verify_backup(path: str | Path) -> VerifyResult:
     (SQLite integrity check / pg_restore), row counts against the manifest, decoding."""
     path = Path(path)
     if not path.is_file():
-        return VerifyResult(path, False, None, None, None, "missing", problems=("file not found",), message=f"{path}: not found")
+        return VerifyResult(
+            path, False, None, None, None, "missing", problems=("file not found",), message=f"{path}: not found"
+        )
     record = manifest_record(path)
     expected_sha = record.get("sha256") if record else None
     try:
         sha = sha256_file(path)
     except OSError as exc:
-        return VerifyResult(path, False, None, expected_sha, None, f"unreadable: {exc.strerror}", message=f"{path.name}: unreadable")
+        return VerifyResult(
+            path, False, None, expected_sha, None, f"unreadable: {exc.strerror}", message=f"{path.name}: unreadable"
+        )
     hash_ok = None if expected_sha is None else sha == expected_sha
     table = (record or {}).get("table") or DEFAULT_TABLE
     expected_rows = (record or {}).get("rows")

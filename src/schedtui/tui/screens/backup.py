@@ -80,7 +80,7 @@ class BackupScreen(ModalScreen[bool]):
             self.post_message(self.Done(False, Content.styled(f"backup failed: {message}", "$error")))
             self.app.call_from_thread(self.app.notify, message, title="Backup failed", severity="error")
             return
-        except Exception as exc:  # noqa: BLE001 - shown, never raised
+        except Exception as exc:
             text = mask_text(f"{type(exc).__name__}: {exc}", self.target.url)
             self.post_message(self.Done(False, Content.styled(f"backup failed: {clean(text, 300)}", "$error")))
             return
@@ -98,7 +98,9 @@ class BackupScreen(ModalScreen[bool]):
         )
         self.post_message(self.Done(bool(result.verified), text))
         summary = f"backup {'verified' if result.verified else 'NOT verified'}: {result.path.name if hasattr(result.path, 'name') else result.path} ({_size(result.size)})"
-        self.app.call_from_thread(self.app.notify, clean(summary, 200), title="Backup", severity="information" if result.verified else "error")
+        self.app.call_from_thread(
+            self.app.notify, clean(summary, 200), title="Backup", severity="information" if result.verified else "error"
+        )
 
     def on_backup_screen_progress(self, event: Progress) -> None:
         self.query_one(ProgressBar).update(progress=max(0.0, min(1.0, event.fraction)))

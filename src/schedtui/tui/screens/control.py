@@ -58,7 +58,7 @@ class ControlMixin:
             return False, "job control is not available in this build"
         try:
             return availability(self.feed.target, job, self.heartbeat_fresh, action)  # type: ignore[attr-defined]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return False, clean(exc, 200)
 
     def control_note(self) -> Content | None:
@@ -75,7 +75,11 @@ class ControlMixin:
                 continue
             ok, reason = self._availability(job, action)
             mark = ("✓ ", "$success") if ok else ("✗ ", "$error")
-            lines.append(Content.assemble((f"{key} ", "bold"), mark, (f"{WORDS[action].lower()}: ", ""), (clean(reason, 200), "$text-muted")))
+            lines.append(
+                Content.assemble(
+                    (f"{key} ", "bold"), mark, (f"{WORDS[action].lower()}: ", ""), (clean(reason, 200), "$text-muted")
+                )
+            )
         return Content("\n").join(lines)
 
     # -- the three keys --------------------------------------------------------------
@@ -102,7 +106,9 @@ class ControlMixin:
             return
         ok, reason = self._availability(job, action)
         if not ok:
-            self.notify(f"{WORDS[action]} {clean(job.label, 80)}: {reason}", title="Not possible", severity="warning", timeout=6)  # type: ignore[attr-defined]
+            self.notify(
+                f"{WORDS[action]} {clean(job.label, 80)}: {reason}", title="Not possible", severity="warning", timeout=6
+            )  # type: ignore[attr-defined]
             return
         title = f"{WORDS[action]} job “{clean(job.label, 80)}”?"
         ident = f"id {clean(job.id, 191)}" + (f" · {clean(job.func, 120)}" if job.func else "")
@@ -112,7 +118,9 @@ class ControlMixin:
             if yes:
                 self._submit(job, action)
 
-        self.app.push_screen(ConfirmScreen(title, body, confirm_label=WORDS[action], danger=action == "remove"), answered)  # type: ignore[attr-defined]
+        self.app.push_screen(
+            ConfirmScreen(title, body, confirm_label=WORDS[action], danger=action == "remove"), answered
+        )  # type: ignore[attr-defined]
 
     def _submit(self, job: JobInfo, action: str) -> None:
         self.pending[job.id] = WORDS[action].lower()
@@ -131,7 +139,7 @@ class ControlMixin:
                     return
                 waited += 0.5
                 result = poll(target, result.command_id, clock=clock)
-        except Exception as exc:  # noqa: BLE001 - shown, never raised
+        except Exception as exc:
             from schedtui.core.urls import mask_text
 
             text = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
@@ -150,7 +158,12 @@ class ControlMixin:
             ok = r.status == "applied"
             severity = "information" if ok else ("warning" if r.status == "pending" else "error")
             via = "by the scheduler (companion)" if r.mode == "companion" else "directly"
-            self.notify(f"{word} {message.job_id}: {r.status} {via}. {clean(r.message, 200)}", title=word, severity=severity, timeout=8)  # type: ignore[attr-defined]
+            self.notify(
+                f"{word} {message.job_id}: {r.status} {via}. {clean(r.message, 200)}",
+                title=word,
+                severity=severity,
+                timeout=8,
+            )  # type: ignore[attr-defined]
         self.action_reload_soon()
 
     def action_reload_soon(self) -> None:

@@ -26,7 +26,17 @@ from schedtui.core.model import JobInfo, StoreSnapshot
 from schedtui.tui.data import Extras, Feed, Frame, History
 from schedtui.tui.screens.control import ControlMixin
 from schedtui.tui.screens.dialogs import HelpScreen, TextScreen
-from schedtui.tui.view import GROUP_LABELS, GROUPINGS, SORT_LABELS, SORTS, GroupBy, RowList, SortBy, build_rows, count_overdue
+from schedtui.tui.view import (
+    GROUP_LABELS,
+    GROUPINGS,
+    SORT_LABELS,
+    SORTS,
+    GroupBy,
+    RowList,
+    SortBy,
+    build_rows,
+    count_overdue,
+)
 from schedtui.tui.widgets.detail import DetailPane
 from schedtui.tui.widgets.history import HistoryPane
 from schedtui.tui.widgets.jobs import JobList
@@ -92,7 +102,7 @@ class MainScreen(ControlMixin, Screen):
 
     WRITE_ACTIONS: ClassVar[frozenset[str]] = frozenset({"pause_resume", "run_now", "remove"})
 
-    def __init__(self, feed: Feed, *, read_only: bool, refresh: float, clock) -> None:  # noqa: ANN001
+    def __init__(self, feed: Feed, *, read_only: bool, refresh: float, clock) -> None:
         super().__init__(id="main")
         self.feed = feed
         self.clock = clock
@@ -184,7 +194,7 @@ class MainScreen(ControlMixin, Screen):
                 self.feed.reset()
             frame = self.feed.fetch()
             history = self.feed.history(selected) if selected and not frame.stale else None
-        except Exception as exc:  # noqa: BLE001 - Feed never raises; this is the last net
+        except Exception as exc:
             frame = Frame(fetched_at=self.clock(), snapshot=None, error=f"internal error: {exc}", changed=False)
             history = None
         self.post_message(FrameReady(frame, history, time.monotonic() - started, cold))
@@ -197,7 +207,14 @@ class MainScreen(ControlMixin, Screen):
         previous = self.frame
         if frame.stale and previous is not None:
             # Keep everything last seen on screen (marked stale), with the new error.
-            frame = replace(previous, fetched_at=frame.fetched_at, snapshot=frame.snapshot or previous.snapshot, error=frame.error, error_kind=frame.error_kind, changed=False)
+            frame = replace(
+                previous,
+                fetched_at=frame.fetched_at,
+                snapshot=frame.snapshot or previous.snapshot,
+                error=frame.error,
+                error_kind=frame.error_kind,
+                changed=False,
+            )
         self.frame = frame
         if frame.stale:
             self.failures += 1
@@ -215,9 +232,18 @@ class MainScreen(ControlMixin, Screen):
             delay = max(self.interval, spacing)
         jobs = self.query_one(JobList)
         jobs.stale = frame.stale
-        if frame.snapshot is not None and (frame.changed or not self.loaded or (previous is not None and previous.last_durations != frame.last_durations and self.params.sort_by == "duration")):
-            self._request_rows()
-        elif frame.snapshot is None and not self.loaded:
+        if (
+            frame.snapshot is not None
+            and (
+                frame.changed
+                or not self.loaded
+                or (
+                    previous is not None
+                    and previous.last_durations != frame.last_durations
+                    and self.params.sort_by == "duration"
+                )
+            )
+        ) or (frame.snapshot is None and not self.loaded):
             self._request_rows()
         else:
             jobs.refresh()
@@ -244,15 +270,26 @@ class MainScreen(ControlMixin, Screen):
         self._build_rows(self._rows_token, jobs, self.params, durations, self.clock())
 
     @work(thread=True, group="rows", exit_on_error=False, description="group and sort the jobs")
-    def _build_rows(self, token: int, jobs: tuple[JobInfo, ...], params: ViewParams, durations: dict, now: datetime) -> None:
+    def _build_rows(
+        self, token: int, jobs: tuple[JobInfo, ...], params: ViewParams, durations: dict, now: datetime
+    ) -> None:
         try:
-            rows = build_rows(jobs, now=now, group_by=params.group_by, sort_by=params.sort_by, needle=params.needle, collapsed=params.collapsed, durations=durations, presorted=True)
+            rows = build_rows(
+                jobs,
+                now=now,
+                group_by=params.group_by,
+                sort_by=params.sort_by,
+                needle=params.needle,
+                collapsed=params.collapsed,
+                durations=durations,
+                presorted=True,
+            )
             if params.group_by == "state" and not params.needle:
                 overdue = next((h.count for h in rows.headers if h.group == "overdue"), 0)
             else:
                 overdue = count_overdue(jobs, now)
             counts = count_jobs(jobs, overdue)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.app.call_from_thread(self.notify, f"cannot list the jobs: {exc}", severity="error")
             return
         self.post_message(RowsReady(token, rows, counts))
@@ -463,7 +500,7 @@ class MainScreen(ControlMixin, Screen):
     def _on_traceback(self, message: HistoryPane.ShowTraceback) -> None:
         self._show_traceback(message.run)
 
-    def _show_traceback(self, run) -> None:  # noqa: ANN001
+    def _show_traceback(self, run) -> None:
         text = run.traceback or run.error or "this run has no error"
         self.app.push_screen(TextScreen(f"{run.outcome} run", str(text)[:20000]))
 

@@ -3,7 +3,7 @@ an undecodable row the reason and a safe opcode listing of its bytes."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -117,7 +117,7 @@ def _fire_times(job: JobInfo, extras: Extras | None) -> list[Content]:
         return [head, Content.styled("none: the trigger will not fire again", "$text-muted")]
     lines = [head]
     for i, when in enumerate(extras.fire_times, 1):
-        utc = when.astimezone(timezone.utc)
+        utc = when.astimezone(UTC)
         if zones == "UTC" or zone is None:
             lines.append(Content.assemble((f"{i:>2}  ", "$text-muted"), format_when(utc)))
             continue
@@ -125,7 +125,7 @@ def _fire_times(job: JobInfo, extras: Extras | None) -> list[Content]:
             local = when.astimezone(zone)  # type: ignore[arg-type]
             text = local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
             other = utc.strftime("%H:%M" if utc.date() == local.date() else "%m-%d %H:%M") + " UTC"
-        except Exception:  # noqa: BLE001
+        except Exception:
             text, other = format_when(when), ""
         lines.append(Content.assemble((f"{i:>2}  ", "$text-muted"), text, ("  ", ""), (other, "$text-muted")))
     return lines
@@ -139,7 +139,7 @@ class DetailPane(VerticalScroll):
     DetailPane > Static { width: 1fr; }
     """
 
-    def compose(self):  # noqa: ANN201
+    def compose(self):
         yield Static(id="detail-body")
 
     def show(self, job: JobInfo | None, extras: Extras | None, now: datetime, actions: Content | None = None) -> None:
@@ -147,6 +147,6 @@ class DetailPane(VerticalScroll):
             content = render_detail(job, extras, now)
             if actions is not None and job is not None:
                 content = Content("\n").join([content, Content(""), actions])
-        except Exception as exc:  # noqa: BLE001 - a strange row must not break the console
+        except Exception as exc:
             content = Content(f"cannot show this job: {clean(exc, 200)}")
         self.query_one("#detail-body", Static).update(content)

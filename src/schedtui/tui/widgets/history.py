@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -22,7 +22,14 @@ COMPANION_HINT = (
     "next to the jobs table. See: schedtui companion --help"
 )
 
-OUTCOME_STYLE = {"success": "$success", "error": "$error", "unfinished": "$error", "missed": "$warning", "max_instances": "$warning", "running": "$accent"}
+OUTCOME_STYLE = {
+    "success": "$success",
+    "error": "$error",
+    "unfinished": "$error",
+    "missed": "$warning",
+    "max_instances": "$warning",
+    "running": "$accent",
+}
 
 
 def render_stats(h: History, now: datetime) -> Content:
@@ -53,11 +60,11 @@ def _short_when(when: datetime | None, now: datetime) -> str:
     if when is None:
         return "—"
     try:
-        when = when.astimezone(timezone.utc)
-        if when.date() == now.astimezone(timezone.utc).date():
+        when = when.astimezone(UTC)
+        if when.date() == now.astimezone(UTC).date():
             return when.strftime("%H:%M:%S")
         return when.strftime("%m-%d %H:%M")
-    except Exception:  # noqa: BLE001
+    except Exception:
         return clean(when, 20)
 
 
@@ -77,7 +84,7 @@ class HistoryPane(Vertical):
             super().__init__()
             self.run = run
 
-    def __init__(self, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.history: History | None = None
 
@@ -92,8 +99,10 @@ class HistoryPane(Vertical):
     def show(self, history: History | None, job_label: str | None, now: datetime) -> None:
         try:
             self._show(history, job_label, now)
-        except Exception as exc:  # noqa: BLE001 - odd history rows must not break the console
-            self.query_one("#history-note", Static).update(Content.styled(f"cannot show the runs: {clean(exc, 200)}", "$error"))
+        except Exception as exc:
+            self.query_one("#history-note", Static).update(
+                Content.styled(f"cannot show the runs: {clean(exc, 200)}", "$error")
+            )
             self._visible(False)
 
     def _show(self, history: History | None, job_label: str | None, now: datetime) -> None:
@@ -125,7 +134,11 @@ class HistoryPane(Vertical):
         if not history.runs:
             note.update(Content.styled(f"No runs recorded for {clean(job_label, 80)} yet.", "$text-muted"))
         else:
-            note.update(Content.assemble(("Runs of ", "$text-muted"), (clean(job_label, 80), "bold"), ("  (enter: traceback)", "$text-muted")))
+            note.update(
+                Content.assemble(
+                    ("Runs of ", "$text-muted"), (clean(job_label, 80), "bold"), ("  (enter: traceback)", "$text-muted")
+                )
+            )
         stats.update(render_stats(history, now))
         spark.data = [r.duration for r in reversed(history.runs) if r.duration is not None] or []
         for i, run in enumerate(history.runs):

@@ -86,7 +86,7 @@ class JobList(ScrollView, can_focus=True):
             super().__init__()
             self.group = group
 
-    def __init__(self, *, clock: Clock = system_clock, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, clock: Clock = system_clock, id: str | None = None) -> None:
         super().__init__(id=id)
         self.clock = clock
         self.rows: RowList = RowList()
@@ -188,7 +188,11 @@ class JobList(ScrollView, can_focus=True):
 
     def action_expand(self) -> None:
         row = self.current
-        if row is not None and row.job is None and (self.cursor + 1 >= len(self.rows) or self.rows[self.cursor + 1].job is None):
+        if (
+            row is not None
+            and row.job is None
+            and (self.cursor + 1 >= len(self.rows) or self.rows[self.cursor + 1].job is None)
+        ):
             self.post_message(self.GroupToggled(row.group))
 
     def on_click(self, event: events.Click) -> None:
@@ -216,7 +220,7 @@ class JobList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         try:
             return self._render_row(index, width, base)
-        except Exception:  # noqa: BLE001 - a strange row must never break the console
+        except Exception:
             return Strip([Segment(_fit(" (unrenderable row)", width), base)], width)
 
     def _trigger_text(self, job: JobInfo) -> str:
@@ -253,7 +257,11 @@ class JobList(ScrollView, can_focus=True):
             else:
                 state_style = self._state_style(row.group, job)
                 dim = self.get_component_rich_style("jobs--dim", partial=True)
-                right_style = self.get_component_rich_style("jobs--pending", partial=True) if job.id in self.pending else state_style
+                right_style = (
+                    self.get_component_rich_style("jobs--pending", partial=True)
+                    if job.id in self.pending
+                    else state_style
+                )
             segments = [
                 Segment("  ", base),
                 Segment(_fit(clean(job.label, 120), label_w) + " ", base + state_style),
@@ -262,7 +270,7 @@ class JobList(ScrollView, can_focus=True):
             ]
         return Strip(segments).adjust_cell_length(width, base)
 
-    def _countdown(self, job: JobInfo, now) -> str:  # noqa: ANN001
+    def _countdown(self, job: JobInfo, now) -> str:
         if job.finding is not None:
             return "undecodable"
         return countdown(job.next_run_time, now)

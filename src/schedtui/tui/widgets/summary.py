@@ -60,11 +60,13 @@ class SummaryStrip(Static):
     def show(self, target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime) -> None:
         try:
             self.update(render_summary(target, frame, counts, refresh, now))
-        except Exception as exc:  # noqa: BLE001 - never let a strange value break the strip
+        except Exception as exc:
             self.update(Content.styled(f"summary unavailable: {clean(exc, 200)}", "$error"))
 
 
-def render_summary(target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime) -> Content:
+def render_summary(
+    target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime
+) -> Content:
     line1 = Content.assemble(*_jobs(counts), SEP, *_scheduler(frame, counts, now))
     line2 = Content.assemble(*_next(counts, now), SEP, *_runs(frame), SEP, *_backup(frame, now))
     line3 = Content.assemble(*_database(target, frame, refresh, now))
