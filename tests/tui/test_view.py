@@ -11,7 +11,7 @@ from schedtui.core.clock import FixedClock
 from schedtui.core.model import Target
 from schedtui.tui.data import Feed, opcode_view
 from schedtui.tui.fmt import clean
-from schedtui.tui.view import build_rows, matches
+from schedtui.tui.view import JobRuns, build_rows, matches
 
 
 @pytest.fixture
@@ -28,10 +28,10 @@ def jobs(target: Target, clock: FixedClock):
 def test_rows_group_sort_filter_collapse(jobs, clock: FixedClock) -> None:
     rows = build_rows(jobs, now=clock())
     headers = [(r.group, r.count) for r in rows if r.job is None]
-    assert headers == [("overdue", 1), ("upcoming", 7), ("paused", 2), ("undecodable", 2)]
-    rows = build_rows(jobs, now=clock(), collapsed={"upcoming"})
-    assert not [r for r in rows if r.job is not None and r.group == "upcoming"]
-    assert [r.count for r in rows if r.group == "upcoming"] == [7]
+    assert headers == [("overdue", 1), ("on time", 7), ("paused", 2), ("undecodable", 2)]
+    rows = build_rows(jobs, now=clock(), collapsed={"on time"})
+    assert not [r for r in rows if r.job is not None and r.group == "on time"]
+    assert [r.count for r in rows if r.group == "on time"] == [7]
     rows = build_rows(jobs, now=clock(), needle="REPORT")
     assert {r.job.id for r in rows if r.job} == {
         "weekly-report",
@@ -44,8 +44,9 @@ def test_rows_group_sort_filter_collapse(jobs, clock: FixedClock) -> None:
     rows = build_rows(jobs, now=clock(), group_by="trigger", sort_by="id")
     ids = [r.job.id for r in rows if r.job is not None and r.group == "interval"]
     assert ids == sorted(ids)
-    rows = build_rows(jobs, now=clock(), sort_by="duration", durations={"weekly-report": 3.0, "cleanup-temp": 9.0})
-    upcoming = [r.job.id for r in rows if r.job is not None and r.group == "upcoming"]
+    runs = {"weekly-report": JobRuns(last_duration=3.0), "cleanup-temp": JobRuns(last_duration=9.0)}
+    rows = build_rows(jobs, now=clock(), sort_by="duration", descending=True, runs=runs)
+    upcoming = [r.job.id for r in rows if r.job is not None and r.group == "on time"]
     assert upcoming[:2] == ["cleanup-temp", "weekly-report"]
 
 

@@ -35,11 +35,9 @@ DirOpt = Annotated[
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return str(n)
+    from schedtui.core.vocab import format_bytes
+
+    return format_bytes(n)
 
 
 def _age(then: datetime, now: datetime) -> str:

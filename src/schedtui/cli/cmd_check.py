@@ -32,21 +32,18 @@ CLOCK: Clock = system_clock
 
 
 def job_state(job: JobInfo, now: datetime, options: CheckOptions) -> tuple[str, float | None]:
-    """``on_time | late | overdue | paused | undecodable`` and the lag in seconds."""
-    from schedtui.core.checker import job_lag
+    """``on_time | late | overdue | paused | undecodable`` and the lag (``core.vocab.job_state``)."""
+    from schedtui.core.vocab import job_state as core_state
 
-    if job.finding is not None:
-        status, lag = job_lag(job, now, options)
-        return "undecodable", lag
-    if job.next_run_time is None:
-        return "paused", None
-    status, lag = job_lag(job, now, options)
-    return {Status.OK: "on_time", Status.WARNING: "late", Status.CRITICAL: "overdue"}[status], lag
+    state, lag = core_state(job, now, options)
+    if state == "undecodable" and job.next_run_time is not None:
+        lag = (now - job.next_run_time).total_seconds()
+    return state.value, lag
 
 
 def job_json(job: JobInfo, now: datetime, options: CheckOptions) -> dict[str, Any]:
     from schedtui.core.checker import describe
-    from schedtui.core.describe import countdown
+    from schedtui.core.vocab import job_countdown
 
     state, lag = job_state(job, now, options)
     trig = job.trigger
@@ -59,7 +56,7 @@ def job_json(job: JobInfo, now: datetime, options: CheckOptions) -> dict[str, An
         "trigger_kind": trig.kind if trig else None,
         "timezone": trig.timezone if trig else None,
         "next_run_time": job.next_run_time.isoformat() if job.next_run_time else None,
-        "countdown": countdown(job.next_run_time, now),
+        "countdown": job_countdown(job, now, options),
         "lag_seconds": None if lag is None else round(lag, 3),
         "executor": job.executor,
         "misfire_grace_time": job.misfire_grace_time,

@@ -143,8 +143,11 @@ def use_color() -> bool:
 
 
 def use_unicode() -> bool:
-    """False when stdout cannot encode the tree characters (ASCII fallback)."""
-    if os.environ.get("SCHEDTUI_ASCII"):
+    """False when the terminal declared no UTF-8 locale (``core.vocab.terminal_unicode``)
+    or stdout cannot encode the tree characters (ASCII fallback)."""
+    from schedtui.core.vocab import terminal_unicode
+
+    if not terminal_unicode():
         return False
     encoding = getattr(sys.stdout, "encoding", None) or "ascii"
     try:

@@ -59,12 +59,6 @@ def describe(job: JobInfo) -> str:
     return describe_trigger(job.trigger)
 
 
-def _countdown(target: datetime | None, now: datetime) -> str:
-    from schedtui.core.describe import countdown
-
-    return countdown(target, now)
-
-
 def judge_store(snapshot: StoreSnapshot, now: datetime, options: CheckOptions) -> list[Component]:
     """The database, jobstore and scheduler (jobs) components of a snapshot."""
     jobs = snapshot.jobs
@@ -136,10 +130,12 @@ def and_trigger_hang(job: JobInfo, lookahead: int = 3) -> int | None:
     return len(listing.times) if listing.stalled else None
 
 
-def _job_list(title: str, status: Status | None, jobs: Sequence[JobInfo], now: datetime) -> Line:
+def _job_list(title: str, status: Status | None, jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) -> Line:
     """A titled line with one child per job (``id: trigger → countdown``), at most 20."""
+    from schedtui.core.vocab import job_countdown
+
     children = tuple(
-        Line(f"{j.id}: {describe(j)} → {_countdown(j.next_run_time, now)}", status) for j in jobs[:_LIST_LIMIT]
+        Line(f"{j.id}: {describe(j)} → {job_countdown(j, now, options)}", status) for j in jobs[:_LIST_LIMIT]
     )
     if len(jobs) > _LIST_LIMIT:
         children += (Line(f"… and {len(jobs) - _LIST_LIMIT} more"),)
@@ -148,6 +144,8 @@ def _job_list(title: str, status: Status | None, jobs: Sequence[JobInfo], now: d
 
 def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) -> Component:
     """The scheduler component: counts, upcoming jobs, late and overdue jobs."""
+    from schedtui.core.vocab import overdue_summary
+
     active = [j for j in jobs if j.next_run_time is not None]
     paused = len(jobs) - len(active)
     late: list[tuple[JobInfo, float]] = []
@@ -179,13 +177,13 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
     hazards = [(j, n) for j in maybe_hazard if (n := and_trigger_hang(j)) is not None]
     lines: list[Line] = [Line(f"Tasks: {len(jobs)} total, {len(active)} active, {paused} paused")]
     if options.upcoming > 0:
-        lines.append(_job_list(f"Upcoming Tasks (Next {len(upcoming)}):", None, upcoming, now))
+        lines.append(_job_list(f"Upcoming Tasks (Next {len(upcoming)}):", None, upcoming, now, options))
     if overdue:
         title = f"Overdue Tasks ({len(overdue)}): not run beyond their grace"
-        lines.append(_job_list(title, Status.CRITICAL, [j for j, _ in overdue], now))
+        lines.append(_job_list(title, Status.CRITICAL, [j for j, _ in overdue], now, options))
     if late:
         title = f"Late Tasks ({len(late)}): past due, within their grace"
-        lines.append(_job_list(title, Status.WARNING, [j for j, _ in late], now))
+        lines.append(_job_list(title, Status.WARNING, [j for j, _ in late], now, options))
     if hazards:
         lines.append(
             Line(
@@ -202,7 +200,7 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
         status, summary = Status.WARNING, "no jobs in the table"
     elif overdue:
         status = Status.CRITICAL
-        summary = f"{len(overdue)} of {len(jobs)} tasks overdue: the scheduler is not running them"
+        summary = overdue_summary(len(overdue), len(jobs))
     elif late:
         status, summary = Status.WARNING, f"{len(late)} of {len(jobs)} tasks late"
     elif hazards:

@@ -12,16 +12,19 @@ import os
 import pickletools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from schedtui.core import gcpause
+from schedtui.core.activity import CommandInfo, Hourly
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.history import RunInfo
 from schedtui.core.model import JobInfo, StoreSnapshot, Target
 from schedtui.core.urls import mask_text
 from schedtui.tui.fmt import clean
+from schedtui.tui.view import JobRuns
 
 #: How many pickle opcodes the safe view shows at most.
 OPCODE_LIMIT = 400
@@ -66,6 +69,16 @@ class Frame:
     last_durations: dict[str, float] = field(default_factory=dict)
     last_backup: BackupInfo | None = None
     changed: bool = True
+    #: per job: last run, outcome, duration, runs and failures in 24 h (the table's columns)
+    job_runs: dict[str, JobRuns] = field(default_factory=dict)
+    #: the newest runs of all jobs, newest first (the events feed)
+    recent: tuple[RunInfo, ...] = ()
+    #: runs and failures per hour over 24 h (the failures overview's chart)
+    hourly: Hourly | None = None
+    #: the newest job-control requests recorded by the companion (the audit log)
+    commands: tuple[CommandInfo, ...] = ()
+    #: the backups in the folder, newest first
+    backups: tuple[BackupInfo, ...] = ()
 
     @property
     def stale(self) -> bool:
@@ -222,7 +235,70 @@ class Feed:
             changed = prev is None or not _same_jobs(prev.jobs, snap.jobs)
             self._last = snap
             extra = self._companion(reader, now)
-            return Frame(fetched_at=now, snapshot=snap, changed=changed, last_backup=self._backup(), **extra)
+            if extra.get("companion"):
+                extra.update(self._activity(reader, now))
+            return Frame(
+                fetched_at=now,
+                snapshot=snap,
+                changed=changed,
+                last_backup=self._backup(),
+                backups=self._backups(),
+                **extra,
+            )
+
+    def _activity(self, reader: Any, now: datetime) -> dict[str, Any]:
+        """The table's run columns, the events feed and the failures overview."""
+        from schedtui.core import activity
+
+        out: dict[str, Any] = {}
+        engine = reader.engine
+        schema = self.target.schema
+        try:
+            recent = activity.newest_runs(engine, limit=2000, schema=schema)
+            counts = activity.per_job_24h(engine, now, schema=schema)
+        except Exception:
+            return out
+        digests: dict[str, JobRuns] = {}
+        errors: dict[str, tuple[str, datetime | None]] = {}
+        for run in recent:
+            if run.outcome in ("error", "unfinished") and run.job_id not in errors:
+                errors[run.job_id] = (_error_line(run), run.finished_at or run.started_at)
+            if run.job_id in digests or run.outcome == "running":
+                continue
+            n, f = counts.get(run.job_id, (0, 0))
+            digests[run.job_id] = JobRuns(
+                last_at=run.started_at or run.scheduled_at or run.finished_at,
+                last_outcome=clean(run.outcome, 20),
+                last_duration=run.duration_s,
+                runs_24h=n,
+                failures_24h=f,
+            )
+        for job_id, (n, f) in counts.items():
+            digests.setdefault(job_id, JobRuns(runs_24h=n, failures_24h=f))
+        for job_id, (text, at) in errors.items():
+            d = digests.get(job_id)
+            if d is not None:
+                digests[job_id] = replace(d, last_error=text, last_error_at=at)
+        out["job_runs"] = digests
+        out["recent"] = recent[:500]
+        try:
+            out["hourly"] = activity.hourly(engine, now, schema=schema)
+            out["commands"] = activity.recent_commands(engine, schema=schema)
+        except Exception:
+            pass
+        return out
+
+    def _backups(self) -> tuple[BackupInfo, ...]:
+        try:
+            from schedtui.core import backup as backup_mod
+
+            directory = self.backup_dir or backup_mod.default_backup_dir(self.target)
+            items = backup_mod.list_backups(directory)
+        except Exception:
+            return ()
+        return tuple(
+            BackupInfo(path=str(b.path), size=b.size, verified=b.verified, created_at=b.created_at) for b in items[:20]
+        )
 
     def _companion(self, reader: Any, now: datetime) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -383,6 +459,12 @@ def _run(r: Any) -> Run:
         error=error,
         traceback=_attr(r, "traceback"),
     )
+
+
+def _error_line(run: RunInfo) -> str:
+    """The first line of a run's error, sanitized (``OSError: [Errno 28] No space left``)."""
+    text = ": ".join(str(x) for x in (run.error_type, run.error_message) if x) or run.outcome
+    return clean(text.splitlines()[0] if text else "", 300)
 
 
 def _failure_time(run: Any) -> datetime | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import work
@@ -17,17 +20,11 @@ from schedtui.core.clock import Clock
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.model import Target
 from schedtui.core.urls import mask_text
-from schedtui.tui.fmt import clean
+from schedtui.tui.fmt import clean, size
+from schedtui.tui.glyphs import g
 
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:,} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+#: Progress messages closer together than this are merged (the UI shows the latest).
+PROGRESS_EVERY = 0.1
 
 
 class BackupScreen(ModalScreen[bool]):
@@ -47,13 +44,22 @@ class BackupScreen(ModalScreen[bool]):
             self.ok = ok
             self.text = text
 
-    def __init__(self, target: Target, clock: Clock, directory: str | None = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        clock: Clock,
+        directory: str | None = None,
+        on_finished: Callable[[bool], None] | None = None,
+    ) -> None:
         super().__init__()
         self.target = target
         self.clock = clock
         self.directory = directory
+        self.on_finished = on_finished
         self.finished = False
         self.ok = False
+        self._latest: tuple[float, str] | None = None
+        self._latest_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="backup", classes="dialog"):
@@ -68,8 +74,17 @@ class BackupScreen(ModalScreen[bool]):
 
     @work(thread=True, exclusive=True, group="backup", exit_on_error=False, description="backup")
     def run_backup(self) -> None:
+        last: list = [0.0, ""]
+
         def progress(fraction: float, message: str) -> None:
-            self.post_message(self.Progress(float(fraction or 0.0), str(message or "")))
+            # At most ten messages a second: a flood of them would queue the result behind.
+            with self._latest_lock:
+                self._latest = (float(fraction or 0.0), str(message or ""))
+            now = time.monotonic()
+            phase = str(message or "").split(" ", 1)[0]
+            if now - last[0] >= PROGRESS_EVERY or phase != last[1]:  # a new phase always shows
+                last[0], last[1] = now, phase
+                self.post_message(self.Progress(float(fraction or 0.0), str(message or "")))
 
         try:
             from schedtui.core.backup import create_backup
@@ -84,27 +99,27 @@ class BackupScreen(ModalScreen[bool]):
             text = mask_text(f"{type(exc).__name__}: {exc}", self.target.url)
             self.post_message(self.Done(False, Content.styled(f"backup failed: {clean(text, 300)}", "$error")))
             return
-        verified = ("verified ✓", "$success bold") if result.verified else ("NOT verified", "$error bold")
+        verified = (f"verified {g('ok')}", "$success bold") if result.verified else ("NOT verified", "$error bold")
         rotated = ", ".join(p.name for p in result.rotated) if result.rotated else "nothing removed"
         text = Content("\n").join(
             [
                 Content.assemble(("file      ", "$text-muted"), clean(result.path, 300)),
-                Content.assemble(("size      ", "$text-muted"), _size(result.size)),
+                Content.assemble(("size      ", "$text-muted"), size(result.size)),
                 Content.assemble(("check     ", "$text-muted"), verified),
-                Content.assemble(("sha256    ", "$text-muted"), clean(getattr(result, "sha256", "") or "—", 80)),
+                Content.assemble(("sha256    ", "$text-muted"), clean(getattr(result, "sha256", "") or "-", 80)),
                 Content.assemble(("rotation  ", "$text-muted"), clean(rotated, 300)),
                 Content(clean(result.message, 300)),
             ]
         )
         self.post_message(self.Done(bool(result.verified), text))
-        summary = f"backup {'verified' if result.verified else 'NOT verified'}: {result.path.name if hasattr(result.path, 'name') else result.path} ({_size(result.size)})"
-        self.app.call_from_thread(
-            self.app.notify, clean(summary, 200), title="Backup", severity="information" if result.verified else "error"
-        )
 
     def on_backup_screen_progress(self, event: Progress) -> None:
-        self.query_one(ProgressBar).update(progress=max(0.0, min(1.0, event.fraction)))
-        self.query_one("#backup-status", Static).update(clean(event.message, 200))
+        if self.finished:
+            return
+        with self._latest_lock:
+            fraction, message = self._latest or (event.fraction, event.message)
+        self.query_one(ProgressBar).update(progress=max(0.0, min(0.99, fraction)))
+        self.query_one("#backup-status", Static).update(clean(message, 200) + g("ellipsis"))
 
     def on_backup_screen_done(self, event: Done) -> None:
         self.finished = True
@@ -112,6 +127,12 @@ class BackupScreen(ModalScreen[bool]):
         self.query_one(ProgressBar).update(progress=1.0 if event.ok else 0.0)
         self.query_one("#backup-status", Static).update(event.text)
         self.query_one("#backup-hint", Static).update(Content.styled("enter or esc to close", "$text-muted"))
+        plain = event.text.plain.splitlines()
+        name = plain[0].split()[-1].rsplit("/", 1)[-1] if plain and event.ok else ""
+        if event.ok:
+            self.app.notify(clean(f"backup verified: {name}", 200), title="Backup")
+        if self.on_finished is not None:
+            self.on_finished(event.ok)
 
     def action_close(self) -> None:
         self.dismiss(self.ok)

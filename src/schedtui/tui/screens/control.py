@@ -17,6 +17,7 @@ from textual.message import Message
 from schedtui.core.model import JobInfo
 from schedtui.tui.data import Frame
 from schedtui.tui.fmt import clean
+from schedtui.tui.glyphs import g
 
 ACTION_KEYS = (("pause", "p"), ("resume", "p"), ("run_now", "r"), ("remove", "d"))
 WORDS = {"pause": "Pause", "resume": "Resume", "run_now": "Run now", "remove": "Remove"}
@@ -26,6 +27,12 @@ WHAT = {
     "run_now": "It runs once now; its schedule stays as it is.",
     "remove": "The job is deleted from the store. This cannot be undone.",
 }
+WHAT_MANY = {
+    "pause": "None of them runs until resumed.",
+    "resume": "Each one's next run is computed from its trigger.",
+    "run_now": "Each runs once now; the schedules stay as they are.",
+}
+READ_ONLY_WHY = "the console runs read-only (--read-only): pause, resume, run now and remove are off"
 #: How long the console waits for a companion to apply a command before saying so.
 POLL_SECONDS = 60.0
 
@@ -74,7 +81,7 @@ class ControlMixin:
             if (action == "pause" and job.paused) or (action == "resume" and not job.paused):
                 continue
             ok, reason = self._availability(job, action)
-            mark = ("✓ ", "$success") if ok else ("✗ ", "$error")
+            mark = (g("ok") + " ", "$success") if ok else (g("no") + " ", "$error")
             lines.append(
                 Content.assemble(
                     (f"{key} ", "bold"), mark, (f"{WORDS[action].lower()}: ", ""), (clean(reason, 200), "$text-muted")
@@ -83,23 +90,99 @@ class ControlMixin:
         return Content("\n").join(lines)
 
     # -- the three keys --------------------------------------------------------------
+    def _refuse_read_only(self) -> bool:
+        if self.read_only:  # type: ignore[attr-defined]
+            self.notify(READ_ONLY_WHY, title="Read-only", severity="warning", timeout=5)  # type: ignore[attr-defined]
+            return True
+        return False
+
+    def _marked_jobs(self) -> list[JobInfo]:
+        from schedtui.tui.widgets.jobs import JobList
+
+        jobs = self.query_one(JobList)  # type: ignore[attr-defined]
+        if not jobs.marked:
+            return []
+        snap = self._snapshot()  # type: ignore[attr-defined]
+        by_id = {j.id: j for j in snap.jobs} if snap is not None else {}
+        return [by_id[i] for i in sorted(jobs.marked) if i in by_id]
+
     def action_pause_resume(self) -> None:
+        if self._refuse_read_only():
+            return
+        marked = self._marked_jobs()
+        if marked:
+            # all paused: resume them; otherwise pause the ones running
+            action = "resume" if all(j.paused for j in marked) else "pause"
+            self._ask_many(marked, action)
+            return
         job = self.selected  # type: ignore[attr-defined]
         if job is not None:
             self._ask(job, "resume" if job.paused else "pause")
 
     def action_run_now(self) -> None:
-        if self.selected is not None:  # type: ignore[attr-defined]
+        if self._refuse_read_only():
+            return
+        marked = self._marked_jobs()
+        if marked:
+            self._ask_many(marked, "run_now")
+        elif self.selected is not None:  # type: ignore[attr-defined]
             self._ask(self.selected, "run_now")  # type: ignore[attr-defined]
 
     def action_remove(self) -> None:
+        if self._refuse_read_only():
+            return
+        if self._marked_jobs():
+            self.notify("remove acts on one job at a time (unmark with U)", severity="warning", timeout=4)  # type: ignore[attr-defined]
+            return
         if self.selected is not None:  # type: ignore[attr-defined]
             self._ask(self.selected, "remove")  # type: ignore[attr-defined]
+
+    def _ask_many(self, jobs: list[JobInfo], action: str) -> None:
+        """One confirmation listing every marked job; each result is reported."""
+        from schedtui.tui.screens.dialogs import ConfirmScreen
+
+        able: list[tuple[JobInfo, str]] = []
+        skipped: list[str] = []
+        for job in jobs:
+            if job.id in self.pending:
+                skipped.append(f"{clean(job.label, 60)}: {self.pending[job.id]} still pending")
+                continue
+            if action == "pause" and job.paused:
+                continue  # already paused: nothing to do
+            ok, reason = self._availability(job, action)
+            if ok:
+                able.append((job, reason))
+            else:
+                skipped.append(f"{clean(job.label, 60)}: {clean(reason, 120)}")
+        if not able:
+            self.notify(  # type: ignore[attr-defined]
+                f"{WORDS[action]}: none of the {len(jobs)} marked jobs can be: " + "; ".join(skipped[:3]),
+                title="Not possible",
+                severity="warning",
+                timeout=6,
+            )
+            return
+        title = f"{WORDS[action]} {len(able)} marked job{'s' if len(able) != 1 else ''}?"
+        lines = [f"  {g('mark')} {clean(job.label, 60)}  ({clean(job.id, 60)})" for job, _ in able[:12]]
+        if len(able) > 12:
+            lines.append(f"  … and {len(able) - 12} more")
+        body = "\n".join(lines) + f"\n\n{WHAT_MANY.get(action, WHAT[action])}"
+        if skipped:
+            body += f"\nLeft out ({len(skipped)}): " + "; ".join(skipped[:3])
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for job, _ in able:
+                    self._submit(job, action)
+
+        self.app.push_screen(  # type: ignore[attr-defined]
+            ConfirmScreen(title, body, confirm_label=WORDS[action]), answered
+        )
 
     def _ask(self, job: JobInfo, action: str) -> None:
         from schedtui.tui.screens.dialogs import ConfirmScreen
 
-        if self.read_only:  # type: ignore[attr-defined]
+        if self._refuse_read_only():
             return
         if job.id in self.pending:
             self.notify(f"{clean(job.label, 80)}: {self.pending[job.id]} is still pending", severity="warning")  # type: ignore[attr-defined]
@@ -110,9 +193,15 @@ class ControlMixin:
                 f"{WORDS[action]} {clean(job.label, 80)}: {reason}", title="Not possible", severity="warning", timeout=6
             )  # type: ignore[attr-defined]
             return
-        title = f"{WORDS[action]} job “{clean(job.label, 80)}”?"
+        name = f"“{clean(job.label, 80)}”"
+        title = f"Run {name} now?" if action == "run_now" else f"{WORDS[action]} {name}?"
         ident = f"id {clean(job.id, 191)}" + (f" · {clean(job.func, 120)}" if job.func else "")
-        body = f"{ident}\n\n{WHAT[action]}\nHow: {reason}."
+        via = (
+            "Through the live scheduler (companion)."
+            if reason.startswith("through the companion")
+            else "A direct write to the row (no live companion)."
+        )
+        body = f"{ident}\n\n{WHAT[action]}\n{via}"
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -151,18 +240,23 @@ class ControlMixin:
         self.pending.pop(message.job_id, None)
         self._mark_pending()
         word = WORDS.get(message.action, message.action)
+        jid = clean(message.job_id, 120)
         if message.error is not None:
-            self.notify(f"{word} {message.job_id}: {message.error}", title="Failed", severity="error", timeout=8)  # type: ignore[attr-defined]
+            self.notify(f"{word} {jid}: {message.error}", title="Failed", severity="error", timeout=8)  # type: ignore[attr-defined]
+            self.note_action(f"{word.lower()} {jid}: failed: {message.error}", True, message.job_id)  # type: ignore[attr-defined]
         else:
             r = message.result
             ok = r.status == "applied"
             severity = "information" if ok else ("warning" if r.status == "pending" else "error")
             via = "by the scheduler (companion)" if r.mode == "companion" else "directly"
             self.notify(
-                f"{word} {message.job_id}: {r.status} {via}. {clean(r.message, 200)}",
+                f"{word} {jid}: {r.status} {via}. {clean(r.message, 200)}",
                 title=word,
                 severity=severity,
                 timeout=8,
+            )  # type: ignore[attr-defined]
+            self.note_action(
+                f"{word.lower()} {jid}: {r.status} {via}", not ok and r.status != "pending", message.job_id
             )  # type: ignore[attr-defined]
         self.action_reload_soon()
 

@@ -52,14 +52,23 @@ HELP = """\
 
 [b]Navigate[/b]
   ↑ ↓ j k  PgUp PgDn  Home End   move
-  enter space  ← →               collapse / expand a group
+  enter  ← →                     collapse / expand a group
   tab                            next pane (the mouse works too)
   v                              detail or history on the right
+  e    events feed (every job: runs, failures, changes, actions)
+  F    failures overview (last 24 h, with a chart)
+  esc  back to the jobs table
 
-[b]Find[/b]
+[b]Find and sort[/b]
   /    filter by id, name or function as you type (esc clears)
+  f    only overdue → late → paused → undecodable → failing jobs
+  l    flat table ↔ grouped tree
   g    group by state → function module → trigger kind
-  s    sort by next run → id → last duration
+  1-0  sort by a column (again: reverse): 1 id 2 name 3 trigger
+       4 next run 5 countdown 6 state 7 last run 8 outcome
+       9 duration 0 success rate (24 h); a click on a title too
+  s S  next sort column / reverse the order
+  z    times in UTC → local time → each trigger's zone
 
 [b]Refresh[/b]
   + -  refresh more / less often
@@ -67,8 +76,10 @@ HELP = """\
   R    full reload (re-read and decode every row)
 
 [b]Act[/b]
+  space  mark a job (U clears the marks)
   b    backup now (verified; shows file, size, rotation)
-  t    full traceback of the run selected in the history
+  t    full traceback of the run picked in the history
+  c    copy the selected job's id (terminal clipboard, OSC 52)
 {actions}
 [b]Other[/b]
   ctrl+p  command palette      T  light / dark theme
@@ -77,18 +88,19 @@ HELP = """\
 Countdowns tick every second from data in memory; the database
 is read in the background and never blocks the keys. When it goes
 away, the last data stays on screen (marked stale) and the console
-retries by itself.
+retries by itself. States (on time, late, overdue) are the ones
+`schedtui check` reports.
 """
 
 ACTIONS_RW = """\
-  p    pause or resume the selected job
-  r    run the selected job now
+  p    pause or resume the selected job (or every marked one)
+  r    run the selected job now (or every marked one)
   d    remove the selected job
        (each asks first; through the companion when it is live)
 """
 
 ACTIONS_RO = """\
-  [dim]read-only: pause, resume, run now and remove are disabled[/dim]
+  [dim]read-only: p, r and d only say why they are off[/dim]
 """
 
 
@@ -101,9 +113,10 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         text = HELP.format(actions=ACTIONS_RO if self.read_only else ACTIONS_RW)
-        with VerticalScroll(id="help", classes="dialog"):
-            yield Static(Content.from_markup(text))
-            yield Static(Content.styled("esc to close", "$text-muted"))
+        with Vertical(id="help-box", classes="dialog"):
+            with VerticalScroll(id="help"):
+                yield Static(Content.from_markup(text))
+            yield Static(Content.styled("↑ ↓ PgUp PgDn scroll · esc closes", "$text-muted"), id="help-hint")
 
     def on_mount(self) -> None:
         self.query_one("#help").focus()

@@ -20,10 +20,12 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from schedtui.core.model import JobInfo, StoreSnapshot
-from schedtui.tui.data import Extras, Feed, Frame, History
+from schedtui.tui.data import Extras, Feed, Frame, History, Run
+from schedtui.tui.events import Event, EventLog, command_events, diff_events, run_events
+from schedtui.tui.fmt import TZ_LABELS, TZ_MODES, TzMode, clean, clean_block, when_in
 from schedtui.tui.screens.control import ControlMixin
 from schedtui.tui.screens.dialogs import HelpScreen, TextScreen
 from schedtui.tui.view import (
@@ -31,15 +33,19 @@ from schedtui.tui.view import (
     GROUPINGS,
     SORT_LABELS,
     SORTS,
+    STATE_FILTERS,
     GroupBy,
     RowList,
     SortBy,
+    StateFilter,
     build_rows,
     count_overdue,
 )
 from schedtui.tui.widgets.detail import DetailPane
+from schedtui.tui.widgets.events import EventsPane
+from schedtui.tui.widgets.failures import FailuresPane
 from schedtui.tui.widgets.history import HistoryPane
-from schedtui.tui.widgets.jobs import JobList
+from schedtui.tui.widgets.jobs import BY_DIGIT, JobList
 from schedtui.tui.widgets.summary import Counts, RefreshState, SummaryStrip, count_jobs
 
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -53,6 +59,9 @@ class ViewParams:
     sort_by: SortBy
     needle: str
     collapsed: frozenset[str]
+    flat: bool = False
+    descending: bool = False
+    state: StateFilter = ""
 
 
 class FrameReady(Message):
@@ -65,11 +74,12 @@ class FrameReady(Message):
 
 
 class RowsReady(Message):
-    def __init__(self, token: int, rows: RowList, counts: Counts) -> None:
+    def __init__(self, token: int, rows: RowList, counts: Counts, events: list[Event] | None = None) -> None:
         super().__init__()
         self.token = token
         self.rows = rows
         self.counts = counts
+        self.events = events or []
 
 
 class SelectionReady(Message):
@@ -85,13 +95,23 @@ class MainScreen(ControlMixin, Screen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter"),
-        Binding("g", "cycle_group", "Group"),
-        Binding("s", "cycle_sort", "Sort"),
+        Binding("f", "cycle_state", "State", show=False),
+        Binding("g", "cycle_group", "Group", show=False),
+        Binding("l", "toggle_flat", "Table/tree", show=False),
+        Binding("s", "cycle_sort", "Sort", show=False),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        *[Binding(d, f"sort_column('{d}')", f"Sort by column {d}", show=False) for d in "1234567890"],
+        Binding("space", "mark", "Mark", show=False),
+        Binding("U", "unmark_all", "Unmark all", show=False),
+        Binding("e", "toggle_events", "Events"),
+        Binding("F", "toggle_failures", "Failures"),
         Binding("v", "toggle_pane", "Pane", show=False),
+        Binding("z", "cycle_tz", "Zone", show=False),
+        Binding("c", "copy_id", "Copy id", show=False),
         Binding("b", "backup", "Backup"),
         Binding("p", "pause_resume", "Pause"),
         Binding("r", "run_now", "Run"),
-        Binding("d", "remove", "Remove"),
+        Binding("d", "remove", "Remove", show=False),
         Binding("t", "traceback", "Traceback", show=False),
         Binding("plus,equals_sign", "faster", "Refresh +", show=False),
         Binding("minus", "slower", "Refresh -", show=False),
@@ -125,20 +145,28 @@ class MainScreen(ControlMixin, Screen):
         self._reload_next = False
         self._rows_token = 0
         self._select_timer: Timer | None = None
+        self.tz_mode: TzMode = "utc"
+        self.events_log = EventLog()
+        self._beat_fresh: bool | None = None
+        self._reload_started: float | None = None
         self.init_control()
 
     # -- layout --------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Vertical(id="console"):
             yield SummaryStrip(id="summary")
-            yield Input(placeholder="filter by id, name or function (esc clears)", id="filter")
-            with Horizontal(id="body"):
-                yield JobList(clock=self.clock, id="jobs")
-                with TabbedContent(id="side", initial="tab-detail"):
-                    with TabPane("Detail", id="tab-detail"):
-                        yield DetailPane(id="detail")
-                    with TabPane("History", id="tab-history"):
-                        yield HistoryPane(id="history")
+            # Disabled while hidden: a hidden input can never take focus, nor keys.
+            yield Input(placeholder="filter by id, name or function (esc clears)", id="filter", disabled=True)
+            with ContentSwitcher(id="views", initial="body"):
+                with Horizontal(id="body"):
+                    yield JobList(clock=self.clock, id="jobs")
+                    with TabbedContent(id="side", initial="tab-detail"):
+                        with TabPane("Detail", id="tab-detail"):
+                            yield DetailPane(id="detail")
+                        with TabPane("History", id="tab-history"):
+                            yield HistoryPane(id="history")
+                yield EventsPane(id="events")
+                yield FailuresPane(id="failures")
         yield Static(
             f"The console needs at least {MIN_WIDTH}×{MIN_HEIGHT} characters.\n"
             "Enlarge the terminal window (or use `schedtui check` for a one-shot report).",
@@ -158,11 +186,27 @@ class MainScreen(ControlMixin, Screen):
     def on_resize(self, event: events.Resize) -> None:
         self._check_size(event.size.width, event.size.height)
 
+    def on_screen_resume(self) -> None:
+        """Back from a dialog, the help or the palette: the keys go to the list again."""
+        self.focus_home()
+
+    def focus_home(self) -> None:
+        """Focus the list of the current view (never a hidden filter)."""
+        view = self.query_one("#views", ContentSwitcher).current
+        if view == "events":
+            self.query_one("#events-table", DataTable).focus()
+        elif view == "failures":
+            self.query_one("#failures-table", DataTable).focus()
+        else:
+            self.query_one(JobList).focus()
+
     def _check_size(self, width: int, height: int) -> None:
         small = width < MIN_WIDTH or height < MIN_HEIGHT
+        was_small = self.has_class("-too-small")
         self.set_class(small, "-too-small")
-        # Narrow terminals: the footer keeps every key (ctrl+p still opens the palette).
-        self.query_one(Footer).show_command_palette = width >= 100
+        self.set_class(width >= 160, "-wide")
+        if (was_small and not small) or (not small and self.app.focused is None):
+            self.call_after_refresh(self.focus_home)
         if small:
             self.query_one("#too-small", Static).update(
                 f"The console needs at least {MIN_WIDTH}×{MIN_HEIGHT} characters; this terminal is {width}×{height}.\n"
@@ -216,6 +260,13 @@ class MainScreen(ControlMixin, Screen):
                 changed=False,
             )
         self.frame = frame
+        self._collect_events(frame)
+        if message.cold and self._reload_started is not None and frame.snapshot is not None and not frame.stale:
+            took = time.monotonic() - self._reload_started
+            self._reload_started = None
+            self.notify(
+                f"reloaded: {len(frame.snapshot.jobs)} jobs read and decoded in {took:.1f}s", title="Reload", timeout=4
+            )
         if frame.stale:
             self.failures += 1
             delay = min(MAX_BACKOFF, self.interval * (2 ** min(self.failures, 6)))
@@ -232,21 +283,27 @@ class MainScreen(ControlMixin, Screen):
             delay = max(self.interval, spacing)
         jobs = self.query_one(JobList)
         jobs.stale = frame.stale
+        runs_changed = previous is not None and previous.job_runs != frame.job_runs
+        jobs.runs = frame.job_runs
         if (
             frame.snapshot is not None
             and (
                 frame.changed
                 or not self.loaded
                 or (
-                    previous is not None
-                    and previous.last_durations != frame.last_durations
-                    and self.params.sort_by == "duration"
+                    runs_changed
+                    and (
+                        self.params.sort_by in ("last_run", "outcome", "duration", "rate")
+                        or self.params.state == "failing"
+                    )
                 )
             )
         ) or (frame.snapshot is None and not self.loaded):
-            self._request_rows()
+            before = previous.snapshot.jobs if previous is not None and previous.snapshot is not None else None
+            self._request_rows(before if frame.changed else None)
         else:
             jobs.refresh()
+        self._show_views()
         if message.history is not None and self.selected is not None and message.history.job_id == self.selected.id:
             self.history = message.history
             self._show_history()
@@ -262,46 +319,64 @@ class MainScreen(ControlMixin, Screen):
     def _snapshot(self) -> StoreSnapshot | None:
         return self.frame.snapshot if self.frame is not None else None
 
-    def _request_rows(self) -> None:
+    def _request_rows(self, before: tuple[JobInfo, ...] | None = None) -> None:
         self._rows_token += 1
         snap = self._snapshot()
         jobs = snap.jobs if snap is not None else ()
-        durations = self.frame.last_durations if self.frame is not None else {}
-        self._build_rows(self._rows_token, jobs, self.params, durations, self.clock())
+        runs = self.frame.job_runs if self.frame is not None else {}
+        self._build_rows(self._rows_token, jobs, self.params, runs, self.clock(), before)
 
     @work(thread=True, group="rows", exit_on_error=False, description="group and sort the jobs")
     def _build_rows(
-        self, token: int, jobs: tuple[JobInfo, ...], params: ViewParams, durations: dict, now: datetime
+        self,
+        token: int,
+        jobs: tuple[JobInfo, ...],
+        params: ViewParams,
+        runs: dict,
+        now: datetime,
+        before: tuple[JobInfo, ...] | None = None,
     ) -> None:
         try:
             rows = build_rows(
                 jobs,
                 now=now,
-                group_by=params.group_by,
+                group_by="none" if params.flat else params.group_by,
                 sort_by=params.sort_by,
+                descending=params.descending,
                 needle=params.needle,
+                state=params.state,
                 collapsed=params.collapsed,
-                durations=durations,
+                runs=runs,
                 presorted=True,
             )
-            if params.group_by == "state" and not params.needle:
+            if params.group_by == "state" and not params.flat and not params.needle and not params.state:
                 overdue = next((h.count for h in rows.headers if h.group == "overdue"), 0)
             else:
                 overdue = count_overdue(jobs, now)
             counts = count_jobs(jobs, overdue)
+            events = diff_events(before, jobs, now) if before is not None else []
         except Exception as exc:
-            self.app.call_from_thread(self.notify, f"cannot list the jobs: {exc}", severity="error")
+            self.app.call_from_thread(self.notify, f"cannot list the jobs: {clean(exc, 200)}", severity="error")
             return
-        self.post_message(RowsReady(token, rows, counts))
+        self.post_message(RowsReady(token, rows, counts, events))
 
     @on(RowsReady)
     def _on_rows(self, message: RowsReady) -> None:
+        if message.events:
+            self.events_log.add(message.events)
+            self._show_views()
         if message.token != self._rows_token:
             return  # an older build; a newer one is coming
         self.counts = message.counts
         jobs = self.query_one(JobList)
-        if self.params.needle:
-            jobs.empty_text = f"no job matches “{self.params.needle}”"
+        jobs.needle = self.params.needle
+        jobs.sort_by = self.params.sort_by
+        jobs.descending = self.params.descending
+        if self.params.needle or self.params.state:
+            what = " and ".join(
+                x for x in (f"“{clean(self.params.needle, 60)}”" if self.params.needle else "", self.params.state) if x
+            )
+            jobs.empty_text = f"no job matches {what}"
         elif self.frame is not None and self.frame.snapshot is None:
             jobs.empty_text = "no data: the job store could not be read (see above)"
         else:
@@ -361,31 +436,52 @@ class MainScreen(ControlMixin, Screen):
     # -- rendering -----------------------------------------------------------------
     def tick(self) -> None:
         """Once a second: repaint countdowns and the summary from memory."""
-        self.query_one(JobList).tick()
+        if self.has_class("-too-small"):
+            return
+        if self.query_one("#views", ContentSwitcher).current == "body":
+            self.query_one(JobList).tick()
         self._show_summary()
         if self.selected is not None and self.query_one("#side", TabbedContent).active == "tab-detail":
             self._show_detail()
 
     def _show_summary(self) -> None:
         state = RefreshState(self.interval, self.refresh_paused, self.retry_in, self._inflight, self.slowed)
-        self.query_one(SummaryStrip).show(self.feed.target, self.frame, self.counts, state, self.clock())
+        self.query_one(SummaryStrip).show(
+            self.feed.target, self.frame, self.counts, state, self.clock(), read_only=self.read_only
+        )
 
     def _show_detail(self) -> None:
-        self.query_one(DetailPane).show(self.selected, self.extras, self.clock(), self.control_note())
+        self.query_one(DetailPane).show(self.selected, self.extras, self.clock(), self.control_note(), self.tz_mode)
 
     def _show_history(self) -> None:
         label = self.selected.label if self.selected else None
-        self.query_one(HistoryPane).show(self.history, label, self.clock())
+        self.query_one(HistoryPane).show(self.history, label, self.clock(), self.tz_mode)
+
+    def _show_views(self) -> None:
+        view = self.query_one("#views", ContentSwitcher).current
+        if view == "events":
+            self.query_one(EventsPane).show(self.events_log, self.clock(), self.tz_mode)
+        elif view == "failures":
+            self.query_one(FailuresPane).show(self.frame, self.clock(), self.tz_mode)
 
     def _update_title(self) -> None:
         p = self.params
-        parts = [f"Jobs by {GROUP_LABELS[p.group_by]}", f"sorted by {SORT_LABELS[p.sort_by]}"]
+        jobs = self.query_one(JobList)
+        parts = ["Jobs (table)" if p.flat else f"Jobs by {GROUP_LABELS[p.group_by]}"]
+        parts.append(f"sorted by {SORT_LABELS[p.sort_by]}{' (desc)' if p.descending else ''}")
+        if p.state:
+            parts.append(f"only {p.state}")
         if p.needle:
-            shown = sum(h.count for h in self.query_one(JobList).rows.headers)
-            parts.append(f"filter “{p.needle}”: {shown} shown")
+            parts.append(f"filter “{clean(p.needle, 40)}”")
+        if p.needle or p.state:
+            parts.append(f"{jobs.rows.shown} shown")
         if self.frame is not None and self.frame.stale:
             parts.insert(0, "STALE")
-        self.query_one(JobList).border_title = " · ".join(parts)
+        jobs.border_title = " · ".join(parts)
+        marks = len(jobs.marked)
+        tz = "" if self.tz_mode == "utc" else f"times: {TZ_LABELS[self.tz_mode]}"
+        sub = [x for x in (f"{marks} marked" if marks else "", tz) if x]
+        jobs.border_subtitle = " · ".join(sub)
 
     def _set_params(self, **changes: object) -> None:
         data = {**self.params.__dict__, **changes}
@@ -395,12 +491,16 @@ class MainScreen(ControlMixin, Screen):
 
     # -- actions -------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.WRITE_ACTIONS and self.read_only:
-            return False
+        # Read-only keeps the write keys: pressing one says why nothing happens.
         return True
 
     def action_filter(self) -> None:
+        if self.query_one("#views", ContentSwitcher).current == "events":
+            self.query_one(EventsPane).open_filter()
+            return
+        self._show_view("body")
         box = self.query_one("#filter", Input)
+        box.disabled = False
         box.display = True
         box.focus()
 
@@ -410,18 +510,29 @@ class MainScreen(ControlMixin, Screen):
 
     @on(Input.Submitted, "#filter")
     def _on_filter_submitted(self, event: Input.Submitted) -> None:
+        box = event.input
         if not event.value.strip():
-            event.input.display = False
+            box.display = False
+        box.disabled = True  # keys go to the list; `/` edits the filter again
         self.query_one(JobList).focus()
 
     def action_clear_filter(self) -> None:
+        view = self.query_one("#views", ContentSwitcher).current
+        if view == "events" and self.query_one("#events-filter", Input).has_focus:
+            self.query_one(EventsPane).close_filter(clear=True)
+            self._show_views()
+            return
+        if view != "body":
+            self._show_view("body")
+            return
         box = self.query_one("#filter", Input)
-        if box.display or self.params.needle:
+        if box.display or self.params.needle or self.params.state:
             box.value = ""
             box.display = False
+            box.disabled = True
             self.query_one(JobList).focus()
-            if self.params.needle:
-                self._set_params(needle="")
+            if self.params.needle or self.params.state:
+                self._set_params(needle="", state="")
 
     def on_key(self, event: events.Key) -> None:
         box = self.query_one("#filter", Input)
@@ -430,7 +541,16 @@ class MainScreen(ControlMixin, Screen):
             self.action_clear_filter()
         elif event.key in ("down", "up") and box.has_focus:
             event.stop()
+            box.disabled = True
             self.query_one(JobList).focus()
+        elif event.key == "escape" and self.query_one("#events-filter", Input).has_focus:
+            event.stop()
+            self.action_clear_filter()
+
+    @on(Input.Changed, "#events-filter")
+    def _on_events_filter(self, event: Input.Changed) -> None:
+        self.query_one(EventsPane).needle = event.value.strip()
+        self._show_views()
 
     def action_cycle_group(self) -> None:
         nxt = GROUPINGS[(GROUPINGS.index(self.params.group_by) + 1) % len(GROUPINGS)]
@@ -439,8 +559,143 @@ class MainScreen(ControlMixin, Screen):
 
     def action_cycle_sort(self) -> None:
         nxt = SORTS[(SORTS.index(self.params.sort_by) + 1) % len(SORTS)]
-        self._set_params(sort_by=nxt)
-        self.notify(f"sorted by {SORT_LABELS[nxt]}", timeout=2)
+        self._sort(nxt, False)
+
+    def action_reverse_sort(self) -> None:
+        self._sort(self.params.sort_by, not self.params.descending)
+
+    def action_sort_column(self, digit: str) -> None:
+        col = BY_DIGIT.get(digit)
+        if col is not None and col.sort is not None:
+            self._sort_toggle(col.sort)
+
+    @on(JobList.HeaderClicked)
+    def _on_header_clicked(self, message: JobList.HeaderClicked) -> None:
+        self._sort_toggle(message.sort)
+
+    def _sort_toggle(self, sort: SortBy) -> None:
+        """Sort by a column; the same column again flips the direction."""
+        self._sort(sort, not self.params.descending if sort == self.params.sort_by else False)
+
+    def _sort(self, sort: SortBy, descending: bool) -> None:
+        self._show_view("body")
+        self._set_params(sort_by=sort, descending=descending)
+        self.notify(f"sorted by {SORT_LABELS[sort]}, {'descending' if descending else 'ascending'}", timeout=2)
+
+    def action_toggle_flat(self) -> None:
+        self._show_view("body")
+        flat = not self.params.flat
+        self._set_params(flat=flat, collapsed=frozenset())
+        self.notify("flat table" if flat else f"tree grouped by {GROUP_LABELS[self.params.group_by]}", timeout=2)
+
+    def action_cycle_state(self) -> None:
+        if self.query_one("#views", ContentSwitcher).current == "events":
+            pane = self.query_one(EventsPane)
+            pane.failed_only = not pane.failed_only
+            self._show_views()
+            return
+        nxt = STATE_FILTERS[(STATE_FILTERS.index(self.params.state) + 1) % len(STATE_FILTERS)]
+        self._set_params(state=nxt)
+        self.notify(f"showing {nxt} jobs only" if nxt else "showing every state", timeout=2)
+
+    def action_mark(self) -> None:
+        jobs = self.query_one(JobList)
+        if jobs.current_job is None:
+            jobs.action_toggle_group()
+            return
+        jobs.toggle_mark()
+        self._update_title()
+
+    def action_unmark_all(self) -> None:
+        jobs = self.query_one(JobList)
+        if jobs.marked:
+            n = len(jobs.marked)
+            jobs.marked.clear()
+            jobs.refresh()
+            self.notify(f"{n} mark(s) cleared", timeout=2)
+            self._update_title()
+
+    def _show_view(self, name: str) -> None:
+        switcher = self.query_one("#views", ContentSwitcher)
+        if switcher.current != name:
+            switcher.current = name
+            self._show_views()
+            self.focus_home()
+
+    def action_toggle_events(self) -> None:
+        current = self.query_one("#views", ContentSwitcher).current
+        self._show_view("body" if current == "events" else "events")
+
+    def action_toggle_failures(self) -> None:
+        current = self.query_one("#views", ContentSwitcher).current
+        self._show_view("body" if current == "failures" else "failures")
+
+    def action_cycle_tz(self) -> None:
+        self.tz_mode = TZ_MODES[(TZ_MODES.index(self.tz_mode) + 1) % len(TZ_MODES)]
+        jobs = self.query_one(JobList)
+        jobs.tz_mode = self.tz_mode
+        jobs.refresh()
+        self._show_detail()
+        self._show_history()
+        self.query_one(EventsPane)._shown = None
+        self.query_one(FailuresPane)._shown = None
+        self._show_views()
+        self._update_title()
+        self.notify(f"times in {TZ_LABELS[self.tz_mode]}", timeout=2)
+
+    def action_copy_id(self) -> None:
+        job = self.selected
+        if job is None:
+            self.notify("no job selected", severity="warning", timeout=3)
+            return
+        self.app.copy_to_clipboard(job.id)
+        self.notify(f"copied the id {clean(job.id, 80)} (OSC 52: the terminal's clipboard)", timeout=3)
+
+    def _collect_events(self, frame: Frame) -> None:
+        new: list[Event] = []
+        new += run_events(frame.recent)
+        new += command_events(frame.commands)
+        for b in frame.backups:
+            if b.created_at is not None:
+                name = b.path.rsplit("/", 1)[-1]
+                ok = "verified" if b.verified else "NOT verified"
+                new.append(
+                    Event(
+                        b.created_at,
+                        "backup",
+                        "written",
+                        None,
+                        f"backup {clean(name, 120)} ({ok})",
+                        failed=not b.verified,
+                        key=f"backup:{name}",
+                    )
+                )
+        hb = frame.heartbeat
+        if hb is not None and not frame.stale:
+            if self._beat_fresh is not None and hb.fresh != self._beat_fresh:
+                what = "regained" if hb.fresh else "lost"
+                new.append(
+                    Event(
+                        frame.fetched_at,
+                        "heartbeat",
+                        what,
+                        None,
+                        f"scheduler heartbeat {what}",
+                        failed=not hb.fresh,
+                        key=f"hb:{what}:{frame.fetched_at.timestamp()}",
+                    )
+                )
+            self._beat_fresh = hb.fresh
+        if self.events_log.add(new):
+            self._show_views()
+
+    def note_action(self, text: str, failed: bool = False, job_id: str | None = None) -> None:
+        """Our own operator actions, in the events feed."""
+        now = self.clock()
+        self.events_log.add(
+            [Event(now, "action", "console", job_id, text, failed=failed, key=f"ours:{now.timestamp()}:{text}")]
+        )
+        self._show_views()
 
     def action_toggle_pane(self) -> None:
         side = self.query_one("#side", TabbedContent)
@@ -476,23 +731,28 @@ class MainScreen(ControlMixin, Screen):
 
     def action_reload(self) -> None:
         self._reload_next = True
-        self.notify("full reload", timeout=2)
+        self._reload_started = time.monotonic()
+        self.notify("full reload: reading and decoding every row…", title="Reload", timeout=3)
         if not self._inflight:
             self._arm(0)
 
     def action_backup(self) -> None:
         from schedtui.tui.screens.backup import BackupScreen
 
-        def done(ok: bool | None) -> None:
-            if ok and not self._inflight:
-                self._arm(0)  # show the new backup in the summary
+        def finished(ok: bool) -> None:
+            # as soon as the backup is written (not when its window closes): the summary shows it
+            if not self._inflight:
+                self._arm(0)
 
-        self.app.push_screen(BackupScreen(self.feed.target, self.clock, self.feed.backup_dir), done)
+        self.app.push_screen(BackupScreen(self.feed.target, self.clock, self.feed.backup_dir, on_finished=finished))
 
     def action_traceback(self) -> None:
-        run = self.query_one(HistoryPane).selected_run()
+        pane = self.query_one(HistoryPane)
+        run = pane.picked_run()
         if run is None:
-            self.notify("no run selected in the history pane", severity="warning", timeout=3)
+            self.notify(
+                "pick a run first: v opens the history, then ↑ ↓ and enter (or t)", severity="warning", timeout=4
+            )
             return
         self._show_traceback(run)
 
@@ -500,9 +760,13 @@ class MainScreen(ControlMixin, Screen):
     def _on_traceback(self, message: HistoryPane.ShowTraceback) -> None:
         self._show_traceback(message.run)
 
-    def _show_traceback(self, run) -> None:
-        text = run.traceback or run.error or "this run has no error"
-        self.app.push_screen(TextScreen(f"{run.outcome} run", str(text)[:20000]))
+    def _show_traceback(self, run: Run) -> None:
+        if not (run.traceback or run.error):
+            self.notify(f"this {run.outcome} run has no error to show", timeout=3)
+            return
+        label = clean(self.selected.label, 80) if self.selected is not None else "job"
+        title = f"{run.outcome} run of {label} at {when_in(run.when, self.tz_mode)}"
+        self.app.push_screen(TextScreen(title, clean_block(str(run.traceback or run.error))[:20000]))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.read_only))

@@ -11,7 +11,8 @@ from textual.widgets import Static
 
 from schedtui.core.model import JobInfo, TriggerSpec
 from schedtui.tui.data import Extras
-from schedtui.tui.fmt import clean, countdown, describe, format_duration, format_when
+from schedtui.tui.fmt import TzMode, clean, describe, format_duration, format_when, job_countdown, size, when_in
+from schedtui.tui.glyphs import g
 
 KEY_W = 14
 
@@ -50,7 +51,7 @@ def _trigger_lines(spec: TriggerSpec, indent: str = "") -> list[Content]:
     return lines
 
 
-def render_detail(job: JobInfo | None, extras: Extras | None, now: datetime) -> Content:
+def render_detail(job: JobInfo | None, extras: Extras | None, now: datetime, tz_mode: TzMode = "utc") -> Content:
     if job is None:
         return Content.styled("Select a job to see its details.", "$text-muted")
     out: list[Content] = [Content.assemble((clean(job.id, 191), "bold"))]
@@ -58,10 +59,12 @@ def render_detail(job: JobInfo | None, extras: Extras | None, now: datetime) -> 
         out.append(Content.styled(clean(job.name, 200), "$text-muted"))
     out.append(Content(""))
     if job.finding is not None:
-        out.append(Content.assemble(("✖ undecodable: ", "$error bold"), (clean(job.finding.code, 60), "$error")))
+        out.append(
+            Content.assemble((f"{g('bad')} undecodable: ", "$error bold"), (clean(job.finding.code, 60), "$error"))
+        )
         out.append(Content(clean(job.finding.message, 500)))
-        out.append(_kv("next run", format_when(job.next_run_time) + f"  ({countdown(job.next_run_time, now)})"))
-        out.append(_kv("state size", f"{job.state_size:,} bytes"))
+        out.append(_kv("next run", when_in(job.next_run_time, tz_mode, job)))
+        out.append(_kv("state size", size(job.state_size)))
         out.append(Content(""))
         out.append(Content.styled("Pickle opcodes (safe view: read, never executed)", "bold"))
         if extras is None or extras.job_id != job.id:
@@ -71,38 +74,52 @@ def render_detail(job: JobInfo | None, extras: Extras | None, now: datetime) -> 
             if extras.opcode_note:
                 out.append(Content.styled(extras.opcode_note, "$text-muted"))
         return Content("\n").join(out)
-    state = "paused" if job.paused else countdown(job.next_run_time, now)
-    out.append(_kv("next run", f"{format_when(job.next_run_time)}  ({state})"))
+    state = "paused" if job.paused else job_countdown(job, now)
+    out.append(_kv("next run", f"{when_in(job.next_run_time, tz_mode, job)}  ({state})"))
     if job.state_next_run_time != job.next_run_time:
-        out.append(_kv("in pickle", format_when(job.state_next_run_time), "$warning"))
-    out.append(_kv("function", clean(job.func or "—", 255)))
+        out.append(_kv("in pickle", when_in(job.state_next_run_time, tz_mode, job), "$warning"))
+    out.append(_kv("function", clean(job.func or "-", 255)))
     if job.trigger is not None:
         out.extend(_trigger_lines(job.trigger))
     if extras is not None and extras.job_id == job.id and extras.hang_after is not None:
         out.append(
             Content.assemble(
-                ("⚠ hazard: ", "$warning bold"),
+                (f"{g('warn')} hazard: ", "$warning bold"),
                 f"APScheduler 3.x's AndTrigger loops forever on this trigger after {extras.hang_after} more "
                 "run(s): the scheduler's thread hangs",
             )
         )
-    out.append(_kv("executor", clean(job.executor or "—", 60)))
+    out.append(_kv("executor", clean(job.executor or "-", 60)))
     out.append(_kv("args", clean(job.args_repr, 400)))
     out.append(_kv("kwargs", clean(job.kwargs_repr, 400)))
     grace = "none" if job.misfire_grace_time is None else format_duration(job.misfire_grace_time)
     out.append(_kv("misfire grace", grace))
-    out.append(_kv("coalesce", {True: "yes", False: "no"}.get(job.coalesce, "—")))  # type: ignore[arg-type]
-    out.append(_kv("max instances", str(job.max_instances if job.max_instances is not None else "—")))
+    out.append(_kv("coalesce", {True: "yes", False: "no"}.get(job.coalesce, "-")))  # type: ignore[arg-type]
+    out.append(_kv("max instances", str(job.max_instances if job.max_instances is not None else "-")))
     proto = f" · pickle protocol {job.protocol}" if job.protocol is not None else ""
-    out.append(_kv("state size", f"{job.state_size:,} bytes{proto}"))
+    out.append(_kv("state size", f"{size(job.state_size)}{proto}"))
     for note in job.notes:
         out.append(Content.assemble(("note: ", "$warning bold"), clean(note.message, 300)))
     out.append(Content(""))
-    out.extend(_fire_times(job, extras))
+    out.extend(_fire_times(job, extras, tz_mode))
     return Content("\n").join(out)
 
 
-def _fire_times(job: JobInfo, extras: Extras | None) -> list[Content]:
+def _fire_times(job: JobInfo, extras: Extras | None, tz_mode: TzMode = "utc") -> list[Content]:
+    if tz_mode != "trigger":
+        head = Content.styled(f"Next fire times ({'UTC' if tz_mode == 'utc' else 'local time'})", "bold")
+        if job.paused:
+            return [head, Content.styled("paused: resuming computes the next one from the trigger", "$text-muted")]
+        if extras is None or extras.job_id != job.id:
+            return [head, Content.styled("computing…", "$text-muted")]
+        if extras.fire_error:
+            return [head, Content.styled(extras.fire_error, "$warning")]
+        if not extras.fire_times:
+            return [head, Content.styled("none: the trigger will not fire again", "$text-muted")]
+        return [head] + [
+            Content.assemble((f"{i:>2}  ", "$text-muted"), when_in(when, tz_mode, job))
+            for i, when in enumerate(extras.fire_times, 1)
+        ]
     zone = job.trigger.tz if job.trigger is not None else None
     zname = (job.trigger.timezone if job.trigger is not None else None) or "UTC"
     zones = "UTC" if zname == "UTC" else f"{clean(zname, 40)} · UTC"
@@ -142,9 +159,16 @@ class DetailPane(VerticalScroll):
     def compose(self):
         yield Static(id="detail-body")
 
-    def show(self, job: JobInfo | None, extras: Extras | None, now: datetime, actions: Content | None = None) -> None:
+    def show(
+        self,
+        job: JobInfo | None,
+        extras: Extras | None,
+        now: datetime,
+        actions: Content | None = None,
+        tz_mode: TzMode = "utc",
+    ) -> None:
         try:
-            content = render_detail(job, extras, now)
+            content = render_detail(job, extras, now, tz_mode)
             if actions is not None and job is not None:
                 content = Content("\n").join([content, Content(""), actions])
         except Exception as exc:

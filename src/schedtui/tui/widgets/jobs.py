@@ -1,13 +1,18 @@
-"""The jobs list: a line-API widget that renders only the visible rows.
+"""The jobs table: a line-API widget with column headers that renders only the visible rows.
 
-Rows come from ``view.build_rows``. Countdowns are computed from memory at render time,
-so a tick is ``refresh()`` of what is on screen, whatever the number of jobs. The cursor
-is tracked by row key, so a refresh keeps the selection, the collapsed groups and the
-scroll position.
+Rows come from ``view.build_rows``. Columns are laid out for the width (``layout``): the
+ones that matter (name, countdown, state) are never cut before the less important ones
+are dropped. Countdowns are computed from memory at render time, so a tick is
+``refresh()`` of what is on screen, whatever the number of jobs. The cursor is tracked
+by row key, so a refresh keeps the selection, the collapsed groups and the scroll position.
+(A ``DataTable`` keeps a styled cell per row and column: too heavy for 100,000 jobs.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -21,45 +26,125 @@ from textual.strip import Strip
 
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.model import JobInfo
-from schedtui.tui.fmt import clean, countdown, job_trigger_text
-from schedtui.tui.view import Row, RowList
+from schedtui.tui.fmt import TzMode, clean, format_duration, job_countdown_short, job_trigger_text, short_when
+from schedtui.tui.glyphs import g
+from schedtui.tui.view import JobRuns, Row, RowList, SortBy, state_label
 
-COUNTDOWN_WIDTH = 16
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    title: str
+    width: int  #: the minimum width
+    priority: int  #: 0 always shown; higher ones are dropped first on narrow screens
+    flex: int = 0  #: share of the spare width
+    right: bool = False
+    sort: SortBy | None = None
+    digit: str = ""  #: the key that sorts by it
 
 
-def _fit(text: str, width: int) -> str:
+COLUMNS: tuple[Column, ...] = (
+    Column("id", "ID", 10, 3, flex=1, sort="id", digit="1"),
+    Column("name", "NAME", 12, 0, flex=2, sort="name", digit="2"),
+    Column("trigger", "TRIGGER", 14, 1, flex=6, sort="trigger", digit="3"),
+    Column("next", "NEXT RUN", 14, 2, sort="next", digit="4"),
+    Column("countdown", "NEXT IN", 12, 0, right=True, sort="next", digit="5"),
+    Column("state", "STATE", 11, 0, sort="state", digit="6"),
+    Column("last_run", "LAST RUN", 14, 4, sort="last_run", digit="7"),
+    Column("outcome", "OUTCOME", 8, 3, sort="outcome", digit="8"),
+    Column("duration", "DURATION", 8, 4, right=True, sort="duration", digit="9"),
+    Column("rate", "OK 24H", 6, 3, right=True, sort="rate", digit="0"),
+)
+BY_DIGIT = {c.digit: c for c in COLUMNS}
+MARK_W = 2
+GAP = 1
+
+
+def layout(width: int, name_w: int = 0, id_w: int = 0, state_w: int = 11) -> list[tuple[Column, int]]:
+    """The columns that fit ``width`` (in table order) and their widths.
+
+    ``name_w``/``id_w``: the longest name and id on screen; the name column asks for
+    that much (up to 32) before any less important column is added.
+    """
+    avail = width - MARK_W
+    chosen: list[Column] = []
+    used = 0
+    wanted = {"name": max(12, min(32, name_w)), "id": max(10, min(24, id_w)), "state": state_w}
+    for col in sorted(COLUMNS, key=lambda c: c.priority):
+        col_w = wanted.get(col.key, col.width)
+        need = col_w + (GAP if chosen else 0)
+        if used + need > avail:
+            if col.priority == 0:  # never dropped: squeezed below
+                chosen.append(col)
+                used += need
+            continue
+        chosen.append(col)
+        used += need
+    ordered = [c for c in COLUMNS if c in chosen]
+    spare = avail - used
+    widths = {c.key: wanted.get(c.key, c.width) for c in ordered}
+    if spare < 0:  # too narrow even for the essentials: the name gives way
+        widths["name"] = max(4, widths["name"] + spare)
+    else:
+        flexes = [c for c in ordered if c.flex]
+        total = sum(c.flex for c in flexes) or 1
+        given = 0
+        for c in flexes:
+            extra = spare * c.flex // total
+            widths[c.key] += extra
+            given += extra
+        if flexes:
+            widths[flexes[-1].key] += spare - given
+    return [(c, widths[c.key]) for c in ordered]
+
+
+def _fit(text: str, width: int, right: bool = False) -> str:
     if width <= 0:
         return ""
     if len(text) > width:
-        return text[: max(0, width - 1)] + "…"
-    return text.ljust(width)
+        return text[: max(0, width - 1)] + g("ellipsis")
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.0f}%"
 
 
 class JobList(ScrollView, can_focus=True):
-    """Grouped jobs with live countdowns. Posts ``JobList.Highlighted`` on cursor moves."""
+    """Jobs in columns with live countdowns. Posts ``JobList.Highlighted`` on cursor moves."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "jobs--header",
+        "jobs--columns",
         "jobs--cursor",
         "jobs--overdue",
+        "jobs--late",
         "jobs--paused",
         "jobs--undecodable",
         "jobs--dim",
         "jobs--pending",
         "jobs--stale",
+        "jobs--marked",
+        "jobs--match",
+        "jobs--failed",
     }
 
     DEFAULT_CSS = """
     JobList { background: $surface; }
     JobList > .jobs--header { color: $accent; text-style: bold; }
+    JobList > .jobs--columns { color: $text-muted; text-style: bold; background: $panel; }
     JobList > .jobs--cursor { background: $block-cursor-blurred-background; }
     JobList:focus > .jobs--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
     JobList > .jobs--overdue { color: $error; }
+    JobList > .jobs--late { color: $warning; }
     JobList > .jobs--paused { color: $text-muted; }
     JobList > .jobs--undecodable { color: $warning; }
     JobList > .jobs--dim { color: $text-muted; }
     JobList > .jobs--pending { color: $warning; text-style: bold; }
     JobList > .jobs--stale { color: $text-muted; text-style: italic; }
+    JobList > .jobs--marked { color: $accent; text-style: bold; }
+    JobList > .jobs--match { text-style: bold underline; }
+    JobList > .jobs--failed { color: $error; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -69,7 +154,7 @@ class JobList(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
-        Binding("enter,space", "toggle_group", "Expand/collapse", show=False),
+        Binding("enter", "toggle_group", "Expand/collapse", show=False),
         Binding("left", "collapse", "Collapse", show=False),
         Binding("right", "expand", "Expand", show=False),
     ]
@@ -86,16 +171,33 @@ class JobList(ScrollView, can_focus=True):
             super().__init__()
             self.group = group
 
+    class HeaderClicked(Message):
+        """A click on a column title: sort by it."""
+
+        def __init__(self, sort: SortBy) -> None:
+            super().__init__()
+            self.sort = sort
+
     def __init__(self, *, clock: Clock = system_clock, id: str | None = None) -> None:
         super().__init__(id=id)
         self.clock = clock
         self.rows: RowList = RowList()
         self.cursor = 0
         self.pending: dict[str, str] = {}
+        self.marked: set[str] = set()
+        self.runs: Mapping[str, JobRuns] = {}
+        self.needle = ""
+        self.sort_by: SortBy = "next"
+        self.descending = False
+        self.tz_mode: TzMode = "utc"
         self.stale = False
         self.empty_text = "reading the job store…"
         self._texts: dict[str, tuple[object, str]] = {}
         self._last_job: JobInfo | None = None
+        self._layout: tuple[int, list[tuple[Column, int]]] | None = None
+        self._name_w = 0
+        self._id_w = 0
+        self._state_w = 11
 
     # -- data ----------------------------------------------------------------------
     @property
@@ -120,12 +222,28 @@ class JobList(ScrollView, can_focus=True):
                 index = rows.index_of_group(old.group)
             self.cursor = index if index is not None else min(self.cursor, max(0, len(rows) - 1))
         else:
-            self.cursor = 1 if len(rows) > 1 and rows[1].job is not None else 0
+            self.cursor = 1 if len(rows) > 1 and rows[0].job is None and rows[1].job is not None else 0
+        self._measure(rows)
         if len(self._texts) > 4 * max(len(rows), 1000):  # ids that are gone
             self._texts.clear()
-        self.virtual_size = Size(self.size.width, len(rows))
+        self.virtual_size = Size(self.size.width, len(rows) + 1)
         self.refresh()
         self._announce()
+
+    def _measure(self, rows: RowList, sample: int = 5000) -> None:
+        """The longest name and id (of the first ``sample`` jobs): the columns' wishes."""
+        name_w = id_w = 0
+        undecodable = False
+        for n, job in enumerate(rows.jobs()):
+            if n >= sample:
+                break
+            name_w = max(name_w, len(job.label))
+            id_w = max(id_w, len(job.id))
+            undecodable = undecodable or job.finding is not None
+        state_w = 11 if undecodable or len(rows) > sample else 7  # "undecodable" / "on time"
+        if (name_w, id_w, state_w) != (self._name_w, self._id_w, self._state_w):
+            self._name_w, self._id_w, self._state_w = name_w, id_w, state_w
+            self._layout = None
 
     def _announce(self) -> None:
         job = self.current_job
@@ -144,6 +262,16 @@ class JobList(ScrollView, can_focus=True):
         """Repaint the visible lines (countdowns are computed at render time)."""
         self.refresh()
 
+    def toggle_mark(self) -> JobInfo | None:
+        """Mark or unmark the job under the cursor, then move down (as k9s does)."""
+        job = self.current_job
+        if job is None:
+            return None
+        self.marked.symmetric_difference_update({job.id})
+        self._refresh_index(self.cursor)
+        self._move(self.cursor + 1)
+        return job
+
     # -- movement ------------------------------------------------------------------
     def _move(self, index: int) -> None:
         if not self.rows:
@@ -152,31 +280,32 @@ class JobList(ScrollView, can_focus=True):
         previous, self.cursor = self.cursor, index
         self._refresh_index(previous)
         self._refresh_index(index)
-        self.scroll_to_region(Region(0, index, 1, 1), animate=False, force=True, x_axis=False)
+        # line 0 is the column header: row i is virtual line i + 1
+        self.scroll_to_region(Region(0, index, 1, 2), animate=False, force=True, x_axis=False)
         self._announce()
 
     def _refresh_index(self, index: int) -> None:
-        y = index - self.scroll_offset.y
-        if 0 <= y < self.size.height:
+        y = index - self.scroll_offset.y + 1
+        if 1 <= y < self.size.height:
             self.refresh(Region(0, y, self.size.width, 1))
 
     def action_cursor(self, delta: int) -> None:
         self._move(self.cursor + delta)
 
     def action_page(self, direction: int) -> None:
-        self._move(self.cursor + direction * max(1, self.size.height - 1))
+        self._move(self.cursor + direction * max(1, self.size.height - 2))
 
     def action_jump(self, index: int) -> None:
         self._move(len(self.rows) - 1 if index < 0 else index)
 
     def action_toggle_group(self) -> None:
         row = self.current
-        if row is not None:
+        if row is not None and row.job is None:
             self.post_message(self.GroupToggled(row.group))
 
     def action_collapse(self) -> None:
         row = self.current
-        if row is None:
+        if row is None or self.rows.flat:
             return
         if row.job is not None:
             for i in range(self.cursor, -1, -1):
@@ -199,20 +328,40 @@ class JobList(ScrollView, can_focus=True):
         offset = event.get_content_offset(self)
         if offset is None:
             return
-        index = offset.y + self.scroll_offset.y
+        if offset.y == 0:
+            x = MARK_W
+            for col, width in self._columns():
+                if x <= offset.x < x + width + GAP and col.sort is not None:
+                    self.post_message(self.HeaderClicked(col.sort))
+                    return
+                x += width + GAP
+            return
+        index = offset.y - 1 + self.scroll_offset.y
         if 0 <= index < len(self.rows):
             if index == self.cursor and self.rows[index].job is None:
                 self.action_toggle_group()
             self._move(index)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self.rows))
+        self.virtual_size = Size(event.size.width, len(self.rows) + 1)
+        self._layout = None
+
+    def _columns(self) -> list[tuple[Column, int]]:
+        width = self.size.width
+        if self._layout is None or self._layout[0] != width:
+            self._layout = (width, layout(width, self._name_w, self._id_w, self._state_w))
+        return self._layout[1]
+
+    def visible_columns(self) -> list[str]:
+        return [c.key for c, _ in self._columns()]
 
     # -- rendering -----------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        index = y + self.scroll_offset.y
         base = self.rich_style
+        if y == 0:
+            return self._render_header(width, base)
+        index = y - 1 + self.scroll_offset.y
         if index >= len(self.rows):
             if index == 0 and self.empty_text:
                 dim = base + self.get_component_rich_style("jobs--dim", partial=True)
@@ -222,6 +371,23 @@ class JobList(ScrollView, can_focus=True):
             return self._render_row(index, width, base)
         except Exception:
             return Strip([Segment(_fit(" (unrenderable row)", width), base)], width)
+
+    def _render_header(self, width: int, base: Style) -> Strip:
+        style = base + self.get_component_rich_style("jobs--columns", partial=True)
+        segments = [Segment(" " * MARK_W, style)]
+        columns = self._columns()
+        sorted_key = None
+        for col, _ in columns:
+            if col.sort == self.sort_by and sorted_key != "countdown":
+                sorted_key = col.key
+        for i, (col, w) in enumerate(columns):
+            title = col.title
+            if col.key == sorted_key:
+                title += g("down") if self.descending else g("up")
+            if i:
+                segments.append(Segment(" " * GAP, style))
+            segments.append(Segment(_fit(title, w, col.right), style))
+        return Strip(segments).adjust_cell_length(width, style)
 
     def _trigger_text(self, job: JobInfo) -> str:
         cached = self._texts.get(job.id)
@@ -235,51 +401,105 @@ class JobList(ScrollView, can_focus=True):
         row = self.rows[index]
         if self.stale:
             base = base + self.get_component_rich_style("jobs--stale", partial=True)
-        if index == self.cursor:
+        cursor = index == self.cursor
+        if cursor:
             base = base + self.get_component_rich_style("jobs--cursor", partial=True)
         if row.job is None:
             open_ = index + 1 < len(self.rows) and self.rows[index + 1].job is not None
             if row.count == 0:
                 open_ = True
-            arrow = "▾" if open_ else "▸"
+            arrow = g("open") if open_ else g("closed")
             style = base + self.get_component_rich_style("jobs--header", partial=True)
             text = f"{arrow} {row.group} ({row.count})"
-            segments = [Segment(_fit(text, width), style)]
+            return Strip([Segment(_fit(text, width), style)]).adjust_cell_length(width, base)
+        job = row.job
+        now = self.clock()
+        state = state_label(job, now)
+        if cursor:  # the cursor's colours win (contrast)
+            state_style = dim = Style()
         else:
-            job = row.job
-            now = self.clock()
-            right = self.pending.get(job.id) or self._countdown(job, now)
-            cw = COUNTDOWN_WIDTH if width >= 60 else 14
-            label_w = max(10, int((width - cw - 4) * 0.5))
-            trig_w = max(0, width - cw - label_w - 4)
-            if index == self.cursor:  # the cursor's colours win (contrast)
-                state_style = dim = right_style = Style()
-            else:
-                state_style = self._state_style(row.group, job)
-                dim = self.get_component_rich_style("jobs--dim", partial=True)
-                right_style = (
-                    self.get_component_rich_style("jobs--pending", partial=True)
-                    if job.id in self.pending
-                    else state_style
-                )
-            segments = [
-                Segment("  ", base),
-                Segment(_fit(clean(job.label, 120), label_w) + " ", base + state_style),
-                Segment(_fit(self._trigger_text(job), trig_w) + " ", base + dim),
-                Segment(_fit(right, cw).strip().rjust(cw), base + right_style),
-            ]
+            state_style = self._state_style(state)
+            dim = self.get_component_rich_style("jobs--dim", partial=True)
+        marked = job.id in self.marked
+        mark_style = base + self.get_component_rich_style("jobs--marked", partial=True)
+        segments = [Segment((g("mark") + " ") if marked else "  ", mark_style if marked else base)]
+        runs = self.runs.get(job.id)
+        for i, (col, w) in enumerate(self._columns()):
+            if i:
+                segments.append(Segment(" " * GAP, base))
+            segments.extend(self._cell(col, w, job, state, now, runs, base, state_style, dim, cursor, marked))
         return Strip(segments).adjust_cell_length(width, base)
 
-    def _countdown(self, job: JobInfo, now) -> str:
-        if job.finding is not None:
-            return "undecodable"
-        return countdown(job.next_run_time, now)
+    def _cell(
+        self,
+        col: Column,
+        w: int,
+        job: JobInfo,
+        state: str,
+        now: datetime,
+        runs: JobRuns | None,
+        base: Style,
+        state_style: Style,
+        dim: Style,
+        cursor: bool,
+        marked: bool,
+    ) -> list[Segment]:
+        key = col.key
+        if key in ("id", "name"):
+            show_id = any(c.key == "id" for c, _ in self._columns())
+            text = clean(job.id, 191) if key == "id" else clean(job.name if show_id else job.label, 120)
+            if key == "name" and show_id and job.name == job.id:
+                text = ""
+            style = base + (self.get_component_rich_style("jobs--marked", partial=True) if marked else state_style)
+            return self._highlight(_fit(text, w), style)
+        if key == "trigger":
+            return [Segment(_fit(self._trigger_text(job), w), base + dim)]
+        if key == "next":
+            return [Segment(_fit(short_when(job.next_run_time, self.tz_mode, job), w), base + dim)]
+        if key == "countdown":
+            text = self.pending.get(job.id) or job_countdown_short(job, now)
+            style = (
+                self.get_component_rich_style("jobs--pending", partial=True) if job.id in self.pending else state_style
+            )
+            return [Segment(_fit(text, w, right=True), base + (Style() if cursor else style))]
+        if key == "state":
+            return [Segment(_fit(state, w), base + state_style)]
+        if key == "last_run":
+            when = runs.last_at if runs else None
+            return [Segment(_fit(short_when(when, self.tz_mode, job) if when else "-", w), base + dim)]
+        if key == "outcome":
+            outcome = (runs.last_outcome if runs else None) or "-"
+            failed = outcome in ("error", "unfinished")
+            style = self.get_component_rich_style("jobs--failed", partial=True) if failed and not cursor else dim
+            text = (g("fail") + " " + outcome) if failed else outcome
+            return [Segment(_fit(text, w), base + style)]
+        if key == "duration":
+            dur = runs.last_duration if runs else None
+            return [Segment(_fit(format_duration(dur) if dur is not None else "-", w, right=True), base + dim)]
+        if key == "rate":
+            rate = runs.rate_24h if runs else None
+            bad = rate is not None and rate < 1.0 and not cursor
+            style = self.get_component_rich_style("jobs--failed", partial=True) if bad else dim
+            return [Segment(_fit(_percent(rate), w, right=True), base + style)]
+        return [Segment(" " * w, base)]
 
-    def _state_style(self, group: str, job: JobInfo) -> Style:
-        if job.finding is not None:
-            return self.get_component_rich_style("jobs--undecodable", partial=True)
-        if job.next_run_time is None:
-            return self.get_component_rich_style("jobs--paused", partial=True)
-        if group == "overdue":
-            return self.get_component_rich_style("jobs--overdue", partial=True)
-        return Style()
+    def _highlight(self, text: str, style: Style) -> list[Segment]:
+        """The filter's matches in ``text`` stand out."""
+        needle = self.needle.lower()
+        if not needle:
+            return [Segment(text, style)]
+        at = text.lower().find(needle)
+        if at < 0:
+            return [Segment(text, style)]
+        match = style + self.get_component_rich_style("jobs--match", partial=True)
+        end = at + len(needle)
+        return [Segment(text[:at], style), Segment(text[at:end], match), Segment(text[end:], style)]
+
+    def _state_style(self, state: str) -> Style:
+        name = {
+            "overdue": "jobs--overdue",
+            "late": "jobs--late",
+            "paused": "jobs--paused",
+            "undecodable": "jobs--undecodable",
+        }.get(state)
+        return self.get_component_rich_style(name, partial=True) if name else Style()

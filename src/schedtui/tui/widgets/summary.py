@@ -9,8 +9,10 @@ from textual.content import Content
 from textual.widgets import Static
 
 from schedtui.core.model import JobInfo, Target
+from schedtui.core.vocab import overdue_summary
 from schedtui.tui.data import Frame
-from schedtui.tui.fmt import ago, clean, countdown
+from schedtui.tui.fmt import ago, clean, job_countdown, size
+from schedtui.tui.glyphs import g
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class RefreshState:
     slowed: bool = False
 
 
-SEP = ("  │  ", "$text-muted")
+def _sep() -> tuple[str, str]:
+    return (f"  {g('sep')}  ", "$text-muted")
 
 
 class SummaryStrip(Static):
@@ -57,36 +60,52 @@ class SummaryStrip(Static):
     SummaryStrip { height: 3; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
-    def show(self, target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime) -> None:
+    def show(
+        self,
+        target: Target,
+        frame: Frame | None,
+        counts: Counts,
+        refresh: RefreshState,
+        now: datetime,
+        read_only: bool = False,
+    ) -> None:
         try:
-            self.update(render_summary(target, frame, counts, refresh, now))
+            self.update(render_summary(target, frame, counts, refresh, now, read_only))
         except Exception as exc:
             self.update(Content.styled(f"summary unavailable: {clean(exc, 200)}", "$error"))
 
 
 def render_summary(
-    target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime
+    target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime, read_only: bool = False
 ) -> Content:
-    line1 = Content.assemble(*_jobs(counts), SEP, *_scheduler(frame, counts, now))
-    line2 = Content.assemble(*_next(counts, now), SEP, *_runs(frame), SEP, *_backup(frame, now))
+    badge: list = [(" READ-ONLY ", "bold $background on $warning"), " "] if read_only else []
+    line1 = Content.assemble(*badge, *_jobs(counts), _sep(), *_scheduler(frame, counts, now))
+    line2 = Content.assemble(*_next(counts, now), _sep(), *_runs(frame), _sep(), *_backup(frame, now))
     line3 = Content.assemble(*_database(target, frame, refresh, now))
     return Content("\n").join([line1, line2, line3])
 
 
 def _scheduler(frame: Frame | None, counts: Counts, now: datetime) -> list:
     if frame is None or frame.snapshot is None:
-        return [("◌ scheduler: unknown", "$text-muted")]
+        return [(f"{g('ring')} scheduler: unknown", "$text-muted")]
     hb = frame.heartbeat
     if hb is not None:
         seen = f" (heartbeat {ago(hb.seen_at, now)})" if hb.seen_at else ""
         if hb.fresh and hb.state == "running":
-            return [("● scheduler running", "$success bold"), (seen, "$text-muted")]
+            return [(f"{g('dot')} scheduler running", "$success bold"), (seen, "$text-muted")]
         if hb.fresh:
-            return [(f"● scheduler {hb.state}", "$warning bold"), (seen, "$text-muted")]
-        return [("✖ scheduler silent", "$error bold"), (f" (last heartbeat {ago(hb.seen_at, now)})", "$text-muted")]
+            return [(f"{g('dot')} scheduler {hb.state}", "$warning bold"), (seen, "$text-muted")]
+        return [
+            (f"{g('bad')} scheduler not running", "$error bold"),
+            (f" (last heartbeat {ago(hb.seen_at, now)})", "$text-muted"),
+        ]
     if counts.overdue:
-        return [("▲ scheduler stalled?", "$error bold"), (" (no heartbeat: inferred from overdue jobs)", "$text-muted")]
-    return [("● jobs on time", "$success"), (" (no heartbeat: inferred from jobs)", "$text-muted")]
+        # the words of `schedtui check` (CRITICAL)
+        return [
+            (f"{g('bad')} {overdue_summary(counts.overdue, counts.total)}", "$error bold"),
+            (" (no heartbeat)", "$text-muted"),
+        ]
+    return [(f"{g('dot')} no job overdue", "$success"), (" (no heartbeat: judged from the jobs)", "$text-muted")]
 
 
 def _jobs(c: Counts) -> list:
@@ -99,13 +118,13 @@ def _jobs(c: Counts) -> list:
 
 def _next(c: Counts, now: datetime) -> list:
     if c.next_job is None:
-        return [("next: —", "$text-muted")]
-    return ["next: ", (clean(c.next_job.label, 40), "bold"), " ", countdown(c.next_job.next_run_time, now)]
+        return [("next: -", "$text-muted")]
+    return ["next: ", (clean(c.next_job.label, 40), "bold"), " ", job_countdown(c.next_job, now)]
 
 
 def _runs(frame: Frame | None) -> list:
     if frame is None or frame.companion is None:
-        return [("24h: —", "$text-muted")]
+        return [("24h: -", "$text-muted")]
     if not frame.companion:
         return [("24h: no run history (no companion)", "$text-muted")]
     runs = "?" if frame.runs_24h is None else str(frame.runs_24h)
@@ -117,8 +136,8 @@ def _backup(frame: Frame | None, now: datetime) -> list:
     b = frame.last_backup if frame else None
     if b is None:
         return [("backup: none yet (press b)", "$text-muted")]
-    mark = ("✓ verified", "$success") if b.verified else ("unverified", "$warning")
-    return [f"backup: {ago(b.created_at, now)} ", mark]
+    mark = (f"{g('ok')} verified", "$success") if b.verified else ("unverified", "$warning")
+    return [f"backup: {ago(b.created_at, now)}, {size(b.size)} ", mark]
 
 
 def _freshness(frame: Frame | None, refresh: RefreshState, now: datetime) -> list:
@@ -138,7 +157,7 @@ def _database(target: Target, frame: Frame | None, refresh: RefreshState, now: d
     if target.table != "apscheduler_jobs" or target.schema:
         db.append((f" table {target.schema + '.' if target.schema else ''}{target.table}", "$text-muted"))
     if frame is None or frame.error is None:
-        return [*_freshness(frame, refresh, now), SEP, *db]
+        return [*_freshness(frame, refresh, now), _sep(), *db]
     retry = f" · retrying in {refresh.retry_in:.0f}s" if refresh.retry_in else ""
     kept = f" · showing data from {ago(frame.snapshot.read_at, now)} (stale)" if frame.snapshot is not None else ""
-    return [("✖ ", "$error bold"), (clean(frame.error, 160), "$error"), (kept + retry, "$warning")]
+    return [(f"{g('bad')} ", "$error bold"), (clean(frame.error, 160), "$error"), (kept + retry, "$warning")]

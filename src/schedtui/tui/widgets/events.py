@@ -1,0 +1,117 @@
+"""The events feed: what happened across all jobs, newest first, failed ones marked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import DataTable, Input, Static
+
+from schedtui.tui.events import Event, EventLog
+from schedtui.tui.fmt import TzMode, ago, clean, short_when
+from schedtui.tui.glyphs import g
+
+#: Rows the table shows at most (the log keeps more).
+SHOWN = 500
+
+
+class EventsPane(Vertical):
+    """A filterable table of events; ``f`` shows the failed ones only."""
+
+    DEFAULT_CSS = """
+    EventsPane { padding: 0 1; }
+    EventsPane #events-head { height: 1; }
+    EventsPane #events-filter { height: 1; border: none; padding: 0 1; margin: 0; display: none; }
+    EventsPane #events-filter.-open { display: block; }
+    EventsPane DataTable { height: 1fr; }
+    """
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.failed_only = False
+        self.needle = ""
+        self._shown: tuple[int, str, bool, TzMode] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="events-head")
+        yield Input(placeholder="filter events (esc closes)", id="events-filter", disabled=True)
+        table: DataTable = DataTable(id="events-table", cursor_type="row", zebra_stripes=False)
+        table.add_column("when", key="when", width=14)
+        table.add_column("", key="mark", width=1)
+        table.add_column("event", key="what", width=11)
+        table.add_column("what happened", key="text")
+        yield table
+
+    def show(self, log: EventLog, now: datetime, tz_mode: TzMode, force: bool = False) -> None:
+        state = (log.version, self.needle, self.failed_only, tz_mode)
+        events = log.events(self.needle, self.failed_only)
+        self._head(len(log), len(events), tz_mode)
+        if state == self._shown and not force:
+            return
+        self._shown = state
+        table = self.query_one("#events-table", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        width = max(20, table.size.width - 14 - 1 - 11 - 6)
+        for i, e in enumerate(events[:SHOWN]):
+            table.add_row(*self._cells(e, tz_mode, width), key=str(i))
+        if events:
+            table.move_cursor(row=min(keep, len(events[:SHOWN]) - 1), animate=False)
+        if not events:
+            table.add_row("", "", "", Content.styled(self._empty(len(log)), "$text-muted"))
+
+    def _empty(self, total: int) -> str:
+        if total == 0:
+            return "nothing yet: runs appear here with the companion; job changes as they happen"
+        return "no event matches the filter"
+
+    def _head(self, total: int, shown: int, tz_mode: TzMode) -> None:
+        parts = [
+            Content.styled("Events", "bold"),
+            Content.styled(f"  newest first · {shown} of {total}", "$text-muted"),
+        ]
+        if self.failed_only:
+            parts.append(Content.styled("  · failed only (f)", "$error bold"))
+        if self.needle:
+            parts.append(Content.styled(f"  · filter “{clean(self.needle, 40)}”", "$accent"))
+        parts.append(Content.styled(f"  · times {'UTC' if tz_mode == 'utc' else tz_mode}", "$text-muted"))
+        self.query_one("#events-head", Static).update(Content.assemble(*parts))
+
+    def _cells(self, e: Event, tz_mode: TzMode, width: int) -> tuple[object, ...]:
+        style = "$error" if e.failed else ("$text-muted" if e.kind == "job" and e.what == "appeared" else "")
+        text = e.text if len(e.text) <= width else e.text[: width - 1] + g("ellipsis")
+        mark = Content.styled(g("fail"), "$error bold") if e.failed else ""
+        return (
+            short_when(e.at, tz_mode),
+            mark,
+            Content.styled(clean(f"{e.kind} {e.what}" if e.kind != "run" else e.what, 20), style or "$text-muted"),
+            Content.styled(text, style),
+        )
+
+    def open_filter(self) -> None:
+        box = self.query_one("#events-filter", Input)
+        box.disabled = False
+        box.add_class("-open")
+        box.focus()
+
+    def close_filter(self, clear: bool) -> None:
+        box = self.query_one("#events-filter", Input)
+        if clear:
+            box.value = ""
+            self.needle = ""
+        box.remove_class("-open")
+        box.disabled = True
+        self.query_one("#events-table", DataTable).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.needle = event.value.strip()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.close_filter(clear=not event.value.strip())
+
+    def ago_text(self, e: Event, now: datetime) -> str:
+        return ago(e.at, now)

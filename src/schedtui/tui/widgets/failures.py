@@ -1,0 +1,104 @@
+"""The failures overview: jobs that failed in the last 24 h, how often, their last error,
+and charts of runs and failures per hour (Textual's sparklines)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import DataTable, Sparkline, Static
+
+from schedtui.tui.data import Frame
+from schedtui.tui.fmt import TzMode, clean, short_when
+from schedtui.tui.glyphs import g
+
+
+class FailuresPane(Vertical):
+    DEFAULT_CSS = """
+    FailuresPane { padding: 0 1; }
+    FailuresPane #failures-head { height: auto; }
+    FailuresPane .chart-row { height: 1; }
+    FailuresPane .chart-label { width: 16; color: $text-muted; }
+    FailuresPane Sparkline { width: 1fr; height: 1; }
+    FailuresPane #spark-runs > .sparkline--max-color { color: $success; }
+    FailuresPane #spark-runs > .sparkline--min-color { color: $success 40%; }
+    FailuresPane #spark-fails > .sparkline--max-color { color: $error; }
+    FailuresPane #spark-fails > .sparkline--min-color { color: $error 30%; }
+    FailuresPane #failures-axis { height: 1; color: $text-muted; margin-bottom: 1; }
+    FailuresPane DataTable { height: 1fr; }
+    """
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: object = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="failures-head")
+        with Horizontal(classes="chart-row"):
+            yield Static("runs / hour", classes="chart-label", id="label-runs")
+            yield Sparkline([], id="spark-runs")
+        with Horizontal(classes="chart-row"):
+            yield Static("failures / hour", classes="chart-label", id="label-fails")
+            yield Sparkline([], id="spark-fails")
+        yield Static(id="failures-axis")
+        table: DataTable = DataTable(id="failures-table", cursor_type="row", zebra_stripes=False)
+        table.add_column("job", key="job")
+        table.add_column("failures", key="failures", width=8)
+        table.add_column("runs", key="runs", width=6)
+        table.add_column("last failure", key="at", width=14)
+        table.add_column("last error", key="error")
+        yield table
+
+    def show(self, frame: Frame | None, now: datetime, tz_mode: TzMode) -> None:
+        head = self.query_one("#failures-head", Static)
+        if frame is None or not frame.companion:
+            head.update(
+                Content.styled(
+                    "Failures (24 h): no run history. Install the companion (schedtui companion --help) "
+                    "to record every run's outcome.",
+                    "$text-muted",
+                )
+            )
+            return
+        state = (id(frame.job_runs), id(frame.hourly), tz_mode)
+        if state == self._shown:
+            return
+        self._shown = state
+        failing = sorted(
+            ((jid, r) for jid, r in frame.job_runs.items() if r.failures_24h),
+            key=lambda x: (-x[1].failures_24h, x[0]),
+        )
+        total_f = sum(r.failures_24h for _, r in failing)
+        total_r = sum(r.runs_24h for r in frame.job_runs.values())
+        style = "$error bold" if failing else "$success bold"
+        head.update(
+            Content.assemble(
+                ("Failures (24 h)  ", "bold"),
+                (f"{len(failing)} job(s) failed {total_f} time(s)", style),
+                (f" in {total_r} finished runs", "$text-muted"),
+            )
+        )
+        hourly = frame.hourly
+        if hourly is not None:
+            self.query_one("#spark-runs", Sparkline).data = [float(x) for x in hourly.runs]
+            self.query_one("#spark-fails", Sparkline).data = [float(x) for x in hourly.failures]
+            self.query_one("#label-runs", Static).update(f"runs/h (max {max(hourly.runs, default=0)})")
+            self.query_one("#label-fails", Static).update(f"fails/h (max {max(hourly.failures, default=0)})")
+            self.query_one("#failures-axis", Static).update(
+                f"{'':16}{short_when(hourly.start, tz_mode)}  {g('arrow')}  now (one bar per hour)"
+            )
+        table = self.query_one("#failures-table", DataTable)
+        table.clear()
+        for jid, r in failing:
+            table.add_row(
+                Content.styled(clean(jid, 80), "$error"),
+                str(r.failures_24h),
+                str(r.runs_24h),
+                short_when(r.last_error_at, tz_mode) if r.last_error_at else "-",
+                clean(r.last_error or "", 200),
+                key=jid,
+            )
+        if not failing:
+            table.add_row(Content.styled("no failures in the last 24 h", "$success"), "", "", "", "")
