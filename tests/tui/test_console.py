@@ -66,9 +66,7 @@ async def test_first_screen_groups_by_state(target: Target, clock: FixedClock) -
         assert "cleanup-temp" in g["on time"]
         # on time: sorted by next run
         nexts = [
-            j.next_run_time
-            for j in (r.job for r in main_of(app).query_one(JobList).rows)
-            if j and j.id in g["on time"]
+            j.next_run_time for j in (r.job for r in main_of(app).query_one(JobList).rows) if j and j.id in g["on time"]
         ]
         assert nexts == sorted(nexts)
         text = summary_text(app)

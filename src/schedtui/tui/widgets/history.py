@@ -103,6 +103,8 @@ class HistoryPane(Vertical):
         self.picked = False  #: the operator moved to a run (so `t` means that one)
         self._shown: tuple[object, ...] | None = None
         self._cursor_key: str | None = None
+        self._label: str | None = None
+        self._args: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="history-note")
@@ -131,8 +133,10 @@ class HistoryPane(Vertical):
         if state == self._shown:
             self._show_stats(now)
             return  # nothing new: the table (and its cursor) stay as they are
-        job_changed = self._shown is None or self._shown[1] != job_label
+        job_changed = job_label != self._label
+        self._label = job_label
         self._shown = state
+        self._args = (history, job_label, now, tz_mode)
         if job_changed:
             self.picked = False
             self._cursor_key = None
@@ -219,7 +223,8 @@ class HistoryPane(Vertical):
         self._show_error(self._run_for(key))
 
     def on_resize(self, event: events.Resize) -> None:
-        self._shown = None  # re-fit the error column
+        if self._args is not None:  # re-fit the error column (the cursor stays)
+            self.call_after_refresh(self.show, *self._args)
 
     def _run_for(self, key: str) -> Run | None:
         if self.history is None:

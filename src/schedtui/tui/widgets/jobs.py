@@ -60,7 +60,7 @@ MARK_W = 2
 GAP = 1
 
 
-def layout(width: int, name_w: int = 0, id_w: int = 0, state_w: int = 11) -> list[tuple[Column, int]]:
+def layout(width: int, name_w: int = 0, id_w: int = 0, state_w: int = 11, time_w: int = 14) -> list[tuple[Column, int]]:
     """The columns that fit ``width`` (in table order) and their widths.
 
     ``name_w``/``id_w``: the longest name and id on screen; the name column asks for
@@ -69,7 +69,13 @@ def layout(width: int, name_w: int = 0, id_w: int = 0, state_w: int = 11) -> lis
     avail = width - MARK_W
     chosen: list[Column] = []
     used = 0
-    wanted = {"name": max(12, min(32, name_w)), "id": max(10, min(24, id_w)), "state": state_w}
+    wanted = {
+        "name": max(12, min(32, name_w)),
+        "id": max(10, min(24, id_w)),
+        "state": state_w,
+        "next": time_w,
+        "last_run": time_w,
+    }
     for col in sorted(COLUMNS, key=lambda c: c.priority):
         col_w = wanted.get(col.key, col.width)
         need = col_w + (GAP if chosen else 0)
@@ -198,6 +204,7 @@ class JobList(ScrollView, can_focus=True):
         self._name_w = 0
         self._id_w = 0
         self._state_w = 11
+        self._layout_tz: TzMode = "utc"
 
     # -- data ----------------------------------------------------------------------
     @property
@@ -348,8 +355,10 @@ class JobList(ScrollView, can_focus=True):
 
     def _columns(self) -> list[tuple[Column, int]]:
         width = self.size.width
-        if self._layout is None or self._layout[0] != width:
-            self._layout = (width, layout(width, self._name_w, self._id_w, self._state_w))
+        if self._layout is None or self._layout[0] != width or self._layout_tz != self.tz_mode:
+            self._layout_tz = self.tz_mode
+            time_w = 18 if self.tz_mode == "trigger" else 14  # "03-03 03:00:00 CET"
+            self._layout = (width, layout(width, self._name_w, self._id_w, self._state_w, time_w))
         return self._layout[1]
 
     def visible_columns(self) -> list[str]:
