@@ -1,4 +1,4 @@
-"""Snapshot tests of the console's main views at 80×24 and 120×36, on the real fixture
+"""Snapshot tests of the console's main views at 80×24, 120×36 and 200×50, on the real fixture
 store with a FixedClock (SVGs under tests/tui/__snapshots__; update with
 ``pytest tests/tui --snapshot-update`` after checking the new pictures)."""
 
@@ -17,7 +17,11 @@ from tui.helpers import add_history, settle, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
-SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
+SIZES = [
+    pytest.param((80, 24), id="80x24"),
+    pytest.param((120, 36), id="120x36"),
+    pytest.param((200, 50), id="200x50"),
+]
 
 
 def _app(target: Target, clock: FixedClock, **kw) -> SchedtuiApp:
@@ -120,3 +124,58 @@ def test_confirmation_dialog(snap_compare, target: Target, clock: FixedClock, si
         await pilot.pause()
 
     assert snap_compare(_app(target, clock), terminal_size=size, run_before=run_before)
+
+
+def _keys(*keys: str, job_id: str | None = None):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await settle(pilot, app)
+        main = app.screen_stack[0]
+        if job_id is not None:
+            main.query_one(JobList).select_job(job_id)
+            await wait_for(pilot, lambda: main.extras is not None and main.extras.job_id == job_id, what="selection")
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_flat_table(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:
+    add_history(store, clock)
+    assert snap_compare(_app(target, clock), terminal_size=size, run_before=_keys("l", "6"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_tree_by_trigger_kind(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:
+    add_history(store, clock)
+    assert snap_compare(_app(target, clock), terminal_size=size, run_before=_keys("g", "g"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_events_feed(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:
+    add_history(store, clock)
+    assert snap_compare(_app(target, clock), terminal_size=size, run_before=_keys("e"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_failures_overview(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:
+    add_history(store, clock)
+    assert snap_compare(_app(target, clock), terminal_size=size, run_before=_keys("F"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_marked_rows(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:
+    add_history(store, clock)
+    keys = _keys("space", "space", "space", job_id="cleanup-temp")
+    assert snap_compare(_app(target, clock), terminal_size=size, run_before=keys)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_state_filter_and_text_match(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:
+    add_history(store, clock)
+    keys = _keys("slash", *"re", "enter", "l")
+    assert snap_compare(_app(target, clock), terminal_size=size, run_before=keys)

@@ -553,9 +553,12 @@ class MainScreen(ControlMixin, Screen):
         self._show_views()
 
     def action_cycle_group(self) -> None:
+        self._show_view("body")
+        if self.params.flat:  # from the flat table, g shows the tree again
+            self._set_params(flat=False, collapsed=frozenset())
+            return
         nxt = GROUPINGS[(GROUPINGS.index(self.params.group_by) + 1) % len(GROUPINGS)]
         self._set_params(group_by=nxt, collapsed=frozenset())
-        self.notify(f"grouped by {GROUP_LABELS[nxt]}", timeout=2)
 
     def action_cycle_sort(self) -> None:
         nxt = SORTS[(SORTS.index(self.params.sort_by) + 1) % len(SORTS)]
@@ -580,13 +583,11 @@ class MainScreen(ControlMixin, Screen):
     def _sort(self, sort: SortBy, descending: bool) -> None:
         self._show_view("body")
         self._set_params(sort_by=sort, descending=descending)
-        self.notify(f"sorted by {SORT_LABELS[sort]}, {'descending' if descending else 'ascending'}", timeout=2)
 
     def action_toggle_flat(self) -> None:
         self._show_view("body")
         flat = not self.params.flat
         self._set_params(flat=flat, collapsed=frozenset())
-        self.notify("flat table" if flat else f"tree grouped by {GROUP_LABELS[self.params.group_by]}", timeout=2)
 
     def action_cycle_state(self) -> None:
         if self.query_one("#views", ContentSwitcher).current == "events":
@@ -596,7 +597,6 @@ class MainScreen(ControlMixin, Screen):
             return
         nxt = STATE_FILTERS[(STATE_FILTERS.index(self.params.state) + 1) % len(STATE_FILTERS)]
         self._set_params(state=nxt)
-        self.notify(f"showing {nxt} jobs only" if nxt else "showing every state", timeout=2)
 
     def action_mark(self) -> None:
         jobs = self.query_one(JobList)
@@ -641,7 +641,6 @@ class MainScreen(ControlMixin, Screen):
         self.query_one(FailuresPane)._shown = None
         self._show_views()
         self._update_title()
-        self.notify(f"times in {TZ_LABELS[self.tz_mode]}", timeout=2)
 
     def action_copy_id(self) -> None:
         job = self.selected

@@ -32,7 +32,8 @@ class EventsPane(Vertical):
         super().__init__(id=id)
         self.failed_only = False
         self.needle = ""
-        self._shown: tuple[int, str, bool, TzMode] | None = None
+        self._shown: tuple[int, str, bool, TzMode, int] | None = None
+        self._args: tuple[EventLog, datetime, TzMode] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="events-head")
@@ -41,26 +42,38 @@ class EventsPane(Vertical):
         table.add_column("when", key="when", width=14)
         table.add_column("", key="mark", width=1)
         table.add_column("event", key="what", width=11)
-        table.add_column("what happened", key="text")
+        table.add_column("what happened", key="text", width=40)
         yield table
 
+    def on_resize(self, event: object) -> None:
+        if self._args is not None:
+            self._shown = None
+            self.call_after_refresh(self.show, *self._args)
+
     def show(self, log: EventLog, now: datetime, tz_mode: TzMode, force: bool = False) -> None:
-        state = (log.version, self.needle, self.failed_only, tz_mode)
+        self._args = (log, now, tz_mode)
+        if not self.size.width:
+            return  # hidden: shown when it appears (on_resize)
+        table = self.query_one("#events-table", DataTable)
+        width = max(20, table.size.width - (14 + 2) - (1 + 2) - (11 + 2) - 4)
+        state = (log.version, self.needle, self.failed_only, tz_mode, width)
         events = log.events(self.needle, self.failed_only)
         self._head(len(log), len(events), tz_mode)
         if state == self._shown and not force:
             return
         self._shown = state
-        table = self.query_one("#events-table", DataTable)
         keep = table.cursor_row
         table.clear()
-        width = max(20, table.size.width - 14 - 1 - 11 - 6)
+        column = table.columns.get("text")  # type: ignore[call-overload]
+        if column is not None and column.width != width:
+            column.width = width
+            table.refresh(layout=True)
         for i, e in enumerate(events[:SHOWN]):
             table.add_row(*self._cells(e, tz_mode, width), key=str(i))
         if events:
             table.move_cursor(row=min(keep, len(events[:SHOWN]) - 1), animate=False)
         if not events:
-            table.add_row("", "", "", Content.styled(self._empty(len(log)), "$text-muted"))
+            table.add_row("", "", "", Content.styled(self._empty(len(log)), "dim"))
 
     def _empty(self, total: int) -> str:
         if total == 0:
@@ -80,13 +93,13 @@ class EventsPane(Vertical):
         self.query_one("#events-head", Static).update(Content.assemble(*parts))
 
     def _cells(self, e: Event, tz_mode: TzMode, width: int) -> tuple[object, ...]:
-        style = "$error" if e.failed else ("$text-muted" if e.kind == "job" and e.what == "appeared" else "")
+        style = "$error" if e.failed else ("dim" if e.kind == "job" and e.what == "appeared" else "")
         text = e.text if len(e.text) <= width else e.text[: width - 1] + g("ellipsis")
         mark = Content.styled(g("fail"), "$error bold") if e.failed else ""
         return (
             short_when(e.at, tz_mode),
             mark,
-            Content.styled(clean(f"{e.kind} {e.what}" if e.kind != "run" else e.what, 20), style or "$text-muted"),
+            Content.styled(clean(f"{e.kind} {e.what}" if e.kind != "run" else e.what, 20), style or "dim"),
             Content.styled(text, style),
         )
 

@@ -33,6 +33,7 @@ class FailuresPane(Vertical):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: object = None
+        self._args: tuple[Frame | None, datetime, TzMode] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="failures-head")
@@ -44,14 +45,22 @@ class FailuresPane(Vertical):
             yield Sparkline([], id="spark-fails")
         yield Static(id="failures-axis")
         table: DataTable = DataTable(id="failures-table", cursor_type="row", zebra_stripes=False)
-        table.add_column("job", key="job")
+        table.add_column("job", key="job", width=24)
         table.add_column("failures", key="failures", width=8)
         table.add_column("runs", key="runs", width=6)
         table.add_column("last failure", key="at", width=14)
-        table.add_column("last error", key="error")
+        table.add_column("last error", key="error", width=40)
         yield table
 
+    def on_resize(self, event: object) -> None:
+        if self._args is not None:
+            self._shown = None
+            self.call_after_refresh(self.show, *self._args)
+
     def show(self, frame: Frame | None, now: datetime, tz_mode: TzMode) -> None:
+        self._args = (frame, now, tz_mode)
+        if not self.size.width:
+            return  # hidden: shown when it appears (on_resize)
         head = self.query_one("#failures-head", Static)
         if frame is None or not frame.companion:
             head.update(
@@ -62,10 +71,15 @@ class FailuresPane(Vertical):
                 )
             )
             return
-        state = (id(frame.job_runs), id(frame.hourly), tz_mode)
+        table = self.query_one("#failures-table", DataTable)
+        width = max(20, table.size.width - (24 + 2) - (8 + 2) - (6 + 2) - (14 + 2) - 4)
+        state = (id(frame.job_runs), id(frame.hourly), tz_mode, width)
         if state == self._shown:
             return
         self._shown = state
+        column = table.columns.get("error")  # type: ignore[call-overload]
+        if column is not None and column.width != width:
+            column.width = width
         failing = sorted(
             ((jid, r) for jid, r in frame.job_runs.items() if r.failures_24h),
             key=lambda x: (-x[1].failures_24h, x[0]),
@@ -89,15 +103,17 @@ class FailuresPane(Vertical):
             self.query_one("#failures-axis", Static).update(
                 f"{'':16}{short_when(hourly.start, tz_mode)}  {g('arrow')}  now (one bar per hour)"
             )
-        table = self.query_one("#failures-table", DataTable)
         table.clear()
         for jid, r in failing:
+            error = clean(r.last_error or "", 300)
+            if len(error) > width:
+                error = error[: width - 1] + g("ellipsis")
             table.add_row(
-                Content.styled(clean(jid, 80), "$error"),
+                Content.styled(clean(jid, 24), "$error"),
                 str(r.failures_24h),
                 str(r.runs_24h),
                 short_when(r.last_error_at, tz_mode) if r.last_error_at else "-",
-                clean(r.last_error or "", 200),
+                error,
                 key=jid,
             )
         if not failing:
