@@ -7,8 +7,13 @@ Measures, with the store written by real APScheduler (tests/tui/make_console_sto
 - refresh with nothing changed: one Feed.fetch() (database + decode work);
 - grouping/sorting the rows (runs in a worker after a change, not on every refresh);
 - a countdown tick: MainScreen.tick() plus rendering every visible line of the list;
-- peak memory of the process (max RSS).
-Targets (issue 5): < 3 s, < 150 ms, < 30 ms, < 400 MB.
+- peak memory of the process (max RSS);
+- key to screen: pressing ``j`` until the moved cursor is rendered (Pilot press + one
+  refresh cycle);
+- idle CPU: process CPU time over wall time for ``--idle`` seconds at 120x36, with the
+  countdowns ticking (the clock advances with the wall clock) and the 2 s refresh on.
+Targets (issue 5): < 3 s, < 150 ms, < 30 ms, < 400 MB; (issue 12): ≤ 50 ms median for
+``j``, ≤ 2 % of one core idle.
 """
 
 from __future__ import annotations
@@ -78,7 +83,77 @@ async def first_screen(url: str) -> tuple[float, float, list[float], int, float]
         rows_ms = (time.perf_counter() - s) * 1000
         count = len(main.frame.snapshot.jobs)
         read_s = main.frame.snapshot.latency_ms / 1000
+        await app.workers.wait_for_complete()
+        KEYS.extend(await key_to_screen(app, jobs, 30))
     return first, rows_ms, ticks, count, read_s
+
+
+KEYS: list[float] = []
+
+
+async def key_to_screen(app, jobs, presses: int) -> list[float]:
+    """Milliseconds from a ``j`` key event (as the driver posts it) to the first frame
+    composed for the terminal after the cursor moved (``App._display``, which the
+    headless driver then skips writing)."""
+    from textual import events
+
+    frames: list[float] = []
+    moved: list[float] = []
+    display, move = app._display, jobs._move
+
+    def spy_display(screen, renderable) -> None:
+        if renderable is not None:
+            frames.append(time.perf_counter())
+        display(screen, renderable)
+
+    def spy_move(index: int) -> None:
+        move(index)
+        moved.append(time.perf_counter())
+
+    app._display, jobs._move = spy_display, spy_move
+    out = []
+    try:
+        for _ in range(presses):
+            await asyncio.sleep(0.3)  # the panes follow the cursor; let them settle
+            frames.clear()
+            moved.clear()
+            before = jobs.cursor
+            start = time.perf_counter()
+            app.post_message(events.Key("j", "j"))
+            while not (moved and any(f >= moved[0] for f in frames)):
+                await asyncio.sleep(0.001)
+                if time.perf_counter() - start > 5:
+                    raise RuntimeError("no frame after j")
+            assert jobs.cursor == before + 1
+            out.append((next(f for f in frames if f >= moved[0]) - start) * 1000)
+    finally:
+        app._display, jobs._move = display, move
+    return out
+
+
+async def idle_cpu(url: str, seconds: float) -> float:
+    """Percent of one core the console uses while nothing happens but the countdowns."""
+    from schedtui.core.clock import FixedClock
+    from schedtui.core.model import Target
+    from schedtui.tui.app import SchedtuiApp
+    from schedtui.tui.widgets.jobs import JobList
+
+    clock = FixedClock(NOW)
+    app = SchedtuiApp(Target(url), clock=clock, refresh=2.0)
+    async with app.run_test(size=(120, 36)) as pilot:
+        main = app.screen_stack[0]
+        while not (main.loaded and main.query_one(JobList).rows and main.refreshes >= 2):
+            await pilot.pause(0.05)
+        await app.workers.wait_for_complete()
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        last = start_wall
+        while (now := time.perf_counter()) - start_wall < seconds:
+            clock.advance(now - last)  # the countdowns move with the wall clock
+            last = now
+            await asyncio.sleep(0.25)
+        used = time.process_time() - start_cpu
+        wall = time.perf_counter() - start_wall
+    return 100.0 * used / wall
 
 
 def refreshes(url: str, runs: int) -> tuple[float, list[float], list[float]]:
@@ -122,6 +197,7 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--store", type=Path, default=None)
+    ap.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measurement")
     a = ap.parse_args()
     store = a.store or Path(tempfile.gettempdir()) / f"schedtui-bench-console-{a.count}.sqlite"
     make(store, a.count)
@@ -140,6 +216,7 @@ def main() -> int:
         ticks.extend(tick_ms)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the console runs only
     cold, warm, touched = refreshes(url, a.runs * 2)
+    idle = asyncio.run(idle_cpu(url, a.idle))
 
     print(f"jobs in store                          {count:,}")
     print(f"first complete screen (median of {a.runs})    {statistics.median(firsts):.2f} s   (target < 3 s)")
@@ -156,6 +233,10 @@ def main() -> int:
         f"countdown tick, 120x36 (median)        {statistics.median(ticks):.2f} ms  (target < 30 ms; max {max(ticks):.2f})"
     )
     print(f"peak memory, one console session       {session_peak:.0f} MB  (target < 400 MB; max RSS)")
+    print(
+        f"key to screen, j (median of {len(KEYS)})       {statistics.median(KEYS):.1f} ms  (target ≤ 50 ms; p90 {sorted(KEYS)[int(len(KEYS) * 0.9)]:.1f})"
+    )
+    print(f"idle CPU, 120x36, ticking ({a.idle:g} s)      {idle:.1f} %   (target ≤ 2 % of one core)")
     print(f"peak memory after {a.runs} sessions in-process  {peak:.0f} MB")
     return 0
 

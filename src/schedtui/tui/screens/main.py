@@ -51,6 +51,8 @@ from schedtui.tui.widgets.summary import Counts, RefreshState, SummaryStrip, cou
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MAX_BACKOFF = 60.0
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+#: After a cursor move, the detail and history panes are drawn once the keys pause this long.
+PANES_DELAY = 0.06
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ class MainScreen(ControlMixin, Screen):
         self._reload_next = False
         self._rows_token = 0
         self._select_timer: Timer | None = None
+        self._panes_timer: Timer | None = None
         self.tz_mode: TzMode = "utc"
         self.events_log = EventLog()
         self._beat_fresh: bool | None = None
@@ -405,12 +408,22 @@ class MainScreen(ControlMixin, Screen):
         if changed_id:
             self.extras = None
             self.history = None
-        self._show_detail()
-        self._show_history()
+            # The cursor line moves at once; the panes follow when the keys pause
+            # (re-laying out the detail on every `j` would cost a whole screen).
+            if self._panes_timer is not None:
+                self._panes_timer.stop()
+            self._panes_timer = self.set_timer(PANES_DELAY, self._show_panes)
+        else:
+            self._show_panes()
         if job is not None and refetch:
             if self._select_timer is not None:
                 self._select_timer.stop()
             self._select_timer = self.set_timer(0.15, lambda: self._fetch_selection(job))
+
+    def _show_panes(self) -> None:
+        self._panes_timer = None
+        self._show_detail()
+        self._show_history()
 
     @work(thread=True, group="selection", exclusive=True, exit_on_error=False, description="read the selected job")
     def _fetch_selection(self, job: JobInfo) -> None:

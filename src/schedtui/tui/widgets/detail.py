@@ -156,6 +156,9 @@ class DetailPane(VerticalScroll):
     DetailPane > Static { width: 1fr; }
     """
 
+    _last: str | None = None
+    _shape: tuple[int, ...] = ()
+
     def compose(self):
         yield Static(id="detail-body")
 
@@ -173,4 +176,10 @@ class DetailPane(VerticalScroll):
                 content = Content("\n").join([content, Content(""), actions])
         except Exception as exc:
             content = Content(f"cannot show this job: {clean(exc, 200)}")
-        self.query_one("#detail-body", Static).update(content)
+        if content.markup == self._last:  # (Content == compares the text only)
+            return
+        # A countdown that ticks keeps every line's length: no new layout needed then.
+        shape = tuple(len(line) for line in content.plain.split("\n"))
+        same_shape = shape == self._shape
+        self._last, self._shape = content.markup, shape
+        self.query_one("#detail-body", Static).update(content, layout=not same_shape)

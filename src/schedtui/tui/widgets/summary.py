@@ -60,6 +60,8 @@ class SummaryStrip(Static):
     SummaryStrip { height: 3; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
+    _last: str | None = None
+
     def show(
         self,
         target: Target,
@@ -70,7 +72,10 @@ class SummaryStrip(Static):
         read_only: bool = False,
     ) -> None:
         try:
-            self.update(render_summary(target, frame, counts, refresh, now, read_only))
+            content = render_summary(target, frame, counts, refresh, now, read_only)
+            if content.markup != self._last:  # (Content == compares the text only)
+                self._last = content.markup
+                self.update(content, layout=False)  # a fixed three lines: no new layout
         except Exception as exc:
             self.update(Content.styled(f"summary unavailable: {clean(exc, 200)}", "$error"))
 
