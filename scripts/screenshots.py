@@ -84,6 +84,11 @@ async def main() -> None:
     await shoot("read-only", select("weekly-report"), read_only=True)
     await shoot("confirm", select("weekly-report", "p"))
     await shoot("light", select("cleanup-temp"), theme="light")
+    await shoot("table", await press("l"), size=(200, 50))
+    await shoot("table-80x24", await press("l"), size=(80, 24))
+    await shoot("events", await press("e"))
+    await shoot("failures", await press("F"))
+    await shoot("marked", select("cleanup-temp", "space", "space", "space"))
 
     async def disconnect(pilot, app) -> None:
         main = app.screen_stack[0]

@@ -29,7 +29,7 @@ from schedtui.cli.common import (
 app = typer.Typer(
     name="schedtui",
     help="A safe console and health probe for APScheduler 3.x job stores.",
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     no_args_is_help=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
