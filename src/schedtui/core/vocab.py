@@ -76,12 +76,19 @@ def job_countdown(job: JobInfo, now: datetime, options: CheckOptions = DEFAULT_O
 def job_countdown_short(job: JobInfo, now: datetime, options: CheckOptions = DEFAULT_OPTIONS) -> str:
     """The table's form of ``job_countdown`` next to a state column: ``in 4m 12s``,
     ``due now``, ``15m ago`` (late or overdue: the state says which), ``paused``."""
-    from schedtui.core.describe import compact_duration
-
     state, lag = job_state(job, now, options)
+    return countdown_short(state, lag, job, now)
+
+
+def countdown_short(state: JobState, lag: float | None, job: JobInfo, now: datetime) -> str:
+    """``job_countdown_short`` from a state already judged (one judgement per line)."""
+    from schedtui.core.describe import compact_duration, countdown
+
     if state in (JobState.LATE, JobState.OVERDUE) and lag is not None:
         return f"{compact_duration(int(lag))} ago"
-    return job_countdown(job, now, options)
+    if state is JobState.ON_TIME and lag is not None and lag >= 1:
+        return "due now"
+    return countdown(job.next_run_time, now)
 
 
 def overdue_summary(overdue: int, total: int) -> str:

@@ -74,8 +74,18 @@ class Row:
         return f"g:{self.group}" if self.job is None else f"j:{self.job.id}"
 
 
+_UNDECODABLE, _PAUSED, _ON_TIME = (STATE_LABELS[s] for s in (JobState.UNDECODABLE, JobState.PAUSED, JobState.ON_TIME))
+
+
 def state_label(job: JobInfo, now: datetime) -> str:
     """``on time``, ``late``, ``overdue``, ``paused`` or ``undecodable`` (the core's words)."""
+    if job.finding is not None:
+        return _UNDECODABLE
+    nrt = job.next_run_time
+    if nrt is None:
+        return _PAUSED
+    if nrt >= now:  # not due yet: on time whatever the grace (the core's lag <= tolerance)
+        return _ON_TIME
     try:
         return job_state(job, now)[0].label
     except Exception:

@@ -26,9 +26,10 @@ from textual.strip import Strip
 
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.model import JobInfo
-from schedtui.tui.fmt import TzMode, clean, format_duration, job_countdown_short, job_trigger_text, short_when
+from schedtui.core.vocab import JobState, countdown_short, job_state
+from schedtui.tui.fmt import TzMode, clean, format_duration, job_trigger_text, short_when
 from schedtui.tui.glyphs import g
-from schedtui.tui.view import JobRuns, Row, RowList, SortBy, state_label
+from schedtui.tui.view import JobRuns, Row, RowList, SortBy
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +200,8 @@ class JobList(ScrollView, can_focus=True):
         self.stale = False
         self.empty_text = "reading the job store…"
         self._texts: dict[str, tuple[object, str]] = {}
+        self._whens: dict[str, tuple[object, str, str]] = {}
+        self._styles: dict[str, Style] = {}
         self._last_job: JobInfo | None = None
         self._layout: tuple[int, list[tuple[Column, int]]] | None = None
         self._name_w = 0
@@ -233,6 +236,7 @@ class JobList(ScrollView, can_focus=True):
         self._measure(rows)
         if len(self._texts) > 4 * max(len(rows), 1000):  # ids that are gone
             self._texts.clear()
+            self._whens.clear()
         self.virtual_size = Size(self.size.width, len(rows) + 1)
         self.refresh()
         self._announce()
@@ -353,12 +357,15 @@ class JobList(ScrollView, can_focus=True):
         self.virtual_size = Size(event.size.width, len(self.rows) + 1)
         self._layout = None
 
+    _columns_keys: frozenset[str] | None = None
+
     def _columns(self) -> list[tuple[Column, int]]:
         width = self.size.width
         if self._layout is None or self._layout[0] != width or self._layout_tz != self.tz_mode:
             self._layout_tz = self.tz_mode
             time_w = 18 if self.tz_mode == "trigger" else 14  # "03-03 03:00:00 CET"
             self._layout = (width, layout(width, self._name_w, self._id_w, self._state_w, time_w))
+            self._columns_keys = frozenset(c.key for c, _ in self._layout[1])
         return self._layout[1]
 
     def visible_columns(self) -> list[str]:
@@ -373,7 +380,7 @@ class JobList(ScrollView, can_focus=True):
         index = y - 1 + self.scroll_offset.y
         if index >= len(self.rows):
             if index == 0 and self.empty_text:
-                dim = base + self.get_component_rich_style("jobs--dim", partial=True)
+                dim = base + self._style("jobs--dim", partial=True)
                 return Strip([Segment(_fit(" " + self.empty_text, width), dim)], width)
             return Strip.blank(width, base)
         try:
@@ -382,7 +389,7 @@ class JobList(ScrollView, can_focus=True):
             return Strip([Segment(_fit(" (unrenderable row)", width), base)], width)
 
     def _render_header(self, width: int, base: Style) -> Strip:
-        style = base + self.get_component_rich_style("jobs--columns", partial=True)
+        style = base + self._style("jobs--columns", partial=True)
         segments = [Segment(" " * MARK_W, style)]
         columns = self._columns()
         sorted_key = None
@@ -398,6 +405,25 @@ class JobList(ScrollView, can_focus=True):
             segments.append(Segment(_fit(title, w, col.right), style))
         return Strip(segments).adjust_cell_length(width, style)
 
+    def _style(self, name: str, partial: bool = True) -> Style:
+        """A component style, cached until the CSS changes (lines ask for them per cell)."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(name, partial=True)
+        return style
+
+    def notify_style_update(self) -> None:
+        self._styles.clear()
+        super().notify_style_update()
+
+    def _when_text(self, job: JobInfo) -> str:
+        cached = self._whens.get(job.id)
+        if cached is not None and cached[0] is job and cached[1] == self.tz_mode:
+            return cached[2]
+        text = short_when(job.next_run_time, self.tz_mode, job)
+        self._whens[job.id] = (job, self.tz_mode, text)
+        return text
+
     def _trigger_text(self, job: JobInfo) -> str:
         cached = self._texts.get(job.id)
         if cached is not None and cached[0] is job:
@@ -409,34 +435,40 @@ class JobList(ScrollView, can_focus=True):
     def _render_row(self, index: int, width: int, base: Style) -> Strip:
         row = self.rows[index]
         if self.stale:
-            base = base + self.get_component_rich_style("jobs--stale", partial=True)
+            base = base + self._style("jobs--stale", partial=True)
         cursor = index == self.cursor
         if cursor:
-            base = base + self.get_component_rich_style("jobs--cursor", partial=True)
+            base = base + self._style("jobs--cursor", partial=True)
         if row.job is None:
             open_ = index + 1 < len(self.rows) and self.rows[index + 1].job is not None
             if row.count == 0:
                 open_ = True
             arrow = g("open") if open_ else g("closed")
-            style = base + self.get_component_rich_style("jobs--header", partial=True)
+            style = base + self._style("jobs--header", partial=True)
             text = f"{arrow} {row.group} ({row.count})"
             return Strip([Segment(_fit(text, width), style)]).adjust_cell_length(width, base)
         job = row.job
         now = self.clock()
-        state = state_label(job, now)
+        try:
+            judged, lag = job_state(job, now)
+        except Exception:
+            judged, lag = JobState.UNDECODABLE, None
+        state = judged.label
         if cursor:  # the cursor's colours win (contrast)
             state_style = dim = Style()
         else:
             state_style = self._state_style(state)
-            dim = self.get_component_rich_style("jobs--dim", partial=True)
+            dim = self._style("jobs--dim", partial=True)
         marked = job.id in self.marked
-        mark_style = base + self.get_component_rich_style("jobs--marked", partial=True)
+        mark_style = base + self._style("jobs--marked", partial=True)
         segments = [Segment((g("mark") + " ") if marked else "  ", mark_style if marked else base)]
         runs = self.runs.get(job.id)
         for i, (col, w) in enumerate(self._columns()):
             if i:
                 segments.append(Segment(" " * GAP, base))
-            segments.extend(self._cell(col, w, job, state, now, runs, base, state_style, dim, cursor, marked))
+            segments.extend(
+                self._cell(col, w, job, (judged, lag), state, now, runs, base, state_style, dim, cursor, marked)
+            )
         return Strip(segments).adjust_cell_length(width, base)
 
     def _cell(
@@ -444,6 +476,7 @@ class JobList(ScrollView, can_focus=True):
         col: Column,
         w: int,
         job: JobInfo,
+        judged: tuple[JobState, float | None],
         state: str,
         now: datetime,
         runs: JobRuns | None,
@@ -455,21 +488,19 @@ class JobList(ScrollView, can_focus=True):
     ) -> list[Segment]:
         key = col.key
         if key in ("id", "name"):
-            show_id = any(c.key == "id" for c, _ in self._columns())
+            show_id = self._columns_keys is not None and "id" in self._columns_keys
             text = clean(job.id, 191) if key == "id" else clean(job.name if show_id else job.label, 120)
             if key == "name" and show_id and job.name == job.id:
                 text = ""
-            style = base + (self.get_component_rich_style("jobs--marked", partial=True) if marked else state_style)
+            style = base + (self._style("jobs--marked", partial=True) if marked else state_style)
             return self._highlight(_fit(text, w), style)
         if key == "trigger":
             return [Segment(_fit(self._trigger_text(job), w), base + dim)]
         if key == "next":
-            return [Segment(_fit(short_when(job.next_run_time, self.tz_mode, job), w), base + dim)]
+            return [Segment(_fit(self._when_text(job), w), base + dim)]
         if key == "countdown":
-            text = self.pending.get(job.id) or job_countdown_short(job, now)
-            style = (
-                self.get_component_rich_style("jobs--pending", partial=True) if job.id in self.pending else state_style
-            )
+            text = self.pending.get(job.id) or countdown_short(judged[0], judged[1], job, now)
+            style = self._style("jobs--pending", partial=True) if job.id in self.pending else state_style
             return [Segment(_fit(text, w, right=True), base + (Style() if cursor else style))]
         if key == "state":
             return [Segment(_fit(state, w), base + state_style)]
@@ -479,7 +510,7 @@ class JobList(ScrollView, can_focus=True):
         if key == "outcome":
             outcome = (runs.last_outcome if runs else None) or "-"
             failed = outcome in ("error", "unfinished")
-            style = self.get_component_rich_style("jobs--failed", partial=True) if failed and not cursor else dim
+            style = self._style("jobs--failed", partial=True) if failed and not cursor else dim
             text = (g("fail") + " " + outcome) if failed else outcome
             return [Segment(_fit(text, w), base + style)]
         if key == "duration":
@@ -488,7 +519,7 @@ class JobList(ScrollView, can_focus=True):
         if key == "rate":
             rate = runs.rate_24h if runs else None
             bad = rate is not None and rate < 1.0 and not cursor
-            style = self.get_component_rich_style("jobs--failed", partial=True) if bad else dim
+            style = self._style("jobs--failed", partial=True) if bad else dim
             return [Segment(_fit(_percent(rate), w, right=True), base + style)]
         return [Segment(" " * w, base)]
 
@@ -500,7 +531,7 @@ class JobList(ScrollView, can_focus=True):
         at = text.lower().find(needle)
         if at < 0:
             return [Segment(text, style)]
-        match = style + self.get_component_rich_style("jobs--match", partial=True)
+        match = style + self._style("jobs--match", partial=True)
         end = at + len(needle)
         return [Segment(text[:at], style), Segment(text[at:end], match), Segment(text[end:], style)]
 
@@ -511,4 +542,4 @@ class JobList(ScrollView, can_focus=True):
             "paused": "jobs--paused",
             "undecodable": "jobs--undecodable",
         }.get(state)
-        return self.get_component_rich_style(name, partial=True) if name else Style()
+        return self._style(name, partial=True) if name else Style()
