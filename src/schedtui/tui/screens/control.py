@@ -255,9 +255,8 @@ class ControlMixin:
                 severity=severity,
                 timeout=8,
             )  # type: ignore[attr-defined]
-            self.note_action(
-                f"{word.lower()} {jid}: {r.status} {via}", not ok and r.status != "pending", message.job_id
-            )  # type: ignore[attr-defined]
+            failed = not ok and r.status != "pending"
+            self.note_action(f"{word.lower()} {jid}: {r.status} {via}", failed, message.job_id)  # type: ignore[attr-defined]
         self.action_reload_soon()
 
     def action_reload_soon(self) -> None:

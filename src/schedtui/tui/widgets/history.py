@@ -68,7 +68,7 @@ def render_spark(runs: tuple[Run, ...], width: int) -> Content:
         return Content("")
     levels = bars()
     top = max((r.duration or 0.0) for r in shown) or 1.0
-    parts: list[tuple[str, str]] = []
+    parts: list[str | Content | tuple[str, str]] = []
     for r in shown:
         if r.outcome in FAILED:
             parts.append((g("fail") if width else "x", "$error bold"))
