@@ -285,7 +285,7 @@ class MainScreen(ControlMixin, Screen):
             self.slowed = spacing > self.interval
             delay = max(self.interval, spacing)
         jobs = self.query_one(JobList)
-        jobs.stale = frame.stale
+        was_stale, jobs.stale = jobs.stale, frame.stale
         runs_changed = previous is not None and previous.job_runs != frame.job_runs
         jobs.runs = frame.job_runs
         if (
@@ -304,8 +304,8 @@ class MainScreen(ControlMixin, Screen):
         ) or (frame.snapshot is None and not self.loaded):
             before = previous.snapshot.jobs if previous is not None and previous.snapshot is not None else None
             self._request_rows(before if frame.changed else None)
-        else:
-            jobs.refresh()
+        elif was_stale != frame.stale or runs_changed:
+            jobs.refresh()  # (otherwise nothing on the list changed: the tick repaints countdowns)
         self._show_views()
         if message.history is not None and self.selected is not None and message.history.job_id == self.selected.id:
             self.history = message.history

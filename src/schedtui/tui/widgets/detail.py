@@ -156,10 +156,13 @@ class DetailPane(VerticalScroll):
     DetailPane > Static { width: 1fr; }
     """
 
-    _last: str | None = None
-    _shape: tuple[int, ...] = ()
+    _last: dict[str, str] = {}  # noqa: RUF012 (replaced per instance in compose)
 
     def compose(self):
+        self._last, self._shapes = {}, {}
+        # The lines down to "next run" (whose countdown ticks) apart from the rest, so a
+        # tick re-renders a few lines, not the whole job.
+        yield Static(id="detail-head")
         yield Static(id="detail-body")
 
     def show(
@@ -176,10 +179,22 @@ class DetailPane(VerticalScroll):
                 content = Content("\n").join([content, Content(""), actions])
         except Exception as exc:
             content = Content(f"cannot show this job: {clean(exc, 200)}")
-        if content.markup == self._last:  # (Content == compares the text only)
+        lines = content.split("\n")
+        cut = next((i + 1 for i, line in enumerate(lines[:8]) if line.plain.startswith("next run")), 0)
+        self._put("#detail-head", Content("\n").join(lines[:cut]))
+        self._put("#detail-body", Content("\n").join(lines[cut:]))
+
+    def _put(self, wid: str, content: Content) -> None:
+        markup = content.markup
+        last = self._last.get(wid)
+        if markup == last:  # (Content == compares the text only)
             return
-        # A countdown that ticks keeps every line's length: no new layout needed then.
+        # A ticking countdown keeps every line's length: no new layout needed then.
         shape = tuple(len(line) for line in content.plain.split("\n"))
-        same_shape = shape == self._shape
-        self._last, self._shape = content.markup, shape
-        self.query_one("#detail-body", Static).update(content, layout=not same_shape)
+        same_shape = last is not None and shape == self._shapes.get(wid)
+        self._last[wid], self._shapes[wid] = markup, shape
+        widget = self.query_one(wid, Static)
+        widget.display = bool(content.plain)
+        widget.update(content, layout=not same_shape)
+
+    _shapes: dict[str, tuple[int, ...]] = {}  # noqa: RUF012

@@ -201,6 +201,9 @@ class JobList(ScrollView, can_focus=True):
         self.empty_text = "reading the job store…"
         self._texts: dict[str, tuple[object, str]] = {}
         self._whens: dict[str, tuple[object, str, str]] = {}
+        self._ids: dict[str, str] = {}
+        self._names: dict[str, tuple[object, bool, str]] = {}
+        self._ticked: dict[str, str] = {}  #: the countdown texts last painted by tick()
         self._styles: dict[str, Style] = {}
         self._last_job: JobInfo | None = None
         self._layout: tuple[int, list[tuple[Column, int]]] | None = None
@@ -237,6 +240,8 @@ class JobList(ScrollView, can_focus=True):
         if len(self._texts) > 4 * max(len(rows), 1000):  # ids that are gone
             self._texts.clear()
             self._whens.clear()
+            self._ids.clear()
+            self._names.clear()
         self.virtual_size = Size(self.size.width, len(rows) + 1)
         self.refresh()
         self._announce()
@@ -270,8 +275,27 @@ class JobList(ScrollView, can_focus=True):
         return True
 
     def tick(self) -> None:
-        """Repaint the visible lines (countdowns are computed at render time)."""
-        self.refresh()
+        """Repaint the visible lines whose countdown or state text changed (they are
+        computed at render time); an idle console repaints a line or two a second."""
+        now = self.clock()
+        top, height, width = self.scroll_offset.y, self.size.height, self.size.width
+        seen: dict[str, str] = {}
+        for y in range(1, height):
+            index = top + y - 1
+            if index >= len(self.rows):
+                break
+            job = self.rows[index].job
+            if job is None:
+                continue
+            try:
+                judged, lag = job_state(job, now)
+                text = f"{judged.value}|{countdown_short(judged, lag, job, now)}"
+            except Exception:
+                text = ""
+            seen[job.id] = text
+            if self._ticked.get(job.id) != text:
+                self.refresh(Region(0, y, width, 1))
+        self._ticked = seen
 
     def toggle_mark(self) -> JobInfo | None:
         """Mark or unmark the job under the cursor, then move down (as k9s does)."""
@@ -374,7 +398,9 @@ class JobList(ScrollView, can_focus=True):
     # -- rendering -----------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
+        base = self._styles.get("")
+        if base is None:  # (DOMNode.rich_style walks the ancestors: once per style change)
+            base = self._styles[""] = self.rich_style
         if y == 0:
             return self._render_header(width, base)
         index = y - 1 + self.scroll_offset.y
@@ -423,6 +449,18 @@ class JobList(ScrollView, can_focus=True):
         text = short_when(job.next_run_time, self.tz_mode, job)
         self._whens[job.id] = (job, self.tz_mode, text)
         return text
+
+    def _clean_id(self, job: JobInfo) -> str:
+        cached = self._ids.get(job.id)
+        if cached is None:
+            cached = self._ids[job.id] = clean(job.id, 191)
+        return cached
+
+    def _clean_name(self, job: JobInfo, name_only: bool) -> str:
+        cached = self._names.get(job.id)
+        if cached is None or cached[0] is not job or cached[1] != name_only:
+            cached = self._names[job.id] = (job, name_only, clean(job.name if name_only else job.label, 120))
+        return cached[2]
 
     def _trigger_text(self, job: JobInfo) -> str:
         cached = self._texts.get(job.id)
@@ -489,7 +527,7 @@ class JobList(ScrollView, can_focus=True):
         key = col.key
         if key in ("id", "name"):
             show_id = self._columns_keys is not None and "id" in self._columns_keys
-            text = clean(job.id, 191) if key == "id" else clean(job.name if show_id else job.label, 120)
+            text = self._clean_id(job) if key == "id" else self._clean_name(job, show_id)
             if key == "name" and show_id and job.name == job.id:
                 text = ""
             style = base + (self._style("jobs--marked", partial=True) if marked else state_style)
