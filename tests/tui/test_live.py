@@ -60,10 +60,14 @@ async def test_demo_console_live_runs_history_and_pause_through_companion(tmp_pa
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
             assert "companion" in app.screen.body
             await pilot.press("y")
-            await wait_for(pilot, lambda: "tick" not in main.pending, timeout=120, what="result")
-            assert any("tick" in n.message and "applied" in n.message for n in app._notifications), [
-                n.message for n in app._notifications
-            ]
+            # (the answer is handled after the key: wait for the result itself, not for "no pending")
+            await wait_for(
+                pilot,
+                lambda: any("tick" in n.message and "applied" in n.message for n in app._notifications),
+                timeout=120,
+                what="result",
+            )
+            assert "tick" not in main.pending
             await wait_for(
                 pilot,
                 lambda: any(r.job is not None and r.job.id == "tick" and r.group == "paused" for r in jobs.rows),
@@ -76,8 +80,14 @@ async def test_demo_console_live_runs_history_and_pause_through_companion(tmp_pa
                 await wait_for(pilot, lambda: main.selected is not None and main.selected.id == job_id, what="selected")
                 await pilot.press(key)
                 await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what=f"confirm {word}")
+                seen = sum(1 for m in results if m.job_id == job_id)
                 await pilot.press("y")
-                await wait_for(pilot, lambda: job_id not in main.pending, timeout=120, what=f"{word} result")
+                await wait_for(
+                    pilot,
+                    lambda: sum(1 for m in results if m.job_id == job_id) > seen and job_id not in main.pending,
+                    timeout=120,
+                    what=f"{word} result",
+                )
                 done = [m for m in results if m.job_id == job_id]
                 assert done and done[-1].error is None and done[-1].result.status == "applied", (
                     done[-1].result if done else results
