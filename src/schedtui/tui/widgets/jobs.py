@@ -459,7 +459,7 @@ class JobList(ScrollView, can_focus=True):
     def _clean_name(self, job: JobInfo, name_only: bool) -> str:
         cached = self._names.get(job.id)
         if cached is None or cached[0] is not job or cached[1] != name_only:
-            cached = self._names[job.id] = (job, name_only, clean(job.name if name_only else job.label, 120))
+            cached = self._names[job.id] = (job, name_only, clean((job.name or "") if name_only else job.label, 120))
         return cached[2]
 
     def _trigger_text(self, job: JobInfo) -> str:
