@@ -104,6 +104,9 @@ ACTIONS_RO = """\
 """
 
 
+ASCII_ARROWS = str.maketrans({"↑": "^", "↓": "v", "←": "<", "→": ">", "↔": "=", "…": "~", "·": "-"})
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
 
@@ -112,11 +115,16 @@ class HelpScreen(ModalScreen[None]):
         self.read_only = read_only
 
     def compose(self) -> ComposeResult:
+        from schedtui.tui.glyphs import unicode
+
         text = HELP.format(actions=ACTIONS_RO if self.read_only else ACTIONS_RW)
+        hint = "↑ ↓ PgUp PgDn scroll · esc closes"
+        if not unicode():  # a terminal that declared no UTF-8 locale
+            text, hint = text.translate(ASCII_ARROWS), hint.translate(ASCII_ARROWS)
         with Vertical(id="help-box", classes="dialog"):
             with VerticalScroll(id="help"):
                 yield Static(Content.from_markup(text))
-            yield Static(Content.styled("↑ ↓ PgUp PgDn scroll · esc closes", "$text-muted"), id="help-hint")
+            yield Static(Content.styled(hint, "$text-muted"), id="help-hint")
 
     def on_mount(self) -> None:
         self.query_one("#help").focus()

@@ -171,7 +171,7 @@ class MainScreen(ControlMixin, Screen):
                 yield EventsPane(id="events")
                 yield FailuresPane(id="failures")
         yield Static(
-            f"The console needs at least {MIN_WIDTH}×{MIN_HEIGHT} characters.\n"
+            f"The console needs at least {MIN_WIDTH}x{MIN_HEIGHT} characters.\n"
             "Enlarge the terminal window (or use `schedtui check` for a one-shot report).",
             id="too-small",
         )
@@ -212,7 +212,7 @@ class MainScreen(ControlMixin, Screen):
             self.call_after_refresh(self.focus_home)
         if small:
             self.query_one("#too-small", Static).update(
-                f"The console needs at least {MIN_WIDTH}×{MIN_HEIGHT} characters; this terminal is {width}×{height}.\n"
+                f"The console needs at least {MIN_WIDTH}x{MIN_HEIGHT} characters; this terminal is {width}x{height}.\n"
                 "Enlarge the window, or use `schedtui check` for a one-shot report."
             )
 

@@ -28,11 +28,13 @@ class FailuresPane(Vertical):
     FailuresPane #spark-fails > .sparkline--min-color { color: $error 30%; }
     FailuresPane #failures-axis { height: 1; color: $text-muted; margin-bottom: 1; }
     FailuresPane DataTable { height: 1fr; }
+    FailuresPane #failures-error { height: auto; max-height: 4; color: $error; }
     """
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: object = None
+        self._errors: dict[str, str] = {}
         self._args: tuple[Frame | None, datetime, TzMode] | None = None
 
     def compose(self) -> ComposeResult:
@@ -51,6 +53,7 @@ class FailuresPane(Vertical):
         table.add_column("last failure", key="at", width=14)
         table.add_column("last error", key="error", width=40)
         yield table
+        yield Static(id="failures-error")
 
     def on_resize(self, event: object) -> None:
         if self._args is not None:
@@ -72,18 +75,21 @@ class FailuresPane(Vertical):
             )
             return
         table = self.query_one("#failures-table", DataTable)
-        width = max(20, table.size.width - (24 + 2) - (8 + 2) - (6 + 2) - (14 + 2) - 4)
+        job_w = 24 if table.size.width >= 110 else 14
+        width = max(12, table.size.width - (job_w + 2) - (8 + 2) - (6 + 2) - (14 + 2) - 4)
         state = (id(frame.job_runs), id(frame.hourly), tz_mode, width)
         if state == self._shown:
             return
         self._shown = state
-        column = table.columns.get("error")  # type: ignore[call-overload]
-        if column is not None and column.width != width:
-            column.width = width
+        for key, w in (("error", width), ("job", job_w)):
+            column = table.columns.get(key)  # type: ignore[call-overload]
+            if column is not None and column.width != w:
+                column.width = w
         failing = sorted(
             ((jid, r) for jid, r in frame.job_runs.items() if r.failures_24h),
             key=lambda x: (-x[1].failures_24h, x[0]),
         )
+        self._errors = {jid: r.last_error or "" for jid, r in failing}
         total_f = sum(r.failures_24h for _, r in failing)
         total_r = sum(r.runs_24h for r in frame.job_runs.values())
         style = "$error bold" if failing else "$success bold"
@@ -109,7 +115,7 @@ class FailuresPane(Vertical):
             if len(error) > width:
                 error = error[: width - 1] + g("ellipsis")
             table.add_row(
-                Content.styled(clean(jid, 24), "$error"),
+                Content.styled(_cut(clean(jid, 191), job_w), "$error"),
                 str(r.failures_24h),
                 str(r.runs_24h),
                 short_when(r.last_error_at, tz_mode) if r.last_error_at else "-",
@@ -118,3 +124,14 @@ class FailuresPane(Vertical):
             )
         if not failing:
             table.add_row(Content.styled("no failures in the last 24 h", "$success"), "", "", "", "")
+            self.query_one("#failures-error", Static).update("")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted job's whole last error, wrapped, under the table."""
+        key = event.row_key.value if event.row_key is not None else None
+        text = self._errors.get(str(key), "") if key is not None else ""
+        self.query_one("#failures-error", Static).update(Content.styled(clean(text, 600), "$error") if text else "")
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(1, width - 1)] + g("ellipsis")
