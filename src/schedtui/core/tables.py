@@ -44,7 +44,7 @@ FINAL_OUTCOMES = ("success", "error", "missed", "max_instances", "unfinished")
 #: Values of ``schedtui_heartbeats.state``.
 HEARTBEAT_STATES = ("running", "paused", "shutdown")
 #: ``schedtui_commands.action`` and ``.status``.
-COMMAND_ACTIONS = ("pause", "resume", "run_now", "remove")
+COMMAND_ACTIONS = ("pause", "resume", "run_now", "remove", "restore")
 COMMAND_STATUSES = ("pending", "applied", "failed", "expired")
 
 #: Bounds the companion applies before writing (characters).
