@@ -60,13 +60,11 @@ class ArchivedScreen(ModalScreen[bool]):
             if not self.archived:
                 yield Static("nothing archived")
             else:
-                yield OptionList(
-                    *(
-                        Option(f"{clean(a.job_id, 60)}  {clean(a.error_type or '?', 40)}", id=str(i))
-                        for i, a in enumerate(self.archived)
-                    ),  # fmt: skip
-                    id="archived-list",
-                )
+                options = [
+                    Option(f"{clean(a.job_id, 60)}  {clean(a.error_type or '?', 40)}", id=str(i))
+                    for i, a in enumerate(self.archived)
+                ]
+                yield OptionList(*options, id="archived-list")
                 yield Static(describe_archived(self.archived[0]), id="archived-detail")
             hint = "esc to close" if self.read_only else "enter/u restore the selected job · esc to close"
             yield Static(Content.styled(hint, "$text-muted"))
