@@ -187,22 +187,39 @@ class DeletionGuard:
                 logger.exception("schedtui: the on_archived hook failed")
 
     def _archive_rows(self, failures: list[_Failure]) -> list[tuple[Archived, _Failure]]:
-        """Copy, then delete, in one transaction. The INSERT comes first, so on SQLite the
-        transaction holds the write lock from its first statement (no read-to-write
-        upgrade); SQLAlchemy 1.4's library autocommit never applies inside ``begin()``."""
+        """Find the failed rows' ids (one indexed pass per 200 rows: ``job_state IN (…)``),
+        then copy and delete each by ``id`` AND its failed bytes (a compare-and-swap: a row
+        rewritten meanwhile is left alone), all copies and deletes in ONE transaction.
+        The transaction's first statement is an INSERT, so on SQLite it holds the write
+        lock from the start; SQLAlchemy 1.4's library autocommit never applies inside
+        ``begin()``."""
         engine = self.store.engine
         jobs, arch = self.jobs_t, self.archive_t
         now = self.clock()
-        out: list[tuple[Archived, _Failure]] = []
         if not self._ready:
             with engine.begin() as conn:
                 arch.create(conn, checkfirst=True)
             self._ready = True
+        by_state = {f.job_state: f for f in failures}
+        found: list[tuple[str, _Failure]] = []
+        states = list(by_state)
+        with engine.connect() as conn:
+            for i in range(0, len(states), 200):
+                chunk = states[i : i + 200]
+                for job_id, state in conn.execute(
+                    sa.select(jobs.c.id, jobs.c.job_state).where(jobs.c.job_state.in_(chunk))
+                ):
+                    f = by_state.get(bytes(state))
+                    if f is not None:
+                        found.append((str(job_id), f))
+        if not found:
+            return []  # rewritten or removed meanwhile: nothing to protect
         cols = ["job_id", "jobs_table", "next_run_time", "job_state", "archived_at", "error_type", "error"]
         cols.append("archived_by")
+        out: list[tuple[Archived, _Failure]] = []
         with engine.begin() as conn:
-            for f in failures:
-                match = jobs.c.job_state == f.job_state
+            for job_id, f in found:
+                match = sa.and_(jobs.c.id == job_id, jobs.c.job_state == f.job_state)
                 copy = sa.select(
                     jobs.c.id,
                     sa.literal(self.jobs_table, sa.Unicode(255)),
@@ -214,11 +231,8 @@ class DeletionGuard:
                     sa.literal(self.archived_by, sa.Unicode(255)),
                 ).where(match)
                 conn.execute(sa.insert(arch).from_select(cols, copy))
-                ids = [r[0] for r in conn.execute(sa.select(jobs.c.id).where(match))]
-                if not ids:
-                    continue  # rewritten or removed meanwhile: nothing to protect
-                conn.execute(sa.delete(jobs).where(match))
-                out.extend((Archived(str(i), f.error_type, f.error, now), f) for i in ids)
+                if conn.execute(sa.delete(jobs).where(match)).rowcount:
+                    out.append((Archived(job_id, f.error_type, f.error, now), f))
         return out
 
 
