@@ -208,3 +208,21 @@ def test_pickle_refs_read_opcodes_only() -> None:
     evil = b"\x80\x04\x82\x01."  # EXT1
     assert pickle_refs(evil).undecidable
     assert pickle_refs(b"\x80\x05garbage").undecidable
+
+
+def test_hostile_rows_are_unknown_and_nothing_runs(tmp_path: Path) -> None:
+    """Every hostile pickle of the decoder's corpus: a verdict (never ``ok`` for a row the
+    decoder refuses), no import, no crash."""
+    from schedtui.core.rawrows import RawRow
+    from tests.fixtures.hostile import CASES
+
+    from schedtui.core.decoder import decode_rows
+
+    rows = [RawRow(name, None, factory(name)) for name, (factory, _codes) in CASES.items()]
+    decode_rows([(r.id, r.next_run_time, r.job_state) for r in rows])  # the decoder's own imports
+    before = set(sys.modules)
+    report = run_preflight(rows, [tmp_path])
+    assert len(report.jobs) == len(rows)
+    for verdict in report.jobs:
+        assert verdict.verdict in ("unknown", "lost"), verdict
+    assert set(sys.modules) - before <= {m for m in sys.modules if m.startswith("schedtui.core.preflight")}

@@ -217,3 +217,34 @@ def _fresh(engine: sa.Engine, target: Target, fresh: Any, clock: Any) -> bool:
         return bool(fresh(engine, target, clock()))
     except sa.exc.SQLAlchemyError:
         return False
+
+
+def test_direct_restore_into_postgresql(world: dict[str, Any], pg_url: str) -> None:
+    """The rows of a (SQLite) backup go into a PostgreSQL store byte for byte; an existing
+    id is never overwritten; each write is audited."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    engine = sa.create_engine(pg_url)
+    store = SQLAlchemyJobStore(engine=engine)
+    store._scheduler = None
+    store._alias = "default"
+    store.start(None, "default")  # type: ignore[no-untyped-call]
+    with engine.begin() as conn:
+        conn.execute(store.jobs_t.insert().values(id="nested_go", next_run_time=None, job_state=b"\x00"))
+    target = Target(pg_url)
+    plan = plan_from_backup(target, load_backup(world["b1"], target), missing=True)
+    assert {i.job_id for i in plan.items} == set(world["original"]) - {"nested_go"}
+    outcomes = apply_plan(target, plan)
+    assert {o.status for o in outcomes} == {"restored"}
+    with engine.connect() as conn:
+        rows = {
+            r[0]: (r[1], bytes(r[2]))
+            for r in conn.execute(sa.text("SELECT id, next_run_time, job_state FROM apscheduler_jobs"))
+        }
+        audit = conn.execute(
+            sa.text("SELECT count(*) FROM schedtui_commands WHERE action = 'restore' AND status = 'applied'")
+        ).scalar()
+    assert rows.pop("nested_go") == (None, b"\x00")
+    assert rows == {k: v for k, v in world["original"].items() if k != "nested_go"}
+    assert audit == len(plan.items)
+    engine.dispose()
