@@ -213,10 +213,9 @@ def test_pickle_refs_read_opcodes_only() -> None:
 def test_hostile_rows_are_unknown_and_nothing_runs(tmp_path: Path) -> None:
     """Every hostile pickle of the decoder's corpus: a verdict (never ``ok`` for a row the
     decoder refuses), no import, no crash."""
+    from schedtui.core.decoder import decode_rows
     from schedtui.core.rawrows import RawRow
     from tests.fixtures.hostile import CASES
-
-    from schedtui.core.decoder import decode_rows
 
     rows = [RawRow(name, None, factory(name)) for name, (factory, _codes) in CASES.items()]
     decode_rows([(r.id, r.next_run_time, r.job_state) for r in rows])  # the decoder's own imports
