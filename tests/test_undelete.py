@@ -166,50 +166,66 @@ def test_restore_from_the_archive(world: dict[str, Any], capsys: pytest.CaptureF
     assert "billing_charge" in _loads_with_v1(w) and "report_spec" in _loads_with_v1(w)
 
 
+class _Live:
+    """The ``shop`` app's scheduler (companion attached) running in a subprocess."""
+
+    def __init__(self, w: dict[str, Any], app: Path, name: str) -> None:
+        self.work = w["tmp"] / f"live-{name}"
+        self.work.mkdir()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(FIXTURE / "live_scheduler.py"), w["url"], str(app), str(self.work)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.work / "stderr.txt", "wb"),
+        )
+        self.target = w["target"]
+
+    def __enter__(self) -> _Live:
+        from schedtui.core.clock import system_clock
+        from schedtui.core.control import fresh_companions
+
+        poll_until(lambda: (self.work / "ready").exists() or self.proc.poll() is not None, 60, "the scheduler")
+        assert self.proc.poll() is None, (self.work / "stderr.txt").read_text()[-2000:]
+        engine = sa.create_engine(self.target.url)
+        poll_until(lambda: _fresh(engine, self.target, fresh_companions, system_clock), 60, "a heartbeat")
+        engine.dispose()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        (self.work / "stop").touch()
+        self.proc.wait(60)
+
+
 def test_restore_through_the_companion(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     """With a live scheduler (companion attached) the scheduler writes the row itself, after
     checking that its own code can restore it."""
     w = world
     _deploy_v2(w)
     for app, job, expect in ((w["v1"], "billing_charge", "restored"), (w["v2"], "legacy_cleanup", "failed")):
-        work = w["tmp"] / f"live-{job}"
-        work.mkdir()
-        proc = subprocess.Popen(
-            [sys.executable, str(FIXTURE / "live_scheduler.py"), w["url"], str(app), str(work)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(work / "stderr.txt", "wb"),
-        )
-        try:
-            poll_until(lambda work=work: (work / "ready").exists() or proc.poll() is not None, 60, "the scheduler")
-            assert proc.poll() is None, (work / "stderr.txt").read_text()[-2000:]
-            engine = sa.create_engine(w["url"])
-            from schedtui.core.clock import system_clock
-            from schedtui.core.control import fresh_companions
-
-            poll_until(lambda e=engine: _fresh(e, w["target"], fresh_companions, system_clock), 60, "a heartbeat")
-            engine.dispose()
-            args = [
-                "restore",
-                "--jobs",
-                job,
-                "--url",
-                w["url"],
-                "--dir",
-                str(w["bk"]),
-                "--yes",
-                "--json",
-                "--wait",
-                "30",
-            ]
-            code, out, _ = _cli(args, capsys)
+        with _Live(w, app, job):
+            args = ["restore", "--jobs", job, "--url", w["url"], "--dir", str(w["bk"]), "--yes", "--json"]
+            code, out, _ = _cli([*args, "--wait", "30"], capsys)
             (r,) = json.loads(out)["results"]
             assert r["mode"] == "companion" and r["status"] == expect, r
-        finally:
-            (work / "stop").touch()
-            proc.wait(60)
     now = _states(w["db"])
     assert now["billing_charge"] == w["original"]["billing_charge"]
     assert "legacy_cleanup" not in now  # v2 cannot restore it: the companion refused to write it
+
+
+def test_restore_archived_through_the_companion(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    w = world
+    _deploy_v2(w, guard=True)
+    with _Live(w, w["v1"], "archived"):
+        args = ["restore", "--archived", "report_spec", "--url", w["url"], "--yes", "--json", "--wait", "30"]
+        code, out, _ = _cli(args, capsys)
+        assert code == 0, out
+        (r,) = json.loads(out)["results"]
+        assert r["mode"] == "companion" and r["status"] == "restored", r
+    assert _states(w["db"])["report_spec"] == w["original"]["report_spec"]
+    with sqlite3.connect(w["db"]) as conn:
+        (restored_by,) = conn.execute(
+            "SELECT restored_by FROM schedtui_archived_jobs WHERE job_id = 'report_spec'"
+        ).fetchone()
+    assert restored_by  # marked by the scheduler that wrote it
 
 
 def _fresh(engine: sa.Engine, target: Target, fresh: Any, clock: Any) -> bool:
