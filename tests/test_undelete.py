@@ -264,3 +264,33 @@ def test_direct_restore_into_postgresql(world: dict[str, Any], pg_url: str) -> N
     assert rows == {k: v for k, v in world["original"].items() if k != "nested_go"}
     assert audit == len(plan.items)
     engine.dispose()
+
+
+def test_diff_and_restore_from_a_postgresql_dump(world: dict[str, Any], pg_url: str, tmp_path: Path) -> None:
+    """A verified ``pg_dump`` backup: its rows are read through ``pg_restore --data-only``,
+    compared with the live store and put back byte for byte."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    from schedtui.core.rawrows import read_backup, read_live
+    from schedtui.core.undelete import diff_rows
+
+    engine = sa.create_engine(pg_url)
+    store = SQLAlchemyJobStore(engine=engine)
+    store._scheduler = None
+    store._alias = "default"
+    store.start(None, "default")  # type: ignore[no-untyped-call]
+    with engine.begin() as conn:
+        for job_id, (nrt, state) in world["original"].items():
+            conn.execute(store.jobs_t.insert().values(id=job_id, next_run_time=nrt, job_state=state))
+    target = Target(pg_url)
+    dump = create_backup(target, tmp_path / "pgbk", clock=FixedClock(T0)).path
+    assert dump.suffix == ".pgdump"
+    assert {r.id: (r.next_run_time, r.job_state) for r in read_backup(dump)} == world["original"]
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM apscheduler_jobs WHERE id IN ('billing_charge', 'report_spec')"))
+    result = diff_rows(read_backup(dump), read_live(target), old_label=dump.name, new_label="live")
+    assert {c.job_id for c in result.of("removed")} == {"billing_charge", "report_spec"}
+    plan = plan_from_backup(target, load_backup(dump, target), missing=True)
+    assert {o.status for o in apply_plan(target, plan)} == {"restored"}
+    assert {r.id: (r.next_run_time, r.job_state) for r in read_live(target)} == world["original"]
+    engine.dispose()
