@@ -82,6 +82,14 @@ _LITERAL_OPS = frozenset(
 _CONST = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
 _PUT = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
 _GET = frozenset({"GET", "BINGET", "LONG_BINGET"})
+#: Opcodes with nothing to note: the generic stack model is enough.
+_PLAIN = frozenset(
+    {
+        "FRAME", "EMPTY_DICT", "EMPTY_LIST", "SETITEM", "SETITEMS", "APPEND", "APPENDS", "BUILD", "NEWOBJ",
+        "NEWOBJ_EX", "EMPTY_SET", "ADDITEMS", "FROZENSET", "DICT", "LIST", "POP", "POP_MARK", "DUP", "STOP",
+        "BYTEARRAY8", "NEXT_BUFFER", "READONLY_BUFFER",
+    }
+)  # fmt: skip
 _CLOSED = {
     "EXT1": "an extension-registry code (EXT1)",
     "EXT2": "an extension-registry code (EXT2)",
@@ -130,6 +138,9 @@ class _Walk:
 
     def step(self, op: pickletools.OpcodeInfo, arg: object) -> None:
         name = op.name
+        if name in _PLAIN:
+            self.generic(op)
+            return
         if name == "PROTO":
             self.proto = int(arg)  # type: ignore[call-overload]
         elif name in _STRING_OPS:
@@ -185,17 +196,29 @@ class _Walk:
 
     def generic(self, op: pickletools.OpcodeInfo) -> None:
         """Any other opcode: pop what it consumes, push placeholders for what it makes."""
-        before = op.stack_before
-        if pickletools.markobject in before:
+        to_mark, pops, pushes = _SHAPES[op.name]
+        stack = self.stack
+        if to_mark:
             self.pop_to_mark()
-            rest = [x for x in before if x is not pickletools.markobject and x is not pickletools.stackslice]
-            for _ in rest:
-                self.pop()
-        else:
-            for _ in before:
-                self.pop()
-        for _ in op.stack_after:
-            self.stack.append(_OTHER)
+        if pops:
+            if len(stack) < pops:
+                raise ValueError("stack underflow")
+            del stack[-pops:]
+        if pushes == 1:
+            stack.append(_OTHER)
+        elif pushes:
+            stack.extend([_OTHER] * pushes)
+
+
+def _shape(op: pickletools.OpcodeInfo) -> tuple[bool, int, int]:
+    before = op.stack_before
+    marks = pickletools.markobject in before
+    pops = sum(1 for x in before if x is not pickletools.markobject and x is not pickletools.stackslice)
+    return marks, pops, len(op.stack_after)
+
+
+#: Per opcode: (pops to a MARK, further pops, pushes), from pickletools' own stack notes.
+_SHAPES = {op.name: _shape(op) for op in pickletools.opcodes}
 
 
 class _Undecidable(Exception):
