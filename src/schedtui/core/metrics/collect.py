@@ -110,7 +110,9 @@ def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _runs(engine: Any, target: Target, report: HealthReport, jobs: Sequence[tuple[str, str]], window: int) -> tuple[RunPoint, ...]:
+def _runs(
+    engine: Any, target: Target, report: HealthReport, jobs: Sequence[tuple[str, str]], window: int
+) -> tuple[RunPoint, ...]:
     """Run history of ``jobs`` ((id, label) pairs): counts from ``job_stats``, duration
     quantiles from ``window_stats`` (reusing the check's own when it computed them)."""
     from schedtui.core import tables as T
@@ -177,7 +179,12 @@ def from_report(
     total = int(sched.get("total", len(snapshot.jobs)))
     late, overdue = len(_ids(sched.get("late"))), len(_ids(sched.get("overdue")))
     paused = int(sched.get("paused", 0))
-    counts: dict[JobState, int] = {"on_time": total - paused - late - overdue, "late": late, "overdue": overdue, "paused": paused}
+    counts: dict[JobState, int] = {
+        "on_time": total - paused - late - overdue,
+        "late": late,
+        "overdue": overdue,
+        "paused": paused,
+    }
     labels = UniqueLabels()
     selected = _selected(report, options)
     points = tuple(job_point(j, labels(j.id), now, check_options) for j in selected)
@@ -266,7 +273,13 @@ def collect_store(
 ) -> StoreMetrics:
     """One collection with a one-shot reader (for ``schedtui metrics`` without --listen)."""
     collector = StoreCollector(
-        target, name=name, clock=clock, check_options=check_options, options=options, incremental=False, providers=providers
+        target,
+        name=name,
+        clock=clock,
+        check_options=check_options,
+        options=options,
+        incremental=False,
+        providers=providers,
     )
     try:
         return collector.collect()

@@ -70,10 +70,15 @@ def _per_store(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:
     bad = _gauge("schedtui_undecodable_rows", "Rows of the jobs table that cannot be decoded.", ["store"])
     exported = _gauge("schedtui_exported_jobs", "Jobs given per-job series (see --per-job).", ["store"])
     age = _gauge(
-        "schedtui_scheduler_heartbeat_age_seconds", "Seconds since the newest companion heartbeat.", ["store"], "seconds"
+        "schedtui_scheduler_heartbeat_age_seconds",
+        "Seconds since the newest companion heartbeat.",
+        ["store"],
+        "seconds",
     )
     sched = StateSetMetricFamily(
-        "schedtui_scheduler_state", "The scheduler as the companion's heartbeat says (none: no heartbeat).", labels=["store"]
+        "schedtui_scheduler_state",
+        "The scheduler as the companion's heartbeat says (none: no heartbeat).",
+        labels=["store"],
     )
     verified = _gauge(
         "schedtui_backup_last_verified_timestamp_seconds",
@@ -81,10 +86,14 @@ def _per_store(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:
         ["store"],
         "seconds",
     )
+    at = _gauge(
+        "schedtui_snapshot_timestamp_seconds", "When this store was last judged (Unix time).", ["store"], "seconds"
+    )
     size = _gauge("schedtui_backup_size_bytes", "Size of the newest verified backup.", ["store"], "bytes")
     for s in stores:
         key = [s.store]
         status.add_metric(key, s.status)
+        at.add_metric(key, s.at)
         up.add_metric(key, 1 if s.up else 0)
         if s.read_seconds is not None:
             read.add_metric(key, s.read_seconds)
@@ -102,13 +111,15 @@ def _per_store(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:
             verified.add_metric(key, s.backup_last_verified)
         if s.backup_size is not None:
             size.add_metric(key, s.backup_size)
-    yield from (status, up, read, jobs, bad, exported, age, sched, verified, size)
+    yield from (status, up, at, read, jobs, bad, exported, age, sched, verified, size)
 
 
 def _per_job(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:
     names = ["store", "job"]
     nrt = _gauge("schedtui_job_next_run_timestamp_seconds", "When the job runs next (Unix time).", names, "seconds")
-    lag = _gauge("schedtui_job_lag_seconds", "Seconds the job is past its next run time (negative: not due).", names, "seconds")
+    lag = _gauge(
+        "schedtui_job_lag_seconds", "Seconds the job is past its next run time (negative: not due).", names, "seconds"
+    )
     grace = _gauge(
         "schedtui_job_misfire_grace_seconds",
         "The grace the check judges the job with: max(misfire_grace_time, --grace-floor).",
@@ -134,7 +145,9 @@ def _states(p: JobPoint) -> dict[str, bool]:
 
 def _history(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:
     runs = CounterMetricFamily(
-        "schedtui_job_runs", "Recorded runs by outcome (every run the companion retains).", labels=["store", "job", "outcome"]
+        "schedtui_job_runs",
+        "Recorded runs by outcome (every run the companion retains).",
+        labels=["store", "job", "outcome"],
     )
     durations = Metric(
         "schedtui_job_run_duration_seconds",
