@@ -188,7 +188,8 @@ def _serve(collectors: Sequence[StoreCollector], listen: str, refresh: float) ->
         server = make_server(exporter, host, port)
         exporter.start()
         real_host, real_port = server.server_address[:2]
-        shown = f"[{real_host}]" if ":" in str(real_host) else str(real_host)
+        host_text = real_host.decode() if isinstance(real_host, bytes) else str(real_host)
+        shown = f"[{host_text}]" if ":" in host_text else host_text
         print(
             f"schedtui metrics: serving {len(collectors)} store(s) on http://{shown}:{real_port}/metrics "
             f"(refresh every {refresh:g} s; Ctrl-C stops)",

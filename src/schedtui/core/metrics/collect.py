@@ -30,12 +30,11 @@ from schedtui.core.metrics.records import (
     RunPoint,
     StoreMetrics,
 )
+from schedtui.core.metrics.runs import RunCounters
 from schedtui.core.model import JobInfo, Target
 from schedtui.core.store import JobStoreReader
 from schedtui.core.urls import mask_text
 
-#: The window of the check's own duration statistics (``history_component``'s ``window_stats``).
-CHECK_WINDOW = 100
 _STATE_OF: dict[Status, JobState] = {Status.OK: "on_time", Status.WARNING: "late", Status.CRITICAL: "overdue"}
 
 
@@ -111,45 +110,19 @@ def _number(value: object) -> float | None:
 
 
 def _runs(
-    engine: Any, target: Target, report: HealthReport, jobs: Sequence[tuple[str, str]], window: int
+    counters: RunCounters | None, engine: Any, report: HealthReport, jobs: Sequence[tuple[str, str]]
 ) -> tuple[RunPoint, ...]:
-    """Run history of ``jobs`` ((id, label) pairs): counts from ``job_stats``, duration
-    quantiles from ``window_stats`` (reusing the check's own when it computed them)."""
+    """Run history of ``jobs`` ((id, label) pairs); () without the companion's runs table."""
     from schedtui.core import tables as T
-    from schedtui.core.history import job_stats, window_stats
 
-    schema = target.schema
-    if engine is None or not jobs:
+    if counters is None or engine is None or not jobs or report.component("history") is None:
         return ()
     try:
-        if not T.installed(engine, schema, T.RUNS):
+        if not T.installed(engine, counters.schema, T.RUNS):
             return ()
-        known = _data(report, "history").get("jobs")
-        reuse = isinstance(known, Mapping) and window == CHECK_WINDOW
-        stats: dict[str, Mapping[str, Any]] = dict(known) if reuse else {}  # type: ignore[arg-type]
-        missing = [i for i, _ in jobs if i not in stats]
-        if missing:
-            stats.update(window_stats(engine, missing, schema, window=window))
-        found = [(job_id, label, job_stats(engine, job_id, schema)) for job_id, label in jobs]
+        return counters.collect(engine, jobs)
     except (SQLAlchemyError, OSError):  # the database went away since the read: no history this time
         return ()
-    out: list[RunPoint] = []
-    for job_id, label, counts in found:
-        if counts is None:
-            continue
-        st = stats.get(job_id, {})
-        out.append(
-            RunPoint(
-                job=label,
-                successes=counts.successes,
-                failures=counts.failures,
-                skipped=counts.skipped,
-                p50=_number(st.get("p50_s")),
-                p95=_number(st.get("p95_s")),
-                max=_number(st.get("max_s")),
-            )
-        )
-    return tuple(out)
 
 
 def from_report(
@@ -159,6 +132,7 @@ def from_report(
     check_options: CheckOptions,
     options: MetricsOptions,
     engine: Any = None,
+    counters: RunCounters | None = None,
 ) -> StoreMetrics:
     """The metrics of one check report (judged at ``now``)."""
     snapshot = report.snapshot
@@ -201,7 +175,7 @@ def from_report(
         total_jobs=total,
         undecodable=len(snapshot.undecodable),
         jobs=points,
-        runs=_runs(engine, report.target, report, chosen, options.history_window),
+        runs=_runs(counters, engine, report, chosen),
     )
 
 
@@ -229,6 +203,7 @@ class StoreCollector:
         self.check_options = replace(base, upcoming=max(self.options.upcoming, 0))
         self._reader = JobStoreReader(target, clock=clock, incremental=incremental)
         self._providers = providers
+        self._counters = RunCounters(target.schema, self.options.history_window)
 
     def collect(self) -> StoreMetrics:
         """Judge the store now; never raises for a store that cannot be read."""
@@ -242,7 +217,7 @@ class StoreCollector:
                 providers=self._providers,
             )
             engine = self._engine()
-            return from_report(report, now, self.label, self.check_options, self.options, engine)
+            return from_report(report, now, self.label, self.check_options, self.options, engine, self._counters)
         except SchedtuiError as exc:
             return StoreMetrics(
                 store=self.label,
