@@ -115,7 +115,7 @@ def _per_store(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:
 
 
 def _per_job(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:
-    names = ["store", "job"]
+    names = ["store", "job_id"]  # not "job": that is the scrape target's label
     nrt = _gauge("schedtui_job_next_run_timestamp_seconds", "When the job runs next (Unix time).", names, "seconds")
     lag = _gauge(
         "schedtui_job_lag_seconds", "Seconds the job is past its next run time (negative: not due).", names, "seconds"
@@ -147,7 +147,7 @@ def _history(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:
     runs = CounterMetricFamily(
         "schedtui_job_runs",
         "Recorded runs by outcome (every run the companion retains).",
-        labels=["store", "job", "outcome"],
+        labels=["store", "job_id", "outcome"],
     )
     durations = Metric(
         "schedtui_job_run_duration_seconds",
@@ -167,7 +167,7 @@ def _quantiles(family: Metric, store: str, r: RunPoint) -> None:
     for quantile, attr in QUANTILES:
         value = getattr(r, attr)
         if value is not None:
-            family.add_sample(family.name, {"store": store, "job": r.job, "quantile": quantile}, value)
+            family.add_sample(family.name, {"store": store, "job_id": r.job, "quantile": quantile}, value)
 
 
 class StoresCollector:
