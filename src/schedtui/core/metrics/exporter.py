@@ -3,8 +3,9 @@ its warm incremental reader; a scrape is served the last complete snapshot.
 
 A refresh builds a whole new ``Exposition`` and swaps it in with one assignment, so a
 scrape that arrives while a read is in progress gets the previous snapshot, never a
-partial one. Each exposition is rendered at most once per format (lazily, on the first
-scrape that asks for that format).
+partial one. Each exposition is rendered at most once per format and encoding; the
+formats scrapers have asked for are rendered by the refresh itself, before the swap, so a
+scrape only sends bytes.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ class Exposition:
 
     def __init__(self, stores: Sequence[StoreMetrics], made_at: float, took: float) -> None:
         self.stores = tuple(stores)
-        self.made_at = made_at  #: monotonic time the refresh finished
-        self.took = took  #: seconds the refresh took
+        self.made_at = made_at  #: monotonic time the read and judgement finished
+        self.took = took  #: seconds the refresh took (read, judgement, rendering)
         self._bodies: dict[tuple[Format, bool], bytes] = {}
         self._lock = threading.Lock()
 
@@ -69,6 +70,7 @@ class Exporter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._refresh_lock = threading.Lock()
+        self._wanted: set[tuple[Format, bool]] = set()
         self.last_error: str | None = None
 
     @property
@@ -84,8 +86,18 @@ class Exporter:
                 stores = [c.collect() for c in self.collectors]
             done = self._monotonic()
             exposition = Exposition(stores, done, done - started)
+            for fmt, compressed in tuple(self._wanted):  # render before publishing
+                exposition.body(fmt, compressed=compressed)
+            exposition.took = self._monotonic() - started
             self._current = exposition  # one reference swap: scrapes see old or new, whole
             return exposition
+
+    def body(self, fmt: Format, *, compressed: bool = False) -> bytes | None:
+        """The current snapshot in ``fmt`` (None before the first refresh); later refreshes
+        render this format ahead of the scrapes."""
+        self._wanted.add((fmt, compressed))
+        current = self._current
+        return None if current is None else current.body(fmt, compressed=compressed)
 
     def start(self) -> None:
         """Refresh once (so the first scrape has data), then keep refreshing in the background."""

@@ -34,7 +34,7 @@ class MetricsOptions:
     #: ``problem``: this many upcoming on-time jobs (by next run time) are added.
     upcoming: int = 5
     #: Hard cap of jobs with per-job series, per store (any mode).
-    max_jobs: int = 10_000
+    max_jobs: int = 1_000
     #: Jobs given run-history series (counts and durations), per store.
     history_jobs: int = 100
     #: Runs the duration quantiles cover, per job (``check``'s window).
