@@ -82,7 +82,7 @@ def metrics(
     ] = 5,
     max_jobs: Annotated[
         int, typer.Option("--max-jobs", min=0, help="At most this many jobs with per-job series per store.")
-    ] = 10_000,
+    ] = 1_000,
     history_jobs: Annotated[
         int, typer.Option("--history-jobs", min=0, help="At most this many jobs with run-history series per store.")
     ] = 100,
