@@ -334,8 +334,18 @@ def test_run_counters_keep_counting_past_retention(mixed: Path) -> None:
         assert (second.successes, second.failures, second.skipped) == (153, 3, 1)
         with engine.begin() as conn:  # the running one finishes
             conn.execute(t.update().where(t.c.outcome == "running").values(outcome="success", duration_s=2.0))
-        third = {r.job: r for r in collector.collect().runs}["late"]
+        third_store = collector.collect()
+        third = {r.job: r for r in third_store.runs}["late"]
         assert (third.successes, third.failures) == (154, 3)
+        om = render([third_store], Format.OPENMETRICS)
+        runs = samples(om, "schedtui_job_runs")
+        assert runs[(("job_id", "late"), ("outcome", "success"), ("store", "t"))] == 154
+        quantiles = samples(om, "schedtui_job_run_duration_seconds")
+        assert quantiles[(("job_id", "late"), ("quantile", "1"), ("store", "t"))] == third.max
+        text = render([third_store], Format.TEXT)
+        assert b'schedtui_job_runs_total{job_id="late",outcome="failure",store="t"} 3.0' in text
+        proc = subprocess.run([binary("promtool"), "check", "metrics"], input=text, capture_output=True, timeout=60)
+        assert proc.returncode == 0 and not proc.stdout.strip() and not proc.stderr.strip(), proc.stdout + proc.stderr
     finally:
         collector.close()
         engine.dispose()
