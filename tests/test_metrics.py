@@ -31,7 +31,7 @@ from schedtui.core.health import CheckContext, CheckOptions, Component
 from schedtui.core.history import window_stats
 from schedtui.core.metrics import Format, MetricsOptions, PerJob, StoreCollector, collect_store, negotiate, render
 from schedtui.core.metrics.exporter import Exporter
-from schedtui.core.metrics.labels import clean_label
+from schedtui.core.metrics.labels import clean_label, job_label
 from schedtui.core.metrics.server import make_server, parse_listen
 from schedtui.core.metrics.textfile import write_atomic
 from schedtui.core.model import Target
@@ -164,7 +164,11 @@ def test_labels_are_escaped_and_sanitized(mixed: Path) -> None:
     assert b"\x1b" not in body and "\u202e".encode() not in body and b"\x07" not in body
     ids = {dict(k)["job_id"] for k in samples(body, "schedtui_job_state")}
     assert WEIRD in ids  # round trip through the parser: exactly the id
-    assert {"esc?[31mred?ltr", "esc?[31mred?ltr (#2)"} <= ids  # two ids that clean alike stay apart
+    changed = sorted(i for i in ids if i.startswith("esc?[31mred?ltr~"))
+    assert len(changed) == 2  # two ids that clean alike stay apart, each with its own hash
+    assert job_label(ESCAPE) in changed and job_label(ESCAPE) == job_label(ESCAPE)
+    assert job_label("plain-id") == "plain-id" and job_label(WEIRD) == WEIRD
+    assert len(job_label("é" * 500)) == 200
     assert clean_label("x" * 500).endswith("…") and len(clean_label("x" * 500)) == 200
 
 
@@ -202,7 +206,7 @@ def test_counts_and_states_match_check(mixed: Path) -> None:
     assert snapshot is not None
     for job in snapshot.jobs:
         expected, _ = cmd_check.job_state(job, NOW, CheckOptions())  # what `schedtui jobs` says
-        label = clean_label(job.id)
+        label = job_label(job.id)
         if expected == "undecodable":
             assert (label, "undecodable") in on and (label, "on_time") in on
         elif label in {lbl for lbl, _ in on}:

@@ -2,11 +2,13 @@
 
 The exposition formats escape ``\\``, ``"`` and newlines themselves (prometheus-client
 does it); what they would pass through raw (other control and format characters, lone
-surrogates) is replaced here, so no store content reaches a terminal raw.
+surrogates) is replaced here, so no store content reaches a terminal raw. A job id that
+had to be changed carries a short hash of the original, so it stays unique and stable.
 """
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 
 from schedtui.core.model import Target
@@ -27,14 +29,26 @@ def clean_label(text: str, limit: int = MAX_LABEL) -> str:
     return "".join(ch if ch == "\n" or unicodedata.category(ch) not in _UNSAFE else "?" for ch in text)
 
 
+def job_label(job_id: str) -> str:
+    """The ``job_id`` label of a job: the id itself when it is safe and short; else the
+    cleaned id with ``~`` and 8 hex digits of the id's hash, the same on every scrape
+    (so two ids that clean alike stay apart)."""
+    label = clean_label(job_id)
+    if label == job_id:
+        return label
+    digest = hashlib.blake2b(job_id.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+    return f"{clean_label(job_id, MAX_LABEL - 9)}~{digest}"
+
+
 class UniqueLabels:
-    """Gives each job id a distinct label value (two ids may clean to the same text)."""
+    """Gives each job id a distinct label value (``job_label``, and a counter in the
+    unlikely case that still collides)."""
 
     def __init__(self) -> None:
         self._seen: set[str] = set()
 
     def __call__(self, job_id: str) -> str:
-        label = clean_label(job_id)
+        label = job_label(job_id)
         if label in self._seen:
             n = 2
             while f"{label} (#{n})" in self._seen:
