@@ -494,3 +494,22 @@ def test_a_scrape_during_a_read_gets_the_last_complete_snapshot(
     _, _, after = get(base + "/metrics", Accept=PROMETHEUS_ACCEPT)
     paused = {dict(k)["state"]: v for k, v in samples(after, "schedtui_jobs").items()}["paused"]
     assert paused == 2 and after.endswith(b"# EOF\n")
+
+
+# --------------------------------------------------------------------------- backups
+
+
+def test_backup_families_from_a_real_backup(mixed: Path, tmp_path: Path) -> None:
+    from schedtui.core.backup import create_backup
+
+    clock = FixedClock(NOW)
+    target = Target(f"sqlite:///{mixed}")
+    result = create_backup(target, tmp_path / "backups", clock=clock)
+    clock.advance(hours=2)
+    options = CheckOptions(backup_dir=str(tmp_path / "backups"))
+    store = collect_store(target, name="t", clock=clock, check_options=options)
+    body = render([store])
+    key = (("store", "t"),)
+    assert samples(body, "schedtui_backup_last_verified_timestamp_seconds")[key] == NOW.timestamp()
+    assert samples(body, "schedtui_backup_size_bytes")[key] == result.path.stat().st_size
+    assert store.backup_size == result.size

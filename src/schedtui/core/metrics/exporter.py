@@ -71,6 +71,7 @@ class Exporter:
         self._thread: threading.Thread | None = None
         self._refresh_lock = threading.Lock()
         self._wanted: set[tuple[Format, bool]] = set()
+        self._wanted_lock = threading.Lock()
         self.last_error: str | None = None
 
     @property
@@ -86,7 +87,9 @@ class Exporter:
                 stores = [c.collect() for c in self.collectors]
             done = self._monotonic()
             exposition = Exposition(stores, done, done - started)
-            for fmt, compressed in tuple(self._wanted):  # render before publishing
+            with self._wanted_lock:
+                wanted = tuple(self._wanted)
+            for fmt, compressed in wanted:  # render before publishing
                 exposition.body(fmt, compressed=compressed)
             exposition.took = self._monotonic() - started
             self._current = exposition  # one reference swap: scrapes see old or new, whole
@@ -95,7 +98,8 @@ class Exporter:
     def body(self, fmt: Format, *, compressed: bool = False) -> bytes | None:
         """The current snapshot in ``fmt`` (None before the first refresh); later refreshes
         render this format ahead of the scrapes."""
-        self._wanted.add((fmt, compressed))
+        with self._wanted_lock:
+            self._wanted.add((fmt, compressed))
         current = self._current
         return None if current is None else current.body(fmt, compressed=compressed)
 
