@@ -513,3 +513,15 @@ def test_backup_families_from_a_real_backup(mixed: Path, tmp_path: Path) -> None
     assert samples(body, "schedtui_backup_last_verified_timestamp_seconds")[key] == NOW.timestamp()
     assert samples(body, "schedtui_backup_size_bytes")[key] == result.path.stat().st_size
     assert store.backup_size == result.size
+
+
+def test_failing_jobs_are_problems(mixed: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{mixed}")
+    T.create_all(engine)
+    _runs(engine, "much-later", ["success", "success", "error"], NOW.timestamp() - 600)  # its last run failed
+    engine.dispose()
+    body = collect(mixed, per_job=PerJob.PROBLEM, upcoming=0)
+    assert _exported(body) == {"overdue", "late", "broken", "much-later"}
+    runs = samples(body, "schedtui_job_runs")
+    assert runs[(("job_id", "much-later"), ("outcome", "failure"), ("store", "t"))] == 1
+    assert {dict(k)["job_id"] for k in runs} == {"much-later"}  # only jobs with recorded runs
