@@ -525,3 +525,33 @@ def test_failing_jobs_are_problems(mixed: Path) -> None:
     runs = samples(body, "schedtui_job_runs")
     assert runs[(("job_id", "much-later"), ("outcome", "failure"), ("store", "t"))] == 1
     assert {dict(k)["job_id"] for k in runs} == {"much-later"}  # only jobs with recorded runs
+
+
+@pytest.mark.postgres
+def test_exporter_on_postgresql_follows_changes(pg_url: str) -> None:
+    url = sa.engine.make_url(pg_url).set(password="pg-s3cret").render_as_string(hide_password=False)
+    aps_store(url, [("a", NOW + timedelta(minutes=1)), ("b", NOW + timedelta(minutes=2)), ("c", None)])
+    exporter = Exporter([StoreCollector(Target(url), clock=FixedClock(NOW))], interval=3600)
+    exporter.refresh()
+    server = make_server(exporter, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    engine = sa.create_engine(url)
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        _, _, before = get(base + "/metrics", Accept=PROMETHEUS_ACCEPT)
+        assert b"pg-s3cret" not in before
+        paused = {dict(k)["state"]: v for k, v in samples(before, "schedtui_jobs").items()}["paused"]
+        assert paused == 1
+        with engine.begin() as conn:  # an operator pauses b
+            conn.execute(sa.text("UPDATE apscheduler_jobs SET next_run_time = NULL WHERE id = 'b'"))
+        exporter.refresh()
+        _, _, after = get(base + "/metrics", Accept=PROMETHEUS_ACCEPT)
+        assert {dict(k)["state"]: v for k, v in samples(after, "schedtui_jobs").items()}["paused"] == 2
+        (store,) = {dict(k)["store"] for k in samples(after, "schedtui_store_up")}
+        assert store.startswith("postgresql+psycopg://postgres:***@")
+    finally:
+        engine.dispose()
+        server.shutdown()
+        server.server_close()
+        exporter.stop()
