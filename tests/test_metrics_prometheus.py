@@ -150,6 +150,7 @@ def test_prometheus_scrapes_a_live_scheduler(
         assert nrt is not None and grace == 1.0
         became_overdue = nrt + max(grace, 2.0)  # check's on-time tolerance is 2 s
         first = min(t for t, v in prom.samples(f"{overdue}[2m]") if v == 1.0)
+        print(f"tick overdue in Prometheus {first - became_overdue:.2f} s after it became overdue")
         assert first - became_overdue <= 2 * SCRAPE + REFRESH, (first, became_overdue)
         assert _value(prom, 'schedtui_check_status{store="live"}') == 2.0
         wait_until("jobs overdue count", lambda: _value(prom, 'schedtui_jobs{store="live",state="overdue"}') == 1.0)
