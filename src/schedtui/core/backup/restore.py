@@ -113,20 +113,23 @@ def restore_backup(
     if kept:
         msg += f"; previous database kept as {kept[0]}"
     try:
-        append_record(
-            path.parent,
-            {
-                "event": "restore",
-                "status": "restored",
-                "file": path.name,
-                "target": target.safe_url,
-                "at": clock().isoformat(),
-                "forced": force,
-                "kept": [str(k) for k in kept],
-            },
-        )
+        with fsutil.folder_lock(path.parent):
+            append_record(
+                path.parent,
+                {
+                    "event": "restore",
+                    "status": "restored",
+                    "file": path.name,
+                    "target": target.safe_url,
+                    "at": clock().isoformat(),
+                    "forced": force,
+                    "kept": [str(k) for k in kept],
+                },
+            )
     except OSError:
         notes.append("could not note the restore in the manifest")
+    except SchedtuiError as exc:
+        notes.append(f"could not note the restore in the manifest: {exc.message}")
     return RestoreResult(
         backup=path,
         target=target.safe_url,
