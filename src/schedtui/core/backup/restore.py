@@ -12,6 +12,7 @@ from schedtui.core.backup.manifest import append_record
 from schedtui.core.backup.results import RestoreResult, VerifyResult
 from schedtui.core.backup.service import backup_kind, create_backup
 from schedtui.core.backup.verify import verify_backup
+from schedtui.core.backup.writers import DEFAULT_WATCH_S, detect_writers
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
@@ -76,12 +77,19 @@ def check_restorable(path: Path, force: bool) -> VerifyResult:
 
 
 def restore_backup(
-    target: Target, path: str | Path, *, force: bool = False, clock: Clock = system_clock
+    target: Target,
+    path: str | Path,
+    *,
+    force: bool = False,
+    clock: Clock = system_clock,
+    watch: float = DEFAULT_WATCH_S,
 ) -> RestoreResult:
     """Replace the target database with the backup at ``path``.
 
-    Verifies the backup (hash and integrity) first; refuses while a fresh heartbeat says a
-    scheduler is running unless ``force``; keeps the current database (SQLite: moved aside
+    Verifies the backup (hash and integrity) first; refuses unless ``force`` while a
+    scheduler may be running: a fresh heartbeat, other processes with the SQLite file
+    open, other PostgreSQL sessions on the database, or changes to the store during
+    ``watch`` seconds (see ``writers.detect_writers``); keeps the current database (SQLite: moved aside
     with its -wal and -shm; PostgreSQL: a verified dump in the default backup folder).
     Confirmation is the caller's job.
     """
@@ -95,14 +103,21 @@ def restore_backup(
     notes: list[str] = []
     if checked.hash_ok is None:
         notes.append("no manifest record: hash not compared (--force)")
-    alive = running_scheduler(target, clock)
-    if alive and not force:
+    report = detect_writers(target, running_scheduler(target, clock), watch)
+    if report.found and not force:
         raise SchedtuiError(
-            f"refusing to restore while a scheduler is running ({alive}): stop it first, or pass --force",
+            f"refusing to restore while a scheduler is running or may be: {report.summary()}. Stop it first, "
+            "or pass --force (and restart it right after the restore)",
             ErrorKind.STATE,
         )
-    if alive:
-        notes.append(f"restored while a scheduler was running ({alive}) because of --force")
+    if report.found:
+        notes.append(
+            f"restored while a scheduler may be running ({report.summary()}) because of --force: restart that "
+            "scheduler now, it still uses the database it had open"
+        )
+    elif force:
+        notes.append("restored with --force: a scheduler running on this database must be restarted now")
+    notes += [f"not checked: {u}" for u in report.unchecked]
     if kind == "sqlite":
         kept = _restore_sqlite(target, path, checked, clock)
     else:
