@@ -23,41 +23,33 @@ _STAMP = "%Y%m%dT%H%M%SZ"
 def running_scheduler(target: Target, clock: Clock) -> str | None:
     """A description of a fresh heartbeat in the target database, or None.
 
-    Needs the companion's tables; without them (or without the companion module) there
-    is nothing to go by and the answer is None.
+    Needs the companion's tables; without them there is nothing to go by and the answer
+    is None (``detect_writers`` then looks for other signs of a live scheduler).
     """
-    try:
-        from schedtui.core.heartbeat import read_heartbeats
-    except ImportError:
-        return None
+    from schedtui.core.db import read_engine
+    from schedtui.core.heartbeat import read_heartbeats
+
     if backup_kind(target) == "sqlite":
         from schedtui.core.backup.sqlite import sqlite_path
 
         if not sqlite_path(target).exists():
             return None
-    from schedtui.core.db import read_engine
-
     try:
         engine = read_engine(target)
     except SchedtuiError:
         return None
     try:
         beats = read_heartbeats(engine, schema=target.schema)
-    except Exception:
+    except Exception:  # no companion tables (or unreadable ones): no heartbeat to go by
         return None
     finally:
         engine.dispose()
     now = clock()
     for beat in beats:
-        try:
-            fresh = beat.is_fresh(now)
-        except Exception:
-            continue
-        if fresh:
-            who = [str(v) for v in (getattr(beat, a, None) for a in ("scheduler_id", "host", "hostname", "pid")) if v]
-            seen = getattr(beat, "written_at", None) or getattr(beat, "at", None) or getattr(beat, "last_seen", None)
-            when = f", last heartbeat {seen.isoformat()}" if hasattr(seen, "isoformat") else ""
-            return f"scheduler {' '.join(who) or '(unnamed)'}{when}"
+        if beat.is_fresh(now):
+            who = " ".join(str(v) for v in (beat.name or beat.scheduler_id, beat.host, beat.pid) if v)
+            when = f", last heartbeat {beat.last_seen.isoformat()}" if beat.last_seen else ""
+            return f"scheduler {who or '(unnamed)'}{when}"
     return None
 
 
