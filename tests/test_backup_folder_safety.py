@@ -168,3 +168,29 @@ def test_files_are_created_private_to_writes(tmp_path: Path, clock: FixedClock) 
         os.umask(old)
     for path in (result.path, tmp_path / "bk" / MANIFEST_NAME, tmp_path / "bk"):
         assert path.stat().st_mode & 0o022 == 0, path
+
+
+def test_restore_never_writes_through_a_link_planted_beside_the_database(tmp_path: Path, clock: FixedClock) -> None:
+    from schedtui.core.backup import restore_backup
+
+    target, victim = _store(tmp_path), _victim(tmp_path)
+    backup = create_backup(target, tmp_path / "bk", clock=clock)
+    (tmp_path / ".schedtui-restore-jobs.sqlite.tmp").symlink_to(victim)
+    result = restore_backup(target, backup.path, clock=clock, watch=0)
+    assert victim.read_text() == "precious\n"
+    assert result.rows == {"apscheduler_jobs": 3}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root (CI runs as root)")
+def test_restore_as_root_keeps_the_databases_owner_and_mode(tmp_path: Path, clock: FixedClock) -> None:
+    """Else the scheduler's user could no longer write its restored database."""
+    from schedtui.core.backup import restore_backup
+
+    target = _store(tmp_path)
+    backup = create_backup(target, tmp_path / "bk", clock=clock)
+    db = tmp_path / "jobs.sqlite"
+    os.chown(db, OTHER_UID, OTHER_UID)
+    db.chmod(0o640)
+    restore_backup(target, backup.path, clock=clock, watch=0)
+    st = db.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (OTHER_UID, OTHER_UID, 0o640)

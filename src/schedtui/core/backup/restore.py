@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 
@@ -157,8 +158,7 @@ def _restore_sqlite(target: Target, path: Path, checked: VerifyResult, clock: Cl
     folder = db.parent
     tmp = folder / f".schedtui-restore-{db.name}.tmp"
     try:
-        shutil.copyfile(path, tmp)
-        fsutil.fsync_file(tmp)
+        _copy_into_new(path, tmp, like=db)
         if fsutil.sha256_file(tmp) != checked.sha256:
             raise SchedtuiError(f"the copy of {path.name} next to the database does not match it", ErrorKind.IO)
         kept = _move_aside(db, clock)
@@ -175,6 +175,31 @@ def _restore_sqlite(target: Target, path: Path, checked: VerifyResult, clock: Cl
         tmp.unlink(missing_ok=True)
         raise
     return kept
+
+
+def _copy_into_new(src: Path, tmp: Path, like: Path) -> None:
+    """Copy ``src`` into the new file ``tmp``, fsynced: created exclusively (never through
+    a planted link, never into an existing file), with the mode and owner of ``like`` (the
+    database it replaces), so the scheduler can still write it after a restore run as root."""
+    tmp.unlink(missing_ok=True)  # a leftover of an interrupted restore; a link is removed, not followed
+    try:
+        st: os.stat_result | None = os.stat(like)
+    except FileNotFoundError:
+        st = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(tmp, flags, 0o600)
+    try:
+        with open(src, "rb") as fin, os.fdopen(fd, "wb", closefd=False) as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+        if st is not None:
+            if hasattr(os, "geteuid") and os.geteuid() == 0 and st.st_uid != 0:
+                os.fchown(fd, st.st_uid, st.st_gid)
+            os.fchmod(fd, stat.S_IMODE(st.st_mode))
+        else:
+            os.fchmod(fd, 0o644)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _move_aside(db: Path, clock: Clock) -> tuple[Path, ...]:
