@@ -106,7 +106,11 @@ def _tool_shims(tmp_path: Path) -> tuple[Path, Path]:
         real = shutil.which(name)
         assert real, f"{name} not installed"
         shim = folder / name
-        shim.write_text(f'#!/bin/sh\nprintf "%s\\n" "{name} $*" >> "{log}"\nexec "{real}" "$@"\n')
+        shim.write_text(
+            f'#!/bin/sh\nprintf "%s\\n" "{name} $*" >> "{log}"\n'
+            f'[ -n "$PGSERVICEFILE" ] && {{ echo "service $PGSERVICE $PGSERVICEFILE:"; cat "$PGSERVICEFILE"; }} >> "{log}.svc"\n'
+            f'exec "{real}" "$@"\n'
+        )
         shim.chmod(0o755)
     return folder, log
 
@@ -168,3 +172,19 @@ def test_password_from_home_pgpass(pwdb: PwDb, tmp_path: Path) -> None:
     pgpass.write_text(f"*:*:*:{ROLE}:{pwdb.password}\n")
     pgpass.chmod(0o600)
     _round_trip(pwdb, tmp_path, env)
+
+
+def test_parameters_without_an_environment_variable_reach_the_tools_by_service_file(pwdb: PwDb, tmp_path: Path) -> None:
+    """``sslpassword`` (and the like) has no PG* variable: the children get it from a
+    private service file that exists only while they run, never from argv."""
+    secret = "Zq7sslpassXw9"
+    db = PwDb(f"{pwdb.url}?sslpassword={secret}&keepalives_idle=30", pwdb.password, pwdb.host, pwdb.port, pwdb.database)
+    env = _env(tmp_path, PGPASSWORD=pwdb.password)
+    _round_trip(db, tmp_path, env)
+    log = (tmp_path / "argv.log").read_text()
+    services = (tmp_path / "argv.log.svc").read_text()
+    assert secret not in log
+    assert services.count(f"sslpassword={secret}") == 3  # pg_dump (backup and pre-restore copy), pg_restore
+    assert "keepalives_idle=30" in services
+    files = [line.split(" ", 2)[2].rstrip(":") for line in services.splitlines() if line.startswith("service ")]
+    assert files and not any(Path(f).exists() for f in files)
