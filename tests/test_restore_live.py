@@ -131,3 +131,16 @@ def test_our_own_handles_do_not_count(tmp_path: Path) -> None:
         assert open_holders(db)[0] == ()
     finally:
         os.close(fd)
+
+
+def test_postgres_restore_into_a_database_whose_table_is_gone(pg_url: str, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    make_store(pg_url, 3)
+    target = Target(pg_url)
+    backup = create_backup(target, tmp_path / "bk").path
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE apscheduler_jobs"))
+    engine.dispose()
+    assert restore_backup(target, backup, watch=0.3).rows

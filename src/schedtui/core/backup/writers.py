@@ -229,8 +229,9 @@ def pg_evidence(target: Target, seconds: float) -> tuple[list[Evidence], float]:
             if locks:
                 held = ", ".join(f"pid {pid} {mode}" for pid, mode in locks[:_MAX_LISTED])
                 out.append(Evidence("lock", f"locks held on {target.table}: {held}"))
+            exists = conn.execute(sa.text("SELECT to_regclass(:rel) IS NOT NULL"), {"rel": rel}).scalar()
             conn.rollback()
-            if not out and seconds > 0:
+            if not out and seconds > 0 and exists:  # no table (a wiped database): nothing to watch
                 digest = sa.text(
                     f"SELECT count(*), coalesce(sum(hashtextextended(id || ':' || xmin::text || ':' || "
                     f"coalesce(next_run_time::text, ''), 0)), 0) FROM {rel}"
