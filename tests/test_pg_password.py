@@ -30,6 +30,13 @@ ROLE = "schedtui_pwtest"
 HBA_LINE = f"host all {ROLE} 127.0.0.1/32 scram-sha-256"
 
 
+def _psycopg(url: str) -> str:
+    """The admin URL with the psycopg 3 driver SQLAlchemy needs."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
 @dataclass(frozen=True)
 class PwDb:
     url: str  #: without a password
@@ -70,10 +77,8 @@ def _auth_refused(url: str) -> bool:
 def pwdb(pg_url: str, pg_admin_url: str) -> Iterator[PwDb]:
     import sqlalchemy as sa
 
-    from conftest import _sa_url
-
     password = "Pw-" + secrets.token_hex(8)
-    admin = sa.create_engine(_sa_url(pg_admin_url), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(_psycopg(pg_admin_url), isolation_level="AUTOCOMMIT")
     url = sa.engine.make_url(pg_url)
     try:
         _ensure_hba_rule(admin)

@@ -26,6 +26,14 @@ from test_backup_helpers import make_store
 
 pytestmark = pytest.mark.slow
 
+
+def _psycopg(url: str) -> str:
+    """The admin URL with the psycopg 3 driver SQLAlchemy needs."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~!$'()*+,;=:/?#[]@ %&"
 secrets = st.text(alphabet=_ALPHABET, min_size=6, max_size=24).map(lambda s: "Zq7" + s + "Xw9")
 
@@ -84,16 +92,14 @@ def stores(tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str) -> dict[
 
     import sqlalchemy as sa
 
-    from conftest import _sa_url
-
     root = tmp_path_factory.mktemp("secrets")
     sqlite = root / "jobs.sqlite"
     make_store(f"sqlite:///{sqlite}", 3)
     name = f"schedtui_t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(_sa_url(pg_admin_url), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(_psycopg(pg_admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    base = sa.engine.make_url(_sa_url(pg_admin_url))
+    base = sa.engine.make_url(_psycopg(pg_admin_url))
     make_store(base.set(database=name).render_as_string(hide_password=False), 3)
     yield {"sqlite": str(sqlite), "hostport": f"{base.host}:{base.port}", "db": name, "root": str(root)}
     with admin.connect() as conn:
