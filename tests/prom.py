@@ -23,6 +23,27 @@ import pytest
 
 T = TypeVar("T")
 
+#: Every family ``schedtui metrics`` exports.
+FAMILIES = {
+    "schedtui_check_status",
+    "schedtui_store_up",
+    "schedtui_snapshot_timestamp_seconds",
+    "schedtui_read_duration_seconds",
+    "schedtui_jobs",
+    "schedtui_undecodable_rows",
+    "schedtui_exported_jobs",
+    "schedtui_scheduler_heartbeat_age_seconds",
+    "schedtui_scheduler_state",
+    "schedtui_backup_last_verified_timestamp_seconds",
+    "schedtui_backup_size_bytes",
+    "schedtui_job_next_run_timestamp_seconds",
+    "schedtui_job_lag_seconds",
+    "schedtui_job_misfire_grace_seconds",
+    "schedtui_job_state",
+    "schedtui_job_runs",
+    "schedtui_job_run_duration_seconds",
+}
+
 
 def binary(name: str) -> str:
     """The path of ``promtool`` or ``prometheus``; skip (or fail in CI) when absent."""

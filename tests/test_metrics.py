@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families as text_fami
 
 from fixtures.factory import DEFAULT_NOW, make_store, sqlite_store
 from fixtures.hostile import CASES
-from prom import binary
+from prom import FAMILIES, binary
 from schedtui.cli import cmd_check, cmd_metrics
 from schedtui.cli.app import main
 from schedtui.core import tables as T
@@ -39,26 +39,6 @@ from schedtui.core.model import Target
 NOW = datetime.fromisoformat(DEFAULT_NOW)
 WEIRD = 'q"uote\\back\nnew'
 ESCAPE = "esc\x1b[31mred\u202eltr"
-
-FAMILIES = {
-    "schedtui_check_status",
-    "schedtui_store_up",
-    "schedtui_snapshot_timestamp_seconds",
-    "schedtui_read_duration_seconds",
-    "schedtui_jobs",
-    "schedtui_undecodable_rows",
-    "schedtui_exported_jobs",
-    "schedtui_scheduler_heartbeat_age_seconds",
-    "schedtui_scheduler_state",
-    "schedtui_backup_last_verified_timestamp_seconds",
-    "schedtui_backup_size_bytes",
-    "schedtui_job_next_run_timestamp_seconds",
-    "schedtui_job_lag_seconds",
-    "schedtui_job_misfire_grace_seconds",
-    "schedtui_job_state",
-    "schedtui_job_runs",
-    "schedtui_job_run_duration_seconds",
-}
 
 
 def aps_store(url: str, jobs: list[tuple[str, datetime | None]]) -> None:

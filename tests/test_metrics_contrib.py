@@ -8,8 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from prom import binary
-from test_metrics import FAMILIES
+from prom import FAMILIES, binary
 
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS = ROOT / "contrib" / "prometheus" / "alerts.yml"
