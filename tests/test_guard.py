@@ -54,6 +54,8 @@ def _run(script: str, aps: str | None, *args: str) -> Any:
 def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One v1 store per APScheduler release, written by that release."""
     root = tmp_path_factory.mktemp("guard")
+    v1 = root / "app_v1"
+    shutil.copytree(FIXTURE / "app_v1", v1)  # the writer imports it: never in the source tree
     out = {}
     for version in VERSIONS:
         target = CACHE / f"aps-{version}"
@@ -61,10 +63,8 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             continue
         db = root / f"{version}.sqlite"
         _run("write_store.py", None if version == "current" else str(target), "--url", f"sqlite:///{db}",
-             "--app-root", str(FIXTURE / "app_v1"))  # fmt: skip
+             "--app-root", str(v1))  # fmt: skip
         out[version] = db
-    marker = FIXTURE / "app_v1" / "IMPORTED"
-    marker.unlink(missing_ok=True)
     return out
 
 
