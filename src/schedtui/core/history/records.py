@@ -133,8 +133,10 @@ class RunSummary:
 
 
 def error_text(run: RunInfo) -> str:
-    if run.error_type or run.error_message:
-        text = f"{run.error_type or 'error'}: {run.error_message or ''}".rstrip(": ")
+    if run.error_type:
+        text = f"{run.error_type}: {run.error_message or ''}".rstrip(": ")
+    elif run.error_message:
+        text = run.error_message
     else:
         text = run.outcome
     text = text.splitlines()[0] if text else text
