@@ -57,6 +57,14 @@ POLL_STEP = 0.05
 #: (its applier died while applying it). Same value as the companion's.
 STALE_CLAIM = 120.0
 
+#: Direct writes to a table whose next_run_time is a database datetime (django-apscheduler's
+#: ``DjangoJobStore``) are refused: its stored text form is the Django adapter's, and a
+#: compare-and-swap on it is not verified yet.
+DATETIME_REFUSAL = (
+    "this job store keeps next_run_time as a database datetime (django-apscheduler); schedtui does not "
+    "edit it yet: nothing was written (pause or resume the job from the Django app: scheduler.pause_job)"
+)
+
 _ACTION_WORDS = {"pause": "pause", "resume": "resume", "run_now": "run now", "remove": "remove"}
 
 
@@ -443,6 +451,14 @@ class DirectWriter:
         self.table = _jobs(target)
         self.sqlite = engine.dialect.name == "sqlite"
 
+    def datetime_column(self) -> bool:
+        """Whether this table stores next_run_time as a datetime (django-apscheduler)."""
+        from schedtui.core import columns
+
+        with self.engine.connect() as conn:
+            declared = columns.generic_declared(conn, self.engine.dialect.name, self.target.table, self.target.schema)
+        return columns.is_datetime_type(declared)
+
     # ----- reading
     def read(self, job_id: str) -> _Row | None:
         t = self.table
@@ -497,6 +513,8 @@ class DirectWriter:
         def res(status: Status, message: str, nrt: datetime | None = None) -> ControlResult:
             return ControlResult(job_id, action, "direct", status, message, None, nrt)
 
+        if self.datetime_column():
+            return res("refused", DATETIME_REFUSAL)
         for _attempt in range(3):
             row = self.read(job_id)
             if row is None:
@@ -594,6 +612,9 @@ class DirectWriter:
 
         def res(status: Status, message: str) -> ControlResult:
             return ControlResult(job_id, "remove", "direct", status, message)
+
+        if self.datetime_column():
+            return res("refused", DATETIME_REFUSAL)
 
         warning = (
             "a running scheduler keeps no copy of stored jobs, but if it was about to run this job it "
