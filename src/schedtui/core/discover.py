@@ -48,11 +48,11 @@ def find_job_stores(target: Target) -> tuple[StoreRef, ...]:
 
     path = sqlite_light.plain_path(target)
     if path is not None:
-        conn = sqlite_light.open_readonly(path)
+        raw = sqlite_light.open_readonly(path)
         try:
-            return tuple(StoreRef(str(name)) for (name,) in conn.execute(_SQLITE))
+            return tuple(StoreRef(str(name)) for (name,) in raw.execute(_SQLITE))
         finally:
-            conn.close()
+            raw.close()
     import sqlalchemy as sa
 
     from schedtui.core.db import read_engine
