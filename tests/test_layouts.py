@@ -28,7 +28,7 @@ from schedtui.core.health import Status
 from schedtui.core.history import AEGIS, DJANGO, TableHistory, detect_history
 from schedtui.core.model import Target
 from schedtui.core.store import read_jobs
-from tests.fixtures.layouts import LayoutUnavailable, build_layout, cached_layout
+from tests.fixtures.layouts import LayoutUnavailable, build_layout, cached_layout, django_load
 
 DJANGO_JOBS = "django_apscheduler_djangojob"
 
@@ -259,18 +259,70 @@ def test_django_sqlite_check_and_history(django_db: tuple[Path, dict[str, Any]])
     assert _sha(db) == before
 
 
-def test_django_job_control_is_refused(django_db: tuple[Path, dict[str, Any]]) -> None:
-    db, manifest = django_db
-    target = Target(f"sqlite:///{db}", table=DJANGO_JOBS)
-    before = _sha(db)
+def _control_django(url: str, manifest: dict[str, Any], tmp_path: Path) -> None:
+    """Resume and pause through a compare-and-swap on the datetime column; what Django
+    and django-apscheduler then load is what was meant."""
+    target = Target(url, table=DJANGO_JOBS)
+    clock = _at(manifest, 0.5)
     engine = write_engine(target)
     try:
-        writer = DirectWriter(engine, target, clock=_at(manifest, 0.5))
-        for result in (writer.apply("weekly_newsletter", "resume"), writer.apply("send_reminders", "pause")):
-            assert result.status == "refused" and "nothing was written" in result.message
-        assert writer.remove("monthly_invoices").status == "refused"
+        writer = DirectWriter(engine, target, clock=clock)
+        assert writer.datetime
+        resumed = writer.apply("weekly_newsletter", "resume")
+        assert resumed.status == "applied", resumed
+        assert resumed.next_run_time is not None and resumed.next_run_time > clock()
+        paused = writer.apply("monthly_invoices", "pause")
+        assert paused.status == "applied", paused
+        # a stale row (the scheduler wrote meanwhile) changes nothing
+        stale = writer.read("send_reminders")
+        assert stale is not None
+        fresh_state = stale.job_state + b""
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(f"UPDATE {DJANGO_JOBS} SET job_state = :s WHERE id = 'send_reminders'"),
+                {"s": fresh_state + b"\x00"},
+            )
+        assert writer._cas(stale, None, stale.job_state) == 0
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(f"UPDATE {DJANGO_JOBS} SET job_state = :s WHERE id = 'send_reminders'"), {"s": fresh_state}
+            )
     finally:
         engine.dispose()
+    loaded = django_load(url, tmp_path / "loaded.json")["jobs"]
+    nl = loaded["weekly_newsletter"]
+    assert nl["column"] is not None and datetime.fromisoformat(nl["column"]) == datetime.fromisoformat(nl["pickled"])
+    assert datetime.fromisoformat(nl["column"]) == resumed.next_run_time
+    assert loaded["monthly_invoices"] == {"column": None, "pickled": None}
+    snap = read_jobs(target, clock=clock)
+    by_id = {j.id: j for j in snap.jobs}
+    for job_id, row in loaded.items():  # our reader: the same instants as Django's ORM
+        want = None if row["column"] is None else datetime.fromisoformat(row["column"])
+        assert by_id[job_id].next_run_time == want, job_id
+        assert not by_id[job_id].notes
+
+
+def test_django_job_control_sqlite(django_db: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    db, manifest = django_db
+    _control_django(f"sqlite:///{db}", manifest, tmp_path)
+
+
+def test_django_local_time_column_is_refused(django_db: tuple[Path, dict[str, Any]]) -> None:
+    """A USE_TZ = False project stores local times: the column then disagrees with the
+    pickle, and nothing is edited."""
+    db, manifest = django_db
+    conn = __import__("sqlite3").connect(db)
+    conn.execute(f"UPDATE {DJANGO_JOBS} SET next_run_time = '2026-04-01 08:00:00' WHERE id = 'monthly_invoices'")
+    conn.commit()
+    conn.close()
+    before = _sha(db)
+    target = Target(f"sqlite:///{db}", table=DJANGO_JOBS)
+    engine = write_engine(target)
+    try:
+        result = DirectWriter(engine, target, clock=_at(manifest, 0.5)).apply("monthly_invoices", "pause")
+    finally:
+        engine.dispose()
+    assert result.status == "refused" and "USE_TZ" in result.message
     assert _sha(db) == before
 
 
@@ -303,12 +355,8 @@ def test_django_postgres(pg_url: str, tmp_path: Path) -> None:
     target = Target(pg_url, table=DJANGO_JOBS)
     reader_snap = read_jobs(target, clock=_at(manifest, 0.5))
     assert len(reader_snap.jobs) == len(manifest["jobs"])
-    engine = write_engine(target)
-    try:
-        assert DirectWriter(engine, target).apply("weekly_newsletter", "resume").status == "refused"
-    finally:
-        engine.dispose()
     assert _table_sums(pg_url) == before
+    _control_django(pg_url, manifest, tmp_path)
 
 
 # ------------------------------------------------------------------------------ discovery
