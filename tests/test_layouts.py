@@ -360,10 +360,18 @@ def test_django_postgres(pg_url: str, tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------ discovery
-def test_discovery_opens_the_only_store(django_db: tuple[Path, dict[str, Any]]) -> None:
+def test_discovery_opens_the_only_store(
+    django_db: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SCHEDTUI_TABLE", raising=False)
     db, _ = django_db
     target = discover_target(Target(f"sqlite:///{db}"))
     assert target.table == DJANGO_JOBS
+    with pytest.raises(SystemExit):
+        main(["check", "--detailed", "--url", f"sqlite:///{db}"])
+    out = capsys.readouterr().out
+    assert f"Table: {DJANGO_JOBS} (found in the database: no --table given)" in out
+    assert "history: django-apscheduler" in out
 
 
 def test_discovery_lists_several_stores(

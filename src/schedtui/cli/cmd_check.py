@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from typing import Annotated, Any
@@ -128,6 +129,8 @@ def _check(
     try:
         target = target_from(url, table, schema)
         report = run_check(target, clock=CLOCK, options=options)
+        if table is None and not os.environ.get("SCHEDTUI_TABLE"):
+            report = _mark_found(report)
     except SchedtuiError as exc:
         error_line(exc.message, url or "")
         if as_json:
@@ -148,6 +151,26 @@ def _check(
     else:
         print(status_line(report, perfdata=perfdata))
     return int(report.status)
+
+
+def _mark_found(report: Any) -> Any:
+    """Say on the database component that the table was found (no ``--table`` given)."""
+    from dataclasses import replace
+
+    from schedtui.core.health import Line
+
+    def mark(line: Line) -> Line:
+        if line.text.startswith("Table: "):
+            return replace(line, text=f"{line.text} (found in the database: no --table given)")
+        return line
+
+    comps = tuple(
+        replace(c, lines=tuple(mark(x) for x in c.lines), data={**c.data, "table_found": True})
+        if c.name == "database"
+        else c
+        for c in report.components
+    )
+    return replace(report, components=comps)
 
 
 def jobs(
