@@ -413,3 +413,36 @@ def test_discovery_postgres_schemas(pg_url: str) -> None:
     assert [s.name for s in find_job_stores(Target(pg_url))] == ["billing.jobs"]
     target = discover_target(Target(pg_url))
     assert (target.schema, target.table) == ("billing", "jobs")
+
+
+def test_several_stores_shown_together(
+    aegis: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from schedtui.cli import cmd_check
+
+    db, manifest = aegis
+    conn = __import__("sqlite3").connect(db)
+    conn.execute("CREATE TABLE reports_jobs AS SELECT * FROM apscheduler_jobs WHERE id LIKE 's%'")
+    conn.commit()
+    conn.close()
+    monkeypatch.setattr(cmd_check, "CLOCK", _at(manifest, 2))
+    url = f"sqlite:///{db}"
+    before = _sha(db)
+    with pytest.raises(SystemExit) as exc:
+        main(["jobs", "--url", url, "--table", "apscheduler_jobs", "--table", "reports_jobs", "--json"])
+    assert exc.value.code == 0
+    rows = json.loads(capsys.readouterr().out)["jobs"]
+    stores = [(r["store"], r["id"]) for r in rows]
+    assert len(stores) == 9 + 3 and ("reports_jobs", "scheduler_heartbeat") in stores
+    assert ("apscheduler_jobs", "scheduler_heartbeat") in stores
+    with pytest.raises(SystemExit) as exc:
+        main(["check", "--url", url, "--table", "apscheduler_jobs", "--table", "reports_jobs", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert [s["store"] for s in data["stores"]] == ["apscheduler_jobs", "reports_jobs"]
+    assert exc.value.code == data["exit_code"] == max(s["exit_code"] for s in data["stores"])
+    assert all(j["store"] == "reports_jobs" for j in data["stores"][1]["jobs"])
+    with pytest.raises(SystemExit):
+        main(["check", "--url", url, "--table", "apscheduler_jobs", "--table", "reports_jobs", "--perfdata"])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "[apscheduler_jobs]" in line and "[reports_jobs]" in line and "'reports_jobs:jobs'=3" in line
+    assert _sha(db) == before

@@ -98,7 +98,7 @@ def job_heartbeat_component(jobs: Sequence[JobInfo], now: datetime, max_age: flo
     else:
         status = Status.CRITICAL
         summary = (
-            f"Scheduler not running: heartbeat: {beat.label}, last beat {ago(age)} ago "
+            f"Scheduler not running: last beat of the {beat.label} {ago(age)} ago "
             f"(every {beat.interval_s:g}s; stale after {ago(beat.max_age_s)})"
         )
     lines = (Line(f"{beat.label}: last beat {when}, every {beat.interval_s:g}s", status),)
