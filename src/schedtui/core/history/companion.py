@@ -157,11 +157,12 @@ def job_stats(bind: Any, job_id: str, schema: str | None = None, window: int = D
     with connection(bind) as conn:
         if not _runs_table_exists(conn, schema):
             return None
-        counts = dict(
-            conn.execute(
+        counts: dict[str, int] = {
+            str(o): int(n)
+            for o, n in conn.execute(
                 sa.select(r.c.outcome, sa.func.count()).where(r.c.job_id == job_id).group_by(r.c.outcome)
-            ).all()
-        )
+            )
+        }
         total = sum(counts.values())
         if not total:
             return None
