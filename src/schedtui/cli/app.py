@@ -75,6 +75,13 @@ def _check_invoked(argv: list[str]) -> bool:
     return any(a == "check" for a in argv if not a.startswith("-"))
 
 
+def _argv_urls(argv: list[str]) -> list[str]:
+    """The ``--url`` / ``-u`` values on the command line (their secrets are masked)."""
+    out = [a.split("=", 1)[1] for a in argv if a.startswith("--url=")]
+    out += [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--url", "-u")]
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps usage errors to the right exit code and hides tracebacks."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -99,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("SCHEDTUI_DEBUG"):
             traceback.print_exc()
-        typer.echo(f"schedtui: internal error: {type(exc).__name__}: {exc}", err=True)
+        from schedtui.cli.common import error_line
+
+        error_line(f"internal error: {type(exc).__name__}: {exc}", *_argv_urls(argv))
         sys.exit(3 if is_check else EXIT_FAILURE)
     sys.exit(rv if isinstance(rv, int) else 0)
