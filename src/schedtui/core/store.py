@@ -255,6 +255,7 @@ class JobStoreReader:
             finally:
                 self._raw = None
         self._data_version = None
+        self._nrt = None  # the file may have been replaced: look at the column again
 
     def _table_sql(self) -> str:
         if self._plain is not None:
