@@ -110,6 +110,9 @@ def test_with_a_token_no_token_no_console(store: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    log = proc.stdout.read().decode() if proc.stdout else ""
+    assert "GET /?token=***" in log.replace("\n", " ") or "token=***" in log
+    assert "s3cret-token" not in log
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium (Debian package `chromium`; .ci/run installs it)")

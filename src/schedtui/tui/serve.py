@@ -94,10 +94,26 @@ def make_server(
             response.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
         return response
 
+    if token:
+        _redact_access_log(token)
     os.environ["SCHEDTUI_URL"] = target.url  # inherited by the console processes only
     title = f"schedtui · {target.safe_url}" + ("" if allow_writes else " (read-only)")
     command = console_command(target, allow_writes=allow_writes, refresh=refresh)
     return GuardedServer(command, host=host, port=port, title=title)
+
+
+def _redact_access_log(token: str) -> None:
+    """The access log prints request lines (``GET /?token=…``): never the token itself."""
+    import logging
+
+    class Redact(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.msg = str(record.getMessage()).replace(token, "***")
+            record.args = ()
+            return True
+
+    for name in ("aiohttp.access", "aiohttp.server", "aiohttp.web"):
+        logging.getLogger(name).addFilter(Redact())
 
 
 def serve_console(
