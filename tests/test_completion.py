@@ -15,8 +15,10 @@ def _schedtui() -> list[str]:
 
 
 def test_show_completion_prints_a_bash_script() -> None:
+    # (Typer detects the shell from the parent process, `sh` under make: name it instead)
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
     out = subprocess.run(
-        [*_schedtui(), "--show-completion", "bash"], capture_output=True, text=True, timeout=60, check=True
+        [*_schedtui(), "--show-completion", "bash"], capture_output=True, text=True, timeout=60, check=True, env=env
     )
     assert "_schedtui_completion" in out.stdout and "complete" in out.stdout
 
