@@ -77,8 +77,32 @@ def read_engine(target: Target) -> Engine:
     return _create(target, url, connect_args=connect_args, pool_pre_ping=True)
 
 
+def refuse_aps4_write(target: Target) -> None:
+    """Raise ``aps4.READ_ONLY`` when ``target`` is an APScheduler 4 data store."""
+    from schedtui.core.aps4 import READ_ONLY, is_aps4_target
+
+    if not is_aps4_target(target):
+        return
+    from schedtui.core.aps4.layout import is_aps4
+
+    try:
+        engine = read_engine(target)
+        try:
+            with engine.connect() as conn:
+                found = is_aps4(conn, target.schema)
+                conn.rollback()
+        finally:
+            engine.dispose()
+    except SchedtuiError:
+        return
+    if found:
+        raise SchedtuiError(READ_ONLY, ErrorKind.STATE)
+
+
 def write_engine(target: Target) -> Engine:
-    """An ordinary engine, for the few paths that write (companion, job control, restore)."""
+    """An ordinary engine, for the few paths that write (companion, job control, restore).
+    Refused (STATE) for an APScheduler 4 data store: schedtui only reads those."""
+    refuse_aps4_write(target)
     url = _parse(target)
     backend = url.get_backend_name()
     connect_args: dict[str, Any] = {}

@@ -464,9 +464,22 @@ class JobStoreReader:
         return tuple(cache[job_id].job for _, job_id in self._order)
 
 
+def open_reader(target: Target, *, clock: Clock = system_clock, incremental: bool = True) -> Any:
+    """The reader for ``target``'s layout: ``JobStoreReader`` (APScheduler 3 job stores) or,
+    for ``--table schedules`` in an APScheduler 4 data store, ``aps4.reader.Aps4Reader``
+    (same interface: ``read``, ``close``, ``reset``, ``engine``, ``dialect``)."""
+    from schedtui.core.aps4 import is_aps4_target
+
+    if is_aps4_target(target):
+        from schedtui.core.aps4.reader import Aps4Reader
+
+        return Aps4Reader(target, clock=clock, incremental=incremental)
+    return JobStoreReader(target, clock=clock, incremental=incremental)
+
+
 def read_jobs(target: Target, *, clock: Clock = system_clock) -> StoreSnapshot:
     """One complete read (for scripts)."""
-    reader = JobStoreReader(target, clock=clock, incremental=False)
+    reader = open_reader(target, clock=clock, incremental=False)
     try:
         return reader.read()
     finally:

@@ -130,7 +130,7 @@ def args_repr(data: bytes | None, empty: str) -> str:
     if kind == "empty":
         return empty
     if value is None:
-        return f"<{kind} APScheduler 4 value>"
+        return f"<{kind}d APScheduler 4 value>" if kind == "pickle" else f"<{kind} APScheduler 4 value>"
     if isinstance(value, list) and empty == "()":
         value = tuple(value)
     return safe_repr(value)
