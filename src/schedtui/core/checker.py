@@ -276,7 +276,7 @@ def run_check(
             snapshot = rdr.read()
             engine = rdr.engine
         except SchedtuiError as exc:
-            if exc.kind in (ErrorKind.CONFIG, ErrorKind.DRIVER):
+            if exc.kind in (ErrorKind.CONFIG, ErrorKind.DRIVER, ErrorKind.UNSUPPORTED):
                 raise
             components.append(_failure_component(exc))
             if exc.kind is ErrorKind.TABLE:

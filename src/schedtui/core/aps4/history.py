@@ -110,9 +110,7 @@ class Aps4History:
     def recent_runs(
         self, bind: Any, job_id: str | None = None, limit: int = 50, failed_only: bool = False
     ) -> tuple[RunInfo, ...]:
-        runs = [
-            x for x in self._runs(bind) if (job_id is None or x.job_id == job_id) and (not failed_only or x.failed)
-        ]
+        runs = [x for x in self._runs(bind) if (job_id is None or x.job_id == job_id) and (not failed_only or x.failed)]
         return tuple(runs[: max(1, int(limit))])
 
     def job_stats(self, bind: Any, job_id: str, window: int = DURATION_WINDOW) -> JobStats | None:

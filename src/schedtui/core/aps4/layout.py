@@ -80,7 +80,7 @@ def is_aps4_target(target: Target) -> bool:
 
 
 def check_version(conn: sa.Connection, schema: str | None) -> int:
-    """The store's schema version; a CONFIG error (exit 3) unless it is the tested one."""
+    """The store's schema version; an UNSUPPORTED error (exit 3) unless it is the tested one."""
     t = raw_table("metadata", ("schema_version",), schema)
     versions = [r[0] for r in conn.execute(sa.select(t.c.schema_version))]
     version = versions[0] if len(versions) == 1 else None
@@ -89,7 +89,7 @@ def check_version(conn: sa.Connection, schema: str | None) -> int:
         raise SchedtuiError(
             f"APScheduler 4 store with {found}: schedtui reads only schema_version {SCHEMA_VERSION} "
             "(APScheduler 4.0.0a6); refusing to guess at another layout",
-            ErrorKind.CONFIG,
+            ErrorKind.UNSUPPORTED,
         )
     return version
 

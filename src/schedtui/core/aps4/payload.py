@@ -39,8 +39,8 @@ def kind_of(data: bytes | None) -> str:
     """``pickle``, ``json``, ``cbor`` or ``empty``/``unknown``."""
     if not data:
         return "empty"
-    if data[:1] == b"\x80":
-        return "pickle"
+    if data[:1] == b"\x80" and len(data) > 1 and data[1] <= 5:
+        return "pickle"  # PROTO n (2-5); a lone 0x80 is CBOR's empty array
     if data[:1] in (b"{", b"[", b'"') or data[:1].isdigit():
         return "json"
     return "cbor"
