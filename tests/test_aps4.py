@@ -278,6 +278,11 @@ def test_writes_refused(sqlite_stores: dict[str, tuple[Path, dict[str, Any]]]) -
     with pytest.raises(SchedtuiError) as exc:
         write_engine(discover_target(Target(f"sqlite:///{db}")))
     assert exc.value.message == READ_ONLY and exc.value.kind is ErrorKind.STATE
+    from schedtui.core.backup.restore import restore_backup
+
+    with pytest.raises(SchedtuiError) as exc:
+        restore_backup(discover_target(Target(f"sqlite:///{db}")), db, force=True)
+    assert exc.value.message == READ_ONLY
     assert _sha(db) == before
 
 
@@ -315,21 +320,23 @@ def test_console_on_sqlite(sqlite_stores: dict[str, tuple[Path, dict[str, Any]]]
     import asyncio
 
     from schedtui.tui.app import SchedtuiApp
+    from schedtui.tui.fmt import job_trigger_text
     from schedtui.tui.widgets.jobs import JobList
     from tui.helpers import settle
 
-    db, manifest = sqlite_stores["json"]
+    db, manifest = sqlite_stores["pickle"]
     before = _sha(db)
 
-    async def run() -> tuple[int, str]:
+    async def run() -> list[Any]:
         app = SchedtuiApp(discover_target(Target(f"sqlite:///{db}")), clock=FixedClock(NOW), read_only=True)
         async with app.run_test(size=(140, 40)) as pilot:
             await settle(pilot, app)
             jobs = app.screen_stack[0].query_one(JobList)
-            count = sum(1 for r in jobs.rows if r.job is not None)
+            found = [r.job for r in jobs.rows if r.job is not None]
             await pilot.app.workers.wait_for_complete()
-            return count, str(app.screen_stack[0].query_one(JobList).render())
+            return found
 
-    count, _ = asyncio.run(run())
-    assert count == len(manifest["schedules"])
+    jobs = asyncio.run(run())
+    assert sorted(j.id for j in jobs) == sorted(s["id"] for s in manifest["schedules"])
+    assert {job_trigger_text(j) for j in jobs} == {OPAQUE_TRIGGER}
     assert _sha(db) == before
