@@ -340,3 +340,40 @@ def test_console_on_sqlite(sqlite_stores: dict[str, tuple[Path, dict[str, Any]]]
     assert sorted(j.id for j in jobs) == sorted(s["id"] for s in manifest["schedules"])
     assert {job_trigger_text(j) for j in jobs} == {OPAQUE_TRIGGER}
     assert _sha(db) == before
+
+
+def test_hostile_rows_are_findings_not_crashes(
+    sqlite_stores: dict[str, tuple[Path, dict[str, Any]]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from schedtui.cli import cmd_check
+
+    monkeypatch.setattr(cmd_check, "CLOCK", FixedClock(NOW))
+    src, manifest = sqlite_stores["pickle"]
+    db = tmp_path / "hostile.db"
+    db.write_bytes(src.read_bytes())
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "UPDATE schedules SET trigger = X'8004ffff', args = X'ffff', kwargs = X'9f', next_fire_time = 'abc', "
+        "acquired_by = ?, acquired_until = 'nope' WHERE id = 'poll-feeds'",
+        ("evil\x1b[31mred\x07",),
+    )
+    conn.execute("UPDATE tasks SET max_running_jobs = 'x', misfire_grace_time = 'y' WHERE id = 'poll'")
+    conn.execute("UPDATE job_results SET outcome = 'weird', finished_at = 'zz' WHERE job_id LIKE '%4001'")
+    conn.commit()
+    conn.close()
+    before = _sha(db)
+    url = f"sqlite:///{db}"
+    snap = read_jobs(Target(url, table="schedules"))
+    assert len(snap.jobs) == len(manifest["schedules"])
+    with pytest.raises(SystemExit) as exc:
+        main(["check", "--url", url, "--detailed"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 2 and "Traceback" not in out
+    assert "schedule poll-feeds leased by scheduler evil?[31mred? until ?, expired" in out
+    with pytest.raises(SystemExit) as exc:
+        main(["history", "--url", url])
+    assert exc.value.code in (0, None)
+    assert _sha(db) == before

@@ -45,7 +45,7 @@ def _error(data: Any) -> tuple[str | None, str | None]:
         args = state.get("args")
         message = " ".join(map(str, args)) if isinstance(args, list) else None
         return name, message
-    return None, f"<{kind} APScheduler 4 exception>"
+    return None, "<pickled APScheduler 4 exception>" if kind == "pickle" else f"<{kind} APScheduler 4 exception>"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ BIGINT microseconds since the epoch with a ``*_utcoffset`` SMALLINT of minutes.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -140,6 +141,14 @@ def uuid_text(value: Any) -> str:
         return str(UUID(str(value)))
     except ValueError:
         return str(value)
+
+
+def printable(value: object, limit: int = 200) -> str:
+    """Store text for a sentence: control and format characters become ``?``, bounded."""
+    s = str(value)
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return "".join("?" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") else ch for ch in s)
 
 
 def boolean(value: Any) -> bool:

@@ -30,7 +30,8 @@ class Lease:
 
     def sentence(self) -> str:
         until = "?" if self.acquired_until is None else self.acquired_until.isoformat().replace("+00:00", "Z")
-        return f"{self.kind} {self.id} leased by scheduler {self.acquired_by} until {until}, expired"
+        who, what = L.printable(self.acquired_by, 80), L.printable(self.id, 80)
+        return f"{self.kind} {what} leased by scheduler {who} until {until}, expired"
 
 
 def read_leases(conn: sa.Connection, schema: str | None) -> list[Lease]:

@@ -37,6 +37,10 @@ def _seconds(value: Any) -> float | None:
     return None if delta is None else delta.total_seconds()
 
 
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _iso(value: datetime | None) -> str:
     return "?" if value is None else value.isoformat().replace("+00:00", "Z")
 
@@ -50,14 +54,18 @@ def schedule_job(row: Any, task: Any | None) -> JobInfo:
     notes: list[DecodeFinding] = []
     if spec is None:
         notes.append(DecodeFinding(NOTE_TRIGGER, payload.opaque_trigger(kind)))
+    if nft is None and not paused:
+        notes.append(DecodeFinding(NOTE_PAUSED, "no next fire time (a finished schedule, or an unreadable value)"))
     if paused:
         notes.append(DecodeFinding(NOTE_PAUSED, f"paused (next fire time kept: {_iso(nft)})"))
     if row["acquired_by"] is not None:
         until = L.timestamp(row["acquired_until"])
-        notes.append(DecodeFinding(NOTE_LEASE, f"leased by scheduler {row['acquired_by']} until {_iso(until)}"))
+        notes.append(
+            DecodeFinding(NOTE_LEASE, f"leased by scheduler {L.printable(row['acquired_by'], 80)} until {_iso(until)}")
+        )
     coalesce = None if row["coalesce"] is None else str(row["coalesce"])
     if coalesce is not None:
-        notes.append(DecodeFinding(NOTE_COALESCE, f"coalesce policy: {coalesce}"))
+        notes.append(DecodeFinding(NOTE_COALESCE, f"coalesce policy: {L.printable(coalesce, 40)}"))
     grace = _seconds(row["misfire_grace_time"])
     if grace is None and task is not None:
         grace = _seconds(task["misfire_grace_time"])
@@ -73,7 +81,7 @@ def schedule_job(row: Any, task: Any | None) -> JobInfo:
         kwargs_repr=payload.args_repr(kwargs, "{}"),
         misfire_grace_time=grace,
         coalesce=None if coalesce is None else coalesce != "all",
-        max_instances=None if task is None or task["max_running_jobs"] is None else int(task["max_running_jobs"]),
+        max_instances=None if task is None else _int(task["max_running_jobs"]),
         notes=tuple(notes),
     )
 
@@ -146,7 +154,18 @@ class Aps4Reader:
         s = L.raw_table("schedules", L.SCHEDULE_COLUMNS, schema)
         t = L.raw_table("tasks", L.TASK_COLUMNS, schema)
         tasks = {str(r._mapping["id"]): r._mapping for r in conn.execute(sa.select(t))}
-        return [
-            schedule_job(r._mapping, tasks.get(str(r._mapping["task_id"])))
-            for r in conn.execute(sa.select(s).order_by(s.c.id))
-        ]
+        jobs: list[JobInfo] = []
+        for r in conn.execute(sa.select(s).order_by(s.c.id)):
+            m = r._mapping
+            try:
+                jobs.append(schedule_job(m, tasks.get(str(m["task_id"]))))
+            except Exception as exc:  # an odd value in one row is a finding, not a failed read
+                jobs.append(
+                    JobInfo(
+                        id=str(m["id"]),
+                        next_run_time=None,
+                        state_size=0,
+                        finding=DecodeFinding("aps4-bad-row", f"unreadable schedule row: {type(exc).__name__}"),
+                    )
+                )
+        return jobs
