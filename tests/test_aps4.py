@@ -113,7 +113,10 @@ def _assert_schedules(target: Target, manifest: dict[str, Any], serializer: str)
             assert job.misfire_grace_time == s["misfire_grace_time"]
         codes = {n.code: n.message for n in job.notes}
         if s["acquired_by"]:
-            assert codes["aps4-lease"].startswith(f"leased by scheduler {s['acquired_by']} until ")
+            expired = _dt(s["acquired_until"]) < NOW  # type: ignore[operator]
+            note = codes["aps4-lease-expired" if expired else "aps4-lease"]
+            assert note.startswith(f"leased by scheduler {s['acquired_by']} until ")
+            assert note.endswith(", expired") is expired
         assert codes["aps4-coalesce"] == f"coalesce policy: {s['coalesce']}"
         if serializer == "pickle":
             assert job.trigger is None and codes["aps4-trigger"] == OPAQUE_TRIGGER

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 #: ``JobInfo.notes`` codes this layout uses.
 NOTE_TRIGGER = "aps4-trigger"
 NOTE_LEASE = "aps4-lease"
+NOTE_LEASE_EXPIRED = "aps4-lease-expired"
 NOTE_PAUSED = "aps4-paused"
 NOTE_COALESCE = "aps4-coalesce"
 LAYOUT = "apscheduler4"
@@ -45,8 +46,9 @@ def _iso(value: datetime | None) -> str:
     return "?" if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-def schedule_job(row: Any, task: Any | None) -> JobInfo:
-    """One ``schedules`` row (and its task's row) as a ``JobInfo``."""
+def schedule_job(row: Any, task: Any | None, now: datetime | None = None) -> JobInfo:
+    """One ``schedules`` row (and its task's row) as a ``JobInfo``; a lease that ended
+    before ``now`` is noted as expired (``NOTE_LEASE_EXPIRED``)."""
     trigger, args, kwargs = (None if row[k] is None else bytes(row[k]) for k in ("trigger", "args", "kwargs"))
     kind, spec = payload.trigger_spec(trigger)
     paused = L.boolean(row["paused"])
@@ -60,9 +62,11 @@ def schedule_job(row: Any, task: Any | None) -> JobInfo:
         notes.append(DecodeFinding(NOTE_PAUSED, f"paused (next fire time kept: {_iso(nft)})"))
     if row["acquired_by"] is not None:
         until = L.timestamp(row["acquired_until"])
-        notes.append(
-            DecodeFinding(NOTE_LEASE, f"leased by scheduler {L.printable(row['acquired_by'], 80)} until {_iso(until)}")
-        )
+        text = f"leased by scheduler {L.printable(row['acquired_by'], 80)} until {_iso(until)}"
+        if now is not None and (until is None or until < now):
+            notes.append(DecodeFinding(NOTE_LEASE_EXPIRED, text + ", expired"))
+        else:
+            notes.append(DecodeFinding(NOTE_LEASE, text))
     coalesce = None if row["coalesce"] is None else str(row["coalesce"])
     if coalesce is not None:
         notes.append(DecodeFinding(NOTE_COALESCE, f"coalesce policy: {L.printable(coalesce, 40)}"))
@@ -133,7 +137,7 @@ class Aps4Reader:
             try:
                 with self.engine.connect() as conn:
                     L.check_version(conn, self.target.schema)
-                    jobs = sorted_jobs(self._schedules(conn))
+                    jobs = sorted_jobs(self._schedules(conn, self._clock()))
                     conn.rollback()
             except SchedtuiError:
                 raise
@@ -149,7 +153,7 @@ class Aps4Reader:
                 jobs=jobs,
             )
 
-    def _schedules(self, conn: sa.Connection) -> list[JobInfo]:
+    def _schedules(self, conn: sa.Connection, now: datetime) -> list[JobInfo]:
         schema = self.target.schema
         s = L.raw_table("schedules", L.SCHEDULE_COLUMNS, schema)
         t = L.raw_table("tasks", L.TASK_COLUMNS, schema)
@@ -158,7 +162,7 @@ class Aps4Reader:
         for r in conn.execute(sa.select(s).order_by(s.c.id)):
             m = r._mapping
             try:
-                jobs.append(schedule_job(m, tasks.get(str(m["task_id"]))))
+                jobs.append(schedule_job(m, tasks.get(str(m["task_id"])), now))
             except Exception as exc:  # an odd value in one row is a finding, not a failed read
                 jobs.append(
                     JobInfo(
