@@ -380,3 +380,23 @@ def test_hostile_rows_are_findings_not_crashes(
         main(["history", "--url", url])
     assert exc.value.code in (0, None)
     assert _sha(db) == before
+
+
+def test_an_apscheduler3_table_named_schedules_stays_apscheduler3(tmp_path: Path) -> None:
+    from schedtui.core.store import JobStoreReader, open_reader
+
+    db = tmp_path / "v3.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE schedules (id VARCHAR(191) PRIMARY KEY, next_run_time FLOAT, job_state BLOB NOT NULL)")
+    conn.commit()
+    conn.close()
+    target = Target(f"sqlite:///{db}", table="schedules")
+    reader = open_reader(target, incremental=False)
+    try:
+        assert isinstance(reader, JobStoreReader)
+        assert reader.read().jobs == ()
+    finally:
+        reader.close()
+    assert discover_target(Target(f"sqlite:///{db}")).table == "schedules"
+    report = _check(target)
+    assert "leases" not in {c.name for c in report.components}

@@ -79,23 +79,9 @@ def read_engine(target: Target) -> Engine:
 
 def refuse_aps4_write(target: Target) -> None:
     """Raise ``aps4.READ_ONLY`` when ``target`` is an APScheduler 4 data store."""
-    from schedtui.core.aps4 import READ_ONLY, is_aps4_target
+    from schedtui.core.aps4.layout import READ_ONLY, holds_aps4, is_aps4_target
 
-    if not is_aps4_target(target):
-        return
-    from schedtui.core.aps4.layout import is_aps4
-
-    try:
-        engine = read_engine(target)
-        try:
-            with engine.connect() as conn:
-                found = is_aps4(conn, target.schema)
-                conn.rollback()
-        finally:
-            engine.dispose()
-    except SchedtuiError:
-        return
-    if found:
+    if is_aps4_target(target) and holds_aps4(target):
         raise SchedtuiError(READ_ONLY, ErrorKind.STATE)
 
 

@@ -71,26 +71,6 @@ def find_job_stores(target: Target) -> tuple[StoreRef, ...]:
     return tuple(StoreRef(str(t), None if s is None or s == default else str(s)) for s, t in rows)
 
 
-def _is_aps4(target: Target) -> bool:
-    """Whether the database holds an APScheduler 4 data store (``metadata``/``schedules``/``tasks``)."""
-    from schedtui.core.aps4.layout import is_aps4
-    from schedtui.core.db import read_engine
-
-    try:
-        engine = read_engine(target)
-    except SchedtuiError:
-        return False
-    try:
-        with engine.connect() as conn:
-            found = is_aps4(conn, target.schema)
-            conn.rollback()
-            return found
-    except Exception:
-        return False
-    finally:
-        engine.dispose()
-
-
 def discover_target(target: Target) -> Target:
     """``target`` pointed at the only job store in its database.
 
@@ -108,10 +88,11 @@ def discover_target(target: Target) -> Target:
         return target
     if len(found) == 1:
         return replace(target, table=found[0].table, schema=found[0].schema)
-    if not found and _is_aps4(target):
-        from schedtui.core.aps4 import TABLE
+    if not found:
+        from schedtui.core.aps4.layout import TABLE, holds_aps4
 
-        return replace(target, table=TABLE)
+        if holds_aps4(target):  # an APScheduler 4 data store (read-only)
+            return replace(target, table=TABLE)
     if len(found) > 1:
         names = ", ".join(s.name for s in found)
         raise SchedtuiError(

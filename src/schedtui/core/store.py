@@ -467,10 +467,11 @@ class JobStoreReader:
 def open_reader(target: Target, *, clock: Clock = system_clock, incremental: bool = True) -> Any:
     """The reader for ``target``'s layout: ``JobStoreReader`` (APScheduler 3 job stores) or,
     for ``--table schedules`` in an APScheduler 4 data store, ``aps4.reader.Aps4Reader``
-    (same interface: ``read``, ``close``, ``reset``, ``engine``, ``dialect``)."""
-    from schedtui.core.aps4 import is_aps4_target
+    (same interface: ``read``, ``close``, ``reset``, ``engine``, ``dialect``). An APScheduler 3
+    table that happens to be called ``schedules`` stays with ``JobStoreReader``."""
+    from schedtui.core.aps4.layout import holds_aps4, is_aps4_target
 
-    if is_aps4_target(target):
+    if is_aps4_target(target) and holds_aps4(target) is not False:
         from schedtui.core.aps4.reader import Aps4Reader
 
         return Aps4Reader(target, clock=clock, incremental=incremental)

@@ -75,6 +75,25 @@ def is_aps4(conn: sa.Connection, schema: str | None) -> bool:
     return "schema_version" in meta and {"next_fire_time", "acquired_until", "trigger", "paused"} <= sched
 
 
+def holds_aps4(target: Target) -> bool | None:
+    """Whether ``target``'s database holds an APScheduler 4 store (None: it cannot be read)."""
+    from schedtui.core.db import read_engine
+
+    try:
+        engine = read_engine(target)
+    except SchedtuiError:
+        return None
+    try:
+        with engine.connect() as conn:
+            found = is_aps4(conn, target.schema)
+            conn.rollback()
+            return found
+    except Exception:
+        return None
+    finally:
+        engine.dispose()
+
+
 def is_aps4_target(target: Target) -> bool:
     """Whether ``target`` names an APScheduler 4 store (``--table schedules``)."""
     return target.table == TABLE

@@ -50,6 +50,8 @@ def leases_component(ctx: CheckContext) -> Component | None:
     if ctx.engine is None or not L.is_aps4_target(ctx.target) or ctx.snapshot is None:
         return None
     with ctx.engine.connect() as conn:
+        if not L.is_aps4(conn, ctx.target.schema):
+            return None
         leases = read_leases(conn, ctx.target.schema)
         conn.rollback()
     expired = [x for x in leases if x.expired(ctx.now)]
