@@ -197,10 +197,27 @@ def test_sqlite_check(sqlite_stores: dict[str, tuple[Path, dict[str, Any]]]) -> 
     assert _sha(db) == before
 
 
+def _pg_contents(url: str) -> list[Any]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [
+                conn.execute(sa.text(f"SELECT * FROM {t} ORDER BY 1")).all()
+                for t in ("metadata", "tasks", "schedules", "jobs", "job_results")
+            ]
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.postgres
 def test_postgres_check(pg_stores: dict[str, tuple[str, dict[str, Any]]]) -> None:
     url, manifest = pg_stores["pickle"]
+    before = _pg_contents(url)
     _assert_check(discover_target(Target(url)), manifest)
+    with pytest.raises(SchedtuiError) as exc:
+        write_engine(discover_target(Target(url)))
+    assert exc.value.message == READ_ONLY
+    assert _pg_contents(url) == before
 
 
 def _assert_history(target: Target, manifest: dict[str, Any]) -> None:
