@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException, UsageError
 
 from schedtui import __version__
-from schedtui.cli import cmd_backup, cmd_check, cmd_companion, cmd_control, cmd_metrics
+from schedtui.cli import cmd_backup, cmd_check, cmd_companion, cmd_control, cmd_metrics, cmd_serve
 from schedtui.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -36,7 +36,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control, cmd_metrics):
+for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control, cmd_metrics, cmd_serve):
     _module.register(app)
 
 
