@@ -27,8 +27,9 @@ DirOpt = Annotated[
     typer.Option(
         "--dir",
         "-d",
+        metavar="DIR",
         help="Backup folder (default: $SCHEDTUI_BACKUP_DIR, else backups/ next to the SQLite file, "
-        "else ~/.local/share/schedtui/backups/<host>_<port>_<db> for PostgreSQL).",
+        "else ~/.local/share/schedtui/backups/HOST_PORT_DB for PostgreSQL).",
         show_default=False,
     ),
 ]
@@ -75,14 +76,19 @@ def backup_cmd(
     table: TableOpt = None,
     schema: SchemaOpt = None,
     directory: DirOpt = None,
-    keep: Annotated[int, typer.Option("--keep", min=0, help="Newest backups to keep (0 keeps all).")] = 7,
+    keep: Annotated[int, typer.Option("--keep", metavar="N", min=0, help="Newest backups to keep (0 keeps all).")] = 7,
     keep_daily: Annotated[
-        int, typer.Option("--keep-daily", min=0, help="Also keep the newest of each of the last N days.")
+        int, typer.Option("--keep-daily", metavar="N", min=0, help="Also keep the newest of each of the last N days.")
     ] = 0,
-    keep_weekly: Annotated[int, typer.Option("--keep-weekly", min=0, help="... of each of the last N ISO weeks.")] = 0,
-    keep_monthly: Annotated[int, typer.Option("--keep-monthly", min=0, help="... of each of the last N months.")] = 0,
+    keep_weekly: Annotated[
+        int, typer.Option("--keep-weekly", metavar="N", min=0, help="... of each of the last N ISO weeks.")
+    ] = 0,
+    keep_monthly: Annotated[
+        int, typer.Option("--keep-monthly", metavar="N", min=0, help="... of each of the last N months.")
+    ] = 0,
     lock_timeout: Annotated[
-        float, typer.Option("--lock-timeout", min=0.1, help="Seconds to wait for a locked SQLite file.")
+        float,
+        typer.Option("--lock-timeout", metavar="SECONDS", min=0.1, help="Seconds to wait for a locked SQLite file."),
     ] = 30.0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -183,7 +189,7 @@ def backups_cmd(
 
 
 def restore_cmd(
-    file: Annotated[Path, typer.Argument(help="The backup file to restore.", show_default=False)],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The backup file to restore.", show_default=False)],
     url: UrlOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
