@@ -88,11 +88,19 @@ def epilog(command: str) -> str:
 
 
 def markdown_table() -> str:
-    """The README's table of every command's exit codes (tests/test_cli_help.py checks it)."""
-    lines = ["| command | exit codes |", "| --- | --- |"]
+    """The README's table of every command's exit codes (tests/test_cli_help.py checks it);
+    commands with the same codes share a row."""
+    rows: list[tuple[list[str], tuple[tuple[int, str], ...]]] = []
     for command, codes in EXIT_CODES.items():
         name = "`schedtui`" if command == ROOT else f"`schedtui {command}`"
-        lines.append(f"| {name} | " + "; ".join(f"{code} {meaning}" for code, meaning in codes) + " |")
+        if rows and rows[-1][1] == codes:
+            rows[-1][0].append(name)
+        else:
+            rows.append(([name], codes))
+    lines = ["| command | exit codes |", "| --- | --- |"]
+    for names, codes in rows:
+        cell = "<br>".join(f"`{code}` {meaning}" for code, meaning in codes)
+        lines.append(f"| {', '.join(names)} | {cell} |")
     return "\n".join(lines)
 
 
