@@ -134,6 +134,18 @@ def test_bad_token_file_is_refused(store_file: Path, tmp_path: Path) -> None:
     assert result.returncode == 2 and "no database configured" in result.stderr, result
 
 
+def test_port_in_use_exits_1(store_file: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _schedtui("serve", "--url", f"sqlite:///{store_file}", "--port", str(port))
+    assert result.returncode == 1, result
+    assert result.stderr.startswith(f"schedtui: cannot listen on 127.0.0.1:{port}: ") and "Traceback" not in result.stderr
+
+
 @dataclass
 class Served:
     proc: subprocess.Popen[str]
@@ -286,7 +298,23 @@ def test_browser_shows_the_console_read_only(chromium: None, served: Served, tmp
         consoles = _consoles(served)
         pythons = [c for c in consoles if "-m" in c]  # not the shell textual-serve may start it through
         assert pythons and all("--read-only" in c for c in pythons), consoles
+        # stopping the server (the browser still open) stops its consoles too
+        pids = _descendants(served.proc.pid)
+        served.proc.terminate()
+        assert served.proc.wait(20) == 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+            time.sleep(0.1)
+        assert not [pid for pid in pids if _alive(pid)], "consoles outlived the server"
     print(f"serve: job ids on the page {took:.1f} s after the browser started")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 @pytest.mark.slow
