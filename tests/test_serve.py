@@ -143,7 +143,9 @@ def test_port_in_use_exits_1(store_file: Path) -> None:
         port = busy.getsockname()[1]
         result = _schedtui("serve", "--url", f"sqlite:///{store_file}", "--port", str(port))
     assert result.returncode == 1, result
-    assert result.stderr.startswith(f"schedtui: cannot listen on 127.0.0.1:{port}: ") and "Traceback" not in result.stderr
+    assert (
+        result.stderr.startswith(f"schedtui: cannot listen on 127.0.0.1:{port}: ") and "Traceback" not in result.stderr
+    )
 
 
 @dataclass
@@ -151,9 +153,7 @@ class Served:
     proc: subprocess.Popen[str]
     url: str
     port: int
-
-    def log(self) -> str:
-        return self.proc.stderr.read() if self.proc.stderr and self.proc.poll() is not None else ""
+    banner: str
 
 
 def _descendants(pid: int) -> list[int]:
@@ -187,9 +187,9 @@ def store_file(tmp_path: Path) -> Path:
     return make_store(tmp_path / "jobs.sqlite")
 
 
-def _start(store_file: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
+def _start(store_file: Path, *args: str, env: dict[str, str] | None = None, url: str | None = None) -> Iterator[Served]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "schedtui", "serve", "--url", f"sqlite:///{store_file}", "--port", "0", *args],
+        [sys.executable, "-m", "schedtui", "serve", "--url", url or f"sqlite:///{store_file}", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -201,7 +201,7 @@ def _start(store_file: Path, *args: str, env: dict[str, str] | None = None) -> I
     try:
         assert " on http://127.0.0.1:" in line, (line, proc.poll())
         port = int(line.split("http://127.0.0.1:", 1)[1].split("/", 1)[0])
-        yield Served(proc, f"http://127.0.0.1:{port}/", port)
+        yield Served(proc, f"http://127.0.0.1:{port}/", port, line)
     finally:
         proc.terminate()
         try:
@@ -265,6 +265,25 @@ def test_no_token_answers_loopback_names_only(served: Served) -> None:
     foreign = {**_WS_HEADERS, "Origin": "http://attacker.example"}
     assert _get(served.port, "/ws?width=80&height=24", foreign).status == 403
     assert _descendants(served.proc.pid) == []
+
+
+def test_no_secret_in_the_banner_the_page_or_the_command_line(store_file: Path) -> None:
+    secret = "Pa55-w0rd-in-the-url"
+    url = f"postgresql://ops:{secret}@127.0.0.1:1/app?sslpassword={secret}"
+    served = _start(store_file, url=url)
+    server = next(served)
+    try:
+        page = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        page.request("GET", "/")
+        body = page.getresponse().read().decode()
+        page.close()
+        assert "<title>schedtui · postgresql+psycopg://ops:***@127.0.0.1:1/app" in body
+        assert secret not in body
+        assert "ops:***@127.0.0.1:1/app" in server.banner and secret not in server.banner
+    finally:
+        served.close()
+    out, err = server.proc.communicate(timeout=20)
+    assert secret not in out and secret not in err
 
 
 # -- in a real browser -----------------------------------------------------------------
