@@ -15,6 +15,7 @@ import contextlib
 import logging
 import shlex
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -232,6 +233,8 @@ class ConsoleServer(Server):
 
     def _banner(self) -> str:
         host = self.options.host
+        if host in ("0.0.0.0", "::", ""):  # every address: name the machine instead
+            host = socket.gethostname()
         shown = f"[{host}]" if ":" in host else host
         url = self.options.public_url or f"http://{shown}:{self.bound_port}/"
         mode = "read-write (--allow-writes)" if self.options.allow_writes else "read-only"
