@@ -66,7 +66,7 @@ def test_every_value_option_has_a_word_metavar() -> None:
     for name, command in [(ROOT, GROUP), *((n, GROUP.commands[n]) for n in COMMANDS)]:  # type: ignore[attr-defined]
         for param in command.params:
             if param.param_type_name == "argument":
-                if not (param.metavar and re.fullmatch(r"[A-Z_]+(\.\.\.)?", param.metavar)):
+                if not (param.metavar and re.fullmatch(r"\[?[A-Z_]+\]?( \[?[A-Z_]+\]?)*(\.\.\.)?", param.metavar)):
                     missing.append(f"{name} {param.name}")
                 continue
             if getattr(param, "is_flag", False) or param.type_descriptor.is_choice:

@@ -22,7 +22,9 @@ from schedtui.cli import (
     cmd_completion,
     cmd_control,
     cmd_metrics,
+    cmd_preflight,
     cmd_serve,
+    cmd_undelete,
     helptext,
 )
 from schedtui.cli.common import (
@@ -47,7 +49,17 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control, cmd_metrics, cmd_serve, cmd_completion):
+for _module in (
+    cmd_check,
+    cmd_companion,
+    cmd_backup,
+    cmd_control,
+    cmd_metrics,
+    cmd_preflight,
+    cmd_undelete,
+    cmd_serve,
+    cmd_completion,
+):
     _module.register(app)
 helptext.apply(app)
 
@@ -85,8 +97,9 @@ def console(
         run_console(target, read_only=read_only, refresh=refresh)
 
 
-#: Probe commands: bad arguments exit UNKNOWN (3), as a monitoring plugin should.
-_PROBES = ("check", "metrics")
+#: Probe commands: bad arguments exit UNKNOWN (3), as a monitoring plugin should
+#: (``preflight``: 3 is its "could not run").
+_PROBES = ("check", "metrics", "preflight")
 
 
 def _check_invoked(argv: list[str]) -> bool:
