@@ -6,7 +6,8 @@ from enum import Enum
 from typing import Annotated
 
 import typer
-from typer.completion import completion_init, get_completion_script
+from typer._completion_classes import completion_init
+from typer._completion_shared import get_completion_script
 
 #: The variable of Typer's (click's) completion protocol for the ``schedtui`` program.
 COMPLETE_VAR = "_SCHEDTUI_COMPLETE"
