@@ -80,6 +80,8 @@ def test_token_sources(tmp_path: Path) -> None:
         load_token(path, {})
     with pytest.raises(SchedtuiError, match="only letters"):
         load_token(None, {TOKEN_ENV: "a token; with spaces and semicolons"})
+    with pytest.raises(SchedtuiError, match="only letters"):
+        load_token(None, {TOKEN_ENV: "base64+with/slashes=and-pluses"})  # + would arrive as a space
     with pytest.raises(SchedtuiError, match="cannot read the token file"):
         load_token(tmp_path / "missing", {})
 
@@ -93,6 +95,8 @@ def test_console_is_read_only_unless_writes_are_allowed() -> None:
     env = console_env(ServeOptions(target=target), {TOKEN_ENV: TOKEN, "SCHEDTUI_URL": "sqlite:///other", "HOME": "/h"})
     assert env["SCHEDTUI_URL"] == target.url and env["SCHEDTUI_SCHEMA"] == "ops" and env["SCHEDTUI_READ_ONLY"] == "1"
     assert TOKEN_ENV not in env and env["HOME"] == "/h"
+    yours = console_env(ServeOptions(target=target, allow_writes=True), {"SCHEDTUI_READ_ONLY": "1"})
+    assert yours["SCHEDTUI_READ_ONLY"] == "1"  # --allow-writes never lifts a read-only you set
     overlay = console_env_overlay({"TEXTUAL_DRIVER": "web", "COLUMNS": "90", TOKEN_ENV: TOKEN, "X": "1"}, env)
     assert overlay["TEXTUAL_DRIVER"] == "web" and overlay["COLUMNS"] == "90" and TOKEN_ENV not in overlay
     assert "X" not in overlay
@@ -347,3 +351,33 @@ def test_browser_needs_the_token(chromium: None, served_with_token: Served) -> N
         browser.goto(f"{served_with_token.url}?token={TOKEN}")
         browser.wait_for_terminal(*JOB_IDS)
         assert "token=" not in str(browser.evaluate("location.href"))
+
+
+def test_session_limit(store_file: Path) -> None:
+    """--max-sessions 1: a second tab is answered 503 while the first one's console runs."""
+    import asyncio
+
+    import aiohttp
+
+    async def two_tabs(url: str) -> tuple[bool, int]:
+        async with aiohttp.ClientSession() as http_session:
+            first = await http_session.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=5))
+            try:
+                got_bytes = False
+                async with asyncio.timeout(30):
+                    while not got_bytes:  # the console draws: its session is open
+                        message = await first.receive()
+                        got_bytes = message.type == aiohttp.WSMsgType.BINARY
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await http_session.ws_connect(url)
+                return got_bytes, refused.value.status
+            finally:
+                await first.close()
+
+    served = _start(store_file, "--max-sessions", "1")
+    server = next(served)
+    try:
+        drew, status = asyncio.run(two_tabs(f"ws://127.0.0.1:{server.port}/ws?width=80&height=24"))
+        assert drew and status == 503
+    finally:
+        served.close()

@@ -24,7 +24,7 @@ from schedtui.core.errors import ErrorKind, SchedtuiError
 #: Where the token may come from besides ``--token-file`` (never the command line).
 TOKEN_ENV = "SCHEDTUI_SERVE_TOKEN"
 MIN_TOKEN_LENGTH = 16
-_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/=-]+")
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~-]+")  #: unreserved in a URL, plain in a cookie
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
 
 
@@ -63,7 +63,10 @@ def load_token(token_file: Path | None, env: Mapping[str, str] | None = None) ->
             ErrorKind.CONFIG,
         )
     if not _TOKEN_CHARS.fullmatch(token):
-        raise SchedtuiError(f"{where}: the token may hold only letters, digits and ._~+/=-", ErrorKind.CONFIG)
+        raise SchedtuiError(
+            f"{where}: the token may hold only letters, digits and ._~- (openssl rand -hex 32 makes one)",
+            ErrorKind.CONFIG,
+        )
     return token
 
 

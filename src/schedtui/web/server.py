@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -49,7 +49,6 @@ class ServeOptions:
     refresh: float = 2.0
     public_url: str | None = None  #: the address browsers use, when a proxy sits in front
     max_sessions: int = 8
-    extra_env: Mapping[str, str] = field(default_factory=dict)
 
 
 def console_command(options: ServeOptions) -> str:
@@ -63,7 +62,7 @@ def console_command(options: ServeOptions) -> str:
 def console_env(options: ServeOptions, base: Mapping[str, str]) -> dict[str, str]:
     """The consoles' environment: ours, with the store in it and without the token."""
     env = {k: v for k, v in base.items() if k != TOKEN_ENV}
-    for name in ("SCHEDTUI_URL", "SCHEDTUI_TABLE", "SCHEDTUI_SCHEMA", "SCHEDTUI_READ_ONLY"):
+    for name in ("SCHEDTUI_URL", "SCHEDTUI_TABLE", "SCHEDTUI_SCHEMA"):  # a SCHEDTUI_READ_ONLY of yours stays
         env.pop(name, None)
     env["SCHEDTUI_URL"] = options.target.url
     env["SCHEDTUI_TABLE"] = options.target.table
@@ -71,7 +70,6 @@ def console_env(options: ServeOptions, base: Mapping[str, str]) -> dict[str, str
         env["SCHEDTUI_SCHEMA"] = options.target.schema
     if not options.allow_writes:
         env["SCHEDTUI_READ_ONLY"] = "1"
-    env.update(options.extra_env)
     return env
 
 
@@ -175,9 +173,6 @@ class ConsoleServer(Server):
             log.warning("refused a session from %s: %d sessions open", request.remote, len(self.sessions))
             raise web.HTTPServiceUnavailable(text="schedtui serve: too many sessions open\n")
         websocket = web.WebSocketResponse(heartbeat=15)
-        width = _int(request.query.get("width"), 80, 10, 500)
-        height = _int(request.query.get("height"), 24, 5, 200)
-        await websocket.prepare(request)
         service = _ConsoleService(
             self.command,
             write_bytes=websocket.send_bytes,
@@ -186,9 +181,12 @@ class ConsoleServer(Server):
             download_manager=self.download_manager,
             env=self.env,
         )
-        self.sessions.add(service)
-        log.info("session started from %s (%d open)", request.remote, len(self.sessions))
+        self.sessions.add(service)  # counted before the first await: the limit holds under a burst
         try:
+            await websocket.prepare(request)
+            log.info("session started from %s (%d open)", request.remote, len(self.sessions))
+            width = _int(request.query.get("width"), 80, 10, 500)
+            height = _int(request.query.get("height"), 24, 5, 200)
             await service.start(width, height)
             await self._process_messages(websocket, service)
         except asyncio.CancelledError:
