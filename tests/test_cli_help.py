@@ -56,6 +56,7 @@ def test_help_placeholders_read_as_words(capsys: pytest.CaptureFixture[str], com
     out = _help(capsys, *([] if command == ROOT else [command]))
     found = PLACEHOLDER.findall(out)
     assert not found, f"schedtui {command} --help shows {found}:\n{out}"
+    assert not re.search(r"\bx[<>]=|<=x\b", out), "ranges read as words: at least 0, 1 to 100"
     usage = out.splitlines()[0]
     assert not re.search(r"\[[a-z_]+\]", usage), usage  # arguments in capitals: [JOB_ID], not [job_id]
 

@@ -5,6 +5,7 @@ the one table the README's also matches), and arguments read as words (``FILE``,
 
 from __future__ import annotations
 
+import re
 import textwrap
 from typing import Any
 
@@ -124,6 +125,20 @@ def _argument_name(param: Any) -> str:
     return name + "..." if param.nargs != 1 else name
 
 
+_RANGES = (
+    (re.compile(r"(?<![\w.])(-?[\d.]+)<=x<=(-?[\d.]+)"), r"\1 to \2"),
+    (re.compile(r"(?<![\w.])x>=(-?[\d.]+)"), r"at least \1"),
+    (re.compile(r"(?<![\w.])x<=(-?[\d.]+)"), r"at most \1"),
+)
+
+
+def range_words(text: str) -> str:
+    """typer's ``x>=0`` / ``1<=x<=100`` as ``at least 0`` / ``1 to 100``."""
+    for pattern, words in _RANGES:
+        text = pattern.sub(words, text)
+    return text
+
+
 def _format_params(command: Any, ctx: Any, formatter: Any) -> None:
     """Arguments by name (``FILE: the backup file``), options with their metavars."""
     args, opts = [], []
@@ -132,9 +147,9 @@ def _format_params(command: Any, ctx: Any, formatter: Any) -> None:
         if record is None:
             continue
         if param.param_type_name == "argument":
-            args.append((_argument_name(param), record[1]))
+            args.append((_argument_name(param), range_words(record[1])))
         else:
-            opts.append(record)
+            opts.append((record[0], range_words(record[1])))
     for title, rows in (("Arguments", args), ("Options", opts)):
         if rows:
             with formatter.section(title):
