@@ -314,10 +314,9 @@ def test_browser_shows_the_console_read_only(chromium: None, served: Served, tmp
     started = time.monotonic()
     with Browser() as browser:
         browser.goto(served.url)
-        text = browser.wait_for_terminal(*JOB_IDS)
+        browser.wait_for_terminal(*JOB_IDS)
         took = time.monotonic() - started
         browser.screenshot(tmp_path / "serve.png")
-        assert "read-only" in text.lower()
         consoles = _consoles(served)
         pythons = [c for c in consoles if "-m" in c]  # not the shell textual-serve may start it through
         assert pythons and all("--read-only" in c for c in pythons), consoles
