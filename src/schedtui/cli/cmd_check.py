@@ -25,51 +25,18 @@ from schedtui.cli.common import (
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.health import CheckOptions, Status
+from schedtui.core.listing import JobRow, job_row
 from schedtui.core.model import JobInfo
+from schedtui.core.text import safe_text
+from schedtui.core.urls import mask_text
 
 #: Tests pass a FixedClock here; everything else uses the system clock.
 CLOCK: Clock = system_clock
 
 
-def job_state(job: JobInfo, now: datetime, options: CheckOptions) -> tuple[str, float | None]:
-    """``on_time | late | overdue | paused | undecodable`` and the lag in seconds."""
-    from schedtui.core.checker import job_lag
-
-    if job.finding is not None:
-        status, lag = job_lag(job, now, options)
-        return "undecodable", lag
-    if job.next_run_time is None:
-        return "paused", None
-    status, lag = job_lag(job, now, options)
-    return {Status.OK: "on_time", Status.WARNING: "late", Status.CRITICAL: "overdue"}[status], lag
-
-
 def job_json(job: JobInfo, now: datetime, options: CheckOptions) -> dict[str, Any]:
-    from schedtui.core.checker import describe
-    from schedtui.core.describe import countdown
-
-    state, lag = job_state(job, now, options)
-    trig = job.trigger
-    return {
-        "id": job.id,
-        "name": job.name,
-        "func": job.func,
-        "state": state,
-        "trigger": describe(job) if job.finding is None else None,
-        "trigger_kind": trig.kind if trig else None,
-        "timezone": trig.timezone if trig else None,
-        "next_run_time": job.next_run_time.isoformat() if job.next_run_time else None,
-        "countdown": countdown(job.next_run_time, now),
-        "lag_seconds": None if lag is None else round(lag, 3),
-        "executor": job.executor,
-        "misfire_grace_time": job.misfire_grace_time,
-        "coalesce": job.coalesce,
-        "max_instances": job.max_instances,
-        "args": job.args_repr if job.finding is None else None,
-        "kwargs": job.kwargs_repr if job.finding is None else None,
-        "finding": None if job.finding is None else {"code": job.finding.code, "message": job.finding.message},
-        "notes": [{"code": n.code, "message": n.message} for n in job.notes],
-    }
+    """The JSON object of one job (from the typed ``JobRow``)."""
+    return job_row(job, now, options).as_json()
 
 
 def check(
@@ -133,7 +100,7 @@ def _check(
         if as_json:
             print_json({"schema": "schedtui.check/1", "status": "UNKNOWN", "exit_code": 3, "summary": exc.message})
         else:
-            print(f"SCHEDTUI UNKNOWN - {exc.message}")
+            print(f"SCHEDTUI UNKNOWN - {safe_text(mask_text(exc.message, url or ''))}")
         return int(Status.UNKNOWN)
 
     if as_json:
@@ -166,28 +133,29 @@ def jobs(
             target = target_from(url, table, schema)
             snapshot = read_jobs(target, clock=CLOCK)
         now = CLOCK()
-        rows = (job_json(j, now, options) for j in snapshot.jobs)
         if as_json:
+            rows = (job_row(j, now, options).as_json() for j in snapshot.jobs)
             print_json_stream({"schema": "schedtui.jobs/1", "read_at": snapshot.read_at.isoformat()}, "jobs", rows)
             return
-        _print_table(list(rows), use_unicode())
+        _print_table([job_row(j, now, options) for j in snapshot.jobs], use_unicode())
 
 
-def _print_table(rows: list[dict[str, Any]], unicode: bool) -> None:
-    headers = ["ID", "NAME", "TRIGGER", "NEXT RUN (UTC)", "IN", "STATE"]
-    table = [
-        [
-            r["id"],
-            r["name"] or "",
-            r["trigger"] or (f"undecodable: {r['finding']['reason']}" if r["finding"] else ""),
-            (r["next_run_time"] or "")[:19].replace("T", " "),
-            r["countdown"],
-            r["state"].replace("_", " "),
-        ]
-        for r in rows
-    ]
-    limits = [40, 30, 48, 19, 22, 11]
-    widths = [min(limits[i], max([len(headers[i])] + [len(row[i]) for row in table])) for i in range(len(headers))]
+_HEADERS = ("ID", "NAME", "TRIGGER", "NEXT RUN (UTC)", "IN", "STATE")
+_LIMITS = (40, 30, 48, 19, 22, 11)
+
+
+def _cells(row: JobRow) -> tuple[str, ...]:
+    """The table cells of one row, each one sanitized line."""
+    nrt = row.next_run_time.isoformat()[:19].replace("T", " ") if row.next_run_time else ""
+    return tuple(
+        safe_text(text)
+        for text in (row.id, row.name or "", row.trigger_text, nrt, row.countdown, row.state.replace("_", " "))
+    )
+
+
+def _print_table(rows: list[JobRow], unicode: bool) -> None:
+    table = [_cells(r) for r in rows]
+    widths = [min(_LIMITS[i], max([len(_HEADERS[i])] + [len(row[i]) for row in table])) for i in range(len(_HEADERS))]
     ell = "…" if unicode else "~"
 
     def cell(text: str, width: int) -> str:
@@ -195,9 +163,9 @@ def _print_table(rows: list[dict[str, Any]], unicode: bool) -> None:
         return (text[: width - 1] + ell if len(text) > width else text).ljust(width)
 
     out = sys.stdout
-    out.write("  ".join(cell(h, w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
-    for row in table:
-        out.write("  ".join(cell(c, w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    out.write("  ".join(cell(h, w) for h, w in zip(_HEADERS, widths, strict=True)).rstrip() + "\n")
+    for cells in table:
+        out.write("  ".join(cell(c, w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n")
     if not rows:
         out.write("(no jobs)\n")
 
