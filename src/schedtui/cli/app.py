@@ -22,6 +22,7 @@ from schedtui.cli.common import (
     SchemaOpt,
     TableOpt,
     UrlOpt,
+    error_line,
     handled,
     target_from,
 )
@@ -99,6 +100,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("SCHEDTUI_DEBUG"):
             traceback.print_exc()
-        typer.echo(f"schedtui: internal error: {type(exc).__name__}: {exc}", err=True)
+        error_line(f"internal error: {type(exc).__name__}: {exc}")
         sys.exit(3 if is_check else EXIT_FAILURE)
     sys.exit(rv if isinstance(rv, int) else 0)
