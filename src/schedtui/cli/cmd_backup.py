@@ -22,6 +22,7 @@ from schedtui.cli.common import (
     target_from,
 )
 from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.model import Target
 from schedtui.core.text import safe_text
 
 DirOpt = Annotated[
@@ -93,6 +94,7 @@ def backup_cmd(
         from schedtui.core.backup import create_backup
 
         target = target_from(url, table, schema)
+        _probe(target)
         result = create_backup(
             target,
             directory,
@@ -113,6 +115,17 @@ def backup_cmd(
         echo(f"undecodable jobs (as in the source): {', '.join(map(safe_text, result.undecodable[:20]))}")
     for path in result.rotated:
         echo(f"rotated: {path.name}")
+
+
+def _probe(target: Target) -> None:
+    """The jobs table is there and readable: the same error as every command otherwise."""
+    from schedtui.core.db import probe_jobs_table, read_engine
+
+    engine = read_engine(target)
+    try:
+        probe_jobs_table(engine, target)
+    finally:
+        engine.dispose()
 
 
 def _folder(url: str | None, table: str | None, schema: str | None, directory: Path | None) -> Path:

@@ -62,7 +62,7 @@ def _history(
     import sqlalchemy as sa
 
     from schedtui.core import history as H
-    from schedtui.core.db import read_engine, translate_error
+    from schedtui.core.db import probe_jobs_table, read_engine, translate_error
 
     target = target_from(url, table, schema)
     engine = read_engine(target)
@@ -70,6 +70,8 @@ def _history(
         try:
             installed = H.companion_installed(engine, target.schema) or _runs_only(engine, target.schema)
             if not installed:
+                # no companion: is this the scheduler's database at all? (the same error as every command)
+                probe_jobs_table(engine, target)
                 if as_json:
                     print_json({"installed": False, "hint": HOW_TO_ADD})
                 else:

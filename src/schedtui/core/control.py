@@ -108,13 +108,9 @@ def _check_exists(target: Target) -> None:
     from schedtui.core.db import dialect_name, sqlite_path
 
     if dialect_name(target) == "sqlite":
-        path = sqlite_path(target)
-        if path is None:
-            raise SchedtuiError(
-                "an in-memory SQLite database cannot be controlled from another process", ErrorKind.CONFIG
-            )
-        if not path.exists():
-            raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
+        from schedtui.core.sqlite_light import require_file
+
+        require_file(sqlite_path(target), target.safe_url)
 
 
 def _check_table(conn: Connection, target: Target) -> None:

@@ -6,10 +6,11 @@ from enum import Enum
 
 
 class ErrorKind(str, Enum):
-    CONFIG = "config"  #: nothing configured, a malformed URL, a bad option
+    CONFIG = "config"  #: nothing configured, a malformed URL, a URL without a file, a bad option
     DRIVER = "driver"  #: the database driver is not installed
     CONNECT = "connect"  #: server unreachable, authentication failed, file missing
-    TABLE = "table"  #: the jobs table (or schema) does not exist
+    TABLE = "table"  #: the jobs table (or schema) does not exist, or lacks a column
+    CORRUPT = "corrupt"  #: the database file is damaged ("database disk image is malformed")
     LOCKED = "locked"  #: the SQLite file is locked past the timeout
     PERMISSION = "permission"  #: permission denied
     IO = "io"  #: disk full and the like
@@ -28,3 +29,31 @@ class SchedtuiError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def classify_db_error(text: str, where: str, table: str) -> SchedtuiError | None:
+    """The one wording of a database failure every command prints, from the driver's
+    message (SQLite's or PostgreSQL's); ``where`` is the masked URL or file, ``table``
+    the jobs table's name. None when the text is not one of the known failures.
+    """
+    low = text.lower()
+    if "database is locked" in low or "database table is locked" in low or "lock timeout" in low:
+        return SchedtuiError(f"the database is locked: {where}", ErrorKind.LOCKED)
+    if "no such column" in low or ("column" in low and "does not exist" in low):
+        column = text.split(":", 1)[-1].strip().rsplit(".", 1)[-1] if "no such column" in low else text
+        return SchedtuiError(
+            f"table {table!r} in {where} is not an APScheduler jobs table (id, next_run_time, job_state): "
+            f"no such column {column} (see --table)",
+            ErrorKind.TABLE,
+        )
+    if "malformed" in low or "database corrupt" in low:
+        return SchedtuiError(
+            f"the SQLite database is damaged: {where} (database disk image is malformed); "
+            "restore a backup (schedtui backups, schedtui restore)",
+            ErrorKind.CORRUPT,
+        )
+    if "not a database" in low or "file is encrypted" in low:
+        return SchedtuiError(f"cannot open the SQLite database {where}: file is not a database", ErrorKind.CONNECT)
+    if "disk i/o error" in low or "unable to open database" in low:
+        return SchedtuiError(f"cannot open the SQLite database {where}: {text}", ErrorKind.CONNECT)
+    return None

@@ -154,13 +154,7 @@ class JobStoreReader:
 
     def _sqlite(self) -> sqlite3.Connection:
         if self._raw is None:
-            path = self._sqlite_path()
-            if path is None or not path.exists():
-                from schedtui.core.db import read_engine
-
-                # read_engine raises the right message for both cases
-                read_engine(self.target)
-                raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
+            path = sqlite_light.require_file(self._sqlite_path(), self.target.safe_url)
             conn = sqlite_light.open_readonly(path, check_same_thread=False)
             conn.create_function("schedtui_digest", 1, _digest, deterministic=True)
             self._raw = conn
@@ -249,14 +243,15 @@ class JobStoreReader:
         return sqlite_path(self.target)
 
     def _file_identity(self) -> tuple[int, int]:
-        path = self._sqlite_path()
         try:
-            st = os.stat(path) if path is not None else None
-        except OSError:
-            st = None
-        if st is None:
+            path = sqlite_light.require_file(self._sqlite_path(), self.target.safe_url)
+            st = os.stat(path)
+        except SchedtuiError:
             self._drop_connection()
-            raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
+            raise
+        except OSError:
+            self._drop_connection()
+            raise SchedtuiError(sqlite_light.not_found_message(self._sqlite_path() or ""), ErrorKind.CONNECT) from None
         return (st.st_dev, st.st_ino)
 
     def _read_sqlite(self) -> tuple[JobInfo, ...]:

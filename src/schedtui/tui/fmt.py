@@ -8,6 +8,7 @@ from schedtui.core import describe as core
 from schedtui.core.model import JobInfo, TriggerSpec
 from schedtui.core.text import safe_text
 
+
 def clean(text: object, limit: int = 200) -> str:
     """One printable line, bounded: the core's sanitizer (``schedtui.core.text.safe_text``)."""
     return safe_text(text, limit)

@@ -250,10 +250,9 @@ def _write_copy(
 ) -> tuple[dict[str, int], dict[str, Any]]:
     if kind == "sqlite":
         from schedtui.core.backup.sqlite import copy_database, source_size, sqlite_path
+        from schedtui.core.sqlite_light import require_file
 
-        src = sqlite_path(target)
-        if not src.exists():
-            raise SchedtuiError(f"database file not found: {src}", ErrorKind.CONNECT)
+        src = require_file(sqlite_path(target), target.safe_url)
         _check_space(folder, source_size(src))
         report(0.05, f"copying {src.name}")
         return copy_database(src, tmp, lock_timeout=lock_timeout, progress=report), {}

@@ -32,7 +32,9 @@ def sqlite_path(target: Target) -> Path:
     if database and database.startswith("file:"):
         database = database[5:].split("?", 1)[0]
     if not database or database == ":memory:":
-        raise SchedtuiError("an in-memory SQLite database cannot be backed up or restored", ErrorKind.CONFIG)
+        from schedtui.core.sqlite_light import no_file_message
+
+        raise SchedtuiError(no_file_message(target.safe_url), ErrorKind.CONFIG)
     return Path(database).expanduser().resolve()
 
 
@@ -60,7 +62,9 @@ def sqlite_error(exc: sqlite3.Error, what: str, timeout: float | None = None) ->
         return SchedtuiError(f"no space left on the device while {what}", ErrorKind.IO)
     if "readonly" in low or "permission" in low or "access" in low:
         return SchedtuiError(f"permission denied while {what}: {text}", ErrorKind.PERMISSION)
-    if "not a database" in low or "malformed" in low:
+    if "malformed" in low:
+        return SchedtuiError(f"the SQLite database is damaged while {what}: {text}", ErrorKind.CORRUPT)
+    if "not a database" in low:
         return SchedtuiError(f"not a valid SQLite database while {what}: {text}", ErrorKind.CONNECT)
     if "unable to open" in low:
         return SchedtuiError(f"cannot open the database while {what}: {text}", ErrorKind.CONNECT)
