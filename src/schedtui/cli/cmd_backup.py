@@ -128,6 +128,16 @@ def _probe(target: Target) -> None:
         engine.dispose()
 
 
+def _restorable_target(target: Target) -> None:
+    """A URL without a database file is refused first, as by every command."""
+    from schedtui.core.db import dialect_name
+
+    if dialect_name(target) == "sqlite":
+        from schedtui.core.backup.sqlite import sqlite_path
+
+        sqlite_path(target)
+
+
 def _folder(url: str | None, table: str | None, schema: str | None, directory: Path | None) -> Path:
     if directory is not None:
         return directory
@@ -217,6 +227,7 @@ def restore_cmd(
         from schedtui.core.backup.restore import check_restorable
 
         target = target_from(url, table, schema)
+        _restorable_target(target)
         checked = check_restorable(file.expanduser(), force)
         if not yes:
             if not sys.stdin.isatty():

@@ -99,13 +99,9 @@ def _run(
         engine = write_engine(target)
         results: list[ControlResult] = []
         try:
-            try:
-                with engine.connect() as conn:
-                    control._check_table(conn, target)
-            except Exception as exc:
-                from schedtui.core.db import translate_error
+            from schedtui.core.db import probe_jobs_table
 
-                raise translate_error(exc, target) from None
+            probe_jobs_table(engine, target)  # the same error as every command
             for job_id in job_ids:
                 res = control.submit(target, job_id, action, clock=system_clock, force=force, engine=engine)
                 results.append(res)
