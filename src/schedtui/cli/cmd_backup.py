@@ -94,7 +94,6 @@ def backup_cmd(
         from schedtui.core.backup import create_backup
 
         target = target_from(url, table, schema)
-        _probe(target)
         result = create_backup(
             target,
             directory,
@@ -115,17 +114,6 @@ def backup_cmd(
         echo(f"undecodable jobs (as in the source): {', '.join(map(safe_text, result.undecodable[:20]))}")
     for path in result.rotated:
         echo(f"rotated: {path.name}")
-
-
-def _probe(target: Target) -> None:
-    """The jobs table is there and readable: the same error as every command otherwise."""
-    from schedtui.core.db import probe_jobs_table, read_engine
-
-    engine = read_engine(target)
-    try:
-        probe_jobs_table(engine, target)
-    finally:
-        engine.dispose()
 
 
 def _restorable_target(target: Target) -> None:

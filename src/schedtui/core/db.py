@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from schedtui.core.errors import ErrorKind, SchedtuiError, classify_db_error
 from schedtui.core.model import Target
-from schedtui.core.sqlite_light import LOCK_TIMEOUT, open_readonly, require_file
+from schedtui.core.sqlite_light import LOCK_TIMEOUT, hot_journal_message, open_readonly, require_file
 from schedtui.core.urls import mask_text, mask_url
 
 #: Seconds to wait for a locked SQLite file or an unreachable server.
@@ -140,6 +140,11 @@ def translate_error(exc: BaseException, target: Target) -> SchedtuiError:
     known = classify_db_error(text, where, target.table)
     if known is not None:
         return known
+    if "readonly" in low and dialect_name(target) == "sqlite":
+        path = sqlite_path(target)
+        hot = hot_journal_message(path) if path is not None else None
+        if hot is not None:
+            return SchedtuiError(hot, ErrorKind.STATE)
     if "permission denied" in low or "readonly" in low or "read-only" in low:
         return SchedtuiError(f"permission denied on {where}: {text}", ErrorKind.PERMISSION)
     if "authentication failed" in low or "password" in low:

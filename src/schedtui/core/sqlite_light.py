@@ -81,3 +81,18 @@ def require_file(path: Path | None, safe_url: str) -> Path:
     if stat.S_ISDIR(st.st_mode):
         raise SchedtuiError(f"not a SQLite database file: {path} is a directory", ErrorKind.CONNECT)
     return path
+
+
+def hot_journal_message(path: Path) -> str | None:
+    """The one message for a file whose ``-journal`` holds an interrupted write (a read-only
+    reader cannot roll it back: SQLite says "attempt to write a readonly database"), or None."""
+    journal = Path(f"{path}-journal")
+    try:
+        if journal.stat().st_size == 0:
+            return None
+    except OSError:
+        return None
+    return (
+        f"{path.name} has a hot journal from an interrupted write: open it once with the "
+        "scheduler or sqlite3 to recover it, then back it up"
+    )

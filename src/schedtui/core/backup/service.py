@@ -245,14 +245,25 @@ def _record_failure(folder: Path, base: dict[str, Any], when: datetime, started:
     log.error("backup failed: %s", err.message)
 
 
+def _probe(target: Target) -> None:
+    """The file exists and is a database whose jobs table is readable (``probe_jobs_table``)."""
+    from schedtui.core.db import probe_jobs_table, read_engine
+
+    engine = read_engine(target)
+    try:
+        probe_jobs_table(engine, target)
+    finally:
+        engine.dispose()
+
+
 def _write_copy(
     target: Target, kind: BackupKind, tmp: Path, folder: Path, lock_timeout: float, report: Progress
 ) -> tuple[dict[str, int], dict[str, Any]]:
+    _probe(target)  # a broken target fails with the message every command gives (and is recorded)
     if kind == "sqlite":
         from schedtui.core.backup.sqlite import copy_database, source_size, sqlite_path
-        from schedtui.core.sqlite_light import require_file
 
-        src = require_file(sqlite_path(target), target.safe_url)
+        src = sqlite_path(target)
         _check_space(folder, source_size(src))
         report(0.05, f"copying {src.name}")
         return copy_database(src, tmp, lock_timeout=lock_timeout, progress=report), {}

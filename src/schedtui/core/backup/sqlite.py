@@ -133,12 +133,11 @@ def copy_database(
             step = "finishing the copy"
             dst.execute("PRAGMA journal_mode=DELETE")
         except sqlite3.Error as exc:
-            if "readonly" in str(exc).lower() and Path(f"{src_path}-journal").exists():
-                raise SchedtuiError(
-                    f"{src_path.name} has a hot journal from an interrupted write: open it once with the "
-                    "scheduler or sqlite3 to recover it, then back it up",
-                    ErrorKind.STATE,
-                ) from None
+            from schedtui.core.sqlite_light import hot_journal_message
+
+            hot = hot_journal_message(src_path) if "readonly" in str(exc).lower() else None
+            if hot is not None:
+                raise SchedtuiError(hot, ErrorKind.STATE) from None
             raise sqlite_error(exc, step, lock_timeout) from None
         finally:
             try:
