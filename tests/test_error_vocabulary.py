@@ -175,3 +175,43 @@ def test_jobs_lists_a_store_with_undecodable_rows(tmp_path: Path) -> None:
     torn = [line for line in out.splitlines() if line.startswith("torn ")]
     assert len(torn) == 1 and "undecodable: " in torn[0] and torn[0].rstrip().endswith("undecodable")
     assert len(out.splitlines()) == 1 + len(manifest["ids"]) + 1
+
+
+@pytest.mark.postgres
+def test_postgres_undecodable_row_and_missing_column(pg_url: str) -> None:
+    """The same on PostgreSQL: ``jobs`` lists an undecodable row; a table without
+    ``next_run_time`` reads as in SQLite, in every command."""
+    import sqlalchemy as sa
+    from apscheduler.job import Job
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from tests.conftest import FROZEN_NOW
+
+    sched = BackgroundScheduler()
+    store = SQLAlchemyJobStore(url=pg_url)
+    store.start(sched, "default")
+    trigger = IntervalTrigger(minutes=5, start_date=FROZEN_NOW)
+    job = Job(sched, id="ok", func=print, trigger=trigger, executor="default", args=(), kwargs={}, name="ok",
+              misfire_grace_time=1, coalesce=True, max_instances=1, next_run_time=FROZEN_NOW)  # fmt: skip
+    store.add_job(job)
+    with store.engine.begin() as conn:
+        conn.execute(store.jobs_t.insert(), [{"id": "torn", "next_run_time": 1.0, "job_state": b"\x80\x05\x95"}])
+    store.shutdown()
+    code, out, err = run(["jobs", "--url", pg_url])
+    assert (code, err) == (0, "") and "undecodable" in out and len(out.splitlines()) == 3
+
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE apscheduler_jobs"))
+        conn.execute(sa.text("CREATE TABLE apscheduler_jobs (id varchar(191) PRIMARY KEY, job_state bytea)"))
+    engine.dispose()
+    errors = set()
+    for command in (["jobs"], ["history"], ["pause", "x", "--yes"]):
+        code, out, err = run([*command, "--url", pg_url])
+        assert code == 3 and "no such column next_run_time (see --table)" in err and "\n" not in err[:-1], err
+        errors.add(err)
+    assert len(errors) == 1
+    code, out, err = run(["check", "--url", pg_url])
+    assert code == 2 and "no such column next_run_time (see --table)" in out

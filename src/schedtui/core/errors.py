@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 
 
@@ -31,6 +32,10 @@ class SchedtuiError(Exception):
         return self.message
 
 
+#: SQLite's ``no such column: t.c`` and PostgreSQL's ``column "c" does not exist``.
+_MISSING_COLUMN = re.compile(r'no such column: ([\w."]+)|column ([\w."]+) does not exist', re.IGNORECASE)
+
+
 def classify_db_error(text: str, where: str, table: str) -> SchedtuiError | None:
     """The one wording of a database failure every command prints, from the driver's
     message (SQLite's or PostgreSQL's); ``where`` is the masked URL or file, ``table``
@@ -39,8 +44,9 @@ def classify_db_error(text: str, where: str, table: str) -> SchedtuiError | None
     low = text.lower()
     if "database is locked" in low or "database table is locked" in low or "lock timeout" in low:
         return SchedtuiError(f"the database is locked: {where}", ErrorKind.LOCKED)
-    if "no such column" in low or ("column" in low and "does not exist" in low):
-        column = text.split(":", 1)[-1].strip().rsplit(".", 1)[-1] if "no such column" in low else text
+    found = _MISSING_COLUMN.search(text)
+    if found is not None:
+        column = (found.group(1) or found.group(2)).strip('"').rsplit(".", 1)[-1]
         return SchedtuiError(
             f"table {table!r} in {where} is not an APScheduler jobs table (id, next_run_time, job_state): "
             f"no such column {column} (see --table)",
