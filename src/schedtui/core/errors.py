@@ -42,8 +42,6 @@ def classify_db_error(text: str, where: str, table: str) -> SchedtuiError | None
     the jobs table's name. None when the text is not one of the known failures.
     """
     low = text.lower()
-    if "database is locked" in low or "database table is locked" in low or "lock timeout" in low:
-        return SchedtuiError(f"the database is locked: {where}", ErrorKind.LOCKED)
     found = _MISSING_COLUMN.search(text)
     if found is not None:
         column = (found.group(1) or found.group(2)).strip('"').rsplit(".", 1)[-1]
