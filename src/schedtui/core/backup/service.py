@@ -259,8 +259,8 @@ def _probe(target: Target) -> None:
 def _write_copy(
     target: Target, kind: BackupKind, tmp: Path, folder: Path, lock_timeout: float, report: Progress
 ) -> tuple[dict[str, int], dict[str, Any]]:
-    _probe(target)  # a broken target fails with the message every command gives (and is recorded)
     if kind == "sqlite":
+        _probe(target)  # a broken file fails with the message every command gives (and is recorded)
         from schedtui.core.backup.sqlite import copy_database, source_size, sqlite_path
 
         src = sqlite_path(target)
