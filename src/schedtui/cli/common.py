@@ -81,8 +81,10 @@ def target_from(url: str | None, table: str | None, schema: str | None) -> Targe
 
 
 def error_line(message: str, *urls: str) -> None:
-    """Print ``schedtui: message`` on stderr: every password masked, one sanitized line."""
-    typer.echo(f"schedtui: {safe_text(mask_text(message, *urls))}", err=True)
+    """Print ``schedtui: message`` on stderr, one sanitized line, with every credential masked
+    (those of ``urls`` and of the URLs in the environment, which is where ``--url`` falls back to)."""
+    env_urls = [os.environ.get(name, "") for name in ("SCHEDTUI_URL", "DATABASE_URL")]
+    typer.echo(f"schedtui: {safe_text(mask_text(message, *urls, *env_urls))}", err=True)
 
 
 def echo(text: object, *, err: bool = False) -> None:
