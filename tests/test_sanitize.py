@@ -360,3 +360,32 @@ def test_console_view_of_a_hostile_store(store: Store) -> None:
         assert hist.last_failure is not None
     finally:
         feed.close()
+
+
+def test_console_screen_of_a_hostile_store(store: Store) -> None:
+    """The console itself (Pilot): the jobs list, summary, detail and history panes of a
+    store full of escape sequences show them escaped; no raw control character is drawn."""
+    import asyncio
+    import time
+
+    from schedtui.core.model import Target
+    from schedtui.tui.app import SchedtuiApp
+    from schedtui.tui.screens.main import MainScreen
+
+    store.fill(f"j{ATTACK}", f"n{FORGE}", BIDI, ATTACK)
+    app = SchedtuiApp(Target(url=store.url), clock=FixedClock(FROZEN_NOW), read_only=True)
+
+    async def go() -> str:
+        async with app.run_test(size=(160, 40)) as pilot:
+            main = app.screen_stack[0]
+            assert isinstance(main, MainScreen)
+            deadline = time.monotonic() + 60
+            while not (main.loaded and main.refreshes >= 1):
+                assert time.monotonic() < deadline, "no first refresh"
+                await pilot.pause(0.02)
+            await pilot.pause(0.2)
+            return app.export_screenshot()
+
+    svg = asyncio.run(go())
+    assert "PWNED-TITLE" in svg and "\\x1b]0;PWNED-TITLE\\x07" in svg
+    assert not _unsafe(svg)
