@@ -1,4 +1,4 @@
-"""``schedtui history`` (the companion's run history) and ``schedtui demo``."""
+"""``schedtui history`` (the run history: the companion's, Aegis's or django-apscheduler's) and ``schedtui demo``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from schedtui.cli.common import (
 from schedtui.core.text import safe_text
 
 if TYPE_CHECKING:
-    from schedtui.core.history import JobStats, RunInfo
+    from schedtui.core.history import JobStats
 
 HOW_TO_ADD = (
     "No run history here: the schedtui companion is not attached to this scheduler.\n"
@@ -61,25 +61,25 @@ def _history(
 ) -> int:
     import sqlalchemy as sa
 
-    from schedtui.core import history as H
     from schedtui.core.db import probe_jobs_table, read_engine, translate_error
+    from schedtui.core.history import detect_history
 
     target = target_from(url, table, schema)
     engine = read_engine(target)
     try:
         try:
-            installed = H.companion_installed(engine, target.schema) or _runs_only(engine, target.schema)
-            if not installed:
-                # no companion: is this the scheduler's database at all? (the same error as every command)
+            source = detect_history(engine, target)
+            if source is None:
+                # no run history: is this the scheduler's database at all? (the same error as every command)
                 probe_jobs_table(engine, target)
                 if as_json:
                     print_json({"installed": False, "hint": HOW_TO_ADD})
                 else:
                     typer.echo(HOW_TO_ADD)
                 return EXIT_OK
-            runs = H.recent_runs(engine, job_id, limit, failed, target.schema)
+            runs = source.recent_runs(engine, job_id, limit, failed)
             job_ids = [job_id] if job_id else list(dict.fromkeys(r.job_id for r in runs))
-            stats = {j: H.job_stats(engine, j, target.schema) for j in job_ids}
+            stats = {j: source.job_stats(engine, j) for j in job_ids}
         except sa.exc.DBAPIError as exc:
             raise translate_error(exc, target) from exc
     finally:
@@ -88,6 +88,7 @@ def _history(
         print_json(
             {
                 "installed": True,
+                "source": {"kind": source.kind, "label": source.label},
                 "job_id": job_id,
                 "failed_only": failed,
                 "runs": [r.as_dict(with_traceback=bool(job_id)) for r in runs],
@@ -95,18 +96,14 @@ def _history(
             }
         )
         return EXIT_OK
+    if source.kind != "companion":
+        echo(f"history: {source.label}")
     _print_runs(runs, job_id, failed)
     _print_stats(stats)
     return EXIT_OK
 
 
-def _runs_only(engine: Any, schema: str | None) -> bool:
-    from schedtui.core import tables as T
-
-    return T.installed(engine, schema, T.RUNS)
-
-
-def _print_runs(runs: tuple[RunInfo, ...], job_id: str | None, failed: bool) -> None:
+def _print_runs(runs: Any, job_id: str | None, failed: bool) -> None:
     what = "failed runs" if failed else "runs"
     head = f"Recent {what} of {safe_text(job_id)}" if job_id else f"Recent {what}"
     if not runs:
@@ -115,7 +112,7 @@ def _print_runs(runs: tuple[RunInfo, ...], job_id: str | None, failed: bool) -> 
     echo(f"{head} (newest first):")
     width = max(len(safe_text(r.job_id)) for r in runs) if not job_id else 0
     for r in runs:
-        when = _when(r.scheduled_at)
+        when = _when(r.scheduled_at or r.started_at)
         name = f"  {safe_text(r.job_id):<{width}}" if not job_id else ""
         error = ""
         if r.error_type or r.error_message:
@@ -155,7 +152,7 @@ def register(app: typer.Typer) -> None:
         failed: Annotated[bool, typer.Option("--failed", help="Only failed runs (error, unfinished).")] = False,
         as_json: JsonOpt = False,
     ) -> None:
-        """Recent runs recorded by the companion, with per-job statistics."""
+        """Recent runs (recorded by the companion, an Aegis app or django-apscheduler), with per-job statistics."""
         with handled(url or ""):
             code = _history(url, table, schema, job_id, limit, failed, as_json)
         raise typer.Exit(code)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from schedtui.core.backup.results import BackupEntry
     from schedtui.core.heartbeat import HeartbeatInfo
     from schedtui.core.history import JobStats, RunInfo
+    from schedtui.core.history.source import HistorySource
     from schedtui.core.store import JobStoreReader
 
 #: How many pickle opcodes the safe view shows at most.
@@ -45,6 +46,8 @@ class Heartbeat:
     count: int
     #: a fresh one applies job-control commands (else the console writes directly)
     commands: bool = True
+    #: where it came from when not the companion: ``"Aegis scheduler_heartbeat job"``
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,10 @@ class Frame:
     last_durations: dict[str, float] = field(default_factory=dict)
     last_backup: BackupInfo | None = None
     changed: bool = True
+    #: rows the deletion guard archived and nobody restored yet, newest first
+    archived: tuple[Any, ...] = ()
+    #: the run history's source (``"Aegis job_execution"``); ``companion`` is True for any
+    history_source: str | None = None
 
     @property
     def stale(self) -> bool:
@@ -102,6 +109,8 @@ class History:
     last_success: datetime | None = None
     last_failure: datetime | None = None
     error: str | None = None
+    #: the run history's source (``"Aegis job_execution"``); ``companion`` is True for any
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +145,8 @@ class Feed:
         self._last: StoreSnapshot | None = None
         self._file_id: tuple[int, int] | None = None
         self.backup_dir = backup_dir
+        #: the run history found for this reader (looked for again while there is none)
+        self._source: HistorySource | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def _get_reader(self) -> JobStoreReader:
@@ -155,6 +166,7 @@ class Feed:
 
     def _close_reader(self) -> None:
         reader, self._reader = self._reader, None
+        self._source = None
         if reader is not None:
             try:
                 reader.close()
@@ -220,10 +232,18 @@ class Feed:
             prev = self._last
             changed = prev is None or not _same_jobs(prev.jobs, snap.jobs)
             self._last = snap
-            extra = self._companion(reader, now)
+            extra = self._companion(reader, now, snap)
             return Frame(fetched_at=now, snapshot=snap, changed=changed, last_backup=self._backup(), **extra)
 
-    def _companion(self, reader: JobStoreReader, now: datetime) -> dict[str, Any]:
+    def _history_source(self, engine: Engine) -> HistorySource | None:
+        """The run history of this store (cached while found)."""
+        if self._source is None:
+            from schedtui.core.history import detect_history
+
+            self._source = detect_history(engine, self.target)
+        return self._source
+
+    def _companion(self, reader: JobStoreReader, now: datetime, snap: StoreSnapshot | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         try:
             engine: Engine = reader.engine
@@ -231,34 +251,56 @@ class Feed:
             return out
         schema = self.target.schema
         try:
+            from schedtui.core.archive import read_archived
+
+            out["archived"] = read_archived(engine, schema, table=self.target.table, include_restored=False)
+        except Exception:
+            pass
+        try:
             from schedtui.core import heartbeat as hb_mod
             from schedtui.core import history as hist_mod
         except Exception:
             return out
         try:
             installed = bool(hist_mod.companion_installed(engine, schema=schema))
+            source = self._history_source(engine)
         except Exception:
             return out
-        out["companion"] = installed
-        if not installed:
-            return out
+        out["companion"] = installed or source is not None
+        if source is not None:
+            out["history_source"] = clean(source.label, 120)
         try:
-            beats = list(hb_mod.read_heartbeats(engine, schema=schema))
+            beats = list(hb_mod.read_heartbeats(engine, schema=schema)) if installed else []
             if beats:
                 fresh = [b for b in beats if _safe_fresh(b, now)]
                 best = (fresh or beats)[0]
                 out["heartbeat"] = _heartbeat(beats, fresh, best)
+            elif snap is not None:
+                from schedtui.core.jobbeat import job_heartbeat
+
+                jb = job_heartbeat(snap.jobs, now)
+                if jb is not None:
+                    out["heartbeat"] = Heartbeat(
+                        fresh=jb.fresh,
+                        state="running" if jb.state == "stale" else jb.state,
+                        seen_at=jb.last_beat,
+                        count=1,
+                        commands=False,
+                        source=clean(jb.label, 120),
+                    )
         except Exception:
             pass
+        if source is None:
+            return out
         try:
-            s = hist_mod.summary(engine, now, schema=schema)
+            s = source.summary(engine, now)
             out["runs_24h"] = s.runs_24h
             out["failures_24h"] = s.failures_24h
         except Exception:
             pass
         try:
             durations: dict[str, float] = {}
-            for run in hist_mod.recent_runs(engine, limit=2000, schema=schema):
+            for run in source.recent_runs(engine, limit=2000):
                 if run.duration_s is not None and run.job_id not in durations:
                     durations[run.job_id] = float(run.duration_s)
             out["last_durations"] = durations
@@ -289,18 +331,18 @@ class Feed:
             try:
                 reader = self._get_reader()
                 engine = reader.engine
-                from schedtui.core import history as hist_mod
+                source = self._history_source(engine)
             except Exception as exc:
                 return History(job_id=job_id, companion=False, error=self._mask(exc))
-            schema = self.target.schema
+            if source is None:
+                return History(job_id=job_id, companion=False)
+            label = clean(source.label, 120)
             try:
-                if not hist_mod.companion_installed(engine, schema=schema):
-                    return History(job_id=job_id, companion=False)
-                runs = tuple(_run(r) for r in hist_mod.recent_runs(engine, job_id=job_id, limit=50, schema=schema))
-                stats = hist_mod.job_stats(engine, job_id, schema=schema)
+                runs = tuple(_run(r) for r in source.recent_runs(engine, job_id=job_id, limit=50))
+                stats = source.job_stats(engine, job_id)
             except Exception as exc:
-                return History(job_id=job_id, companion=True, error=self._mask(exc))
-            return _history(job_id, runs, stats)
+                return History(job_id=job_id, companion=True, error=self._mask(exc), source=label)
+            return _history(job_id, runs, stats, label)
 
     def extras(self, job: JobInfo, now: datetime) -> Extras:
         if job.finding is None:
@@ -363,9 +405,9 @@ def _backup_info(item: BackupEntry) -> BackupInfo:
     return BackupInfo(path=str(item.path), size=item.size, verified=item.verified, created_at=item.created_at)
 
 
-def _history(job_id: str, runs: tuple[Run, ...], stats: JobStats | None) -> History:
+def _history(job_id: str, runs: tuple[Run, ...], stats: JobStats | None, source: str | None) -> History:
     if stats is None:
-        return History(job_id=job_id, companion=True, runs=runs)
+        return History(job_id=job_id, companion=True, runs=runs, source=source)
     return History(
         job_id=job_id,
         companion=True,
@@ -377,6 +419,7 @@ def _history(job_id: str, runs: tuple[Run, ...], stats: JobStats | None) -> Hist
         max=stats.max_s,
         last_success=stats.last_success,
         last_failure=_failure_time(stats.last_failure),
+        source=source,
     )
 
 
