@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,8 +136,9 @@ def _folder(url: str | None, table: str | None, schema: str | None, directory: P
     try:
         target = target_from(url, table, schema)
     except SchedtuiError as exc:
-        if exc.kind is not ErrorKind.CONFIG:
-            raise
+        configured = url or os.environ.get("SCHEDTUI_URL") or os.environ.get("DATABASE_URL")
+        if exc.kind is not ErrorKind.CONFIG or configured:
+            raise  # a URL was given: its own error (a URL without a file ...)
         raise SchedtuiError(
             "no backup folder: pass --dir, or --url (or set SCHEDTUI_URL) to use the database's default folder",
             ErrorKind.CONFIG,
