@@ -114,9 +114,9 @@ def test_direct_pause_resume_sqlite(tmp_path: Path) -> None:
         _direct_roundtrip(tmp_path, f"sqlite:///{folder / 'jobs.sqlite'}")
 
 
-@pytest.mark.postgres
-def test_direct_pause_resume_postgres(tmp_path: Path, pg_url: str) -> None:
-    _direct_roundtrip(tmp_path, pg_url)
+def test_direct_pause_resume_server(tmp_path: Path, server_url: str) -> None:
+    """PostgreSQL and MariaDB (``server_url``)."""
+    _direct_roundtrip(tmp_path, server_url)
 
 
 def test_cas_conflict_never_clobbers(tmp_path: Path) -> None:
@@ -248,6 +248,5 @@ def test_direct_against_live_scheduler_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.postgres
-def test_direct_against_live_scheduler_postgres(tmp_path: Path, pg_url: str) -> None:
-    _direct_live(tmp_path, pg_url)
+def test_direct_against_live_scheduler_server(tmp_path: Path, server_url: str) -> None:
+    _direct_live(tmp_path, server_url)

@@ -270,9 +270,9 @@ def _submit_command(
     with engine.begin() as conn:
         if not _job_exists(conn, target, job_id):
             return ControlResult(job_id, action, "companion", "failed", f"no job {job_id!r} in {_table_name(target)}")
+        # inserted_primary_key, not RETURNING: MySQL has no INSERT ... RETURNING
         cmd_id = conn.execute(
-            sa.insert(c)
-            .values(
+            sa.insert(c).values(
                 job_id=job_id,
                 action=action,
                 params=json.dumps({"jobs_table": _table_name(target)}),
@@ -282,8 +282,7 @@ def _submit_command(
                 deadline_at=ts + deadline,
                 status="pending",
             )
-            .returning(c.c.id)
-        ).scalar_one()
+        ).inserted_primary_key[0]
     word = _ACTION_WORDS[action]
     return ControlResult(
         job_id,
