@@ -66,7 +66,7 @@ def error_code(exc: BaseException) -> int | None:
 
 def _message(exc: BaseException, target: Target) -> str:
     orig = getattr(exc, "orig", None) or exc
-    args = getattr(orig, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
     raw = str(args[1]) if len(args) > 1 else str(orig)
     lines = raw.strip().splitlines()
     return mask_text(lines[0] if lines else type(exc).__name__, target.url)
