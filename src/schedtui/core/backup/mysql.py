@@ -107,7 +107,7 @@ def tool_version(tool: str) -> tuple[Version, str]:
     """From ``--version``: ``mariadb-dump from 11.4.2-MariaDB, client 10.19 ...``,
     ``mysqldump  Ver 10.19 Distrib 10.11.6-MariaDB ...``, ``mysqldump  Ver 8.0.36 for Linux ...``."""
     try:
-        out = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=30, env=_tool_env())
     except OSError as exc:
         raise SchedtuiError(f"cannot run {tool}: {exc.strerror}", ErrorKind.DRIVER) from None
     text = (out.stdout or out.stderr).strip()
