@@ -62,6 +62,8 @@ COMMANDS = (
     ("backups", "--json"),
     ("pause", "job-0", "--yes", "--json"),
     ("pause", "job-0", "--yes"),
+    ("metrics",),
+    ("metrics", "--format", "text", "--per-job", "all"),
 )
 
 

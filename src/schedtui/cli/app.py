@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException, UsageError
 
 from schedtui import __version__
-from schedtui.cli import cmd_backup, cmd_check, cmd_companion, cmd_control
+from schedtui.cli import cmd_backup, cmd_check, cmd_companion, cmd_control, cmd_metrics
 from schedtui.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -36,7 +36,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control):
+for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control, cmd_metrics):
     _module.register(app)
 
 
@@ -71,8 +71,12 @@ def console(
         run_console(target, read_only=read_only, refresh=refresh)
 
 
+#: Probe commands: bad arguments exit UNKNOWN (3), as a monitoring plugin should.
+_PROBES = ("check", "metrics")
+
+
 def _check_invoked(argv: list[str]) -> bool:
-    return any(a == "check" for a in argv if not a.startswith("-"))
+    return any(a in _PROBES for a in argv if not a.startswith("-"))
 
 
 def _argv_urls(argv: list[str]) -> list[str]:

@@ -73,7 +73,7 @@ def backups_component(ctx: CheckContext) -> Component | None:
     if verified:
         last = verified[0]
         age = (ctx.now - last.created_at).total_seconds()
-        data.update(last=last.name, last_at=last.created_at.isoformat(), age_s=round(age, 1))
+        data.update(last=last.name, last_at=last.created_at.isoformat(), age_s=round(age, 1), last_bytes=last.size)
         perf.insert(0, Perf("backup_age", round(age), "s", warn=round(max_age), min=0))
         stale = age > max_age
         statuses.append(Status.WARNING if stale else Status.OK)
