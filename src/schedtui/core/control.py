@@ -286,7 +286,7 @@ def _submit_command(
         if not _job_exists(conn, target, job_id):
             return ControlResult(job_id, action, "companion", "failed", f"no job {job_id!r} in {_table_name(target)}")
         # inserted_primary_key, not RETURNING: MySQL has no INSERT ... RETURNING
-        cmd_id = conn.execute(
+        inserted = conn.execute(
             sa.insert(c).values(
                 job_id=job_id,
                 action=action,
@@ -297,7 +297,11 @@ def _submit_command(
                 deadline_at=ts + deadline,
                 status="pending",
             )
-        ).inserted_primary_key[0]
+        )
+        key = inserted.inserted_primary_key
+        if key is None:
+            raise SchedtuiError("the database did not return the new command's id", ErrorKind.INTERNAL)
+        cmd_id = key[0]
     word = _ACTION_WORDS[action]
     return ControlResult(
         job_id,
