@@ -45,6 +45,9 @@ def make_engine(url: str) -> Any:
     url = database_url(url)
     if url.startswith("sqlite"):
         return sa.create_engine(url, connect_args={"timeout": 15})
+    if url.startswith(("mysql", "mariadb")):
+        # MySQL closes idle connections after wait_timeout (8 h by default): recycle before
+        return sa.create_engine(url, pool_pre_ping=True, pool_recycle=3600)
     return sa.create_engine(url, pool_pre_ping=True)
 
 
