@@ -195,3 +195,33 @@ def test_pickle_cut_at_the_blob_limit_is_a_finding(mysql_url: str, tmp_path: Pat
     result = create_backup(Target(mysql_url), tmp_path / "bk")
     assert result.undecodable == ("huge",)
     assert verify_backup(result.path).undecodable == ("huge",)
+
+
+def test_a_password_with_quotes_and_backslashes_reaches_the_tools(mysql_url: str, tmp_path: Path) -> None:
+    """The option file's quoting, as the real client tools read it: backup and restore as a
+    user whose password has every character that needs it."""
+    from urllib.parse import quote
+
+    make_store(mysql_url, 4)
+    db = sa.engine.make_url(mysql_url).database
+    password = "p\"a\\s s#'w;=x"
+    admin = sa.create_engine(mysql_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text("CREATE USER IF NOT EXISTS 'st_quote'@'127.0.0.1' IDENTIFIED BY :pw"), {"pw": password})
+        conn.execute(sa.text(f"GRANT ALL PRIVILEGES ON `{db}`.* TO 'st_quote'@'127.0.0.1'"))
+    admin.dispose()
+    try:
+        url = sa.engine.make_url(mysql_url)
+        quoted = f"mysql+pymysql://st_quote:{quote(password, safe='')}@{url.host}:{url.port}/{db}"
+        target = Target(quoted)
+        result = create_backup(target, tmp_path / "bk")
+        assert result.verified and result.rows == {"apscheduler_jobs": 4}
+        restored = restore_backup(target, result.path, watch=0.2)
+        assert restored.rows["apscheduler_jobs"] == 4
+        assert any("PROCESS privilege" in n for n in restored.notes)  # it sees only its own sessions
+        assert password not in (tmp_path / "bk" / "schedtui-backups.jsonl").read_text()
+    finally:
+        admin = sa.create_engine(mysql_url)
+        with admin.begin() as conn:
+            conn.execute(sa.text("DROP USER IF EXISTS 'st_quote'@'127.0.0.1'"))
+        admin.dispose()
