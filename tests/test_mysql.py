@@ -182,3 +182,36 @@ def test_unreachable_server_is_a_connect_error() -> None:
     with pytest.raises(SchedtuiError) as err:
         JobStoreReader(target).read()
     assert err.value.kind is ErrorKind.CONNECT and "hunter22" not in err.value.message
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("where", ["unreachable", "wrong-password"])
+def test_no_command_prints_the_password(
+    mysql_url: str, tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """Every command, against an unreachable server and against the real one with a wrong
+    password (the server's message quotes the user): the secret never appears."""
+    secret = "Zq7my'Se@cret"
+    from urllib.parse import quote
+
+    base = sa.engine.make_url(mysql_url)
+    host = f"127.0.0.1:{_free_port()}" if where == "unreachable" else f"{base.host}:{base.port}"
+    url = f"mysql://schedtui_admin:{quote(secret, safe='')}@{host}/{base.database}?ssl_key=/k/{quote(secret)}.pem"
+    commands = [
+        ["check"],
+        ["check", "--json"],
+        ["check", "--detailed"],
+        ["jobs"],
+        ["jobs", "--json"],
+        ["history"],
+        ["backup", "--dir", str(tmp_path)],
+        ["backups", "--dir", str(tmp_path)],
+        ["pause", "job-0"],
+    ]
+    for argv in commands:
+        with pytest.raises(SystemExit):
+            main([*argv, "--url", url])
+        out, err = capsys.readouterr()
+        for form in (secret, quote(secret, safe=""), quote(secret)):
+            assert form not in out + err, (argv, out, err)
+        assert "Traceback" not in out + err
