@@ -458,3 +458,21 @@ def test_several_stores_shown_together(
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert "[apscheduler_jobs]" in line and "[reports_jobs]" in line and "'reports_jobs:jobs'=3" in line
     assert _sha(db) == before
+
+
+def test_metrics_from_aegis_history(aegis: tuple[Path, dict[str, Any]]) -> None:
+    from schedtui.core.metrics import StoreCollector
+
+    db, manifest = aegis
+    before = _sha(db)
+    collector = StoreCollector(Target(f"sqlite:///{db}"), name="aegis", clock=_at(manifest, 2))
+    try:
+        got = collector.collect()
+    finally:
+        collector.close()
+    runs = {r.job: r for r in got.runs}
+    if "database_backup" in runs:  # the per-job selection takes the upcoming and problem jobs
+        assert (runs["database_backup"].successes, runs["database_backup"].failures) == (9, 1)
+    assert "sync_inventory" in runs and runs["sync_inventory"].failures >= 2
+    assert got.scheduler_state == "running"
+    assert _sha(db) == before
