@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException, UsageError
 
 from schedtui import __version__
-from schedtui.cli import cmd_backup, cmd_check, cmd_companion, cmd_control, cmd_metrics
+from schedtui.cli import cmd_backup, cmd_check, cmd_companion, cmd_control, cmd_metrics, cmd_preflight, cmd_undelete
 from schedtui.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -36,7 +36,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control, cmd_metrics):
+for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control, cmd_metrics, cmd_preflight, cmd_undelete):
     _module.register(app)
 
 
@@ -71,8 +71,9 @@ def console(
         run_console(target, read_only=read_only, refresh=refresh)
 
 
-#: Probe commands: bad arguments exit UNKNOWN (3), as a monitoring plugin should.
-_PROBES = ("check", "metrics")
+#: Probe commands: bad arguments exit UNKNOWN (3), as a monitoring plugin should
+#: (``preflight``: 3 is its "could not run").
+_PROBES = ("check", "metrics", "preflight")
 
 
 def _check_invoked(argv: list[str]) -> bool:

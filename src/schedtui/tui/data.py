@@ -68,6 +68,8 @@ class Frame:
     last_durations: dict[str, float] = field(default_factory=dict)
     last_backup: BackupInfo | None = None
     changed: bool = True
+    #: rows the deletion guard archived and nobody restored yet, newest first
+    archived: tuple[Any, ...] = ()
     #: the run history's source (``"Aegis job_execution"``); ``companion`` is True for any
     history_source: str | None = None
 
@@ -247,6 +249,12 @@ class Feed:
         if engine is None:
             return out
         schema = self.target.schema
+        try:
+            from schedtui.core.archive import read_archived
+
+            out["archived"] = read_archived(engine, schema, table=self.target.table, include_restored=False)
+        except Exception:
+            pass
         try:
             from schedtui.core import heartbeat as hb_mod
             from schedtui.core import history as hist_mod
