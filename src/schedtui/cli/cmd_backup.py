@@ -286,7 +286,11 @@ def restore_cmd(
                 )
             total = sum(checked.rows.values())
             what = (
-                "every table, view and sequence the dump contains" if file.suffix == ".pgdump" else "the database file"
+                "every table, view and sequence the dump contains"
+                if file.suffix == ".pgdump"
+                else "every table the dump contains"
+                if file.suffix == ".mysqldump"
+                else "the database file"
             )
             echo(f"Restore {file.name} ({total} rows, SHA-256 {'checked' if checked.hash_ok else 'not recorded'})")
             echo(f"into {target.safe_url}: this replaces {what}; the current database is kept first.")

@@ -45,6 +45,9 @@ _BATCH = 5000
 #: for the decode workers (``_decode_workers.MIN_ROWS``) on big stores.
 _DECODE_AT_ONCE = 100_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: SQLAlchemy's names of the MySQL family (``core.mysql.BACKENDS``; not imported here to
+#: keep a plain SQLite read free of SQLAlchemy).
+_MYSQL = frozenset({"mysql", "mariadb"})
 
 
 def _digest(data: bytes | None) -> bytes | None:
@@ -367,16 +370,14 @@ class JobStoreReader:
                 jobs = self._full(batches, _md5)
                 conn.rollback()
                 return jobs
-            if self._dialect == "postgresql":
+            if self._dialect == "postgresql" or self._dialect in _MYSQL:
+                # md5() is the same hex digest on PostgreSQL and MySQL/MariaDB
                 scan = conn.exec_driver_sql(f"SELECT id, {nrt}, md5(job_state) FROM {table}").fetchall()
                 changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
                 fetched: dict[str, Row] = {}
                 for i in range(0, len(changed), _CHUNK):
                     chunk = list(changed[i : i + _CHUNK])
-                    for r in conn.exec_driver_sql(
-                        f"SELECT id, {nrt}, job_state FROM {table} WHERE id = ANY(%(ids)s)",
-                        {"ids": chunk},
-                    ):
+                    for r in self._rows_by_id(conn, table, nrt, chunk):
                         fetched[r[0]] = (r[0], r[1], bytes(r[2]))
             else:
                 rows = [
@@ -386,6 +387,16 @@ class JobStoreReader:
                 fetched = {r[0]: r for r in rows if self._is_changed(r[0], r[1], digest=_md5(r[2]))}
             conn.rollback()
         return self._rebuild(scan, fetched, _md5)
+
+    def _rows_by_id(self, conn: Any, table: str, nrt: str, ids: list[str]) -> Any:
+        if self._dialect == "postgresql":
+            return conn.exec_driver_sql(
+                f"SELECT id, {nrt}, job_state FROM {table} WHERE id = ANY(%(ids)s)", {"ids": ids}
+            )
+        import sqlalchemy as sa
+
+        stmt = sa.text(f"SELECT id, {nrt}, job_state FROM {table} WHERE id IN :ids")
+        return conn.execute(stmt.bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids})
 
     def _is_changed(
         self, job_id: str, next_run_time: float | None, *, digest: Any = None, size: int | None = None
