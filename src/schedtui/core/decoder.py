@@ -28,6 +28,7 @@ from apscheduler.triggers.cron import CronTrigger as _Aps_CronTrigger
 
 from schedtui.core import _decode_workers, _segment_cache, _unpickle, _unpickle_watchdog, tzshim
 from schedtui.core._unpickle import ApsPlaceholder, UnpickleError
+from schedtui.core.exact import datetime_key
 from schedtui.core.model import CRON_FIELD_NAMES, DecodeFinding, JobInfo, TriggerSpec, job_from_fields
 from schedtui.core.saferepr import safe_repr
 
@@ -645,8 +646,8 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> t
     notes: list[DecodeFinding] = []
     if next_run_time is not None and column is None:
         notes.append(DecodeFinding("bad-column", f"next_run_time column holds {str(next_run_time)[:40]!r}"))
-    if pickled is not None:  # the same instant in the same zone object: one datetime
-        pickled = _shared(pickled, (pickled, id(pickled.tzinfo)))
+    if pickled is not None:  # one object per exact value (fields, fold and zone: not ``==``)
+        pickled = _shared(pickled, datetime_key(pickled))
     if (column is None) != (pickled is None):
         if column is None and next_run_time is None:
             notes.append(DecodeFinding("next-run-mismatch", "column says paused but the pickle has a next run time"))
