@@ -34,7 +34,6 @@ from schedtui.core.model import JobInfo, Target, TriggerSpec
 from schedtui.core.store import JobStoreReader
 from tests.conftest import FROZEN_NOW, ROOT
 from tests.fixtures.factory import FIXTURES
-from tests.fixtures.oracle_store import zone_name
 
 SEED = int(os.environ.get("SCHEDTUI_ORACLE_SEED", "20261101"))
 STORES = int(os.environ.get("SCHEDTUI_ORACLE_STORES", "5"))
@@ -56,6 +55,25 @@ def _write(urls: list[str]) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- our side as JSON
+# (``oracle_store`` is never imported here: it puts the application on ``sys.path``.)
+
+
+def zone_name(tz: tzinfo | None) -> str | None:
+    """``oracle_store.zone_name``: ZoneInfo/pytz key, ``UTC``, ``UTC+05:30``."""
+    if tz is None:
+        return None
+    key = getattr(tz, "key", None) or getattr(tz, "zone", None)
+    if isinstance(key, str):
+        return key
+    off = tz.utcoffset(None)
+    if off is None:
+        return str(tz)
+    secs = int(off.total_seconds())
+    if secs == 0:
+        return "UTC"
+    sign = "+" if secs >= 0 else "-"
+    secs = abs(secs)
+    return f"UTC{sign}{secs // 3600:02d}:{secs % 3600 // 60:02d}"
 
 
 def instant(dt: datetime | None) -> list | None:
@@ -292,6 +310,10 @@ def test_postgres_store_equals_apschedulers_own_load(pg_url: str) -> None:
     finally:
         reader.close()
     assert not diffs, "\n".join(diffs[:40])
+
+
+def test_the_application_never_reaches_this_process() -> None:
+    assert not any(m == "fixture_app" or m.startswith("fixture_app.") for m in sys.modules)
 
 
 def test_aps_placeholders_never_reach_the_compared_values(stores: list[tuple[Path, dict[str, Any]]]) -> None:

@@ -1,0 +1,235 @@
+"""Decoded rows as plain data that cannot execute anything (private).
+
+A decode worker sends each ``JobInfo`` back as ``marshal`` bytes of nested tuples of
+``str``/``int``/``float``/``bool``/``None``/``bytes`` (``marshal`` builds values only; it
+never calls anything). ``job_fields`` turns them back into ``JobInfo`` fields, checking
+every type on the way: datetimes as ``(y, m, d, H, M, S, us, fold, zone)``, zones as
+``("z", key)`` (validated IANA key), ``("p", zone, offset, dst, name)`` (pytz stand-in),
+``("f", days, seconds, microseconds, name)`` (fixed offset) or ``("u",)`` (UTC).
+"""
+
+from __future__ import annotations
+
+import marshal
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schedtui.core import tzshim
+from schedtui.core.model import DecodeFinding, JobInfo, TriggerSpec, job_from_fields
+
+VERSION = 4  # marshal format
+
+
+class WireError(ValueError):
+    """Results that are not what a decode worker writes."""
+
+
+# --------------------------------------------------------------------------- encode (worker)
+
+
+def _zone(tz: tzinfo | None) -> tuple | None:
+    if tz is None:
+        return None
+    if tz is UTC:
+        return ("u",)
+    if type(tz) is ZoneInfo:
+        return ("z", tz.key)
+    if type(tz) is tzshim.PytzZone:
+        return ("p", *tz.__reduce__()[1])
+    if type(tz) is timezone:
+        args = tz.__getinitargs__()  # type: ignore[attr-defined]
+        off: timedelta = args[0]
+        return ("f", off.days, off.seconds, off.microseconds, args[1] if len(args) > 1 else None)
+    raise WireError(f"unexpected zone {type(tz).__name__}")
+
+
+def _dt(dt: datetime | None) -> tuple | None:
+    if dt is None:
+        return None
+    return (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.microsecond, dt.fold, _zone(dt.tzinfo))
+
+
+def _spec(s: TriggerSpec | None) -> tuple | None:
+    if s is None:
+        return None
+    iv = s.interval
+    return (
+        s.kind,
+        s.timezone,
+        _zone(s.tz),
+        _dt(s.start_date),
+        _dt(s.end_date),
+        s.jitter,
+        s.cron,
+        None if s.cron_explicit is None else tuple(sorted(s.cron_explicit)),
+        None if iv is None else (iv.days, iv.seconds, iv.microseconds),
+        _dt(s.run_date),
+        s.calendar,
+        s.calendar_time,
+        tuple(_spec(c) for c in s.children),
+    )
+
+
+def _finding(f: DecodeFinding | None) -> tuple | None:
+    return None if f is None else (f.code, f.message)
+
+
+def encode(fields: tuple) -> bytes:
+    """``JobInfo`` fields (``decoder._safe_fields``' tuple) as marshal bytes."""
+    (
+        jid,
+        column,
+        size,
+        finding,
+        name,
+        func,
+        trigger,
+        executor,
+        args_r,
+        kwargs_r,
+        mgt,
+        coalesce,
+        mi,
+        pickled,
+        notes,
+        proto,
+    ) = fields
+    return marshal.dumps(
+        (
+            jid, _dt(column), size, _finding(finding), name, func, _spec(trigger), executor, args_r, kwargs_r,
+            mgt, coalesce, mi, _dt(pickled), tuple(_finding(n) for n in notes), proto,
+        ),
+        VERSION,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- decode (reader)
+
+
+def _is(value: Any, *types: type) -> Any:
+    if type(value) not in types:
+        raise WireError(f"unexpected {type(value).__name__}")
+    return value
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else _is(value, str)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else _is(value, int)
+
+
+def _tuple(value: Any, n: int | None = None) -> tuple:
+    _is(value, tuple)
+    if n is not None and len(value) != n:
+        raise WireError("wrong length")
+    return value  # type: ignore[no-any-return]
+
+
+def _to_zone(v: Any) -> tzinfo | None:
+    if v is None:
+        return None
+    v = _tuple(v)
+    tag = v[0] if v else None
+    if tag == "u" and len(v) == 1:
+        return UTC
+    if tag == "z" and len(v) == 2:
+        return tzshim.zone_from_key(v[1])
+    if tag == "p" and len(v) == 5:
+        return tzshim.PytzZone(_is(v[1], str), _is(v[2], int), _is(v[3], int), _is(v[4], str))
+    if tag == "f" and len(v) == 5:
+        off = timedelta(_is(v[1], int), _is(v[2], int), _is(v[3], int))
+        return timezone(off) if v[4] is None else timezone(off, _is(v[4], str))
+    raise WireError("unexpected zone")
+
+
+def _to_dt(v: Any) -> datetime | None:
+    if v is None:
+        return None
+    y, mo, d, h, mi, s, us, fold, zone = _tuple(v, 9)
+    for part in (y, mo, d, h, mi, s, us, fold):
+        _is(part, int)
+    return datetime(y, mo, d, h, mi, s, us, tzinfo=_to_zone(zone), fold=fold)
+
+
+def _to_pairs(v: Any) -> tuple[tuple[str, str], ...] | None:
+    if v is None:
+        return None
+    return tuple((_is(a, str), _is(b, str)) for a, b in (_tuple(p, 2) for p in _tuple(v)))
+
+
+def _to_ints(v: Any, n: int) -> Any:
+    if v is None:
+        return None
+    return tuple(_is(x, int) for x in _tuple(v, n))
+
+
+def _to_spec(v: Any, depth: int = 0) -> TriggerSpec | None:
+    if v is None:
+        return None
+    if depth > 16:
+        raise WireError("nested too deeply")
+    kind, tzname, tz, start, end, jitter, cron, explicit, iv, run, cal, cal_time, children = _tuple(v, 13)
+    return TriggerSpec(
+        kind=_is(kind, str),
+        timezone=_opt_str(tzname),
+        tz=_to_zone(tz),
+        start_date=_to_dt(start),
+        end_date=_to_dt(end),
+        jitter=_opt_int(jitter),
+        cron=_to_pairs(cron),
+        cron_explicit=None if explicit is None else frozenset(_is(x, str) for x in _tuple(explicit)),
+        interval=None if iv is None else timedelta(*(_is(x, int) for x in _tuple(iv, 3))),
+        run_date=_to_dt(run),
+        calendar=_to_ints(cal, 4),
+        calendar_time=_to_ints(cal_time, 3),
+        children=tuple(_to_spec(c, depth + 1) for c in _tuple(children)),  # type: ignore[misc]
+    )
+
+
+def _to_finding(v: Any) -> DecodeFinding | None:
+    if v is None:
+        return None
+    code, message = _tuple(v, 2)
+    return DecodeFinding(_is(code, str), _is(message, str))
+
+
+def job(data: bytes) -> JobInfo:
+    """One ``JobInfo`` from what ``encode`` wrote (raises ``WireError`` on anything else)."""
+    try:
+        v = marshal.loads(data)
+    except (EOFError, ValueError, TypeError) as exc:
+        raise WireError(f"unreadable results: {exc}") from None
+    try:
+        (
+            jid,
+            column,
+            size,
+            finding,
+            name,
+            func,
+            trigger,
+            executor,
+            args_r,
+            kwargs_r,
+            mgt,
+            coalesce,
+            mi,
+            pickled,
+            notes,
+            proto,
+        ) = _tuple(v, 16)
+        return job_from_fields(
+            (
+                _is(jid, str), _to_dt(column), _is(size, int), _to_finding(finding), _opt_str(name), _opt_str(func),
+                _to_spec(trigger), _opt_str(executor), _is(args_r, str), _is(kwargs_r, str),
+                None if mgt is None else _is(mgt, int, float), None if coalesce is None else _is(coalesce, bool),
+                _opt_int(mi), _to_dt(pickled), tuple(_to_finding(n) for n in _tuple(notes)), _opt_int(proto),
+            )
+        )  # fmt: skip
+    except WireError:
+        raise
+    except (ValueError, TypeError, OverflowError, tzshim.ZoneError) as exc:
+        raise WireError(f"invalid results: {exc}") from None
