@@ -32,14 +32,14 @@ from schedtui.core._unpickle import ApsPlaceholder, Placeholder
 from schedtui.core.decoder import decode_rows, decode_state
 from schedtui.core.model import JobInfo, Target, TriggerSpec
 from schedtui.core.store import JobStoreReader
-from tests.conftest import FROZEN_NOW, ROOT
-from tests.fixtures.factory import FIXTURES
+from tests.fixtures.factory import DEFAULT_NOW, FIXTURES, ROOT
 
 SEED = int(os.environ.get("SCHEDTUI_ORACLE_SEED", "20261101"))
 STORES = int(os.environ.get("SCHEDTUI_ORACLE_STORES", "5"))
 JOBS = int(os.environ.get("SCHEDTUI_ORACLE_JOBS", "40"))
 FIRES = 20
 SQL = "SELECT id, next_run_time, job_state FROM apscheduler_jobs"
+FROZEN_NOW = datetime.fromisoformat(DEFAULT_NOW)
 
 
 def _write(urls: list[str]) -> list[dict[str, Any]]:

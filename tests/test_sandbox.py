@@ -16,8 +16,7 @@ import pytest
 
 from schedtui.core import _sandbox, _unpickle
 from schedtui.core.decoder import decode_rows
-from tests.conftest import ROOT
-from tests.fixtures.factory import sqlite_store
+from tests.fixtures.factory import ROOT, sqlite_store
 from tests.fixtures.hostile import state_bytes
 
 #: ~90 bytes: a dict key that is a 40-level shared tuple DAG (2**40 hash steps in C).
@@ -94,3 +93,28 @@ def test_check_answers_in_bounded_time_with_hash_bombs(tmp_path: Path) -> None:
     assert elapsed < 3 * _sandbox.ROW_LIMIT + 10, elapsed
     assert proc.returncode in (1, 2), proc.stdout + proc.stderr  # WARNING/CRITICAL, not UNKNOWN
     assert "undecodable" in proc.stdout.lower() or "3" in proc.stdout
+
+
+def test_results_that_are_not_what_a_worker_writes_are_refused() -> None:
+    import marshal
+
+    from schedtui.core import _wire
+
+    good = _wire.encode(_fields())
+    assert _wire.job(good).id == "r0"
+    for bad in (
+        b"",
+        b"\x00garbage",
+        marshal.dumps([1, 2]),
+        marshal.dumps(("x",) * 16),
+        marshal.dumps(compile("1", "", "eval")),
+    ):
+        with pytest.raises(_wire.WireError):
+            _wire.job(bad)
+
+
+def _fields() -> tuple:
+    from schedtui.core import decoder
+
+    row = _good(1)[0]
+    return decoder._safe_fields(row[0], row[1], row[2])

@@ -279,10 +279,11 @@ class Sandbox:
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
 
-    def prestart(self, count: int | None = None) -> None:
-        """Start the workers now (before the first read needs them)."""
+    def prestart(self, count: int = 1) -> None:
+        """Start ``count`` workers now (before the first read needs them; a large read
+        starts the others it uses)."""
         with self._lock:
-            self._ensure(count or worker_count())
+            self._ensure(count)
 
     def _ensure(self, count: int) -> None:
         self._workers = [w for w in self._workers if w.alive()]

@@ -128,9 +128,22 @@ def _tuple(value: Any, n: int | None = None) -> tuple:
     return value  # type: ignore[no-any-return]
 
 
+#: Zones by their full wire tuple (which defines them exactly).
+_ZONES: dict[tuple, tzinfo] = {}
+
+
 def _to_zone(v: Any) -> tzinfo | None:
     if v is None:
         return None
+    z = _ZONES.get(v) if type(v) is tuple else None
+    if z is None:
+        z = _zone_of(v)
+        if len(_ZONES) < 1024:
+            _ZONES[v] = z
+    return z
+
+
+def _zone_of(v: Any) -> tzinfo:
     v = _tuple(v)
     tag = v[0] if v else None
     if tag == "u" and len(v) == 1:
@@ -148,10 +161,10 @@ def _to_zone(v: Any) -> tzinfo | None:
 def _to_dt(v: Any) -> datetime | None:
     if v is None:
         return None
-    y, mo, d, h, mi, s, us, fold, zone = _tuple(v, 9)
-    for part in (y, mo, d, h, mi, s, us, fold):
-        _is(part, int)
-    return datetime(y, mo, d, h, mi, s, us, tzinfo=_to_zone(zone), fold=fold)
+    if type(v) is not tuple or len(v) != 9:
+        raise WireError("not a datetime")
+    # datetime() itself refuses anything but integers in range
+    return datetime(v[0], v[1], v[2], v[3], v[4], v[5], v[6], _to_zone(v[8]), fold=v[7])
 
 
 def _to_pairs(v: Any) -> tuple[tuple[str, str], ...] | None:
