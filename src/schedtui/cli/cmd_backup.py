@@ -190,10 +190,21 @@ def restore_cmd(
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Restore even while a heartbeat says a scheduler runs, or without a manifest record."
+            "--force",
+            help="Restore even while a scheduler may be running (then restart it), or without a manifest record.",
         ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    watch: Annotated[
+        float | None,
+        typer.Option(
+            "--watch",
+            metavar="SECONDS",
+            min=0,
+            help="Watch the store this long for a scheduler's writes before restoring (default 3; 0: do not watch).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replace the job store's database with a verified backup (keeps the current one)."""
@@ -219,7 +230,9 @@ def restore_cmd(
             if not typer.confirm("Continue?", default=False):
                 typer.echo("not restored")
                 raise typer.Exit(EXIT_USAGE)
-        result = restore_backup(target, file, force=force)
+        from schedtui.core.backup.writers import DEFAULT_WATCH_S
+
+        result = restore_backup(target, file, force=force, watch=DEFAULT_WATCH_S if watch is None else watch)
     if as_json:
         data = _result_json(result)
         data["kept"] = [str(p) for p in result.kept]

@@ -79,8 +79,10 @@ def target_from(url: str | None, table: str | None, schema: str | None) -> Targe
 
 
 def error_line(message: str, *urls: str) -> None:
-    """Print ``schedtui: message`` on stderr with every password masked."""
-    typer.echo(f"schedtui: {mask_text(message, *urls)}", err=True)
+    """Print ``schedtui: message`` on stderr with every credential masked (those of
+    ``urls`` and of the URLs in the environment, which is where ``--url`` falls back to)."""
+    env_urls = [os.environ.get(name, "") for name in ("SCHEDTUI_URL", "DATABASE_URL")]
+    typer.echo(f"schedtui: {mask_text(message, *urls, *env_urls)}", err=True)
 
 
 def fail(error: SchedtuiError, *urls: str) -> NoReturn:
