@@ -118,3 +118,11 @@ def _fields() -> tuple:
 
     row = _good(1)[0]
     return decoder._safe_fields(row[0], row[1], row[2])
+
+
+def test_oversized_rows_are_findings_without_reaching_a_worker() -> None:
+    rows = [("big", None, b"\x80\x05" + b"N" * (2 * 1024 * 1024)), *_good(2)]
+    out = decode_rows(rows)
+    assert out[0].finding is not None and out[0].finding.code == "too-large"
+    assert out[0].state_size == len(rows[0][2])
+    assert [j.finding for j in out[1:]] == [None, None]

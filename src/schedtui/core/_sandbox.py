@@ -51,8 +51,9 @@ DEFAULT_BUDGET = 20.0
 MEMORY_MARGIN = 768 * 1024 * 1024
 #: Seconds a worker may take to start.
 START_LIMIT = 30.0
-#: Rows per request sent to a worker.
+#: Rows per request sent to a worker, and the most bytes of job states in one request.
 BATCH = 4000
+BATCH_BYTES = 16 * 1024 * 1024
 _LEN = struct.Struct("<I")
 _INDEX = struct.Struct("<q")
 _SLOT = struct.Struct("<dd")  # (row of the batch being decoded, monotonic time it started)
@@ -327,7 +328,13 @@ class Sandbox:
         def feed(w: _Worker) -> None:
             if not todo:
                 return
-            take = [todo.pop() for _ in range(min(per_worker, len(todo)))]
+            take: list[int] = []
+            size = 0
+            while todo and len(take) < per_worker and size < BATCH_BYTES:
+                i = todo.pop()
+                take.append(i)
+                state = rows[i][2]
+                size += len(state) if isinstance(state, (bytes, bytearray, memoryview, str)) else 0
             try:
                 w.send([_plain(rows[i]) for i in take], take, max(1.0, deadline - time.monotonic()))
             except OSError:

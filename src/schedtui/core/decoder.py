@@ -738,6 +738,20 @@ def decode_rows(
     rows = rows if isinstance(rows, list) else list(rows)
     if not watchdog:
         return _decode_serial(rows)
+    # Oversized rows are findings without being parsed (nor sent to a worker).
+    big = [
+        i for i, r in enumerate(rows) if isinstance(r[2], (bytes, bytearray, memoryview)) and len(r[2]) > MAX_ROW_BYTES
+    ]
+    if big:
+        skip = set(big)
+        rest = [r for i, r in enumerate(rows) if i not in skip]
+        decoded = iter(decode_rows(rest, meanwhile=meanwhile, budget=budget))
+        return [
+            _not_decoded(r, "too-large", f"job_state is {len(r[2])} bytes (limit {MAX_ROW_BYTES})")
+            if i in skip
+            else next(decoded)
+            for i, r in enumerate(rows)
+        ]
     results = _sandbox.pool().decode(rows, budget=budget, meanwhile=meanwhile)
     return [r if type(r) is JobInfo else _not_decoded(rows[i], r.code, r.message) for i, r in enumerate(results)]
 
