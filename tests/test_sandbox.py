@@ -126,3 +126,15 @@ def test_oversized_rows_are_findings_without_reaching_a_worker() -> None:
     assert out[0].finding is not None and out[0].finding.code == "too-large"
     assert out[0].state_size == len(rows[0][2])
     assert [j.finding for j in out[1:]] == [None, None]
+
+
+def test_workers_that_cannot_start_make_findings_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = _sandbox.Sandbox()
+    monkeypatch.setattr(_sandbox, "_WORKER_CODE", "raise SystemExit(1)")
+    try:
+        t0 = time.monotonic()
+        out = pool.decode(_good(50))
+        assert time.monotonic() - t0 < 20
+        assert all(type(r) is _sandbox.Failed and "could not start" in r.message for r in out)
+    finally:
+        pool.close()

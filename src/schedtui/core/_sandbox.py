@@ -202,6 +202,8 @@ class _Worker:
         #: The batch in flight: indices (into the read's rows) of the rows sent.
         self.pending: list[int] = []
         self.batch_sent = 0.0
+        #: Whether it ever started a row (a worker that dies before is not a row's fault).
+        self.progressed = False
 
     def send(self, rows: list[tuple], indices: list[int], cpu: float) -> None:
         self.pending = list(indices)
@@ -233,11 +235,16 @@ class _Worker:
                 out.append((index, bytes(buf[pos + 12 : pos + 4 + n])))
             pos += 4 + n
         del buf[:pos]
+        if out:
+            self.progressed = True
         return out, finished
 
     def current(self) -> int | None:
         current, _since = _SLOT.unpack_from(self.slot, 0)
-        return None if current == _DONE else int(current)
+        if current == _DONE:
+            return None
+        self.progressed = True
+        return int(current)
 
     def stuck(self, now: float) -> bool:
         """Whether this worker has been on one row longer than ``ROW_LIMIT`` (or has not
@@ -279,6 +286,8 @@ class Sandbox:
     def __init__(self) -> None:
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
+        #: Workers that died before decoding anything, in a row (2: give up for this read).
+        self._start_failures = 0
 
     def prestart(self, count: int = 1) -> None:
         """Start ``count`` workers now (before the first read needs them; a large read
@@ -316,6 +325,7 @@ class Sandbox:
         out: list[Any] = [None] * n
         if not n:
             return out
+        self._start_failures = 0
         deadline = time.monotonic() + budget
         count = max(1, min(worker_count(), (n + 999) // 1000))
         self._ensure(count)
@@ -379,9 +389,14 @@ class Sandbox:
         for w in list(busy.values()):
             self._retire(w)
         busy.clear()
+        broken = self._start_failures >= 2
         for i in range(n):
             if out[i] is None:
-                out[i] = Failed(i, "time-budget", f"not decoded: the read's time budget ({budget:g} s) ran out")
+                out[i] = (
+                    Failed(i, "internal", "not decoded: the decode worker processes could not start")
+                    if broken
+                    else Failed(i, "time-budget", f"not decoded: the read's time budget ({budget:g} s) ran out")
+                )
         return out
 
     def _retire(self, w: _Worker) -> None:
@@ -412,6 +427,26 @@ class Sandbox:
         with contextlib.suppress(ValueError):
             self._workers.remove(w)
         pending = [i for i in w.pending if out[i] is None]
+        if died and not w.progressed:  # it never started a row: no row to blame
+            self._start_failures += 1
+            todo.extend(reversed(pending))
+            if self._start_failures >= 2:
+                return
+        else:
+            self._start_failures = 0
+            self._blame(w, out, pending, position, died, todo)
+        try:
+            fresh = _Worker()
+        except OSError:
+            return
+        self._workers.append(fresh)
+        with contextlib.suppress(OSError):
+            feed(fresh)
+
+    def _blame(
+        self, w: _Worker, out: list[Any], pending: list[int], position: int | None, died: str | None, todo: list[int]
+    ) -> None:
+        """The row ``w`` was on becomes a ``too-slow`` finding; the rest goes back."""
         bad: int | None = None
         if position is not None and 0 <= position < len(w.pending):
             bad = w.pending[position]
@@ -422,13 +457,6 @@ class Sandbox:
             out[bad] = Failed(bad, "too-slow", f"{why} (the row was not decoded)")
         rest = [i for i in pending if i != bad]
         todo.extend(reversed(rest))
-        try:
-            fresh = _Worker()
-        except OSError:
-            return
-        self._workers.append(fresh)
-        with contextlib.suppress(OSError):
-            feed(fresh)
 
 
 def _plain(row: Sequence[Any]) -> tuple:
