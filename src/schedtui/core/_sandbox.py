@@ -288,6 +288,7 @@ class Sandbox:
         self._lock = threading.Lock()
         #: Workers that died before decoding anything, in a row (2: give up for this read).
         self._start_failures = 0
+        self._raw: list[bytes | None] | None = None
 
     def prestart(self, count: int = 1) -> None:
         """Start ``count`` workers now (before the first read needs them; a large read
@@ -312,11 +313,22 @@ class Sandbox:
         *,
         budget: float | None = None,
         meanwhile: Callable[[], object] | None = None,
+        raw: list[bytes | None] | None = None,
     ) -> list[Any]:
-        """``JobInfo`` (or ``Failed``) for every row, in order, within ``budget`` seconds."""
+        """``JobInfo`` (or ``Failed``) for every row, in order, within ``budget`` seconds;
+        ``raw`` (as long as ``rows``) receives each decoded row's wire bytes."""
         budget = budget_from_env() if budget is None else budget
         with self._lock:
-            return self._decode(rows, budget, meanwhile)
+            self._raw = raw
+            try:
+                return self._decode(rows, budget, meanwhile)
+            finally:
+                self._raw = None
+
+    def _take(self, out: list[Any], index: int, data: bytes) -> None:
+        out[index] = _wire.job(data)
+        if self._raw is not None:
+            self._raw[index] = data
 
     def _decode(
         self, rows: Sequence[Sequence[Any]], budget: float, meanwhile: Callable[[], object] | None
@@ -373,8 +385,7 @@ class Sandbox:
                 try:
                     records, finished = w.read()
                     for k, data in records:
-                        index = w.pending[k]
-                        out[index] = _wire.job(data)
+                        self._take(out, w.pending[k], data)
                     if finished:
                         w.pending = []
                         del busy[id(w)]
@@ -420,7 +431,7 @@ class Sandbox:
             while select.select([w.results.fileno()], [], [], 0)[0]:
                 records, _ = w.read()
                 for k, data in records:
-                    out[w.pending[k]] = _wire.job(data)
+                    self._take(out, w.pending[k], data)
         position = w.current()
         w.kill()
         busy.pop(id(w), None)

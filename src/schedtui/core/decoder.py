@@ -724,6 +724,7 @@ def decode_rows(
     watchdog: bool = True,
     meanwhile: Callable[[], object] | None = None,
     budget: float | None = None,
+    cache: Any = None,
 ) -> list[JobInfo]:
     """Decode many ``(id, next_run_time, job_state)`` rows. Never raises for a row.
 
@@ -733,7 +734,8 @@ def decode_rows(
     within ``budget`` seconds in all (default ``SCHEDTUI_DECODE_BUDGET`` or
     ``_sandbox.DEFAULT_BUDGET``) become ``time-budget`` findings. ``meanwhile`` is called
     here while the workers run (its errors are ignored). Without ``watchdog`` the rows are
-    decoded in this process (what a worker does).
+    decoded in this process (what a worker does). ``cache`` (a ``_decode_cache.DecodeCache``)
+    answers the rows whose id, column and bytes it saw decoded before.
     """
     rows = rows if isinstance(rows, list) else list(rows)
     if not watchdog:
@@ -752,8 +754,43 @@ def decode_rows(
             else next(decoded)
             for i, r in enumerate(rows)
         ]
+    if cache is not None:
+        return _decode_cached(rows, cache, budget, meanwhile)
     results = _sandbox.pool().decode(rows, budget=budget, meanwhile=meanwhile)
     return [r if type(r) is JobInfo else _not_decoded(rows[i], r.code, r.message) for i, r in enumerate(results)]
+
+
+def _decode_cached(
+    rows: list[Sequence[Any]], cache: Any, budget: float | None, meanwhile: Callable[[], object] | None
+) -> list[JobInfo]:
+    """``decode_rows`` through the repeated-probe cache: only unseen rows go to the sandbox."""
+    from schedtui.core import _decode_cache, _wire
+
+    out: list[JobInfo | None] = [None] * len(rows)
+    keys = [_decode_cache.row_key(r) for r in rows]
+    misses: list[int] = []
+    for i, key in enumerate(keys):
+        data = cache.get(key)
+        if data is not None:
+            try:
+                out[i] = _wire.job(data)
+                continue
+            except _wire.WireError:
+                cache.forget(key)
+        misses.append(i)
+    if misses:
+        todo = [rows[i] for i in misses]
+        raw: list[bytes | None] = [None] * len(todo)
+        results = _sandbox.pool().decode(todo, budget=budget, meanwhile=meanwhile, raw=raw)
+        for j, (i, r) in enumerate(zip(misses, results, strict=True)):
+            if type(r) is JobInfo:
+                out[i] = r
+                data = raw[j]
+                if data is not None and (r.finding is None or r.finding.code not in _decode_cache.TRANSIENT):
+                    cache.put(keys[i], data)
+            else:
+                out[i] = _not_decoded(rows[i], r.code, r.message)
+    return out  # type: ignore[return-value]
 
 
 def prestart() -> None:

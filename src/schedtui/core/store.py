@@ -358,9 +358,14 @@ class JobStoreReader:
         jobs: list[JobInfo] = []
         cache: dict[str, _Entry] = {}
         pending: list[Row] = []
+        probe_cache = None
+        if not self._incremental:  # a one-shot read (check, jobs): the repeated-probe cache
+            from schedtui.core._decode_cache import DecodeCache
+
+            probe_cache = DecodeCache.for_url(repr((self.target.url, self.target.table, self.target.schema)))
 
         def flush() -> None:
-            decoded = decode_rows(pending, meanwhile=_load_sqlalchemy, budget=self._budget_left())
+            decoded = decode_rows(pending, meanwhile=_load_sqlalchemy, budget=self._budget_left(), cache=probe_cache)
             if self._incremental:
                 new = tuple.__new__
                 for row, job in zip(pending, decoded, strict=True):
@@ -373,6 +378,8 @@ class JobStoreReader:
                 flush()
                 pending = []
         flush()
+        if probe_cache is not None:
+            probe_cache.save()
         self._cache = cache
         ordered = sorted_jobs(jobs)
         self._order = [(sort_key(j), j.id) for j in ordered] if self._incremental else []
