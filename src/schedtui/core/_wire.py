@@ -11,6 +11,7 @@ every type on the way: datetimes as ``(y, m, d, H, M, S, us, fold, zone)``, zone
 from __future__ import annotations
 
 import marshal
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -167,16 +168,37 @@ def _to_dt(v: Any) -> datetime | None:
     return datetime(v[0], v[1], v[2], v[3], v[4], v[5], v[6], _to_zone(v[8]), fold=v[7])
 
 
+def _strs(v: Any) -> tuple:
+    """``v`` itself if it is a tuple of ``str``."""
+    if type(v) is not tuple:
+        raise WireError("not a tuple")
+    for x in v:
+        if type(x) is not str:
+            raise WireError("not a string")
+    return v  # type: ignore[no-any-return]
+
+
 def _to_pairs(v: Any) -> tuple[tuple[str, str], ...] | None:
+    """Cron fields: ``v`` itself once every item is a pair of ``str`` (tuples are immutable)."""
     if v is None:
         return None
-    return tuple((_is(a, str), _is(b, str)) for a, b in (_tuple(p, 2) for p in _tuple(v)))
+    if type(v) is not tuple:
+        raise WireError("cron fields are not a tuple")
+    for p in v:
+        if type(p) is not tuple or len(p) != 2 or type(p[0]) is not str or type(p[1]) is not str:
+            raise WireError("cron field is not a pair of strings")
+    return v  # type: ignore[no-any-return]
 
 
 def _to_ints(v: Any, n: int) -> Any:
     if v is None:
         return None
-    return tuple(_is(x, int) for x in _tuple(v, n))
+    if type(v) is not tuple or len(v) != n:
+        raise WireError("not a tuple of integers")
+    for x in v:
+        if type(x) is not int:
+            raise WireError("not an integer")
+    return v
 
 
 def _to_spec(v: Any, depth: int = 0) -> TriggerSpec | None:
@@ -185,21 +207,36 @@ def _to_spec(v: Any, depth: int = 0) -> TriggerSpec | None:
     if depth > 16:
         raise WireError("nested too deeply")
     kind, tzname, tz, start, end, jitter, cron, explicit, iv, run, cal, cal_time, children = _tuple(v, 13)
-    return TriggerSpec(
-        kind=_is(kind, str),
-        timezone=_opt_str(tzname),
-        tz=_to_zone(tz),
-        start_date=_to_dt(start),
-        end_date=_to_dt(end),
-        jitter=_opt_int(jitter),
-        cron=_to_pairs(cron),
-        cron_explicit=None if explicit is None else frozenset(_is(x, str) for x in _tuple(explicit)),
-        interval=None if iv is None else timedelta(*(_is(x, int) for x in _tuple(iv, 3))),
-        run_date=_to_dt(run),
-        calendar=_to_ints(cal, 4),
-        calendar_time=_to_ints(cal_time, 3),
-        children=tuple(_to_spec(c, depth + 1) for c in _tuple(children)),  # type: ignore[misc]
-    )
+    if type(kind) is not str or (tzname is not None and type(tzname) is not str):
+        raise WireError("trigger kind or zone name is not a string")
+    if jitter is not None and type(jitter) is not int:
+        raise WireError("jitter is not an integer")
+    spec = _new(TriggerSpec)  # the slots filled directly, as the frozen __init__ does
+    _k(spec, kind)
+    _tzn(spec, tzname)
+    _tz(spec, _to_zone(tz))
+    _start(spec, _to_dt(start))
+    _end(spec, _to_dt(end))
+    _jit(spec, jitter)
+    _cron(spec, _to_pairs(cron))
+    _expl(spec, None if explicit is None else frozenset(_strs(explicit)))
+    _iv(spec, None if iv is None else timedelta(*_to_ints(iv, 3)))
+    _run(spec, _to_dt(run))
+    _cal(spec, _to_ints(cal, 4))
+    _calt(spec, _to_ints(cal_time, 3))
+    _kids(spec, () if children == () else tuple(_to_spec(c, depth + 1) for c in _tuple(children)))
+    return spec  # type: ignore[no-any-return]
+
+
+_SPEC_FIELDS = tuple(f.name for f in fields(TriggerSpec))
+assert _SPEC_FIELDS == (
+    "kind", "timezone", "tz", "start_date", "end_date", "jitter", "cron", "cron_explicit", "interval", "run_date",
+    "calendar", "calendar_time", "children",
+), "update _to_spec with TriggerSpec"  # fmt: skip
+_new = object.__new__
+(_k, _tzn, _tz, _start, _end, _jit, _cron, _expl, _iv, _run, _cal, _calt, _kids) = (
+    getattr(TriggerSpec, name).__set__ for name in _SPEC_FIELDS
+)
 
 
 def _to_finding(v: Any) -> DecodeFinding | None:
