@@ -42,7 +42,7 @@ _RESORT_ABOVE = 2000
 #: Rows fetched at a time on a first read.
 _BATCH = 5000
 #: Rows decoded at once on a first read (bounds the raw bytes held).
-_DECODE_AT_ONCE = 100_000
+_DECODE_AT_ONCE = 20_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
