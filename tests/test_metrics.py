@@ -307,7 +307,7 @@ def test_run_counters_keep_counting_past_retention(mixed: Path) -> None:
         first = {r.job: r for r in collector.collect().runs}["late"]
         assert (first.successes, first.failures, first.skipped) == (150, 2, 1)
         stats = window_stats(engine, ["late"], None, window=100)["late"]
-        assert (first.p50, first.p95, first.max) == (stats["p50_s"], stats["p95_s"], stats["max_s"])
+        assert (first.p50, first.p95, first.max) == (stats.p50_s, stats.p95_s, stats.max_s)
         # the companion prunes the oldest 100 runs and records 5 new ones
         t = T.tables_for(None).runs
         with engine.begin() as conn:

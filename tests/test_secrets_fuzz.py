@@ -64,6 +64,13 @@ COMMANDS = (
     ("pause", "job-0", "--yes"),
     ("metrics",),
     ("metrics", "--format", "text", "--per-job", "all"),
+    ("preflight", "--app-root", "."),
+    ("preflight", "--app-root", ".", "--json"),
+    ("diff",),
+    ("diff", "--json"),
+    ("restore", "--missing", "--dry-run"),
+    ("restore", "--missing", "--yes", "--json"),
+    ("restore", "--archived", "job-0", "--yes"),
 )
 
 

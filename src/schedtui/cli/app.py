@@ -15,13 +15,14 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException, UsageError
 
 from schedtui import __version__
-from schedtui.cli import cmd_backup, cmd_check, cmd_companion, cmd_control, cmd_metrics
+from schedtui.cli import cmd_backup, cmd_check, cmd_companion, cmd_control, cmd_metrics, cmd_preflight, cmd_undelete
 from schedtui.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
     SchemaOpt,
     TableOpt,
     UrlOpt,
+    error_line,
     handled,
     target_from,
 )
@@ -36,7 +37,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control, cmd_metrics):
+for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control, cmd_metrics, cmd_preflight, cmd_undelete):
     _module.register(app)
 
 
@@ -71,8 +72,9 @@ def console(
         run_console(target, read_only=read_only, refresh=refresh)
 
 
-#: Probe commands: bad arguments exit UNKNOWN (3), as a monitoring plugin should.
-_PROBES = ("check", "metrics")
+#: Probe commands: bad arguments exit UNKNOWN (3), as a monitoring plugin should
+#: (``preflight``: 3 is its "could not run").
+_PROBES = ("check", "metrics", "preflight")
 
 
 def _check_invoked(argv: list[str]) -> bool:
@@ -110,8 +112,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("SCHEDTUI_DEBUG"):
             traceback.print_exc()
-        from schedtui.cli.common import error_line
-
         error_line(f"internal error: {type(exc).__name__}: {exc}", *_argv_urls(argv))
         sys.exit(3 if is_check else EXIT_FAILURE)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,11 +17,15 @@ from schedtui.cli.common import (
     SchemaOpt,
     TableOpt,
     UrlOpt,
+    echo,
+    error_line,
     handled,
     print_json,
     target_from,
 )
 from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.model import Target
+from schedtui.core.text import safe_text
 
 DirOpt = Annotated[
     Path | None,
@@ -58,7 +63,7 @@ def _progress_printer() -> Any:
         return None
 
     def show(fraction: float, text: str) -> None:
-        typer.echo(f"\r{fraction * 100:3.0f}% {text:<40}", err=True, nl=fraction >= 1.0)
+        typer.echo(f"\r{fraction * 100:3.0f}% {safe_text(text):<40}", err=True, nl=fraction >= 1.0)
 
     return show
 
@@ -106,11 +111,21 @@ def backup_cmd(
         data["rotated"] = [str(p) for p in result.rotated]
         print_json(data)
         return
-    typer.echo(result.message)
+    echo(result.message)
     if result.undecodable:
-        typer.echo(f"undecodable jobs (as in the source): {', '.join(result.undecodable[:20])}")
+        echo(f"undecodable jobs (as in the source): {', '.join(map(safe_text, result.undecodable[:20]))}")
     for path in result.rotated:
-        typer.echo(f"rotated: {path.name}")
+        echo(f"rotated: {path.name}")
+
+
+def _restorable_target(target: Target) -> None:
+    """A URL without a database file is refused first, as by every command."""
+    from schedtui.core.db import dialect_name
+
+    if dialect_name(target) == "sqlite":
+        from schedtui.core.backup.sqlite import sqlite_path
+
+        sqlite_path(target)
 
 
 def _folder(url: str | None, table: str | None, schema: str | None, directory: Path | None) -> Path:
@@ -121,8 +136,9 @@ def _folder(url: str | None, table: str | None, schema: str | None, directory: P
     try:
         target = target_from(url, table, schema)
     except SchedtuiError as exc:
-        if exc.kind is not ErrorKind.CONFIG:
-            raise
+        configured = url or os.environ.get("SCHEDTUI_URL") or os.environ.get("DATABASE_URL")
+        if exc.kind is not ErrorKind.CONFIG or configured:
+            raise  # a URL was given: its own error (a URL without a file ...)
         raise SchedtuiError(
             "no backup folder: pass --dir, or --url (or set SCHEDTUI_URL) to use the database's default folder",
             ErrorKind.CONFIG,
@@ -163,27 +179,33 @@ def backups_cmd(
             out.append(d)
         print_json({"dir": str(folder), "backups": out})
     elif not entries:
-        typer.echo(f"no backups in {folder}")
+        echo(f"no backups in {folder}")
     else:
-        typer.echo(f"backups in {folder}:")
+        echo(f"backups in {folder}:")
         header = f"{'NAME':<44} {'TIME (UTC)':<20} {'AGE':>6} {'SIZE':>9}  VERIFIED"
         typer.echo(header + ("  CHECK" if verify else ""))
         for e in entries:
             line = (
-                f"{e.name:<44} {e.created_at.strftime('%Y-%m-%d %H:%M:%S'):<20} {_age(e.created_at, now):>6} "
+                f"{safe_text(e.name):<44} {e.created_at.strftime('%Y-%m-%d %H:%M:%S'):<20} {_age(e.created_at, now):>6} "
                 f"{_size(e.size):>9}  {'yes' if e.verified else 'no':<8}"
             )
             if e.check is not None:
                 line += "  " + ("ok" if e.check.ok else "FAILED: " + e.check.message.split(": FAILED: ", 1)[-1])
-            typer.echo(line)
+            echo(line)
         total = sum(e.size for e in entries)
-        typer.echo(f"{len(entries)} backup(s), {_size(total)}" + (f", {len(bad)} FAILED" if verify and bad else ""))
+        echo(f"{len(entries)} backup(s), {_size(total)}" + (f", {len(bad)} FAILED" if verify and bad else ""))
     if verify and bad:
         raise typer.Exit(EXIT_FAILURE)
 
 
 def restore_cmd(
-    file: Annotated[Path, typer.Argument(help="The backup file to restore.", show_default=False)],
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The backup file to restore (with --jobs/--missing: default the newest verified backup).",
+            show_default=False,
+        ),
+    ] = None,
     url: UrlOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
@@ -206,13 +228,56 @@ def restore_cmd(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    jobs: Annotated[
+        list[str] | None,
+        typer.Option("--jobs", help="Put only these jobs back from the backup (repeat; byte for byte).", metavar="ID"),
+    ] = None,
+    missing: Annotated[
+        bool, typer.Option("--missing", help="Put back every job of the backup the live store no longer has.")
+    ] = False,
+    archived: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--archived", help="Put these jobs back from the deletion guard's archive (repeat).", metavar="ID"
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")] = False,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", "-d", help="Backup folder for --jobs/--missing.", show_default=False)
+    ] = None,
+    wait: Annotated[
+        float, typer.Option("--wait", min=0, help="Through the companion: wait up to SECONDS per job.")
+    ] = 0.0,
 ) -> None:
-    """Replace the job store's database with a verified backup (keeps the current one)."""
+    """Replace the job store's database with a verified backup (keeps the current one), or put
+    single jobs back (--jobs, --missing, --archived) without touching the others."""
+    if jobs or missing or archived:
+        from schedtui.cli.cmd_undelete import restore_jobs
+
+        with handled(url or ""):
+            restore_jobs(
+                target_from(url, table, schema),
+                backup=str(file) if file else None,
+                directory=directory,
+                job_ids=list(jobs or []),
+                missing=missing,
+                archived=list(archived or []),
+                dry_run=dry_run,
+                yes=yes,
+                force=force,
+                wait=wait,
+                as_json=as_json,
+            )
+        return
+    if file is None:
+        error_line("restore needs a backup FILE (or --jobs ID, --missing, --archived ID)")
+        raise typer.Exit(EXIT_USAGE)
     with handled(url or ""):
         from schedtui.core.backup import restore_backup
         from schedtui.core.backup.restore import check_restorable
 
         target = target_from(url, table, schema)
+        _restorable_target(target)
         checked = check_restorable(file.expanduser(), force)
         if not yes:
             if not sys.stdin.isatty():
@@ -223,10 +288,8 @@ def restore_cmd(
             what = (
                 "every table, view and sequence the dump contains" if file.suffix == ".pgdump" else "the database file"
             )
-            typer.echo(
-                f"Restore {file.name} ({total} rows, SHA-256 {'checked' if checked.hash_ok else 'not recorded'})"
-            )
-            typer.echo(f"into {target.safe_url}: this replaces {what}; the current database is kept first.")
+            echo(f"Restore {file.name} ({total} rows, SHA-256 {'checked' if checked.hash_ok else 'not recorded'})")
+            echo(f"into {target.safe_url}: this replaces {what}; the current database is kept first.")
             if not typer.confirm("Continue?", default=False):
                 typer.echo("not restored")
                 raise typer.Exit(EXIT_USAGE)
@@ -238,11 +301,13 @@ def restore_cmd(
         data["kept"] = [str(p) for p in result.kept]
         print_json(data)
         return
-    typer.echo(result.message)
+    echo(result.message)
     for note in result.notes:
-        typer.echo(f"note: {note}")
+        echo(f"note: {note}")
     if result.undecodable:
-        typer.echo(f"undecodable jobs in the backup (as when it was taken): {', '.join(result.undecodable[:20])}")
+        echo(
+            f"undecodable jobs in the backup (as when it was taken): {', '.join(map(safe_text, result.undecodable[:20]))}"
+        )
 
 
 def register(app: typer.Typer) -> None:

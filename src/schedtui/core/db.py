@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.errors import ErrorKind, SchedtuiError, classify_db_error
 from schedtui.core.model import Target
-from schedtui.core.sqlite_light import LOCK_TIMEOUT, open_readonly
+from schedtui.core.sqlite_light import LOCK_TIMEOUT, hot_journal_message, open_readonly, require_file
 from schedtui.core.urls import mask_text, mask_url
 
 #: Seconds to wait for a locked SQLite file or an unreachable server.
@@ -53,15 +53,7 @@ def read_engine(target: Target) -> Engine:
     url = _parse(target)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        path = sqlite_path(target)
-        if path is None:
-            raise SchedtuiError(
-                "an in-memory SQLite database cannot be inspected from another process; "
-                "point --url at the scheduler's database file",
-                ErrorKind.CONFIG,
-            )
-        if not path.exists():
-            raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
+        path = require_file(sqlite_path(target), mask_url(target.url))
 
         def creator() -> sqlite3.Connection:
             return open_readonly(path, check_same_thread=False)
@@ -129,7 +121,8 @@ def qualified_table(target: Target, engine: Engine) -> str:
 
 
 def translate_error(exc: BaseException, target: Target) -> SchedtuiError:
-    """One clear line for a driver error; passwords masked."""
+    """One clear line for a driver error (SQLAlchemy's, sqlite3's or psycopg's), worded as
+    every command words it (``classify_db_error``); passwords masked."""
     if isinstance(exc, SchedtuiError):
         return exc
     raw = str(getattr(exc, "orig", None) or exc).strip().splitlines()
@@ -144,17 +137,36 @@ def translate_error(exc: BaseException, target: Target) -> SchedtuiError:
         return SchedtuiError(_missing_table(target), ErrorKind.TABLE)
     if "schema" in low and "does not exist" in low:
         return SchedtuiError(_missing_table(target), ErrorKind.TABLE)
+    known = classify_db_error(text, where, target.table)
+    if known is not None:
+        return known
+    if "readonly" in low and dialect_name(target) == "sqlite":
+        path = sqlite_path(target)
+        hot = hot_journal_message(path) if path is not None else None
+        if hot is not None:
+            return SchedtuiError(hot, ErrorKind.STATE)
     if "permission denied" in low or "readonly" in low or "read-only" in low:
         return SchedtuiError(f"permission denied on {where}: {text}", ErrorKind.PERMISSION)
-    if "unable to open database" in low or "not a database" in low or "file is encrypted" in low:
-        return SchedtuiError(f"cannot open the SQLite database {where}: {text}", ErrorKind.CONNECT)
     if "authentication failed" in low or "password" in low:
         return SchedtuiError(f"authentication failed for {where}", ErrorKind.CONNECT)
     if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.DisconnectionError | OSError):
         return SchedtuiError(f"cannot reach the database {where}: {text}", ErrorKind.CONNECT)
-    if isinstance(exc, sa.exc.DBAPIError):
+    if isinstance(exc, sa.exc.DBAPIError | sqlite3.Error):
         return SchedtuiError(f"database error on {where}: {text}", ErrorKind.CONNECT)
     return SchedtuiError(f"{type(exc).__name__}: {text}", ErrorKind.INTERNAL)
+
+
+def probe_jobs_table(engine: Engine, target: Target) -> None:
+    """Raise the error every command gives when the jobs table is not there or not an
+    APScheduler table (a missing column), or the file is not a readable database (the
+    count walks the table's pages, so a damaged one is found too)."""
+    t = jobs_table(target)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.select(t.c.id, t.c.next_run_time, t.c.job_state).where(sa.false())).all()
+            conn.execute(sa.select(sa.func.count(), sa.func.sum(sa.func.length(t.c.job_state)))).all()
+    except Exception as exc:
+        raise translate_error(exc, target) from None
 
 
 def _missing_table(target: Target) -> str:

@@ -261,15 +261,25 @@ def _record_failure(folder: Path, base: dict[str, Any], when: datetime, started:
     log.error("backup failed: %s", err.message)
 
 
+def _probe(target: Target) -> None:
+    """The file exists and is a database whose jobs table is readable (``probe_jobs_table``)."""
+    from schedtui.core.db import probe_jobs_table, read_engine
+
+    engine = read_engine(target)
+    try:
+        probe_jobs_table(engine, target)
+    finally:
+        engine.dispose()
+
+
 def _write_copy(
     target: Target, kind: BackupKind, tmp: Path, folder: Path, lock_timeout: float, report: Progress
 ) -> tuple[dict[str, int], dict[str, Any]]:
     if kind == "sqlite":
+        _probe(target)  # a broken file fails with the message every command gives (and is recorded)
         from schedtui.core.backup.sqlite import copy_database, source_size, sqlite_path
 
         src = sqlite_path(target)
-        if not src.exists():
-            raise SchedtuiError(f"database file not found: {src}", ErrorKind.CONNECT)
         _check_space(folder, source_size(src))
         report(0.05, f"copying {src.name}")
         return copy_database(src, tmp, lock_timeout=lock_timeout, progress=report), {}

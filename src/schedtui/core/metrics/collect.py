@@ -112,15 +112,17 @@ def _number(value: object) -> float | None:
 def _runs(
     counters: RunCounters | None, engine: Any, report: HealthReport, jobs: Sequence[tuple[str, str]]
 ) -> tuple[RunPoint, ...]:
-    """Run history of ``jobs`` ((id, label) pairs); () without the companion's runs table."""
-    from schedtui.core import tables as T
+    """Run history of ``jobs`` ((id, label) pairs); () without a run history (the
+    companion's, an Aegis app's or django-apscheduler's table)."""
+    from schedtui.core.history import detect_history
 
     if counters is None or engine is None or not jobs or report.component("history") is None:
         return ()
     try:
-        if not T.installed(engine, counters.schema, T.RUNS):
+        source = detect_history(engine, report.target)
+        if source is None:
             return ()
-        return counters.collect(engine, jobs)
+        return counters.collect(engine, jobs, source)
     except (SQLAlchemyError, OSError):  # the database went away since the read: no history this time
         return ()
 

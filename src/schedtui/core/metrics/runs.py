@@ -5,9 +5,10 @@ The companion prunes old runs (per job and by age), so "runs recorded" stops gro
 a job reaches its retention limit. A Prometheus counter must keep counting: a job's
 counter starts at its retained counts (``history.job_stats``) the first time it is
 collected, and each later collection adds the runs that reached a final outcome since
-(seen in ``history.recent_runs``, newest first, the window's worth). The counter restarts
-with the exporter (Prometheus handles the reset). Only the history functions of
-``schedtui.core.history`` are used, so a future history source can stand in for them.
+(seen in ``recent_runs``, newest first, the window's worth). The counter restarts
+with the exporter (Prometheus handles the reset). The runs come from the store's
+``HistorySource`` (the companion's table, an Aegis app's or django-apscheduler's);
+without one, the companion's functions.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schedtui.core import tables as T
-from schedtui.core.history import RunInfo, job_stats, percentile, recent_runs
+from schedtui.core.history import CompanionHistory, HistorySource, RunInfo, percentile
 from schedtui.core.metrics.records import RunPoint
 
 _SUCCESS = ("success",)
@@ -56,16 +57,23 @@ class RunCounters:
         self.schema = schema
         self.window = max(int(window), 1)
         self._jobs: dict[str, _JobCount] = {}
+        self._source: str | None = None
 
-    def collect(self, engine: Any, jobs: Sequence[tuple[str, str]]) -> tuple[RunPoint, ...]:
-        """``jobs``: (id, label) pairs. Jobs no longer asked for are forgotten."""
+    def collect(
+        self, engine: Any, jobs: Sequence[tuple[str, str]], source: HistorySource | None = None
+    ) -> tuple[RunPoint, ...]:
+        """``jobs``: (id, label) pairs. Jobs no longer asked for are forgotten; all of them
+        when the history source changes (its run ids are another table's)."""
+        source = source if source is not None else CompanionHistory(self.schema)
+        if source.label != self._source:
+            self._jobs, self._source = {}, source.label
         out: list[RunPoint] = []
         kept: dict[str, _JobCount] = {}
         for job_id, label in jobs:
-            window = recent_runs(engine, job_id=job_id, limit=self.window, schema=self.schema)
+            window = source.recent_runs(engine, job_id=job_id, limit=self.window)
             count = self._jobs.get(job_id)
             if count is None:
-                stats = job_stats(engine, job_id, self.schema)
+                stats = source.job_stats(engine, job_id)
                 if stats is None:
                     continue
                 count = _JobCount(stats.successes, stats.failures, stats.skipped)
