@@ -98,6 +98,21 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 30.0, 
         await pilot.pause(0.02)
 
 
+async def stable(pilot, timeout: float = 10.0) -> None:
+    """Wait until two screenshots in a row are the same (late layouts, timers, scrollbars)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        shot = pilot.app.export_screenshot()
+        shot = shot[shot.find("<g") :]  # (the header holds a per-export id)
+        if shot == last:
+            return
+        last = shot
+        await pilot.pause(0.05)
+
+
 async def settle(pilot, app) -> None:
     """Wait for the first data, the selection's extras/history and idle workers."""
     from schedtui.tui.widgets.jobs import JobList
@@ -118,5 +133,6 @@ async def settle(pilot, app) -> None:
         )
 
     await wait_for(pilot, selection_ready, what="selection details")
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    # the panes follow a cursor move after a short timer: let it have run
+    await wait_for(pilot, lambda: getattr(main, "_panes_timer", None) is None, what="panes drawn")
+    await stable(pilot)

@@ -13,7 +13,7 @@ from schedtui.core.clock import FixedClock
 from schedtui.core.model import Target
 from schedtui.tui.app import SchedtuiApp
 from schedtui.tui.widgets.jobs import JobList
-from tui.helpers import add_history, settle, wait_for
+from tui.helpers import add_history, settle, stable, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -39,10 +39,10 @@ def _select(job_id: str, pane: str | None = None):
             lambda: main.extras is not None and main.extras.job_id == job_id and main.history is not None,
             what="selection",
         )
+        await wait_for(pilot, lambda: main._panes_timer is None, what="panes drawn")
         if pane == "history":
             await pilot.press("v")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await stable(pilot)
 
     return run_before
 
@@ -134,11 +134,11 @@ def _keys(*keys: str, job_id: str | None = None):
         if job_id is not None:
             main.query_one(JobList).select_job(job_id)
             await wait_for(pilot, lambda: main.extras is not None and main.extras.job_id == job_id, what="selection")
+            await wait_for(pilot, lambda: main._panes_timer is None, what="panes drawn")
         for key in keys:
             await pilot.press(key)
             await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await stable(pilot)
 
     return run_before
 

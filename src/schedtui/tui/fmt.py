@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime, tzinfo
 from typing import Literal
 
 from schedtui.core import describe as core
 from schedtui.core import vocab
 from schedtui.core.model import JobInfo, TriggerSpec
-from schedtui.tui.glyphs import g
+from schedtui.core.text import safe_text
 
 #: Time zone modes of the console: every absolute time is shown in one of them.
 TzMode = Literal["utc", "local", "trigger"]
 TZ_MODES: tuple[TzMode, ...] = ("utc", "local", "trigger")
 TZ_LABELS = {"utc": "UTC", "local": "local time", "trigger": "each trigger's zone"}
 
-_CONTROL = dict.fromkeys(range(32), "?") | {127: "?"}
-
 
 def clean(text: object, limit: int = 200) -> str:
-    """One printable line: control characters replaced, bounded length."""
-    s = str(text)
-    if len(s) > limit:
-        s = s[: limit - 1] + g("ellipsis")
-    s = s.translate(_CONTROL)
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in s):
-        s = "".join("?" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in s)
-    return s
+    """One printable line, bounded: the core's sanitizer (``schedtui.core.text.safe_text``)."""
+    return safe_text(text, limit)
 
 
 def clean_block(text: object, limit: int = 20000) -> str:
@@ -111,6 +102,10 @@ def describe(spec: TriggerSpec | None) -> str:
 def job_trigger_text(job: JobInfo) -> str:
     if job.finding is not None:
         return f"undecodable: {clean(job.finding.code, 40)}"
+    if job.trigger is None:
+        opaque = next((n.message for n in job.notes if n.code == "aps4-trigger"), None)
+        if opaque is not None:
+            return clean(opaque)
     return describe(job.trigger)
 
 

@@ -137,7 +137,7 @@ class JobList(ScrollView, can_focus=True):
     }
 
     DEFAULT_CSS = """
-    JobList { background: $surface; }
+    JobList { background: $surface; overflow-x: hidden; }
     JobList > .jobs--header { color: $accent; text-style: bold; }
     JobList > .jobs--columns { color: $text-muted; text-style: bold; background: $panel; }
     JobList > .jobs--cursor { background: $block-cursor-blurred-background; }
@@ -242,7 +242,7 @@ class JobList(ScrollView, can_focus=True):
             self._whens.clear()
             self._ids.clear()
             self._names.clear()
-        self.virtual_size = Size(self.size.width, len(rows) + 1)
+        self.virtual_size = Size(1, len(rows) + 1)  # never wider than the view: no horizontal scrolling
         self.refresh()
         self._announce()
 
@@ -378,7 +378,7 @@ class JobList(ScrollView, can_focus=True):
             self._move(index)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self.rows) + 1)
+        self.virtual_size = Size(1, len(self.rows) + 1)
         self._layout = None
 
     _columns_keys: frozenset[str] | None = None
