@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from schedtui.core.atomicfile import fsync_dir as fsync_dir  # re-exported: backups call fsutil.fsync_dir
+from schedtui.core.atomicfile import replace_with
 from schedtui.core.errors import ErrorKind, SchedtuiError
 
 LOCK_NAME = ".schedtui-backup.lock"
@@ -32,20 +34,6 @@ def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some file systems refuse
-        pass
     finally:
         os.close(fd)
 
@@ -204,23 +192,7 @@ def write_atomic(directory: Path, name: str, data: bytes) -> None:
         os.unlink(tmp)
     except FileNotFoundError:
         pass
-    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    try:
-        os.replace(tmp, final)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    fsync_dir(directory)
+    replace_with(open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), tmp, final, data)
 
 
 @contextmanager
