@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from schedtui.core import tables as T
 from schedtui.core.health import CheckContext, Component, Line, Perf, Status
 from schedtui.core.heartbeat import connection
+from schedtui.core.text import safe_text
 
 NAME = "archive"
 
@@ -52,9 +53,9 @@ class ArchiveEvent:
 
 
 def _printable(text: str, limit: int = 160) -> str:
-    """One line of stored text, control characters replaced (it reaches terminals)."""
+    """The first line of stored text, through the one sanitizer (it reaches terminals)."""
     lines = text.splitlines()
-    return "".join(ch if ch.isprintable() else "?" for ch in (lines[0] if lines else "")[:limit])
+    return safe_text(lines[0] if lines else "", limit)
 
 
 def _dt(ts: float | None) -> datetime | None:
