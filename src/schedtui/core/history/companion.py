@@ -25,7 +25,7 @@ from schedtui.core.history.records import (
     RunInfo,
     RunSummary,
     WindowStats,
-    percentile,
+    job_stats_of,
     window_of,
 )
 
@@ -172,25 +172,14 @@ def job_stats(bind: Any, job_id: str, schema: str | None = None, window: int = D
         ).first()
         last_success = _last(conn, r, job_id, ("success",))
         last_failure = _last(conn, r, job_id, T.FAILURE_OUTCOMES)
-    successes = counts.get("success", 0)
-    failures = sum(counts.get(o, 0) for o in T.FAILURE_OUTCOMES)
     last_run = _run(last_row) if last_row is not None else None
-    return JobStats(
-        job_id=job_id,
-        job_name=last_run.job_name if last_run else None,
-        runs=total,
-        successes=successes,
-        failures=failures,
-        skipped=counts.get("missed", 0) + counts.get("max_instances", 0),
-        running=counts.get("running", 0),
-        success_rate=(successes / (successes + failures)) if successes + failures else None,
-        p50_s=percentile(durations, 0.50),
-        p95_s=percentile(durations, 0.95),
-        max_s=durations[-1] if durations else None,
-        window=len(durations),
-        last_run=last_run,
-        last_success=(last_success.finished_at or last_success.scheduled_at) if last_success else None,
-        last_failure=last_failure,
+    return job_stats_of(
+        job_id,
+        counts,
+        durations,
+        last_run,
+        (last_success.finished_at or last_success.scheduled_at) if last_success else None,
+        last_failure,
     )
 
 
