@@ -38,6 +38,7 @@ from schedtui.core import tables as T
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import JobInfo, Target
+from schedtui.core.txn import write_txn
 
 Action = Literal["pause", "resume", "run_now", "remove"]
 Mode = Literal["companion", "direct"]
@@ -535,21 +536,8 @@ class DirectWriter:
         return self._write(stmt)
 
     def _write(self, stmt: Any) -> int:
-        if not self.sqlite:
-            with self.engine.begin() as conn:
-                return conn.execute(stmt).rowcount
-        # SQLite: take the write lock up front (BEGIN IMMEDIATE) so a busy database waits
-        # (busy_timeout) instead of failing half-way through a deferred transaction.
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                n = conn.execute(stmt).rowcount
-            except BaseException:
-                conn.exec_driver_sql("ROLLBACK")
-                raise
-            conn.exec_driver_sql("COMMIT")
-            return n
+        with write_txn(self.engine) as conn:
+            return conn.execute(stmt).rowcount
 
     # ----- actions
     def apply(self, job_id: str, action: Literal["pause", "resume"]) -> ControlResult:

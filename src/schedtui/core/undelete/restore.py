@@ -18,20 +18,20 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from schedtui.core import tables as T
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import JobInfo, Target
 from schedtui.core.rawrows import RawRow
+from schedtui.core.txn import write_txn
 from schedtui.core.undelete.sources import BackupSource
 
 Mode = Literal["companion", "direct", "dry-run"]
@@ -176,24 +176,6 @@ def _requester(requested_by: str | None) -> tuple[str, str]:
     return req(requested_by)
 
 
-@contextmanager
-def _write_txn(engine: Engine) -> Iterator[Connection]:
-    """One write transaction; on SQLite ``BEGIN IMMEDIATE`` (the write lock first)."""
-    if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
-            yield conn
-        return
-    with engine.connect() as raw:
-        conn = raw.execution_options(isolation_level="AUTOCOMMIT")
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.exec_driver_sql("ROLLBACK")
-            raise
-        conn.exec_driver_sql("COMMIT")
-
-
 def _table_name(target: Target) -> str:
     return f"{target.schema}.{target.table}" if target.schema else target.table
 
@@ -294,7 +276,7 @@ def _direct(
     ts = now.timestamp()
     applier = f"schedtui-direct:{socket.gethostname()[:200]}:{os.getpid()}"
     try:
-        with _write_txn(engine) as conn:
+        with write_txn(engine) as conn:
             exists = conn.execute(sa.select(t.c.id).where(t.c.id == item.job_id)).first() is not None
             if exists:
                 return RestoreOutcome(
