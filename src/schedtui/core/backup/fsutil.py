@@ -93,6 +93,10 @@ def _unsafe(text: str) -> SchedtuiError:
     return SchedtuiError(text, ErrorKind.PERMISSION)
 
 
+def _link_refusal(path: Path) -> SchedtuiError:
+    return _unsafe(f"refusing {path}: it is a symbolic link (remove it; schedtui never follows links here)")
+
+
 def check_folder(directory: Path) -> None:
     """Refuse a backup folder that another user could plant files or links in: it must be
     a real directory owned by the running user, writable by nobody else unless sticky."""
@@ -120,7 +124,7 @@ def check_folder(directory: Path) -> None:
 def check_entry(path: Path, st: os.stat_result) -> None:
     """Refuse a file of ours that is not a regular file owned by us and private to us."""
     if stat.S_ISLNK(st.st_mode):
-        raise _unsafe(f"refusing {path}: it is a symbolic link (remove it; schedtui never follows links here)")
+        raise _link_refusal(path)
     if not stat.S_ISREG(st.st_mode):
         raise _unsafe(f"refusing {path}: it is not a regular file")
     if hasattr(os, "geteuid"):
@@ -158,9 +162,7 @@ def open_private(path: Path, flags: int, mode: int = 0o644) -> int:
         fd = os.open(path, flags | _O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise _unsafe(
-                f"refusing {path}: it is a symbolic link (remove it; schedtui never follows links here)"
-            ) from None
+            raise _link_refusal(path) from None
         raise
     try:
         check_entry(path, os.fstat(fd))
@@ -177,9 +179,7 @@ def open_readable(path: Path) -> int:
         return os.open(path, os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise _unsafe(
-                f"refusing {path}: it is a symbolic link (remove it; schedtui never follows links here)"
-            ) from None
+            raise _link_refusal(path) from None
         raise
 
 
