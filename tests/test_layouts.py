@@ -40,6 +40,14 @@ def _layout(kind: str) -> tuple[Path, dict[str, Any]]:
         pytest.skip(str(exc))
 
 
+def _pg_layout(kind: str, pg_url: str, tmp_path: Path) -> dict[str, Any]:
+    """The layout written into the PostgreSQL server by the real app (skip when it cannot be)."""
+    try:
+        return build_layout(kind, pg_url, tmp_path / f"{kind}.json")
+    except LayoutUnavailable as exc:
+        pytest.skip(str(exc))
+
+
 @pytest.fixture
 def aegis(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     db, manifest = _layout("aegis")
@@ -201,10 +209,7 @@ def test_aegis_console_data(aegis: tuple[Path, dict[str, Any]]) -> None:
 
 @pytest.mark.postgres
 def test_aegis_postgres(pg_url: str, tmp_path: Path) -> None:
-    try:
-        manifest = build_layout("aegis", pg_url, tmp_path / "aegis.json")
-    except LayoutUnavailable as exc:
-        pytest.skip(str(exc))
+    manifest = _pg_layout("aegis", pg_url, tmp_path)
     assert manifest["schema"] == "scheduler"
     before = _table_sums(pg_url)
     _check_aegis(pg_url, manifest, "scheduler.job_execution")
@@ -345,10 +350,7 @@ def test_django_console_data(django_db: tuple[Path, dict[str, Any]]) -> None:
 
 @pytest.mark.postgres
 def test_django_postgres(pg_url: str, tmp_path: Path) -> None:
-    try:
-        manifest = build_layout("django", pg_url, tmp_path / "django.json")
-    except LayoutUnavailable as exc:
-        pytest.skip(str(exc))
+    manifest = _pg_layout("django", pg_url, tmp_path)
     assert manifest["vendor"] == "postgresql"
     before = _table_sums(pg_url)
     _check_django(pg_url, manifest)
