@@ -148,10 +148,6 @@ def _jobs(target: Target) -> sa.Table:
     return jobs_table(target)
 
 
-def _table_name(target: Target) -> str:
-    return f"{target.schema}.{target.table}" if target.schema else target.table
-
-
 # --------------------------------------------------------------------------- availability
 
 
@@ -161,7 +157,7 @@ def fresh_companions(engine: Engine, target: Target, now: datetime) -> list[Any]
     from schedtui.core.heartbeat import read_heartbeats
 
     beats = read_heartbeats(engine, target.schema)
-    wanted = {_table_name(target), target.table}
+    wanted = {target.table_label, target.table}
     return [
         hb
         for hb in beats
@@ -281,13 +277,13 @@ def _submit_command(
     ts = now.timestamp()
     with engine.begin() as conn:
         if not _job_exists(conn, target, job_id):
-            return ControlResult(job_id, action, "companion", "failed", f"no job {job_id!r} in {_table_name(target)}")
+            return ControlResult(job_id, action, "companion", "failed", f"no job {job_id!r} in {target.table_label}")
         cmd_id = conn.execute(
             sa.insert(c)
             .values(
                 job_id=job_id,
                 action=action,
-                params=json.dumps({"jobs_table": _table_name(target)}),
+                params=json.dumps({"jobs_table": target.table_label}),
                 requested_by=user,
                 requested_host=host,
                 requested_at=ts,
@@ -551,7 +547,7 @@ class DirectWriter:
         for _attempt in range(3):
             row = self.read(job_id)
             if row is None:
-                return res("failed", f"no job {job_id!r} in {_table_name(self.target)}")
+                return res("failed", f"no job {job_id!r} in {self.target.table_label}")
             info = _decode(row)
             if info.finding is not None:
                 return res("refused", f"the row could not be decoded safely ({info.finding.message}); not edited")
@@ -663,7 +659,7 @@ class DirectWriter:
         for _attempt in range(3):
             row = self.read(job_id)
             if row is None:
-                return res("failed", f"no job {job_id!r} in {_table_name(self.target)}")
+                return res("failed", f"no job {job_id!r} in {self.target.table_label}")
             if row.next_run_time is not None and row.next_run_time <= self.clock().timestamp() + self.margin:
                 fresh = self._wait_not_due(row)
                 if fresh != row:

@@ -190,6 +190,11 @@ class Target:
 
         return mask_url(self.url)
 
+    @property
+    def table_label(self) -> str:
+        """The jobs table as the user names it: ``schema.table``, or ``table`` without a schema."""
+        return f"{self.schema}.{self.table}" if self.schema else self.table
+
 
 @dataclass(frozen=True, slots=True)
 class StoreSnapshot:

@@ -176,15 +176,11 @@ def _requester(requested_by: str | None) -> tuple[str, str]:
     return req(requested_by)
 
 
-def _table_name(target: Target) -> str:
-    return f"{target.schema}.{target.table}" if target.schema else target.table
-
-
 def command_params(target: Target, item: RestoreItem) -> str:
     """What a ``restore`` command carries: the row itself (base64) and its hash."""
     return json.dumps(
         {
-            "jobs_table": _table_name(target),
+            "jobs_table": target.table_label,
             "next_run_time": item.next_run_time,
             "job_state": base64.b64encode(item.job_state).decode("ascii"),
             "sha256": item.sha256,
