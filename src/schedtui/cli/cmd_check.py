@@ -26,12 +26,10 @@ from schedtui.cli.common import (
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.health import CheckOptions, Status
-from schedtui.core.listing import JobRow, job_row, job_state  # job_state: re-exported (moved to the core)
+from schedtui.core.listing import JobRow, job_row
 from schedtui.core.model import JobInfo
 from schedtui.core.text import safe_text
 from schedtui.core.urls import mask_text
-
-__all__ = ["CLOCK", "check", "job_json", "job_state", "jobs", "register"]
 
 #: Tests pass a FixedClock here; everything else uses the system clock.
 CLOCK: Clock = system_clock
