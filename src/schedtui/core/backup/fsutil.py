@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from schedtui.core.atomicfile import fsync_dir as fsync_dir  # re-exported: backups call fsutil.fsync_dir
 from schedtui.core.atomicfile import replace_with
 from schedtui.core.errors import ErrorKind, SchedtuiError
 
