@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine
+if TYPE_CHECKING:  # the companion runs in apps on SQLAlchemy 1.3/1.4 too: nothing imported at run time
+    from sqlalchemy.engine import Connection, Engine
 
 
 @contextmanager
