@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from schedtui.core import tables as T
+from schedtui.core.clock import from_epoch
 from schedtui.core.health import CheckContext, Component, Line, Perf, Status
 from schedtui.core.heartbeat import connection
 from schedtui.core.text import safe_text
@@ -58,10 +59,6 @@ def _printable(text: str, limit: int = 160) -> str:
     return safe_text(lines[0] if lines else "", limit)
 
 
-def _dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
-
-
 def _table_matches(value: str | None, table: str, schema: str | None) -> bool:
     return value is None or value in (table, f"{schema}.{table}" if schema else table)
 
@@ -91,12 +88,12 @@ def read_archived(
                 archive_id=int(r.id),
                 job_id=str(r.job_id),
                 jobs_table=r.jobs_table,
-                next_run_time=_dt(r.next_run_time),
-                archived_at=_dt(r.archived_at) or datetime.fromtimestamp(0, UTC),
+                next_run_time=from_epoch(r.next_run_time),
+                archived_at=from_epoch(r.archived_at) or datetime.fromtimestamp(0, UTC),
                 error_type=r.error_type,
                 error=r.error,
                 archived_by=r.archived_by,
-                restored_at=_dt(r.restored_at),
+                restored_at=from_epoch(r.restored_at),
                 restored_by=r.restored_by,
                 state_size=int(r.size or 0),
             )

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from schedtui.core import tables as T
+from schedtui.core.clock import from_epoch
 from schedtui.core.heartbeat import connection
 from schedtui.core.history.records import (
     DURATION_WINDOW,
@@ -32,10 +33,6 @@ from schedtui.core.history.records import (
 _EXECUTED = ("success", "error", "unfinished")
 
 
-def _dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
-
-
 def _run(row: Any) -> RunInfo:
     return RunInfo(
         id=int(row.id),
@@ -43,10 +40,10 @@ def _run(row: Any) -> RunInfo:
         job_name=row.job_name,
         func=row.func,
         jobstore=row.jobstore,
-        scheduled_at=_dt(row.scheduled_at),
-        submitted_at=_dt(row.submitted_at),
-        started_at=_dt(row.started_at),
-        finished_at=_dt(row.finished_at),
+        scheduled_at=from_epoch(row.scheduled_at),
+        submitted_at=from_epoch(row.submitted_at),
+        started_at=from_epoch(row.started_at),
+        finished_at=from_epoch(row.finished_at),
         duration_s=row.duration_s,
         outcome=row.outcome,
         error_type=row.error_type,
