@@ -40,10 +40,10 @@ def _layout(kind: str) -> tuple[Path, dict[str, Any]]:
         pytest.skip(str(exc))
 
 
-def _pg_layout(kind: str, pg_url: str, tmp_path: Path) -> dict[str, Any]:
-    """The layout written into the PostgreSQL server by the real app (skip when it cannot be)."""
+def _server_layout(kind: str, url: str, tmp_path: Path) -> dict[str, Any]:
+    """The layout written into a database server by the real app (skip when it cannot be)."""
     try:
-        return build_layout(kind, pg_url, tmp_path / f"{kind}.json")
+        return build_layout(kind, url, tmp_path / f"{kind}.json")
     except LayoutUnavailable as exc:
         pytest.skip(str(exc))
 
@@ -82,9 +82,20 @@ def _count(url: str, sql: str, **params: Any) -> int:
 
 
 def _table_sums(url: str) -> dict[str, str]:
-    """A checksum of every row of every table (PostgreSQL: nothing written)."""
+    """A checksum of every row of every table (PostgreSQL, MariaDB: nothing written)."""
     engine = sa.create_engine(url)
     out: dict[str, str] = {}
+    if url.startswith("mysql"):
+        try:
+            with engine.connect() as conn:
+                names = conn.execute(
+                    sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
+                ).scalars()
+                for name in list(names):
+                    out[str(name)] = str(conn.execute(sa.text(f"CHECKSUM TABLE `{name}` EXTENDED")).one()[1])
+        finally:
+            engine.dispose()
+        return out
     try:
         with engine.connect() as conn:
             for schema, table in conn.execute(
@@ -209,7 +220,7 @@ def test_aegis_console_data(aegis: tuple[Path, dict[str, Any]]) -> None:
 
 @pytest.mark.postgres
 def test_aegis_postgres(pg_url: str, tmp_path: Path) -> None:
-    manifest = _pg_layout("aegis", pg_url, tmp_path)
+    manifest = _server_layout("aegis", pg_url, tmp_path)
     assert manifest["schema"] == "scheduler"
     before = _table_sums(pg_url)
     _check_aegis(pg_url, manifest, "scheduler.job_execution")
@@ -348,17 +359,18 @@ def test_django_console_data(django_db: tuple[Path, dict[str, Any]]) -> None:
         feed.close()
 
 
-@pytest.mark.postgres
-def test_django_postgres(pg_url: str, tmp_path: Path) -> None:
-    manifest = _pg_layout("django", pg_url, tmp_path)
-    assert manifest["vendor"] == "postgresql"
-    before = _table_sums(pg_url)
-    _check_django(pg_url, manifest)
-    target = Target(pg_url, table=DJANGO_JOBS)
+def test_django_server(server_url: str, tmp_path: Path) -> None:
+    """PostgreSQL (timestamptz) and MariaDB (datetime(6), Django's MySQL backend on PyMySQL)."""
+    url = server_url
+    manifest = _server_layout("django", url, tmp_path)
+    assert manifest["vendor"] == ("mysql" if url.startswith("mysql") else "postgresql")
+    before = _table_sums(url)
+    _check_django(url, manifest)
+    target = Target(url, table=DJANGO_JOBS)
     reader_snap = read_jobs(target, clock=_at(manifest, 0.5))
     assert len(reader_snap.jobs) == len(manifest["jobs"])
-    assert _table_sums(pg_url) == before
-    _control_django(pg_url, manifest, tmp_path)
+    assert _table_sums(url) == before
+    _control_django(url, manifest, tmp_path)
 
 
 # ------------------------------------------------------------------------------ discovery

@@ -62,7 +62,7 @@ STALE_CLAIM = 120.0
 #: is edited only on these dialects (the value written the way Django's adapter writes it),
 #: and only while the stored datetime is the pickle's own next run time to the millisecond
 #: (a project with ``USE_TZ = False`` stores local times: refused).
-DATETIME_DIALECTS = ("sqlite", "postgresql")
+DATETIME_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 DATETIME_TOLERANCE = 0.001
 DATETIME_REFUSAL = (
     "this job store keeps next_run_time as a database datetime that schedtui does not edit on this "
@@ -278,9 +278,9 @@ def _submit_command(
     with engine.begin() as conn:
         if not _job_exists(conn, target, job_id):
             return ControlResult(job_id, action, "companion", "failed", f"no job {job_id!r} in {target.table_label}")
-        cmd_id = conn.execute(
-            sa.insert(c)
-            .values(
+        # inserted_primary_key, not RETURNING: MySQL has no INSERT ... RETURNING
+        inserted = conn.execute(
+            sa.insert(c).values(
                 job_id=job_id,
                 action=action,
                 params=json.dumps({"jobs_table": target.table_label}),
@@ -290,8 +290,11 @@ def _submit_command(
                 deadline_at=ts + deadline,
                 status="pending",
             )
-            .returning(c.c.id)
-        ).scalar_one()
+        )
+        key = inserted.inserted_primary_key
+        if key is None:
+            raise SchedtuiError("the database did not return the new command's id", ErrorKind.INTERNAL)
+        cmd_id = key[0]
     word = _ACTION_WORDS[action]
     return ControlResult(
         job_id,
@@ -498,13 +501,16 @@ class DirectWriter:
 
     def _column_value(self, value: datetime | None) -> Any:
         """The new column value: the float epoch, or a datetime as Django's adapter writes it
-        (SQLite: ``str()`` of the naive UTC datetime; PostgreSQL: an aware UTC datetime)."""
+        (SQLite: ``str()`` of the naive UTC datetime; PostgreSQL: an aware UTC datetime;
+        MySQL/MariaDB: the naive UTC datetime, as Django's MySQL backend does with USE_TZ)."""
         if value is None:
             return None
         if not self.datetime:
             return value.timestamp()
         if self.sqlite:
             return str(value.astimezone(UTC).replace(tzinfo=None))
+        if self.engine.dialect.name in ("mysql", "mariadb"):
+            return value.astimezone(UTC).replace(tzinfo=None)
         return value.astimezone(UTC)
 
     def _nrt_condition(self, row: _Row) -> Any:
@@ -692,12 +698,13 @@ def _column_is_pickle(info: JobInfo) -> bool:
 
 
 def _decode(row: _Row, *, screened: bool = False) -> JobInfo:
-    """The stored row decoded behind the forked canary (a few ms): a row whose unpickling
-    would never end is refused, not hung on. ``screened``: bytes derived from a row that
-    passed it (our byte-faithful edit changes only the next run time), decoded here."""
+    """The stored row decoded in the sandbox (a warm decode worker; stored bytes are never
+    unpickled in this process): a row whose unpickling would never end is refused, not hung
+    on. ``screened`` (bytes derived from a row that passed, by our byte-faithful edit) is
+    decoded there too."""
     from schedtui.core.decoder import decode_row
 
-    return decode_row(row.job_id, row.next_run_time, row.job_state, watchdog=not screened)
+    return decode_row(row.job_id, row.next_run_time, row.job_state)
 
 
 def _same_but_time(before: JobInfo, after: JobInfo, value: datetime | None) -> bool:

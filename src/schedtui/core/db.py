@@ -2,8 +2,9 @@
 
 Reading never writes: SQLite files are opened with ``mode=ro`` (and ``query_only``), so
 not a byte of the database changes, even while a scheduler writes it in WAL mode;
-PostgreSQL sessions default to read-only transactions. Every driver error a user can
-cause becomes a ``SchedtuiError`` with one clear line and a kind.
+PostgreSQL sessions default to read-only transactions, MySQL/MariaDB sessions are made
+read-only when they connect (``core.mysql``). Every driver error a user can cause becomes a
+``SchedtuiError`` with one clear line and a kind.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from schedtui.core.errors import ErrorKind, SchedtuiError, classify_db_error
 from schedtui.core.model import Target
+from schedtui.core.mysql import DRIVER_HINT as MYSQL_DRIVER_HINT
+from schedtui.core.mysql import connect_args as mysql_connect_args
+from schedtui.core.mysql import is_mysql, translate_mysql
 from schedtui.core.sqlite_light import LOCK_TIMEOUT, hot_journal_message, open_readonly, require_file
 from schedtui.core.urls import mask_text, mask_url
 
@@ -66,11 +70,23 @@ def read_engine(target: Target) -> Engine:
             "connect_timeout": CONNECT_TIMEOUT,
             "application_name": "schedtui",
         }
+    elif is_mysql(backend):
+        connect_args = mysql_connect_args(CONNECT_TIMEOUT, read_only=True)
     return _create(target, url, connect_args=connect_args, pool_pre_ping=True)
 
 
+def refuse_aps4_write(target: Target) -> None:
+    """Raise ``aps4.READ_ONLY`` when ``target`` is an APScheduler 4 data store."""
+    from schedtui.core.aps4.layout import READ_ONLY, holds_aps4, is_aps4_target
+
+    if is_aps4_target(target) and holds_aps4(target):
+        raise SchedtuiError(READ_ONLY, ErrorKind.STATE)
+
+
 def write_engine(target: Target) -> Engine:
-    """An ordinary engine, for the few paths that write (companion, job control, restore)."""
+    """An ordinary engine, for the few paths that write (companion, job control, restore).
+    Refused (STATE) for an APScheduler 4 data store: schedtui only reads those."""
+    refuse_aps4_write(target)
     url = _parse(target)
     backend = url.get_backend_name()
     connect_args: dict[str, Any] = {}
@@ -78,6 +94,8 @@ def write_engine(target: Target) -> Engine:
         connect_args = {"timeout": LOCK_TIMEOUT}
     elif backend == "postgresql":
         connect_args = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "schedtui"}
+    elif is_mysql(backend):
+        connect_args = mysql_connect_args(CONNECT_TIMEOUT, read_only=False)
     return _create(target, url, connect_args=connect_args, pool_pre_ping=True)
 
 
@@ -98,6 +116,8 @@ def _create(target: Target, url: sa.URL, **kwargs: Any) -> Engine:
 def _driver_hint(url: sa.URL, exc: BaseException) -> str:
     if url.get_backend_name() == "postgresql":
         return "the PostgreSQL driver is not installed: pip install 'schedtui[postgres]' (psycopg 3)"
+    if is_mysql(url.get_backend_name()):
+        return MYSQL_DRIVER_HINT
     return f"the database driver for {url.drivername!r} is not installed ({exc})"
 
 
@@ -131,6 +151,9 @@ def translate_error(exc: BaseException, target: Target) -> SchedtuiError:
     where = mask_url(target.url)
     if isinstance(exc, ImportError):
         return SchedtuiError(_driver_hint(_parse(target), exc), ErrorKind.DRIVER)
+    mysql_error = _translate_mysql(exc, target)
+    if mysql_error is not None:
+        return mysql_error
     if "database is locked" in low or "database table is locked" in low or "lock timeout" in low:
         return SchedtuiError(f"the database is locked (waited {LOCK_TIMEOUT:g}s): {where}", ErrorKind.LOCKED)
     if "no such table" in low or ("relation" in low and "does not exist" in low) or "undefinedtable" in low:
@@ -167,6 +190,17 @@ def probe_jobs_table(engine: Engine, target: Target) -> None:
             conn.execute(sa.select(sa.func.count(), sa.func.sum(sa.func.length(t.c.job_state)))).all()
     except Exception as exc:
         raise translate_error(exc, target) from None
+
+
+def _translate_mysql(exc: BaseException, target: Target) -> SchedtuiError | None:
+    """MySQL/MariaDB errors, recognised by their error number (``core.mysql``)."""
+    try:
+        backend = _parse(target).get_backend_name()
+    except SchedtuiError:
+        return None
+    if not is_mysql(backend):
+        return None
+    return translate_mysql(exc, target, _missing_table(target))
 
 
 def _missing_table(target: Target) -> str:

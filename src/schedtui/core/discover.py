@@ -29,6 +29,14 @@ GROUP BY table_schema, table_name HAVING count(*) = 3
 ORDER BY table_schema, table_name
 """
 
+_MYSQL = """
+SELECT table_schema, table_name FROM information_schema.columns
+WHERE lower(column_name) IN ('id', 'next_run_time', 'job_state') AND table_schema = :db
+  AND table_name NOT LIKE 'schedtui\\_%'
+GROUP BY table_schema, table_name HAVING count(*) = 3
+ORDER BY table_schema, table_name
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class StoreRef:
@@ -63,6 +71,10 @@ def find_job_stores(target: Target) -> tuple[StoreRef, ...]:
             default = conn.dialect.default_schema_name
             if conn.dialect.name == "sqlite":
                 rows = [(None, name) for (name,) in conn.exec_driver_sql(_SQLITE)]
+            elif conn.dialect.name in ("mysql", "mariadb"):
+                # information_schema spans the whole server there: only the URL's database
+                # (or --schema's), as on PostgreSQL, where it spans one database
+                rows = list(conn.execute(sa.text(_MYSQL), {"db": target.schema or default}))
             else:
                 rows = list(conn.execute(sa.text(_INFO_SCHEMA)))
             conn.rollback()
@@ -75,6 +87,7 @@ def discover_target(target: Target) -> Target:
     """``target`` pointed at the only job store in its database.
 
     Several: a TABLE error listing them (the user picks one with ``--table``/``--schema``).
+    None, but an APScheduler 4 data store: ``--table schedules`` (``core.aps4``).
     None found, or the database unreachable: ``target`` unchanged (the read then says why).
     """
     try:
@@ -87,6 +100,11 @@ def discover_target(target: Target) -> Target:
         return target
     if len(found) == 1:
         return replace(target, table=found[0].table, schema=found[0].schema)
+    if not found:
+        from schedtui.core.aps4.layout import TABLE, holds_aps4
+
+        if holds_aps4(target):  # an APScheduler 4 data store (read-only)
+            return replace(target, table=TABLE)
     if len(found) > 1:
         names = ", ".join(s.name for s in found)
         raise SchedtuiError(
