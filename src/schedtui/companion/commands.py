@@ -170,12 +170,12 @@ class CommandApplier:
             if not ids:
                 return []
             conn.execute(sa.update(c).where(c.c.id.in_(ids), *claimable).values(applied_by=self.scheduler_id))
-            rows = conn.execute(
+            claimed = conn.execute(
                 sa.select(c.c.id, c.c.job_id, c.c.action, c.c.params)
                 .where(c.c.id.in_(ids), c.c.applied_by == self.scheduler_id, c.c.status == "pending")
                 .order_by(c.c.id)
             ).all()
-        return [(r.id, r.job_id, r.action, r.params) for r in rows]
+        return [(r.id, r.job_id, r.action, r.params) for r in claimed]
 
     def _mine(self, params: str | None) -> bool:
         if not params or not self.jobs_table:
