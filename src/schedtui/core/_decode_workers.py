@@ -29,6 +29,13 @@ from typing import Any
 
 from schedtui.core import _unpickle, _unpickle_watchdog, model, tzshim
 
+#: One ``(id, next_run_time, job_state)`` row as the database driver returns it.
+Row = Sequence[Any]
+#: ``decoder._decode_chunk``: rows ``first..last-1`` as ``JobInfo`` field tuples.
+DecodeChunk = Callable[[Sequence[Row], int, int, Callable[[int], None]], list[tuple[object, ...]]]
+#: ``decoder._decode_serial``: the same rows decoded in this process.
+DecodeSerial = Callable[[list[Row]], list[model.JobInfo]]
+
 #: Fewer rows than this are decoded in-process (forking costs more than it saves).
 MIN_ROWS = 20_000
 #: Rows per pickled chunk a child writes.
@@ -110,7 +117,7 @@ class ListShare:
     def __init__(self, rows: Sequence[Sequence[Any]], start: int, stop: int) -> None:
         self._rows, self.start, self.stop = rows, start, stop
 
-    def rows(self) -> list:
+    def rows(self) -> list[Row]:
         part = self._rows[self.start : self.stop]
         return part if type(part) is list else list(part)
 
@@ -123,7 +130,7 @@ class _Worker:
     itself) and again here if the child does not finish.
     """
 
-    def __init__(self, share: Any, decode_chunk: Callable[..., list]) -> None:
+    def __init__(self, share: Any, decode_chunk: DecodeChunk) -> None:
         self.share = share
         self.expected: int | None = None
         self.file = tempfile.TemporaryFile()
@@ -147,7 +154,7 @@ class _Worker:
         while buf:
             buf = buf[os.write(self.fd, buf) :]
 
-    def _child(self, decode_chunk: Callable[..., list]) -> None:
+    def _child(self, decode_chunk: DecodeChunk) -> None:
         gc.disable()
         _unpickle_watchdog.quiet_child()
         rows = self.share.rows()  # (a fetch may wait for a lock: the startup deadline applies)
@@ -214,8 +221,8 @@ class _Worker:
 def decode(
     rows: Sequence[Sequence[Any]],
     count: int,
-    decode_chunk: Callable[[Sequence[Sequence[Any]], int, int, Callable[[int], None]], list],
-    decode_serial: Callable[[list], list],
+    decode_chunk: DecodeChunk,
+    decode_serial: DecodeSerial,
     deadline: float,
     meanwhile: Callable[[], object] | None = None,
 ) -> list[model.JobInfo]:
@@ -228,8 +235,8 @@ def decode(
 
 def decode_shares(
     shares: Sequence[Any],
-    decode_chunk: Callable[[Sequence[Sequence[Any]], int, int, Callable[[int], None]], list],
-    decode_serial: Callable[[list], list],
+    decode_chunk: DecodeChunk,
+    decode_serial: DecodeSerial,
     deadline: float,
     meanwhile: Callable[[], object] | None = None,
 ) -> list[model.JobInfo]:

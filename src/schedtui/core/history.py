@@ -286,7 +286,7 @@ def job_stats(bind: Any, job_id: str, schema: str | None = None, window: int = D
     with connection(bind) as conn:
         if not _runs_table_exists(conn, schema):
             return None
-        counts = dict(
+        counts: dict[str, int] = dict(
             conn.execute(
                 sa.select(r.c.outcome, sa.func.count()).where(r.c.job_id == job_id).group_by(r.c.outcome)
             ).all()

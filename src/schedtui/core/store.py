@@ -131,7 +131,7 @@ class JobStoreReader:
         self._raw: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._cache: dict[str, _Entry] = {}
-        self._order: list[tuple[tuple[int, float, str], str]] = []
+        self._order: list[tuple[tuple[int, datetime, str], str]] = []
         self._scans = 0
         self._ident: tuple[int, int] | None = None
         self._aggregate: tuple[Any, ...] | None = None
@@ -345,7 +345,9 @@ class JobStoreReader:
                 conn.rollback()
                 return jobs
             if self._dialect == "postgresql":
-                scan = conn.exec_driver_sql(f"SELECT id, next_run_time, md5(job_state) FROM {table}").fetchall()
+                scan: Sequence[Any] = conn.exec_driver_sql(
+                    f"SELECT id, next_run_time, md5(job_state) FROM {table}"
+                ).fetchall()
                 changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
                 fetched: dict[str, Row] = {}
                 for i in range(0, len(changed), _CHUNK):
@@ -372,7 +374,7 @@ class JobStoreReader:
         if cached is None or cached.next_run_time != next_run_time:
             return True
         if digest is not None:
-            return cached.digest != digest
+            return bool(cached.digest != digest)
         return size is not None and cached.job.state_size != size
 
     def _full(self, batches: Iterable[list[Row]], digest: Any) -> tuple[JobInfo, ...]:

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from schedtui.core.backup.verify import (
     DEFAULT_TABLE,
@@ -25,6 +26,9 @@ from schedtui.core.backup.verify import (
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
 from schedtui.core.urls import mask_text
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 _QUERY_ENV = {
     "host": "PGHOST",
@@ -129,7 +133,7 @@ def check_tool_version(tool: str, server_num: int) -> None:
         )
 
 
-def _engine(target: Target):
+def _engine(target: Target) -> sa.Engine:
     from schedtui.core.db import read_engine
 
     return read_engine(target)
@@ -140,7 +144,7 @@ def _connect_error(exc: Exception, target: Target) -> SchedtuiError:
     return SchedtuiError(f"cannot connect to {target.safe_url}: {text}", ErrorKind.CONNECT)
 
 
-def counted_tables(conn, target: Target) -> list[tuple[str, str]]:
+def counted_tables(conn: sa.Connection, target: Target) -> list[tuple[str, str]]:
     """(schema, table) of the jobs table and schedtui's tables beside it."""
     import sqlalchemy as sa
 

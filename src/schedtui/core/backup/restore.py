@@ -53,9 +53,9 @@ def running_scheduler(target: Target, clock: Clock) -> str | None:
         except Exception:
             continue
         if fresh:
-            who = [str(v) for v in (getattr(beat, a, None) for a in ("scheduler_id", "host", "hostname", "pid")) if v]
-            seen = getattr(beat, "written_at", None) or getattr(beat, "at", None) or getattr(beat, "last_seen", None)
-            when = f", last heartbeat {seen.isoformat()}" if hasattr(seen, "isoformat") else ""
+            who = [str(v) for v in (beat.scheduler_id, beat.host, beat.pid) if v]
+            seen = beat.last_seen
+            when = f", last heartbeat {seen.isoformat()}" if seen is not None else ""
             return f"scheduler {' '.join(who) or '(unnamed)'}{when}"
     return None
 
