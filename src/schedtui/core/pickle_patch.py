@@ -27,9 +27,9 @@ import pickle
 import pickletools
 import struct
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from collections.abc import Iterator
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
