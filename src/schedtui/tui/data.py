@@ -388,7 +388,8 @@ def _run(r: Any) -> Run:
 def _failure_time(run: Any) -> datetime | None:
     if run is None or isinstance(run, datetime):
         return run
-    return _attr(run, "finished_at") or _attr(run, "scheduled_at")
+    when: datetime | None = _attr(run, "finished_at") or _attr(run, "scheduled_at")
+    return when
 
 
 def _same_jobs(a: tuple[JobInfo, ...], b: tuple[JobInfo, ...]) -> bool:
