@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_console.py
 	$(BIN)/python benchmarks/bench_companion.py
 	$(BIN)/python benchmarks/bench_backup.py
+	$(BIN)/python benchmarks/bench_metrics.py
 
 screenshots: install
 	$(BIN)/python scripts/screenshots.py

@@ -84,8 +84,27 @@ def run_writer(url: str, stop_file: str, ready_file: str) -> None:
     sched.shutdown(wait=True)
 
 
+def run_idle(url: str, stop_file: str, ready_file: str) -> None:
+    """A real scheduler whose only job is years away (it writes nothing while it waits),
+    running until ``stop_file`` exists."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    sched = BackgroundScheduler(jobstores={"default": SQLAlchemyJobStore(url=url)}, timezone="UTC")
+    sched.start()
+    sched.add_job(tick, "date", run_date=BASE + timedelta(days=3650), id="far-away", replace_existing=True)
+    sched.get_jobs()  # the store's pooled connection is open from here on
+    Path(ready_file).write_text("ready")
+    deadline = time.monotonic() + 120
+    while not Path(stop_file).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sched.shutdown(wait=False)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "writer":
         run_writer(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "idle":
+        run_idle(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "store":
         make_store(sys.argv[2], int(sys.argv[3]))

@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException, UsageError  # type: ignore[assignment]
 
 from schedtui import __version__
-from schedtui.cli import cmd_backup, cmd_check, cmd_companion, cmd_control
+from schedtui.cli import cmd_backup, cmd_check, cmd_companion, cmd_control, cmd_metrics, cmd_preflight, cmd_undelete
 from schedtui.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -36,7 +36,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control):
+for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control, cmd_metrics, cmd_preflight, cmd_undelete):
     _module.register(app)
 
 
@@ -71,8 +71,20 @@ def console(
         run_console(target, read_only=read_only, refresh=refresh)
 
 
+#: Probe commands: bad arguments exit UNKNOWN (3), as a monitoring plugin should
+#: (``preflight``: 3 is its "could not run").
+_PROBES = ("check", "metrics", "preflight")
+
+
 def _check_invoked(argv: list[str]) -> bool:
-    return any(a == "check" for a in argv if not a.startswith("-"))
+    return any(a in _PROBES for a in argv if not a.startswith("-"))
+
+
+def _argv_urls(argv: list[str]) -> list[str]:
+    """The ``--url`` / ``-u`` values on the command line (their secrets are masked)."""
+    out = [a.split("=", 1)[1] for a in argv if a.startswith("--url=")]
+    out += [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--url", "-u")]
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("SCHEDTUI_DEBUG"):
             traceback.print_exc()
-        typer.echo(f"schedtui: internal error: {type(exc).__name__}: {exc}", err=True)
+        from schedtui.cli.common import error_line
+
+        error_line(f"internal error: {type(exc).__name__}: {exc}", *_argv_urls(argv))
         sys.exit(3 if is_check else EXIT_FAILURE)
     sys.exit(rv if isinstance(rv, int) else 0)

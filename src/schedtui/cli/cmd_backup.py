@@ -16,6 +16,7 @@ from schedtui.cli.common import (
     SchemaOpt,
     TableOpt,
     UrlOpt,
+    error_line,
     handled,
     print_json,
     target_from,
@@ -183,20 +184,79 @@ def backups_cmd(
 
 
 def restore_cmd(
-    file: Annotated[Path, typer.Argument(help="The backup file to restore.", show_default=False)],
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The backup file to restore (with --jobs/--missing: default the newest verified backup).",
+            show_default=False,
+        ),
+    ] = None,
     url: UrlOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Restore even while a heartbeat says a scheduler runs, or without a manifest record."
+            "--force",
+            help="Restore even while a scheduler may be running (then restart it), or without a manifest record.",
         ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    watch: Annotated[
+        float | None,
+        typer.Option(
+            "--watch",
+            metavar="SECONDS",
+            min=0,
+            help="Watch the store this long for a scheduler's writes before restoring (default 3; 0: do not watch).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
+    jobs: Annotated[
+        list[str] | None,
+        typer.Option("--jobs", help="Put only these jobs back from the backup (repeat; byte for byte).", metavar="ID"),
+    ] = None,
+    missing: Annotated[
+        bool, typer.Option("--missing", help="Put back every job of the backup the live store no longer has.")
+    ] = False,
+    archived: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--archived", help="Put these jobs back from the deletion guard's archive (repeat).", metavar="ID"
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")] = False,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", "-d", help="Backup folder for --jobs/--missing.", show_default=False)
+    ] = None,
+    wait: Annotated[
+        float, typer.Option("--wait", min=0, help="Through the companion: wait up to SECONDS per job.")
+    ] = 0.0,
 ) -> None:
-    """Replace the job store's database with a verified backup (keeps the current one)."""
+    """Replace the job store's database with a verified backup (keeps the current one), or put
+    single jobs back (--jobs, --missing, --archived) without touching the others."""
+    if jobs or missing or archived:
+        from schedtui.cli.cmd_undelete import restore_jobs
+
+        with handled(url or ""):
+            restore_jobs(
+                target_from(url, table, schema),
+                backup=str(file) if file else None,
+                directory=directory,
+                job_ids=list(jobs or []),
+                missing=missing,
+                archived=list(archived or []),
+                dry_run=dry_run,
+                yes=yes,
+                force=force,
+                wait=wait,
+                as_json=as_json,
+            )
+        return
+    if file is None:
+        error_line("restore needs a backup FILE (or --jobs ID, --missing, --archived ID)")
+        raise typer.Exit(EXIT_USAGE)
     with handled(url or ""):
         from schedtui.core.backup import restore_backup
         from schedtui.core.backup.restore import check_restorable
@@ -219,7 +279,9 @@ def restore_cmd(
             if not typer.confirm("Continue?", default=False):
                 typer.echo("not restored")
                 raise typer.Exit(EXIT_USAGE)
-        result = restore_backup(target, file, force=force)
+        from schedtui.core.backup.writers import DEFAULT_WATCH_S
+
+        result = restore_backup(target, file, force=force, watch=DEFAULT_WATCH_S if watch is None else watch)
     if as_json:
         data = _result_json(result)
         data["kept"] = [str(p) for p in result.kept]

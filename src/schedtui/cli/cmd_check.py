@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from typing import Annotated, Any
@@ -11,7 +12,6 @@ import typer
 from schedtui.cli.common import (
     JsonOpt,
     SchemaOpt,
-    TableOpt,
     UrlOpt,
     error_line,
     handled,
@@ -29,6 +29,16 @@ from schedtui.core.model import JobInfo
 
 #: Tests pass a FixedClock here; everything else uses the system clock.
 CLOCK: Clock = system_clock
+
+TablesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--table",
+        help="Jobs table (else $SCHEDTUI_TABLE, else the only job store found); repeat it for several "
+        "stores in one database, shown together.",
+        show_default=False,
+    ),
+]
 
 
 def job_state(job: JobInfo, now: datetime, options: CheckOptions) -> tuple[str, float | None]:
@@ -74,7 +84,7 @@ def job_json(job: JobInfo, now: datetime, options: CheckOptions) -> dict[str, An
 
 def check(
     url: UrlOpt = None,
-    table: TableOpt = None,
+    tables: TablesOpt = None,
     schema: SchemaOpt = None,
     detailed: Annotated[bool, typer.Option("--detailed", "-d", help="Print the health tree.")] = False,
     as_json: JsonOpt = False,
@@ -105,7 +115,11 @@ def check(
         backup_dir=backup_dir,
     )
     with one_shot():
-        code = _check(url, table, schema, options, detailed=detailed, as_json=as_json, perfdata=perfdata)
+        if tables and len(tables) > 1:
+            code = _check_many(url, tables, schema, options, detailed=detailed, as_json=as_json, perfdata=perfdata)
+        else:
+            table = tables[0] if tables else None
+            code = _check(url, table, schema, options, detailed=detailed, as_json=as_json, perfdata=perfdata)
     if critical_only and code == int(Status.WARNING):
         code = 0
     raise typer.Exit(code)
@@ -128,6 +142,8 @@ def _check(
     try:
         target = target_from(url, table, schema)
         report = run_check(target, clock=CLOCK, options=options)
+        if table is None and not os.environ.get("SCHEDTUI_TABLE"):
+            report = _mark_found(report)
     except SchedtuiError as exc:
         error_line(exc.message, url or "")
         if as_json:
@@ -150,30 +166,131 @@ def _check(
     return int(report.status)
 
 
+def _store_name(report: Any) -> str:
+    t = report.target
+    return f"{t.schema}.{t.table}" if t.schema else t.table
+
+
+def _check_many(
+    url: str | None,
+    tables: list[str],
+    schema: str | None,
+    options: CheckOptions,
+    *,
+    detailed: bool,
+    as_json: bool,
+    perfdata: bool,
+) -> int:
+    """Several job stores of one database judged together: one report each, the worst
+    status is the exit code."""
+    from schedtui.cli.render import render_report, report_json
+    from schedtui.core.checker import run_check
+    from schedtui.core.health import worst
+
+    try:
+        targets = [target_from(url, t, schema) for t in dict.fromkeys(tables)]
+        reports = [run_check(t, clock=CLOCK, options=options) for t in targets]
+    except SchedtuiError as exc:
+        error_line(exc.message, url or "")
+        if as_json:
+            print_json({"schema": "schedtui.check/1", "status": "UNKNOWN", "exit_code": 3, "summary": exc.message})
+        else:
+            print(f"SCHEDTUI UNKNOWN - {exc.message}")
+        return int(Status.UNKNOWN)
+    status = worst([r.status for r in reports])
+    summary = "; ".join(f"[{_store_name(r)}] {r.summary}" for r in reports)
+    if as_json:
+        stores = []
+        for r in reports:
+            body = report_json(r)
+            name = _store_name(r)
+            jobs = r.snapshot.jobs if r.snapshot is not None else ()
+            body["jobs"] = [{**job_json(j, r.checked_at, options), "store": name} for j in jobs]
+            body["store"] = name
+            stores.append(body)
+        print_json(
+            {
+                "schema": "schedtui.check/1",
+                "status": status.name,
+                "exit_code": int(status),
+                "summary": summary,
+                "stores": stores,
+            }
+        )
+        return int(status)
+    line = f"SCHEDTUI {status.name} - {summary}"
+    if perfdata:
+        perf = " ".join(replace_label(p, _store_name(r)) for r in reports for c in r.components for p in c.perfdata)
+        if perf:
+            line += f" | {perf}"
+    if detailed:
+        for r in reports:
+            print(f"[{_store_name(r)}] {r.status.name}")
+            print(render_report(r, detailed=True, unicode=use_unicode(), color=use_color()))
+    print(line)
+    return int(status)
+
+
+def replace_label(perf: Any, store: str) -> str:
+    from dataclasses import replace
+
+    return str(replace(perf, label=f"{store}:{perf.label}").render())
+
+
+def _mark_found(report: Any) -> Any:
+    """Say on the database component that the table was found (no ``--table`` given)."""
+    from dataclasses import replace
+
+    from schedtui.core.health import Line
+
+    def mark(line: Line) -> Line:
+        if line.text.startswith("Table: "):
+            return replace(line, text=f"{line.text} (found in the database: no --table given)")
+        return line
+
+    comps = tuple(
+        replace(c, lines=tuple(mark(x) for x in c.lines), data={**c.data, "table_found": True})
+        if c.name == "database"
+        else c
+        for c in report.components
+    )
+    return replace(report, components=comps)
+
+
 def jobs(
     url: UrlOpt = None,
-    table: TableOpt = None,
+    tables: TablesOpt = None,
     schema: SchemaOpt = None,
     as_json: JsonOpt = False,
     grace_floor: Annotated[float, typer.Option("--grace-floor", min=0, help="See `check`.")] = 60.0,
 ) -> None:
-    """List every job: id, name, trigger, next run, countdown, state."""
+    """List every job: id, name, trigger, next run, countdown, state (and its store, with
+    several ``--table``)."""
     from schedtui.core.store import read_jobs
 
     options = CheckOptions(grace_floor=grace_floor)
+    many = bool(tables) and len(set(tables or ())) > 1
     with one_shot():
         with handled(url or ""):
-            target = target_from(url, table, schema)
-            snapshot = read_jobs(target, clock=CLOCK)
+            names = list(dict.fromkeys(tables)) if tables else [None]
+            snapshots = [read_jobs(target_from(url, t, schema), clock=CLOCK) for t in names]
         now = CLOCK()
-        rows = (job_json(j, now, options) for j in snapshot.jobs)
+
+        def rows() -> Any:
+            for snap in snapshots:
+                store = snap.target.table if not snap.target.schema else f"{snap.target.schema}.{snap.target.table}"
+                for j in snap.jobs:
+                    row = job_json(j, now, options)
+                    yield {**row, "store": store} if many else row
+
         if as_json:
-            print_json_stream({"schema": "schedtui.jobs/1", "read_at": snapshot.read_at.isoformat()}, "jobs", rows)
+            head = {"schema": "schedtui.jobs/1", "read_at": snapshots[0].read_at.isoformat()}
+            print_json_stream(head, "jobs", rows())
             return
-        _print_table(list(rows), use_unicode())
+        _print_table(list(rows()), use_unicode(), with_store=many)
 
 
-def _print_table(rows: list[dict[str, Any]], unicode: bool) -> None:
+def _print_table(rows: list[dict[str, Any]], unicode: bool, with_store: bool = False) -> None:
     headers = ["ID", "NAME", "TRIGGER", "NEXT RUN (UTC)", "IN", "STATE"]
     table = [
         [
@@ -187,6 +304,11 @@ def _print_table(rows: list[dict[str, Any]], unicode: bool) -> None:
         for r in rows
     ]
     limits = [40, 30, 48, 19, 22, 11]
+    if with_store:
+        headers.insert(0, "STORE")
+        limits.insert(0, 40)
+        for row, r in zip(table, rows, strict=True):
+            row.insert(0, r["store"])
     widths = [min(limits[i], max([len(headers[i])] + [len(row[i]) for row in table])) for i in range(len(headers))]
     ell = "…" if unicode else "~"
 

@@ -1,4 +1,4 @@
-"""``schedtui history`` (the companion's run history) and ``schedtui demo``."""
+"""``schedtui history`` (the run history: the companion's, Aegis's or django-apscheduler's) and ``schedtui demo``."""
 
 from __future__ import annotations
 
@@ -56,23 +56,23 @@ def _history(
 ) -> int:
     import sqlalchemy as sa
 
-    from schedtui.core import history as H
     from schedtui.core.db import read_engine, translate_error
+    from schedtui.core.history import detect_history
 
     target = target_from(url, table, schema)
     engine = read_engine(target)
     try:
         try:
-            installed = H.companion_installed(engine, target.schema) or _runs_only(engine, target.schema)
-            if not installed:
+            source = detect_history(engine, target)
+            if source is None:
                 if as_json:
                     print_json({"installed": False, "hint": HOW_TO_ADD})
                 else:
                     typer.echo(HOW_TO_ADD)
                 return EXIT_OK
-            runs = H.recent_runs(engine, job_id, limit, failed, target.schema)
+            runs = source.recent_runs(engine, job_id, limit, failed)
             job_ids = [job_id] if job_id else list(dict.fromkeys(r.job_id for r in runs))
-            stats = {j: H.job_stats(engine, j, target.schema) for j in job_ids}
+            stats = {j: source.job_stats(engine, j) for j in job_ids}
         except sa.exc.DBAPIError as exc:
             raise translate_error(exc, target) from exc
     finally:
@@ -81,6 +81,7 @@ def _history(
         print_json(
             {
                 "installed": True,
+                "source": {"kind": source.kind, "label": source.label},
                 "job_id": job_id,
                 "failed_only": failed,
                 "runs": [r.as_dict(with_traceback=bool(job_id)) for r in runs],
@@ -88,15 +89,11 @@ def _history(
             }
         )
         return EXIT_OK
+    if source.kind != "companion":
+        typer.echo(f"history: {source.label}")
     _print_runs(runs, job_id, failed)
     _print_stats(stats)
     return EXIT_OK
-
-
-def _runs_only(engine: Any, schema: str | None) -> bool:
-    from schedtui.core import tables as T
-
-    return T.installed(engine, schema, T.RUNS)
 
 
 def _print_runs(runs: Any, job_id: str | None, failed: bool) -> None:
@@ -108,7 +105,7 @@ def _print_runs(runs: Any, job_id: str | None, failed: bool) -> None:
     typer.echo(f"{head} (newest first):")
     width = max(len(r.job_id) for r in runs) if not job_id else 0
     for r in runs:
-        when = _when(r.scheduled_at)
+        when = _when(r.scheduled_at or r.started_at)
         name = f"  {r.job_id:<{width}}" if not job_id else ""
         error = ""
         if r.error_type or r.error_message:
@@ -150,7 +147,7 @@ def register(app: typer.Typer) -> None:
         failed: Annotated[bool, typer.Option("--failed", help="Only failed runs (error, unfinished).")] = False,
         as_json: JsonOpt = False,
     ) -> None:
-        """Recent runs recorded by the companion, with per-job statistics."""
+        """Recent runs (recorded by the companion, an Aegis app or django-apscheduler), with per-job statistics."""
         with handled(url or ""):
             code = _history(url, table, schema, job_id, limit, failed, as_json)
         raise typer.Exit(code)

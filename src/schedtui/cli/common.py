@@ -75,12 +75,22 @@ def one_shot() -> AbstractContextManager[None]:
 
 
 def target_from(url: str | None, table: str | None, schema: str | None) -> Target:
-    return resolve_target(url, table, schema)
+    """The target of ``--url/--table/--schema``; without a table (option or
+    ``SCHEDTUI_TABLE``) the database is searched for its job store (``core.discover``):
+    the only one is opened, several are a TABLE error listing them (exit 3)."""
+    target = resolve_target(url, table, schema)
+    if table is None and not os.environ.get("SCHEDTUI_TABLE"):
+        from schedtui.core.discover import discover_target
+
+        target = discover_target(target)
+    return target
 
 
 def error_line(message: str, *urls: str) -> None:
-    """Print ``schedtui: message`` on stderr with every password masked."""
-    typer.echo(f"schedtui: {mask_text(message, *urls)}", err=True)
+    """Print ``schedtui: message`` on stderr with every credential masked (those of
+    ``urls`` and of the URLs in the environment, which is where ``--url`` falls back to)."""
+    env_urls = [os.environ.get(name, "") for name in ("SCHEDTUI_URL", "DATABASE_URL")]
+    typer.echo(f"schedtui: {mask_text(message, *urls, *env_urls)}", err=True)
 
 
 def fail(error: SchedtuiError, *urls: str) -> NoReturn:

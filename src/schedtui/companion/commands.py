@@ -113,8 +113,8 @@ class CommandApplier:
             if not batch:
                 break
             outcomes = []
-            for cmd_id, job_id, action in batch:
-                status, result = self.apply(job_id, action)
+            for cmd_id, job_id, action, params in batch:
+                status, result = self.apply(job_id, action, params)
                 outcomes.append((cmd_id, status, result, self.clock()))
             self._finish(outcomes)
             done += len(batch)
@@ -158,7 +158,7 @@ class CommandApplier:
             ).rowcount
             return expired
 
-    def _claim_batch(self, limit: int) -> list[tuple[int, str, str]]:
+    def _claim_batch(self, limit: int) -> list[tuple[int, str, str, str | None]]:
         """Take up to ``limit`` pending commands in one transaction, serialized with every
         other applier (SQLite: the write lock; PostgreSQL: an advisory lock). A job whose
         commands another applier holds is skipped, so each job's commands are applied by
@@ -191,11 +191,11 @@ class CommandApplier:
                 return []
             conn.execute(sa.update(c).where(c.c.id.in_(ids), *claimable).values(applied_by=self.scheduler_id))
             rows = conn.execute(
-                sa.select(c.c.id, c.c.job_id, c.c.action)
+                sa.select(c.c.id, c.c.job_id, c.c.action, c.c.params)
                 .where(c.c.id.in_(ids), c.c.applied_by == self.scheduler_id, c.c.status == "pending")
                 .order_by(c.c.id)
             ).all()
-        return [(r.id, r.job_id, r.action) for r in rows]
+        return [(r.id, r.job_id, r.action, r.params) for r in rows]
 
     def _mine(self, params: str | None) -> bool:
         if not params or not self.jobs_table:
@@ -217,9 +217,13 @@ class CommandApplier:
                 )
 
     # ------------------------------------------------------------------ the actions
-    def apply(self, job_id: str, action: str) -> tuple[str, str]:
+    def apply(self, job_id: str, action: str, params: str | None = None) -> tuple[str, str]:
         """Apply one action through the scheduler's API: ``(status, result)``."""
         try:
+            if action == "restore":
+                from schedtui.companion.restore import apply_restore
+
+                return apply_restore(self, job_id, params)
             fn = {
                 "pause": self._pause,
                 "resume": self._resume,

@@ -515,6 +515,9 @@ def attach(
         engine = url_or_engine
     else:
         engine = store.engine if store is not None else None
+    from schedtui.companion.logmask import mask_logs
+
+    mask_logs(engine.url.render_as_string(hide_password=False) if engine is not None else None)
     comp = Companion(
         scheduler,
         engine,

@@ -53,6 +53,7 @@ def create_scheduler(
     schema: str | None = None,
     job_defaults: dict[str, Any] | None = None,
     timezone: Any = "UTC",
+    guard: bool = True,
     **scheduler_options: Any,
 ) -> Any:
     """Create (not start) a scheduler persisting its jobs in ``url_or_engine``.
@@ -60,7 +61,9 @@ def create_scheduler(
     ``url_or_engine``: a SQLAlchemy URL, a SQLite path, an ``Engine``, or None for the
     memory store. ``kind``: ``"background"`` (``BackgroundScheduler``) or ``"asyncio"``
     (``AsyncIOScheduler``; start it inside a running event loop). ``job_defaults`` are
-    merged over ``SAFE_JOB_DEFAULTS``.
+    merged over ``SAFE_JOB_DEFAULTS``. ``guard``: install the deletion guard
+    (``schedtui.companion.guard``): rows APScheduler cannot restore are moved to
+    ``schedtui_archived_jobs`` instead of being destroyed.
     """
     if kind == "background":
         from apscheduler.schedulers.background import BackgroundScheduler as cls
@@ -79,5 +82,9 @@ def create_scheduler(
             engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
             jobstores["default"] = SQLAlchemyJobStore(engine=engine, tablename=tablename, tableschema=schema)
     scheduler = cls(jobstores=jobstores, job_defaults=defaults, timezone=timezone, **scheduler_options)
+    if guard and jobstores:
+        from schedtui.companion.guard import install_guard
+
+        install_guard(scheduler)
     logger.info(DB_LOG_LINE if jobstores else MEMORY_LOG_LINE)
     return scheduler

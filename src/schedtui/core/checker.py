@@ -235,12 +235,13 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
 
 
 def default_providers() -> list[Provider]:
-    """The components beyond the jobs table (companion heartbeat/history, backups)."""
+    """The components beyond the jobs table (companion heartbeat/history, backups, archive)."""
+    from schedtui.core.archive import archive_component
     from schedtui.core.backup import backups_component
     from schedtui.core.heartbeat import heartbeat_component
     from schedtui.core.history import history_component
 
-    return [heartbeat_component, history_component, backups_component]
+    return [heartbeat_component, history_component, backups_component, archive_component]
 
 
 def _failure_component(error: SchedtuiError) -> Component:

@@ -57,6 +57,21 @@ POLL_STEP = 0.05
 #: (its applier died while applying it). Same value as the companion's.
 STALE_CLAIM = 120.0
 
+#: A table whose next_run_time is a database datetime (django-apscheduler's ``DjangoJobStore``)
+#: is edited only on these dialects (the value written the way Django's adapter writes it),
+#: and only while the stored datetime is the pickle's own next run time to the millisecond
+#: (a project with ``USE_TZ = False`` stores local times: refused).
+DATETIME_DIALECTS = ("sqlite", "postgresql")
+DATETIME_TOLERANCE = 0.001
+DATETIME_REFUSAL = (
+    "this job store keeps next_run_time as a database datetime that schedtui does not edit on this "
+    "database: nothing was written (pause or resume the job from the app: scheduler.pause_job)"
+)
+DATETIME_MISMATCH = (
+    "the stored next_run_time is not the job's own next run time in UTC (a Django project with "
+    "USE_TZ = False?): nothing was written"
+)
+
 _ACTION_WORDS = {"pause": "pause", "resume": "resume", "run_now": "run now", "remove": "remove"}
 
 
@@ -397,14 +412,28 @@ class _Row:
     job_id: str
     next_run_time: float | None
     job_state: bytes
+    #: the column as stored, for the compare-and-swap (datetime columns; else the float)
+    raw_nrt: Any = None
 
 
-def _wake_note(conn: Connection, target: Target, job_id: str, new_ts: float, now: datetime) -> str:
+def _wake_note(
+    conn: Connection, target: Target, job_id: str, new_ts: float, now: datetime, nrt_sql: str | None = None
+) -> str:
     """When a running scheduler will look at the resumed row."""
-    t = _jobs(target)
-    other = conn.execute(
-        sa.select(sa.func.min(t.c.next_run_time)).where(t.c.next_run_time.is_not(None), t.c.id != job_id)
-    ).scalar()
+    if nrt_sql is None:
+        t = _jobs(target)
+        other = conn.execute(
+            sa.select(sa.func.min(t.c.next_run_time)).where(t.c.next_run_time.is_not(None), t.c.id != job_id)
+        ).scalar()
+    else:
+        from schedtui.core.db import qualified_table
+
+        table = qualified_table(target, conn.engine)
+        other = conn.execute(
+            sa.text(f"SELECT min({nrt_sql}) FROM {table} WHERE next_run_time IS NOT NULL AND id != :id"),
+            {"id": job_id},
+        ).scalar()
+        other = None if other is None else float(other)
     when = _fmt(datetime.fromtimestamp(new_ts, UTC))
     if other is None:
         return (
@@ -441,15 +470,54 @@ class DirectWriter:
         self.clock = clock
         self.margin = margin
         self.due_wait = due_wait
-        self.table = _jobs(target)
         self.sqlite = engine.dialect.name == "sqlite"
+        #: next_run_time stored as a database datetime (django-apscheduler)
+        self.datetime = self.datetime_column()
+        self.table = _jobs(target) if not self.datetime else _raw_jobs(target)
+
+    def datetime_column(self) -> bool:
+        """Whether this table stores next_run_time as a datetime (django-apscheduler)."""
+        from schedtui.core import columns
+
+        try:
+            with self.engine.connect() as conn:
+                declared = columns.generic_declared(
+                    conn, self.engine.dialect.name, self.target.table, self.target.schema
+                )
+        except sa.exc.SQLAlchemyError:
+            return False  # the read that follows reports the problem
+        return columns.is_datetime_type(declared)
 
     # ----- reading
     def read(self, job_id: str) -> _Row | None:
         t = self.table
         with self.engine.connect() as conn:
             r = conn.execute(sa.select(t.c.id, t.c.next_run_time, t.c.job_state).where(t.c.id == job_id)).first()
-        return None if r is None else _Row(r.id, r.next_run_time, bytes(r.job_state))
+        if r is None:
+            return None
+        if not self.datetime:
+            return _Row(r.id, r.next_run_time, bytes(r.job_state), r.next_run_time)
+        from schedtui.core.history.table import utc
+
+        when = utc(r.next_run_time)
+        if r.next_run_time is not None and when is None:
+            raise SchedtuiError(f"unreadable next_run_time {str(r.next_run_time)[:40]!r}", ErrorKind.STATE)
+        return _Row(r.id, None if when is None else when.timestamp(), bytes(r.job_state), r.next_run_time)
+
+    def _column_value(self, value: datetime | None) -> Any:
+        """The new column value: the float epoch, or a datetime as Django's adapter writes it
+        (SQLite: ``str()`` of the naive UTC datetime; PostgreSQL: an aware UTC datetime)."""
+        if value is None:
+            return None
+        if not self.datetime:
+            return value.timestamp()
+        if self.sqlite:
+            return str(value.astimezone(UTC).replace(tzinfo=None))
+        return value.astimezone(UTC)
+
+    def _nrt_condition(self, row: _Row) -> Any:
+        t = self.table
+        return t.c.next_run_time.is_(None) if row.raw_nrt is None else t.c.next_run_time == row.raw_nrt
 
     def _wait_not_due(self, row: _Row) -> _Row | None:
         """A row due within the margin is being (or about to be) run by its scheduler, which
@@ -465,13 +533,10 @@ class DirectWriter:
         return row
 
     # ----- the transaction
-    def _cas(self, row: _Row, new_ts: float | None, new_state: bytes) -> int:
+    def _cas(self, row: _Row, new_value: datetime | None, new_state: bytes) -> int:
         t = self.table
-        cond = [t.c.id == row.job_id, t.c.job_state == row.job_state]
-        cond.append(
-            t.c.next_run_time.is_(None) if row.next_run_time is None else t.c.next_run_time == row.next_run_time
-        )
-        stmt = sa.update(t).where(*cond).values(next_run_time=new_ts, job_state=new_state)
+        cond = [t.c.id == row.job_id, t.c.job_state == row.job_state, self._nrt_condition(row)]
+        stmt = sa.update(t).where(*cond).values(next_run_time=self._column_value(new_value), job_state=new_state)
         return self._write(stmt)
 
     def _write(self, stmt: Any) -> int:
@@ -498,6 +563,8 @@ class DirectWriter:
         def res(status: Status, message: str, nrt: datetime | None = None) -> ControlResult:
             return ControlResult(job_id, action, "direct", status, message, None, nrt)
 
+        if self.datetime and self.engine.dialect.name not in DATETIME_DIALECTS:
+            return res("refused", DATETIME_REFUSAL)
         for _attempt in range(3):
             row = self.read(job_id)
             if row is None:
@@ -505,6 +572,8 @@ class DirectWriter:
             info = _decode(row)
             if info.finding is not None:
                 return res("refused", f"the row could not be decoded safely ({info.finding.message}); not edited")
+            if self.datetime and not _column_is_pickle(info):
+                return res("refused", DATETIME_MISMATCH)
             if action == "pause" and row.next_run_time is None:
                 return res("applied", "already paused; unchanged")
             if action == "resume" and row.next_run_time is not None:
@@ -540,7 +609,7 @@ class DirectWriter:
             if after.finding is not None or not _same_but_time(info, after, new_value):
                 return res("refused", "the edited state did not decode to the intended change; not written")
             new_ts = None if new_value is None else new_value.timestamp()
-            if self._cas(row, new_ts, new_state) != 1:
+            if self._cas(row, new_value, new_state) != 1:
                 current = self.read(job_id)
                 if current is None:
                     return res("conflict", "the job was removed meanwhile; nothing written")
@@ -560,7 +629,12 @@ class DirectWriter:
                 return res("applied", "paused (written directly; the scheduler skips it from its next look)")
             assert new_value is not None
             with self.engine.connect() as conn:
-                note = _wake_note(conn, self.target, job_id, new_ts or 0.0, now)
+                nrt_sql = None
+                if self.datetime:
+                    from schedtui.core import columns
+
+                    nrt_sql = columns.expression(self.engine.dialect.name, "datetime")
+                note = _wake_note(conn, self.target, job_id, new_ts or 0.0, now, nrt_sql)
             if new_value < now:
                 note += (
                     "; that time has passed (APScheduler's resume gives a date trigger its run date): "
@@ -596,6 +670,9 @@ class DirectWriter:
         def res(status: Status, message: str) -> ControlResult:
             return ControlResult(job_id, "remove", "direct", status, message)
 
+        if self.datetime and self.engine.dialect.name not in DATETIME_DIALECTS:
+            return res("refused", DATETIME_REFUSAL)
+
         warning = (
             "a running scheduler keeps no copy of stored jobs, but if it was about to run this job it "
             "may log an error; prefer the companion"
@@ -609,13 +686,30 @@ class DirectWriter:
                 if fresh != row:
                     continue
             t = self.table
-            cond = [t.c.id == job_id, t.c.job_state == row.job_state]
-            cond.append(
-                t.c.next_run_time.is_(None) if row.next_run_time is None else t.c.next_run_time == row.next_run_time
-            )
+            cond = [t.c.id == job_id, t.c.job_state == row.job_state, self._nrt_condition(row)]
             if self._write(sa.delete(t).where(*cond)) == 1:
                 return res("applied", f"removed (forced, written directly): {warning}")
         return res("conflict", "the row kept changing; nothing deleted, try again")
+
+
+def _raw_jobs(target: Target) -> sa.Table:
+    """The jobs table with next_run_time read and compared as stored (a datetime column)."""
+    return sa.Table(
+        target.table,
+        sa.MetaData(),
+        sa.Column("id", sa.Unicode(255), primary_key=True),
+        sa.Column("next_run_time", sa.types.NullType()),
+        sa.Column("job_state", sa.LargeBinary, nullable=False),
+        schema=target.schema,
+    )
+
+
+def _column_is_pickle(info: JobInfo) -> bool:
+    """The datetime column and the pickled next_run_time are the same instant (ms)."""
+    a, b = info.next_run_time, info.state_next_run_time
+    if a is None or b is None:
+        return a is None and b is None
+    return abs((a - b).total_seconds()) <= DATETIME_TOLERANCE
 
 
 def _decode(row: _Row, *, screened: bool = False) -> JobInfo:

@@ -143,13 +143,19 @@ def _line(hb: HeartbeatInfo, now: datetime, max_age: float | None) -> Line:
 def heartbeat_component(ctx: CheckContext) -> Component | None:
     """The ``heartbeat`` component: is a scheduler loop alive on this jobs table?
 
-    None when there is no engine or no companion tables.
+    Without the companion's heartbeat for this table, a heartbeat job in the store (Aegis's
+    ``scheduler_heartbeat``) is judged instead. None when there is neither.
     """
+    from schedtui.core.jobbeat import job_heartbeat_component
+
     if ctx.engine is None:
         return None
     schema = ctx.target.schema
+    by_job = (
+        job_heartbeat_component(ctx.snapshot.jobs, ctx.now, ctx.options.heartbeat_max_age) if ctx.snapshot else None
+    )
     if not T.installed(ctx.engine, schema, T.HEARTBEATS):
-        return None
+        return by_job
     now, max_age = ctx.now, ctx.options.heartbeat_max_age
     beats = read_heartbeats(ctx.engine, schema)
     table = ctx.target.table
@@ -159,6 +165,8 @@ def heartbeat_component(ctx: CheckContext) -> Component | None:
         "schedulers": [b.as_dict(now, max_age) for b in mine],
         "other_tables": len(others),
     }
+    if not mine and by_job is not None:
+        return by_job
     if not mine:
         note = f" ({len(others)} heartbeat(s) for other tables)" if others else ""
         return Component(

@@ -174,11 +174,15 @@ def job_from_fields(v: tuple | list) -> JobInfo:  # type: ignore[type-arg]
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where the job store lives. ``url`` may hold a password: print ``safe_url``."""
+    """Where the job store lives. ``url`` may hold a password: print ``safe_url`` (the
+    repr shows only that)."""
 
     url: str
     table: str = "apscheduler_jobs"
     schema: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Target(url={self.safe_url!r}, table={self.table!r}, schema={self.schema!r})"
 
     @property
     def safe_url(self) -> str:

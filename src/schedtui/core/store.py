@@ -98,14 +98,14 @@ class _RowidRange:
     """Rows ``lo <= rowid < hi`` of a SQLite jobs table, read on their own connection (by
     a decode worker; by this process if the worker does not finish)."""
 
-    def __init__(self, path: Path, table: str, lo: int, hi: int) -> None:
-        self.path, self.table, self.lo, self.hi = path, table, lo, hi
+    def __init__(self, path: Path, table: str, lo: int, hi: int, nrt: str = "next_run_time") -> None:
+        self.path, self.table, self.lo, self.hi, self.nrt = path, table, lo, hi, nrt
 
     def rows(self) -> list[Row]:
         conn = sqlite_light.open_readonly(self.path)
         try:
             return conn.execute(
-                f"SELECT id, next_run_time, job_state FROM {self.table} WHERE rowid >= ? AND rowid < ? ORDER BY rowid",
+                f"SELECT id, {self.nrt}, job_state FROM {self.table} WHERE rowid >= ? AND rowid < ? ORDER BY rowid",
                 (self.lo, self.hi),
             ).fetchall()
         finally:
@@ -137,6 +137,8 @@ class JobStoreReader:
         self._aggregate: tuple[Any, ...] | None = None
         self._snapshot: StoreSnapshot | None = None
         self._data_version: int | None = None
+        #: how next_run_time is selected (a float column, or a datetime one converted)
+        self._nrt: str | None = None
 
     # -- connections -------------------------------------------------------------
     @property
@@ -226,6 +228,26 @@ class JobStoreReader:
                 raise _translate(exc, self.target) from exc
             return None if row is None else bytes(row[0])
 
+    def _nrt_sqlite(self, conn: sqlite3.Connection) -> str:
+        if self._nrt is None:
+            from schedtui.core import columns
+
+            self._nrt = columns.expression("sqlite", columns.sqlite_declared(conn, self.target.table))
+        return self._nrt
+
+    def _nrt_generic(self, conn: Any) -> str:
+        if self._nrt is None:
+            from schedtui.core import columns
+
+            declared = columns.generic_declared(conn, self._dialect, self.target.table, self.target.schema)
+            self._nrt = columns.expression(self._dialect, declared)
+        return self._nrt
+
+    @property
+    def next_run_time_is_datetime(self) -> bool:
+        """Whether the table stores next_run_time as a datetime (django-apscheduler)."""
+        return self._nrt is not None and self._nrt != "next_run_time"
+
     def _drop_connection(self) -> None:
         if self._raw is not None:
             try:
@@ -233,6 +255,7 @@ class JobStoreReader:
             finally:
                 self._raw = None
         self._data_version = None
+        self._nrt = None  # the file may have been replaced: look at the column again
 
     def _table_sql(self) -> str:
         if self._plain is not None:
@@ -268,13 +291,14 @@ class JobStoreReader:
             self._ident = ident
         conn = self._sqlite()
         table = self._table_sql()
+        nrt = self._nrt_sqlite(conn)
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if self._snapshot is not None and version == self._data_version:
             return self._snapshot.jobs
         if not self._cache:
             jobs = None if self._incremental else self._one_shot_by_workers(conn, table)
             if jobs is None:
-                cur = conn.execute(f"SELECT id, next_run_time, job_state FROM {table}")
+                cur = conn.execute(f"SELECT id, {nrt}, job_state FROM {table}")
                 jobs = self._full(iter(lambda: cur.fetchmany(_BATCH), []), _digest)
         else:
             self._scans += 1
@@ -282,8 +306,8 @@ class JobStoreReader:
             # One aggregate (C only, ~20 ms for 100k rows) answers "did the jobs change?"
             # when the database changed elsewhere (the companion's heartbeat, run history).
             agg = conn.execute(
-                f"SELECT count(*), total(next_run_time), total(length(job_state)), "
-                f"total(next_run_time * length(job_state)) FROM {table}"
+                f"SELECT count(*), total({nrt}), total(length(job_state)), "
+                f"total({nrt} * length(job_state)) FROM {table}"
             ).fetchone()
             if not full and agg == self._aggregate and self._snapshot is not None:
                 self._data_version = version
@@ -291,11 +315,11 @@ class JobStoreReader:
             self._aggregate = agg
             if full:
                 # every row's content, hashed in the database connection
-                scan = conn.execute(f"SELECT id, next_run_time, schedtui_digest(job_state) FROM {table}").fetchall()
+                scan = conn.execute(f"SELECT id, {nrt}, schedtui_digest(job_state) FROM {table}").fetchall()
                 changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
             else:
                 # C only: a change of next_run_time or size (what a scheduler's writes do)
-                scan = conn.execute(f"SELECT id, next_run_time, length(job_state) FROM {table}").fetchall()
+                scan = conn.execute(f"SELECT id, {nrt}, length(job_state) FROM {table}").fetchall()
                 changed = [d[0] for d in scan if self._is_changed(d[0], d[1], size=d[2])]
             jobs = self._rebuild(scan, self._fetch_sqlite(conn, table, changed), _digest)
         self._data_version = version
@@ -319,7 +343,8 @@ class JobStoreReader:
         if lo is None or n < _decode_workers.MIN_ROWS:
             return None
         bounds = [lo + (hi + 1 - lo) * k // count for k in range(count + 1)]
-        shares = [_RowidRange(path, table, bounds[k], bounds[k + 1]) for k in range(count)]
+        nrt = self._nrt_sqlite(conn)
+        shares = [_RowidRange(path, table, bounds[k], bounds[k + 1], nrt) for k in range(count)]
         jobs = decode_shares(shares, meanwhile=_load_sqlalchemy)
         if jobs is None:
             return None
@@ -331,36 +356,36 @@ class JobStoreReader:
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            for r in conn.execute(f"SELECT id, next_run_time, job_state FROM {table} WHERE id IN ({marks})", chunk):
+            for r in conn.execute(
+                f"SELECT id, {self._nrt_sqlite(conn)}, job_state FROM {table} WHERE id IN ({marks})", chunk
+            ):
                 out[r[0]] = r
         return out
 
     def _read_generic(self) -> tuple[JobInfo, ...]:
         table = self._table_sql()
         with self.engine.connect() as conn:
+            nrt = self._nrt_generic(conn)
             if not self._cache:
-                result = conn.exec_driver_sql(f"SELECT id, next_run_time, job_state FROM {table}")
+                result = conn.exec_driver_sql(f"SELECT id, {nrt}, job_state FROM {table}")
                 batches = iter(lambda: [(r[0], r[1], bytes(r[2])) for r in result.fetchmany(_BATCH)], [])
                 jobs = self._full(batches, _md5)
                 conn.rollback()
                 return jobs
             if self._dialect == "postgresql":
-                scan: Sequence[Any] = conn.exec_driver_sql(
-                    f"SELECT id, next_run_time, md5(job_state) FROM {table}"
-                ).fetchall()
+                scan: Sequence[Any] = conn.exec_driver_sql(f"SELECT id, {nrt}, md5(job_state) FROM {table}").fetchall()
                 changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
                 fetched: dict[str, Row] = {}
                 for i in range(0, len(changed), _CHUNK):
                     chunk = list(changed[i : i + _CHUNK])
                     for r in conn.exec_driver_sql(
-                        f"SELECT id, next_run_time, job_state FROM {table} WHERE id = ANY(%(ids)s)",
+                        f"SELECT id, {nrt}, job_state FROM {table} WHERE id = ANY(%(ids)s)",
                         {"ids": chunk},
                     ):
                         fetched[r[0]] = (r[0], r[1], bytes(r[2]))
             else:
                 rows = [
-                    (r[0], r[1], bytes(r[2]))
-                    for r in conn.exec_driver_sql(f"SELECT id, next_run_time, job_state FROM {table}")
+                    (r[0], r[1], bytes(r[2])) for r in conn.exec_driver_sql(f"SELECT id, {nrt}, job_state FROM {table}")
                 ]
                 scan = [(r[0], r[1], None) for r in rows]
                 fetched = {r[0]: r for r in rows if self._is_changed(r[0], r[1], digest=_md5(r[2]))}

@@ -9,6 +9,8 @@ are Float UTC epoch seconds, like APScheduler's ``next_run_time``: portable and 
 - ``schedtui_heartbeats``: one row per scheduler process (written by its heartbeat job).
 - ``schedtui_commands``: requests from the console, applied by the scheduler's heartbeat.
 - ``schedtui_job_archive``: raw jobs-table rows saved before a forced replacement.
+- ``schedtui_archived_jobs``: rows APScheduler could not restore, moved here byte for byte
+  by the companion's deletion guard in the transaction that deletes them.
 
 This module never imports Textual or decodes anything; the companion may import it.
 """
@@ -30,6 +32,7 @@ RUNS = "schedtui_runs"
 HEARTBEATS = "schedtui_heartbeats"
 COMMANDS = "schedtui_commands"
 JOB_ARCHIVE = "schedtui_job_archive"
+ARCHIVED_JOBS = "schedtui_archived_jobs"
 
 #: Values of ``schedtui_runs.outcome``.
 OUTCOMES = ("success", "error", "missed", "max_instances", "unfinished", "running")
@@ -41,7 +44,7 @@ FINAL_OUTCOMES = ("success", "error", "missed", "max_instances", "unfinished")
 #: Values of ``schedtui_heartbeats.state``.
 HEARTBEAT_STATES = ("running", "paused", "shutdown")
 #: ``schedtui_commands.action`` and ``.status``.
-COMMAND_ACTIONS = ("pause", "resume", "run_now", "remove")
+COMMAND_ACTIONS = ("pause", "resume", "run_now", "remove", "restore")
 COMMAND_STATUSES = ("pending", "applied", "failed", "expired")
 
 #: Bounds the companion applies before writing (characters).
@@ -60,10 +63,11 @@ class CompanionTables:
     heartbeats: sa.Table
     commands: sa.Table
     job_archive: sa.Table
+    archived_jobs: sa.Table
 
     @property
     def all(self) -> tuple[sa.Table, ...]:
-        return (self.meta, self.runs, self.heartbeats, self.commands, self.job_archive)
+        return (self.meta, self.runs, self.heartbeats, self.commands, self.job_archive, self.archived_jobs)
 
 
 def _build(schema: str | None) -> CompanionTables:
@@ -147,7 +151,23 @@ def _build(schema: str | None) -> CompanionTables:
         sa.Column("reason", sa.Unicode(255)),
         sa.Column("archived_by", sa.Unicode(255)),
     )
-    return CompanionTables(schema, md, meta, runs, heartbeats, commands, job_archive)
+    archived_jobs = sa.Table(
+        ARCHIVED_JOBS,
+        md,
+        sa.Column("id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+        sa.Column("job_id", sa.Unicode(191), nullable=False, index=True),
+        sa.Column("jobs_table", sa.Unicode(255)),
+        sa.Column("next_run_time", sa.Float(25)),
+        sa.Column("job_state", sa.LargeBinary(), nullable=False),
+        sa.Column("archived_at", sa.Float(25), nullable=False, index=True),
+        sa.Column("error_type", sa.Unicode(255)),
+        sa.Column("error", sa.UnicodeText()),
+        sa.Column("archived_by", sa.Unicode(255)),
+        # set when `schedtui restore --archived` put the job back (the row is kept)
+        sa.Column("restored_at", sa.Float(25)),
+        sa.Column("restored_by", sa.Unicode(255)),
+    )
+    return CompanionTables(schema, md, meta, runs, heartbeats, commands, job_archive, archived_jobs)
 
 
 _cache: dict[str | None, CompanionTables] = {}

@@ -5,41 +5,75 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
 
 DEFAULT_TABLE = "apscheduler_jobs"
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<at>@)")
-_PASSWORD_PARAM = re.compile(r"(?i)(?P<head>[?&](?:password|passwd|pwd)=)(?P<pw>[^&\s]*)")
+#: Parts of a parameter name that mark its value as a credential (matched case-insensitively
+#: on the percent-decoded name): ``password``, ``sslpassword``, ``sslkey``, ``passfile``,
+#: ``api_token``, ``client_secret``, ``pwd`` ...
+SECRET_NAME_PARTS = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
+MASK = "***"
+
+# scheme://user:PASSWORD@host — the password runs to the first "@"; an unencoded "@" inside
+# it (``bob:p@ss@host``) extends it for as long as another "@" follows before any "/?#".
+_USERINFO = re.compile(
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@?#\s]*:)(?P<pw>[^@\s]*(?:@[^@/?#\s]*(?=@))*)(?P<at>@)"
+)
+# ?name=value / &name=value / ;name=value in a URL's query.
+_QUERY_PARAM = re.compile(r"(?P<head>[?&;](?P<name>[^=&#?;\s]+)=)(?P<pw>[^&#;\s]*)")
+# name=value / name = 'quoted value' in libpq conninfo strings that drivers echo.
+_CONNINFO_PARAM = re.compile(
+    r"(?P<head>(?<![\w%])(?P<name>[A-Za-z_][\w%]*)\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\"[^\"]*\"|[^\s&;,)]+)"
+)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a URL or conninfo parameter called ``name`` carries a credential."""
+    low = unquote_plus(name).lower()
+    return any(part in low for part in SECRET_NAME_PARTS)
+
+
+def _mask_params(pattern: re.Pattern[str], text: str) -> str:
+    return pattern.sub(lambda m: f"{m['head']}{MASK}" if is_secret_name(m["name"]) else m[0], text)
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (also inside query strings)."""
-    masked = _PASSWORD_IN_URL.sub(lambda m: f"{m['head']}***{m['at']}", url)
-    return _PASSWORD_PARAM.sub(lambda m: f"{m['head']}***", masked)
+    """``url`` (or any text holding URLs) with every credential replaced by ``***``: the
+    userinfo password and every query parameter named like a secret (``password``,
+    ``sslpassword``, ``sslkey``, ``*token*``, ``*secret*``, ``*key*`` ..., percent-encoded
+    names included)."""
+    masked = _USERINFO.sub(lambda m: f"{m['head']}{MASK}{m['at']}", url)
+    return _mask_params(_QUERY_PARAM, masked)
 
 
 def mask_text(text: str, *urls: str) -> str:
-    """``text`` with the passwords of ``urls`` (and any URL-shaped password) masked.
+    """``text`` with the credentials of ``urls`` masked, wherever and however they appear.
 
-    Driver error messages sometimes quote the connection string or the password itself.
+    Driver messages sometimes quote the connection string (as a URL or as libpq
+    ``key=value`` pairs) or a secret value itself (a key file's path): every URL-shaped or
+    conninfo-shaped credential is masked, then every literal secret of ``urls`` (raw,
+    percent-decoded and percent-encoded) is replaced too.
     """
-    out = mask_url(text)
-    for url in urls:
-        for secret in _passwords(url):
-            if secret:
-                out = out.replace(secret, "***")
+    out = _mask_params(_CONNINFO_PARAM, mask_url(text))
+    secrets = sorted({s for url in urls for s in url_secrets(url)}, key=len, reverse=True)
+    for secret in secrets:
+        out = out.replace(secret, MASK)
     return out
 
 
-def _passwords(url: str) -> list[str]:
-    found = [m["pw"] for m in _PASSWORD_IN_URL.finditer(url)]
-    found += [m["pw"] for m in _PASSWORD_PARAM.finditer(url)]
-    from urllib.parse import unquote
-
-    return [p for s in found for p in {s, unquote(s)} if len(p) >= 3]
+def url_secrets(url: str) -> set[str]:
+    """Every credential value in ``url``, in each spelling it may be printed in."""
+    found = [m["pw"] for m in _USERINFO.finditer(url)]
+    found += [m["pw"] for m in _QUERY_PARAM.finditer(url) if is_secret_name(m["name"])]
+    out: set[str] = set()
+    for raw in found:
+        for form in (raw, unquote(raw), unquote_plus(raw)):
+            out |= {form, quote(form, safe=""), quote_plus(form, safe="")}
+    return {s for s in out if len(s) >= 3}
 
 
 def resolve_target(

@@ -37,6 +37,8 @@ class Heartbeat:
     count: int
     #: a fresh one applies job-control commands (else the console writes directly)
     commands: bool = True
+    #: where it came from when not the companion: ``"Aegis scheduler_heartbeat job"``
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,10 @@ class Frame:
     last_durations: dict[str, float] = field(default_factory=dict)
     last_backup: BackupInfo | None = None
     changed: bool = True
+    #: rows the deletion guard archived and nobody restored yet, newest first
+    archived: tuple[Any, ...] = ()
+    #: the run history's source (``"Aegis job_execution"``); ``companion`` is True for any
+    history_source: str | None = None
 
     @property
     def stale(self) -> bool:
@@ -94,6 +100,8 @@ class History:
     last_success: datetime | None = None
     last_failure: datetime | None = None
     error: str | None = None
+    #: the run history's source (``"Aegis job_execution"``); ``companion`` is True for any
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,8 @@ class Feed:
         self._last: StoreSnapshot | None = None
         self._file_id: tuple[int, int] | None = None
         self.backup_dir = backup_dir
+        #: the run history found for this reader (looked for again while there is none)
+        self._source: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def _get_reader(self) -> Any:
@@ -156,6 +166,7 @@ class Feed:
 
     def _close_reader(self) -> None:
         reader, self._reader = self._reader, None
+        self._source = None
         if reader is not None:
             try:
                 reader.close()
@@ -221,15 +232,29 @@ class Feed:
             prev = self._last
             changed = prev is None or not _same_jobs(prev.jobs, snap.jobs)
             self._last = snap
-            extra = self._companion(reader, now)
+            extra = self._companion(reader, now, snap)
             return Frame(fetched_at=now, snapshot=snap, changed=changed, last_backup=self._backup(), **extra)
 
-    def _companion(self, reader: Any, now: datetime) -> dict[str, Any]:
+    def _history_source(self, engine: Any) -> Any:
+        """The run history of this store (cached while found)."""
+        if self._source is None:
+            from schedtui.core.history import detect_history
+
+            self._source = detect_history(engine, self.target)
+        return self._source
+
+    def _companion(self, reader: Any, now: datetime, snap: StoreSnapshot | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         engine = getattr(reader, "engine", None)
         if engine is None:
             return out
         schema = self.target.schema
+        try:
+            from schedtui.core.archive import read_archived
+
+            out["archived"] = read_archived(engine, schema, table=self.target.table, include_restored=False)
+        except Exception:
+            pass
         try:
             from schedtui.core import heartbeat as hb_mod
             from schedtui.core import history as hist_mod
@@ -237,13 +262,14 @@ class Feed:
             return out
         try:
             installed = bool(hist_mod.companion_installed(engine, schema=schema))
+            source = self._history_source(engine)
         except Exception:
             return out
-        out["companion"] = installed
-        if not installed:
-            return out
+        out["companion"] = installed or source is not None
+        if source is not None:
+            out["history_source"] = clean(source.label, 120)
         try:
-            beats = list(hb_mod.read_heartbeats(engine, schema=schema))
+            beats = list(hb_mod.read_heartbeats(engine, schema=schema)) if installed else []
             if beats:
                 fresh = [b for b in beats if _safe_fresh(b, now)]
                 best = (fresh or beats)[0]
@@ -255,21 +281,34 @@ class Feed:
                     count=len(beats),
                     commands=any(_attr(b, "accepts_commands", default=True) for b in fresh),
                 )
+            elif snap is not None:
+                from schedtui.core.jobbeat import job_heartbeat
+
+                jb = job_heartbeat(snap.jobs, now)
+                if jb is not None:
+                    out["heartbeat"] = Heartbeat(
+                        fresh=jb.fresh,
+                        state="running" if jb.state == "stale" else jb.state,
+                        seen_at=jb.last_beat,
+                        count=1,
+                        commands=False,
+                        source=jb.label,
+                    )
         except Exception:
             pass
+        if source is None:
+            return out
         try:
-            s = hist_mod.summary(engine, now, schema=schema)
-            out["runs_24h"] = _attr(s, "runs", "runs_24h", "total")
-            out["failures_24h"] = _attr(s, "failures", "failures_24h", "failed")
+            s = source.summary(engine, now)
+            out["runs_24h"] = s.runs_24h
+            out["failures_24h"] = s.failures_24h
         except Exception:
             pass
         try:
             durations: dict[str, float] = {}
-            for run in hist_mod.recent_runs(engine, limit=2000, schema=schema):
-                jid = _attr(run, "job_id")
-                dur = _attr(run, "duration", "duration_s", "seconds")
-                if jid is not None and dur is not None and jid not in durations:
-                    durations[str(jid)] = float(dur)
+            for run in source.recent_runs(engine, limit=2000):
+                if run.duration_s is not None and run.job_id not in durations:
+                    durations[run.job_id] = float(run.duration_s)
             out["last_durations"] = durations
         except Exception:
             pass
@@ -303,28 +342,30 @@ class Feed:
             try:
                 reader = self._get_reader()
                 engine = reader.engine
-                from schedtui.core import history as hist_mod
+                source = self._history_source(engine)
             except Exception as exc:
                 return History(job_id=job_id, companion=False, error=self._mask(exc))
-            schema = self.target.schema
+            if source is None:
+                return History(job_id=job_id, companion=False)
+            label = clean(source.label, 120)
             try:
-                if not hist_mod.companion_installed(engine, schema=schema):
-                    return History(job_id=job_id, companion=False)
-                runs = tuple(_run(r) for r in hist_mod.recent_runs(engine, job_id=job_id, limit=50, schema=schema))
-                stats = hist_mod.job_stats(engine, job_id, schema=schema)
+                runs = tuple(_run(r) for r in source.recent_runs(engine, job_id=job_id, limit=50))
+                stats = source.job_stats(engine, job_id)
             except Exception as exc:
-                return History(job_id=job_id, companion=True, error=self._mask(exc))
+                return History(job_id=job_id, companion=True, error=self._mask(exc), source=label)
+            last_failure = stats.last_failure if stats is not None else None
             return History(
                 job_id=job_id,
                 companion=True,
                 runs=runs,
-                total=_attr(stats, "runs", "total", "count"),
-                success_rate=_attr(stats, "success_rate"),
-                p50=_attr(stats, "p50", "p50_s"),
-                p95=_attr(stats, "p95", "p95_s"),
-                max=_attr(stats, "max", "max_s", "maximum"),
-                last_success=_attr(stats, "last_success", "last_success_at"),
-                last_failure=_failure_time(_attr(stats, "last_failure")),
+                total=stats.runs if stats is not None else None,
+                success_rate=stats.success_rate if stats is not None else None,
+                p50=stats.p50_s if stats is not None else None,
+                p95=stats.p95_s if stats is not None else None,
+                max=stats.max_s if stats is not None else None,
+                last_success=stats.last_success if stats is not None else None,
+                last_failure=_failure_time(last_failure),
+                source=label,
             )
 
     def extras(self, job: JobInfo, now: datetime) -> Extras:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from schedtui.core.errors import SchedtuiError
 from schedtui.core.health import CheckContext, Component, Line, Perf, Status
 
 NAME = "backups"
@@ -55,6 +56,8 @@ def backups_component(ctx: CheckContext) -> Component | None:
         attempt = last_attempt(folder)
     except OSError as exc:
         return Component(NAME, Status.UNKNOWN, f"cannot read the backup folder {folder}: {exc.strerror}")
+    except SchedtuiError as exc:  # a planted link in place of the manifest
+        return Component(NAME, Status.WARNING, exc.message, data={"dir": str(folder)})
     verified = [e for e in entries if e.verified]
     total = sum(e.size for e in entries)
     max_age = ctx.options.backup_max_age
@@ -70,7 +73,7 @@ def backups_component(ctx: CheckContext) -> Component | None:
     if verified:
         last = verified[0]
         age = (ctx.now - last.created_at).total_seconds()
-        data.update(last=last.name, last_at=last.created_at.isoformat(), age_s=round(age, 1))
+        data.update(last=last.name, last_at=last.created_at.isoformat(), age_s=round(age, 1), last_bytes=last.size)
         perf.insert(0, Perf("backup_age", round(age), "s", warn=round(max_age), min=0))
         stale = age > max_age
         statuses.append(Status.WARNING if stale else Status.OK)

@@ -1,8 +1,9 @@
 """The manifest: one JSON object per line in ``schedtui-backups.jsonl`` in the backup folder.
 
 Every attempt is recorded, successful or not, so ``check`` can tell a failed last attempt
-apart from an old success. Lines are appended and fsynced under the folder lock; a torn
-or unreadable line is skipped, never fatal.
+apart from an old success. The manifest is written like a backup (a private temporary
+file in the folder, fsync, rename, fsync of the folder), under the folder lock, and never
+through a link or into a file of another user; an unreadable line is skipped, never fatal.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from schedtui.core.backup.fsutil import fsync_dir, fsync_file
+from schedtui.core.backup.fsutil import open_private, open_readable, write_atomic
 
 MANIFEST_NAME = "schedtui-backups.jsonl"
 FORMAT_VERSION = 1
@@ -24,21 +25,35 @@ def manifest_path(directory: Path) -> Path:
     return Path(directory) / MANIFEST_NAME
 
 
+def _read_all(fd: int) -> bytes:
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
 def append_record(directory: Path, record: dict[str, Any]) -> None:
-    """Append one record durably."""
+    """Add one record durably (call while holding the folder lock).
+
+    Refuses (``SchedtuiError``) a manifest that is a link or not the running user's own.
+    """
     line = json.dumps({"v": FORMAT_VERSION, **record}, sort_keys=True, default=str) + "\n"
     path = manifest_path(directory)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        old = _read_all(open_private(path, os.O_RDONLY))
+    except FileNotFoundError:
+        old = b""
+    if old and not old.endswith(b"\n"):
+        old += b"\n"  # a torn last line stays one skipped line
+    write_atomic(Path(directory), MANIFEST_NAME, old + line.encode("utf-8"))
 
 
 def read_records(directory: Path) -> list[dict[str, Any]]:
-    """All readable records, oldest first (empty when there is no manifest)."""
+    """All readable records, oldest first (empty when there is no manifest).
+
+    A manifest that is a symbolic link is refused (``SchedtuiError``), never followed.
+    """
     path = manifest_path(directory)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = _read_all(open_readable(path)).decode("utf-8", errors="replace")
     except FileNotFoundError:
         return []
     out: list[dict[str, Any]] = []
@@ -73,11 +88,5 @@ def compact(directory: Path, existing: set[str]) -> None:
     ]
     if len(keep) == len(records):
         return
-    path = manifest_path(directory)
-    tmp = path.with_name(f".{MANIFEST_NAME}.compact.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for rec in keep:
-            fh.write(json.dumps(rec, sort_keys=True, default=str) + "\n")
-    fsync_file(tmp)
-    os.replace(tmp, path)
-    fsync_dir(Path(directory))
+    data = "".join(json.dumps(rec, sort_keys=True, default=str) + "\n" for rec in keep)
+    write_atomic(Path(directory), MANIFEST_NAME, data.encode("utf-8"))

@@ -11,7 +11,9 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,6 +73,38 @@ def client_env(target: Target) -> tuple[dict[str, str], str]:
     env["PGDATABASE"] = dbname
     env.setdefault("PGCONNECT_TIMEOUT", "15")
     return env, dbname
+
+
+#: URL parameters that are SQLAlchemy's or psycopg's, not libpq's.
+_NOT_LIBPQ = frozenset({"client_encoding"})
+
+
+@contextmanager
+def tool_env(target: Target) -> Iterator[tuple[dict[str, str], str]]:
+    """``client_env`` plus, for URL parameters libpq has no environment variable for
+    (``sslpassword``, ``sslcertmode``, ``keepalives``...), a private service file named
+    by ``PGSERVICEFILE``/``PGSERVICE`` for the tool's lifetime: every parameter reaches
+    ``pg_dump``/``pg_restore``, none through their argv (where ``ps`` shows it)."""
+    from sqlalchemy.engine import make_url
+
+    env, dbname = client_env(target)
+    extra: dict[str, str] = {}
+    for key, value in make_url(target.url).query.items():
+        if key in _QUERY_ENV or key in _NOT_LIBPQ:
+            continue
+        text = value if isinstance(value, str) else ",".join(value)
+        if "\n" in text or "\r" in text or "\n" in key or "]" in key:
+            raise SchedtuiError(f"the URL parameter {key!r} cannot be passed to the PostgreSQL tools", ErrorKind.CONFIG)
+        extra[key] = text
+    if not extra or env.get("PGSERVICE"):
+        yield env, dbname
+        return
+    with tempfile.TemporaryDirectory(prefix="schedtui-pg-") as folder:  # mode 0700
+        path = Path(folder) / "pg_service.conf"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("[schedtui]\n" + "".join(f"{k}={v}\n" for k, v in extra.items()))
+        yield {**env, "PGSERVICEFILE": str(path), "PGSERVICE": "schedtui"}, dbname
 
 
 def find_tool(name: str) -> str:
@@ -176,7 +210,6 @@ def dump_database(
     import sqlalchemy as sa
 
     pg_dump = find_tool("pg_dump")
-    env, dbname = client_env(target)
     engine = _engine(target)
     try:
         try:
@@ -197,10 +230,11 @@ def dump_database(
                     f"{s}.{t}": int(conn.execute(sa.text(f"SELECT count(*) FROM {_qi(s)}.{_qi(t)}")).scalar() or 0)
                     for s, t in counted_tables(conn, target)
                 }
-                if progress:
-                    progress(0.2, f"pg_dump of {dbname}")
-                argv = [pg_dump, "--format=custom", "--no-password", f"--snapshot={snapshot}", "--file", str(dst)]
-                run_tool(argv, env, "pg_dump", target)
+                with tool_env(target) as (env, dbname):
+                    if progress:
+                        progress(0.2, f"pg_dump of {dbname}")
+                    argv = [pg_dump, "--format=custom", "--no-password", f"--snapshot={snapshot}", "--file", str(dst)]
+                    run_tool(argv, env, "pg_dump", target)
         return counts, {"server_version_num": str(server_num), "database": dbname}
     finally:
         engine.dispose()
@@ -382,7 +416,11 @@ def restore_dump(target: Target, path: Path) -> None:
     """Replace the objects in the target database with those of the dump, in one
     transaction (``--clean --if-exists --single-transaction``)."""
     pg_restore = find_tool("pg_restore")
-    env, dbname = client_env(target)
+    with tool_env(target) as (env, dbname):
+        _restore_with(pg_restore, env, dbname, target, path)
+
+
+def _restore_with(pg_restore: str, env: dict[str, str], dbname: str, target: Target, path: Path) -> None:
     argv = [
         pg_restore,
         "--clean",

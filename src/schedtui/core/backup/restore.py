@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from schedtui.core.backup.manifest import append_record
 from schedtui.core.backup.results import RestoreResult, VerifyResult
 from schedtui.core.backup.service import backup_kind, create_backup
 from schedtui.core.backup.verify import verify_backup
+from schedtui.core.backup.writers import DEFAULT_WATCH_S, detect_writers
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
@@ -22,41 +24,33 @@ _STAMP = "%Y%m%dT%H%M%SZ"
 def running_scheduler(target: Target, clock: Clock) -> str | None:
     """A description of a fresh heartbeat in the target database, or None.
 
-    Needs the companion's tables; without them (or without the companion module) there
-    is nothing to go by and the answer is None.
+    Needs the companion's tables; without them there is nothing to go by and the answer
+    is None (``detect_writers`` then looks for other signs of a live scheduler).
     """
-    try:
-        from schedtui.core.heartbeat import read_heartbeats
-    except ImportError:
-        return None
+    from schedtui.core.db import read_engine
+    from schedtui.core.heartbeat import read_heartbeats
+
     if backup_kind(target) == "sqlite":
         from schedtui.core.backup.sqlite import sqlite_path
 
         if not sqlite_path(target).exists():
             return None
-    from schedtui.core.db import read_engine
-
     try:
         engine = read_engine(target)
     except SchedtuiError:
         return None
     try:
         beats = read_heartbeats(engine, schema=target.schema)
-    except Exception:
+    except Exception:  # no companion tables (or unreadable ones): no heartbeat to go by
         return None
     finally:
         engine.dispose()
     now = clock()
     for beat in beats:
-        try:
-            fresh = beat.is_fresh(now)
-        except Exception:
-            continue
-        if fresh:
-            who = [str(v) for v in (beat.scheduler_id, beat.host, beat.pid) if v]
-            seen = beat.last_seen
-            when = f", last heartbeat {seen.isoformat()}" if seen is not None else ""
-            return f"scheduler {' '.join(who) or '(unnamed)'}{when}"
+        if beat.is_fresh(now):
+            who = " ".join(str(v) for v in (beat.name or beat.scheduler_id, beat.host, beat.pid) if v)
+            when = f", last heartbeat {beat.last_seen.isoformat()}" if beat.last_seen else ""
+            return f"scheduler {who or '(unnamed)'}{when}"
     return None
 
 
@@ -76,12 +70,19 @@ def check_restorable(path: Path, force: bool) -> VerifyResult:
 
 
 def restore_backup(
-    target: Target, path: str | Path, *, force: bool = False, clock: Clock = system_clock
+    target: Target,
+    path: str | Path,
+    *,
+    force: bool = False,
+    clock: Clock = system_clock,
+    watch: float = DEFAULT_WATCH_S,
 ) -> RestoreResult:
     """Replace the target database with the backup at ``path``.
 
-    Verifies the backup (hash and integrity) first; refuses while a fresh heartbeat says a
-    scheduler is running unless ``force``; keeps the current database (SQLite: moved aside
+    Verifies the backup (hash and integrity) first; refuses unless ``force`` while a
+    scheduler may be running: a fresh heartbeat, other processes with the SQLite file
+    open, other PostgreSQL sessions on the database, or changes to the store during
+    ``watch`` seconds (see ``writers.detect_writers``); keeps the current database (SQLite: moved aside
     with its -wal and -shm; PostgreSQL: a verified dump in the default backup folder).
     Confirmation is the caller's job.
     """
@@ -95,14 +96,21 @@ def restore_backup(
     notes: list[str] = []
     if checked.hash_ok is None:
         notes.append("no manifest record: hash not compared (--force)")
-    alive = running_scheduler(target, clock)
-    if alive and not force:
+    report = detect_writers(target, running_scheduler(target, clock), watch)
+    if report.found and not force:
         raise SchedtuiError(
-            f"refusing to restore while a scheduler is running ({alive}): stop it first, or pass --force",
+            f"refusing to restore while a scheduler is running or may be: {report.summary()}. Stop it first, "
+            "or pass --force (and restart it right after the restore)",
             ErrorKind.STATE,
         )
-    if alive:
-        notes.append(f"restored while a scheduler was running ({alive}) because of --force")
+    if report.found:
+        notes.append(
+            f"restored while a scheduler may be running ({report.summary()}) because of --force: restart that "
+            "scheduler now, it still uses the database it had open"
+        )
+    elif force:
+        notes.append("restored with --force: a scheduler running on this database must be restarted now")
+    notes += [f"not checked: {u}" for u in report.unchecked]
     if kind == "sqlite":
         kept = _restore_sqlite(target, path, checked, clock)
     else:
@@ -113,20 +121,23 @@ def restore_backup(
     if kept:
         msg += f"; previous database kept as {kept[0]}"
     try:
-        append_record(
-            path.parent,
-            {
-                "event": "restore",
-                "status": "restored",
-                "file": path.name,
-                "target": target.safe_url,
-                "at": clock().isoformat(),
-                "forced": force,
-                "kept": [str(k) for k in kept],
-            },
-        )
+        with fsutil.folder_lock(path.parent):
+            append_record(
+                path.parent,
+                {
+                    "event": "restore",
+                    "status": "restored",
+                    "file": path.name,
+                    "target": target.safe_url,
+                    "at": clock().isoformat(),
+                    "forced": force,
+                    "kept": [str(k) for k in kept],
+                },
+            )
     except OSError:
         notes.append("could not note the restore in the manifest")
+    except SchedtuiError as exc:
+        notes.append(f"could not note the restore in the manifest: {exc.message}")
     return RestoreResult(
         backup=path,
         target=target.safe_url,
@@ -147,8 +158,7 @@ def _restore_sqlite(target: Target, path: Path, checked: VerifyResult, clock: Cl
     folder = db.parent
     tmp = folder / f".schedtui-restore-{db.name}.tmp"
     try:
-        shutil.copyfile(path, tmp)
-        fsutil.fsync_file(tmp)
+        _copy_into_new(path, tmp, like=db)
         if fsutil.sha256_file(tmp) != checked.sha256:
             raise SchedtuiError(f"the copy of {path.name} next to the database does not match it", ErrorKind.IO)
         kept = _move_aside(db, clock)
@@ -165,6 +175,31 @@ def _restore_sqlite(target: Target, path: Path, checked: VerifyResult, clock: Cl
         tmp.unlink(missing_ok=True)
         raise
     return kept
+
+
+def _copy_into_new(src: Path, tmp: Path, like: Path) -> None:
+    """Copy ``src`` into the new file ``tmp``, fsynced: created exclusively (never through
+    a planted link, never into an existing file), with the mode and owner of ``like`` (the
+    database it replaces), so the scheduler can still write it after a restore run as root."""
+    tmp.unlink(missing_ok=True)  # a leftover of an interrupted restore; a link is removed, not followed
+    try:
+        st: os.stat_result | None = os.stat(like)
+    except FileNotFoundError:
+        st = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(tmp, flags, 0o600)
+    try:
+        with open(src, "rb") as fin, os.fdopen(fd, "wb", closefd=False) as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+        if st is not None:
+            if hasattr(os, "geteuid") and os.geteuid() == 0 and st.st_uid != 0:
+                os.fchown(fd, st.st_uid, st.st_gid)
+            os.fchmod(fd, stat.S_IMODE(st.st_mode))
+        else:
+            os.fchmod(fd, 0o644)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _move_aside(db: Path, clock: Clock) -> tuple[Path, ...]:

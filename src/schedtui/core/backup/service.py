@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from schedtui.core.backup import fsutil
-from schedtui.core.backup.manifest import append_record, compact, read_records, records_by_file
+from schedtui.core.backup.manifest import MANIFEST_NAME, append_record, compact, read_records, records_by_file
 from schedtui.core.backup.names import EXTENSIONS, is_tmp, parse_name, safe_stem, tmp_name, unused_name
 from schedtui.core.backup.results import BackupEntry, BackupKind, BackupResult
 from schedtui.core.backup.rotation import DEFAULT_KEEP, Policy, rotate
@@ -140,11 +141,13 @@ def create_backup(
         when = clock()
         try:
             clean_leftovers(folder)
+            fsutil.check_entries(folder, _our_names(folder))
             name = unused_name(folder, stem, when, ext)
         except OSError as exc:
             raise fsutil.os_error(exc, f"reading the backup folder {folder}") from None
         final, tmp = folder / name, folder / tmp_name(name)
         try:
+            _create_empty(tmp)
             rows, extra = _write_copy(target, kind, tmp, folder, lock_timeout, report)
             fsutil.fsync_file(tmp)
             report(0.6, "verifying")
@@ -218,6 +221,19 @@ def create_backup(
         kind=kind,
         created_at=when,
     )
+
+
+def _our_names(folder: Path) -> list[str]:
+    """The entries of ``folder`` that schedtui reads or writes: the manifest, backups and
+    temporary files (each must be a regular file of the running user's own)."""
+    names = os.listdir(folder)
+    return [n for n in names if n == MANIFEST_NAME or parse_name(n) is not None or is_tmp(n)]
+
+
+def _create_empty(tmp: Path) -> None:
+    """Create the temporary file ourselves (never through a link, never an existing file),
+    so the copy and ``pg_dump`` write into a file that is ours."""
+    os.close(fsutil.open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
 
 
 def _as_error(exc: BaseException) -> SchedtuiError:
@@ -296,9 +312,12 @@ def list_backups(directory: str | Path, *, verify: bool = False) -> tuple[Backup
             continue
         path = folder / name
         try:
-            size = path.stat().st_size
+            st = path.lstat()
         except OSError:
             continue
+        if not stat.S_ISREG(st.st_mode):  # a planted link or a folder: not a backup of ours
+            continue
+        size = st.st_size
         rec = records.get(name, {})
         entries.append(
             (

@@ -93,6 +93,7 @@ class MainScreen(ControlMixin, Screen[None]):
         Binding("p", "pause_resume", "Pause"),
         Binding("r", "run_now", "Run"),
         Binding("d", "remove", "Remove"),
+        Binding("u", "archived", "Archived", show=False),
         Binding("t", "traceback", "Traceback", show=False),
         Binding("plus,equals_sign", "faster", "Refresh +", show=False),
         Binding("minus", "slower", "Refresh -", show=False),
@@ -489,6 +490,18 @@ class MainScreen(ControlMixin, Screen[None]):
                 self._arm(0)  # show the new backup in the summary
 
         self.app.push_screen(BackupScreen(self.feed.target, self.clock, self.feed.backup_dir), done)
+
+    def action_archived(self) -> None:
+        """The deletion guard's archive: why each job is there, and restore one."""
+        from schedtui.tui.screens.archived import ArchivedScreen
+
+        archived = self.frame.archived if self.frame is not None else ()
+
+        def done(restored: bool | None) -> None:
+            if restored and not self._inflight:
+                self._arm(0)
+
+        self.app.push_screen(ArchivedScreen(self.feed.target, self.clock, archived, read_only=self.read_only), done)
 
     def action_traceback(self) -> None:
         run = self.query_one(HistoryPane).selected_run()

@@ -1,4 +1,4 @@
-"""Reading the companion's run history (``schedtui_runs``), and judging it for ``check``.
+"""The companion's run history (``schedtui_runs``): the richest source, tuned for a million runs.
 
 Read-only: takes an Engine or Connection and never writes. Every query is shaped for an
 index of ``core.tables`` so it stays fast on a million runs (see
@@ -10,78 +10,30 @@ Outcomes: ``success``; ``error`` and ``unfinished`` (the process died mid-run) a
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from schedtui.core import tables as T
-from schedtui.core.health import CheckContext, Component, Line, Perf, Status
-from schedtui.core.heartbeat import ago, connection
-
-#: Durations (p50/p95/max) are computed over a job's most recent runs, this many.
-DURATION_WINDOW = 1000
-#: Jobs given per-job duration statistics in ``check`` (lines show fewer).
-MAX_JOBS_IN_CHECK = 100
-MAX_JOB_LINES = 20
+from schedtui.core.heartbeat import connection
+from schedtui.core.history.records import (
+    DURATION_WINDOW,
+    FailingJob,
+    JobStats,
+    RunInfo,
+    RunSummary,
+    WindowStats,
+    percentile,
+    window_of,
+)
 
 _EXECUTED = ("success", "error", "unfinished")
 
 
 def _dt(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class RunInfo:
-    """One recorded run; times are aware UTC datetimes."""
-
-    id: int
-    job_id: str
-    job_name: str | None
-    func: str | None
-    jobstore: str | None
-    scheduled_at: datetime | None
-    submitted_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_s: float | None
-    outcome: str
-    error_type: str | None
-    error_message: str | None
-    traceback: str | None
-    host: str | None
-    pid: int | None
-    scheduler_id: str | None
-
-    @property
-    def failed(self) -> bool:
-        return self.outcome in T.FAILURE_OUTCOMES
-
-    def as_dict(self, with_traceback: bool = False) -> dict[str, Any]:
-        out = {
-            "id": self.id,
-            "job_id": self.job_id,
-            "job_name": self.job_name,
-            "func": self.func,
-            "jobstore": self.jobstore,
-            "scheduled_at": self.scheduled_at,
-            "submitted_at": self.submitted_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "duration_s": self.duration_s,
-            "outcome": self.outcome,
-            "error_type": self.error_type,
-            "error_message": self.error_message,
-            "host": self.host,
-            "pid": self.pid,
-            "scheduler_id": self.scheduler_id,
-        }
-        if with_traceback:
-            out["traceback"] = self.traceback
-        return out
 
 
 def _run(row: Any) -> RunInfo:
@@ -104,87 +56,6 @@ def _run(row: Any) -> RunInfo:
         pid=row.pid,
         scheduler_id=row.scheduler_id,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class JobStats:
-    """A job's statistics. Counts cover every retained run; durations (of successful runs)
-    cover the most recent ``window`` runs."""
-
-    job_id: str
-    job_name: str | None
-    runs: int
-    successes: int
-    failures: int
-    skipped: int
-    running: int
-    success_rate: float | None  #: successes / (successes + failures); None without any
-    p50_s: float | None
-    p95_s: float | None
-    max_s: float | None
-    window: int  #: how many successful durations the percentiles use
-    last_run: RunInfo | None
-    last_success: datetime | None
-    last_failure: RunInfo | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job_id,
-            "job_name": self.job_name,
-            "runs": self.runs,
-            "successes": self.successes,
-            "failures": self.failures,
-            "skipped": self.skipped,
-            "running": self.running,
-            "success_rate": self.success_rate,
-            "p50_s": self.p50_s,
-            "p95_s": self.p95_s,
-            "max_s": self.max_s,
-            "window": self.window,
-            "last_outcome": self.last_run.outcome if self.last_run else None,
-            "last_run_at": self.last_run.scheduled_at if self.last_run else None,
-            "last_success": self.last_success,
-            "last_failure": self.last_failure.finished_at or self.last_failure.scheduled_at
-            if self.last_failure
-            else None,
-            "last_failure_error": _error_text(self.last_failure) if self.last_failure else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class FailingJob:
-    job_id: str
-    job_name: str | None
-    run: RunInfo
-
-
-@dataclass(frozen=True, slots=True)
-class RunSummary:
-    """The last 24 hours, and the jobs whose last executed run failed."""
-
-    since: datetime
-    runs_24h: int
-    failures_24h: int
-    outcomes_24h: dict[str, int] = field(default_factory=dict)
-    running: int = 0
-    failing_jobs: tuple[FailingJob, ...] = ()
-
-
-def _error_text(run: RunInfo) -> str:
-    if run.error_type or run.error_message:
-        text = f"{run.error_type or 'error'}: {run.error_message or ''}".rstrip(": ")
-    else:
-        text = run.outcome
-    text = text.splitlines()[0] if text else text
-    return text if len(text) <= 160 else text[:159] + "…"
-
-
-def percentile(sorted_values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile of already sorted values."""
-    if not sorted_values:
-        return None
-    k = max(0, math.ceil(p * len(sorted_values)) - 1)
-    return sorted_values[min(k, len(sorted_values) - 1)]
 
 
 def companion_installed(bind: Any, schema: str | None = None) -> bool:
@@ -286,11 +157,12 @@ def job_stats(bind: Any, job_id: str, schema: str | None = None, window: int = D
     with connection(bind) as conn:
         if not _runs_table_exists(conn, schema):
             return None
-        counts: dict[str, int] = dict(
-            conn.execute(
+        counts: dict[str, int] = {
+            str(o): int(n)
+            for o, n in conn.execute(
                 sa.select(r.c.outcome, sa.func.count()).where(r.c.job_id == job_id).group_by(r.c.outcome)
-            ).all()
-        )
+            )
+        }
         total = sum(counts.values())
         if not total:
             return None
@@ -359,13 +231,11 @@ def summary(bind: Any, now: datetime, schema: str | None = None) -> RunSummary:
     )
 
 
-def window_stats(
-    bind: Any, job_ids: list[str], schema: str | None = None, window: int = 100
-) -> dict[str, dict[str, Any]]:
+def window_stats(bind: Any, job_ids: list[str], schema: str | None = None, window: int = 100) -> dict[str, WindowStats]:
     """p50/p95/max of successful durations and the success rate over each job's last
     ``window`` runs: one index-only query per job (for ``check``)."""
     r = T.tables_for(schema).runs
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, WindowStats] = {}
     with connection(bind) as conn:
         for job_id in job_ids:
             rows = conn.execute(
@@ -374,100 +244,50 @@ def window_stats(
                 .order_by(r.c.scheduled_at.desc())
                 .limit(window)
             ).all()
-            if not rows:
-                continue
-            durations = sorted(d for o, d in rows if o == "success" and d is not None)
-            ok = sum(1 for o, _ in rows if o == "success")
-            bad = sum(1 for o, _ in rows if o in T.FAILURE_OUTCOMES)
-            out[job_id] = {
-                "runs": len(rows),
-                "success_rate": (ok / (ok + bad)) if ok + bad else None,
-                "p50_s": percentile(durations, 0.5),
-                "p95_s": percentile(durations, 0.95),
-                "max_s": durations[-1] if durations else None,
-                "last_outcome": rows[0][0],
-            }
+            stats = window_of([(str(o), d) for o, d in rows])
+            if stats is not None:
+                out[job_id] = stats
     return out
 
 
-def _fmt_s(value: float | None) -> str:
-    from schedtui.core.describe import format_duration
+def history_job_ids(bind: Any, schema: str | None = None) -> list[str]:
+    """Every job id with recorded runs (a loose index scan)."""
+    with connection(bind) as conn:
+        if not _runs_table_exists(conn, schema):
+            return []
+        return [j for j, _ in _last_executed_per_job(conn, T.tables_for(schema).runs)]
 
-    return format_duration(value)
 
+@dataclass(frozen=True, slots=True)
+class CompanionHistory:
+    """``HistorySource`` over the companion's ``schedtui_runs``."""
 
-def history_component(ctx: CheckContext) -> Component | None:
-    """The ``history`` component: runs and failures in the last 24 h, jobs whose last run
-    failed (WARNING), per-job p50/p95 in ``data["jobs"]`` and the detail lines.
+    schema: str | None = None
+    kind: str = "companion"
 
-    None when there is no engine or no companion tables.
-    """
-    if ctx.engine is None:
-        return None
-    schema = ctx.target.schema
-    if not T.installed(ctx.engine, schema, T.RUNS):
-        return None
-    s = summary(ctx.engine, ctx.now, schema)
-    known: set[str] | None = {j.id for j in ctx.snapshot.jobs} if ctx.snapshot is not None else None
-    failing = [f for f in s.failing_jobs if known is None or f.job_id in known]
-    gone = [f.job_id for f in s.failing_jobs if known is not None and f.job_id not in known]
-    if ctx.snapshot is not None:
-        job_ids = [j.id for j in ctx.snapshot.jobs][:MAX_JOBS_IN_CHECK]
-    else:
-        with connection(ctx.engine) as conn:
-            job_ids = [j for j, _ in _last_executed_per_job(conn, T.tables_for(schema).runs)][:MAX_JOBS_IN_CHECK]
-    stats = window_stats(ctx.engine, job_ids, schema)
-    o = s.outcomes_24h
-    lines: list[Line] = [
-        Line(
-            f"Last 24 h: {s.runs_24h} runs, {s.failures_24h} failed, "
-            f"{o.get('missed', 0)} missed, {o.get('max_instances', 0)} skipped (max instances)"
-            + (f"; {s.running} running now" if s.running else "")
-        )
-    ]
-    for f in failing:
-        when = f.run.finished_at or f.run.scheduled_at
-        age = f" {ago((ctx.now - when).total_seconds())} ago" if when else ""
-        lines.append(Line(f"{f.job_id}: last run failed{age}: {_error_text(f.run)}", Status.WARNING))
-    dur_lines = tuple(
-        Line(
-            f"{job_id}: p50 {_fmt_s(st['p50_s'])}, p95 {_fmt_s(st['p95_s'])}, max {_fmt_s(st['max_s'])}"
-            + (f", {st['success_rate']:.0%} ok" if st["success_rate"] is not None else "")
-            + (f" (last {st['runs']} runs)" if st["runs"] != 1 else " (1 run)")
-        )
-        for job_id, st in list(stats.items())[:MAX_JOB_LINES]
-    )
-    if dur_lines:
-        lines.append(Line("Durations", children=dur_lines))
-    if failing:
-        names = ", ".join(f.job_id for f in failing[:5]) + (" …" if len(failing) > 5 else "")
-        status = Status.WARNING
-        summ = (
-            f"{len(failing)} job(s) whose last run failed: {names} ({s.runs_24h} runs, {s.failures_24h} failed in 24 h)"
-        )
-    else:
-        status = Status.OK
-        summ = f"{s.runs_24h} runs in 24 h, {s.failures_24h} failed"
-    return Component(
-        name="history",
-        status=status,
-        summary=summ,
-        lines=tuple(lines),
-        perfdata=(
-            Perf("runs_24h", s.runs_24h, min=0),
-            Perf("failures_24h", s.failures_24h, min=0),
-            Perf("failing_jobs", len(failing), warn=0, min=0),
-        ),
-        data={
-            "runs_24h": s.runs_24h,
-            "failures_24h": s.failures_24h,
-            "outcomes_24h": dict(o),
-            "running": s.running,
-            "failing_jobs": [
-                {"job_id": f.job_id, "at": f.run.finished_at or f.run.scheduled_at, "error": _error_text(f.run)}
-                for f in failing
-            ],
-            "failing_removed_jobs": gone,
-            "jobs": stats,
-        },
-    )
+    @property
+    def label(self) -> str:
+        return f"schedtui companion {self.schema + '.' if self.schema else ''}{T.RUNS}"
+
+    def recent_runs(
+        self, bind: Any, job_id: str | None = None, limit: int = 50, failed_only: bool = False
+    ) -> tuple[RunInfo, ...]:
+        return recent_runs(bind, job_id, limit, failed_only, self.schema)
+
+    def job_stats(self, bind: Any, job_id: str, window: int = DURATION_WINDOW) -> JobStats | None:
+        return job_stats(bind, job_id, self.schema, window)
+
+    def summary(self, bind: Any, now: datetime) -> RunSummary:
+        return summary(bind, now, self.schema)
+
+    def window_stats(self, bind: Any, job_ids: list[str], window: int = 100) -> dict[str, WindowStats]:
+        return window_stats(bind, job_ids, self.schema, window)
+
+    def job_ids(self, bind: Any) -> list[str]:
+        return history_job_ids(bind, self.schema)
+
+    def last_failure(self, bind: Any, job_id: str) -> RunInfo | None:
+        with connection(bind) as conn:
+            if not _runs_table_exists(conn, self.schema):
+                return None
+            return _last(conn, T.tables_for(self.schema).runs, job_id, T.FAILURE_OUTCOMES)

@@ -1,0 +1,190 @@
+"""The records every run-history source returns (frozen: they cross threads).
+
+Outcomes are schedtui's vocabulary whatever the source writes: ``success``; ``error`` and
+``unfinished`` (the process died mid-run) are *failures*; ``missed`` and
+``max_instances`` are *skipped* runs; ``running`` is in flight.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from schedtui.core import tables as T
+
+#: Durations (p50/p95/max) are computed over a job's most recent runs, this many.
+DURATION_WINDOW = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """One recorded run; times are aware UTC datetimes."""
+
+    id: int
+    job_id: str
+    job_name: str | None
+    func: str | None
+    jobstore: str | None
+    scheduled_at: datetime | None
+    submitted_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    outcome: str
+    error_type: str | None
+    error_message: str | None
+    traceback: str | None
+    host: str | None
+    pid: int | None
+    scheduler_id: str | None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in T.FAILURE_OUTCOMES
+
+    def as_dict(self, with_traceback: bool = False) -> dict[str, Any]:
+        out = {
+            "id": self.id,
+            "job_id": self.job_id,
+            "job_name": self.job_name,
+            "func": self.func,
+            "jobstore": self.jobstore,
+            "scheduled_at": self.scheduled_at,
+            "submitted_at": self.submitted_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": self.duration_s,
+            "outcome": self.outcome,
+            "error_type": self.error_type,
+            "error_message": self.error_message,
+            "host": self.host,
+            "pid": self.pid,
+            "scheduler_id": self.scheduler_id,
+        }
+        if with_traceback:
+            out["traceback"] = self.traceback
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class JobStats:
+    """A job's statistics. Counts cover every retained run; durations (of successful runs)
+    cover the most recent ``window`` runs."""
+
+    job_id: str
+    job_name: str | None
+    runs: int
+    successes: int
+    failures: int
+    skipped: int
+    running: int
+    success_rate: float | None  #: successes / (successes + failures); None without any
+    p50_s: float | None
+    p95_s: float | None
+    max_s: float | None
+    window: int  #: how many successful durations the percentiles use
+    last_run: RunInfo | None
+    last_success: datetime | None
+    last_failure: RunInfo | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "job_name": self.job_name,
+            "runs": self.runs,
+            "successes": self.successes,
+            "failures": self.failures,
+            "skipped": self.skipped,
+            "running": self.running,
+            "success_rate": self.success_rate,
+            "p50_s": self.p50_s,
+            "p95_s": self.p95_s,
+            "max_s": self.max_s,
+            "window": self.window,
+            "last_outcome": self.last_run.outcome if self.last_run else None,
+            "last_run_at": self.last_run.scheduled_at if self.last_run else None,
+            "last_success": self.last_success,
+            "last_failure": self.last_failure.finished_at or self.last_failure.scheduled_at
+            if self.last_failure
+            else None,
+            "last_failure_error": error_text(self.last_failure) if self.last_failure else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FailingJob:
+    job_id: str
+    job_name: str | None
+    run: RunInfo
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """The last 24 hours, and the jobs whose last executed run failed."""
+
+    since: datetime
+    runs_24h: int
+    failures_24h: int
+    outcomes_24h: dict[str, int] = field(default_factory=dict)
+    running: int = 0
+    failing_jobs: tuple[FailingJob, ...] = ()
+
+
+def error_text(run: RunInfo) -> str:
+    if run.error_type:
+        text = f"{run.error_type}: {run.error_message or ''}".rstrip(": ")
+    elif run.error_message:
+        text = run.error_message
+    else:
+        text = run.outcome
+    text = text.splitlines()[0] if text else text
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def percentile(sorted_values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile of already sorted values."""
+    if not sorted_values:
+        return None
+    k = max(0, math.ceil(p * len(sorted_values)) - 1)
+    return sorted_values[min(k, len(sorted_values) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """Durations of successful runs and the success rate over a job's last ``runs`` runs."""
+
+    runs: int
+    success_rate: float | None
+    p50_s: float | None
+    p95_s: float | None
+    max_s: float | None
+    last_outcome: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "success_rate": self.success_rate,
+            "p50_s": self.p50_s,
+            "p95_s": self.p95_s,
+            "max_s": self.max_s,
+            "last_outcome": self.last_outcome,
+        }
+
+
+def window_of(rows: list[tuple[str, float | None]]) -> WindowStats | None:
+    """``WindowStats`` of ``(outcome, duration_s)`` pairs, newest first (None when empty)."""
+    if not rows:
+        return None
+    durations = sorted(d for o, d in rows if o == "success" and d is not None)
+    ok = sum(1 for o, _ in rows if o == "success")
+    bad = sum(1 for o, _ in rows if o in T.FAILURE_OUTCOMES)
+    return WindowStats(
+        runs=len(rows),
+        success_rate=(ok / (ok + bad)) if ok + bad else None,
+        p50_s=percentile(durations, 0.5),
+        p95_s=percentile(durations, 0.95),
+        max_s=durations[-1] if durations else None,
+        last_outcome=rows[0][0],
+    )

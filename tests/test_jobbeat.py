@@ -1,0 +1,39 @@
+"""The heartbeat job (Aegis's ``scheduler_heartbeat``) judged at explicit times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from schedtui.core.health import Status
+from schedtui.core.jobbeat import job_heartbeat, job_heartbeat_component
+from schedtui.core.model import JobInfo, TriggerSpec
+
+AT = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
+EVERY_15 = TriggerSpec(kind="interval", timezone="UTC", interval=timedelta(seconds=15))
+
+
+def _beat(next_run: datetime | None, trigger: TriggerSpec = EVERY_15, job_id: str = "scheduler_heartbeat") -> JobInfo:
+    return JobInfo(id=job_id, next_run_time=next_run, state_size=100, trigger=trigger)
+
+
+def test_fresh_until_one_interval_plus_margin_late() -> None:
+    # last beat 4 s ago: next run in 11 s
+    beat = job_heartbeat([_beat(AT + timedelta(seconds=11))], AT)
+    assert beat is not None and beat.state == "running" and beat.age_s == 4.0
+    comp = job_heartbeat_component([_beat(AT + timedelta(seconds=11))], AT)
+    assert comp is not None and comp.status is Status.OK
+    assert "heartbeat: Aegis scheduler_heartbeat job, 4s ago" in comp.summary
+    # due 25 s ago = last beat 40 s ago: still fresh; one more second: stale
+    assert job_heartbeat([_beat(AT - timedelta(seconds=25))], AT).state == "running"  # type: ignore[union-attr]
+    late = job_heartbeat_component([_beat(AT - timedelta(seconds=26))], AT)
+    assert late is not None and late.status is Status.CRITICAL and late.data["state"] == "stale"
+    assert late.summary.startswith("Scheduler not running")
+
+
+def test_max_age_override_paused_and_absent() -> None:
+    assert job_heartbeat([_beat(AT - timedelta(seconds=1))], AT, max_age=10).state == "stale"  # type: ignore[union-attr]
+    paused = job_heartbeat_component([_beat(None)], AT)
+    assert paused is not None and paused.status is Status.WARNING and paused.data["state"] == "paused"
+    assert job_heartbeat([_beat(AT, job_id="other")], AT) is None
+    cron = TriggerSpec(kind="cron", timezone="UTC")
+    assert job_heartbeat([_beat(AT, trigger=cron)], AT) is None
