@@ -16,11 +16,13 @@ install: $(BIN)/schedtui
 demo: install
 	$(BIN)/schedtui demo
 
-# Starts a throwaway PostgreSQL when the machine has one installed and none is configured;
-# without a server the PostgreSQL tests skip (outside CI).
+# Starts a throwaway PostgreSQL (and MariaDB) when the machine has one installed and none is
+# configured; without a server those tests skip (outside CI).
 test: install
 	@if [ -z "$$SCHEDTUI_TEST_PG_URL" ] && ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then \
 	  eval "$$(.ci/pg-start)"; export SCHEDTUI_TEST_PG_URL; fi; \
+	if [ -z "$$SCHEDTUI_TEST_MYSQL_URL" ] && { command -v mariadbd || command -v mysqld || [ -x /usr/sbin/mariadbd ]; } >/dev/null 2>&1; then \
+	  eval "$$(.ci/mariadb-start)"; export SCHEDTUI_TEST_MYSQL_URL; fi; \
 	$(BIN)/python -m tests.fixtures.prepare && \
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 

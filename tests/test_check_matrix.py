@@ -254,11 +254,12 @@ def test_ascii_fallback(seed, at, capsys, monkeypatch: pytest.MonkeyPatch) -> No
     assert out.startswith("[OK] scheduler") and "`- Tasks:" in out and "->" in out
 
 
-def _pg_table_digest(url: str, schema: str | None = None) -> str:
+def _table_digest(url: str, schema: str | None = None) -> str:
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
-    table = f'"{schema}".apscheduler_jobs' if schema else "apscheduler_jobs"
+    q = engine.dialect.identifier_preparer.quote
+    table = f"{q(schema)}.apscheduler_jobs" if schema else "apscheduler_jobs"
     with engine.connect() as conn:
         rows = conn.execute(sa.text(f"select id, next_run_time, job_state from {table} order by id")).all()
     engine.dispose()
@@ -268,31 +269,69 @@ def _pg_table_digest(url: str, schema: str | None = None) -> str:
     return h.hexdigest()
 
 
-@pytest.mark.postgres
+def _mysql_writes(url: str, schema: str | None) -> tuple[object, ...]:
+    """What the server says was written: its statement counters (every session) and the
+    table's checksum and status."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    db = schema or sa.engine.make_url(url).database
+    with engine.connect() as conn:
+        counters = tuple(
+            conn.execute(
+                sa.text(
+                    "SHOW GLOBAL STATUS WHERE variable_name IN "
+                    "('Com_insert', 'Com_update', 'Com_delete', 'Com_replace', 'Com_alter_table', 'Com_create_table')"
+                )
+            ).all()
+        )
+        checksum = conn.execute(sa.text(f"CHECKSUM TABLE `{db}`.apscheduler_jobs EXTENDED")).all()
+        status = conn.execute(sa.text(f"SHOW TABLE STATUS FROM `{db}` LIKE 'apscheduler_jobs'")).mappings().one()
+    engine.dispose()
+    return counters, tuple(checksum), status["Update_time"], status["Rows"]
+
+
 @pytest.mark.parametrize("schema", [None, "ops"])
-def test_postgres_reads(pg_url: str, at, capsys, schema: str | None) -> None:
+def test_server_reads(server_url: str, at, capsys, schema: str | None) -> None:
+    """PostgreSQL and MariaDB: check, jobs and check --detailed read every job, and
+    nothing is written (the table's content; on MariaDB also the server's own counters)."""
+    import sqlalchemy as sa
+
     from fixtures.factory import make_store
 
+    mysql = server_url.startswith("mysql")
+    url = server_url
+    if schema and mysql:
+        # a MySQL schema is a database: one of its own beside the test's, dropped afterwards
+        schema = f"{sa.engine.make_url(url).database}_ops"
     if schema:
-        import sqlalchemy as sa
-
-        eng = sa.create_engine(pg_url)
+        eng = sa.create_engine(url)
         with eng.begin() as conn:
-            conn.execute(sa.text(f"create schema {schema}"))
+            conn.execute(sa.text(f"create {'database' if mysql else 'schema'} {schema}"))
         eng.dispose()
-    manifest = make_store(pg_url, "catalog", schema=schema)
-    before = _pg_table_digest(pg_url, schema)
-    at(-10 * 365 * 86400)
-    argv = ["--url", pg_url] + (["--schema", schema] if schema else [])
-    code, out, _ = run(["check", "--json", *argv], capsys)
-    data = json.loads(out)
-    assert code == 1 and "and-trigger" in data["summary"], data["summary"]
-    assert len(data["jobs"]) == len(manifest["jobs"])
-    assert all(j["finding"] is None for j in data["jobs"])
-    db = next(c for c in data["components"] if c["name"] == "database")
-    assert db["data"]["dialect"] == "postgresql"
-    code, out, _ = run(["jobs", *argv], capsys)
-    assert code == 0 and "cron_last_day" in out
-    code, out, _ = run(["check", "--detailed", *argv], capsys)
-    assert code == 1 and "Trigger hazards (1)" in out
-    assert _pg_table_digest(pg_url, schema) == before, "reading changed the table"
+    try:
+        manifest = make_store(url, "catalog", schema=schema)
+        before = _table_digest(url, schema)
+        writes = _mysql_writes(url, schema) if mysql else None
+        at(-10 * 365 * 86400)
+        argv = ["--url", url] + (["--schema", schema] if schema else [])
+        code, out, _ = run(["check", "--json", *argv], capsys)
+        data = json.loads(out)
+        assert code == 1 and "and-trigger" in data["summary"], data["summary"]
+        assert len(data["jobs"]) == len(manifest["jobs"])
+        assert all(j["finding"] is None for j in data["jobs"])
+        db = next(c for c in data["components"] if c["name"] == "database")
+        assert db["data"]["dialect"] == ("mysql" if mysql else "postgresql")
+        code, out, _ = run(["jobs", *argv], capsys)
+        assert code == 0 and "cron_last_day" in out
+        code, out, _ = run(["check", "--detailed", *argv], capsys)
+        assert code == 1 and "Trigger hazards (1)" in out
+        if mysql:
+            assert _mysql_writes(url, schema) == writes, "reading wrote to the server"
+        assert _table_digest(url, schema) == before, "reading changed the table"
+    finally:
+        if schema and mysql:
+            eng = sa.create_engine(url)
+            with eng.begin() as conn:
+                conn.execute(sa.text(f"drop database if exists {schema}"))
+            eng.dispose()

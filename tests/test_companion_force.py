@@ -53,11 +53,17 @@ def _boot(url: str, **ensure_kw: Any) -> tuple[Any, str]:
     return scheduler, result
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'jobs.sqlite'}"
-    return request.getfixturevalue("pg_url")
+    return str(request.getfixturevalue("pg_url" if request.param == "postgres" else "mysql_url"))
 
 
 def test_force_update_matrix(url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -152,9 +152,9 @@ def test_companion_stress_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.postgres
-def test_companion_stress_postgres(tmp_path: Path, pg_url: str) -> None:
-    _stress(tmp_path, pg_url)
+def test_companion_stress_server(tmp_path: Path, server_url: str) -> None:
+    """PostgreSQL and MariaDB (``server_url``)."""
+    _stress(tmp_path, server_url)
 
 
 def test_expired_command_is_never_applied(tmp_path: Path) -> None:
@@ -276,9 +276,8 @@ def test_two_schedulers_apply_each_command_once_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.postgres
-def test_two_schedulers_apply_each_command_once_postgres(tmp_path: Path, pg_url: str) -> None:
-    _two_appliers(tmp_path, pg_url)
+def test_two_schedulers_apply_each_command_once_server(tmp_path: Path, server_url: str) -> None:
+    _two_appliers(tmp_path, server_url)
 
 
 @pytest.mark.slow

@@ -112,9 +112,9 @@ def test_direct_pause_resume_sqlite(tmp_path: Path) -> None:
         _direct_roundtrip(tmp_path, f"sqlite:///{folder / 'jobs.sqlite'}")
 
 
-@pytest.mark.postgres
-def test_direct_pause_resume_postgres(tmp_path: Path, pg_url: str) -> None:
-    _direct_roundtrip(tmp_path, pg_url)
+def test_direct_pause_resume_server(tmp_path: Path, server_url: str) -> None:
+    """PostgreSQL and MariaDB (``server_url``)."""
+    _direct_roundtrip(tmp_path, server_url)
 
 
 def test_cas_conflict_never_clobbers(tmp_path: Path) -> None:
@@ -246,6 +246,52 @@ def test_direct_against_live_scheduler_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.postgres
-def test_direct_against_live_scheduler_postgres(tmp_path: Path, pg_url: str) -> None:
-    _direct_live(tmp_path, pg_url)
+def test_direct_against_live_scheduler_server(tmp_path: Path, server_url: str) -> None:
+    _direct_live(tmp_path, server_url)
+
+
+def test_cas_conflict_on_server_waits_for_the_other_writer(server_url: str) -> None:
+    """PostgreSQL and MariaDB: the scheduler's update_job, still uncommitted when our
+    compare-and-swap runs, makes ours wait for its row lock and then change nothing (the
+    WHERE is checked on the row it committed); the result is a conflict, their row stands."""
+    import threading
+
+    from test_backup_helpers import make_store
+
+    make_store(server_url, 3)
+    engine = sa.create_engine(server_url)
+    target = Target(url=server_url)
+    job = "job-1"
+    other_state = _row(engine, "apscheduler_jobs", "job-2")[1]  # a different, real state
+    started, done = threading.Event(), threading.Event()
+
+    def scheduler_update() -> None:
+        theirs = sa.create_engine(server_url)
+        try:
+            with theirs.begin() as conn:
+                conn.execute(
+                    sa.text("UPDATE apscheduler_jobs SET next_run_time = 4102444800, job_state = :s WHERE id = :id"),
+                    {"s": other_state, "id": job},
+                )
+                started.set()
+                done.wait(10)  # commit only once our writer is waiting
+        finally:
+            theirs.dispose()
+
+    class Racing(control.DirectWriter):
+        def _cas(self, row: Any, new_value: Any, new_state: bytes) -> int:
+            thread = threading.Thread(target=scheduler_update)
+            thread.start()
+            assert started.wait(10)
+            threading.Timer(0.5, done.set).start()
+            try:
+                return super()._cas(row, new_value, new_state)
+            finally:
+                thread.join(10)
+
+    try:
+        res = Racing(engine, target, clock=FixedClock(NOW)).apply(job, "pause")
+        assert res.status == "conflict", res
+        assert _row(engine, "apscheduler_jobs", job) == (4102444800.0, other_state)  # not clobbered
+    finally:
+        engine.dispose()

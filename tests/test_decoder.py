@@ -267,15 +267,15 @@ def test_row_size_limit() -> None:
     assert job.finding is not None and job.finding.code == "too-large" and job.state_size == len(big)
 
 
-# --------------------------------------------------------------------------- PostgreSQL
+# --------------------------------------------------------------------------- PostgreSQL and MariaDB
 
 
-@pytest.mark.postgres
-def test_postgres_store_decodes(pg_url: str) -> None:
+def test_server_store_decodes(server_url: str) -> None:
+    """A store written by real APScheduler on PostgreSQL and on MariaDB."""
     import sqlalchemy as sa
 
-    manifest = make_store(pg_url, "catalog", table="custom_jobs")
-    engine = sa.create_engine(pg_url)
+    manifest = make_store(server_url, "catalog", table="custom_jobs")
+    engine = sa.create_engine(server_url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT id, next_run_time, job_state FROM custom_jobs")).all()

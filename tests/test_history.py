@@ -46,9 +46,19 @@ def _run(job: str, minutes_ago: float, outcome: str, duration: float | None = 1.
     return row
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
 def seeded(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'h.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    url = (
+        f"sqlite:///{tmp_path / 'h.sqlite'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_url" if request.param == "postgres" else "mysql_url")
+    )
     engine = sa.create_engine(url)
     t = T.create_all(engine)
     rows = [_run("report", m, "success", float(m % 10 + 1)) for m in range(1, 101)]  # durations 1..10

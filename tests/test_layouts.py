@@ -74,9 +74,20 @@ def _count(url: str, sql: str, **params: Any) -> int:
 
 
 def _table_sums(url: str) -> dict[str, str]:
-    """A checksum of every row of every table (PostgreSQL: nothing written)."""
+    """A checksum of every row of every table (PostgreSQL, MariaDB: nothing written)."""
     engine = sa.create_engine(url)
     out: dict[str, str] = {}
+    if url.startswith("mysql"):
+        try:
+            with engine.connect() as conn:
+                names = conn.execute(
+                    sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
+                ).scalars()
+                for name in list(names):
+                    out[str(name)] = str(conn.execute(sa.text(f"CHECKSUM TABLE `{name}` EXTENDED")).one()[1])
+        finally:
+            engine.dispose()
+        return out
     try:
         with engine.connect() as conn:
             for schema, table in conn.execute(
@@ -343,20 +354,21 @@ def test_django_console_data(django_db: tuple[Path, dict[str, Any]]) -> None:
         feed.close()
 
 
-@pytest.mark.postgres
-def test_django_postgres(pg_url: str, tmp_path: Path) -> None:
+def test_django_server(server_url: str, tmp_path: Path) -> None:
+    """PostgreSQL (timestamptz) and MariaDB (datetime(6), Django's MySQL backend on PyMySQL)."""
+    url = server_url
     try:
-        manifest = build_layout("django", pg_url, tmp_path / "django.json")
+        manifest = build_layout("django", url, tmp_path / "django.json")
     except LayoutUnavailable as exc:
         pytest.skip(str(exc))
-    assert manifest["vendor"] == "postgresql"
-    before = _table_sums(pg_url)
-    _check_django(pg_url, manifest)
-    target = Target(pg_url, table=DJANGO_JOBS)
+    assert manifest["vendor"] == ("mysql" if url.startswith("mysql") else "postgresql")
+    before = _table_sums(url)
+    _check_django(url, manifest)
+    target = Target(url, table=DJANGO_JOBS)
     reader_snap = read_jobs(target, clock=_at(manifest, 0.5))
     assert len(reader_snap.jobs) == len(manifest["jobs"])
-    assert _table_sums(pg_url) == before
-    _control_django(pg_url, manifest, tmp_path)
+    assert _table_sums(url) == before
+    _control_django(url, manifest, tmp_path)
 
 
 # ------------------------------------------------------------------------------ discovery

@@ -1,7 +1,7 @@
 """Restore refuses a live scheduler it cannot rule out, even without a companion.
 
 Every scheduler here is a real APScheduler BackgroundScheduler in a child process
-(``test_backup_helpers.py idle|writer``), on a SQLite file or a PostgreSQL database.
+(``test_backup_helpers.py idle|writer``), on a SQLite file or a PostgreSQL or MariaDB database.
 """
 
 from __future__ import annotations
@@ -103,24 +103,38 @@ def test_open_holders_without_proc_says_it_could_not_look(tmp_path: Path) -> Non
     assert holders == () and note is not None and "not checked" in note
 
 
-def test_postgres_refuses_a_scheduler_session_then_forced_says_restart(pg_url: str, tmp_path: Path) -> None:
-    make_store(pg_url, 3)
-    target = Target(pg_url)
+def test_server_refuses_a_scheduler_session_then_forced_says_restart(server_url: str, tmp_path: Path) -> None:
+    """PostgreSQL (pg_stat_activity) and MariaDB (information_schema.processlist)."""
+    make_store(server_url, 3)
+    target = Target(server_url)
     backup = create_backup(target, tmp_path / "bk").path
-    dbname = pg_url.rsplit("/", 1)[1]
-    with scheduler("idle", pg_url, tmp_path):
+    dbname = server_url.rsplit("/", 1)[1]
+    mysql = server_url.startswith("mysql")
+    with scheduler("idle", server_url, tmp_path):
         with pytest.raises(SchedtuiError) as err:
             restore_backup(target, backup, watch=0.5)
         assert err.value.kind is ErrorKind.STATE
-        assert f"1 other session on database {dbname}: pid " in err.value.message
+        assert f"1 other session on database {dbname}: {'id' if mysql else 'pid'} " in err.value.message
         result = restore_backup(target, backup, watch=0.5, force=True)
         assert any("restart that scheduler" in n for n in result.notes)
 
 
-def test_postgres_nothing_running_watches_the_rows(pg_url: str) -> None:
-    make_store(pg_url, 3)
-    report = detect_writers(Target(pg_url), None, 0.3)
+def test_server_nothing_running_watches_the_rows(server_url: str) -> None:
+    make_store(server_url, 3)
+    report = detect_writers(Target(server_url), None, 0.3)
     assert not report.found and report.watched_s >= 0.3
+
+
+def test_server_a_writing_scheduler_is_seen(server_url: str, tmp_path: Path) -> None:
+    """A scheduler rewriting its rows: its session is seen (and the backup taken meanwhile,
+    one consistent snapshot, verifies)."""
+    make_store(server_url, 3)
+    target = Target(server_url)
+    with scheduler("writer", server_url, tmp_path):
+        result = create_backup(target, tmp_path / "bk")
+        assert result.verified
+        report = detect_writers(target, None, 1.0)
+        assert report.found and report.evidence[0].kind == "session"
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
@@ -133,13 +147,13 @@ def test_our_own_handles_do_not_count(tmp_path: Path) -> None:
         os.close(fd)
 
 
-def test_postgres_restore_into_a_database_whose_table_is_gone(pg_url: str, tmp_path: Path) -> None:
+def test_server_restore_into_a_database_whose_table_is_gone(server_url: str, tmp_path: Path) -> None:
     import sqlalchemy as sa
 
-    make_store(pg_url, 3)
-    target = Target(pg_url)
+    make_store(server_url, 3)
+    target = Target(server_url)
     backup = create_backup(target, tmp_path / "bk").path
-    engine = sa.create_engine(pg_url)
+    engine = sa.create_engine(server_url)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE apscheduler_jobs"))
     engine.dispose()

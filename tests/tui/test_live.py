@@ -133,3 +133,44 @@ async def test_postgres_goes_away_and_comes_back(pg_url: str, clock) -> None:
         with admin.connect() as conn:
             conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
         admin.dispose()
+
+
+@pytest.mark.mysql
+async def test_mariadb_console_goes_away_and_comes_back(mysql_url: str, clock) -> None:
+    """The console on MariaDB, connected as a read-only user: its jobs; then the account
+    locked and its sessions killed (the server refuses it): stale, rows kept; unlocked:
+    recovered."""
+    subprocess.run(
+        [sys.executable, str(HERE / "make_console_store.py"), "--url", mysql_url, "--now", FROZEN_NOW_ISO],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    url = sa.engine.make_url(mysql_url)
+    admin = sa.create_engine(mysql_url, isolation_level="AUTOCOMMIT")
+    user = f"ro_{url.database[-8:]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'ro-Pw-3319'"))
+        conn.execute(sa.text(f"GRANT SELECT ON `{url.database}`.* TO '{user}'@'127.0.0.1'"))
+    console_url = url.set(username=user, password="ro-Pw-3319").render_as_string(hide_password=False)
+    app = SchedtuiApp(Target(url=console_url), clock=clock, refresh=0.5)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            main = app.screen_stack[0]
+            await settle(pilot, app)
+            assert main.frame.snapshot.dialect == "mysql" and len(main.frame.snapshot.jobs) == 12
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"ALTER USER '{user}'@'127.0.0.1' ACCOUNT LOCK"))
+                for (sid,) in conn.execute(
+                    sa.text("SELECT id FROM information_schema.processlist WHERE user = :u"), {"u": user}
+                ).all():
+                    conn.execute(sa.text(f"KILL {int(sid)}"))
+            await wait_for(pilot, lambda: main.frame is not None and main.frame.stale, timeout=60, what="stale")
+            assert sum(1 for r in main.query_one(JobList).rows if r.job is not None) == 12
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"ALTER USER '{user}'@'127.0.0.1' ACCOUNT UNLOCK"))
+            await wait_for(pilot, lambda: main.frame is not None and not main.frame.stale, timeout=90, what="recovered")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'"))
+        admin.dispose()

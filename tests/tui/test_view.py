@@ -89,8 +89,9 @@ def test_feed_turns_failures_into_frames(tmp_path: Path, clock: FixedClock) -> N
     feed.close()
 
 
-def test_clean_removes_control_characters() -> None:
-    assert clean("a\x1b[31mb\nc\u202ed") == "a?[31mb?c?d"
+def test_clean_escapes_control_characters() -> None:
+    """The console uses the core's sanitizer: control characters shown visibly escaped."""
+    assert clean("a\x1b[31mb\nc\u202ed") == "a\\x1b[31mb\\nc\\u202ed"
     assert clean("x" * 500, 10) == "x" * 9 + "…"
 
 

@@ -22,6 +22,7 @@ from schedtui.cli.common import (
     SchemaOpt,
     TableOpt,
     UrlOpt,
+    error_line,
     handled,
     target_from,
 )
@@ -111,8 +112,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("SCHEDTUI_DEBUG"):
             traceback.print_exc()
-        from schedtui.cli.common import error_line
-
         error_line(f"internal error: {type(exc).__name__}: {exc}", *_argv_urls(argv))
         sys.exit(3 if is_check else EXIT_FAILURE)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,12 +17,15 @@ from schedtui.cli.common import (
     SchemaOpt,
     TableOpt,
     UrlOpt,
+    echo,
     error_line,
     handled,
     print_json,
     target_from,
 )
 from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.model import Target
+from schedtui.core.text import safe_text
 
 DirOpt = Annotated[
     Path | None,
@@ -59,7 +63,7 @@ def _progress_printer() -> Any:
         return None
 
     def show(fraction: float, text: str) -> None:
-        typer.echo(f"\r{fraction * 100:3.0f}% {text:<40}", err=True, nl=fraction >= 1.0)
+        typer.echo(f"\r{fraction * 100:3.0f}% {safe_text(text):<40}", err=True, nl=fraction >= 1.0)
 
     return show
 
@@ -107,11 +111,21 @@ def backup_cmd(
         data["rotated"] = [str(p) for p in result.rotated]
         print_json(data)
         return
-    typer.echo(result.message)
+    echo(result.message)
     if result.undecodable:
-        typer.echo(f"undecodable jobs (as in the source): {', '.join(result.undecodable[:20])}")
+        echo(f"undecodable jobs (as in the source): {', '.join(map(safe_text, result.undecodable[:20]))}")
     for path in result.rotated:
-        typer.echo(f"rotated: {path.name}")
+        echo(f"rotated: {path.name}")
+
+
+def _restorable_target(target: Target) -> None:
+    """A URL without a database file is refused first, as by every command."""
+    from schedtui.core.db import dialect_name
+
+    if dialect_name(target) == "sqlite":
+        from schedtui.core.backup.sqlite import sqlite_path
+
+        sqlite_path(target)
 
 
 def _folder(url: str | None, table: str | None, schema: str | None, directory: Path | None) -> Path:
@@ -122,8 +136,9 @@ def _folder(url: str | None, table: str | None, schema: str | None, directory: P
     try:
         target = target_from(url, table, schema)
     except SchedtuiError as exc:
-        if exc.kind is not ErrorKind.CONFIG:
-            raise
+        configured = url or os.environ.get("SCHEDTUI_URL") or os.environ.get("DATABASE_URL")
+        if exc.kind is not ErrorKind.CONFIG or configured:
+            raise  # a URL was given: its own error (a URL without a file ...)
         raise SchedtuiError(
             "no backup folder: pass --dir, or --url (or set SCHEDTUI_URL) to use the database's default folder",
             ErrorKind.CONFIG,
@@ -164,21 +179,21 @@ def backups_cmd(
             out.append(d)
         print_json({"dir": str(folder), "backups": out})
     elif not entries:
-        typer.echo(f"no backups in {folder}")
+        echo(f"no backups in {folder}")
     else:
-        typer.echo(f"backups in {folder}:")
+        echo(f"backups in {folder}:")
         header = f"{'NAME':<44} {'TIME (UTC)':<20} {'AGE':>6} {'SIZE':>9}  VERIFIED"
         typer.echo(header + ("  CHECK" if verify else ""))
         for e in entries:
             line = (
-                f"{e.name:<44} {e.created_at.strftime('%Y-%m-%d %H:%M:%S'):<20} {_age(e.created_at, now):>6} "
+                f"{safe_text(e.name):<44} {e.created_at.strftime('%Y-%m-%d %H:%M:%S'):<20} {_age(e.created_at, now):>6} "
                 f"{_size(e.size):>9}  {'yes' if e.verified else 'no':<8}"
             )
             if e.check is not None:
                 line += "  " + ("ok" if e.check.ok else "FAILED: " + e.check.message.split(": FAILED: ", 1)[-1])
-            typer.echo(line)
+            echo(line)
         total = sum(e.size for e in entries)
-        typer.echo(f"{len(entries)} backup(s), {_size(total)}" + (f", {len(bad)} FAILED" if verify and bad else ""))
+        echo(f"{len(entries)} backup(s), {_size(total)}" + (f", {len(bad)} FAILED" if verify and bad else ""))
     if verify and bad:
         raise typer.Exit(EXIT_FAILURE)
 
@@ -262,6 +277,7 @@ def restore_cmd(
         from schedtui.core.backup.restore import check_restorable
 
         target = target_from(url, table, schema)
+        _restorable_target(target)
         checked = check_restorable(file.expanduser(), force)
         if not yes:
             if not sys.stdin.isatty():
@@ -270,12 +286,14 @@ def restore_cmd(
                 )
             total = sum(checked.rows.values())
             what = (
-                "every table, view and sequence the dump contains" if file.suffix == ".pgdump" else "the database file"
+                "every table, view and sequence the dump contains"
+                if file.suffix == ".pgdump"
+                else "every table the dump contains"
+                if file.suffix == ".mysqldump"
+                else "the database file"
             )
-            typer.echo(
-                f"Restore {file.name} ({total} rows, SHA-256 {'checked' if checked.hash_ok else 'not recorded'})"
-            )
-            typer.echo(f"into {target.safe_url}: this replaces {what}; the current database is kept first.")
+            echo(f"Restore {file.name} ({total} rows, SHA-256 {'checked' if checked.hash_ok else 'not recorded'})")
+            echo(f"into {target.safe_url}: this replaces {what}; the current database is kept first.")
             if not typer.confirm("Continue?", default=False):
                 typer.echo("not restored")
                 raise typer.Exit(EXIT_USAGE)
@@ -287,11 +305,13 @@ def restore_cmd(
         data["kept"] = [str(p) for p in result.kept]
         print_json(data)
         return
-    typer.echo(result.message)
+    echo(result.message)
     for note in result.notes:
-        typer.echo(f"note: {note}")
+        echo(f"note: {note}")
     if result.undecodable:
-        typer.echo(f"undecodable jobs in the backup (as when it was taken): {', '.join(result.undecodable[:20])}")
+        echo(
+            f"undecodable jobs in the backup (as when it was taken): {', '.join(map(safe_text, result.undecodable[:20]))}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -25,7 +26,12 @@ from schedtui.cli.common import (
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.health import CheckOptions, Status
+from schedtui.core.listing import JobRow, job_row, job_state  # job_state: re-exported (moved to the core)
 from schedtui.core.model import JobInfo
+from schedtui.core.text import safe_text
+from schedtui.core.urls import mask_text
+
+__all__ = ["CLOCK", "check", "job_json", "job_state", "jobs", "register"]
 
 #: Tests pass a FixedClock here; everything else uses the system clock.
 CLOCK: Clock = system_clock
@@ -41,45 +47,9 @@ TablesOpt = Annotated[
 ]
 
 
-def job_state(job: JobInfo, now: datetime, options: CheckOptions) -> tuple[str, float | None]:
-    """``on_time | late | overdue | paused | undecodable`` and the lag in seconds."""
-    from schedtui.core.checker import job_lag
-
-    if job.finding is not None:
-        status, lag = job_lag(job, now, options)
-        return "undecodable", lag
-    if job.next_run_time is None:
-        return "paused", None
-    status, lag = job_lag(job, now, options)
-    return {Status.OK: "on_time", Status.WARNING: "late", Status.CRITICAL: "overdue"}[status], lag
-
-
 def job_json(job: JobInfo, now: datetime, options: CheckOptions) -> dict[str, Any]:
-    from schedtui.core.checker import describe
-    from schedtui.core.describe import countdown
-
-    state, lag = job_state(job, now, options)
-    trig = job.trigger
-    return {
-        "id": job.id,
-        "name": job.name,
-        "func": job.func,
-        "state": state,
-        "trigger": describe(job) if job.finding is None else None,
-        "trigger_kind": trig.kind if trig else None,
-        "timezone": trig.timezone if trig else None,
-        "next_run_time": job.next_run_time.isoformat() if job.next_run_time else None,
-        "countdown": countdown(job.next_run_time, now),
-        "lag_seconds": None if lag is None else round(lag, 3),
-        "executor": job.executor,
-        "misfire_grace_time": job.misfire_grace_time,
-        "coalesce": job.coalesce,
-        "max_instances": job.max_instances,
-        "args": job.args_repr if job.finding is None else None,
-        "kwargs": job.kwargs_repr if job.finding is None else None,
-        "finding": None if job.finding is None else {"code": job.finding.code, "message": job.finding.message},
-        "notes": [{"code": n.code, "message": n.message} for n in job.notes],
-    }
+    """The JSON object of one job (from the typed ``JobRow``)."""
+    return job_row(job, now, options).as_json()
 
 
 def check(
@@ -149,7 +119,7 @@ def _check(
         if as_json:
             print_json({"schema": "schedtui.check/1", "status": "UNKNOWN", "exit_code": 3, "summary": exc.message})
         else:
-            print(f"SCHEDTUI UNKNOWN - {exc.message}")
+            print(f"SCHEDTUI UNKNOWN - {safe_text(mask_text(exc.message, url or ''))}")
         return int(Status.UNKNOWN)
 
     if as_json:
@@ -195,7 +165,7 @@ def _check_many(
         if as_json:
             print_json({"schema": "schedtui.check/1", "status": "UNKNOWN", "exit_code": 3, "summary": exc.message})
         else:
-            print(f"SCHEDTUI UNKNOWN - {exc.message}")
+            print(f"SCHEDTUI UNKNOWN - {safe_text(mask_text(exc.message, url or ''))}")
         return int(Status.UNKNOWN)
     status = worst([r.status for r in reports])
     summary = "; ".join(f"[{_store_name(r)}] {r.summary}" for r in reports)
@@ -218,14 +188,16 @@ def _check_many(
             }
         )
         return int(status)
-    line = f"SCHEDTUI {status.name} - {summary}"
+    line = f"SCHEDTUI {status.name} - {safe_text(summary)}"  # always one line
     if perfdata:
-        perf = " ".join(replace_label(p, _store_name(r)) for r in reports for c in r.components for p in c.perfdata)
+        perf = " ".join(
+            safe_text(replace_label(p, _store_name(r))) for r in reports for c in r.components for p in c.perfdata
+        )
         if perf:
             line += f" | {perf}"
     if detailed:
         for r in reports:
-            print(f"[{_store_name(r)}] {r.status.name}")
+            print(f"[{safe_text(_store_name(r))}] {r.status.name}")
             print(render_report(r, detailed=True, unicode=use_unicode(), color=use_color()))
     print(line)
     return int(status)
@@ -276,39 +248,41 @@ def jobs(
             snapshots = [read_jobs(target_from(url, t, schema), clock=CLOCK) for t in names]
         now = CLOCK()
 
-        def rows() -> Any:
+        def pairs() -> Iterator[tuple[str, JobRow]]:
             for snap in snapshots:
                 store = snap.target.table if not snap.target.schema else f"{snap.target.schema}.{snap.target.table}"
                 for j in snap.jobs:
-                    row = job_json(j, now, options)
-                    yield {**row, "store": store} if many else row
+                    yield store, job_row(j, now, options)
 
         if as_json:
             head = {"schema": "schedtui.jobs/1", "read_at": snapshots[0].read_at.isoformat()}
-            print_json_stream(head, "jobs", rows())
+            rows = ({**row.as_json(), "store": store} if many else row.as_json() for store, row in pairs())
+            print_json_stream(head, "jobs", rows)
             return
-        _print_table(list(rows()), use_unicode(), with_store=many)
+        _print_table(list(pairs()), use_unicode(), with_store=many)
 
 
-def _print_table(rows: list[dict[str, Any]], unicode: bool, with_store: bool = False) -> None:
-    headers = ["ID", "NAME", "TRIGGER", "NEXT RUN (UTC)", "IN", "STATE"]
-    table = [
-        [
-            r["id"],
-            r["name"] or "",
-            r["trigger"] or (f"undecodable: {r['finding']['reason']}" if r["finding"] else ""),
-            (r["next_run_time"] or "")[:19].replace("T", " "),
-            r["countdown"],
-            r["state"].replace("_", " "),
-        ]
-        for r in rows
-    ]
-    limits = [40, 30, 48, 19, 22, 11]
+_HEADERS = ("ID", "NAME", "TRIGGER", "NEXT RUN (UTC)", "IN", "STATE")
+_LIMITS = (40, 30, 48, 19, 22, 11)
+
+
+def _cells(row: JobRow) -> tuple[str, ...]:
+    """The table cells of one row, each one sanitized line."""
+    nrt = row.next_run_time.isoformat()[:19].replace("T", " ") if row.next_run_time else ""
+    return tuple(
+        safe_text(text)
+        for text in (row.id, row.name or "", row.trigger_text, nrt, row.countdown, row.state.replace("_", " "))
+    )
+
+
+def _print_table(rows: list[tuple[str, JobRow]], unicode: bool, with_store: bool = False) -> None:
+    """The job table; ``rows`` are (store, row) pairs, the store a first column when ``with_store``."""
+    headers: tuple[str, ...] = _HEADERS
+    limits: tuple[int, ...] = _LIMITS
+    table = [_cells(r) for _, r in rows]
     if with_store:
-        headers.insert(0, "STORE")
-        limits.insert(0, 40)
-        for row, r in zip(table, rows, strict=True):
-            row.insert(0, r["store"])
+        headers, limits = ("STORE", *headers), (40, *limits)
+        table = [(safe_text(store), *cells) for (store, _), cells in zip(rows, table, strict=True)]
     widths = [min(limits[i], max([len(headers[i])] + [len(row[i]) for row in table])) for i in range(len(headers))]
     ell = "…" if unicode else "~"
 
@@ -318,8 +292,8 @@ def _print_table(rows: list[dict[str, Any]], unicode: bool, with_store: bool = F
 
     out = sys.stdout
     out.write("  ".join(cell(h, w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
-    for row in table:
-        out.write("  ".join(cell(c, w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    for cells in table:
+        out.write("  ".join(cell(c, w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n")
     if not rows:
         out.write("(no jobs)\n")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,10 +13,15 @@ from schedtui.cli.common import (
     SchemaOpt,
     TableOpt,
     UrlOpt,
+    echo,
     handled,
     print_json,
     target_from,
 )
+from schedtui.core.text import safe_text
+
+if TYPE_CHECKING:
+    from schedtui.core.history import JobStats
 
 HOW_TO_ADD = (
     "No run history here: the schedtui companion is not attached to this scheduler.\n"
@@ -56,7 +61,7 @@ def _history(
 ) -> int:
     import sqlalchemy as sa
 
-    from schedtui.core.db import read_engine, translate_error
+    from schedtui.core.db import probe_jobs_table, read_engine, translate_error
     from schedtui.core.history import detect_history
 
     target = target_from(url, table, schema)
@@ -65,6 +70,8 @@ def _history(
         try:
             source = detect_history(engine, target)
             if source is None:
+                # no run history: is this the scheduler's database at all? (the same error as every command)
+                probe_jobs_table(engine, target)
                 if as_json:
                     print_json({"installed": False, "hint": HOW_TO_ADD})
                 else:
@@ -90,7 +97,7 @@ def _history(
         )
         return EXIT_OK
     if source.kind != "companion":
-        typer.echo(f"history: {source.label}")
+        echo(f"history: {source.label}")
     _print_runs(runs, job_id, failed)
     _print_stats(stats)
     return EXIT_OK
@@ -98,37 +105,35 @@ def _history(
 
 def _print_runs(runs: Any, job_id: str | None, failed: bool) -> None:
     what = "failed runs" if failed else "runs"
-    head = f"Recent {what} of {job_id}" if job_id else f"Recent {what}"
+    head = f"Recent {what} of {safe_text(job_id)}" if job_id else f"Recent {what}"
     if not runs:
-        typer.echo(f"{head}: none recorded.")
+        echo(f"{head}: none recorded.")
         return
-    typer.echo(f"{head} (newest first):")
-    width = max(len(r.job_id) for r in runs) if not job_id else 0
+    echo(f"{head} (newest first):")
+    width = max(len(safe_text(r.job_id)) for r in runs) if not job_id else 0
     for r in runs:
         when = _when(r.scheduled_at or r.started_at)
-        name = f"  {r.job_id:<{width}}" if not job_id else ""
+        name = f"  {safe_text(r.job_id):<{width}}" if not job_id else ""
         error = ""
         if r.error_type or r.error_message:
             text = f"{r.error_type or ''}: {r.error_message or ''}".strip(": ").splitlines()
-            error = "  " + (text[0][:120] if text else "")
-        typer.echo(f"  {when}  {r.outcome:<13} {_dur(r.duration_s):>9}{name}{error}".rstrip())
+            error = "  " + (safe_text(text[0], 120) if text else "")
+        echo(f"  {when}  {safe_text(r.outcome):<13} {_dur(r.duration_s):>9}{name}{error}".rstrip())
 
 
-def _print_stats(stats: dict[str, Any]) -> None:
-    shown = {j: s for j, s in stats.items() if s is not None}
+def _print_stats(stats: dict[str, JobStats | None]) -> None:
+    shown = {safe_text(j): s for j, s in stats.items() if s is not None}
     if not shown:
         return
-    typer.echo("")
-    typer.echo("Per-job statistics (durations of successful runs, last 1000 runs):")
+    echo("")
+    echo("Per-job statistics (durations of successful runs, last 1000 runs):")
     width = max(len(j) for j in shown)
-    typer.echo(
-        f"  {'job':<{width}}  {'runs':>6}  {'ok':>5}  {'p50':>9}  {'p95':>9}  {'max':>9}  last success / last failure"
-    )
+    echo(f"  {'job':<{width}}  {'runs':>6}  {'ok':>5}  {'p50':>9}  {'p95':>9}  {'max':>9}  last success / last failure")
     for j, s in shown.items():
         last_fail = "-"
         if s.last_failure is not None:
             last_fail = _when(s.last_failure.finished_at or s.last_failure.scheduled_at)
-        typer.echo(
+        echo(
             f"  {j:<{width}}  {s.runs:>6}  {_rate(s.success_rate):>5}  {_dur(s.p50_s):>9}  {_dur(s.p95_s):>9}  "
             f"{_dur(s.max_s):>9}  {_when(s.last_success)} / {last_fail}"
         )

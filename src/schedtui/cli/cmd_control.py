@@ -28,11 +28,13 @@ from schedtui.cli.common import (
     SchemaOpt,
     TableOpt,
     UrlOpt,
+    echo,
     error_line,
     handled,
     print_json,
     target_from,
 )
+from schedtui.core.text import safe_text
 
 if TYPE_CHECKING:
     from schedtui.core.control import ControlResult
@@ -62,9 +64,10 @@ _VERBS = {"pause": "Pause", "resume": "Resume", "run_now": "Run now", "remove": 
 def _confirm(action: str, job_ids: list[str], yes: bool, force: bool) -> None:
     if yes:
         return
-    what = f"{_VERBS[action]} {len(job_ids)} job(s): {', '.join(job_ids)}?"
+    ids = ", ".join(map(safe_text, job_ids))
+    what = f"{_VERBS[action]} {len(job_ids)} job(s): {ids}?"
     if action == "remove" and force:
-        what = f"Remove {len(job_ids)} job(s) FOR GOOD, directly if no companion is live: {', '.join(job_ids)}?"
+        what = f"Remove {len(job_ids)} job(s) FOR GOOD, directly if no companion is live: {ids}?"
     if not sys.stdin.isatty():
         error_line(f"{what} Confirmation needed: pass --yes")
         raise typer.Exit(EXIT_USAGE)
@@ -96,13 +99,9 @@ def _run(
         engine = write_engine(target)
         results: list[ControlResult] = []
         try:
-            try:
-                with engine.connect() as conn:
-                    control._check_table(conn, target)
-            except Exception as exc:
-                from schedtui.core.db import translate_error
+            from schedtui.core.db import probe_jobs_table
 
-                raise translate_error(exc, target) from None
+            probe_jobs_table(engine, target)  # the same error as every command
             for job_id in job_ids:
                 res = control.submit(target, job_id, action, clock=system_clock, force=force, engine=engine)
                 results.append(res)
@@ -121,7 +120,7 @@ def _run(
             line = f"{r.job_id}: {r.status} ({how}): {r.message}"
             if r.command_id is not None:
                 line += f" [command {r.command_id}]"
-            typer.echo(line, err=not r.ok)
+            echo(line, err=not r.ok)
     raise typer.Exit(code)
 
 

@@ -20,6 +20,7 @@ import typer
 
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
+from schedtui.core.text import json_safe, safe_text
 from schedtui.core.urls import mask_text, resolve_target
 
 # Exit codes of the commands other than ``check`` (which follows Monitoring Plugins).
@@ -34,6 +35,7 @@ _KIND_EXIT = {
     ErrorKind.DRIVER: EXIT_DATABASE,
     ErrorKind.CONNECT: EXIT_DATABASE,
     ErrorKind.TABLE: EXIT_DATABASE,
+    ErrorKind.CORRUPT: EXIT_DATABASE,
     ErrorKind.LOCKED: EXIT_DATABASE,
     ErrorKind.PERMISSION: EXIT_FAILURE,
     ErrorKind.IO: EXIT_FAILURE,
@@ -87,10 +89,16 @@ def target_from(url: str | None, table: str | None, schema: str | None) -> Targe
 
 
 def error_line(message: str, *urls: str) -> None:
-    """Print ``schedtui: message`` on stderr with every credential masked (those of
-    ``urls`` and of the URLs in the environment, which is where ``--url`` falls back to)."""
+    """Print ``schedtui: message`` on stderr, one sanitized line, with every credential masked
+    (those of ``urls`` and of the URLs in the environment, which is where ``--url`` falls back to)."""
     env_urls = [os.environ.get(name, "") for name in ("SCHEDTUI_URL", "DATABASE_URL")]
-    typer.echo(f"schedtui: {mask_text(message, *urls, *env_urls)}", err=True)
+    typer.echo(f"schedtui: {safe_text(mask_text(message, *urls, *env_urls))}", err=True)
+
+
+def echo(text: object, *, err: bool = False) -> None:
+    """One line of text output, sanitized (``safe_text``): what came from the store can
+    neither add a line nor reach the terminal as a control sequence."""
+    typer.echo(safe_text(text), err=err)
 
 
 def fail(error: SchedtuiError, *urls: str) -> NoReturn:
@@ -123,14 +131,19 @@ def json_default(value: Any) -> Any:
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, default=json_default, indent=2, ensure_ascii=False) + "\n")
+    """JSON, UTF-8; DEL, C1 and bidi/format characters escaped as well (``json_safe``)."""
+    sys.stdout.write(json_safe(json.dumps(obj, default=json_default, indent=2, ensure_ascii=False)) + "\n")
 
 
 def print_json_stream(head: dict[str, Any], key: str, items: Iterable[Any]) -> None:
     """``head`` plus ``key: [items...]`` as one JSON object, written item by item so a
     100,000-job listing never exists as one string in memory."""
     out = sys.stdout
-    dump = partial(json.dumps, default=json_default, ensure_ascii=False)
+    raw_dump = partial(json.dumps, default=json_default, ensure_ascii=False)
+
+    def dump(value: Any, **kw: Any) -> str:
+        return json_safe(raw_dump(value, **kw))
+
     body = dump(head, indent=2)
     out.write(body[:-2] if head else "{")
     out.write(",\n" if head else "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from schedtui.core.health import Component, HealthReport, Line, Status
+from schedtui.core.text import safe_text
 
 _MARK = {Status.OK: "✓", Status.WARNING: "⚠", Status.CRITICAL: "✗", Status.UNKNOWN: "?"}
 _ASCII_MARK = {Status.OK: "[OK]", Status.WARNING: "[WARN]", Status.CRITICAL: "[CRIT]", Status.UNKNOWN: "[UNKN]"}
@@ -15,17 +16,19 @@ JSON_SCHEMA_ID = "schedtui.check/1"
 
 
 def status_line(report: HealthReport, *, perfdata: bool = False) -> str:
-    """``SCHEDTUI OK - summary`` (plus ``| perfdata`` for Nagios-style monitors)."""
-    line = f"SCHEDTUI {report.status.name} - {report.summary}"
+    """``SCHEDTUI OK - summary`` (plus ``| perfdata`` for Nagios-style monitors): always
+    exactly one line, whatever the store's ids and errors contain (``safe_text``)."""
+    line = f"SCHEDTUI {report.status.name} - {safe_text(report.summary)}"
     if perfdata:
-        perf = " ".join(p.render() for c in report.components for p in c.perfdata)
+        perf = " ".join(safe_text(p.render()) for c in report.components for p in c.perfdata)
         if perf:
             line += f" | {perf}"
     return line
 
 
 def render_report(report: HealthReport, *, detailed: bool = True, unicode: bool = True, color: bool = False) -> str:
-    """The tree of ``check --detailed``, in the seed's form."""
+    """The tree of ``check --detailed``, in the seed's form. Every text is sanitized
+    (``safe_text``): one tree line per ``Line``, no control character from the store."""
     out: list[str] = []
     for comp in report.components:
         out.append(_header(comp, unicode, color))
@@ -40,11 +43,11 @@ def _mark(status: Status, unicode: bool, color: bool) -> str:
 
 
 def _header(comp: Component, unicode: bool, color: bool) -> str:
-    return f"{_mark(comp.status, unicode, color)} {comp.name} {comp.summary}"
+    return f"{_mark(comp.status, unicode, color)} {safe_text(comp.name)} {_plain(comp.summary, unicode)}"
 
 
 def _text(line: Line, unicode: bool, color: bool) -> str:
-    text = line.text if unicode else _asciify(line.text)
+    text = _plain(line.text, unicode)
     if line.status is not None and line.status is not Status.OK and color:
         return f"{_COLOR[line.status]}{text}{_RESET}"
     return text
@@ -63,6 +66,12 @@ def _lines(out: list[str], lines: tuple[Line, ...], indent: str, unicode: bool, 
         out.append(f"{indent}{branch}{_text(line, unicode, color)}")
         if line.children:
             _lines(out, line.children, child_indent if not top else "   ", unicode, color)
+
+
+def _plain(text: str, unicode: bool) -> str:
+    """Sanitized first, then (without Unicode) made ASCII."""
+    text = safe_text(text)
+    return text if unicode else _asciify(text)
 
 
 def _asciify(text: str) -> str:

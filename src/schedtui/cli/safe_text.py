@@ -1,15 +1,14 @@
-"""One printable line from text that came from the store (ids, errors, reasons)."""
+"""One printable line from text that came from the store (ids, errors, reasons).
+
+Kept for the commands that import it; it is the core's one sanitizer,
+``schedtui.core.text.safe_text`` (unsafe characters visibly escaped).
+"""
 
 from __future__ import annotations
 
-import unicodedata
-
-_BAD = ("Cc", "Cf", "Zl", "Zp", "Cs")
+from schedtui.core.text import safe_text
 
 
 def clean(text: object, limit: int = 200) -> str:
-    """Control and format characters become ``?``; at most ``limit`` characters."""
-    s = str(text)
-    if len(s) > limit:
-        s = s[: limit - 1] + "…"
-    return "".join("?" if unicodedata.category(ch) in _BAD else ch for ch in s)
+    """``safe_text(text, limit)``: one line, every unsafe character escaped, bounded."""
+    return safe_text(text, limit)

@@ -25,13 +25,16 @@ SAFE_JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "misfire_grace_time": 300
 
 
 def database_url(url: str) -> str:
-    """Accept ``postgres://``/``postgresql://`` (psycopg 3) and bare SQLite paths."""
+    """Accept ``postgres://``/``postgresql://`` (psycopg 3), ``mysql://``/``mariadb://``
+    (PyMySQL) and bare SQLite paths."""
     url = url.strip()
     if "://" not in url:
         return "sqlite:///" + os.path.abspath(url)
     scheme, rest = url.split("://", 1)
     if scheme in ("postgres", "postgresql"):
         scheme = "postgresql+psycopg"
+    elif scheme in ("mysql", "mariadb"):
+        scheme += "+pymysql"
     return f"{scheme}://{rest}"
 
 
@@ -42,6 +45,9 @@ def make_engine(url: str) -> Any:
     url = database_url(url)
     if url.startswith("sqlite"):
         return sa.create_engine(url, connect_args={"timeout": 15})
+    if url.startswith(("mysql", "mariadb")):
+        # MySQL closes idle connections after wait_timeout (8 h by default): recycle before
+        return sa.create_engine(url, pool_pre_ping=True, pool_recycle=3600)
     return sa.create_engine(url, pool_pre_ping=True)
 
 

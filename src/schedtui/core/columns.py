@@ -2,7 +2,7 @@
 
 SQLAlchemyJobStore stores a float (UTC epoch seconds); django-apscheduler's
 ``DjangoJobStore`` a database datetime (SQLite: text such as ``2026-03-02 11:58:36.007206``
-in UTC; PostgreSQL: ``timestamptz``). The reader selects an expression that yields the
+in UTC; PostgreSQL: ``timestamptz``; MySQL/MariaDB: ``datetime(6)`` in UTC). The reader selects an expression that yields the
 float in every case, so ordering, judging and the incremental refresh see one form.
 """
 
@@ -18,6 +18,10 @@ _SQLITE_DATETIME = (
     "(CAST(strftime('%s', next_run_time) AS REAL) + COALESCE(CAST(NULLIF(substr(next_run_time, 20), '') AS REAL), 0.0))"
 )
 _PG_DATETIME = "CAST(EXTRACT(EPOCH FROM next_run_time) AS DOUBLE PRECISION)"
+#: MySQL/MariaDB ``DATETIME(6)`` holds naive UTC (Django with ``USE_TZ``): microseconds since
+#: the epoch, whatever the session's time zone (UNIX_TIMESTAMP would apply it); ``1e6`` makes
+#: the division a DOUBLE, not a DECIMAL.
+_MYSQL_DATETIME = "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', next_run_time) / 1e6)"
 
 
 def is_datetime_type(declared: str | None) -> bool:
@@ -34,7 +38,8 @@ def expression(dialect: str, declared: str | None) -> str:
         return _SQLITE_DATETIME
     if dialect == "postgresql":
         return _PG_DATETIME
-    # MySQL/MariaDB (DATETIME(6)) goes here with its tests; until then the column is read as is
+    if dialect in ("mysql", "mariadb"):
+        return _MYSQL_DATETIME
     return COLUMN
 
 

@@ -61,7 +61,7 @@ STALE_CLAIM = 120.0
 #: is edited only on these dialects (the value written the way Django's adapter writes it),
 #: and only while the stored datetime is the pickle's own next run time to the millisecond
 #: (a project with ``USE_TZ = False`` stores local times: refused).
-DATETIME_DIALECTS = ("sqlite", "postgresql")
+DATETIME_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 DATETIME_TOLERANCE = 0.001
 DATETIME_REFUSAL = (
     "this job store keeps next_run_time as a database datetime that schedtui does not edit on this "
@@ -123,13 +123,9 @@ def _check_exists(target: Target) -> None:
     from schedtui.core.db import dialect_name, sqlite_path
 
     if dialect_name(target) == "sqlite":
-        path = sqlite_path(target)
-        if path is None:
-            raise SchedtuiError(
-                "an in-memory SQLite database cannot be controlled from another process", ErrorKind.CONFIG
-            )
-        if not path.exists():
-            raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
+        from schedtui.core.sqlite_light import require_file
+
+        require_file(sqlite_path(target), target.safe_url)
 
 
 def _check_table(conn: Connection, target: Target) -> None:
@@ -285,9 +281,9 @@ def _submit_command(
     with engine.begin() as conn:
         if not _job_exists(conn, target, job_id):
             return ControlResult(job_id, action, "companion", "failed", f"no job {job_id!r} in {_table_name(target)}")
-        cmd_id = conn.execute(
-            sa.insert(c)
-            .values(
+        # inserted_primary_key, not RETURNING: MySQL has no INSERT ... RETURNING
+        inserted = conn.execute(
+            sa.insert(c).values(
                 job_id=job_id,
                 action=action,
                 params=json.dumps({"jobs_table": _table_name(target)}),
@@ -297,8 +293,11 @@ def _submit_command(
                 deadline_at=ts + deadline,
                 status="pending",
             )
-            .returning(c.c.id)
-        ).scalar_one()
+        )
+        key = inserted.inserted_primary_key
+        if key is None:
+            raise SchedtuiError("the database did not return the new command's id", ErrorKind.INTERNAL)
+        cmd_id = key[0]
     word = _ACTION_WORDS[action]
     return ControlResult(
         job_id,
@@ -506,13 +505,16 @@ class DirectWriter:
 
     def _column_value(self, value: datetime | None) -> Any:
         """The new column value: the float epoch, or a datetime as Django's adapter writes it
-        (SQLite: ``str()`` of the naive UTC datetime; PostgreSQL: an aware UTC datetime)."""
+        (SQLite: ``str()`` of the naive UTC datetime; PostgreSQL: an aware UTC datetime;
+        MySQL/MariaDB: the naive UTC datetime, as Django's MySQL backend does with USE_TZ)."""
         if value is None:
             return None
         if not self.datetime:
             return value.timestamp()
         if self.sqlite:
             return str(value.astimezone(UTC).replace(tzinfo=None))
+        if self.engine.dialect.name in ("mysql", "mariadb"):
+            return value.astimezone(UTC).replace(tzinfo=None)
         return value.astimezone(UTC)
 
     def _nrt_condition(self, row: _Row) -> Any:

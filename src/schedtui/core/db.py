@@ -2,8 +2,9 @@
 
 Reading never writes: SQLite files are opened with ``mode=ro`` (and ``query_only``), so
 not a byte of the database changes, even while a scheduler writes it in WAL mode;
-PostgreSQL sessions default to read-only transactions. Every driver error a user can
-cause becomes a ``SchedtuiError`` with one clear line and a kind.
+PostgreSQL sessions default to read-only transactions, MySQL/MariaDB sessions are made
+read-only when they connect (``core.mysql``). Every driver error a user can cause becomes a
+``SchedtuiError`` with one clear line and a kind.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.errors import ErrorKind, SchedtuiError, classify_db_error
 from schedtui.core.model import Target
-from schedtui.core.sqlite_light import LOCK_TIMEOUT, open_readonly
+from schedtui.core.mysql import DRIVER_HINT as MYSQL_DRIVER_HINT
+from schedtui.core.mysql import connect_args as mysql_connect_args
+from schedtui.core.mysql import is_mysql, translate_mysql
+from schedtui.core.sqlite_light import LOCK_TIMEOUT, hot_journal_message, open_readonly, require_file
 from schedtui.core.urls import mask_text, mask_url
 
 #: Seconds to wait for a locked SQLite file or an unreachable server.
@@ -53,15 +57,7 @@ def read_engine(target: Target) -> Engine:
     url = _parse(target)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        path = sqlite_path(target)
-        if path is None:
-            raise SchedtuiError(
-                "an in-memory SQLite database cannot be inspected from another process; "
-                "point --url at the scheduler's database file",
-                ErrorKind.CONFIG,
-            )
-        if not path.exists():
-            raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
+        path = require_file(sqlite_path(target), mask_url(target.url))
 
         def creator() -> sqlite3.Connection:
             return open_readonly(path, check_same_thread=False)
@@ -74,6 +70,8 @@ def read_engine(target: Target) -> Engine:
             "connect_timeout": CONNECT_TIMEOUT,
             "application_name": "schedtui",
         }
+    elif is_mysql(backend):
+        connect_args = mysql_connect_args(CONNECT_TIMEOUT, read_only=True)
     return _create(target, url, connect_args=connect_args, pool_pre_ping=True)
 
 
@@ -86,6 +84,8 @@ def write_engine(target: Target) -> Engine:
         connect_args = {"timeout": LOCK_TIMEOUT}
     elif backend == "postgresql":
         connect_args = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "schedtui"}
+    elif is_mysql(backend):
+        connect_args = mysql_connect_args(CONNECT_TIMEOUT, read_only=False)
     return _create(target, url, connect_args=connect_args, pool_pre_ping=True)
 
 
@@ -106,6 +106,8 @@ def _create(target: Target, url: sa.URL, **kwargs: Any) -> Engine:
 def _driver_hint(url: sa.URL, exc: BaseException) -> str:
     if url.get_backend_name() == "postgresql":
         return "the PostgreSQL driver is not installed: pip install 'schedtui[postgres]' (psycopg 3)"
+    if is_mysql(url.get_backend_name()):
+        return MYSQL_DRIVER_HINT
     return f"the database driver for {url.drivername!r} is not installed ({exc})"
 
 
@@ -129,7 +131,8 @@ def qualified_table(target: Target, engine: Engine) -> str:
 
 
 def translate_error(exc: BaseException, target: Target) -> SchedtuiError:
-    """One clear line for a driver error; passwords masked."""
+    """One clear line for a driver error (SQLAlchemy's, sqlite3's or psycopg's), worded as
+    every command words it (``classify_db_error``); passwords masked."""
     if isinstance(exc, SchedtuiError):
         return exc
     raw = str(getattr(exc, "orig", None) or exc).strip().splitlines()
@@ -138,23 +141,56 @@ def translate_error(exc: BaseException, target: Target) -> SchedtuiError:
     where = mask_url(target.url)
     if isinstance(exc, ImportError):
         return SchedtuiError(_driver_hint(_parse(target), exc), ErrorKind.DRIVER)
+    mysql_error = _translate_mysql(exc, target)
+    if mysql_error is not None:
+        return mysql_error
     if "database is locked" in low or "database table is locked" in low or "lock timeout" in low:
         return SchedtuiError(f"the database is locked (waited {LOCK_TIMEOUT:g}s): {where}", ErrorKind.LOCKED)
     if "no such table" in low or ("relation" in low and "does not exist" in low) or "undefinedtable" in low:
         return SchedtuiError(_missing_table(target), ErrorKind.TABLE)
     if "schema" in low and "does not exist" in low:
         return SchedtuiError(_missing_table(target), ErrorKind.TABLE)
+    known = classify_db_error(text, where, target.table)
+    if known is not None:
+        return known
+    if "readonly" in low and dialect_name(target) == "sqlite":
+        path = sqlite_path(target)
+        hot = hot_journal_message(path) if path is not None else None
+        if hot is not None:
+            return SchedtuiError(hot, ErrorKind.STATE)
     if "permission denied" in low or "readonly" in low or "read-only" in low:
         return SchedtuiError(f"permission denied on {where}: {text}", ErrorKind.PERMISSION)
-    if "unable to open database" in low or "not a database" in low or "file is encrypted" in low:
-        return SchedtuiError(f"cannot open the SQLite database {where}: {text}", ErrorKind.CONNECT)
     if "authentication failed" in low or "password" in low:
         return SchedtuiError(f"authentication failed for {where}", ErrorKind.CONNECT)
     if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.DisconnectionError | OSError):
         return SchedtuiError(f"cannot reach the database {where}: {text}", ErrorKind.CONNECT)
-    if isinstance(exc, sa.exc.DBAPIError):
+    if isinstance(exc, sa.exc.DBAPIError | sqlite3.Error):
         return SchedtuiError(f"database error on {where}: {text}", ErrorKind.CONNECT)
     return SchedtuiError(f"{type(exc).__name__}: {text}", ErrorKind.INTERNAL)
+
+
+def probe_jobs_table(engine: Engine, target: Target) -> None:
+    """Raise the error every command gives when the jobs table is not there or not an
+    APScheduler table (a missing column), or the file is not a readable database (the
+    count walks the table's pages, so a damaged one is found too)."""
+    t = jobs_table(target)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.select(t.c.id, t.c.next_run_time, t.c.job_state).where(sa.false())).all()
+            conn.execute(sa.select(sa.func.count(), sa.func.sum(sa.func.length(t.c.job_state)))).all()
+    except Exception as exc:
+        raise translate_error(exc, target) from None
+
+
+def _translate_mysql(exc: BaseException, target: Target) -> SchedtuiError | None:
+    """MySQL/MariaDB errors, recognised by their error number (``core.mysql``)."""
+    try:
+        backend = _parse(target).get_backend_name()
+    except SchedtuiError:
+        return None
+    if not is_mysql(backend):
+        return None
+    return translate_mysql(exc, target, _missing_table(target))
 
 
 def _missing_table(target: Target) -> str:

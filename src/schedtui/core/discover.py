@@ -29,6 +29,14 @@ GROUP BY table_schema, table_name HAVING count(*) = 3
 ORDER BY table_schema, table_name
 """
 
+_MYSQL = """
+SELECT table_schema, table_name FROM information_schema.columns
+WHERE lower(column_name) IN ('id', 'next_run_time', 'job_state') AND table_schema = :db
+  AND table_name NOT LIKE 'schedtui\\_%'
+GROUP BY table_schema, table_name HAVING count(*) = 3
+ORDER BY table_schema, table_name
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class StoreRef:
@@ -63,6 +71,10 @@ def find_job_stores(target: Target) -> tuple[StoreRef, ...]:
             default = conn.dialect.default_schema_name
             if conn.dialect.name == "sqlite":
                 rows = [(None, name) for (name,) in conn.exec_driver_sql(_SQLITE)]
+            elif conn.dialect.name in ("mysql", "mariadb"):
+                # information_schema spans the whole server there: only the URL's database
+                # (or --schema's), as on PostgreSQL, where it spans one database
+                rows = list(conn.execute(sa.text(_MYSQL), {"db": target.schema or default}))
             else:
                 rows = list(conn.execute(sa.text(_INFO_SCHEMA)))
             conn.rollback()

@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import stat
 from pathlib import Path
 from urllib.parse import quote
 
+from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
 
 #: Seconds to wait for a locked SQLite file.
@@ -48,3 +50,49 @@ def open_readonly(path: Path, *, check_same_thread: bool = True) -> sqlite3.Conn
     )
     conn.execute("PRAGMA query_only = 1")
     return conn
+
+
+def no_file_message(safe_url: str) -> str:
+    """The one message for a SQLite URL without a file (``sqlite://``, ``:memory:``)."""
+    return (
+        f"no SQLite database file in {safe_url!r}: an in-memory database exists only inside the "
+        "scheduler's process; point --url at the scheduler's database file (sqlite:////path/to/jobs.sqlite)"
+    )
+
+
+def not_found_message(path: Path | str) -> str:
+    """The one message for a SQLite file that does not exist."""
+    return f"SQLite database not found: {path}"
+
+
+def require_file(path: Path | None, safe_url: str) -> Path:
+    """``path`` when it is an existing file; else the error every command gives for it:
+    CONFIG for a URL without a file, CONNECT for a missing file or a directory."""
+    if path is None:
+        raise SchedtuiError(no_file_message(safe_url), ErrorKind.CONFIG)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SchedtuiError(not_found_message(path), ErrorKind.CONNECT) from None
+    except PermissionError:
+        raise SchedtuiError(f"permission denied on {safe_url}: cannot reach {path}", ErrorKind.PERMISSION) from None
+    except OSError as exc:
+        raise SchedtuiError(f"cannot open the SQLite database {safe_url}: {exc.strerror}", ErrorKind.CONNECT) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise SchedtuiError(f"not a SQLite database file: {path} is a directory", ErrorKind.CONNECT)
+    return path
+
+
+def hot_journal_message(path: Path) -> str | None:
+    """The one message for a file whose ``-journal`` holds an interrupted write (a read-only
+    reader cannot roll it back: SQLite says "attempt to write a readonly database"), or None."""
+    journal = Path(f"{path}-journal")
+    try:
+        if journal.stat().st_size == 0:
+            return None
+    except OSError:
+        return None
+    return (
+        f"{path.name} has a hot journal from an interrupted write: open it once with the "
+        "scheduler or sqlite3 to recover it, then back it up"
+    )

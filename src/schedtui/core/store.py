@@ -45,6 +45,9 @@ _BATCH = 5000
 #: for the decode workers (``_decode_workers.MIN_ROWS``) on big stores.
 _DECODE_AT_ONCE = 100_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: SQLAlchemy's names of the MySQL family (``core.mysql.BACKENDS``; not imported here to
+#: keep a plain SQLite read free of SQLAlchemy).
+_MYSQL = frozenset({"mysql", "mariadb"})
 
 
 def _digest(data: bytes | None) -> bytes | None:
@@ -156,13 +159,7 @@ class JobStoreReader:
 
     def _sqlite(self) -> sqlite3.Connection:
         if self._raw is None:
-            path = self._sqlite_path()
-            if path is None or not path.exists():
-                from schedtui.core.db import read_engine
-
-                # read_engine raises the right message for both cases
-                read_engine(self.target)
-                raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
+            path = sqlite_light.require_file(self._sqlite_path(), self.target.safe_url)
             conn = sqlite_light.open_readonly(path, check_same_thread=False)
             conn.create_function("schedtui_digest", 1, _digest, deterministic=True)
             self._raw = conn
@@ -272,14 +269,15 @@ class JobStoreReader:
         return sqlite_path(self.target)
 
     def _file_identity(self) -> tuple[int, int]:
-        path = self._sqlite_path()
         try:
-            st = os.stat(path) if path is not None else None
-        except OSError:
-            st = None
-        if st is None:
+            path = sqlite_light.require_file(self._sqlite_path(), self.target.safe_url)
+            st = os.stat(path)
+        except SchedtuiError:
             self._drop_connection()
-            raise SchedtuiError(f"SQLite database not found: {path}", ErrorKind.CONNECT)
+            raise
+        except OSError:
+            self._drop_connection()
+            raise SchedtuiError(sqlite_light.not_found_message(self._sqlite_path() or ""), ErrorKind.CONNECT) from None
         return (st.st_dev, st.st_ino)
 
     def _read_sqlite(self) -> tuple[JobInfo, ...]:
@@ -372,16 +370,14 @@ class JobStoreReader:
                 jobs = self._full(batches, _md5)
                 conn.rollback()
                 return jobs
-            if self._dialect == "postgresql":
+            if self._dialect == "postgresql" or self._dialect in _MYSQL:
+                # md5() is the same hex digest on PostgreSQL and MySQL/MariaDB
                 scan: Sequence[Any] = conn.exec_driver_sql(f"SELECT id, {nrt}, md5(job_state) FROM {table}").fetchall()
                 changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
                 fetched: dict[str, Row] = {}
                 for i in range(0, len(changed), _CHUNK):
                     chunk = list(changed[i : i + _CHUNK])
-                    for r in conn.exec_driver_sql(
-                        f"SELECT id, {nrt}, job_state FROM {table} WHERE id = ANY(%(ids)s)",
-                        {"ids": chunk},
-                    ):
+                    for r in self._rows_by_id(conn, table, nrt, chunk):
                         fetched[r[0]] = (r[0], r[1], bytes(r[2]))
             else:
                 rows = [
@@ -391,6 +387,16 @@ class JobStoreReader:
                 fetched = {r[0]: r for r in rows if self._is_changed(r[0], r[1], digest=_md5(r[2]))}
             conn.rollback()
         return self._rebuild(scan, fetched, _md5)
+
+    def _rows_by_id(self, conn: Any, table: str, nrt: str, ids: list[str]) -> Any:
+        if self._dialect == "postgresql":
+            return conn.exec_driver_sql(
+                f"SELECT id, {nrt}, job_state FROM {table} WHERE id = ANY(%(ids)s)", {"ids": ids}
+            )
+        import sqlalchemy as sa
+
+        stmt = sa.text(f"SELECT id, {nrt}, job_state FROM {table} WHERE id IN :ids")
+        return conn.execute(stmt.bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids})
 
     def _is_changed(
         self, job_id: str, next_run_time: float | None, *, digest: Any = None, size: int | None = None

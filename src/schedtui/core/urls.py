@@ -103,7 +103,7 @@ def resolve_target(
 
 def normalize_url(url: str) -> str:
     """Accept the spellings people paste: ``postgres://`` and plain ``postgresql://``
-    become psycopg 3 URLs; a bare path to an existing file becomes a SQLite URL."""
+    become psycopg 3 URLs, plain ``mysql://`` and ``mariadb://`` PyMySQL ones; a bare path to an existing file becomes a SQLite URL."""
     if "://" not in url:
         if os.path.exists(url):
             return "sqlite:///" + os.path.abspath(url)
@@ -115,4 +115,6 @@ def normalize_url(url: str) -> str:
     scheme, rest = url.split("://", 1)
     if scheme in ("postgres", "postgresql"):
         scheme = "postgresql+psycopg"
+    elif scheme in ("mysql", "mariadb"):
+        scheme += "+pymysql"
     return f"{scheme}://{rest}"

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schedtui.core import gcpause
 from schedtui.core.clock import Clock, system_clock
@@ -23,11 +23,20 @@ from schedtui.core.model import JobInfo, StoreSnapshot, Target
 from schedtui.core.urls import mask_text
 from schedtui.tui.fmt import clean
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from schedtui.core.backup.results import BackupEntry
+    from schedtui.core.heartbeat import HeartbeatInfo
+    from schedtui.core.history import JobStats, RunInfo
+    from schedtui.core.history.source import HistorySource
+    from schedtui.core.store import JobStoreReader
+
 #: How many pickle opcodes the safe view shows at most.
 OPCODE_LIMIT = 400
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     """The freshest companion heartbeat, reduced to what the summary shows."""
 
@@ -41,7 +50,7 @@ class Heartbeat:
     source: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackupInfo:
     path: str
     size: int | None
@@ -49,7 +58,7 @@ class BackupInfo:
     created_at: datetime | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Frame:
     """One refresh: the jobs plus everything the summary strip shows.
 
@@ -78,7 +87,7 @@ class Frame:
         return self.error is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Run:
     when: datetime | None
     outcome: str
@@ -87,7 +96,7 @@ class Run:
     traceback: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class History:
     job_id: str
     companion: bool
@@ -104,7 +113,7 @@ class History:
     source: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Extras:
     """What the detail pane computes off the UI thread for one job."""
 
@@ -117,15 +126,6 @@ class Extras:
     hang_after: int | None = None
 
 
-def _attr(obj: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    return default
-
-
 class Feed:
     """Reads the store and the companion tables; thread-safe by a lock (one caller at a time)."""
 
@@ -134,22 +134,22 @@ class Feed:
         target: Target,
         *,
         clock: Clock = system_clock,
-        reader_factory: Callable[[Target, Clock], Any] | None = None,
+        reader_factory: Callable[[Target, Clock], JobStoreReader] | None = None,
         backup_dir: str | None = None,
     ) -> None:
         self.target = target
         self.clock = clock
         self._reader_factory = reader_factory
-        self._reader: Any = None
+        self._reader: JobStoreReader | None = None
         self._lock = threading.Lock()
         self._last: StoreSnapshot | None = None
         self._file_id: tuple[int, int] | None = None
         self.backup_dir = backup_dir
         #: the run history found for this reader (looked for again while there is none)
-        self._source: Any = None
+        self._source: HistorySource | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
-    def _get_reader(self) -> Any:
+    def _get_reader(self) -> JobStoreReader:
         if self._reader is None:
             if self._reader_factory is not None:
                 self._reader = self._reader_factory(self.target, self.clock)
@@ -235,7 +235,7 @@ class Feed:
             extra = self._companion(reader, now, snap)
             return Frame(fetched_at=now, snapshot=snap, changed=changed, last_backup=self._backup(), **extra)
 
-    def _history_source(self, engine: Any) -> Any:
+    def _history_source(self, engine: Engine) -> HistorySource | None:
         """The run history of this store (cached while found)."""
         if self._source is None:
             from schedtui.core.history import detect_history
@@ -243,10 +243,11 @@ class Feed:
             self._source = detect_history(engine, self.target)
         return self._source
 
-    def _companion(self, reader: Any, now: datetime, snap: StoreSnapshot | None = None) -> dict[str, Any]:
+    def _companion(self, reader: JobStoreReader, now: datetime, snap: StoreSnapshot | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        engine = getattr(reader, "engine", None)
-        if engine is None:
+        try:
+            engine: Engine = reader.engine
+        except Exception:
             return out
         schema = self.target.schema
         try:
@@ -273,14 +274,7 @@ class Feed:
             if beats:
                 fresh = [b for b in beats if _safe_fresh(b, now)]
                 best = (fresh or beats)[0]
-                seen = [s for s in (_attr(b, "last_seen", "seen_at") for b in beats) if s]
-                out["heartbeat"] = Heartbeat(
-                    fresh=bool(fresh),
-                    state=clean(_attr(best, "state", default="unknown"), 40),
-                    seen_at=max(seen) if seen else None,
-                    count=len(beats),
-                    commands=any(_attr(b, "accepts_commands", default=True) for b in fresh),
-                )
+                out["heartbeat"] = _heartbeat(beats, fresh, best)
             elif snap is not None:
                 from schedtui.core.jobbeat import job_heartbeat
 
@@ -292,7 +286,7 @@ class Feed:
                         seen_at=jb.last_beat,
                         count=1,
                         commands=False,
-                        source=jb.label,
+                        source=clean(jb.label, 120),
                     )
         except Exception:
             pass
@@ -324,12 +318,7 @@ class Feed:
             return None
         best: BackupInfo | None = None
         for item in items:
-            info = BackupInfo(
-                path=str(_attr(item, "path", default="")),
-                size=_attr(item, "size"),
-                verified=_attr(item, "verified"),
-                created_at=_attr(item, "created_at", "created", "when", "mtime"),
-            )
+            info = _backup_info(item)
             if info.verified is False:
                 continue
             if best is None or (info.created_at and best.created_at and info.created_at > best.created_at):
@@ -353,20 +342,7 @@ class Feed:
                 stats = source.job_stats(engine, job_id)
             except Exception as exc:
                 return History(job_id=job_id, companion=True, error=self._mask(exc), source=label)
-            last_failure = stats.last_failure if stats is not None else None
-            return History(
-                job_id=job_id,
-                companion=True,
-                runs=runs,
-                total=stats.runs if stats is not None else None,
-                success_rate=stats.success_rate if stats is not None else None,
-                p50=stats.p50_s if stats is not None else None,
-                p95=stats.p95_s if stats is not None else None,
-                max=stats.max_s if stats is not None else None,
-                last_success=stats.last_success if stats is not None else None,
-                last_failure=_failure_time(last_failure),
-                source=label,
-            )
+            return _history(job_id, runs, stats, label)
 
     def extras(self, job: JobInfo, now: datetime) -> Extras:
         if job.finding is None:
@@ -414,23 +390,52 @@ def _safe_fresh(beat: Any, now: datetime) -> bool:
         return False
 
 
-def _run(r: Any) -> Run:
-    etype, emsg = _attr(r, "error_type"), _attr(r, "error_message")
-    error = ": ".join(str(x) for x in (etype, emsg) if x) or None
-    return Run(
-        when=_attr(r, "started_at") or _attr(r, "scheduled_at") or _attr(r, "finished_at"),
-        outcome=clean(_attr(r, "outcome", default="?"), 20),
-        duration=_attr(r, "duration_s"),
-        error=error,
-        traceback=_attr(r, "traceback"),
+def _heartbeat(beats: list[HeartbeatInfo], fresh: list[HeartbeatInfo], best: HeartbeatInfo) -> Heartbeat:
+    seen = [b.last_seen for b in beats if b.last_seen is not None]
+    return Heartbeat(
+        fresh=bool(fresh),
+        state=clean(best.state or "unknown", 40),
+        seen_at=max(seen) if seen else None,
+        count=len(beats),
+        commands=any(b.accepts_commands for b in fresh),
     )
 
 
-def _failure_time(run: Any) -> datetime | None:
-    if run is None or isinstance(run, datetime):
-        return run
-    when: datetime | None = _attr(run, "finished_at") or _attr(run, "scheduled_at")
-    return when
+def _backup_info(item: BackupEntry) -> BackupInfo:
+    return BackupInfo(path=str(item.path), size=item.size, verified=item.verified, created_at=item.created_at)
+
+
+def _history(job_id: str, runs: tuple[Run, ...], stats: JobStats | None, source: str | None) -> History:
+    if stats is None:
+        return History(job_id=job_id, companion=True, runs=runs, source=source)
+    return History(
+        job_id=job_id,
+        companion=True,
+        runs=runs,
+        total=stats.runs,
+        success_rate=stats.success_rate,
+        p50=stats.p50_s,
+        p95=stats.p95_s,
+        max=stats.max_s,
+        last_success=stats.last_success,
+        last_failure=_failure_time(stats.last_failure),
+        source=source,
+    )
+
+
+def _run(r: RunInfo) -> Run:
+    error = ": ".join(x for x in (r.error_type, r.error_message) if x) or None
+    return Run(
+        when=r.started_at or r.scheduled_at or r.finished_at,
+        outcome=clean(r.outcome or "?", 20),
+        duration=r.duration_s,
+        error=error,
+        traceback=r.traceback,
+    )
+
+
+def _failure_time(run: RunInfo | None) -> datetime | None:
+    return None if run is None else run.finished_at or run.scheduled_at
 
 
 def _same_jobs(a: tuple[JobInfo, ...], b: tuple[JobInfo, ...]) -> bool:

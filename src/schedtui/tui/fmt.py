@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 
 from schedtui.core import describe as core
 from schedtui.core.model import JobInfo, TriggerSpec
-
-_CONTROL = dict.fromkeys(range(32), "?") | {127: "?"}
+from schedtui.core.text import safe_text
 
 
 def clean(text: object, limit: int = 200) -> str:
-    """One printable line: control characters replaced, bounded length."""
-    s = str(text)
-    if len(s) > limit:
-        s = s[: limit - 1] + "…"
-    s = s.translate(_CONTROL)
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in s):
-        s = "".join("?" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in s)
-    return s
+    """One printable line, bounded: the core's sanitizer (``schedtui.core.text.safe_text``)."""
+    return safe_text(text, limit)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-EXTENSIONS = ("sqlite", "pgdump")
+EXTENSIONS = ("sqlite", "pgdump", "mysqldump")
 TMP_PREFIX = ".schedtui-"
 TMP_MARK = ".tmp"
 _STAMP = "%Y%m%dT%H%M%SZ"
 _NAME = re.compile(
-    r"^(?P<stem>[A-Za-z0-9_.\-]+?)-(?P<ts>\d{8}T\d{6}Z)(?:-(?P<n>[1-9]\d{0,5}))?\.(?P<ext>sqlite|pgdump)$"
+    r"^(?P<stem>[A-Za-z0-9_.\-]+?)-(?P<ts>\d{8}T\d{6}Z)(?:-(?P<n>[1-9]\d{0,5}))?\.(?P<ext>sqlite|pgdump|mysqldump)$"
 )
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 

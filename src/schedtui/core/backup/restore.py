@@ -10,7 +10,7 @@ from pathlib import Path
 
 from schedtui.core.backup import fsutil
 from schedtui.core.backup.manifest import append_record
-from schedtui.core.backup.results import RestoreResult, VerifyResult
+from schedtui.core.backup.results import RestoreResult, VerifyResult, kind_of_ext
 from schedtui.core.backup.service import backup_kind, create_backup
 from schedtui.core.backup.verify import verify_backup
 from schedtui.core.backup.writers import DEFAULT_WATCH_S, detect_writers
@@ -81,15 +81,15 @@ def restore_backup(
 
     Verifies the backup (hash and integrity) first; refuses unless ``force`` while a
     scheduler may be running: a fresh heartbeat, other processes with the SQLite file
-    open, other PostgreSQL sessions on the database, or changes to the store during
+    open, other PostgreSQL or MySQL sessions on the database, or changes to the store during
     ``watch`` seconds (see ``writers.detect_writers``); keeps the current database (SQLite: moved aside
-    with its -wal and -shm; PostgreSQL: a verified dump in the default backup folder).
+    with its -wal and -shm; PostgreSQL, MySQL: a verified dump in the default backup folder).
     Confirmation is the caller's job.
     """
     started = time.monotonic()
     path = Path(path).expanduser().resolve()
     kind = backup_kind(target)
-    ext_kind = "postgresql" if path.suffix == ".pgdump" else "sqlite"
+    ext_kind = kind_of_ext(path.suffix.lstrip("."))
     if ext_kind != kind:
         raise SchedtuiError(f"{path.name} is a {ext_kind} backup; the target is a {kind} database", ErrorKind.CONFIG)
     checked = check_restorable(path, force)
@@ -114,7 +114,7 @@ def restore_backup(
     if kind == "sqlite":
         kept = _restore_sqlite(target, path, checked, clock)
     else:
-        kept = _restore_postgres(target, path, clock)
+        kept = _restore_server(target, path, clock, kind)
     duration = time.monotonic() - started
     total = sum(checked.rows.values())
     msg = f"restored {path.name} into {target.safe_url}: {total} rows"
@@ -236,8 +236,12 @@ def _move_back(db: Path, kept: tuple[Path, ...]) -> None:
             pass
 
 
-def _restore_postgres(target: Target, path: Path, clock: Clock) -> tuple[Path, ...]:
-    from schedtui.core.backup.postgres import restore_dump
+def _restore_server(target: Target, path: Path, clock: Clock, kind: str) -> tuple[Path, ...]:
+    """PostgreSQL (``pg_restore``) or MySQL/MariaDB (the ``mariadb`` client)."""
+    if kind == "mysql":
+        from schedtui.core.backup.mysql import restore_dump
+    else:
+        from schedtui.core.backup.postgres import restore_dump
 
     # Keep the current database: a verified dump beside the backup (no rotation now).
     before = create_backup(target, path.parent, keep=0, clock=clock)

@@ -8,7 +8,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-BackupKind = Literal["sqlite", "postgresql"]
+BackupKind = Literal["sqlite", "postgresql", "mysql"]
+#: The file extension of each kind of backup.
+KIND_EXT: dict[str, str] = {"sqlite": "sqlite", "postgresql": "pgdump", "mysql": "mysqldump"}
+
+
+def kind_of_ext(ext: str) -> BackupKind:
+    """The kind of backup a file extension (without the dot) names."""
+    return "postgresql" if ext == "pgdump" else "mysql" if ext == "mysqldump" else "sqlite"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +93,7 @@ class RestoreResult:
 
     backup: Path
     target: str  #: masked URL of the restored database
-    #: Where the previous database went (SQLite: the moved-aside files; PostgreSQL: a dump).
+    #: Where the previous database went (SQLite: the moved-aside files; PostgreSQL, MySQL: a dump).
     kept: tuple[Path, ...]
     rows: Mapping[str, int]
     undecodable: tuple[str, ...]

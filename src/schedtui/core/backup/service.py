@@ -16,7 +16,7 @@ from typing import Any
 from schedtui.core.backup import fsutil
 from schedtui.core.backup.manifest import MANIFEST_NAME, append_record, compact, read_records, records_by_file
 from schedtui.core.backup.names import EXTENSIONS, is_tmp, parse_name, safe_stem, tmp_name, unused_name
-from schedtui.core.backup.results import BackupEntry, BackupKind, BackupResult
+from schedtui.core.backup.results import KIND_EXT, BackupEntry, BackupKind, BackupResult, kind_of_ext
 from schedtui.core.backup.rotation import DEFAULT_KEEP, Policy, rotate
 from schedtui.core.backup.verify import Inspection, verify_backup
 from schedtui.core.clock import Clock, system_clock
@@ -40,15 +40,17 @@ def backup_kind(target: Target) -> BackupKind:
         return "sqlite"
     if scheme in ("postgresql", "postgres"):
         return "postgresql"
+    if scheme in ("mysql", "mariadb"):
+        return "mysql"
     raise SchedtuiError(
-        f"backups support SQLite and PostgreSQL job stores, not {scheme} (use your database's own tools)",
+        f"backups support SQLite, PostgreSQL and MySQL/MariaDB job stores, not {scheme} (use your database's own tools)",
         ErrorKind.CONFIG,
     )
 
 
 def default_backup_dir(target: Target) -> Path:
     """``$SCHEDTUI_BACKUP_DIR``, else ``backups/`` next to the SQLite file, else
-    ``$XDG_DATA_HOME/schedtui/backups/<host>_<port>_<database>`` for PostgreSQL."""
+    ``$XDG_DATA_HOME/schedtui/backups/<host>_<port>_<database>`` for PostgreSQL and MySQL."""
     env = os.environ.get(DIR_ENV)
     if env:
         return Path(env).expanduser()
@@ -56,7 +58,10 @@ def default_backup_dir(target: Target) -> Path:
         from schedtui.core.backup.sqlite import sqlite_path
 
         return sqlite_path(target).parent / "backups"
-    from schedtui.core.backup.postgres import default_dir_name
+    if backup_kind(target) == "mysql":
+        from schedtui.core.backup.mysql import default_dir_name
+    else:
+        from schedtui.core.backup.postgres import default_dir_name
 
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "schedtui" / "backups" / default_dir_name(target)
@@ -69,6 +74,10 @@ def _stem(target: Target, kind: BackupKind) -> str:
         return safe_stem(sqlite_path(target).stem)
     from sqlalchemy.engine import make_url
 
+    if kind == "mysql":
+        from schedtui.core.backup.mysql import database_name
+
+        return safe_stem(database_name(target))
     return safe_stem(make_url(target.url).database or "postgres")
 
 
@@ -131,7 +140,7 @@ def create_backup(
     folder = Path(directory).expanduser() if directory else default_backup_dir(target)
     folder = fsutil.ensure_dir(folder.resolve())
     stem = _stem(target, kind)
-    ext = "sqlite" if kind == "sqlite" else "pgdump"
+    ext = KIND_EXT[kind]
     policy = Policy(DEFAULT_KEEP if keep is None else keep, daily, weekly, monthly)
     base: dict[str, Any] = {"event": "backup", "kind": kind, "source": target.safe_url, "table": target.table}
     if target.schema:
@@ -261,18 +270,33 @@ def _record_failure(folder: Path, base: dict[str, Any], when: datetime, started:
     log.error("backup failed: %s", err.message)
 
 
+def _probe(target: Target) -> None:
+    """The file exists and is a database whose jobs table is readable (``probe_jobs_table``)."""
+    from schedtui.core.db import probe_jobs_table, read_engine
+
+    engine = read_engine(target)
+    try:
+        probe_jobs_table(engine, target)
+    finally:
+        engine.dispose()
+
+
 def _write_copy(
     target: Target, kind: BackupKind, tmp: Path, folder: Path, lock_timeout: float, report: Progress
 ) -> tuple[dict[str, int], dict[str, Any]]:
     if kind == "sqlite":
+        _probe(target)  # a broken file fails with the message every command gives (and is recorded)
         from schedtui.core.backup.sqlite import copy_database, source_size, sqlite_path
 
         src = sqlite_path(target)
-        if not src.exists():
-            raise SchedtuiError(f"database file not found: {src}", ErrorKind.CONNECT)
         _check_space(folder, source_size(src))
         report(0.05, f"copying {src.name}")
         return copy_database(src, tmp, lock_timeout=lock_timeout, progress=report), {}
+    if kind == "mysql":
+        from schedtui.core.backup.mysql import dump_database as dump_mysql
+
+        report(0.05, "checking the dump tool")
+        return dump_mysql(target, tmp, progress=report)
     from schedtui.core.backup.postgres import dump_database
 
     report(0.05, "checking pg_dump")
@@ -289,6 +313,10 @@ def _inspect(path: Path, kind: BackupKind, target: Target, rows: dict[str, int],
         from schedtui.core.backup.verify import inspect_sqlite
 
         return inspect_sqlite(path, target.table, rows, on_rows)
+    if kind == "mysql":
+        from schedtui.core.backup.mysql import inspect_dump as inspect_mysql
+
+        return inspect_mysql(path, target.table, target.schema, rows, on_rows)
     from schedtui.core.backup.postgres import inspect_dump
 
     return inspect_dump(path, target.table, target.schema, rows, on_rows)
@@ -327,7 +355,7 @@ def list_backups(directory: str | Path, *, verify: bool = False) -> tuple[Backup
                     name=name,
                     created_at=parsed.created_at,
                     size=size,
-                    kind="postgresql" if parsed.ext == "pgdump" else "sqlite",
+                    kind=kind_of_ext(parsed.ext),
                     stem=parsed.stem,
                     sha256=rec.get("sha256"),
                     verified=bool(rec.get("verified")),

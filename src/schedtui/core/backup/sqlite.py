@@ -32,7 +32,9 @@ def sqlite_path(target: Target) -> Path:
     if database and database.startswith("file:"):
         database = database[5:].split("?", 1)[0]
     if not database or database == ":memory:":
-        raise SchedtuiError("an in-memory SQLite database cannot be backed up or restored", ErrorKind.CONFIG)
+        from schedtui.core.sqlite_light import no_file_message
+
+        raise SchedtuiError(no_file_message(target.safe_url), ErrorKind.CONFIG)
     return Path(database).expanduser().resolve()
 
 
@@ -60,7 +62,9 @@ def sqlite_error(exc: sqlite3.Error, what: str, timeout: float | None = None) ->
         return SchedtuiError(f"no space left on the device while {what}", ErrorKind.IO)
     if "readonly" in low or "permission" in low or "access" in low:
         return SchedtuiError(f"permission denied while {what}: {text}", ErrorKind.PERMISSION)
-    if "not a database" in low or "malformed" in low:
+    if "malformed" in low:
+        return SchedtuiError(f"the SQLite database is damaged while {what}: {text}", ErrorKind.CORRUPT)
+    if "not a database" in low:
         return SchedtuiError(f"not a valid SQLite database while {what}: {text}", ErrorKind.CONNECT)
     if "unable to open" in low:
         return SchedtuiError(f"cannot open the database while {what}: {text}", ErrorKind.CONNECT)
@@ -129,12 +133,11 @@ def copy_database(
             step = "finishing the copy"
             dst.execute("PRAGMA journal_mode=DELETE")
         except sqlite3.Error as exc:
-            if "readonly" in str(exc).lower() and Path(f"{src_path}-journal").exists():
-                raise SchedtuiError(
-                    f"{src_path.name} has a hot journal from an interrupted write: open it once with the "
-                    "scheduler or sqlite3 to recover it, then back it up",
-                    ErrorKind.STATE,
-                ) from None
+            from schedtui.core.sqlite_light import hot_journal_message
+
+            hot = hot_journal_message(src_path) if "readonly" in str(exc).lower() else None
+            if hot is not None:
+                raise SchedtuiError(hot, ErrorKind.STATE) from None
             raise sqlite_error(exc, step, lock_timeout) from None
         finally:
             try:

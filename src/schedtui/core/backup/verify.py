@@ -158,7 +158,7 @@ def manifest_record(path: Path) -> dict[str, Any] | None:
 
 def verify_backup(path: str | Path) -> VerifyResult:
     """Check a backup file now: its SHA-256 against the manifest, then a full read
-    (SQLite integrity check / pg_restore), row counts against the manifest, decoding."""
+    (SQLite integrity check / pg_restore / a full parse of a MySQL dump), row counts against the manifest, decoding."""
     path = Path(path)
     if not path.is_file():
         return VerifyResult(
@@ -176,7 +176,12 @@ def verify_backup(path: str | Path) -> VerifyResult:
     table = (record or {}).get("table") or DEFAULT_TABLE
     expected_rows = (record or {}).get("rows")
     parsed = parse_name(path.name)
-    if (parsed and parsed.ext == "pgdump") or (record or {}).get("kind") == "postgresql":
+    kind = (record or {}).get("kind")
+    if (parsed and parsed.ext == "mysqldump") or kind == "mysql":
+        from schedtui.core.backup.mysql import inspect_dump as inspect_mysql
+
+        ins = inspect_mysql(path, table, (record or {}).get("schema"), expected_rows)
+    elif (parsed and parsed.ext == "pgdump") or kind == "postgresql":
         from schedtui.core.backup.postgres import inspect_dump
 
         ins = inspect_dump(path, table, (record or {}).get("schema"), expected_rows)

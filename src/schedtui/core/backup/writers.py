@@ -9,9 +9,11 @@ runs, so this module looks for one:
 - other processes holding the SQLite file (or its -wal/-shm/-journal) open, from
   ``/proc/<pid>/fd`` on Linux (only the processes we may inspect; the others are counted);
 - other sessions connected to the PostgreSQL database (``pg_stat_activity``) and
-  sessions holding locks on the jobs table (``pg_locks``);
+  sessions holding locks on the jobs table (``pg_locks``); on MySQL/MariaDB other
+  sessions on the database (``information_schema.processlist``);
 - changes to the store during a short observation window (SQLite ``PRAGMA data_version``,
-  PostgreSQL a digest of every row's id, next_run_time and row version): this catches a
+  PostgreSQL a digest of every row's id, next_run_time and row version, MySQL of every
+  row's id, next_run_time and the MD5 of its state): this catches a
   writer in another container or on another host, which the two checks above cannot see.
 
 A scheduler whose jobs all lie far in the future writes nothing during the window; on
@@ -254,6 +256,83 @@ def pg_evidence(target: Target, seconds: float) -> tuple[list[Evidence], float]:
     return out, watched
 
 
+# ---- MySQL / MariaDB ---------------------------------------------------------------------
+
+_MY_SESSIONS = """
+SELECT id, coalesce(user, ''), coalesce(host, ''), coalesce(command, ''), coalesce(state, '')
+FROM information_schema.processlist
+WHERE db = :db AND id <> connection_id() AND coalesce(command, '') NOT IN ('Daemon', 'Binlog Dump', 'Killed')
+ORDER BY id
+"""
+_MY_SEES_ALL = """
+SELECT count(*) FROM information_schema.user_privileges WHERE privilege_type IN ('PROCESS', 'SUPER')
+"""
+
+
+def mysql_evidence(target: Target, seconds: float) -> tuple[list[Evidence], list[str], float]:
+    """Other sessions on the target database (``information_schema.processlist``: a
+    scheduler's pool keeps its connections open, idle ones included), and changes to the
+    jobs table's rows during ``seconds`` (skipped when sessions were already seen).
+
+    Without the PROCESS privilege the process list shows only the connecting user's own
+    sessions: that is noted as not checked."""
+    import sqlalchemy as sa
+
+    from schedtui.core.backup.mysql import database_name
+    from schedtui.core.db import qualified_table, read_engine, translate_error
+
+    engine = read_engine(target)
+    dbname = database_name(target)
+    out: list[Evidence] = []
+    unchecked: list[str] = []
+    watched = 0.0
+    try:
+        with engine.connect() as conn:
+            if not conn.execute(sa.text(_MY_SEES_ALL)).scalar():
+                unchecked.append(
+                    "sessions of other MySQL users (this user lacks the PROCESS privilege, so only its own are listed)"
+                )
+            sessions = conn.execute(sa.text(_MY_SESSIONS), {"db": dbname}).fetchall()
+            if sessions:
+                shown = ", ".join(
+                    f"id {sid} {_printable(user)}@{_printable(host)} {_printable(cmd)}"
+                    + (f" ({_printable(state)})" if state else "")
+                    for sid, user, host, cmd, state in sessions[:_MAX_LISTED]
+                )
+                more = f" and {len(sessions) - _MAX_LISTED} more" if len(sessions) > _MAX_LISTED else ""
+                n = len(sessions)
+                out.append(
+                    Evidence("session", f"{n} other session{'s' if n != 1 else ''} on database {dbname}: {shown}{more}")
+                )
+            exists = conn.execute(
+                sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = :t"),
+                {"s": dbname, "t": target.table},
+            ).scalar()
+            conn.rollback()
+            if not out and seconds > 0 and exists:  # no table (a wiped database): nothing to watch
+                rel = qualified_table(target, engine)
+                digest = sa.text(
+                    "SELECT count(*), coalesce(sum(crc32(concat(id, ':', coalesce(next_run_time, ''), ':', "
+                    f"md5(job_state)))), 0) FROM {rel}"
+                )
+
+                def probe() -> object:
+                    row = conn.execute(digest).fetchone()
+                    conn.rollback()  # a fresh snapshot each time
+                    return tuple(row) if row is not None else None
+
+                changes, watched = watch(probe, seconds)
+                if changes:
+                    out.append(Evidence("changed", f"rows of {target.table} changed during {watched:.1f} s"))
+    except SchedtuiError:
+        raise
+    except Exception as exc:
+        raise translate_error(exc, target) from None
+    finally:
+        engine.dispose()
+    return out, unchecked, watched
+
+
 # ---- together ----------------------------------------------------------------------------
 
 
@@ -282,6 +361,10 @@ def detect_writers(target: Target, heartbeat: str | None, seconds: float = DEFAU
             changes, watched = sqlite_changes(db, seconds)
             if changes:
                 evidence.append(Evidence("changed", f"{db.name} was written during {watched:.1f} s of watching"))
+    elif backup_kind(target) == "mysql":
+        found, notes, watched = mysql_evidence(target, 0 if evidence else seconds)
+        evidence += found
+        unchecked += notes
     else:
         found, watched = pg_evidence(target, 0 if evidence else seconds)
         evidence += found

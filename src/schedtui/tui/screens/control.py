@@ -152,14 +152,16 @@ class ControlMixin:
         self._mark_pending()
         word = WORDS.get(message.action, message.action)
         if message.error is not None:
-            self.notify(f"{word} {message.job_id}: {message.error}", title="Failed", severity="error", timeout=8)  # type: ignore[attr-defined]
+            self.notify(  # type: ignore[attr-defined]
+                f"{word} {clean(message.job_id, 80)}: {message.error}", title="Failed", severity="error", timeout=8
+            )
         else:
             r = message.result
             ok = r.status == "applied"
             severity = "information" if ok else ("warning" if r.status == "pending" else "error")
             via = "by the scheduler (companion)" if r.mode == "companion" else "directly"
             self.notify(  # type: ignore[attr-defined]
-                f"{word} {message.job_id}: {r.status} {via}. {clean(r.message, 200)}",
+                f"{word} {clean(message.job_id, 80)}: {r.status} {via}. {clean(r.message, 200)}",
                 title=word,
                 severity=severity,
                 timeout=8,

@@ -11,6 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from schedtui.core.text import safe_block
 from schedtui.tui.fmt import clean
 
 
@@ -126,7 +127,7 @@ class TextScreen(ModalScreen[None]):
         with Vertical(id="textbox", classes="dialog"):
             yield Static(Content.styled(clean(self.title_text, 200), "bold"))
             with VerticalScroll():
-                yield Static(Content(self.text), id="text-body")
+                yield Static(Content(safe_block(self.text)), id="text-body")  # each line sanitized
             yield Static(Content.styled("esc to close", "$text-muted"))
 
     def action_close(self) -> None:
