@@ -20,6 +20,8 @@ import pytest
 from schedtui.core.clock import FixedClock
 
 ROOT = Path(__file__).resolve().parent.parent
+# No repeated-probe cache in ~/.cache from test runs (tests/test_decode_cache.py turns it on).
+os.environ.setdefault("SCHEDTUI_DECODE_CACHE", "0")
 sys.path.insert(0, str(ROOT / "tests"))
 
 #: The moment every deterministic test and snapshot is taken at.

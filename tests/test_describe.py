@@ -262,14 +262,28 @@ def test_technical_description_matches_apscheduler_str() -> None:
         assert technical_description(spec_of(trigger)) == str(trigger)
 
 
-def test_descriptions_are_cached_per_spec() -> None:
-    spec = spec_of(CronTrigger(hour=4, minute=44, timezone=BERLIN))
-    before = describe_module._describe_cached.cache_info().hits
+def test_descriptions_are_cached_per_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[object] = []
+    real = describe_module._describe
+    monkeypatch.setattr(describe_module, "_describe", lambda spec: calls.append(spec) or real(spec))
+    spec = spec_of(CronTrigger(hour=4, minute=44, second=17, timezone=BERLIN))
     first = describe_trigger(spec)
     for _ in range(100):
         # An equal spec (as 100,000 decoded jobs sharing one schedule produce) hits the cache.
-        assert describe_trigger(spec_of(CronTrigger(hour=4, minute=44, timezone=BERLIN))) == first
-    assert describe_module._describe_cached.cache_info().hits >= before + 100
+        assert describe_trigger(spec_of(CronTrigger(hour=4, minute=44, second=17, timezone=BERLIN))) == first
+    assert len(calls) <= 1
+
+
+def test_the_description_cache_tells_folds_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``==`` ignores fold: the two 01:30 of a fall-back night are separate cache entries."""
+    calls: list[object] = []
+    real = describe_module._describe
+    monkeypatch.setattr(describe_module, "_describe", lambda spec: calls.append(spec) or real(spec))
+    ny = ZoneInfo("America/New_York")
+    first = datetime(2026, 11, 1, 1, 30, 7, tzinfo=ny)
+    describe_trigger(TriggerSpec(kind="date", run_date=first))
+    describe_trigger(TriggerSpec(kind="date", run_date=first.replace(fold=1)))
+    assert [c.run_date.fold for c in calls] == [0, 1]  # type: ignore[attr-defined]
 
 
 # --- countdown ----------------------------------------------------------------------

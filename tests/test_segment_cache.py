@@ -295,3 +295,16 @@ def test_mutated_suffixes_decode_as_in_full(data: st.DataObject, monkeypatch: py
             del buf[i : i + data.draw(st.integers(1, 4))]
     row = (job_id, nrt, bytes(buf))
     assert decode_rows([row], watchdog=False) == _full([row], monkeypatch)
+
+
+def test_a_store_that_does_not_repeat_skips_the_cache(cache: sc.SegmentCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a window without enough hits the cache steps aside (only speed changes)."""
+    db, _ = cached_sqlite_store("bench", count=1500)
+    rows = _rows(db)
+    full = _full(rows, monkeypatch)
+    monkeypatch.setattr(sc, "MIN_HITS", 10**9)  # every window "does not pay"
+    assert decode_rows(rows, watchdog=False) == full
+    hits = cache.hits
+    assert cache._bypass > 0
+    assert decode_rows(rows, watchdog=False) == full
+    assert cache.hits == hits, "rows were looked up while the cache was stepping aside"

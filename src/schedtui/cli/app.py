@@ -15,7 +15,18 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException, UsageError  # type: ignore[assignment]
 
 from schedtui import __version__
-from schedtui.cli import cmd_backup, cmd_check, cmd_companion, cmd_control, cmd_metrics, cmd_preflight, cmd_undelete
+from schedtui.cli import (
+    cmd_backup,
+    cmd_check,
+    cmd_companion,
+    cmd_completion,
+    cmd_control,
+    cmd_metrics,
+    cmd_preflight,
+    cmd_serve,
+    cmd_undelete,
+    helptext,
+)
 from schedtui.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -33,12 +44,25 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=False,
     rich_markup_mode=None,
+    cls=helptext.HelpGroup,
+    epilog=helptext.epilog(helptext.ROOT),
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (cmd_check, cmd_companion, cmd_backup, cmd_control, cmd_metrics, cmd_preflight, cmd_undelete):
+for _module in (
+    cmd_check,
+    cmd_companion,
+    cmd_backup,
+    cmd_control,
+    cmd_metrics,
+    cmd_preflight,
+    cmd_undelete,
+    cmd_serve,
+    cmd_completion,
+):
     _module.register(app)
+helptext.apply(app)
 
 
 def _version(value: bool) -> None:
@@ -57,7 +81,9 @@ def console(
         bool,
         typer.Option("--read-only", envvar="SCHEDTUI_READ_ONLY", help="Remove every action that writes."),
     ] = False,
-    refresh: Annotated[float, typer.Option("--refresh", min=0.5, help="Seconds between refreshes.")] = 2.0,
+    refresh: Annotated[
+        float, typer.Option("--refresh", metavar="SECONDS", min=0.5, help="Seconds between refreshes.")
+    ] = 2.0,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,

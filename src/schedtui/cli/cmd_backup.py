@@ -32,8 +32,9 @@ DirOpt = Annotated[
     typer.Option(
         "--dir",
         "-d",
+        metavar="DIR",
         help="Backup folder (default: $SCHEDTUI_BACKUP_DIR, else backups/ next to the SQLite file, "
-        "else ~/.local/share/schedtui/backups/<host>_<port>_<db> for PostgreSQL).",
+        "else ~/.local/share/schedtui/backups/HOST_PORT_DB for PostgreSQL).",
         show_default=False,
     ),
 ]
@@ -80,14 +81,19 @@ def backup_cmd(
     table: TableOpt = None,
     schema: SchemaOpt = None,
     directory: DirOpt = None,
-    keep: Annotated[int, typer.Option("--keep", min=0, help="Newest backups to keep (0 keeps all).")] = 7,
+    keep: Annotated[int, typer.Option("--keep", metavar="N", min=0, help="Newest backups to keep (0 keeps all).")] = 7,
     keep_daily: Annotated[
-        int, typer.Option("--keep-daily", min=0, help="Also keep the newest of each of the last N days.")
+        int, typer.Option("--keep-daily", metavar="N", min=0, help="Also keep the newest of each of the last N days.")
     ] = 0,
-    keep_weekly: Annotated[int, typer.Option("--keep-weekly", min=0, help="... of each of the last N ISO weeks.")] = 0,
-    keep_monthly: Annotated[int, typer.Option("--keep-monthly", min=0, help="... of each of the last N months.")] = 0,
+    keep_weekly: Annotated[
+        int, typer.Option("--keep-weekly", metavar="N", min=0, help="... of each of the last N ISO weeks.")
+    ] = 0,
+    keep_monthly: Annotated[
+        int, typer.Option("--keep-monthly", metavar="N", min=0, help="... of each of the last N months.")
+    ] = 0,
     lock_timeout: Annotated[
-        float, typer.Option("--lock-timeout", min=0.1, help="Seconds to wait for a locked SQLite file.")
+        float,
+        typer.Option("--lock-timeout", metavar="SECONDS", min=0.1, help="Seconds to wait for a locked SQLite file."),
     ] = 30.0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -202,6 +208,7 @@ def restore_cmd(
     file: Annotated[
         Path | None,
         typer.Argument(
+            metavar="FILE",
             help="The backup file to restore (with --jobs/--missing: default the newest verified backup).",
             show_default=False,
         ),
@@ -243,10 +250,12 @@ def restore_cmd(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")] = False,
     directory: Annotated[
-        Path | None, typer.Option("--dir", "-d", help="Backup folder for --jobs/--missing.", show_default=False)
+        Path | None,
+        typer.Option("--dir", "-d", metavar="DIR", help="Backup folder for --jobs/--missing.", show_default=False),
     ] = None,
     wait: Annotated[
-        float, typer.Option("--wait", min=0, help="Through the companion: wait up to SECONDS per job.")
+        float,
+        typer.Option("--wait", metavar="SECONDS", min=0, help="Through the companion: wait up to SECONDS per job."),
     ] = 0.0,
 ) -> None:
     """Replace the job store's database with a verified backup (keeps the current one), or put

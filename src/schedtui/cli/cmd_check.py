@@ -40,6 +40,7 @@ TablesOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--table",
+        metavar="TABLE",
         help="Jobs table (else $SCHEDTUI_TABLE, else the only job store found); repeat it for several "
         "stores in one database, shown together.",
         show_default=False,
@@ -58,22 +59,29 @@ def check(
     schema: SchemaOpt = None,
     detailed: Annotated[bool, typer.Option("--detailed", "-d", help="Print the health tree.")] = False,
     as_json: JsonOpt = False,
-    upcoming: Annotated[int, typer.Option("--upcoming", min=0, help="How many upcoming jobs to list.")] = 3,
+    upcoming: Annotated[
+        int, typer.Option("--upcoming", metavar="N", min=0, help="How many upcoming jobs to list.")
+    ] = 3,
     grace_floor: Annotated[
-        float, typer.Option("--grace-floor", min=0, help="Minimum grace in seconds before a late job is overdue.")
+        float,
+        typer.Option(
+            "--grace-floor", metavar="SECONDS", min=0, help="Minimum grace in seconds before a late job is overdue."
+        ),
     ] = 60.0,
     critical_only: Annotated[
         bool, typer.Option("--critical-only", help="Exit 0 unless CRITICAL or UNKNOWN (for Kubernetes probes).")
     ] = False,
     perfdata: Annotated[bool, typer.Option("--perfdata", help="Append Nagios perfdata to the status line.")] = False,
     heartbeat_max_age: Annotated[
-        float | None, typer.Option("--heartbeat-max-age", min=1, help="Seconds before a heartbeat is stale.")
+        float | None,
+        typer.Option("--heartbeat-max-age", metavar="SECONDS", min=1, help="Seconds before a heartbeat is stale."),
     ] = None,
     backup_dir: Annotated[
-        str | None, typer.Option("--backup-dir", help="Backup folder to judge (default: next to the database).")
+        str | None,
+        typer.Option("--backup-dir", metavar="DIR", help="Backup folder to judge (default: next to the database)."),
     ] = None,
     backup_max_age: Annotated[
-        float, typer.Option("--backup-max-age", min=1, help="Hours before the last backup is too old.")
+        float, typer.Option("--backup-max-age", metavar="HOURS", min=1, help="Hours before the last backup is too old.")
     ] = 26.0,
 ) -> None:
     """Judge the scheduler's health. Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
@@ -234,7 +242,7 @@ def jobs(
     tables: TablesOpt = None,
     schema: SchemaOpt = None,
     as_json: JsonOpt = False,
-    grace_floor: Annotated[float, typer.Option("--grace-floor", min=0, help="See `check`.")] = 60.0,
+    grace_floor: Annotated[float, typer.Option("--grace-floor", metavar="SECONDS", min=0, help="See `check`.")] = 60.0,
 ) -> None:
     """List every job: id, name, trigger, next run, countdown, state (and its store, with
     several ``--table``)."""

@@ -144,11 +144,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command("history")
     def history(
-        job_id: Annotated[str | None, typer.Argument(help="Only this job's runs (and its statistics).")] = None,
+        job_id: Annotated[
+            str | None,
+            typer.Argument(metavar="JOB_ID", help="Only this job's runs (and its statistics).", show_default=False),
+        ] = None,
         url: UrlOpt = None,
         table: TableOpt = None,
         schema: SchemaOpt = None,
-        limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000, help="How many runs.")] = 20,
+        limit: Annotated[
+            int, typer.Option("--limit", "-n", metavar="N", min=1, max=100_000, help="How many runs.")
+        ] = 20,
         failed: Annotated[bool, typer.Option("--failed", help="Only failed runs (error, unfinished).")] = False,
         as_json: JsonOpt = False,
     ) -> None:
@@ -159,13 +164,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo(
-        folder: Annotated[Path, typer.Option("--dir", help="Folder for the demo database (created).")] = Path(
-            ".schedtui-demo"
-        ),
+        folder: Annotated[
+            Path, typer.Option("--dir", metavar="DIR", help="Folder for the demo database (created).")
+        ] = Path(".schedtui-demo"),
         headless: Annotated[
             bool, typer.Option("--headless", help="No console: run, print the check tree, exit.")
         ] = False,
-        seconds: Annotated[float, typer.Option("--seconds", min=0.5, help="How long --headless runs.")] = 10.0,
+        seconds: Annotated[
+            float, typer.Option("--seconds", metavar="SECONDS", min=0.5, help="How long --headless runs.")
+        ] = 10.0,
         print_tree: Annotated[
             bool, typer.Option("--print", help="Print the live check tree every few seconds instead of the console.")
         ] = False,

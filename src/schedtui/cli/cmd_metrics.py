@@ -30,6 +30,7 @@ UrlsOpt = Annotated[
     typer.Option(
         "--url",
         "-u",
+        metavar="URL",
         help="SQLAlchemy URL of a job store; repeat for several stores (else $SCHEDTUI_URL, else $DATABASE_URL).",
         show_default=False,
     ),
@@ -38,6 +39,7 @@ NamesOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--name",
+        metavar="NAME",
         help="The `store` label of the matching --url (in order; default: the URL, password masked).",
         show_default=False,
     ),
@@ -52,13 +54,17 @@ def metrics(
     listen: Annotated[
         str | None,
         typer.Option(
-            "--listen", help="Serve /metrics and /healthz on [HOST:]PORT (host default 127.0.0.1).", show_default=False
+            "--listen",
+            metavar="[HOST:]PORT",
+            help="Serve /metrics and /healthz on [HOST:]PORT (host default 127.0.0.1).",
+            show_default=False,
         ),
     ] = None,
     textfile: Annotated[
         str | None,
         typer.Option(
             "--textfile",
+            metavar="FILE",
             help="Write the metrics atomically to this file (node_exporter textfile collector).",
             show_default=False,
         ),
@@ -78,19 +84,29 @@ def metrics(
         ),
     ] = PerJob.PROBLEM,
     upcoming: Annotated[
-        int, typer.Option("--upcoming", min=0, help="--per-job problem: also the next N upcoming jobs.")
+        int, typer.Option("--upcoming", metavar="N", min=0, help="--per-job problem: also the next N upcoming jobs.")
     ] = 5,
     max_jobs: Annotated[
-        int, typer.Option("--max-jobs", min=0, help="At most this many jobs with per-job series per store.")
+        int,
+        typer.Option("--max-jobs", metavar="N", min=0, help="At most this many jobs with per-job series per store."),
     ] = 1_000,
     history_jobs: Annotated[
-        int, typer.Option("--history-jobs", min=0, help="At most this many jobs with run-history series per store.")
+        int,
+        typer.Option(
+            "--history-jobs", metavar="N", min=0, help="At most this many jobs with run-history series per store."
+        ),
     ] = 100,
-    refresh: Annotated[float, typer.Option("--refresh", min=0.1, help="--listen: seconds between refreshes.")] = 5.0,
-    grace_floor: Annotated[float, typer.Option("--grace-floor", min=0, help="See `check`.")] = 60.0,
-    heartbeat_max_age: Annotated[float | None, typer.Option("--heartbeat-max-age", min=1, help="See `check`.")] = None,
-    backup_dir: Annotated[str | None, typer.Option("--backup-dir", help="See `check`.")] = None,
-    backup_max_age: Annotated[float, typer.Option("--backup-max-age", min=1, help="See `check` (hours).")] = 26.0,
+    refresh: Annotated[
+        float, typer.Option("--refresh", metavar="SECONDS", min=0.1, help="--listen: seconds between refreshes.")
+    ] = 5.0,
+    grace_floor: Annotated[float, typer.Option("--grace-floor", metavar="SECONDS", min=0, help="See `check`.")] = 60.0,
+    heartbeat_max_age: Annotated[
+        float | None, typer.Option("--heartbeat-max-age", metavar="SECONDS", min=1, help="See `check`.")
+    ] = None,
+    backup_dir: Annotated[str | None, typer.Option("--backup-dir", metavar="DIR", help="See `check`.")] = None,
+    backup_max_age: Annotated[
+        float, typer.Option("--backup-max-age", metavar="HOURS", min=1, help="See `check` (hours).")
+    ] = 26.0,
 ) -> None:
     """Export the check's judgements as Prometheus metrics (exit codes as for `check`)."""
     check_options = CheckOptions(

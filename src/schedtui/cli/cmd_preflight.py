@@ -21,13 +21,19 @@ AppRootOpt = Annotated[
     list[Path],
     typer.Option(
         "--app-root",
+        metavar="DIR",
         help="Folder the new code is imported from (a source tree or a site-packages); repeat in sys.path order.",
         show_default=False,
     ),
 ]
 BackupOpt = Annotated[
     Path | None,
-    typer.Option("--backup", help="Judge the jobs of this backup file instead of the live store.", show_default=False),
+    typer.Option(
+        "--backup",
+        metavar="FILE",
+        help="Judge the jobs of this backup file instead of the live store.",
+        show_default=False,
+    ),
 ]
 NoInterpOpt = Annotated[
     bool,

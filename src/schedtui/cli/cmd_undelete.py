@@ -35,7 +35,8 @@ from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import JobInfo, Target
 
 DirOpt = Annotated[
-    Path | None, typer.Option("--dir", "-d", help="Backup folder (default: the database's own).", show_default=False)
+    Path | None,
+    typer.Option("--dir", "-d", metavar="DIR", help="Backup folder (default: the database's own).", show_default=False),
 ]
 
 

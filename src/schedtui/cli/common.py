@@ -41,6 +41,7 @@ _KIND_EXIT = {
     ErrorKind.IO: EXIT_FAILURE,
     ErrorKind.CONFLICT: EXIT_CONFLICT,
     ErrorKind.STATE: EXIT_FAILURE,
+    ErrorKind.UNSUPPORTED: EXIT_DATABASE,
     ErrorKind.INTERNAL: EXIT_FAILURE,
 }
 
@@ -49,17 +50,23 @@ UrlOpt = Annotated[
     typer.Option(
         "--url",
         "-u",
+        metavar="URL",
         help="SQLAlchemy URL of the job store (else $SCHEDTUI_URL, else $DATABASE_URL).",
         show_default=False,
     ),
 ]
 TableOpt = Annotated[
     str | None,
-    typer.Option("--table", help="Jobs table (else $SCHEDTUI_TABLE, default apscheduler_jobs).", show_default=False),
+    typer.Option(
+        "--table",
+        metavar="TABLE",
+        help="Jobs table (else $SCHEDTUI_TABLE, default apscheduler_jobs).",
+        show_default=False,
+    ),
 ]
 SchemaOpt = Annotated[
     str | None,
-    typer.Option("--schema", help="Schema of the table (else $SCHEDTUI_SCHEMA).", show_default=False),
+    typer.Option("--schema", metavar="SCHEMA", help="Schema of the table (else $SCHEDTUI_SCHEMA).", show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 

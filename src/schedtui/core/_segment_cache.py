@@ -60,6 +60,12 @@ FREE_STUDIES = 64
 HITS_PER_STUDY = 8
 #: Segments larger than this are not cached (studying them costs more than it saves).
 MAX_SEGMENT = 16 * 1024
+#: A store whose triggers do not repeat gains nothing: when a window of ``WINDOW`` rows
+#: brings fewer than ``MIN_HITS`` hits, the next ``PAUSE`` rows skip the cache (only the
+#: speed changes: a hit and a full decode give the same result).
+WINDOW = 1024
+MIN_HITS = 32
+PAUSE = 16_384
 
 _MARKOBJECT = pickletools.markobject
 _PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
@@ -322,16 +328,28 @@ class SegmentCache:
         self.hits = 0
         self.studies = 0
         self.fallbacks = 0
+        self._calls = 0
+        self._window_hits = 0
+        self._bypass = 0
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._seen.clear()
             self.hits = self.studies = self.fallbacks = 0
+            self._calls = self._window_hits = self._bypass = 0
 
     def load(self, data: bytes, validate: Callable[[object], object]) -> tuple[object, object | None]:
         """``(state, spec)``: a hit gives the state dict (trigger = a poison) and the spec;
         otherwise the full ``_unpickle.loads(data)`` and None. Raises as ``loads`` does."""
+        if self._bypass:  # the recent rows did not repeat: not worth looking
+            self._bypass -= 1
+            return _unpickle.loads(data), None
+        self._calls += 1
+        if self._calls >= WINDOW:
+            if self.hits - self._window_hits < MIN_HITS:
+                self._bypass = PAUSE
+            self._calls, self._window_hits = 0, self.hits
         pre = parse_prefix(data)
         if pre is None:
             return _unpickle.loads(data), None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
@@ -53,7 +54,8 @@ def describe(job: JobInfo) -> str:
     if job.finding is not None:
         return f"undecodable: {job.finding.message}"
     if job.trigger is None:
-        return "no trigger"
+        opaque = next((n.message for n in job.notes if n.code == "aps4-trigger"), None)
+        return opaque or "no trigger"
     from schedtui.core.describe import describe_trigger
 
     return describe_trigger(job.trigger)
@@ -236,12 +238,13 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
 
 def default_providers() -> list[Provider]:
     """The components beyond the jobs table (companion heartbeat/history, backups, archive)."""
+    from schedtui.core.aps4.leases import leases_component
     from schedtui.core.archive import archive_component
     from schedtui.core.backup import backups_component
     from schedtui.core.heartbeat import heartbeat_component
     from schedtui.core.history import history_component
 
-    return [heartbeat_component, history_component, backups_component, archive_component]
+    return [heartbeat_component, history_component, leases_component, backups_component, archive_component]
 
 
 def _failure_component(error: SchedtuiError) -> Component:
@@ -260,13 +263,11 @@ def run_check(
 ) -> HealthReport:
     """Read, judge and ask every provider. Never raises for database problems: they
     become CRITICAL components. Configuration errors (bad URL) are raised."""
-    from schedtui.core.store import JobStoreReader
+    from schedtui.core.store import open_reader
 
     options = options or CheckOptions()
     own_reader = reader is None
-    rdr: JobStoreReader = (
-        reader if isinstance(reader, JobStoreReader) else JobStoreReader(target, clock=clock, incremental=False)
-    )
+    rdr: Any = reader if hasattr(reader, "read") else open_reader(target, clock=clock, incremental=False)
     components: list[Component] = []
     snapshot: StoreSnapshot | None = None
     engine = None
@@ -275,7 +276,7 @@ def run_check(
             snapshot = rdr.read()
             engine = rdr.engine
         except SchedtuiError as exc:
-            if exc.kind in (ErrorKind.CONFIG, ErrorKind.DRIVER):
+            if exc.kind in (ErrorKind.CONFIG, ErrorKind.DRIVER, ErrorKind.UNSUPPORTED):
                 raise
             components.append(_failure_component(exc))
             if exc.kind is ErrorKind.TABLE:

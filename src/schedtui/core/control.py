@@ -715,12 +715,13 @@ def _column_is_pickle(info: JobInfo) -> bool:
 
 
 def _decode(row: _Row, *, screened: bool = False) -> JobInfo:
-    """The stored row decoded behind the forked canary (a few ms): a row whose unpickling
-    would never end is refused, not hung on. ``screened``: bytes derived from a row that
-    passed it (our byte-faithful edit changes only the next run time), decoded here."""
+    """The stored row decoded in the sandbox (a warm decode worker; stored bytes are never
+    unpickled in this process): a row whose unpickling would never end is refused, not hung
+    on. ``screened`` (bytes derived from a row that passed, by our byte-faithful edit) is
+    decoded there too."""
     from schedtui.core.decoder import decode_row
 
-    return decode_row(row.job_id, row.next_run_time, row.job_state, watchdog=not screened)
+    return decode_row(row.job_id, row.next_run_time, row.job_state)
 
 
 def _same_but_time(before: JobInfo, after: JobInfo, value: datetime | None) -> bool:

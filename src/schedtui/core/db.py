@@ -75,8 +75,18 @@ def read_engine(target: Target) -> Engine:
     return _create(target, url, connect_args=connect_args, pool_pre_ping=True)
 
 
+def refuse_aps4_write(target: Target) -> None:
+    """Raise ``aps4.READ_ONLY`` when ``target`` is an APScheduler 4 data store."""
+    from schedtui.core.aps4.layout import READ_ONLY, holds_aps4, is_aps4_target
+
+    if is_aps4_target(target) and holds_aps4(target):
+        raise SchedtuiError(READ_ONLY, ErrorKind.STATE)
+
+
 def write_engine(target: Target) -> Engine:
-    """An ordinary engine, for the few paths that write (companion, job control, restore)."""
+    """An ordinary engine, for the few paths that write (companion, job control, restore).
+    Refused (STATE) for an APScheduler 4 data store: schedtui only reads those."""
+    refuse_aps4_write(target)
     url = _parse(target)
     backend = url.get_backend_name()
     connect_args: dict[str, Any] = {}

@@ -12,13 +12,12 @@ this module turns the placeholder tree into validated values. Finding codes: ``t
 ``empty``, ``bad-type``, ``truncated``, ``malformed``, ``trailing-data``,
 ``forbidden-global``, ``forbidden-opcode``, ``forbidden-build``, ``memory``, ``too-deep``,
 ``bad-shape``, ``bad-trigger``, ``bad-value``, ``naive-datetime``, ``future-version``,
-``unknown-timezone``, ``too-slow``, ``internal``.
+``unknown-timezone``, ``too-slow``, ``time-budget``, ``internal``.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import pickle
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -26,8 +25,9 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger as _Aps_CronTrigger
 
-from schedtui.core import _decode_workers, _segment_cache, _unpickle, _unpickle_watchdog, tzshim
+from schedtui.core import _sandbox, _segment_cache, _unpickle, tzshim
 from schedtui.core._unpickle import ApsPlaceholder, UnpickleError
+from schedtui.core.exact import datetime_key
 from schedtui.core.model import CRON_FIELD_NAMES, DecodeFinding, JobInfo, TriggerSpec, job_from_fields
 from schedtui.core.saferepr import safe_repr
 
@@ -37,8 +37,8 @@ MAX_ROW_BYTES = 1024 * 1024
 MAX_TRIGGER_DEPTH = 8
 #: Rows decoded between two re-arms of the memory guard in ``decode_rows``.
 GUARD_BATCH = 2000
-#: Seconds the forked canary may spend unpickling one row (``too-slow`` beyond).
-ROW_DEADLINE = 5.0
+#: Seconds a decode worker may spend on one row (``too-slow`` beyond).
+ROW_DEADLINE = _sandbox.ROW_LIMIT
 #: The column and the pickled next_run_time may differ by this much before a note.
 MISMATCH_TOLERANCE = 1.0
 
@@ -106,8 +106,7 @@ def _load(data: object) -> tuple[object, TriggerSpec | None]:
 
 
 def _unpickled(data: bytes) -> tuple[object, TriggerSpec | None]:
-    """The unpickling itself (through the segment cache unless it is off); the canary
-    runs exactly this."""
+    """The unpickling itself (through the segment cache unless it is off)."""
     if _segment_cache.ENABLED:
         return _segment_cache.CACHE.load(data, trigger_spec)  # type: ignore[return-value]
     return _unpickle.loads(data), None
@@ -657,8 +656,8 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> _
     notes: list[DecodeFinding] = []
     if next_run_time is not None and column is None:
         notes.append(DecodeFinding("bad-column", f"next_run_time column holds {str(next_run_time)[:40]!r}"))
-    if pickled is not None:  # the same instant in the same zone object: one datetime
-        pickled = _shared(pickled, (pickled, id(pickled.tzinfo)))
+    if pickled is not None:  # one object per exact value (fields, fold and zone: not ``==``)
+        pickled = _shared(pickled, datetime_key(pickled))
     if (column is None) != (pickled is None):
         if column is None and next_run_time is None:
             notes.append(DecodeFinding("next-run-mismatch", "column says paused but the pickle has a next run time"))
@@ -713,11 +712,12 @@ def _safe_row(job_id: object, next_run_time: Any, job_state: Any) -> JobInfo:
     return job_from_fields(_safe_fields(job_id, next_run_time, job_state))
 
 
-def decode_row(job_id: str, next_run_time: float | None, job_state: bytes, *, watchdog: bool = False) -> JobInfo:
+def decode_row(job_id: str, next_run_time: float | None, job_state: bytes, *, watchdog: bool = True) -> JobInfo:
     """Decode one row of the jobs table. Never raises.
 
-    Without ``watchdog`` (the default: a fork costs 5-10 ms, too slow for polling loops)
-    the row is unpickled in-process only; see ``decode_rows``.
+    With ``watchdog`` (the default) the row is decoded in the sandbox (a warm worker
+    process: see ``decode_rows``); without it, in THIS process (only for bytes that are
+    not from the store, or inside a decode worker).
     """
     try:
         return decode_rows([(job_id, next_run_time, job_state)], watchdog=watchdog)[0]
@@ -731,96 +731,107 @@ def decode_row(job_id: str, next_run_time: float | None, job_state: bytes, *, wa
 
 
 def decode_rows(
-    rows: Iterable[Sequence[Any]], *, watchdog: bool = True, meanwhile: Callable[[], object] | None = None
+    rows: Iterable[Sequence[Any]],
+    *,
+    watchdog: bool = True,
+    meanwhile: Callable[[], object] | None = None,
+    budget: float | None = None,
+    cache: Any = None,
 ) -> list[JobInfo]:
     """Decode many ``(id, next_run_time, job_state)`` rows. Never raises for a row.
 
-    With ``watchdog`` (the default where ``os.fork`` exists) a forked canary unpickles
-    every row first; a row it cannot finish within ``ROW_DEADLINE`` seconds becomes a
-    ``too-slow`` finding and is never unpickled here (see ``_unpickle_watchdog``).
-    From ``_decode_workers.MIN_ROWS`` rows on (and with more than one CPU) the rows are
-    decoded in forked worker processes instead, with the same result; ``meanwhile`` is
-    then called here while they work (its errors are ignored).
+    With ``watchdog`` (the default) the rows are decoded in the sandbox's worker processes
+    (``_sandbox``): this process never unpickles them. A row that takes longer than
+    ``_sandbox.ROW_LIMIT`` seconds becomes a ``too-slow`` finding; rows not decoded
+    within ``budget`` seconds in all (default ``SCHEDTUI_DECODE_BUDGET`` or
+    ``_sandbox.DEFAULT_BUDGET``) become ``time-budget`` findings. ``meanwhile`` is called
+    here while the workers run (its errors are ignored). Without ``watchdog`` the rows are
+    decoded in this process (what a worker does). ``cache`` (a ``_decode_cache.DecodeCache``)
+    answers the rows whose id, column and bytes it saw decoded before.
     """
     rows = rows if isinstance(rows, list) else list(rows)
-    count = decode_workers() if watchdog and len(rows) >= _decode_workers.MIN_ROWS else 0
-    if count:
-        try:
-            return _decode_workers.decode(rows, count, _decode_chunk, _decode_serial, ROW_DEADLINE, meanwhile)
-        except OSError:  # fork or the results file failed: decode here
-            pass
-    return _decode_serial(rows, watchdog)
+    if not watchdog:
+        return _decode_serial(rows)
+    # Oversized rows are findings without being parsed (nor sent to a worker).
+    big = [
+        i for i, r in enumerate(rows) if isinstance(r[2], (bytes, bytearray, memoryview)) and len(r[2]) > MAX_ROW_BYTES
+    ]
+    if big:
+        skip = set(big)
+        rest = [r for i, r in enumerate(rows) if i not in skip]
+        decoded = iter(decode_rows(rest, meanwhile=meanwhile, budget=budget))
+        return [
+            _not_decoded(r, "too-large", f"job_state is {len(r[2])} bytes (limit {MAX_ROW_BYTES})")
+            if i in skip
+            else next(decoded)
+            for i, r in enumerate(rows)
+        ]
+    if cache is not None:
+        return _decode_cached(rows, cache, budget, meanwhile)
+    results = _sandbox.pool().decode(rows, budget=budget, meanwhile=meanwhile)
+    return [r if type(r) is JobInfo else _not_decoded(rows[i], r.code, r.message) for i, r in enumerate(results)]
 
 
-def decode_workers() -> int:
-    """How many decode workers a large read uses (0: none; see ``_decode_workers.workers``;
-    ``SCHEDTUI_DECODER_WATCHDOG=0`` turns them off with the canary)."""
-    return _decode_workers.workers() if _watchdog_enabled() else 0
+def _decode_cached(
+    rows: list[Sequence[Any]], cache: Any, budget: float | None, meanwhile: Callable[[], object] | None
+) -> list[JobInfo]:
+    """``decode_rows`` through the repeated-probe cache: only unseen rows go to the sandbox."""
+    from schedtui.core import _decode_cache, _wire
+
+    out: list[JobInfo | None] = [None] * len(rows)
+    keys = [_decode_cache.row_key(r) for r in rows]
+    misses: list[int] = []
+    for i, key in enumerate(keys):
+        data = cache.get(key)
+        if data is not None:
+            try:
+                out[i] = _wire.job(data)
+                continue
+            except _wire.WireError:
+                cache.forget(key)
+        misses.append(i)
+    if misses:
+        todo = [rows[i] for i in misses]
+        raw: list[bytes | None] = [None] * len(todo)
+        results = _sandbox.pool().decode(todo, budget=budget, meanwhile=meanwhile, raw=raw)
+        for j, (i, r) in enumerate(zip(misses, results, strict=True)):
+            if type(r) is JobInfo:
+                out[i] = r
+                data = raw[j]
+                if data is not None and (r.finding is None or r.finding.code not in _decode_cache.TRANSIENT):
+                    cache.put(keys[i], data)
+            else:
+                out[i] = _not_decoded(rows[i], r.code, r.message)
+    return out  # type: ignore[return-value]
 
 
-def decode_shares(shares: Sequence[Any], *, meanwhile: Callable[[], object] | None = None) -> list[JobInfo] | None:
-    """Decode shares whose rows each decode worker fetches itself (``share.rows()``), in
-    order, one worker per share (size them with ``decode_workers()``); None when a worker
-    cannot be started (the caller then reads and decodes as usual)."""
+def prestart() -> None:
+    """Start the sandbox's workers now (the console and ``check`` call this first thing)."""
     try:
-        return _decode_workers.decode_shares(shares, _decode_chunk, _decode_serial, ROW_DEADLINE, meanwhile)
-    except OSError:  # fork or a results file failed
-        return None
+        _sandbox.pool().prestart()
+    except OSError:
+        pass
 
 
-def _watchdog_enabled() -> bool:
-    return _unpickle_watchdog.available() and os.environ.get("SCHEDTUI_DECODER_WATCHDOG") != "0"
-
-
-def _decode_chunk(rows: Sequence[Sequence[Any]], first: int, last: int, progress: Any) -> list[_JobFields]:
-    """What a decode worker runs: rows ``first..last-1`` as ``JobInfo`` field tuples,
-    reporting each row before it starts."""
-    out: list[_JobFields] = []
-    with _unpickle.memory_guard(pause_gc=True):
-        for i in range(first, last):
-            progress(i)
-            row = rows[i]
-            out.append(_safe_fields(row[0], row[1], row[2]))
-    return out
-
-
-def _decode_serial(rows: list[Sequence[Any]], watchdog: bool = True) -> list[JobInfo]:
+def _decode_serial(rows: list[Sequence[Any]]) -> list[JobInfo]:
+    """Decode in THIS process (inside a decode worker, or for trusted callers)."""
     out: list[JobInfo] = []
-    if not rows:
-        return out
-    canary = None
-    if watchdog and _watchdog_enabled():
-        try:
-            canary = _unpickle_watchdog.Canary(rows, ROW_DEADLINE, MAX_ROW_BYTES, _unpickled)
-        except OSError:
-            canary = None
-    try:
-        for start in range(0, len(rows), GUARD_BATCH):
-            _decode_batch(rows, start, min(start + GUARD_BATCH, len(rows)), out, canary)
-    finally:
-        if canary is not None:
-            canary.close()
+    for start in range(0, len(rows), GUARD_BATCH):
+        # The cyclic GC would re-scan everything decoded so far again and again (it
+        # tripled the cost per row); a pickle's own cycles are collected once it runs again.
+        with _unpickle.memory_guard(pause_gc=True):
+            for i in range(start, min(start + GUARD_BATCH, len(rows))):
+                row = rows[i]
+                out.append(_safe_row(row[0], row[1], row[2]))
     return out
 
 
-def _too_slow(row: Sequence[Any]) -> JobInfo:
+def _not_decoded(row: Sequence[Any], code: str, message: str) -> JobInfo:
     jid = row[0] if type(row[0]) is str else safe_repr(row[0], max_len=191)
     return JobInfo(
         id=jid,
         next_run_time=_column_time(row[1]),
         state_size=_size(row[2]),
-        finding=DecodeFinding("too-slow", f"unpickling took over {ROW_DEADLINE:g} s (or crashed the worker)"),
+        finding=DecodeFinding(code, message),
         protocol=_protocol(row[2]),
     )
-
-
-def _decode_batch(rows: list[Sequence[Any]], start: int, stop: int, out: list[JobInfo], canary: Any) -> None:
-    # The cyclic GC would re-scan everything decoded so far again and again (it tripled
-    # the cost per row); a pickle's own cycles are collected once it runs again.
-    with _unpickle.memory_guard(pause_gc=True):
-        for i in range(start, stop):
-            row = rows[i]
-            if canary is not None and not canary.safe(i):
-                out.append(_too_slow(row))
-            else:
-                out.append(_safe_row(row[0], row[1], row[2]))

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Protocol
 
+from schedtui.core.exact import spec_key
 from schedtui.core.model import CRON_FIELD_NAMES, TriggerSpec
 
 __all__ = [
@@ -577,9 +578,20 @@ def _describe(spec: TriggerSpec) -> str:
     return text + _suffix(spec, zone_shown, start_implied)
 
 
-@lru_cache(maxsize=8192)
+#: Descriptions by the EXACT key of the spec (``TriggerSpec.__eq__`` ignores ``fold``).
+_DESCRIBED: dict[object, str] = {}
+_DESCRIBED_MAX = 8192
+
+
 def _describe_cached(spec: TriggerSpec) -> str:
-    return _describe(spec)
+    key = spec_key(spec)
+    found = _DESCRIBED.get(key)
+    if found is None:
+        found = _describe(spec)
+        if len(_DESCRIBED) >= _DESCRIBED_MAX:
+            _DESCRIBED.clear()
+        _DESCRIBED[key] = found
+    return found
 
 
 def describe_trigger(spec: TriggerSpec) -> str:

@@ -87,6 +87,7 @@ def discover_target(target: Target) -> Target:
     """``target`` pointed at the only job store in its database.
 
     Several: a TABLE error listing them (the user picks one with ``--table``/``--schema``).
+    None, but an APScheduler 4 data store: ``--table schedules`` (``core.aps4``).
     None found, or the database unreachable: ``target`` unchanged (the read then says why).
     """
     try:
@@ -99,6 +100,11 @@ def discover_target(target: Target) -> Target:
         return target
     if len(found) == 1:
         return replace(target, table=found[0].table, schema=found[0].schema)
+    if not found:
+        from schedtui.core.aps4.layout import TABLE, holds_aps4
+
+        if holds_aps4(target):  # an APScheduler 4 data store (read-only)
+            return replace(target, table=TABLE)
     if len(found) > 1:
         names = ", ".join(s.name for s in found)
         raise SchedtuiError(

@@ -17,6 +17,7 @@ class ErrorKind(str, Enum):
     IO = "io"  #: disk full and the like
     CONFLICT = "conflict"  #: a concurrent change was detected; nothing was written
     STATE = "state"  #: the operation is not allowed in the current state
+    UNSUPPORTED = "unsupported"  #: a store layout or schema version schedtui does not read
     INTERNAL = "internal"
 
 

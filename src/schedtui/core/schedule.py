@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
@@ -31,6 +30,7 @@ try:
 except ImportError:  # APScheduler < 3.11 has no calendar interval trigger
     CalendarIntervalTrigger = None
 
+from schedtui.core.exact import datetime_key, spec_key
 from schedtui.core.model import CRON_FIELD_NAMES, TriggerSpec
 
 #: Most fire times one call returns.
@@ -225,9 +225,21 @@ def _build(spec: TriggerSpec, jitter: bool, now: datetime | None, horizon: datet
     raise ValueError(f"unknown trigger kind {kind!r}")
 
 
-@lru_cache(maxsize=8192)
+#: Built triggers by the EXACT key of (spec, jitter, horizon): ``TriggerSpec.__eq__``
+#: compares datetimes with ``==``, which ignores ``fold``.
+_BUILT: dict[object, BaseTrigger] = {}
+_BUILT_MAX = 8192
+
+
 def _build_cached(spec: TriggerSpec, jitter: bool, horizon: datetime | None) -> BaseTrigger:
-    return _build(spec, jitter, None, horizon)
+    key = (spec_key(spec), jitter, None if horizon is None else datetime_key(horizon))
+    found = _BUILT.get(key)
+    if found is None:
+        found = _build(spec, jitter, None, horizon)
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.clear()
+        _BUILT[key] = found
+    return found
 
 
 def build_trigger(

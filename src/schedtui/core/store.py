@@ -41,9 +41,8 @@ FULL_SCAN_EVERY = 10
 _RESORT_ABOVE = 2000
 #: Rows fetched at a time on a first read.
 _BATCH = 5000
-#: Rows decoded at once on a first read: bounds the raw bytes held, and is large enough
-#: for the decode workers (``_decode_workers.MIN_ROWS``) on big stores.
-_DECODE_AT_ONCE = 100_000
+#: Rows decoded at once on a first read (bounds the raw bytes held).
+_DECODE_AT_ONCE = 20_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: SQLAlchemy's names of the MySQL family (``core.mysql.BACKENDS``; not imported here to
 #: keep a plain SQLite read free of SQLAlchemy).
@@ -97,29 +96,25 @@ def _load_sqlalchemy() -> None:
     import schedtui.core.db  # noqa: F401
 
 
-class _RowidRange:
-    """Rows ``lo <= rowid < hi`` of a SQLite jobs table, read on their own connection (by
-    a decode worker; by this process if the worker does not finish)."""
-
-    def __init__(self, path: Path, table: str, lo: int, hi: int, nrt: str = "next_run_time") -> None:
-        self.path, self.table, self.lo, self.hi, self.nrt = path, table, lo, hi, nrt
-
-    def rows(self) -> list[Row]:
-        conn = sqlite_light.open_readonly(self.path)
-        try:
-            return conn.execute(
-                f"SELECT id, {self.nrt}, job_state FROM {self.table} WHERE rowid >= ? AND rowid < ? ORDER BY rowid",
-                (self.lo, self.hi),
-            ).fetchall()
-        finally:
-            conn.close()
-
-
 class JobStoreReader:
     """Reads and decodes the jobs table of one target, incrementally."""
 
-    def __init__(self, target: Target, *, clock: Clock = system_clock, incremental: bool = True) -> None:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        clock: Clock = system_clock,
+        incremental: bool = True,
+        decode_budget: float | None = None,
+    ) -> None:
         self.target = target
+        #: Seconds each read may spend decoding in all (None: ``SCHEDTUI_DECODE_BUDGET``
+        #: or the default); rows not decoded in time are ``time-budget`` findings.
+        self.decode_budget = decode_budget
+        self._deadline = 0.0
+        from schedtui.core.decoder import prestart
+
+        prestart()  # the decode workers boot while the first query runs
         self._clock = clock
         self._plain = sqlite_light.plain_path(target)
         if self._plain is not None:
@@ -187,6 +182,10 @@ class JobStoreReader:
         """Read the table (incrementally after the first call)."""
         with self._lock:
             started = time.perf_counter()
+            from schedtui.core._sandbox import budget_from_env
+
+            budget = self.decode_budget if self.decode_budget is not None else budget_from_env()
+            self._deadline = time.monotonic() + budget
             try:
                 if self._dialect == "sqlite":
                     jobs = self._read_sqlite()
@@ -208,6 +207,9 @@ class JobStoreReader:
             )
             self._snapshot = snapshot
             return snapshot
+
+    def _budget_left(self) -> float:
+        return max(0.0, self._deadline - time.monotonic())
 
     def raw_state(self, job_id: str) -> bytes | None:
         """The stored bytes of one row (for the console's opcode view), or None."""
@@ -294,10 +296,8 @@ class JobStoreReader:
         if self._snapshot is not None and version == self._data_version:
             return self._snapshot.jobs
         if not self._cache:
-            jobs = None if self._incremental else self._one_shot_by_workers(conn, table)
-            if jobs is None:
-                cur = conn.execute(f"SELECT id, {nrt}, job_state FROM {table}")
-                jobs = self._full(iter(lambda: cur.fetchmany(_BATCH), []), _digest)
+            cur = conn.execute(f"SELECT id, {nrt}, job_state FROM {table}")
+            jobs = self._full(iter(lambda: cur.fetchmany(_BATCH), []), _digest)
         else:
             self._scans += 1
             full = self._scans % FULL_SCAN_EVERY == 0
@@ -322,32 +322,6 @@ class JobStoreReader:
             jobs = self._rebuild(scan, self._fetch_sqlite(conn, table, changed), _digest)
         self._data_version = version
         return jobs
-
-    def _one_shot_by_workers(self, conn: sqlite3.Connection, table: str) -> tuple[JobInfo, ...] | None:
-        """A one-shot read of a large plain SQLite store: each decode worker fetches its own
-        rowid range (in its own read transaction) and decodes it, so no process fetches
-        everything first. None when this does not apply (then the usual path reads)."""
-        from schedtui.core import _decode_workers
-        from schedtui.core.decoder import decode_shares, decode_workers
-
-        path = self._plain
-        count = decode_workers()
-        if path is None or count < 1:
-            return None
-        try:
-            n, lo, hi = conn.execute(f"SELECT count(*), min(rowid), max(rowid) FROM {table}").fetchone()
-        except sqlite3.Error:  # e.g. a WITHOUT ROWID table
-            return None
-        if lo is None or n < _decode_workers.MIN_ROWS:
-            return None
-        bounds = [lo + (hi + 1 - lo) * k // count for k in range(count + 1)]
-        nrt = self._nrt_sqlite(conn)
-        shares = [_RowidRange(path, table, bounds[k], bounds[k + 1], nrt) for k in range(count)]
-        jobs = decode_shares(shares, meanwhile=_load_sqlalchemy)
-        if jobs is None:
-            return None
-        self._cache, self._order = {}, []
-        return sorted_jobs(jobs)
 
     def _fetch_sqlite(self, conn: sqlite3.Connection, table: str, ids: Sequence[str]) -> dict[str, Row]:
         out: dict[str, Row] = {}
@@ -416,9 +390,14 @@ class JobStoreReader:
         jobs: list[JobInfo] = []
         cache: dict[str, _Entry] = {}
         pending: list[Row] = []
+        probe_cache = None
+        if not self._incremental:  # a one-shot read (check, jobs): the repeated-probe cache
+            from schedtui.core._decode_cache import DecodeCache
+
+            probe_cache = DecodeCache.for_url(repr((self.target.url, self.target.table, self.target.schema)))
 
         def flush() -> None:
-            decoded = decode_rows(pending, meanwhile=_load_sqlalchemy)
+            decoded = decode_rows(pending, meanwhile=_load_sqlalchemy, budget=self._budget_left(), cache=probe_cache)
             if self._incremental:
                 new = tuple.__new__
                 for row, job in zip(pending, decoded, strict=True):
@@ -431,6 +410,8 @@ class JobStoreReader:
                 flush()
                 pending = []
         flush()
+        if probe_cache is not None:
+            probe_cache.save()
         self._cache = cache
         ordered = sorted_jobs(jobs)
         self._order = [(sort_key(j), j.id) for j in ordered] if self._incremental else []
@@ -444,7 +425,11 @@ class JobStoreReader:
 
         old = self._cache
         fresh = list(fetched.values())
-        decoded = {row[0]: (row, job) for row, job in zip(fresh, decode_rows(fresh), strict=True)} if fresh else {}
+        decoded = (
+            {row[0]: (row, job) for row, job in zip(fresh, decode_rows(fresh, budget=self._budget_left()), strict=True)}
+            if fresh
+            else {}
+        )
         present = {d[0] for d in scan}
         gone = [job_id for job_id in old if job_id not in present]
         if not decoded and not gone and self._snapshot is not None:
@@ -470,10 +455,25 @@ class JobStoreReader:
         return tuple(cache[job_id].job for _, job_id in self._order)
 
 
+def open_reader(target: Target, *, clock: Clock = system_clock, incremental: bool = True) -> Any:
+    """The reader for ``target``'s layout: ``JobStoreReader`` (APScheduler 3 job stores) or,
+    for ``--table schedules`` in an APScheduler 4 data store, ``aps4.reader.Aps4Reader``
+    (same interface: ``read``, ``close``, ``reset``, ``engine``, ``dialect``). An APScheduler 3
+    table that happens to be called ``schedules`` stays with ``JobStoreReader``."""
+    from schedtui.core.aps4.layout import holds_aps4, is_aps4_target
+
+    if is_aps4_target(target) and holds_aps4(target) is not False:
+        from schedtui.core.aps4.reader import Aps4Reader
+
+        return Aps4Reader(target, clock=clock, incremental=incremental)
+    return JobStoreReader(target, clock=clock, incremental=incremental)
+
+
 def read_jobs(target: Target, *, clock: Clock = system_clock) -> StoreSnapshot:
     """One complete read (for scripts)."""
-    reader = JobStoreReader(target, clock=clock, incremental=False)
+    reader = open_reader(target, clock=clock, incremental=False)
     try:
-        return reader.read()
+        snapshot: StoreSnapshot = reader.read()
+        return snapshot
     finally:
         reader.close()

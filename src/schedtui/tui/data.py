@@ -154,9 +154,9 @@ class Feed:
             if self._reader_factory is not None:
                 self._reader = self._reader_factory(self.target, self.clock)
             else:
-                from schedtui.core.store import JobStoreReader
+                from schedtui.core.store import open_reader
 
-                self._reader = JobStoreReader(self.target, clock=self.clock)
+                self._reader = open_reader(self.target, clock=self.clock)
         return self._reader
 
     def reset(self) -> None:

@@ -44,6 +44,10 @@ def describe(spec: TriggerSpec | None) -> str:
 def job_trigger_text(job: JobInfo) -> str:
     if job.finding is not None:
         return f"undecodable: {clean(job.finding.code, 40)}"
+    if job.trigger is None:
+        opaque = next((n.message for n in job.notes if n.code == "aps4-trigger"), None)
+        if opaque is not None:
+            return clean(opaque)
     return describe(job.trigger)
 
 

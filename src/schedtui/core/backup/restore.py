@@ -84,8 +84,11 @@ def restore_backup(
     open, other PostgreSQL or MySQL sessions on the database, or changes to the store during
     ``watch`` seconds (see ``writers.detect_writers``); keeps the current database (SQLite: moved aside
     with its -wal and -shm; PostgreSQL, MySQL: a verified dump in the default backup folder).
-    Confirmation is the caller's job.
+    Confirmation is the caller's job. Refused for an APScheduler 4 store (read-only).
     """
+    from schedtui.core.db import refuse_aps4_write
+
+    refuse_aps4_write(target)
     started = time.monotonic()
     path = Path(path).expanduser().resolve()
     kind = backup_kind(target)

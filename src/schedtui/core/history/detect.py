@@ -47,6 +47,10 @@ def find_sources(bind: Any, target: Target) -> tuple[HistorySource, ...]:
     with connection(bind) as conn:
         insp = sa.inspect(conn)
         dialect = conn.dialect.name
+        if target.table == "schedules" and _columns(insp, "job_results", target.schema) is not None:
+            from schedtui.core.aps4.history import Aps4History
+
+            found.append(Aps4History(target.schema))
         if _columns(insp, T.RUNS, target.schema) is not None:
             found.append(CompanionHistory(target.schema))
         django_store = target.table == DJANGO_JOBS_TABLE

@@ -32,7 +32,7 @@ from schedtui.core.metrics.records import (
 )
 from schedtui.core.metrics.runs import RunCounters
 from schedtui.core.model import JobInfo, Target
-from schedtui.core.store import JobStoreReader
+from schedtui.core.store import open_reader
 from schedtui.core.urls import mask_text
 
 _STATE_OF: dict[Status, JobState] = {Status.OK: "on_time", Status.WARNING: "late", Status.CRITICAL: "overdue"}
@@ -203,7 +203,7 @@ class StoreCollector:
         base = check_options or CheckOptions()
         # the check lists as many upcoming jobs as the per-job selection takes
         self.check_options = replace(base, upcoming=max(self.options.upcoming, 0))
-        self._reader = JobStoreReader(target, clock=clock, incremental=incremental)
+        self._reader = open_reader(target, clock=clock, incremental=incremental)
         self._providers = providers
         self._counters = RunCounters(target.schema, self.options.history_window)
 

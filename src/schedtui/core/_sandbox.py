@@ -1,0 +1,502 @@
+"""The one sandbox for stored bytes: warm decode worker processes (private).
+
+The reading process (console, ``check``, ``jobs``) never unpickles ``job_state`` and never
+lowers its own limits. Rows go to worker processes that are
+
+- started WITHOUT forking the reader: each is a fresh interpreter (``subprocess``, i.e.
+  fork+exec in C), so no lock, thread or memory of the console is ever inherited (and,
+  unlike multiprocessing's spawn/forkserver, the reader's ``__main__`` is not re-run);
+- kept warm between reads (the console's refreshes reuse them);
+- limited in their own process: address space (``RLIMIT_AS``, current size + 768 MiB, so
+  a memory bomb is a ``memory`` finding) and CPU time (``RLIMIT_CPU`` raised per batch to
+  what the batch may use; beyond it the kernel kills the worker);
+- fed batches of rows; before each row a worker publishes (row, start time) in shared
+  memory, and after it writes that row's result to its pipe at once (``_wire``: marshal
+  of plain tuples, which cannot execute anything), so a worker that is killed loses
+  nothing it finished;
+- killed when one row takes longer than ``ROW_LIMIT`` seconds (the row becomes a
+  ``too-slow`` finding, exactly that row: the progress slot isolates it) or when the
+  read's total ``budget`` runs out (every row not decoded by then becomes a
+  ``time-budget`` finding). A killed or dead worker is replaced and the rest of its batch
+  continues in the new one. Every row is unpickled once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import marshal
+import math
+import mmap
+import os
+import resource
+import select
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from schedtui.core import _wire
+
+#: Seconds one row may take in a worker (a real job state takes microseconds).
+ROW_LIMIT = 1.0
+#: Default total seconds of one read's decoding (``SCHEDTUI_DECODE_BUDGET`` changes it).
+DEFAULT_BUDGET = 20.0
+#: Address space a worker may add to its size at start (bytes).
+MEMORY_MARGIN = 768 * 1024 * 1024
+#: Seconds a worker may take to start.
+START_LIMIT = 30.0
+#: Rows per request sent to a worker, and the most bytes of job states in one request.
+BATCH = 4000
+BATCH_BYTES = 16 * 1024 * 1024
+_LEN = struct.Struct("<I")
+_INDEX = struct.Struct("<q")
+_SLOT = struct.Struct("<dd")  # (row of the batch being decoded, monotonic time it started)
+_DONE = -1.0
+
+
+def budget_from_env() -> float:
+    """The read budget: ``SCHEDTUI_DECODE_BUDGET`` seconds (positive number) or the default."""
+    raw = os.environ.get("SCHEDTUI_DECODE_BUDGET")
+    if raw:
+        try:
+            value = float(raw)
+            if value > 0 and math.isfinite(value):
+                return value
+        except ValueError:
+            pass
+    return DEFAULT_BUDGET
+
+
+def worker_count() -> int:
+    """Worker processes (``SCHEDTUI_DECODE_WORKERS``, 1..16; default: CPUs, 1..4)."""
+    env = os.environ.get("SCHEDTUI_DECODE_WORKERS")
+    if env:
+        try:
+            return max(1, min(int(env), 16))
+        except ValueError:
+            pass
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _limit_self() -> None:
+    """In the worker: cap address space and leave CPU to be capped per batch."""
+    try:
+        with open("/proc/self/statm") as fh:
+            size = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        want = size + MEMORY_MARGIN
+        if hard == resource.RLIM_INFINITY or want < hard:
+            resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+    except (OSError, ValueError):
+        pass
+
+
+def _cpu_cap(seconds: float) -> None:
+    try:
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        spent = used.ru_utime + used.ru_stime
+        _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        want = int(spent + seconds) + 2
+        if hard == resource.RLIM_INFINITY or want < hard:
+            resource.setrlimit(resource.RLIMIT_CPU, (want, hard))
+    except (OSError, ValueError):
+        pass
+
+
+def main() -> None:
+    """A worker process: ``python -c "...; main()" FD`` with the request pipe on stdin, the
+    result pipe on stdout and the progress slot's file as ``FD``."""
+    import mmap
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from schedtui.core import decoder
+    from schedtui.core._unpickle import memory_guard
+
+    slot_fd = int(sys.argv[1])
+    slot_map = mmap.mmap(slot_fd, _SLOT.size)
+    os.close(slot_fd)
+    requests = os.fdopen(0, "rb", buffering=0)
+    out = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # nothing else may write into the result pipe
+    _limit_self()
+    _SLOT.pack_into(slot_map, 0, _DONE, 0.0)
+    while True:
+        head = _read_exact(requests, 4)
+        if head is None:
+            return
+        (n,) = _LEN.unpack(head)
+        msg = _read_exact(requests, n)
+        if msg is None:
+            return
+        cpu, rows = marshal.loads(msg)
+        _cpu_cap(cpu)
+        with memory_guard(pause_gc=True):
+            for k, (jid, nrt, state) in enumerate(rows):
+                _SLOT.pack_into(slot_map, 0, float(k), time.monotonic())
+                data = _wire.encode(decoder._safe_fields(jid, nrt, state))
+                _write_all(out, _LEN.pack(len(data) + 8) + _INDEX.pack(k) + data)
+        _SLOT.pack_into(slot_map, 0, _DONE, 0.0)
+        _write_all(out, _LEN.pack(8) + _INDEX.pack(-1))
+
+
+def _read_exact(fh: Any, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = fh.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+# --------------------------------------------------------------------------- reader side
+
+
+_WORKER_CODE = "from schedtui.core._sandbox import main; main()"
+
+
+class _Worker:
+    """One warm worker process (``subprocess``: fork+exec, never a bare fork of this one):
+    a request pipe (its stdin), a result pipe (its stdout), a progress slot (shared file)."""
+
+    def __init__(self) -> None:
+        self.slot_file = tempfile.TemporaryFile()
+        self.slot_file.write(_SLOT.pack(_DONE, 0.0))
+        self.slot_file.flush()
+        self.slot = mmap.mmap(self.slot_file.fileno(), _SLOT.size)
+        fd = self.slot_file.fileno()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE, str(fd)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(fd,),
+            close_fds=True,
+            start_new_session=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.requests = self.proc.stdin
+        self.results = self.proc.stdout
+        self.buf = bytearray()
+        #: The batch in flight: indices (into the read's rows) of the rows sent.
+        self.pending: list[int] = []
+        self.batch_sent = 0.0
+        #: Whether it ever started a row (a worker that dies before is not a row's fault).
+        self.progressed = False
+
+    def send(self, rows: list[tuple[Any, ...]], indices: list[int], cpu: float) -> None:
+        self.pending = list(indices)
+        self.batch_sent = time.monotonic()
+        msg = marshal.dumps((cpu, rows), 4)
+        self.requests.write(_LEN.pack(len(msg)) + msg)
+        self.requests.flush()
+
+    def read(self) -> tuple[list[tuple[int, bytes]], bool]:
+        """Complete records received so far; ``(records, batch finished)``. EOF raises."""
+        data = os.read(self.results.fileno(), 1 << 20)
+        if not data:
+            raise EOFError
+        self.buf += data
+        out: list[tuple[int, bytes]] = []
+        finished = False
+        pos = 0
+        buf = self.buf
+        while len(buf) - pos >= 4:
+            (n,) = _LEN.unpack_from(buf, pos)
+            if n < 8 or n > 64 * 1024 * 1024:
+                raise _wire.WireError("bad record length")
+            if len(buf) - pos - 4 < n:
+                break
+            (index,) = _INDEX.unpack_from(buf, pos + 4)
+            if index == -1:
+                finished = True
+            else:
+                out.append((index, bytes(buf[pos + 12 : pos + 4 + n])))
+            pos += 4 + n
+        del buf[:pos]
+        if out:
+            self.progressed = True
+        return out, finished
+
+    def current(self) -> int | None:
+        current, _since = _SLOT.unpack_from(self.slot, 0)
+        if current == _DONE:
+            return None
+        self.progressed = True
+        return int(current)
+
+    def stuck(self, now: float) -> bool:
+        """Whether this worker has been on one row longer than ``ROW_LIMIT`` (or has not
+        started its batch within ``START_LIMIT``)."""
+        current, since = _SLOT.unpack_from(self.slot, 0)
+        if current == _DONE:
+            return bool(self.pending) and now - self.batch_sent > START_LIMIT
+        return bool(now - since > ROW_LIMIT)
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.proc.kill()
+        with contextlib.suppress(Exception):
+            self.proc.wait(5)
+        for fh in (self.requests, self.results):
+            with contextlib.suppress(Exception):
+                fh.close()
+        with contextlib.suppress(Exception):
+            self.slot.close()
+        with contextlib.suppress(Exception):
+            self.slot_file.close()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A row the sandbox could not decode: ``code`` is ``too-slow`` or ``time-budget``."""
+
+    index: int
+    code: str
+    message: str
+
+
+class Sandbox:
+    """The pool of warm workers of this process (``pool()``); one read at a time."""
+
+    def __init__(self) -> None:
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+        #: Workers that died before decoding anything, in a row (2: give up for this read).
+        self._start_failures = 0
+        self._raw: list[bytes | None] | None = None
+
+    def prestart(self, count: int = 1) -> None:
+        """Start ``count`` workers now (before the first read needs them; a large read
+        starts the others it uses)."""
+        with self._lock:
+            self._ensure(count)
+
+    def _ensure(self, count: int) -> None:
+        self._workers = [w for w in self._workers if w.alive()]
+        while len(self._workers) < count:
+            self._workers.append(_Worker())
+
+    def close(self) -> None:
+        with self._lock:
+            for w in self._workers:
+                w.kill()
+            self._workers = []
+
+    def decode(
+        self,
+        rows: Sequence[Sequence[Any]],
+        *,
+        budget: float | None = None,
+        meanwhile: Callable[[], object] | None = None,
+        raw: list[bytes | None] | None = None,
+    ) -> list[Any]:
+        """``JobInfo`` (or ``Failed``) for every row, in order, within ``budget`` seconds;
+        ``raw`` (as long as ``rows``) receives each decoded row's wire bytes."""
+        budget = budget_from_env() if budget is None else budget
+        with self._lock:
+            self._raw = raw
+            try:
+                return self._decode(rows, budget, meanwhile)
+            finally:
+                self._raw = None
+
+    def _take(self, out: list[Any], index: int, data: bytes) -> None:
+        out[index] = _wire.job(data)
+        if self._raw is not None:
+            self._raw[index] = data
+
+    def _decode(
+        self, rows: Sequence[Sequence[Any]], budget: float, meanwhile: Callable[[], object] | None
+    ) -> list[Any]:
+        n = len(rows)
+        out: list[Any] = [None] * n
+        if not n:
+            return out
+        self._start_failures = 0
+        deadline = time.monotonic() + budget
+        count = max(1, min(worker_count(), (n + 999) // 1000))
+        self._ensure(count)
+        todo = list(range(n))  # rows not sent yet, in order
+        todo.reverse()
+        busy: dict[int, _Worker] = {}
+        workers = self._workers[:count]
+        per_worker = max(1, min(BATCH, -(-n // count)))
+
+        def feed(w: _Worker) -> None:
+            if not todo:
+                return
+            take: list[int] = []
+            size = 0
+            while todo and len(take) < per_worker and size < BATCH_BYTES:
+                i = todo.pop()
+                take.append(i)
+                state = rows[i][2]
+                size += len(state) if isinstance(state, (bytes, bytearray, memoryview, str)) else 0
+            try:
+                w.send([_plain(rows[i]) for i in take], take, max(1.0, deadline - time.monotonic()))
+            except OSError:
+                todo.extend(reversed(take))
+                raise
+            busy[id(w)] = w
+
+        for w in workers:
+            try:
+                feed(w)
+            except OSError:
+                self._replace(w, busy, out, rows, "the decode worker could not be reached", todo, feed)
+        if meanwhile is not None:
+            with contextlib.suppress(Exception):
+                meanwhile()
+        while busy:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            by_fd = {w.results.fileno(): w for w in busy.values()}
+            ready, _, _ = select.select(list(by_fd), [], [], 0.05)
+            for fd in ready:
+                w = by_fd[fd]
+                if id(w) not in busy:
+                    continue
+                try:
+                    records, finished = w.read()
+                    for k, data in records:
+                        self._take(out, w.pending[k], data)
+                    if finished:
+                        w.pending = []
+                        del busy[id(w)]
+                        feed(w)
+                except (EOFError, OSError, _wire.WireError, IndexError):
+                    self._replace(w, busy, out, rows, "the decode worker died on this row", todo, feed)
+            now = time.monotonic()
+            for w in list(busy.values()):
+                if w.stuck(now):
+                    self._replace(w, busy, out, rows, None, todo, feed)
+        # whatever is left ran out of time
+        for w in list(busy.values()):
+            self._retire(w)
+        busy.clear()
+        broken = self._start_failures >= 2
+        for i in range(n):
+            if out[i] is None:
+                out[i] = (
+                    Failed(i, "internal", "not decoded: the decode worker processes could not start")
+                    if broken
+                    else Failed(i, "time-budget", f"not decoded: the read's time budget ({budget:g} s) ran out")
+                )
+        return out
+
+    def _retire(self, w: _Worker) -> None:
+        w.kill()
+        with contextlib.suppress(ValueError):
+            self._workers.remove(w)
+
+    def _replace(
+        self,
+        w: _Worker,
+        busy: dict[int, _Worker],
+        out: list[Any],
+        rows: Sequence[Sequence[Any]],
+        died: str | None,
+        todo: list[int],
+        feed: Callable[[_Worker], None],
+    ) -> None:
+        """Kill ``w``; its current row becomes a finding, the rest of its batch goes back."""
+        # take in whatever it finished before the row it is stuck on
+        with contextlib.suppress(Exception):
+            while select.select([w.results.fileno()], [], [], 0)[0]:
+                records, _ = w.read()
+                for k, data in records:
+                    self._take(out, w.pending[k], data)
+        position = w.current()
+        w.kill()
+        busy.pop(id(w), None)
+        with contextlib.suppress(ValueError):
+            self._workers.remove(w)
+        pending = [i for i in w.pending if out[i] is None]
+        if died and not w.progressed:  # it never started a row: no row to blame
+            self._start_failures += 1
+            todo.extend(reversed(pending))
+            if self._start_failures >= 2:
+                return
+        else:
+            self._start_failures = 0
+            self._blame(w, out, pending, position, died, todo)
+        try:
+            fresh = _Worker()
+        except OSError:
+            return
+        self._workers.append(fresh)
+        with contextlib.suppress(OSError):
+            feed(fresh)
+
+    def _blame(
+        self, w: _Worker, out: list[Any], pending: list[int], position: int | None, died: str | None, todo: list[int]
+    ) -> None:
+        """The row ``w`` was on becomes a ``too-slow`` finding; the rest goes back."""
+        bad: int | None = None
+        if position is not None and 0 <= position < len(w.pending):
+            bad = w.pending[position]
+        elif pending:
+            bad = pending[0]
+        if bad is not None and out[bad] is None:
+            why = died or f"unpickling took over {ROW_LIMIT:g} s"
+            out[bad] = Failed(bad, "too-slow", f"{why} (the row was not decoded)")
+        rest = [i for i in pending if i != bad]
+        todo.extend(reversed(rest))
+
+
+def _plain(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A row as marshal can carry it (values it cannot: their text, for the finding)."""
+    jid, nrt, state = row[0], row[1], row[2]
+    if type(jid) is not str:
+        jid = repr(jid)[:191]
+    if nrt is not None and type(nrt) not in (float, int):
+        try:
+            nrt = float(nrt)
+        except (TypeError, ValueError, OverflowError):
+            nrt = str(nrt)[:100]
+    if type(state) is not bytes:
+        if isinstance(state, (bytearray, memoryview)):
+            state = bytes(state)
+        elif state is not None and type(state) not in (str, int, float):
+            state = repr(type(state))
+    return (jid, nrt, state)
+
+
+_POOL: Sandbox | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def pool() -> Sandbox:
+    """This process's sandbox (created on first use, closed at exit)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = Sandbox()
+            atexit.register(_POOL.close)
+        return _POOL

@@ -1,0 +1,285 @@
+"""Decoded rows as plain data that cannot execute anything (private).
+
+A decode worker sends each ``JobInfo`` back as ``marshal`` bytes of nested tuples of
+``str``/``int``/``float``/``bool``/``None``/``bytes`` (``marshal`` builds values only; it
+never calls anything). ``job_fields`` turns them back into ``JobInfo`` fields, checking
+every type on the way: datetimes as ``(y, m, d, H, M, S, us, fold, zone)``, zones as
+``("z", key)`` (validated IANA key), ``("p", zone, offset, dst, name)`` (pytz stand-in),
+``("f", days, seconds, microseconds, name)`` (fixed offset) or ``("u",)`` (UTC).
+"""
+
+from __future__ import annotations
+
+import marshal
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schedtui.core import tzshim
+from schedtui.core.model import DecodeFinding, JobInfo, TriggerSpec, job_from_fields
+
+VERSION = 4  # marshal format
+
+
+class WireError(ValueError):
+    """Results that are not what a decode worker writes."""
+
+
+# --------------------------------------------------------------------------- encode (worker)
+
+
+def _zone(tz: tzinfo | None) -> tuple[Any, ...] | None:
+    if tz is None:
+        return None
+    if tz is UTC:
+        return ("u",)
+    if type(tz) is ZoneInfo:
+        return ("z", tz.key)
+    if type(tz) is tzshim.PytzZone:
+        return ("p", *tz.__reduce__()[1])
+    if type(tz) is timezone:
+        args = tz.__getinitargs__()  # type: ignore[attr-defined]
+        off: timedelta = args[0]
+        return ("f", off.days, off.seconds, off.microseconds, args[1] if len(args) > 1 else None)
+    raise WireError(f"unexpected zone {type(tz).__name__}")
+
+
+def _dt(dt: datetime | None) -> tuple[Any, ...] | None:
+    if dt is None:
+        return None
+    return (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.microsecond, dt.fold, _zone(dt.tzinfo))
+
+
+def _spec(s: TriggerSpec | None) -> tuple[Any, ...] | None:
+    if s is None:
+        return None
+    iv = s.interval
+    return (
+        s.kind,
+        s.timezone,
+        _zone(s.tz),
+        _dt(s.start_date),
+        _dt(s.end_date),
+        s.jitter,
+        s.cron,
+        None if s.cron_explicit is None else tuple(sorted(s.cron_explicit)),
+        None if iv is None else (iv.days, iv.seconds, iv.microseconds),
+        _dt(s.run_date),
+        s.calendar,
+        s.calendar_time,
+        tuple(_spec(c) for c in s.children),
+    )
+
+
+def _finding(f: DecodeFinding | None) -> tuple[Any, ...] | None:
+    return None if f is None else (f.code, f.message)
+
+
+def encode(fields: tuple[Any, ...]) -> bytes:
+    """``JobInfo`` fields (``decoder._safe_fields``' tuple) as marshal bytes."""
+    (
+        jid,
+        column,
+        size,
+        finding,
+        name,
+        func,
+        trigger,
+        executor,
+        args_r,
+        kwargs_r,
+        mgt,
+        coalesce,
+        mi,
+        pickled,
+        notes,
+        proto,
+    ) = fields
+    return marshal.dumps(
+        (
+            jid, _dt(column), size, _finding(finding), name, func, _spec(trigger), executor, args_r, kwargs_r,
+            mgt, coalesce, mi, _dt(pickled), tuple(_finding(n) for n in notes), proto,
+        ),
+        VERSION,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- decode (reader)
+
+
+def _is(value: Any, *types: type) -> Any:
+    if type(value) not in types:
+        raise WireError(f"unexpected {type(value).__name__}")
+    return value
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else _is(value, str)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else _is(value, int)
+
+
+def _tuple(value: Any, n: int | None = None) -> tuple[Any, ...]:
+    _is(value, tuple)
+    if n is not None and len(value) != n:
+        raise WireError("wrong length")
+    return value  # type: ignore[no-any-return]
+
+
+#: Zones by their full wire tuple (which defines them exactly).
+_ZONES: dict[tuple[Any, ...], tzinfo] = {}
+
+
+def _to_zone(v: Any) -> tzinfo | None:
+    if v is None:
+        return None
+    z = _ZONES.get(v) if type(v) is tuple else None
+    if z is None:
+        z = _zone_of(v)
+        if len(_ZONES) < 1024:
+            _ZONES[v] = z
+    return z
+
+
+def _zone_of(v: Any) -> tzinfo:
+    v = _tuple(v)
+    tag = v[0] if v else None
+    if tag == "u" and len(v) == 1:
+        return UTC
+    if tag == "z" and len(v) == 2:
+        return tzshim.zone_from_key(v[1])
+    if tag == "p" and len(v) == 5:
+        return tzshim.PytzZone(_is(v[1], str), _is(v[2], int), _is(v[3], int), _is(v[4], str))
+    if tag == "f" and len(v) == 5:
+        off = timedelta(_is(v[1], int), _is(v[2], int), _is(v[3], int))
+        return timezone(off) if v[4] is None else timezone(off, _is(v[4], str))
+    raise WireError("unexpected zone")
+
+
+def _to_dt(v: Any) -> datetime | None:
+    if v is None:
+        return None
+    if type(v) is not tuple or len(v) != 9:
+        raise WireError("not a datetime")
+    # datetime() itself refuses anything but integers in range
+    return datetime(v[0], v[1], v[2], v[3], v[4], v[5], v[6], _to_zone(v[8]), fold=v[7])
+
+
+def _strs(v: Any) -> tuple[Any, ...]:
+    """``v`` itself if it is a tuple of ``str``."""
+    if type(v) is not tuple:
+        raise WireError("not a tuple")
+    for x in v:
+        if type(x) is not str:
+            raise WireError("not a string")
+    return v
+
+
+def _to_pairs(v: Any) -> tuple[tuple[str, str], ...] | None:
+    """Cron fields: ``v`` itself once every item is a pair of ``str`` (tuples are immutable)."""
+    if v is None:
+        return None
+    if type(v) is not tuple:
+        raise WireError("cron fields are not a tuple")
+    for p in v:
+        if type(p) is not tuple or len(p) != 2 or type(p[0]) is not str or type(p[1]) is not str:
+            raise WireError("cron field is not a pair of strings")
+    return v
+
+
+def _to_ints(v: Any, n: int) -> Any:
+    if v is None:
+        return None
+    if type(v) is not tuple or len(v) != n:
+        raise WireError("not a tuple of integers")
+    for x in v:
+        if type(x) is not int:
+            raise WireError("not an integer")
+    return v
+
+
+def _to_spec(v: Any, depth: int = 0) -> TriggerSpec | None:
+    if v is None:
+        return None
+    if depth > 16:
+        raise WireError("nested too deeply")
+    kind, tzname, tz, start, end, jitter, cron, explicit, iv, run, cal, cal_time, children = _tuple(v, 13)
+    if type(kind) is not str or (tzname is not None and type(tzname) is not str):
+        raise WireError("trigger kind or zone name is not a string")
+    if jitter is not None and type(jitter) is not int:
+        raise WireError("jitter is not an integer")
+    spec = _new(TriggerSpec)  # the slots filled directly, as the frozen __init__ does
+    _k(spec, kind)
+    _tzn(spec, tzname)
+    _tz(spec, _to_zone(tz))
+    _start(spec, _to_dt(start))
+    _end(spec, _to_dt(end))
+    _jit(spec, jitter)
+    _cron(spec, _to_pairs(cron))
+    _expl(spec, None if explicit is None else frozenset(_strs(explicit)))
+    _iv(spec, None if iv is None else timedelta(*_to_ints(iv, 3)))
+    _run(spec, _to_dt(run))
+    _cal(spec, _to_ints(cal, 4))
+    _calt(spec, _to_ints(cal_time, 3))
+    _kids(spec, () if children == () else tuple(_to_spec(c, depth + 1) for c in _tuple(children)))
+    return spec
+
+
+_SPEC_FIELDS = tuple(f.name for f in fields(TriggerSpec))
+assert _SPEC_FIELDS == (
+    "kind", "timezone", "tz", "start_date", "end_date", "jitter", "cron", "cron_explicit", "interval", "run_date",
+    "calendar", "calendar_time", "children",
+), "update _to_spec with TriggerSpec"  # fmt: skip
+_new = object.__new__
+(_k, _tzn, _tz, _start, _end, _jit, _cron, _expl, _iv, _run, _cal, _calt, _kids) = (
+    getattr(TriggerSpec, name).__set__ for name in _SPEC_FIELDS
+)
+
+
+def _to_finding(v: Any) -> DecodeFinding | None:
+    if v is None:
+        return None
+    code, message = _tuple(v, 2)
+    return DecodeFinding(_is(code, str), _is(message, str))
+
+
+def job(data: bytes) -> JobInfo:
+    """One ``JobInfo`` from what ``encode`` wrote (raises ``WireError`` on anything else)."""
+    try:
+        v = marshal.loads(data)
+    except (EOFError, ValueError, TypeError) as exc:
+        raise WireError(f"unreadable results: {exc}") from None
+    try:
+        (
+            jid,
+            column,
+            size,
+            finding,
+            name,
+            func,
+            trigger,
+            executor,
+            args_r,
+            kwargs_r,
+            mgt,
+            coalesce,
+            mi,
+            pickled,
+            notes,
+            proto,
+        ) = _tuple(v, 16)
+        return job_from_fields(
+            (
+                _is(jid, str), _to_dt(column), _is(size, int), _to_finding(finding), _opt_str(name), _opt_str(func),
+                _to_spec(trigger), _opt_str(executor), _is(args_r, str), _is(kwargs_r, str),
+                None if mgt is None else _is(mgt, int, float), None if coalesce is None else _is(coalesce, bool),
+                _opt_int(mi), _to_dt(pickled), tuple(_to_finding(n) for n in _tuple(notes)), _opt_int(proto),
+            )
+        )  # fmt: skip
+    except WireError:
+        raise
+    except (ValueError, TypeError, OverflowError, tzshim.ZoneError) as exc:
+        raise WireError(f"invalid results: {exc}") from None

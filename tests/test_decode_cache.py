@@ -1,0 +1,101 @@
+"""The repeated-probe cache: a second one-shot read decodes only what changed, with the
+same answer, from an owner-only file that is ignored when anything about it is off."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from schedtui.core import _decode_cache, _wire
+from schedtui.core.model import Target
+from schedtui.core.store import JobStoreReader
+from tests.fixtures.factory import sqlite_store
+
+
+@pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "schedtui"
+
+
+def _read(path: Path) -> tuple:
+    reader = JobStoreReader(Target(url=f"sqlite:///{path}"), incremental=False)
+    try:
+        return reader.read().jobs
+    finally:
+        reader.close()
+
+
+def _exact(jobs: tuple) -> list[bytes]:
+    """Every job as its wire record minus marshal's reference flags: fold and zone included."""
+    from schedtui.core.model import JobInfo
+
+    out = []
+    for j in jobs:
+        assert type(j) is JobInfo
+        out.append(repr(_wire.marshal.loads(_wire.encode(tuple(getattr(j, f) for f in _FIELDS)))).encode())
+    return out
+
+
+_FIELDS = (
+    "id", "next_run_time", "state_size", "finding", "name", "func", "trigger", "executor", "args_repr",
+    "kwargs_repr", "misfire_grace_time", "coalesce", "max_instances", "state_next_run_time", "notes", "protocol",
+)  # fmt: skip
+
+
+def test_a_repeated_read_comes_from_the_cache_with_the_same_answer(
+    tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = sqlite_store(tmp_path, "catalog")
+    first = _read(path)
+    files = list(cache_home.glob("*.decoded"))
+    assert len(files) == 1
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE(cache_home.stat().st_mode) == 0o700
+    sent: list[int] = []
+    real = _decode_cache.DecodeCache.get
+
+    def counting(self: _decode_cache.DecodeCache, key: bytes) -> bytes | None:
+        found = real(self, key)
+        sent.append(found is None)
+        return found
+
+    monkeypatch.setattr(_decode_cache.DecodeCache, "get", counting)
+    second = _read(path)
+    assert _exact(second) == _exact(first)
+    assert sum(sent) == 0, "every row came from the cache"
+    # change one row: only it is decoded again
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE apscheduler_jobs SET next_run_time = next_run_time + 1 WHERE rowid = 1")
+    sent.clear()
+    third = _read(path)
+    assert sum(sent) == 1
+    assert len(third) == len(first)
+
+
+def test_a_cache_file_that_is_off_is_ignored(tmp_path: Path, cache_home: Path) -> None:
+    path, _ = sqlite_store(tmp_path, "catalog")
+    first = _exact(_read(path))
+    (f,) = cache_home.glob("*.decoded")
+    f.write_bytes(b"\x00not marshal")
+    os.chmod(f, 0o600)
+    assert _exact(_read(path)) == first
+    os.chmod(f, 0o644)  # readable by others: not ours to trust
+    assert _decode_cache.DecodeCache(f)._old == {}
+    data = f.read_bytes()
+    header, entries = _wire.marshal.loads(data)
+    f.write_bytes(_wire.marshal.dumps(((header[0] + 1, *header[1:]), entries)))
+    os.chmod(f, 0o600)
+    assert _decode_cache.DecodeCache(f)._old == {}, "another format: rebuilt"
+
+
+def test_off_switch(tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "0")
+    path, _ = sqlite_store(tmp_path, "catalog")
+    _read(path)
+    assert not cache_home.exists() or not list(cache_home.glob("*.decoded"))
