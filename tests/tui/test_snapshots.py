@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -18,6 +19,16 @@ from tui.helpers import add_history, settle, wait_for
 pytestmark = pytest.mark.timeout(120)
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
+
+
+@pytest.fixture(autouse=True)
+def _reads_take_no_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot shows the console, not the machine's load: every read counts as instant
+    (a refresh slower than a third of the interval adds "slowed: reads are slow", which a
+    busy CI machine reached now and then)."""
+    from schedtui.tui.screens import main
+
+    monkeypatch.setattr(main, "time", SimpleNamespace(monotonic=lambda: 0.0))
 
 
 def _app(target: Target, clock: FixedClock, **kw) -> SchedtuiApp:

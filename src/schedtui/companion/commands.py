@@ -127,7 +127,7 @@ class CommandApplier:
             c.c.deadline_at < now - STALE_CLAIM,
         )
         with write_txn(self.engine) as conn:
-            return conn.execute(
+            expired: int = conn.execute(
                 sa.update(c)
                 .where(c.c.status == "pending", late)
                 .values(
@@ -137,6 +137,7 @@ class CommandApplier:
                     result="not applied before its deadline",
                 )
             ).rowcount
+            return expired
 
     def _claim_batch(self, limit: int) -> list[tuple[int, str, str, str | None]]:
         """Take up to ``limit`` pending commands in one transaction, serialized with every
@@ -222,7 +223,8 @@ class CommandApplier:
 
         with self.scheduler._jobstores_lock:
             try:
-                return self.scheduler._lookup_job(job_id, self.jobstore)
+                found: tuple[Any, str] = self.scheduler._lookup_job(job_id, self.jobstore)
+                return found
             except JobLookupError:
                 return None
 

@@ -355,9 +355,10 @@ def _overdue(row: Any, now: float) -> bool:
     """Unclaimed past its deadline, or claimed by an applier that died long ago."""
     if row.status != "pending" or row.deadline_at is None:
         return False
+    deadline: float = row.deadline_at
     if row.applied_by is None:
-        return row.deadline_at < now
-    return row.deadline_at < now - STALE_CLAIM
+        return deadline < now
+    return deadline < now - STALE_CLAIM
 
 
 def _command_result(row: Any) -> ControlResult:
@@ -370,7 +371,7 @@ def _command_result(row: Any) -> ControlResult:
         msg = f"{word} failed: {row.result or 'unknown error'} (by {row.applied_by})"
     else:
         msg = f"{word}: {row.result or 'expired'}"
-    status = row.status if row.status in ("pending", "applied", "failed", "expired") else "failed"
+    status: Status = row.status if row.status in ("pending", "applied", "failed", "expired") else "failed"
     return ControlResult(row.job_id, row.action, "companion", status, msg, int(row.id))
 
 

@@ -59,7 +59,7 @@ class SchedtuiApp(App[None]):
         ro = " (read-only)" if read_only else ""
         self.sub_title = f"{target.safe_url}{ro}"
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[None]:
         return MainScreen(self.feed, read_only=self.read_only, refresh=self.refresh_interval, clock=self.clock)
 
     def action_help(self) -> None:
@@ -69,7 +69,7 @@ class SchedtuiApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.current_theme.dark else DARK
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         main = screen if isinstance(screen, MainScreen) else None
         if main is None:

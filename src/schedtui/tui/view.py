@@ -8,11 +8,11 @@ benchmark can call it directly.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import Literal
+from typing import Any, Literal, overload
 
 from schedtui.core.model import JobInfo
 from schedtui.tui.fmt import module_of
@@ -25,6 +25,8 @@ SORTS: tuple[SortBy, ...] = ("next", "id", "duration")
 GROUP_LABELS = {"state": "state", "module": "function module", "trigger": "trigger kind"}
 SORT_LABELS = {"next": "next run", "id": "id", "duration": "last duration"}
 STATE_ORDER = ("overdue", "upcoming", "paused", "undecodable")
+#: ``(job, now) -> bool``: whether a job past its run time is still on time.
+Judge = Callable[[JobInfo, datetime], bool]
 #: Lag past which a job counts as overdue when the checker is not available.
 DEFAULT_GRACE = 60.0
 
@@ -42,7 +44,7 @@ class Row:
         return f"g:{self.group}" if self.job is None else f"j:{self.job.id}"
 
 
-def _on_time_judge():
+def _on_time_judge() -> Judge | None:
     """``(job, now) -> bool`` (not overdue?) from the checker, or None when unavailable.
 
     Overdue means past the job's grace (the checker's CRITICAL); a job a few seconds late
@@ -57,7 +59,7 @@ def _on_time_judge():
     return lambda job, now: job_lag(job, now, options)[0] != Status.CRITICAL
 
 
-def job_state(job: JobInfo, now: datetime, judge=None) -> str:
+def job_state(job: JobInfo, now: datetime, judge: Judge | None = None) -> str:
     """overdue, upcoming, paused or undecodable."""
     if job.finding is not None:
         return "undecodable"
@@ -75,7 +77,7 @@ def job_state(job: JobInfo, now: datetime, judge=None) -> str:
     return "overdue" if (now - nrt).total_seconds() > grace else "upcoming"
 
 
-def group_of(job: JobInfo, group_by: GroupBy, now: datetime, judge=None) -> str:
+def group_of(job: JobInfo, group_by: GroupBy, now: datetime, judge: Judge | None = None) -> str:
     if group_by == "state":
         return job_state(job, now, judge)
     if group_by == "module":
@@ -96,7 +98,7 @@ def matches(job: JobInfo, needle: str) -> bool:
 _FAR = datetime.max.replace(tzinfo=UTC)
 
 
-def _sort_key(sort_by: SortBy, durations: Mapping[str, float]):
+def _sort_key(sort_by: SortBy, durations: Mapping[str, float]) -> Callable[[JobInfo], Any]:
     if sort_by == "id":
         return attrgetter("id")
     if sort_by == "duration":
@@ -120,7 +122,12 @@ class RowList(Sequence[Row]):
     def __len__(self) -> int:
         return len(self._items)
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         item = self._items[index]

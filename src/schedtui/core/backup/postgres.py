@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from schedtui.core.backup.verify import (
     DEFAULT_TABLE,
@@ -27,6 +28,9 @@ from schedtui.core.backup.verify import (
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
 from schedtui.core.urls import mask_text
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 _QUERY_ENV = {
     "host": "PGHOST",
@@ -163,7 +167,7 @@ def check_tool_version(tool: str, server_num: int) -> None:
         )
 
 
-def _engine(target: Target):
+def _engine(target: Target) -> sa.Engine:
     from schedtui.core.db import read_engine
 
     return read_engine(target)
@@ -174,7 +178,7 @@ def _connect_error(exc: Exception, target: Target) -> SchedtuiError:
     return SchedtuiError(f"cannot connect to {target.safe_url}: {text}", ErrorKind.CONNECT)
 
 
-def counted_tables(conn, target: Target) -> list[tuple[str, str]]:
+def counted_tables(conn: sa.Connection, target: Target) -> list[tuple[str, str]]:
     """(schema, table) of the jobs table and schedtui's tables beside it."""
     import sqlalchemy as sa
 

@@ -86,7 +86,7 @@ class BackupScreen(ModalScreen[bool]):
             return
         verified = ("verified ✓", "$success bold") if result.verified else ("NOT verified", "$error bold")
         rotated = ", ".join(p.name for p in result.rotated) if result.rotated else "nothing removed"
-        text = Content("\n").join(
+        report = Content("\n").join(
             [
                 Content.assemble(("file      ", "$text-muted"), clean(result.path, 300)),
                 Content.assemble(("size      ", "$text-muted"), _size(result.size)),
@@ -96,7 +96,7 @@ class BackupScreen(ModalScreen[bool]):
                 Content(clean(result.message, 300)),
             ]
         )
-        self.post_message(self.Done(bool(result.verified), text))
+        self.post_message(self.Done(bool(result.verified), report))
         summary = f"backup {'verified' if result.verified else 'NOT verified'}: {result.path.name if hasattr(result.path, 'name') else result.path} ({_size(result.size)})"
         self.app.call_from_thread(
             self.app.notify, clean(summary, 200), title="Backup", severity="information" if result.verified else "error"

@@ -106,9 +106,9 @@ class ControlMixin:
             return
         ok, reason = self._availability(job, action)
         if not ok:
-            self.notify(
+            self.notify(  # type: ignore[attr-defined]
                 f"{WORDS[action]} {clean(job.label, 80)}: {reason}", title="Not possible", severity="warning", timeout=6
-            )  # type: ignore[attr-defined]
+            )
             return
         title = f"{WORDS[action]} job “{clean(job.label, 80)}”?"
         ident = f"id {clean(job.id, 191)}" + (f" · {clean(job.func, 120)}" if job.func else "")
@@ -118,9 +118,9 @@ class ControlMixin:
             if yes:
                 self._submit(job, action)
 
-        self.app.push_screen(
+        self.app.push_screen(  # type: ignore[attr-defined]
             ConfirmScreen(title, body, confirm_label=WORDS[action], danger=action == "remove"), answered
-        )  # type: ignore[attr-defined]
+        )
 
     def _submit(self, job: JobInfo, action: str) -> None:
         self.pending[job.id] = WORDS[action].lower()
@@ -152,20 +152,20 @@ class ControlMixin:
         self._mark_pending()
         word = WORDS.get(message.action, message.action)
         if message.error is not None:
-            self.notify(
+            self.notify(  # type: ignore[attr-defined]
                 f"{word} {clean(message.job_id, 80)}: {message.error}", title="Failed", severity="error", timeout=8
-            )  # type: ignore[attr-defined]
+            )
         else:
             r = message.result
             ok = r.status == "applied"
             severity = "information" if ok else ("warning" if r.status == "pending" else "error")
             via = "by the scheduler (companion)" if r.mode == "companion" else "directly"
-            self.notify(
+            self.notify(  # type: ignore[attr-defined]
                 f"{word} {clean(message.job_id, 80)}: {r.status} {via}. {clean(r.message, 200)}",
                 title=word,
                 severity=severity,
                 timeout=8,
-            )  # type: ignore[attr-defined]
+            )
         self.action_reload_soon()
 
     def action_reload_soon(self) -> None:

@@ -22,8 +22,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
+from schedtui.core.clock import Clock
 from schedtui.core.model import JobInfo, StoreSnapshot
-from schedtui.tui.data import Extras, Feed, Frame, History
+from schedtui.tui.data import Extras, Feed, Frame, History, Run
 from schedtui.tui.screens.control import ControlMixin
 from schedtui.tui.screens.dialogs import HelpScreen, TextScreen
 from schedtui.tui.view import (
@@ -80,7 +81,7 @@ class SelectionReady(Message):
         self.history = history
 
 
-class MainScreen(ControlMixin, Screen):
+class MainScreen(ControlMixin, Screen[None]):
     """Everything the operator watches, in one screen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -103,7 +104,7 @@ class MainScreen(ControlMixin, Screen):
 
     WRITE_ACTIONS: ClassVar[frozenset[str]] = frozenset({"pause_resume", "run_now", "remove"})
 
-    def __init__(self, feed: Feed, *, read_only: bool, refresh: float, clock) -> None:
+    def __init__(self, feed: Feed, *, read_only: bool, refresh: float, clock: Clock) -> None:
         super().__init__(id="main")
         self.feed = feed
         self.clock = clock
@@ -272,7 +273,7 @@ class MainScreen(ControlMixin, Screen):
 
     @work(thread=True, group="rows", exit_on_error=False, description="group and sort the jobs")
     def _build_rows(
-        self, token: int, jobs: tuple[JobInfo, ...], params: ViewParams, durations: dict, now: datetime
+        self, token: int, jobs: tuple[JobInfo, ...], params: ViewParams, durations: dict[str, float], now: datetime
     ) -> None:
         try:
             rows = build_rows(
@@ -390,7 +391,7 @@ class MainScreen(ControlMixin, Screen):
 
     def _set_params(self, **changes: object) -> None:
         data = {**self.params.__dict__, **changes}
-        self.params = ViewParams(**data)  # type: ignore[arg-type]
+        self.params = ViewParams(**data)
         self._update_title()
         self._request_rows()
 
@@ -513,7 +514,7 @@ class MainScreen(ControlMixin, Screen):
     def _on_traceback(self, message: HistoryPane.ShowTraceback) -> None:
         self._show_traceback(message.run)
 
-    def _show_traceback(self, run) -> None:
+    def _show_traceback(self, run: Run) -> None:
         text = run.traceback or run.error or "this run has no error"
         self.app.push_screen(TextScreen(f"{run.outcome} run", str(text)[:20000]))
 

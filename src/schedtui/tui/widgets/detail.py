@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
@@ -122,7 +123,7 @@ def _fire_times(job: JobInfo, extras: Extras | None) -> list[Content]:
             lines.append(Content.assemble((f"{i:>2}  ", "$text-muted"), format_when(utc)))
             continue
         try:
-            local = when.astimezone(zone)  # type: ignore[arg-type]
+            local = when.astimezone(zone)
             text = local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
             other = utc.strftime("%H:%M" if utc.date() == local.date() else "%m-%d %H:%M") + " UTC"
         except Exception:
@@ -139,7 +140,7 @@ class DetailPane(VerticalScroll):
     DetailPane > Static { width: 1fr; }
     """
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static(id="detail-body")
 
     def show(self, job: JobInfo | None, extras: Extras | None, now: datetime, actions: Content | None = None) -> None:

@@ -34,7 +34,7 @@ OUTCOME_STYLE = {
 
 def render_stats(h: History, now: datetime) -> Content:
     rate = "—" if h.success_rate is None else f"{h.success_rate * 100:.0f}%"
-    parts = [
+    parts: list[str | tuple[str, str]] = [
         ("runs ", "$text-muted"),
         str(h.total if h.total is not None else len(h.runs)),
         ("  success ", "$text-muted"),
@@ -92,7 +92,7 @@ class HistoryPane(Vertical):
         yield Static(id="history-note")
         yield Static(id="history-stats")
         yield Sparkline([], id="history-spark")
-        table: DataTable = DataTable(id="history-runs", cursor_type="row", zebra_stripes=False)
+        table: DataTable[str | Content] = DataTable(id="history-runs", cursor_type="row", zebra_stripes=False)
         table.add_columns("when (UTC)", "outcome", "duration", "error")
         yield table
 

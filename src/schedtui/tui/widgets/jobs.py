@@ -8,6 +8,7 @@ scroll position.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -270,7 +271,7 @@ class JobList(ScrollView, can_focus=True):
             ]
         return Strip(segments).adjust_cell_length(width, base)
 
-    def _countdown(self, job: JobInfo, now) -> str:
+    def _countdown(self, job: JobInfo, now: datetime) -> str:
         if job.finding is not None:
             return "undecodable"
         return countdown(job.next_run_time, now)

@@ -12,6 +12,9 @@ from schedtui.core.model import JobInfo, Target
 from schedtui.tui.data import Frame
 from schedtui.tui.fmt import ago, clean, countdown
 
+#: A piece of ``Content.assemble``: plain text or ``(text, style)``.
+Part = str | Content | tuple[str, str]
+
 
 @dataclass(frozen=True)
 class Counts:
@@ -73,7 +76,7 @@ def render_summary(
     return Content("\n").join([line1, line2, line3])
 
 
-def _scheduler(frame: Frame | None, counts: Counts, now: datetime) -> list:
+def _scheduler(frame: Frame | None, counts: Counts, now: datetime) -> list[Part]:
     if frame is None or frame.snapshot is None:
         return [("◌ scheduler: unknown", "$text-muted")]
     hb = frame.heartbeat
@@ -89,21 +92,21 @@ def _scheduler(frame: Frame | None, counts: Counts, now: datetime) -> list:
     return [("● jobs on time", "$success"), (" (no heartbeat: inferred from jobs)", "$text-muted")]
 
 
-def _jobs(c: Counts) -> list:
-    parts: list = [(f"{c.total} jobs", "bold"), f" · {c.active} active · {c.paused} paused · "]
+def _jobs(c: Counts) -> list[Part]:
+    parts: list[Part] = [(f"{c.total} jobs", "bold"), f" · {c.active} active · {c.paused} paused · "]
     parts.append((f"{c.undecodable} undecodable", "$warning bold" if c.undecodable else ""))
     if c.overdue:
         parts += [" · ", (f"{c.overdue} overdue", "$error bold")]
     return parts
 
 
-def _next(c: Counts, now: datetime) -> list:
+def _next(c: Counts, now: datetime) -> list[Part]:
     if c.next_job is None:
         return [("next: —", "$text-muted")]
     return ["next: ", (clean(c.next_job.label, 40), "bold"), " ", countdown(c.next_job.next_run_time, now)]
 
 
-def _runs(frame: Frame | None) -> list:
+def _runs(frame: Frame | None) -> list[Part]:
     if frame is None or frame.companion is None:
         return [("24h: —", "$text-muted")]
     if not frame.companion:
@@ -113,7 +116,7 @@ def _runs(frame: Frame | None) -> list:
     return [f"24h: {runs} runs · ", (f"{fails} failed", "$error bold" if fails else "$success")]
 
 
-def _backup(frame: Frame | None, now: datetime) -> list:
+def _backup(frame: Frame | None, now: datetime) -> list[Part]:
     b = frame.last_backup if frame else None
     if b is None:
         return [("backup: none yet (press b)", "$text-muted")]
@@ -121,7 +124,7 @@ def _backup(frame: Frame | None, now: datetime) -> list:
     return [f"backup: {ago(b.created_at, now)} ", mark]
 
 
-def _freshness(frame: Frame | None, refresh: RefreshState, now: datetime) -> list:
+def _freshness(frame: Frame | None, refresh: RefreshState, now: datetime) -> list[Part]:
     if frame is None:
         return [("loading…", "$text-muted")]
     last = frame.snapshot.read_at if frame.snapshot else None
@@ -133,8 +136,8 @@ def _freshness(frame: Frame | None, refresh: RefreshState, now: datetime) -> lis
     return [text, (f" · every {refresh.interval:g}s", "$text-muted")]
 
 
-def _database(target: Target, frame: Frame | None, refresh: RefreshState, now: datetime) -> list:
-    db = [("db ", "$text-muted"), clean(target.safe_url, 100)]
+def _database(target: Target, frame: Frame | None, refresh: RefreshState, now: datetime) -> list[Part]:
+    db: list[Part] = [("db ", "$text-muted"), clean(target.safe_url, 100)]
     if target.table != "apscheduler_jobs" or target.schema:
         db.append((f" table {target.schema + '.' if target.schema else ''}{target.table}", "$text-muted"))
     if frame is None or frame.error is None:
