@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-fast pg bench screenshots clean
+.PHONY: install demo test test-fast lint pg bench screenshots clean
 
 $(BIN)/schedtui: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,18 @@ test: install
 	  eval "$$(.ci/mariadb-start)"; export SCHEDTUI_TEST_MYSQL_URL; fi; \
 	$(BIN)/python -m tests.fixtures.prepare && \
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Static checks (the same as CI, which fails on any finding): lint and format, types, layers.
+LINT_PATHS := src tests benchmarks scripts
+$(VENV)/.lint-deps: pyproject.toml $(BIN)/schedtui
+	$(BIN)/pip install -q -e '.[test,lint]'
+	@touch $@
+
+lint: $(VENV)/.lint-deps
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test-fast: install
 	$(BIN)/pytest -q -x -m "not slow" $(PYTEST_ARGS)

@@ -79,7 +79,7 @@ now = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
 rows = []
 for i in range(count):
     trig = (CronTrigger(hour=i % 24, minute=i % 60, timezone="Europe/Berlin") if i % 4
-            else IntervalTrigger(minutes=5 + i % 120, timezone="UTC"))
+            else IntervalTrigger(minutes=5 + i % 120, start_date=now, timezone="UTC"))
     nrt = None if i % 50 == 0 else trig.get_next_fire_time(None, now)
     job = Job(sched, id=f"bench-{i:06d}", func="tests.test_backup_helpers:tick", trigger=trig, executor="default",
               args=(i, f"tenant-{i % 97}"), kwargs={"batch": i % 10, "note": "x" * (i % 40)}, name=f"Bench job {i}",

@@ -144,9 +144,14 @@ def prometheus(tmp: Path, targets: list[str], *, interval: float = 1.0, rules: l
         wait_until("Prometheus to be ready", ready, timeout=120)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """End a process this test started: SIGTERM, then SIGKILL after 30 s; reaped either way."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

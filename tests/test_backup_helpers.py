@@ -23,6 +23,8 @@ def make_store(url: str, n_jobs: int = 5, *, prefix: str = "job", wal: bool = Fa
     """Write ``n_jobs`` cron/interval/date jobs with a real SQLAlchemyJobStore."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
 
     if wal and url.startswith("sqlite"):
         import sqlite3
@@ -40,10 +42,15 @@ def make_store(url: str, n_jobs: int = 5, *, prefix: str = "job", wal: bool = Fa
         for i in range(n_jobs):
             jid = f"{prefix}-{i}"
             kind = i % 3
+            # Explicit start and next run times (APScheduler's defaults are the real now).
             if kind == 0:
-                sched.add_job(tick, "cron", hour=i % 24, minute=5, id=jid, args=(i,), kwargs={"n": i})
+                cron = CronTrigger(hour=i % 24, minute=5, timezone=UTC)
+                first = cron.get_next_fire_time(None, BASE)
+                sched.add_job(tick, cron, id=jid, args=(i,), kwargs={"n": i}, next_run_time=first)
             elif kind == 1:
-                sched.add_job(tick, "interval", minutes=10 + i, id=jid, name=f"Interval {i}")
+                every = IntervalTrigger(minutes=10 + i, start_date=BASE, timezone=UTC)
+                first = every.get_next_fire_time(None, BASE)
+                sched.add_job(tick, every, id=jid, name=f"Interval {i}", next_run_time=first)
             else:
                 sched.add_job(tick, "date", run_date=BASE + timedelta(days=365 + i), id=jid)
             ids.append(jid)

@@ -233,7 +233,6 @@ def test_cli_backup_json_and_listing(store: Path, tmp_path: Path) -> None:
 
 
 def test_undecodable_rows_are_reported_as_in_the_source(tmp_path: Path) -> None:
-    pytest.importorskip("schedtui.core.decoder")
     db = tmp_path / "jobs.sqlite"
     make_store(_url(db), 6)
     conn = sqlite3.connect(db)

@@ -128,10 +128,11 @@ def test_check_never_imports_textual(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from schedtui.cli.app import main\n"
-        "try:\n"
-        f"    main(['check', '--detailed', '--url', 'sqlite:///{db}'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
+        "for cmd in (['check', '--detailed'], ['jobs'], ['history']):\n"
+        "    try:\n"
+        f"        main([*cmd, '--url', 'sqlite:///{db}'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
         "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "assert not bad, bad\n"
         "print('clean')\n"
@@ -142,13 +143,16 @@ def test_check_never_imports_textual(tmp_path: Path) -> None:
 
 
 def test_core_never_imports_textual() -> None:
+    """Every core module and the companion, imported: no UI library comes with them
+    (import-linter checks the import statements; this checks what really loads)."""
     code = (
         "import sys, pkgutil, importlib\n"
         "import schedtui.core as core\n"
         "for m in pkgutil.walk_packages(core.__path__, 'schedtui.core.'):\n"
         "    importlib.import_module(m.name)\n"
         "import schedtui.companion\n"
-        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "ui = ('textual', 'typer', 'click', 'rich', 'schedtui.cli', 'schedtui.tui')\n"
+        "bad = sorted(m for m in sys.modules if m in ui or m.startswith(tuple(u + '.' for u in ui)))\n"
         "assert not bad, bad\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

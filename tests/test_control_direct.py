@@ -35,8 +35,6 @@ from tests.test_control_support import (
     write_app,
 )
 
-pytest.importorskip("schedtui.core.decoder")
-
 NOW = datetime(2026, 3, 2, 12, 0, 0, 123456, tzinfo=UTC)  # the generator's "now"
 
 

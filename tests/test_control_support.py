@@ -204,7 +204,13 @@ GENERATOR = textwrap.dedent(
     berlin_pytz = pytz.timezone("Europe/Berlin")
 
     def make(trigger, trigger_args=None, args=(), kwargs=None, next_run_time="auto"):
-        trig = sched._create_trigger(trigger, dict(trigger_args or {}))
+        trigger_args = dict(trigger_args or {})
+        # explicit starts: APScheduler's defaults are the real now / today
+        if trigger == "interval":
+            trigger_args.setdefault("start_date", NOW)
+        elif trigger == "calendarinterval":
+            trigger_args.setdefault("start_date", NOW.date())
+        trig = sched._create_trigger(trigger, trigger_args)
         job = Job(sched, id="job-1", func="ctlapp.jobs:anything", trigger=trig, executor="default",
                   args=args, kwargs=kwargs or {}, name="a job", misfire_grace_time=30,
                   coalesce=True, max_instances=2,
@@ -226,7 +232,7 @@ GENERATOR = textwrap.dedent(
         "date-pytz": make("date", {"run_date": berlin_pytz.localize(datetime(2030, 7, 1, 9))}),
         "calendar": make("calendarinterval", {"days": 1, "hour": 3, "timezone": "Europe/Berlin"}),
         "and": make(AndTrigger([CronTrigger(hour="*/2", timezone="UTC"), CronTrigger(minute=0, timezone="UTC")])),
-        "or": make(OrTrigger([CronTrigger(hour=1, timezone="Asia/Tokyo"), IntervalTrigger(hours=5, timezone="UTC")])),
+        "or": make(OrTrigger([CronTrigger(hour=1, timezone="Asia/Tokyo"), IntervalTrigger(hours=5, start_date=NOW, timezone="UTC")])),
         "big-args": make("interval", {"seconds": 10, "timezone": "UTC"}, (b"x" * 200_000, "y" * 70_000)),
     }
     if len(sys.argv) > 2 and sys.argv[2].startswith(("mysql", "mariadb")):

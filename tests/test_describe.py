@@ -16,6 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from schedtui.core import decoder
 from schedtui.core import describe as describe_module
 from schedtui.core.describe import (
     countdown,
@@ -367,11 +368,10 @@ def test_format_duration(seconds: float | None, expected: str) -> None:
     assert format_duration(seconds) == expected
 
 
-# --- integration with the decoder (skipped until it exists) ---------------------------
+# --- integration with the decoder -----------------------------------------------------
 
 
 def test_seed_rows_decode_to_the_seed_descriptions(tmp_path: Path) -> None:
-    decoder = pytest.importorskip("schedtui.core.decoder")
     root = Path(__file__).resolve().parent
     db = tmp_path / "seed.sqlite"
     subprocess.run(
@@ -429,7 +429,6 @@ def _restricted_beyond_minutes(trigger: CronTrigger) -> bool:
 
 def test_every_decoded_fixture_trigger_gets_a_sentence() -> None:
     """Every trigger in the fixture stores (3.11 catalog and older releases when prepared)."""
-    decoder = pytest.importorskip("schedtui.core.decoder")
     from tests.fixtures.factory import cached_sqlite_store, old_stores
 
     stores = [cached_sqlite_store("catalog")[0]] + [db for _label, db, _man in old_stores()]

@@ -218,7 +218,9 @@ def test_history_cli_on_real_runs(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_history_cli_without_companion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "plain.sqlite"
     scheduler = create_scheduler(f"sqlite:///{path}")
-    scheduler.add_job("schedtui.demo.jobs:succeed", "interval", hours=1, id="x")
+    scheduler.add_job(
+        "schedtui.demo.jobs:succeed", "interval", hours=1, id="x", start_date=FROZEN_NOW, next_run_time=FROZEN_NOW
+    )
     scheduler.start(paused=True)
     scheduler.shutdown()
     code, out, _ = _cli(["history", "--url", f"sqlite:///{path}"], capsys)

@@ -40,6 +40,14 @@ def _layout(kind: str) -> tuple[Path, dict[str, Any]]:
         pytest.skip(str(exc))
 
 
+def _server_layout(kind: str, url: str, tmp_path: Path) -> dict[str, Any]:
+    """The layout written into a database server by the real app (skip when it cannot be)."""
+    try:
+        return build_layout(kind, url, tmp_path / f"{kind}.json")
+    except LayoutUnavailable as exc:
+        pytest.skip(str(exc))
+
+
 @pytest.fixture
 def aegis(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     db, manifest = _layout("aegis")
@@ -212,10 +220,7 @@ def test_aegis_console_data(aegis: tuple[Path, dict[str, Any]]) -> None:
 
 @pytest.mark.postgres
 def test_aegis_postgres(pg_url: str, tmp_path: Path) -> None:
-    try:
-        manifest = build_layout("aegis", pg_url, tmp_path / "aegis.json")
-    except LayoutUnavailable as exc:
-        pytest.skip(str(exc))
+    manifest = _server_layout("aegis", pg_url, tmp_path)
     assert manifest["schema"] == "scheduler"
     before = _table_sums(pg_url)
     _check_aegis(pg_url, manifest, "scheduler.job_execution")
@@ -357,10 +362,7 @@ def test_django_console_data(django_db: tuple[Path, dict[str, Any]]) -> None:
 def test_django_server(server_url: str, tmp_path: Path) -> None:
     """PostgreSQL (timestamptz) and MariaDB (datetime(6), Django's MySQL backend on PyMySQL)."""
     url = server_url
-    try:
-        manifest = build_layout("django", url, tmp_path / "django.json")
-    except LayoutUnavailable as exc:
-        pytest.skip(str(exc))
+    manifest = _server_layout("django", url, tmp_path)
     assert manifest["vendor"] == ("mysql" if url.startswith("mysql") else "postgresql")
     before = _table_sums(url)
     _check_django(url, manifest)

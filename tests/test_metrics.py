@@ -29,6 +29,7 @@ from schedtui.core.checker import run_check
 from schedtui.core.clock import FixedClock
 from schedtui.core.health import CheckContext, CheckOptions, Component
 from schedtui.core.history import window_stats
+from schedtui.core.listing import job_state
 from schedtui.core.metrics import Format, MetricsOptions, PerJob, StoreCollector, collect_store, negotiate, render
 from schedtui.core.metrics.exporter import Exporter
 from schedtui.core.metrics.labels import clean_label, job_label
@@ -185,7 +186,7 @@ def test_counts_and_states_match_check(mixed: Path) -> None:
     snapshot = report.snapshot
     assert snapshot is not None
     for job in snapshot.jobs:
-        expected, _ = cmd_check.job_state(job, NOW, CheckOptions())  # what `schedtui jobs` says
+        expected, _ = job_state(job, NOW, CheckOptions())  # what `schedtui jobs` says
         label = job_label(job.id)
         if expected == "undecodable":
             assert (label, "undecodable") in on and (label, "on_time") in on

@@ -23,7 +23,7 @@ import pytest
 from fixtures.factory import ROOT, sqlite_store
 from fixtures.hostile import CASES
 from fixtures.live_scheduler import WEIRD_ID
-from prom import Prometheus, binary, prometheus, wait_until
+from prom import Prometheus, binary, prometheus, stop, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -55,11 +55,7 @@ def live(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         assert proc.poll() is None, (tmp_path / "scheduler.log").read_text()
         yield f"sqlite:///{db}", proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
 
 

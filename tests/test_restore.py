@@ -71,7 +71,6 @@ def test_restore_refuses_a_file_without_manifest_record_unless_forced(tmp_path: 
 
 
 def test_restore_refuses_while_a_fresh_heartbeat_says_a_scheduler_runs(tmp_path: Path) -> None:
-    pytest.importorskip("schedtui.core.heartbeat")
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 

@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schedtui.core import decoder
 from schedtui.core.model import CRON_FIELD_NAMES, TriggerSpec
 from schedtui.core.schedule import (
     MAX_COUNT,
@@ -486,7 +487,7 @@ def test_impossible_cron_ends_within_the_horizon() -> None:
     assert next_fire_times(spec_of(CronTrigger(year=2120, timezone=UTC)), d(2026, 3, 2)) == [d(2120, 1, 1)]
 
 
-# --- integration: decoded fixture stores (skipped until the decoder exists) -------------
+# --- integration: decoded fixture stores ------------------------------------------------
 
 
 def _store_params() -> list[object]:
@@ -506,7 +507,6 @@ def test_decoded_fixture_rows_fire_like_the_apscheduler_that_wrote_them(label: s
     """Rows written by real APScheduler (3.11 and, when prepared, 3.6-3.10), decoded by
     schedtui: the fire times after the stored next run equal those the writing
     APScheduler computed (manifest); 3.11 also gives the same zone representation."""
-    decoder = pytest.importorskip("schedtui.core.decoder")
     import sqlite3
 
     from tests.fixtures.factory import cached_sqlite_store, old_stores

@@ -235,16 +235,22 @@ def _fresh(engine: sa.Engine, target: Target, fresh: Any, clock: Any) -> bool:
         return False
 
 
-def test_direct_restore_into_postgresql(world: dict[str, Any], pg_url: str) -> None:
-    """The rows of a (SQLite) backup go into a PostgreSQL store byte for byte; an existing
-    id is never overwritten; each write is audited."""
+def _pg_jobstore(engine: sa.Engine) -> Any:
+    """APScheduler's own jobs table in the PostgreSQL database (created by the real store)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-    engine = sa.create_engine(pg_url)
     store = SQLAlchemyJobStore(engine=engine)
     store._scheduler = None
     store._alias = "default"
     store.start(None, "default")  # type: ignore[no-untyped-call]
+    return store
+
+
+def test_direct_restore_into_postgresql(world: dict[str, Any], pg_url: str) -> None:
+    """The rows of a (SQLite) backup go into a PostgreSQL store byte for byte; an existing
+    id is never overwritten; each write is audited."""
+    engine = sa.create_engine(pg_url)
+    store = _pg_jobstore(engine)
     with engine.begin() as conn:
         conn.execute(store.jobs_t.insert().values(id="nested_go", next_run_time=None, job_state=b"\x00"))
     target = Target(pg_url)
@@ -269,16 +275,11 @@ def test_direct_restore_into_postgresql(world: dict[str, Any], pg_url: str) -> N
 def test_diff_and_restore_from_a_postgresql_dump(world: dict[str, Any], pg_url: str, tmp_path: Path) -> None:
     """A verified ``pg_dump`` backup: its rows are read through ``pg_restore --data-only``,
     compared with the live store and put back byte for byte."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-
     from schedtui.core.rawrows import read_backup, read_live
     from schedtui.core.undelete import diff_rows
 
     engine = sa.create_engine(pg_url)
-    store = SQLAlchemyJobStore(engine=engine)
-    store._scheduler = None
-    store._alias = "default"
-    store.start(None, "default")  # type: ignore[no-untyped-call]
+    store = _pg_jobstore(engine)
     with engine.begin() as conn:
         for job_id, (nrt, state) in world["original"].items():
             conn.execute(store.jobs_t.insert().values(id=job_id, next_run_time=nrt, job_state=state))

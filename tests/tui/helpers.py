@@ -118,7 +118,8 @@ async def settle(pilot, app) -> None:
     from schedtui.tui.widgets.jobs import JobList
 
     main = app.screen_stack[0]
-    await wait_for(pilot, lambda: main.loaded and main.refreshes >= 1, what="first refresh")
+    # (a bound, not a wait: a loaded 2-CPU CI machine took over 30 s now and then)
+    await wait_for(pilot, lambda: main.loaded and main.refreshes >= 1, timeout=90, what="first refresh")
 
     def selection_ready() -> bool:
         job = main.query_one(JobList).current_job

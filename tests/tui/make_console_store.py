@@ -38,6 +38,15 @@ class FullMoonTrigger(IntervalTrigger):
     """An application-defined trigger: the console must not import it."""
 
 
+def _first_after(trigger, now: datetime) -> datetime | None:
+    """The next run time a running scheduler holds: its first fire time after ``now``
+    (a calendar trigger's first fire time is its start, however long ago)."""
+    fire = trigger.get_next_fire_time(None, now)
+    while fire is not None and fire <= now:
+        fire = trigger.get_next_fire_time(fire, now)
+    return fire
+
+
 def build(now: datetime) -> list[tuple[Job, bool]]:
     sched = BackgroundScheduler(timezone=UTC)
 
@@ -61,6 +70,11 @@ def build(now: datetime) -> list[tuple[Job, bool]]:
         return j
 
     start = now - timedelta(days=30) + timedelta(seconds=73)
+    # An explicit start date: APScheduler's default is the real today, which made the
+    # snapshots depend on the day they were taken.
+    invoices = CalendarIntervalTrigger(
+        months=1, hour=6, minute=0, start_date=(now - timedelta(days=33)).date(), timezone="Europe/London"
+    )
     jobs = [
         job(
             "nightly-backup",
@@ -98,8 +112,9 @@ def build(now: datetime) -> list[tuple[Job, bool]]:
         job(
             "invoices",
             J.send_report,
-            CalendarIntervalTrigger(months=1, hour=6, minute=0, timezone="Europe/London"),
+            invoices,
             name="Monthly invoices",
+            nrt=_first_after(invoices, now),
         ),
         job(
             "either-or",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -22,6 +23,16 @@ SIZES = [
     pytest.param((120, 36), id="120x36"),
     pytest.param((200, 50), id="200x50"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _reads_take_no_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot shows the console, not the machine's load: every read counts as instant
+    (a refresh slower than a third of the interval adds "slowed: reads are slow", which a
+    busy CI machine reached now and then)."""
+    from schedtui.tui.screens import main
+
+    monkeypatch.setattr(main, "time", SimpleNamespace(monotonic=lambda: 0.0))
 
 
 def _app(target: Target, clock: FixedClock, **kw) -> SchedtuiApp:

@@ -12,7 +12,7 @@ import typer
 try:  # typer >= 0.20 vendors click
     from typer._click.exceptions import ClickException, UsageError
 except ImportError:  # pragma: no cover
-    from click.exceptions import ClickException, UsageError
+    from click.exceptions import ClickException, UsageError  # type: ignore[assignment]
 
 from schedtui import __version__
 from schedtui.cli import (

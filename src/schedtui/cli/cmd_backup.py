@@ -70,7 +70,7 @@ def _progress_printer() -> Any:
 def _result_json(obj: Any) -> dict[str, Any]:
     from dataclasses import asdict, is_dataclass
 
-    data = asdict(obj) if is_dataclass(obj) else dict(obj)
+    data = asdict(obj) if is_dataclass(obj) and not isinstance(obj, type) else dict(obj)
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
 
 

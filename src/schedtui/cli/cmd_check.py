@@ -26,12 +26,10 @@ from schedtui.cli.common import (
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.health import CheckOptions, Status
-from schedtui.core.listing import JobRow, job_row, job_state  # job_state: re-exported (moved to the core)
+from schedtui.core.listing import JobRow, job_row
 from schedtui.core.model import JobInfo
 from schedtui.core.text import safe_text
 from schedtui.core.urls import mask_text
-
-__all__ = ["CLOCK", "check", "job_json", "job_state", "jobs", "register"]
 
 #: Tests pass a FixedClock here; everything else uses the system clock.
 CLOCK: Clock = system_clock
@@ -144,11 +142,6 @@ def _check(
     return int(report.status)
 
 
-def _store_name(report: Any) -> str:
-    t = report.target
-    return f"{t.schema}.{t.table}" if t.schema else t.table
-
-
 def _check_many(
     url: str | None,
     tables: list[str],
@@ -176,12 +169,12 @@ def _check_many(
             print(f"SCHEDTUI UNKNOWN - {safe_text(mask_text(exc.message, url or ''))}")
         return int(Status.UNKNOWN)
     status = worst([r.status for r in reports])
-    summary = "; ".join(f"[{_store_name(r)}] {r.summary}" for r in reports)
+    summary = "; ".join(f"[{r.target.table_label}] {r.summary}" for r in reports)
     if as_json:
         stores = []
         for r in reports:
             body = report_json(r)
-            name = _store_name(r)
+            name = r.target.table_label
             jobs = r.snapshot.jobs if r.snapshot is not None else ()
             body["jobs"] = [{**job_json(j, r.checked_at, options), "store": name} for j in jobs]
             body["store"] = name
@@ -199,13 +192,13 @@ def _check_many(
     line = f"SCHEDTUI {status.name} - {safe_text(summary)}"  # always one line
     if perfdata:
         perf = " ".join(
-            safe_text(replace_label(p, _store_name(r))) for r in reports for c in r.components for p in c.perfdata
+            safe_text(replace_label(p, r.target.table_label)) for r in reports for c in r.components for p in c.perfdata
         )
         if perf:
             line += f" | {perf}"
     if detailed:
         for r in reports:
-            print(f"[{safe_text(_store_name(r))}] {r.status.name}")
+            print(f"[{safe_text(r.target.table_label)}] {r.status.name}")
             print(render_report(r, detailed=True, unicode=use_unicode(), color=use_color()))
     print(line)
     return int(status)

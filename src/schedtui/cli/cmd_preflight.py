@@ -14,8 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from schedtui.cli.common import JsonOpt, SchemaOpt, TableOpt, UrlOpt, error_line, print_json, target_from
-from schedtui.cli.safe_text import clean
 from schedtui.core.errors import SchedtuiError
+from schedtui.core.text import safe_text
 
 AppRootOpt = Annotated[
     list[Path],
@@ -66,7 +66,7 @@ def preflight(
         raise typer.Exit(EXIT_CANNOT_RUN)
     for root in roots:
         if not root.is_dir():
-            error_line(f"--app-root {clean(root)} is not a folder")
+            error_line(f"--app-root {safe_text(root, 200)} is not a folder")
             raise typer.Exit(EXIT_CANNOT_RUN)
     try:
         target = target_from(url, table, schema)
@@ -108,15 +108,15 @@ def _as_json(report: Any, source: str) -> dict[str, Any]:
 
 def _print_text(report: Any, source: str, all_jobs: bool) -> None:
     roots = ", ".join(str(p) for p in report.roots)
-    typer.echo(f"preflight of {len(report.jobs)} job(s) in {clean(source)} against {clean(roots)}")
+    typer.echo(f"preflight of {len(report.jobs)} job(s) in {safe_text(source, 200)} against {safe_text(roots, 200)}")
     shown = [j for j in report.jobs if all_jobs or j.verdict != "ok"]
     shown.sort(key=lambda j: ({"lost": 0, "unknown": 1, "ok": 2}[j.verdict], j.id))
-    width = min(40, max((len(clean(j.id, 40)) for j in shown), default=2))
+    width = min(40, max((len(safe_text(j.id, 40)) for j in shown), default=2))
     for j in shown:
         reason = j.reason or "restorable"
-        typer.echo(f"{_WORD[j.verdict]:<8} {clean(j.id, 40):<{width}}  {clean(reason, 300)}")
+        typer.echo(f"{_WORD[j.verdict]:<8} {safe_text(j.id, 40):<{width}}  {safe_text(reason, 300)}")
         for p in j.problems[1:3]:
-            typer.echo(f"{'':<8} {'':<{width}}  also: {clean(p.reason, 300)}")
+            typer.echo(f"{'':<8} {'':<{width}}  also: {safe_text(p.reason, 300)}")
     lost, unknown, ok = report.count("lost"), report.count("unknown"), report.count("ok")
     if lost:
         verdict = f"{lost} job(s) would be DELETED by APScheduler on start"

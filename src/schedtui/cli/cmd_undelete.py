@@ -30,9 +30,9 @@ from schedtui.cli.common import (
     print_json,
     target_from,
 )
-from schedtui.cli.safe_text import clean
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import JobInfo, Target
+from schedtui.core.text import safe_text
 
 DirOpt = Annotated[
     Path | None,
@@ -138,18 +138,18 @@ def _diff_json(result: Any) -> dict[str, Any]:
 
 
 def _diff_text(result: Any) -> None:
-    typer.echo(f"diff {clean(result.old_label)} -> {clean(result.new_label)}")
+    typer.echo(f"diff {safe_text(result.old_label, 200)} -> {safe_text(result.new_label, 200)}")
     for c in result.changes:
         job = c.new or c.old
-        head = f"{c.kind:<8} {clean(c.job_id, 60)}"
+        head = f"{c.kind:<8} {safe_text(c.job_id, 60)}"
         if c.kind != "changed":
             typer.echo(
-                f"{head}  {clean(job.func or '?', 80)}  {clean(_trigger(job), 80)}  next {_when(job.next_run_time)}"
+                f"{head}  {safe_text(job.func or '?', 80)}  {safe_text(_trigger(job), 80)}  next {_when(job.next_run_time)}"
             )
             continue
         typer.echo(head)
         for f in c.fields:
-            typer.echo(f"           {f.field}: {clean(f.old, 100)} -> {clean(f.new, 100)}")
+            typer.echo(f"           {f.field}: {safe_text(f.old, 100)} -> {safe_text(f.new, 100)}")
     typer.echo(
         f"{len(result.of('removed'))} removed, {len(result.of('added'))} added, "
         f"{len(result.of('changed'))} changed, {result.unchanged} unchanged"
@@ -230,7 +230,7 @@ def restore_jobs(
         )
     else:
         for o in outcomes:
-            typer.echo(f"{o.status:<9} {clean(o.job_id, 60)}  {clean(o.message, 300)}")
+            typer.echo(f"{o.status:<9} {safe_text(o.job_id, 60)}  {safe_text(o.message, 300)}")
     if any(o.status == "conflict" for o in outcomes):
         raise typer.Exit(EXIT_CONFLICT)
     if not all(o.ok for o in outcomes) or plan.skipped:
@@ -264,18 +264,18 @@ def _show_plan(plan: Any, target: Target, as_json: bool) -> None:
         )
         return
     typer.echo(
-        f"Restore {len(plan.items)} job(s) from {clean(plan.source)} into {clean(target.safe_url)}, byte for byte:"
+        f"Restore {len(plan.items)} job(s) from {safe_text(plan.source, 200)} into {safe_text(target.safe_url, 200)}, byte for byte:"
     )
     for i in plan.items:
         info = i.info
         nrt = datetime.fromtimestamp(i.next_run_time, UTC) if i.next_run_time is not None else None
         func = info.func or (f"undecodable: {info.finding.code}" if info.finding else "?")
         typer.echo(
-            f"  {clean(i.job_id, 60)}  {clean(func, 80)}  {clean(_trigger(info), 60)}  next {_when(nrt)}  "
+            f"  {safe_text(i.job_id, 60)}  {safe_text(func, 80)}  {safe_text(_trigger(info), 60)}  next {_when(nrt)}  "
             f"({len(i.job_state)} bytes, sha256 {i.sha256[:12]})"
         )
     for s in plan.skipped:
-        typer.echo(f"  skipped {clean(s.job_id, 60)}: {clean(s.reason, 200)}")
+        typer.echo(f"  skipped {safe_text(s.job_id, 60)}: {safe_text(s.reason, 200)}")
 
 
 def _waited(target: Target, outcome: Any, wait: float) -> Any:

@@ -28,14 +28,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from schedtui.core import tables as T
+from schedtui.core.txn import write_txn
 
 logger = logging.getLogger("schedtui.companion.commands")
 
@@ -47,25 +47,6 @@ MAX_RESULT = 500
 STALE_CLAIM = 120.0
 #: PostgreSQL advisory lock key serializing claims ("schedtui" in ASCII, truncated).
 _LOCK_KEY = 0x7363686564747569
-
-
-@contextmanager
-def _write_txn(engine: Any) -> Iterator[Any]:
-    """A write transaction; on SQLite ``BEGIN IMMEDIATE`` (the write lock from the start,
-    so a read-then-update cannot be overtaken by another writer)."""
-    if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
-            yield conn
-        return
-    with engine.connect() as raw:
-        conn = raw.execution_options(isolation_level="AUTOCOMMIT")
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.exec_driver_sql("ROLLBACK")
-            raise
-        conn.exec_driver_sql("COMMIT")
 
 
 class CommandApplier:
@@ -145,8 +126,8 @@ class CommandApplier:
             sa.and_(c.c.applied_by.is_(None), c.c.deadline_at < now),
             c.c.deadline_at < now - STALE_CLAIM,
         )
-        with _write_txn(self.engine) as conn:
-            return conn.execute(
+        with write_txn(self.engine) as conn:
+            expired: int = conn.execute(
                 sa.update(c)
                 .where(c.c.status == "pending", late)
                 .values(
@@ -156,6 +137,7 @@ class CommandApplier:
                     result="not applied before its deadline",
                 )
             ).rowcount
+            return expired
 
     def _claim_batch(self, limit: int) -> list[tuple[int, str, str, str | None]]:
         """Take up to ``limit`` pending commands in one transaction, serialized with every
@@ -177,7 +159,7 @@ class CommandApplier:
             sa.or_(c.c.deadline_at.is_(None), c.c.deadline_at >= now),
             ~held_elsewhere,
         ]
-        with _write_txn(self.engine) as conn:
+        with write_txn(self.engine) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
             rows = conn.execute(
@@ -189,12 +171,12 @@ class CommandApplier:
             if not ids:
                 return []
             conn.execute(sa.update(c).where(c.c.id.in_(ids), *claimable).values(applied_by=self.scheduler_id))
-            rows = conn.execute(
+            claimed = conn.execute(
                 sa.select(c.c.id, c.c.job_id, c.c.action, c.c.params)
                 .where(c.c.id.in_(ids), c.c.applied_by == self.scheduler_id, c.c.status == "pending")
                 .order_by(c.c.id)
             ).all()
-        return [(r.id, r.job_id, r.action, r.params) for r in rows]
+        return [(r.id, r.job_id, r.action, r.params) for r in claimed]
 
     def _mine(self, params: str | None) -> bool:
         if not params or not self.jobs_table:
@@ -207,7 +189,7 @@ class CommandApplier:
 
     def _finish(self, outcomes: list[tuple[int, str, str, float]]) -> None:
         c = self.tables.commands
-        with _write_txn(self.engine) as conn:
+        with write_txn(self.engine) as conn:
             for cmd_id, status, result, at in outcomes:
                 conn.execute(
                     sa.update(c)
@@ -241,7 +223,8 @@ class CommandApplier:
 
         with self.scheduler._jobstores_lock:
             try:
-                return self.scheduler._lookup_job(job_id, self.jobstore)
+                found: tuple[Any, str] = self.scheduler._lookup_job(job_id, self.jobstore)
+                return found
             except JobLookupError:
                 return None
 

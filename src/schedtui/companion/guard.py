@@ -243,7 +243,7 @@ def _failure(job_state: bytes, exc: BaseException) -> _Failure:
 
 def _sql_stores(scheduler_or_store: Any) -> list[Any]:
     try:
-        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     except ImportError:  # pragma: no cover - SQLAlchemy missing
         return []
     if isinstance(scheduler_or_store, SQLAlchemyJobStore):

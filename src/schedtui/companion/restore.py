@@ -24,7 +24,7 @@ from schedtui.core import tables as T
 
 
 def _store_for(applier: Any, jobs_table: str | None) -> tuple[Any, str] | None:
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
     stores = getattr(applier.scheduler, "_jobstores", {}) or {}
     for alias, store in stores.items():

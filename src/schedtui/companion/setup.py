@@ -83,7 +83,7 @@ def create_scheduler(
         try:
             from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         except ImportError:  # SQLAlchemy not installed: the seed's fallback
-            SQLAlchemyJobStore = None  # type: ignore[assignment,misc]
+            SQLAlchemyJobStore = None
         if SQLAlchemyJobStore is not None:
             engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
             jobstores["default"] = SQLAlchemyJobStore(engine=engine, tablename=tablename, tableschema=schema)

@@ -45,7 +45,7 @@ def folder() -> Path:
     return Path(base) / "schedtui"
 
 
-def _header() -> tuple:
+def _header() -> tuple[Any, ...]:
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for name in (
@@ -132,7 +132,7 @@ class DecodeCache:
             return {}
         if header != self._header or type(entries) is not dict:
             return {}
-        return entries  # type: ignore[no-any-return]
+        return entries
 
     def get(self, key: bytes) -> bytes | None:
         data = self._old.get(key)

@@ -205,7 +205,7 @@ class _Worker:
         #: Whether it ever started a row (a worker that dies before is not a row's fault).
         self.progressed = False
 
-    def send(self, rows: list[tuple], indices: list[int], cpu: float) -> None:
+    def send(self, rows: list[tuple[Any, ...]], indices: list[int], cpu: float) -> None:
         self.pending = list(indices)
         self.batch_sent = time.monotonic()
         msg = marshal.dumps((cpu, rows), 4)
@@ -252,7 +252,7 @@ class _Worker:
         current, since = _SLOT.unpack_from(self.slot, 0)
         if current == _DONE:
             return bool(self.pending) and now - self.batch_sent > START_LIMIT
-        return now - since > ROW_LIMIT
+        return bool(now - since > ROW_LIMIT)
 
     def kill(self) -> None:
         with contextlib.suppress(Exception):
@@ -470,7 +470,7 @@ class Sandbox:
         todo.extend(reversed(rest))
 
 
-def _plain(row: Sequence[Any]) -> tuple:
+def _plain(row: Sequence[Any]) -> tuple[Any, ...]:
     """A row as marshal can carry it (values it cannot: their text, for the finding)."""
     jid, nrt, state = row[0], row[1], row[2]
     if type(jid) is not str:

@@ -41,9 +41,9 @@ import pickletools
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from schedtui.core import _unpickle, tzshim
@@ -206,7 +206,7 @@ def _study(segment: bytes) -> int | None:
     return defined - BASE
 
 
-def _opcodes(segment: bytes) -> list | None:
+def _opcodes(segment: bytes) -> list[tuple[pickletools.OpcodeInfo, Any, int | None]] | None:
     """The opcodes of a fragment that ends exactly on an opcode boundary, else None."""
     out = []
     with warnings.catch_warnings():
@@ -231,9 +231,12 @@ def _immutable(obj: object, depth: int = 0) -> bool:
     """Whether sharing ``obj`` between rows can never let one row change another."""
     t = type(obj)
     if t in _SCALARS:
-        return (t is not datetime and t is not time) or obj.tzinfo is None or _immutable(obj.tzinfo, depth + 1)  # type: ignore[union-attr]
+        if t is not datetime and t is not time:
+            return True
+        zone = cast("datetime | time", obj).tzinfo
+        return zone is None or _immutable(zone, depth + 1)
     if t is tuple or t is frozenset:
-        return depth < 8 and all(_immutable(x, depth + 1) for x in obj)  # type: ignore[attr-defined]
+        return depth < 8 and all(_immutable(x, depth + 1) for x in cast("Iterable[object]", obj))
     if isinstance(obj, type):  # placeholder classes (frozen metaclass) and datetime types
         return isinstance(obj, _unpickle._PlaceholderMeta) or obj in _SCALARS
     if isinstance(obj, tzinfo):  # ZoneInfo (no __dict__), PytzZone (frozen), timezone
@@ -251,13 +254,18 @@ class _Poison:
 class _Template(pickle.Unpickler):
     """Builds an entry's memo (objects handed over as persistent ids, once per entry)."""
 
+    objects: list[object] | None
+
     def persistent_load(self, pid: object) -> object:
-        return self.objects[pid]  # type: ignore[attr-defined,index]
+        assert self.objects is not None and type(pid) is int
+        return self.objects[pid]
 
 
 class _FastUnpickler(_unpickle.SafeUnpickler):
     """``SafeUnpickler`` whose one persistent id (pushed by our own opcodes, before any byte
     of the row) swaps in the entry's memo and returns the poison."""
+
+    pending: tuple[_Poison, Any] | None
 
     def persistent_load(self, pid: object) -> object:
         pending = self.pending
@@ -365,7 +373,7 @@ class SegmentCache:
         return obj, None
 
     # -- hit ---------------------------------------------------------------------------
-    def _fast(self, data: bytes, end: int, entry: _Entry, id_op: bytes, func_op: bytes) -> dict | None:
+    def _fast(self, data: bytes, end: int, entry: _Entry, id_op: bytes, func_op: bytes) -> dict[str, object] | None:
         if _unpickle.extensions_registered():
             return None  # EXT opcodes could reach the registry: the full path scans for them
         suffix = data[end:]
@@ -381,6 +389,7 @@ class SegmentCache:
         payload = b"".join((b"\x80\x05\x95", len(body).to_bytes(8, "little"), body, _END_MARK))
         stream = io.BytesIO(payload)
         poison = _Poison()
+        unpickler: _FastUnpickler | None = None
         try:
             unpickler = _FastUnpickler(stream)
             unpickler.pending = (poison, entry.memo)

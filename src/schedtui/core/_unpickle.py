@@ -27,8 +27,8 @@ import os
 import pickle
 import pickletools
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 from schedtui.core import gcpause, tzshim
 
@@ -51,6 +51,9 @@ class UnpickleError(Exception):
 class _PlaceholderMeta(type):
     """Metaclass of placeholder classes: class attributes can never be changed."""
 
+    ph_module: str
+    ph_qualname: str
+
     def __setattr__(cls, key: str, value: object) -> None:
         raise UnpickleError("forbidden-build", "BUILD on a class is not allowed")
 
@@ -58,7 +61,7 @@ class _PlaceholderMeta(type):
         raise UnpickleError("forbidden-build", "deleting class attributes is not allowed")
 
     def __call__(cls, *args: object, **kwargs: object) -> Placeholder:  # REDUCE, INST, OBJ
-        obj = cls.__new__(cls, *args, **kwargs)
+        obj = cast("Callable[..., Placeholder]", cls.__new__)(cls, *args, **kwargs)
         obj.ph_how = "call"
         return obj
 
@@ -74,6 +77,12 @@ class Placeholder(metaclass=_PlaceholderMeta):
     """
 
     __slots__ = ("ph_args", "ph_kwargs", "ph_state", "ph_items", "ph_how", "__weakref__")
+    ph_args: tuple[object, ...]
+    ph_kwargs: dict[str, object]
+    ph_state: object
+    ph_items: list[object] | None
+    #: ``"new"`` (NEWOBJ) or ``"call"`` (REDUCE, INST, OBJ)
+    ph_how: str
     ph_module = "?"
     ph_qualname = "?"
 
@@ -101,10 +110,10 @@ class Placeholder(metaclass=_PlaceholderMeta):
     def __setitem__(self, key: object, value: object) -> None:
         self._items().append((key, value))
 
-    def _items(self) -> list:
+    def _items(self) -> list[object]:
         if self.ph_items is None:
             self.ph_items = []
-        return self.ph_items  # type: ignore[return-value]
+        return self.ph_items
 
     @classmethod
     def ph_name(cls) -> str:
@@ -145,7 +154,7 @@ def placeholder_class(module: str, qualname: str) -> type:
     key = (module, qualname)
     cls = _CLASSES.get(key)
     if cls is None:
-        ns = {"ph_module": module, "ph_qualname": qualname, "__module__": "schedtui.placeholders"}
+        ns: dict[str, object] = {"ph_module": module, "ph_qualname": qualname, "__module__": "schedtui.placeholders"}
         if key in APSCHEDULER_CLASSES:
             cls = _ApsPlaceholderMeta(qualname, (ApsPlaceholder,), ns)
         else:
@@ -231,14 +240,14 @@ class _CodecsEncode(_Shape):
         raise UnpickleError("bad-shape", "_codecs.encode is only allowed as encode(str, 'latin1')")
 
 
-def _plain_items(items: object) -> list:
+def _plain_items(items: object) -> list[object]:
     if type(items) is not list and type(items) is not tuple:
         raise UnpickleError("bad-shape", "set/frozenset take a list")
-    for item in items:  # type: ignore[union-attr]
+    for item in items:
         # Only flat hashables: nested tuples could make hashing exponential.
         if type(item) not in _FLAT_HASHABLE and not isinstance(item, (Placeholder, ApsPlaceholder)):
             raise UnpickleError("bad-shape", f"set member of type {type(item).__name__} not allowed")
-    return list(items)  # type: ignore[arg-type]
+    return list(items)
 
 
 _FLAT_HASHABLE = {str, bytes, int, float, bool, type(None), _dt.datetime, _dt.date, _dt.time, _dt.timedelta}
@@ -286,6 +295,8 @@ class _Fn(_Shape):
     """A tzshim stand-in function behind a shape check."""
 
     __slots__ = ("fn", "_label")
+    fn: Callable[..., object]
+    _label: str
 
     def __init__(self, label: str, fn: Any) -> None:
         object.__setattr__(self, "fn", fn)

@@ -29,7 +29,7 @@ class WireError(ValueError):
 # --------------------------------------------------------------------------- encode (worker)
 
 
-def _zone(tz: tzinfo | None) -> tuple | None:
+def _zone(tz: tzinfo | None) -> tuple[Any, ...] | None:
     if tz is None:
         return None
     if tz is UTC:
@@ -45,13 +45,13 @@ def _zone(tz: tzinfo | None) -> tuple | None:
     raise WireError(f"unexpected zone {type(tz).__name__}")
 
 
-def _dt(dt: datetime | None) -> tuple | None:
+def _dt(dt: datetime | None) -> tuple[Any, ...] | None:
     if dt is None:
         return None
     return (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.microsecond, dt.fold, _zone(dt.tzinfo))
 
 
-def _spec(s: TriggerSpec | None) -> tuple | None:
+def _spec(s: TriggerSpec | None) -> tuple[Any, ...] | None:
     if s is None:
         return None
     iv = s.interval
@@ -72,11 +72,11 @@ def _spec(s: TriggerSpec | None) -> tuple | None:
     )
 
 
-def _finding(f: DecodeFinding | None) -> tuple | None:
+def _finding(f: DecodeFinding | None) -> tuple[Any, ...] | None:
     return None if f is None else (f.code, f.message)
 
 
-def encode(fields: tuple) -> bytes:
+def encode(fields: tuple[Any, ...]) -> bytes:
     """``JobInfo`` fields (``decoder._safe_fields``' tuple) as marshal bytes."""
     (
         jid,
@@ -122,7 +122,7 @@ def _opt_int(value: Any) -> int | None:
     return None if value is None else _is(value, int)
 
 
-def _tuple(value: Any, n: int | None = None) -> tuple:
+def _tuple(value: Any, n: int | None = None) -> tuple[Any, ...]:
     _is(value, tuple)
     if n is not None and len(value) != n:
         raise WireError("wrong length")
@@ -130,7 +130,7 @@ def _tuple(value: Any, n: int | None = None) -> tuple:
 
 
 #: Zones by their full wire tuple (which defines them exactly).
-_ZONES: dict[tuple, tzinfo] = {}
+_ZONES: dict[tuple[Any, ...], tzinfo] = {}
 
 
 def _to_zone(v: Any) -> tzinfo | None:
@@ -168,14 +168,14 @@ def _to_dt(v: Any) -> datetime | None:
     return datetime(v[0], v[1], v[2], v[3], v[4], v[5], v[6], _to_zone(v[8]), fold=v[7])
 
 
-def _strs(v: Any) -> tuple:
+def _strs(v: Any) -> tuple[Any, ...]:
     """``v`` itself if it is a tuple of ``str``."""
     if type(v) is not tuple:
         raise WireError("not a tuple")
     for x in v:
         if type(x) is not str:
             raise WireError("not a string")
-    return v  # type: ignore[no-any-return]
+    return v
 
 
 def _to_pairs(v: Any) -> tuple[tuple[str, str], ...] | None:
@@ -187,7 +187,7 @@ def _to_pairs(v: Any) -> tuple[tuple[str, str], ...] | None:
     for p in v:
         if type(p) is not tuple or len(p) != 2 or type(p[0]) is not str or type(p[1]) is not str:
             raise WireError("cron field is not a pair of strings")
-    return v  # type: ignore[no-any-return]
+    return v
 
 
 def _to_ints(v: Any, n: int) -> Any:
@@ -225,7 +225,7 @@ def _to_spec(v: Any, depth: int = 0) -> TriggerSpec | None:
     _cal(spec, _to_ints(cal, 4))
     _calt(spec, _to_ints(cal_time, 3))
     _kids(spec, () if children == () else tuple(_to_spec(c, depth + 1) for c in _tuple(children)))
-    return spec  # type: ignore[no-any-return]
+    return spec
 
 
 _SPEC_FIELDS = tuple(f.name for f in fields(TriggerSpec))

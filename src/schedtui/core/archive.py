@@ -14,8 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from schedtui.core import tables as T
+from schedtui.core.clock import from_epoch
 from schedtui.core.health import CheckContext, Component, Line, Perf, Status
 from schedtui.core.heartbeat import connection
+from schedtui.core.text import safe_text
 
 NAME = "archive"
 
@@ -52,13 +54,9 @@ class ArchiveEvent:
 
 
 def _printable(text: str, limit: int = 160) -> str:
-    """One line of stored text, control characters replaced (it reaches terminals)."""
+    """The first line of stored text, through the one sanitizer (it reaches terminals)."""
     lines = text.splitlines()
-    return "".join(ch if ch.isprintable() else "?" for ch in (lines[0] if lines else "")[:limit])
-
-
-def _dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+    return safe_text(lines[0] if lines else "", limit)
 
 
 def _table_matches(value: str | None, table: str, schema: str | None) -> bool:
@@ -90,12 +88,12 @@ def read_archived(
                 archive_id=int(r.id),
                 job_id=str(r.job_id),
                 jobs_table=r.jobs_table,
-                next_run_time=_dt(r.next_run_time),
-                archived_at=_dt(r.archived_at) or datetime.fromtimestamp(0, UTC),
+                next_run_time=from_epoch(r.next_run_time),
+                archived_at=from_epoch(r.archived_at) or datetime.fromtimestamp(0, UTC),
                 error_type=r.error_type,
                 error=r.error,
                 archived_by=r.archived_by,
-                restored_at=_dt(r.restored_at),
+                restored_at=from_epoch(r.restored_at),
                 restored_by=r.restored_by,
                 state_size=int(r.size or 0),
             )

@@ -70,7 +70,7 @@ def judge_store(snapshot: StoreSnapshot, now: datetime, options: CheckOptions) -
         summary=f"{snapshot.dialect} reachable ({snapshot.latency_ms:.1f} ms to read {len(jobs)} rows)",
         lines=(
             Line(f"URL: {snapshot.target.safe_url}"),
-            Line(f"Table: {_table_name(snapshot.target)}"),
+            Line(f"Table: {snapshot.target.table_label}"),
         ),
         perfdata=(Perf("read_ms", round(snapshot.latency_ms, 1), "ms"),),
         data={
@@ -104,10 +104,6 @@ def judge_store(snapshot: StoreSnapshot, now: datetime, options: CheckOptions) -
         },
     )
     return [database, jobstore, judge_jobs(jobs, now, options)]
-
-
-def _table_name(target: Target) -> str:
-    return f"{target.schema}.{target.table}" if target.schema else target.table
 
 
 _LIST_LIMIT = 20

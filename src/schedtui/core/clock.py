@@ -13,6 +13,11 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def from_epoch(ts: float | None) -> datetime | None:
+    """A stored epoch-seconds time as an aware UTC datetime (None stays None)."""
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
 class FixedClock:
     """A clock that stands still until told to move (for tests and snapshots)."""
 

@@ -38,6 +38,7 @@ from schedtui.core import tables as T
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import JobInfo, Target
+from schedtui.core.txn import write_txn
 
 Action = Literal["pause", "resume", "run_now", "remove"]
 Mode = Literal["companion", "direct"]
@@ -147,10 +148,6 @@ def _jobs(target: Target) -> sa.Table:
     return jobs_table(target)
 
 
-def _table_name(target: Target) -> str:
-    return f"{target.schema}.{target.table}" if target.schema else target.table
-
-
 # --------------------------------------------------------------------------- availability
 
 
@@ -160,7 +157,7 @@ def fresh_companions(engine: Engine, target: Target, now: datetime) -> list[Any]
     from schedtui.core.heartbeat import read_heartbeats
 
     beats = read_heartbeats(engine, target.schema)
-    wanted = {_table_name(target), target.table}
+    wanted = {target.table_label, target.table}
     return [
         hb
         for hb in beats
@@ -280,13 +277,13 @@ def _submit_command(
     ts = now.timestamp()
     with engine.begin() as conn:
         if not _job_exists(conn, target, job_id):
-            return ControlResult(job_id, action, "companion", "failed", f"no job {job_id!r} in {_table_name(target)}")
+            return ControlResult(job_id, action, "companion", "failed", f"no job {job_id!r} in {target.table_label}")
         # inserted_primary_key, not RETURNING: MySQL has no INSERT ... RETURNING
         inserted = conn.execute(
             sa.insert(c).values(
                 job_id=job_id,
                 action=action,
-                params=json.dumps({"jobs_table": _table_name(target)}),
+                params=json.dumps({"jobs_table": target.table_label}),
                 requested_by=user,
                 requested_host=host,
                 requested_at=ts,
@@ -358,9 +355,10 @@ def _overdue(row: Any, now: float) -> bool:
     """Unclaimed past its deadline, or claimed by an applier that died long ago."""
     if row.status != "pending" or row.deadline_at is None:
         return False
+    deadline: float = row.deadline_at
     if row.applied_by is None:
-        return row.deadline_at < now
-    return row.deadline_at < now - STALE_CLAIM
+        return deadline < now
+    return deadline < now - STALE_CLAIM
 
 
 def _command_result(row: Any) -> ControlResult:
@@ -373,7 +371,7 @@ def _command_result(row: Any) -> ControlResult:
         msg = f"{word} failed: {row.result or 'unknown error'} (by {row.applied_by})"
     else:
         msg = f"{word}: {row.result or 'expired'}"
-    status = row.status if row.status in ("pending", "applied", "failed", "expired") else "failed"
+    status: Status = row.status if row.status in ("pending", "applied", "failed", "expired") else "failed"
     return ControlResult(row.job_id, row.action, "companion", status, msg, int(row.id))
 
 
@@ -541,21 +539,8 @@ class DirectWriter:
         return self._write(stmt)
 
     def _write(self, stmt: Any) -> int:
-        if not self.sqlite:
-            with self.engine.begin() as conn:
-                return conn.execute(stmt).rowcount
-        # SQLite: take the write lock up front (BEGIN IMMEDIATE) so a busy database waits
-        # (busy_timeout) instead of failing half-way through a deferred transaction.
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                n = conn.execute(stmt).rowcount
-            except BaseException:
-                conn.exec_driver_sql("ROLLBACK")
-                raise
-            conn.exec_driver_sql("COMMIT")
-            return n
+        with write_txn(self.engine) as conn:
+            return conn.execute(stmt).rowcount
 
     # ----- actions
     def apply(self, job_id: str, action: Literal["pause", "resume"]) -> ControlResult:
@@ -569,7 +554,7 @@ class DirectWriter:
         for _attempt in range(3):
             row = self.read(job_id)
             if row is None:
-                return res("failed", f"no job {job_id!r} in {_table_name(self.target)}")
+                return res("failed", f"no job {job_id!r} in {self.target.table_label}")
             info = _decode(row)
             if info.finding is not None:
                 return res("refused", f"the row could not be decoded safely ({info.finding.message}); not edited")
@@ -681,7 +666,7 @@ class DirectWriter:
         for _attempt in range(3):
             row = self.read(job_id)
             if row is None:
-                return res("failed", f"no job {job_id!r} in {_table_name(self.target)}")
+                return res("failed", f"no job {job_id!r} in {self.target.table_label}")
             if row.next_run_time is not None and row.next_run_time <= self.clock().timestamp() + self.margin:
                 fresh = self._wait_not_due(row)
                 if fresh != row:

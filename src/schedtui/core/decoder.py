@@ -45,6 +45,16 @@ MISMATCH_TOLERANCE = 1.0
 UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+#: The attributes of an unpickled APScheduler object: untrusted, checked key by key.
+_State = dict[str, object]
+#: ``validate_state``'s values in ``_STATE_KEYS`` order.
+_Validated = tuple[
+    int, str | None, str, TriggerSpec, str | None, tuple[object, ...], dict[object, object], str | None,
+    float | None, bool, int, datetime | None,
+]  # fmt: skip
+#: ``JobInfo``'s sixteen fields in order (``model.job_from_fields``).
+_JobFields = tuple[object, ...]
+
 
 class DecodeError(Exception):
     """A job state that cannot be decoded; ``code`` is stable, ``message`` one sentence."""
@@ -90,7 +100,7 @@ def _load(data: object) -> tuple[object, TriggerSpec | None]:
     if data[0] == 0x80 and len(data) > 1 and data[1] > pickle.HIGHEST_PROTOCOL:
         raise DecodeError("future-version", f"pickle protocol {data[1]} is newer than this Python reads")
     try:
-        return _unpickled(data)  # type: ignore[arg-type]
+        return _unpickled(data)
     except Exception as exc:
         raise _classify(exc) from None
 
@@ -147,12 +157,12 @@ def _tz(value: object, what: str = "timezone") -> tzinfo:
 def _jitter(value: object) -> int | None:
     if value is None:
         return None
-    if type(value) not in (int, float) or not 0 <= value <= 10 * 365 * 86400 or value != value:
+    if not (type(value) is int or type(value) is float) or not 0 <= value <= 10 * 365 * 86400 or value != value:
         raise _bad("jitter")
     return int(value)
 
 
-def _state_of(obj: object, what: str) -> dict:
+def _state_of(obj: object, what: str) -> _State:
     """The attributes of an APScheduler placeholder (filled by BUILD)."""
     try:
         state = obj.__dict__ if isinstance(obj, ApsPlaceholder) else None
@@ -163,7 +173,7 @@ def _state_of(obj: object, what: str) -> dict:
     return state
 
 
-def _version(state: dict, what: str, newest: int) -> None:
+def _version(state: _State, what: str, newest: int) -> None:
     v = state.get("version", 1)
     if type(v) is not int or v < 1:
         raise DecodeError("bad-trigger", f"{what} state has an invalid version")
@@ -204,12 +214,12 @@ def _opt_step(value: object) -> int | None:
     return _int_in(value, 1, 10_000, "step")
 
 
-def _expr_all(st: dict) -> str:
+def _expr_all(st: _State) -> str:
     step = _opt_step(st.get("step"))
     return f"*/{step}" if step else "*"
 
 
-def _expr_range(st: dict) -> str:
+def _expr_range(st: _State) -> str:
     first = _int_in(st.get("first"), 0, 9999, "range start")
     last = st.get("last")
     step = _opt_step(st.get("step"))
@@ -219,7 +229,7 @@ def _expr_range(st: dict) -> str:
     return f"{text}/{step}" if step else text
 
 
-def _expr_month(st: dict) -> str:
+def _expr_month(st: _State) -> str:
     first = _int_in(st.get("first"), 1, 12, "month")
     last = st.get("last")
     if last is not None and last != first:
@@ -227,7 +237,7 @@ def _expr_month(st: dict) -> str:
     return _MONTHS[first - 1]
 
 
-def _expr_weekday(st: dict) -> str:
+def _expr_weekday(st: _State) -> str:
     first = _int_in(st.get("first"), 0, 6, "weekday")
     last = st.get("last")
     if last is not None and last != first:
@@ -235,13 +245,13 @@ def _expr_weekday(st: dict) -> str:
     return _WEEKDAYS[first]
 
 
-def _expr_position(st: dict) -> str:
+def _expr_position(st: _State) -> str:
     opt = _int_in(st.get("option_num"), 0, 5, "weekday position")
     wd = _int_in(st.get("weekday"), 0, 6, "weekday")
     return f"{_POSITIONS[opt]} {_WEEKDAYS[wd]}"
 
 
-def _expr_last(st: dict) -> str:
+def _expr_last(st: _State) -> str:
     return "last"
 
 
@@ -265,7 +275,7 @@ _ALL_EXPR = _unpickle.placeholder_class("apscheduler.triggers.cron.expressions",
 
 
 def _expr_str(expr: object) -> str:
-    render = _EXPR_RENDER.get(type(expr))  # type: ignore[call-overload]
+    render = _EXPR_RENDER.get(type(expr))
     if render is None:
         raise DecodeError("bad-trigger", "cron expression has an unexpected class")
     return render(expr.__dict__)
@@ -286,7 +296,7 @@ def _validate_field(name: str, text: str) -> None:
         _VALID_FIELDS[key] = True
 
 
-def _cron(state: dict) -> TriggerSpec:
+def _cron(state: _State) -> TriggerSpec:
     _version(state, "CronTrigger", 2)
     tz = _tz(state.get("timezone"))
     fields = state.get("fields")
@@ -335,7 +345,7 @@ def _cron(state: dict) -> TriggerSpec:
 # --------------------------------------------------------------------------- other triggers
 
 
-def _interval(state: dict) -> TriggerSpec:
+def _interval(state: _State) -> TriggerSpec:
     _version(state, "IntervalTrigger", 2)
     interval = state.get("interval")
     if type(interval) is not timedelta or interval <= timedelta(0):
@@ -352,22 +362,22 @@ def _interval(state: dict) -> TriggerSpec:
     )
 
 
-def _date(state: dict) -> TriggerSpec:
+def _date(state: _State) -> TriggerSpec:
     _version(state, "DateTrigger", 1)
     run_date = _aware(state.get("run_date"), "run_date", optional=False)
     return TriggerSpec(kind="date", run_date=run_date)
 
 
-def _calendar(state: dict) -> TriggerSpec:
+def _calendar(state: _State) -> TriggerSpec:
     _version(state, "CalendarIntervalTrigger", 1)
     interval = state.get("interval")
-    if type(interval) not in (list, tuple) or len(interval) != 4:
+    if not (type(interval) is list or type(interval) is tuple) or len(interval) != 4:
         raise DecodeError("bad-trigger", "calendar interval must be [years, months, weeks, days]")
     parts = tuple(_int_in(v, 0, 10_000, "calendar interval") for v in interval)
     if not any(parts):
         raise DecodeError("bad-trigger", "calendar interval is zero")
     t = state.get("time")
-    if type(t) not in (list, tuple) or len(t) != 3:
+    if not (type(t) is list or type(t) is tuple) or len(t) != 3:
         raise DecodeError("bad-trigger", "calendar time must be (hour, minute, second)")
     hms = (_int_in(t[0], 0, 23, "hour"), _int_in(t[1], 0, 59, "minute"), _int_in(t[2], 0, 59, "second"))
     tz = _tz(state.get("timezone"))
@@ -385,7 +395,7 @@ def _calendar(state: dict) -> TriggerSpec:
     )
 
 
-def _combining(kind: str, state: dict, depth: int) -> TriggerSpec:
+def _combining(kind: str, state: _State, depth: int) -> TriggerSpec:
     _version(state, "AndTrigger" if kind == "and" else "OrTrigger", 1)
     triggers = state.get("triggers")
     if type(triggers) is not list or not 1 <= len(triggers) <= 32:
@@ -417,7 +427,7 @@ _TRIGGER_CLASS_KINDS = {
 _REF_KINDS = {name.rpartition(".")[0] + ":" + name.rpartition(".")[2]: kind for name, kind in _TRIGGER_KINDS.items()}
 
 
-def _from_state(kind: str, state: dict, depth: int) -> TriggerSpec:
+def _from_state(kind: str, state: _State, depth: int) -> TriggerSpec:
     if depth > MAX_TRIGGER_DEPTH:
         raise DecodeError("bad-trigger", "and/or triggers are nested too deeply")
     if kind == "cron":
@@ -481,7 +491,7 @@ def validate_state(obj: object, spec: TriggerSpec | None = None) -> dict[str, An
     return dict(zip(_STATE_KEYS, _validated(obj, spec), strict=True))
 
 
-def _validated(obj: object, spec: TriggerSpec | None) -> tuple:
+def _validated(obj: object, spec: TriggerSpec | None) -> _Validated:
     """``validate_state`` as a tuple in ``_STATE_KEYS`` order."""
     if type(obj) is not dict:
         raise DecodeError("bad-shape", f"job state is a {type(obj).__name__}, not a dict")
@@ -540,7 +550,7 @@ def _decode_state(data: object) -> dict[str, Any]:
     return dict(zip(_STATE_KEYS, _decode_tuple(data), strict=True))
 
 
-def _decode_tuple(data: object) -> tuple:
+def _decode_tuple(data: object) -> _Validated:
     obj, spec = _load(data)
     try:
         return _validated(obj, spec)
@@ -627,12 +637,14 @@ def _size(data: object) -> int:
 # (``model.job_from_fields`` checks the order): decode workers send these tuples back.
 
 
-def _failed(job_id: str, column: datetime | None, size: int, finding: DecodeFinding, protocol: int | None) -> tuple:
+def _failed(
+    job_id: str, column: datetime | None, size: int, finding: DecodeFinding, protocol: int | None
+) -> _JobFields:
     """The fields of a row that could not be decoded."""
     return (job_id, column, size, finding, None, None, None, None, "()", "{}", None, None, None, None, (), protocol)
 
 
-def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> tuple:
+def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> _JobFields:
     column = _column_time(next_run_time)
     size = _size(job_state)
     try:
@@ -683,7 +695,7 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> t
     )
 
 
-def _safe_fields(job_id: object, next_run_time: Any, job_state: Any) -> tuple:
+def _safe_fields(job_id: object, next_run_time: Any, job_state: Any) -> _JobFields:
     jid = job_id if type(job_id) is str else safe_repr(job_id, max_len=191)
     try:
         return _row_fields(jid, next_run_time, job_state)

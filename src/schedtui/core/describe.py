@@ -14,6 +14,7 @@ import math
 import re
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
+from typing import Protocol
 
 from schedtui.core.exact import spec_key
 from schedtui.core.model import CRON_FIELD_NAMES, TriggerSpec
@@ -165,7 +166,16 @@ def _compile_fields(spec: TriggerSpec) -> dict[str, object]:
     return {name: CronTrigger.FIELDS_MAP[name](name, str(exprs.get(name, "*"))) for name in CRON_FIELD_NAMES}
 
 
-def _exprs(field: object) -> list[object]:
+class _Expr(Protocol):
+    """The attributes of APScheduler's cron expressions read here (``AllExpression`` has
+    only ``step``; ranges add ``first`` and ``last``)."""
+
+    step: int | None
+    first: int
+    last: int | None
+
+
+def _exprs(field: object) -> list[_Expr]:
     return list(getattr(field, "expressions", []))
 
 
@@ -273,7 +283,7 @@ def _day_phrase(field: object) -> str | None:
                 numbers.append(f"days {expr.first}\u2013{expr.last}")
             else:
                 numbers.append(f"day {expr.first}")
-        elif _is_range(expr):
+        elif _is_range(expr) and expr.step:
             end = f" to {expr.last}" if expr.last is not None else ""
             numbers.append(f"every {_ordinal(expr.step)} day from day {expr.first}{end}")
         else:

@@ -14,6 +14,7 @@ is shared between rows keys by ``exact_key`` of what it stores instead:
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from schedtui.core.model import TriggerSpec
@@ -29,11 +30,11 @@ def zone_key(tz: tzinfo | None) -> object:
         return ("fixed", tz.utcoffset(None), tz.tzname(None))
     reduce = getattr(type(tz), "__reduce__", None)
     if type(tz).__name__ == "PytzZone" and reduce is not None:
-        return ("pytz", tz.__reduce__()[1])  # type: ignore[index]
+        return ("pytz", tz.__reduce__()[1])
     return ("obj", type(tz), id(tz), tz)  # identity (the tuple keeps the object alive)
 
 
-def datetime_key(dt: datetime) -> tuple:
+def datetime_key(dt: datetime) -> tuple[Any, ...]:
     """Fields, fold and zone of a datetime: equal keys mean the same value in every respect."""
     return (
         dt.year,
@@ -66,7 +67,7 @@ def exact_key(value: object) -> object:
     return ("obj", t, id(value), value)
 
 
-def spec_key(spec: TriggerSpec) -> tuple:
+def spec_key(spec: TriggerSpec) -> tuple[Any, ...]:
     """``exact_key`` of a trigger spec (every field, children recursively)."""
     return (
         spec.kind,

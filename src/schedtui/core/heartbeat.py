@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from schedtui.core import tables as T
+from schedtui.core.clock import from_epoch
 from schedtui.core.describe import compact_duration
 from schedtui.core.health import CheckContext, Component, Line, Perf, Status
 
@@ -30,10 +31,6 @@ def connection(bind: Any) -> Iterator[sa.Connection]:
     else:
         with bind.connect() as conn:
             yield conn
-
-
-def _dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
 def ago(seconds: float) -> str:
@@ -109,8 +106,8 @@ def read_heartbeats(bind: Any, schema: str | None = None) -> tuple[HeartbeatInfo
             name=r.name,
             host=r.host,
             pid=r.pid,
-            started_at=_dt(r.started_at),
-            last_seen=_dt(r.last_seen),
+            started_at=from_epoch(r.started_at),
+            last_seen=from_epoch(r.last_seen),
             interval_s=float(r.interval_s or 5.0),
             state=r.state,
             jobs_table=r.jobs_table,

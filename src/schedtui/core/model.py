@@ -57,7 +57,7 @@ class TriggerSpec:
     #: and/or
     children: tuple[TriggerSpec, ...] = ()
 
-    def __reduce__(self) -> tuple:  # decode workers send specs back to the console process
+    def __reduce__(self) -> tuple[object, ...]:  # decode workers send specs back to the console process
         return (_trigger_spec, tuple(getattr(self, f) for f in _TRIGGER_FIELDS))
 
     def cron_field(self, name: str) -> str:
@@ -80,7 +80,7 @@ class DecodeFinding:
     code: str
     message: str
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[object, ...]:
         return (DecodeFinding, (self.code, self.message))
 
 
@@ -189,6 +189,11 @@ class Target:
         from schedtui.core.urls import mask_url
 
         return mask_url(self.url)
+
+    @property
+    def table_label(self) -> str:
+        """The jobs table as the user names it: ``schema.table``, or ``table`` without a schema."""
+        return f"{self.schema}.{self.table}" if self.schema else self.table
 
 
 @dataclass(frozen=True, slots=True)

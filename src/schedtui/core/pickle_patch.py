@@ -27,9 +27,10 @@ import pickle
 import pickletools
 import struct
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 #: Largest state this module edits (bytes).
@@ -152,7 +153,7 @@ def analyze(state: bytes) -> Layout:
     if not 2 <= protocol <= 5:
         raise _fail("protocol", f"pickle protocol {protocol} is not supported (2 to 5 are)")
 
-    stack: list[Any] = []
+    stack: list[_Occ | _Mark] = []
     memo: dict[int, _Node] = {}
     frames: list[tuple[int, int]] = []
     memo_count = 0  # entries defined so far (next implicit MEMOIZE index)
@@ -163,20 +164,20 @@ def analyze(state: bytes) -> Layout:
     def pop() -> _Occ:
         if not stack or isinstance(stack[-1], _Mark):
             raise _fail("bad-shape", "stack underflow in job_state")
-        return stack.pop()
+        return cast("_Occ", stack.pop())
 
     def pop_mark() -> tuple[_Mark, list[_Occ]]:
         items: list[_Occ] = []
         while stack and not isinstance(stack[-1], _Mark):
-            items.append(stack.pop())
+            items.append(cast("_Occ", stack.pop()))
         if not stack:
             raise _fail("bad-shape", "missing MARK in job_state")
-        mark = stack.pop()
+        mark = cast("_Mark", stack.pop())
         items.reverse()
         return mark, items
 
     try:
-        for count, (op, arg, pos) in enumerate(pickletools.genops(io.BytesIO(data))):
+        for count, (op, arg, pos) in enumerate(_genops(data)):
             if count > MAX_OPS:
                 raise _fail("too-large", "job_state has too many opcodes")
             name = op.name
@@ -207,9 +208,13 @@ def analyze(state: bytes) -> Layout:
                 module, _, qual = str(arg).partition(" ")
                 stack.append(_Occ(_Node("global", (module, qual)), pos, end))
             elif name == "STACK_GLOBAL":
-                qual, module = pop(), pop()
-                value = (module.node.value, qual.node.value) if module.node.kind == qual.node.kind == "str" else None
-                stack.append(_Occ(_Node("global" if value else "other", value), module.start, end))
+                qual_occ, module_occ = pop(), pop()
+                value = (
+                    (module_occ.node.value, qual_occ.node.value)
+                    if module_occ.node.kind == qual_occ.node.kind == "str"
+                    else None
+                )
+                stack.append(_Occ(_Node("global" if value else "other", value), module_occ.start, end))
             elif name == "REDUCE":
                 args, func = pop(), pop()
                 stack.append(_Occ(_Node("reduce", items=[func, args]), func.start, end))
@@ -322,7 +327,16 @@ def _arg_len(data: bytes, pos: int, op: pickletools.OpcodeInfo) -> int:
     return data.index(b"\n", first + 1) - pos
 
 
-def _generic(op: pickletools.OpcodeInfo, stack: list[Any], pos: int, end: int, pop: Any, pop_mark: Any) -> None:
+def _genops(data: bytes) -> Iterator[tuple[pickletools.OpcodeInfo, Any, int]]:
+    """``pickletools.genops`` over bytes (every position is known)."""
+    for op, arg, pos in pickletools.genops(io.BytesIO(data)):
+        assert pos is not None
+        yield op, arg, pos
+
+
+def _generic(
+    op: pickletools.OpcodeInfo, stack: list[_Occ | _Mark], pos: int, end: int, pop: Any, pop_mark: Any
+) -> None:
     """Stack effect of the opcodes that build things we never need to look into."""
     before = list(op.stack_before)
     start = pos
@@ -394,7 +408,8 @@ def _find_memo(layout: Layout, want: Any) -> int | None:
         elif isinstance(want, ZoneInfo):
             hit = _zone_key(node) == want.key
         elif isinstance(want, timezone):
-            hit = len(want.__getinitargs__()) == 1 and _fixed_offset(node) == want.utcoffset(None)
+            # (C ``timezone`` pickles as its init args; typeshed does not declare them)
+            hit = len(want.__getinitargs__()) == 1 and _fixed_offset(node) == want.utcoffset(None)  # type: ignore[attr-defined]
         else:
             hit = False
         if hit and best is None:
@@ -424,7 +439,8 @@ def encode_datetime(layout: Layout, value: datetime) -> bytes:
     tz = _normalize_tz(value.tzinfo)
     value = value.astimezone(tz)  # same instant, wall clock and fold in ``tz``
     out = io.BytesIO()
-    p = pickle._Pickler(out, protocol=layout.protocol)  # type: ignore[attr-defined]
+    # The pure-Python pickler: its ``memo`` and ``save`` are what this needs (undeclared).
+    p: Any = pickle._Pickler(out, protocol=layout.protocol)
     memo: dict[int, tuple[int, Any]] = {}
     # Pad the memo so new entries get the stream's next free indices.
     for i in range(layout.memo_before):

@@ -7,7 +7,6 @@ decodes or writes.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,26 +79,16 @@ def _read_pgdump(path: Path, table: str, schema: str | None) -> tuple[RawRow, ..
     from schedtui.core.backup import postgres as P
 
     pg_restore = P.find_tool("pg_restore")
-    proc = subprocess.Popen(
-        [pg_restore, "--data-only", "-f", "-", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="surrogateescape",
-    )
+    proc = P.data_process(pg_restore, path)
     assert proc.stdout is not None
     out: list[RawRow] = []
     try:
         for name, rows in P._copy_blocks(iter(proc.stdout)):
-            if not (name.endswith(f".{table}") and (schema is None or name == f"{schema}.{table}")):
+            if not P.is_jobs_block(name, table, schema):
                 for _ in rows:
                     pass
                 continue
-            for fields in rows:
-                vals = [P._unescape(f) for f in fields]
-                nrt = float(vals[1]) if len(vals) > 1 and vals[1] is not None else None
-                out.append(RawRow(vals[0] or "", nrt, P._bytea(vals[2] if len(vals) > 2 else None)))
+            out.extend(RawRow(*P.job_row(fields)) for fields in rows)
     finally:
         stderr = proc.stderr.read() if proc.stderr else ""
         rc = proc.wait()

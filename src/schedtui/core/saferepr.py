@@ -10,6 +10,8 @@ Only plain types and our own placeholders are rendered; nothing user-defined is 
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Collection
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from schedtui.core._unpickle import ApsPlaceholder, Placeholder, _PlaceholderMeta, _Shape
@@ -33,15 +35,17 @@ _FLAT = frozenset({int, str, float, bool, type(None)})
 def _flat(obj: object) -> bool:
     """A short tuple or dict of plain scalars: the builtin repr is the safe one."""
     t = type(obj)
+    items: tuple[Any, ...]
     if t is tuple:
-        items = obj
+        items = cast("tuple[Any, ...]", obj)
     elif t is dict:
-        items = (*obj, *obj.values())  # type: ignore[attr-defined]
+        d = cast("dict[Any, Any]", obj)
+        items = (*d, *d.values())
     else:
         return False
-    if len(items) > 32:  # type: ignore[arg-type]
+    if len(items) > 32:
         return False
-    for x in items:  # type: ignore[attr-defined]
+    for x in items:
         tx = type(x)
         if tx not in _FLAT or (tx is str and len(x) > 120) or (tx is int and x.bit_length() > 256):
             return False
@@ -124,8 +128,8 @@ def _render(obj: object, out: list[str], budget: _Budget, depth: int) -> None:
         _emit(out, budget, f"<{t.__name__}>")
 
 
-def _render_seq(obj: object, t: type, out: list[str], budget: _Budget, depth: int) -> None:
-    items = list(obj) if t in (set, frozenset) else obj  # type: ignore[call-overload]
+def _render_seq(obj: Collection[object], t: type, out: list[str], budget: _Budget, depth: int) -> None:
+    items = list(obj) if t in (set, frozenset) else obj
     if t is list:
         open_, close = "[", "]"
     elif t is tuple:
@@ -201,7 +205,7 @@ def _render_placeholder(obj: Placeholder, out: list[str], budget: _Budget, depth
     _emit(out, budget, " not imported")
     state = obj.ph_state
     if type(state) is tuple and len(state) == 2 and (state[0] is None or type(state[0]) is dict):
-        merged: dict = {}
+        merged: dict[object, object] = {}
         for part in state:
             if type(part) is dict:
                 merged.update(part)

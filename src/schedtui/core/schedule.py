@@ -28,7 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 try:
     from apscheduler.triggers.calendarinterval import CalendarIntervalTrigger
 except ImportError:  # APScheduler < 3.11 has no calendar interval trigger
-    CalendarIntervalTrigger = None  # type: ignore[assignment,misc]
+    CalendarIntervalTrigger = None
 
 from schedtui.core.exact import datetime_key, spec_key
 from schedtui.core.model import CRON_FIELD_NAMES, TriggerSpec
@@ -206,9 +206,9 @@ def _build(spec: TriggerSpec, jitter: bool, now: datetime | None, horizon: datet
         if min(years, months, weeks, days) < 0:
             raise ValueError("negative calendar interval")
         hour, minute, second = (int(v) for v in (spec.calendar_time or (0, 0, 0)))
-        start = _as_date(spec.start_date, "start_date")
-        if start is None:
-            start = (now or datetime.now(UTC)).astimezone(tz).date()
+        start_day = _as_date(spec.start_date, "start_date")
+        if start_day is None:
+            start_day = (now or datetime.now(UTC)).astimezone(tz).date()
         return CalendarIntervalTrigger(
             years=years,
             months=months,
@@ -217,7 +217,7 @@ def _build(spec: TriggerSpec, jitter: bool, now: datetime | None, horizon: datet
             hour=hour,
             minute=minute,
             second=second,
-            start_date=start,
+            start_date=start_day,
             end_date=_as_date(spec.end_date, "end_date"),
             timezone=tz,
             jitter=jit,
@@ -288,21 +288,29 @@ def _next(trigger: BaseTrigger, previous: datetime | None, now: datetime, budget
         while True:
             budget.spend()
             times = [_next(child, previous, moving_now, budget) for child in trigger.triggers]
-            if None in times:
+            found = [t for t in times if t is not None]
+            if len(found) < len(times):
                 return None
-            if min(times) == max(times):  # type: ignore[type-var]
-                return trigger._apply_jitter(times[0], trigger.jitter, now)
+            if min(found) == max(found):
+                return _jittered(trigger, found[0], now)
             # Compare instants: same-zone datetimes compare by wall clock, ignoring fold.
-            stamps = [t.timestamp() for t in times]  # type: ignore[union-attr]
+            stamps = [t.timestamp() for t in found]
             if stamps == last:
                 raise _Stalled
             last = stamps
-            moving_now = max(times)  # type: ignore[type-var]
+            moving_now = max(found)
     if isinstance(trigger, OrTrigger):
         found = [t for child in trigger.triggers if (t := _next(child, previous, now, budget)) is not None]
-        return trigger._apply_jitter(min(found), trigger.jitter, now) if found else None
+        return _jittered(trigger, min(found), now) if found else None
     budget.spend()
-    return trigger.get_next_fire_time(previous, now)
+    fire: datetime | None = trigger.get_next_fire_time(previous, now)
+    return fire
+
+
+def _jittered(trigger: BaseTrigger, fire: datetime, now: datetime) -> datetime:
+    """APScheduler's own jitter of an and/or trigger's fire time."""
+    out: datetime = trigger._apply_jitter(fire, trigger.jitter, now)
+    return out
 
 
 def _iterate(trigger: BaseTrigger, first: datetime | None, after: datetime, count: int) -> FireTimes:

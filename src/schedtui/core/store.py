@@ -129,7 +129,7 @@ class JobStoreReader:
         self._raw: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._cache: dict[str, _Entry] = {}
-        self._order: list[tuple[tuple[int, float, str], str]] = []
+        self._order: list[tuple[tuple[int, datetime, str], str]] = []
         self._scans = 0
         self._ident: tuple[int, int] | None = None
         self._aggregate: tuple[Any, ...] | None = None
@@ -346,7 +346,7 @@ class JobStoreReader:
                 return jobs
             if self._dialect == "postgresql" or self._dialect in _MYSQL:
                 # md5() is the same hex digest on PostgreSQL and MySQL/MariaDB
-                scan = conn.exec_driver_sql(f"SELECT id, {nrt}, md5(job_state) FROM {table}").fetchall()
+                scan: Sequence[Any] = conn.exec_driver_sql(f"SELECT id, {nrt}, md5(job_state) FROM {table}").fetchall()
                 changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
                 fetched: dict[str, Row] = {}
                 for i in range(0, len(changed), _CHUNK):
@@ -379,7 +379,7 @@ class JobStoreReader:
         if cached is None or cached.next_run_time != next_run_time:
             return True
         if digest is not None:
-            return cached.digest != digest
+            return bool(cached.digest != digest)
         return size is not None and cached.job.state_size != size
 
     def _full(self, batches: Iterable[list[Row]], digest: Any) -> tuple[JobInfo, ...]:
@@ -473,6 +473,7 @@ def read_jobs(target: Target, *, clock: Clock = system_clock) -> StoreSnapshot:
     """One complete read (for scripts)."""
     reader = open_reader(target, clock=clock, incremental=False)
     try:
-        return reader.read()
+        snapshot: StoreSnapshot = reader.read()
+        return snapshot
     finally:
         reader.close()

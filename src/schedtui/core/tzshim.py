@@ -58,6 +58,10 @@ class PytzZone(tzinfo):
     """A pytz zone at one fixed offset (how pytz pickles a localized zone). Immutable."""
 
     __slots__ = ("zone", "_offset", "_dst", "_name")
+    zone: str
+    _offset: timedelta
+    _dst: timedelta
+    _name: str
 
     def __init__(self, zone: str, offset: int, dst: int, name: str) -> None:
         object.__setattr__(self, "zone", zone)
@@ -83,7 +87,7 @@ class PytzZone(tzinfo):
     def __repr__(self) -> str:
         return f"<PytzZone {self.zone!r} {self._name} {self._offset}>"
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[PytzZone], tuple[str, int, int, str]]:
         return (PytzZone, (self.zone, int(self._offset.total_seconds()), int(self._dst.total_seconds()), self._name))
 
     def zoneinfo(self) -> ZoneInfo:
@@ -129,7 +133,7 @@ def shim_wrap_zone(*args: object) -> tzinfo:
         raise ZoneError("wrap_zone takes a decoded zone and its key")
     if len(args) == 2 and args[1] is not None and type(args[1]) is not str:
         raise ZoneError("wrap_zone key must be a string")
-    return args[0]  # type: ignore[return-value]
+    return args[0]
 
 
 def trigger_zone(tz: object) -> tzinfo | None:

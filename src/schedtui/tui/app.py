@@ -63,7 +63,7 @@ class SchedtuiApp(App[None]):
         ro = " (READ-ONLY)" if read_only else ""
         self.sub_title = f"{target.safe_url}{ro}"
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[None]:
         return MainScreen(self.feed, read_only=self.read_only, refresh=self.refresh_interval, clock=self.clock)
 
     def action_help(self) -> None:

@@ -102,7 +102,7 @@ def is_aps4_target(target: Target) -> bool:
 def check_version(conn: sa.Connection, schema: str | None) -> int:
     """The store's schema version; an UNSUPPORTED error (exit 3) unless it is the tested one."""
     t = raw_table("metadata", ("schema_version",), schema)
-    versions = [r[0] for r in conn.execute(sa.select(t.c.schema_version))]
+    versions: list[int] = [r[0] for r in conn.execute(sa.select(t.c.schema_version))]
     version = versions[0] if len(versions) == 1 else None
     if version != SCHEMA_VERSION:
         found = "no schema_version row" if not versions else f"schema_version {', '.join(map(str, versions))}"

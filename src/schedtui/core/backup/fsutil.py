@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from schedtui.core.atomicfile import replace_with
 from schedtui.core.errors import ErrorKind, SchedtuiError
 
 LOCK_NAME = ".schedtui-backup.lock"
@@ -32,20 +33,6 @@ def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some file systems refuse
-        pass
     finally:
         os.close(fd)
 
@@ -105,6 +92,10 @@ def _unsafe(text: str) -> SchedtuiError:
     return SchedtuiError(text, ErrorKind.PERMISSION)
 
 
+def _link_refusal(path: Path) -> SchedtuiError:
+    return _unsafe(f"refusing {path}: it is a symbolic link (remove it; schedtui never follows links here)")
+
+
 def check_folder(directory: Path) -> None:
     """Refuse a backup folder that another user could plant files or links in: it must be
     a real directory owned by the running user, writable by nobody else unless sticky."""
@@ -132,7 +123,7 @@ def check_folder(directory: Path) -> None:
 def check_entry(path: Path, st: os.stat_result) -> None:
     """Refuse a file of ours that is not a regular file owned by us and private to us."""
     if stat.S_ISLNK(st.st_mode):
-        raise _unsafe(f"refusing {path}: it is a symbolic link (remove it; schedtui never follows links here)")
+        raise _link_refusal(path)
     if not stat.S_ISREG(st.st_mode):
         raise _unsafe(f"refusing {path}: it is not a regular file")
     if hasattr(os, "geteuid"):
@@ -170,9 +161,7 @@ def open_private(path: Path, flags: int, mode: int = 0o644) -> int:
         fd = os.open(path, flags | _O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise _unsafe(
-                f"refusing {path}: it is a symbolic link (remove it; schedtui never follows links here)"
-            ) from None
+            raise _link_refusal(path) from None
         raise
     try:
         check_entry(path, os.fstat(fd))
@@ -189,9 +178,7 @@ def open_readable(path: Path) -> int:
         return os.open(path, os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise _unsafe(
-                f"refusing {path}: it is a symbolic link (remove it; schedtui never follows links here)"
-            ) from None
+            raise _link_refusal(path) from None
         raise
 
 
@@ -204,23 +191,7 @@ def write_atomic(directory: Path, name: str, data: bytes) -> None:
         os.unlink(tmp)
     except FileNotFoundError:
         pass
-    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    try:
-        os.replace(tmp, final)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    fsync_dir(directory)
+    replace_with(open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), tmp, final, data)
 
 
 @contextmanager

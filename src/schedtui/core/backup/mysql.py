@@ -37,6 +37,7 @@ from schedtui.core.backup.verify import (
 )
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
+from schedtui.core.text import safe_text
 from schedtui.core.urls import mask_text
 
 #: Seconds a dump or a restore may take before it is stopped.
@@ -353,7 +354,7 @@ def first_error(stderr: str, target: Target | None = None) -> str:
     pick = re.sub(r"^Got error: ", "", pick)
     if "no space left" in pick.lower():
         return "no space left on the device"
-    pick = "".join(ch if ch.isprintable() else "?" for ch in pick)[:300]
+    pick = safe_text(pick, 300)
     return mask_text(pick, target.url) if target else pick
 
 

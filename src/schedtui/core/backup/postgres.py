@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from schedtui.core.backup.verify import (
     DEFAULT_TABLE,
@@ -27,6 +28,9 @@ from schedtui.core.backup.verify import (
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
 from schedtui.core.urls import mask_text
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 _QUERY_ENV = {
     "host": "PGHOST",
@@ -163,7 +167,7 @@ def check_tool_version(tool: str, server_num: int) -> None:
         )
 
 
-def _engine(target: Target):
+def _engine(target: Target) -> sa.Engine:
     from schedtui.core.db import read_engine
 
     return read_engine(target)
@@ -174,7 +178,7 @@ def _connect_error(exc: Exception, target: Target) -> SchedtuiError:
     return SchedtuiError(f"cannot connect to {target.safe_url}: {text}", ErrorKind.CONNECT)
 
 
-def counted_tables(conn, target: Target) -> list[tuple[str, str]]:
+def counted_tables(conn: sa.Connection, target: Target) -> list[tuple[str, str]]:
     """(schema, table) of the jobs table and schedtui's tables beside it."""
     import sqlalchemy as sa
 
@@ -363,20 +367,11 @@ def inspect_dump(
         return out
     decode = load_decoder()
     out.decoded = decode is not None
-    proc = subprocess.Popen(
-        [pg_restore, "--data-only", "-f", "-", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="surrogateescape",
-    )
+    proc = data_process(pg_restore, path)
     assert proc.stdout is not None
-    jobs_suffix = f".{table}"
     try:
         for name, rows in _copy_blocks(iter(proc.stdout)):
-            is_jobs = name.endswith(jobs_suffix) and (schema is None or name == f"{schema}.{table}")
-            if not is_jobs:
+            if not is_jobs_block(name, table, schema):
                 out.rows[name] = sum(1 for _ in rows)
                 continue
             n = 0
@@ -385,9 +380,7 @@ def inspect_dump(
                 nonlocal n
                 for fields in rows:
                     n += 1
-                    vals = [_unescape(f) for f in fields]
-                    nrt = float(vals[1]) if len(vals) > 1 and vals[1] is not None else None
-                    yield (vals[0] or "", nrt, _bytea(vals[2] if len(vals) > 2 else None))
+                    yield job_row(fields)
 
             bad = undecodable_ids(with_progress(jobs(), on_rows), decode) if decode else tuple(_drain(jobs()))
             out.undecodable = bad
@@ -400,6 +393,30 @@ def inspect_dump(
         return out
     compare_rows(out.rows, expected, out.problems)
     return out
+
+
+def data_process(pg_restore: str, path: Path) -> subprocess.Popen[str]:
+    """``pg_restore --data-only`` of the dump, its COPY text on a pipe (read with ``_copy_blocks``)."""
+    return subprocess.Popen(
+        [pg_restore, "--data-only", "-f", "-", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="surrogateescape",
+    )
+
+
+def is_jobs_block(name: str, table: str, schema: str | None) -> bool:
+    """Whether the COPY block of ``name`` (``schema.table``) is the jobs table's."""
+    return name.endswith(f".{table}") and (schema is None or name == f"{schema}.{table}")
+
+
+def job_row(fields: list[str]) -> tuple[str, float | None, bytes]:
+    """A jobs table COPY line's fields as the stored ``(id, next_run_time, job_state)``."""
+    vals = [_unescape(f) for f in fields]
+    nrt = float(vals[1]) if len(vals) > 1 and vals[1] is not None else None
+    return (vals[0] or "", nrt, _bytea(vals[2] if len(vals) > 2 else None))
 
 
 def _drain(it: Iterator[object]) -> tuple[str, ...]:

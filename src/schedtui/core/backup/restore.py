@@ -8,6 +8,7 @@ import stat
 import time
 from pathlib import Path
 
+from schedtui.core.atomicfile import fsync_dir
 from schedtui.core.backup import fsutil
 from schedtui.core.backup.manifest import append_record
 from schedtui.core.backup.results import RestoreResult, VerifyResult, kind_of_ext
@@ -170,7 +171,7 @@ def _restore_sqlite(target: Target, path: Path, checked: VerifyResult, clock: Cl
         except OSError:
             _move_back(db, kept)
             raise
-        fsutil.fsync_dir(folder)
+        fsync_dir(folder)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise fsutil.os_error(exc, f"restoring into {folder}") from None

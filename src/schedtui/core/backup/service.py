@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from schedtui.core.atomicfile import fsync_dir
 from schedtui.core.backup import fsutil
 from schedtui.core.backup.manifest import MANIFEST_NAME, append_record, compact, read_records, records_by_file
 from schedtui.core.backup.names import EXTENSIONS, is_tmp, parse_name, safe_stem, tmp_name, unused_name
@@ -169,7 +170,7 @@ def create_backup(
             size = tmp.stat().st_size
             _hook("before-rename")
             fsutil.publish(tmp, final)
-            fsutil.fsync_dir(folder)
+            fsync_dir(folder)
         except BaseException as exc:
             from schedtui.core.backup.sqlite import remove_with_sidecars
 

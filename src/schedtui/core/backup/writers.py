@@ -32,6 +32,7 @@ from pathlib import Path
 
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.model import Target
+from schedtui.core.text import safe_text
 from schedtui.core.urls import mask_text
 
 #: Seconds the store is watched for changes before a restore (``restore --watch``).
@@ -65,11 +66,6 @@ class WriterReport:
         return "; ".join(e.text for e in self.evidence)
 
 
-def _printable(text: str, limit: int = 160) -> str:
-    out = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
-    return out if len(out) <= limit else out[: limit - 1] + "…"
-
-
 # ---- open handles (Linux /proc) --------------------------------------------------------
 
 
@@ -92,7 +88,7 @@ def _command(pid: str, url: str) -> str:
     except OSError:
         return "?"
     text = raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
-    return _printable(mask_text(text, url)) or "?"
+    return safe_text(mask_text(text, url), 160) or "?"
 
 
 def open_holders(db: Path, url: str = "", proc: Path = Path("/proc")) -> tuple[tuple[Holder, ...], str | None]:
@@ -216,7 +212,9 @@ def pg_evidence(target: Target, seconds: float) -> tuple[list[Evidence], float]:
             sessions = conn.execute(sa.text(_SESSIONS)).fetchall()
             if sessions:
                 shown = ", ".join(
-                    f"pid {pid} {_printable(user)}@{addr}" + (f" ({_printable(app)})" if app else "") + f" {state}"
+                    f"pid {pid} {safe_text(user, 160)}@{addr}"
+                    + (f" ({safe_text(app, 160)})" if app else "")
+                    + f" {state}"
                     for pid, user, app, addr, state in sessions[:_MAX_LISTED]
                 )
                 more = f" and {len(sessions) - _MAX_LISTED} more" if len(sessions) > _MAX_LISTED else ""
@@ -295,8 +293,8 @@ def mysql_evidence(target: Target, seconds: float) -> tuple[list[Evidence], list
             sessions = conn.execute(sa.text(_MY_SESSIONS), {"db": dbname}).fetchall()
             if sessions:
                 shown = ", ".join(
-                    f"id {sid} {_printable(user)}@{_printable(host)} {_printable(cmd)}"
-                    + (f" ({_printable(state)})" if state else "")
+                    f"id {sid} {safe_text(user, 160)}@{safe_text(host, 160)} {safe_text(cmd, 160)}"
+                    + (f" ({safe_text(state, 160)})" if state else "")
                     for sid, user, host, cmd, state in sessions[:_MAX_LISTED]
                 )
                 more = f" and {len(sessions) - _MAX_LISTED} more" if len(sessions) > _MAX_LISTED else ""

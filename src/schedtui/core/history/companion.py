@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from schedtui.core import tables as T
+from schedtui.core.clock import from_epoch
 from schedtui.core.heartbeat import connection
 from schedtui.core.history.records import (
     DURATION_WINDOW,
@@ -25,15 +26,11 @@ from schedtui.core.history.records import (
     RunInfo,
     RunSummary,
     WindowStats,
-    percentile,
+    job_stats_of,
     window_of,
 )
 
 _EXECUTED = ("success", "error", "unfinished")
-
-
-def _dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
 def _run(row: Any) -> RunInfo:
@@ -43,10 +40,10 @@ def _run(row: Any) -> RunInfo:
         job_name=row.job_name,
         func=row.func,
         jobstore=row.jobstore,
-        scheduled_at=_dt(row.scheduled_at),
-        submitted_at=_dt(row.submitted_at),
-        started_at=_dt(row.started_at),
-        finished_at=_dt(row.finished_at),
+        scheduled_at=from_epoch(row.scheduled_at),
+        submitted_at=from_epoch(row.submitted_at),
+        started_at=from_epoch(row.started_at),
+        finished_at=from_epoch(row.finished_at),
         duration_s=row.duration_s,
         outcome=row.outcome,
         error_type=row.error_type,
@@ -172,25 +169,14 @@ def job_stats(bind: Any, job_id: str, schema: str | None = None, window: int = D
         ).first()
         last_success = _last(conn, r, job_id, ("success",))
         last_failure = _last(conn, r, job_id, T.FAILURE_OUTCOMES)
-    successes = counts.get("success", 0)
-    failures = sum(counts.get(o, 0) for o in T.FAILURE_OUTCOMES)
     last_run = _run(last_row) if last_row is not None else None
-    return JobStats(
-        job_id=job_id,
-        job_name=last_run.job_name if last_run else None,
-        runs=total,
-        successes=successes,
-        failures=failures,
-        skipped=counts.get("missed", 0) + counts.get("max_instances", 0),
-        running=counts.get("running", 0),
-        success_rate=(successes / (successes + failures)) if successes + failures else None,
-        p50_s=percentile(durations, 0.50),
-        p95_s=percentile(durations, 0.95),
-        max_s=durations[-1] if durations else None,
-        window=len(durations),
-        last_run=last_run,
-        last_success=(last_success.finished_at or last_success.scheduled_at) if last_success else None,
-        last_failure=last_failure,
+    return job_stats_of(
+        job_id,
+        counts,
+        durations,
+        last_run,
+        (last_success.finished_at or last_success.scheduled_at) if last_success else None,
+        last_failure,
     )
 
 

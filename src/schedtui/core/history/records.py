@@ -113,6 +113,37 @@ class JobStats:
         }
 
 
+def job_stats_of(
+    job_id: str,
+    counts: dict[str, int],
+    durations: list[float],
+    last_run: RunInfo | None,
+    last_success: datetime | None,
+    last_failure: RunInfo | None,
+) -> JobStats:
+    """``JobStats`` from a job's outcome counts (schedtui's words, every retained run), the
+    sorted durations of its recent successful runs, and its last run, success time and failure."""
+    successes = counts.get("success", 0)
+    failures = sum(counts.get(o, 0) for o in T.FAILURE_OUTCOMES)
+    return JobStats(
+        job_id=job_id,
+        job_name=last_run.job_name if last_run else None,
+        runs=sum(counts.values()),
+        successes=successes,
+        failures=failures,
+        skipped=counts.get("missed", 0) + counts.get("max_instances", 0),
+        running=counts.get("running", 0),
+        success_rate=(successes / (successes + failures)) if successes + failures else None,
+        p50_s=percentile(durations, 0.50),
+        p95_s=percentile(durations, 0.95),
+        max_s=durations[-1] if durations else None,
+        window=len(durations),
+        last_run=last_run,
+        last_success=last_success,
+        last_failure=last_failure,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class FailingJob:
     job_id: str

@@ -26,7 +26,7 @@ from schedtui.core.history.records import (
     RunInfo,
     RunSummary,
     WindowStats,
-    percentile,
+    job_stats_of,
     window_of,
 )
 
@@ -181,26 +181,15 @@ class TableHistory:
         pairs = self._pairs(recent)
         durations = sorted(d for o, d in pairs if o == "success" and d is not None)
         last_run = self._run(recent[0]) if recent else None
-        successes = counts.get("success", 0)
-        failures = sum(counts.get(o, 0) for o in T.FAILURE_OUTCOMES)
-        return JobStats(
-            job_id=job_id,
-            job_name=last_run.job_name if last_run else None,
-            runs=total,
-            successes=successes,
-            failures=failures,
-            skipped=counts.get("missed", 0) + counts.get("max_instances", 0),
-            running=counts.get("running", 0),
-            success_rate=(successes / (successes + failures)) if successes + failures else None,
-            p50_s=percentile(durations, 0.50),
-            p95_s=percentile(durations, 0.95),
-            max_s=durations[-1] if durations else None,
-            window=len(durations),
-            last_run=last_run,
-            last_success=(last_success.finished_at or last_success.started_at or last_success.scheduled_at)
+        return job_stats_of(
+            job_id,
+            counts,
+            durations,
+            last_run,
+            (last_success.finished_at or last_success.started_at or last_success.scheduled_at)
             if last_success
             else None,
-            last_failure=last_failure,
+            last_failure,
         )
 
     def summary(self, bind: Any, now: datetime) -> RunSummary:

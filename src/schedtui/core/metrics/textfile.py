@@ -9,12 +9,11 @@ and the old file stays as it was.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import stat
 import tempfile
 from pathlib import Path
 
+from schedtui.core.atomicfile import replace_with
 from schedtui.core.errors import ErrorKind, SchedtuiError
 
 
@@ -30,34 +29,9 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
         mode = 0o644
     except OSError as exc:
         raise SchedtuiError(f"cannot write {target}: {exc.strerror}", ErrorKind.IO) from exc
-    tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-        tmp = None
-        _fsync_dir(folder)
+        replace_with(fd, tmp, target, data, mode)
     except OSError as exc:
         raise SchedtuiError(f"cannot write {target}: {exc.strerror or exc}", ErrorKind.IO) from exc
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
     return target
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -18,20 +18,20 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from schedtui.core import tables as T
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import JobInfo, Target
 from schedtui.core.rawrows import RawRow
+from schedtui.core.txn import write_txn
 from schedtui.core.undelete.sources import BackupSource
 
 Mode = Literal["companion", "direct", "dry-run"]
@@ -176,33 +176,11 @@ def _requester(requested_by: str | None) -> tuple[str, str]:
     return req(requested_by)
 
 
-@contextmanager
-def _write_txn(engine: Engine) -> Iterator[Connection]:
-    """One write transaction; on SQLite ``BEGIN IMMEDIATE`` (the write lock first)."""
-    if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
-            yield conn
-        return
-    with engine.connect() as raw:
-        conn = raw.execution_options(isolation_level="AUTOCOMMIT")
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.exec_driver_sql("ROLLBACK")
-            raise
-        conn.exec_driver_sql("COMMIT")
-
-
-def _table_name(target: Target) -> str:
-    return f"{target.schema}.{target.table}" if target.schema else target.table
-
-
 def command_params(target: Target, item: RestoreItem) -> str:
     """What a ``restore`` command carries: the row itself (base64) and its hash."""
     return json.dumps(
         {
-            "jobs_table": _table_name(target),
+            "jobs_table": target.table_label,
             "next_run_time": item.next_run_time,
             "job_state": base64.b64encode(item.job_state).decode("ascii"),
             "sha256": item.sha256,
@@ -294,7 +272,7 @@ def _direct(
     ts = now.timestamp()
     applier = f"schedtui-direct:{socket.gethostname()[:200]}:{os.getpid()}"
     try:
-        with _write_txn(engine) as conn:
+        with write_txn(engine) as conn:
             exists = conn.execute(sa.select(t.c.id).where(t.c.id == item.job_id)).first() is not None
             if exists:
                 return RestoreOutcome(

@@ -101,7 +101,7 @@ class BackupScreen(ModalScreen[bool]):
             return
         verified = (f"verified {g('ok')}", "$success bold") if result.verified else ("NOT verified", "$error bold")
         rotated = ", ".join(p.name for p in result.rotated) if result.rotated else "nothing removed"
-        text = Content("\n").join(
+        report = Content("\n").join(
             [
                 Content.assemble(("file      ", "$text-muted"), clean(result.path, 300)),
                 Content.assemble(("size      ", "$text-muted"), size(result.size)),
@@ -111,7 +111,7 @@ class BackupScreen(ModalScreen[bool]):
                 Content(clean(result.message, 300)),
             ]
         )
-        self.post_message(self.Done(bool(result.verified), text))
+        self.post_message(self.Done(bool(result.verified), report))
 
     def on_backup_screen_progress(self, event: Progress) -> None:
         if self.finished:

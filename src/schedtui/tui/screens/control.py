@@ -189,9 +189,9 @@ class ControlMixin:
             return
         ok, reason = self._availability(job, action)
         if not ok:
-            self.notify(
+            self.notify(  # type: ignore[attr-defined]
                 f"{WORDS[action]} {clean(job.label, 80)}: {reason}", title="Not possible", severity="warning", timeout=6
-            )  # type: ignore[attr-defined]
+            )
             return
         name = f"“{clean(job.label, 80)}”"
         title = f"Run {name} now?" if action == "run_now" else f"{WORDS[action]} {name}?"
@@ -207,9 +207,9 @@ class ControlMixin:
             if yes:
                 self._submit(job, action)
 
-        self.app.push_screen(
+        self.app.push_screen(  # type: ignore[attr-defined]
             ConfirmScreen(title, body, confirm_label=WORDS[action], danger=action == "remove"), answered
-        )  # type: ignore[attr-defined]
+        )
 
     def _submit(self, job: JobInfo, action: str) -> None:
         self.pending[job.id] = WORDS[action].lower()

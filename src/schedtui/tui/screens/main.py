@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static, TabbedContent, TabPane
 
+from schedtui.core.clock import Clock
 from schedtui.core.model import JobInfo, StoreSnapshot
 from schedtui.tui.data import Extras, Feed, Frame, History, Run
 from schedtui.tui.events import Event, EventLog, command_events, diff_events, run_events
@@ -92,7 +93,7 @@ class SelectionReady(Message):
         self.history = history
 
 
-class MainScreen(ControlMixin, Screen):
+class MainScreen(ControlMixin, Screen[None]):
     """Everything the operator watches, in one screen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -125,7 +126,7 @@ class MainScreen(ControlMixin, Screen):
 
     WRITE_ACTIONS: ClassVar[frozenset[str]] = frozenset({"pause_resume", "run_now", "remove"})
 
-    def __init__(self, feed: Feed, *, read_only: bool, refresh: float, clock) -> None:
+    def __init__(self, feed: Feed, *, read_only: bool, refresh: float, clock: Clock) -> None:
         super().__init__(id="main")
         self.feed = feed
         self.clock = clock
@@ -499,7 +500,7 @@ class MainScreen(ControlMixin, Screen):
 
     def _set_params(self, **changes: object) -> None:
         data = {**self.params.__dict__, **changes}
-        self.params = ViewParams(**data)  # type: ignore[arg-type]
+        self.params = ViewParams(**data)
         self._update_title()
         self._request_rows()
 

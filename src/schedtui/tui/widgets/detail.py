@@ -139,7 +139,7 @@ def _fire_times(job: JobInfo, extras: Extras | None, tz_mode: TzMode = "utc") ->
             lines.append(Content.assemble((f"{i:>2}  ", "$text-muted"), format_when(utc)))
             continue
         try:
-            local = when.astimezone(zone)  # type: ignore[arg-type]
+            local = when.astimezone(zone)
             text = local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
             other = utc.strftime("%H:%M" if utc.date() == local.date() else "%m-%d %H:%M") + " UTC"
         except Exception:

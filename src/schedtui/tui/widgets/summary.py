@@ -14,6 +14,9 @@ from schedtui.tui.data import Frame
 from schedtui.tui.fmt import ago, clean, job_countdown, size
 from schedtui.tui.glyphs import g
 
+#: A piece of ``Content.assemble``: plain text or ``(text, style)``.
+Part = str | Content | tuple[str, str]
+
 
 @dataclass(frozen=True)
 class Counts:
@@ -90,7 +93,7 @@ def render_summary(
     return Content("\n").join([line1, line2, line3])
 
 
-def _scheduler(frame: Frame | None, counts: Counts, now: datetime) -> list:
+def _scheduler(frame: Frame | None, counts: Counts, now: datetime) -> list[Part]:
     if frame is None or frame.snapshot is None:
         return [(f"{g('ring')} scheduler: unknown", "$text-muted")]
     hb = frame.heartbeat
@@ -113,21 +116,21 @@ def _scheduler(frame: Frame | None, counts: Counts, now: datetime) -> list:
     return [(f"{g('dot')} no job overdue", "$success"), (" (no heartbeat: judged from the jobs)", "$text-muted")]
 
 
-def _jobs(c: Counts) -> list:
-    parts: list = [(f"{c.total} jobs", "bold"), f" · {c.active} active · {c.paused} paused · "]
+def _jobs(c: Counts) -> list[Part]:
+    parts: list[Part] = [(f"{c.total} jobs", "bold"), f" · {c.active} active · {c.paused} paused · "]
     parts.append((f"{c.undecodable} undecodable", "$warning bold" if c.undecodable else ""))
     if c.overdue:
         parts += [" · ", (f"{c.overdue} overdue", "$error bold")]
     return parts
 
 
-def _next(c: Counts, now: datetime) -> list:
+def _next(c: Counts, now: datetime) -> list[Part]:
     if c.next_job is None:
         return [("next: -", "$text-muted")]
     return ["next: ", (clean(c.next_job.label, 40), "bold"), " ", job_countdown(c.next_job, now)]
 
 
-def _runs(frame: Frame | None) -> list:
+def _runs(frame: Frame | None) -> list[Part]:
     if frame is None or frame.companion is None:
         return [("24h: -", "$text-muted")]
     if not frame.companion:
@@ -137,7 +140,7 @@ def _runs(frame: Frame | None) -> list:
     return [f"24h: {runs} runs · ", (f"{fails} failed", "$error bold" if fails else "$success")]
 
 
-def _backup(frame: Frame | None, now: datetime) -> list:
+def _backup(frame: Frame | None, now: datetime) -> list[Part]:
     b = frame.last_backup if frame else None
     if b is None:
         return [("backup: none yet (press b)", "$text-muted")]
@@ -145,7 +148,7 @@ def _backup(frame: Frame | None, now: datetime) -> list:
     return [f"backup: {ago(b.created_at, now)}, {size(b.size)} ", mark]
 
 
-def _freshness(frame: Frame | None, refresh: RefreshState, now: datetime) -> list:
+def _freshness(frame: Frame | None, refresh: RefreshState, now: datetime) -> list[Part]:
     if frame is None:
         return [("loading…", "$text-muted")]
     last = frame.snapshot.read_at if frame.snapshot else None
@@ -157,8 +160,8 @@ def _freshness(frame: Frame | None, refresh: RefreshState, now: datetime) -> lis
     return [text, (f" · every {refresh.interval:g}s", "$text-muted")]
 
 
-def _database(target: Target, frame: Frame | None, refresh: RefreshState, now: datetime) -> list:
-    db = [("db ", "$text-muted"), clean(target.safe_url, 100)]
+def _database(target: Target, frame: Frame | None, refresh: RefreshState, now: datetime) -> list[Part]:
+    db: list[Part] = [("db ", "$text-muted"), clean(target.safe_url, 100)]
     if target.table != "apscheduler_jobs" or target.schema:
         db.append((f" table {target.schema + '.' if target.schema else ''}{target.table}", "$text-muted"))
     if frame is None or frame.error is None:
