@@ -155,8 +155,8 @@ async def test_backup_window_and_summary_update_at_once(target: Target, clock: F
 
 
 async def test_console_and_cli_judge_alike(target: Target, clock: FixedClock) -> None:
-    from schedtui.core.listing import job_state as cli_state
     from schedtui.core.health import CheckOptions
+    from schedtui.core.listing import job_state as cli_state
     from schedtui.core.vocab import STATE_LABELS, JobState, format_bytes
     from schedtui.tui.view import state_label
 
