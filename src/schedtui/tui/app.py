@@ -73,7 +73,7 @@ class SchedtuiApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.current_theme.dark else DARK
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Only the console's own commands (Textual's Keys, Maximize, Theme and Screenshot
         would mix in entries that do nothing for an operator)."""
         main = screen if isinstance(screen, MainScreen) else None

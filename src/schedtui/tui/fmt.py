@@ -55,7 +55,7 @@ def zone_for(mode: TzMode, job: JobInfo | None = None) -> tzinfo | None:
     if mode == "utc":
         return UTC
     if mode == "trigger" and job is not None and job.trigger is not None and job.trigger.tz is not None:
-        return job.trigger.tz  # type: ignore[return-value]
+        return job.trigger.tz
     if mode == "trigger":
         return UTC
     return datetime.now().astimezone().tzinfo

@@ -73,7 +73,8 @@ def make_server(
             # The page's links and websocket follow the address the browser used
             # (``--host 0.0.0.0`` is no address a browser can connect to).
             self.public_url = f"{request.scheme}://{request.host}"
-            return await Server.handle_index.__wrapped__(self, request)  # type: ignore[attr-defined]
+            context: dict[str, Any] = await Server.handle_index.__wrapped__(self, request)  # type: ignore[attr-defined]
+            return context
 
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()

@@ -74,7 +74,8 @@ class BackupScreen(ModalScreen[bool]):
 
     @work(thread=True, exclusive=True, group="backup", exit_on_error=False, description="backup")
     def run_backup(self) -> None:
-        last: list = [0.0, ""]
+        last_at = [0.0]
+        last_phase = [""]
 
         def progress(fraction: float, message: str) -> None:
             # At most ten messages a second: a flood of them would queue the result behind.
@@ -82,8 +83,8 @@ class BackupScreen(ModalScreen[bool]):
                 self._latest = (float(fraction or 0.0), str(message or ""))
             now = time.monotonic()
             phase = str(message or "").split(" ", 1)[0]
-            if now - last[0] >= PROGRESS_EVERY or phase != last[1]:  # a new phase always shows
-                last[0], last[1] = now, phase
+            if now - last_at[0] >= PROGRESS_EVERY or phase != last_phase[0]:  # a new phase always shows
+                last_at[0], last_phase[0] = now, phase
                 self.post_message(self.Progress(float(fraction or 0.0), str(message or "")))
 
         try:

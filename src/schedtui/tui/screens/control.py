@@ -249,12 +249,12 @@ class ControlMixin:
             ok = r.status == "applied"
             severity = "information" if ok else ("warning" if r.status == "pending" else "error")
             via = "by the scheduler (companion)" if r.mode == "companion" else "directly"
-            self.notify(
+            self.notify(  # type: ignore[attr-defined]
                 f"{word} {jid}: {r.status} {via}. {clean(r.message, 200)}",
                 title=word,
                 severity=severity,
                 timeout=8,
-            )  # type: ignore[attr-defined]
+            )
             failed = not ok and r.status != "pending"
             self.note_action(f"{word.lower()} {jid}: {r.status} {via}", failed, message.job_id)  # type: ignore[attr-defined]
         self.action_reload_soon()

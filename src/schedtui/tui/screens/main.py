@@ -36,6 +36,7 @@ from schedtui.tui.view import (
     SORTS,
     STATE_FILTERS,
     GroupBy,
+    JobRuns,
     RowList,
     SortBy,
     StateFilter,
@@ -337,7 +338,7 @@ class MainScreen(ControlMixin, Screen[None]):
         token: int,
         jobs: tuple[JobInfo, ...],
         params: ViewParams,
-        runs: dict,
+        runs: dict[str, JobRuns],
         now: datetime,
         before: tuple[JobInfo, ...] | None = None,
     ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
@@ -158,7 +159,7 @@ class DetailPane(VerticalScroll):
 
     _last: dict[str, str] = {}  # noqa: RUF012 (replaced per instance in compose)
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         self._last, self._shapes = {}, {}
         # The lines down to "next run" (whose countdown ticks) apart from the rest, so a
         # tick re-renders a few lines, not the whole job.

@@ -38,7 +38,7 @@ class EventsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="events-head")
         yield Input(placeholder="filter events (esc closes)", id="events-filter", disabled=True)
-        table: DataTable = DataTable(id="events-table", cursor_type="row", zebra_stripes=False)
+        table: DataTable[object] = DataTable(id="events-table", cursor_type="row", zebra_stripes=False)
         table.add_column("when", key="when", width=14)
         table.add_column("", key="mark", width=1)
         table.add_column("event", key="what", width=11)

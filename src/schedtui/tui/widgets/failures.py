@@ -46,7 +46,7 @@ class FailuresPane(Vertical):
             yield Static("failures / hour", classes="chart-label", id="label-fails")
             yield Sparkline([], id="spark-fails")
         yield Static(id="failures-axis")
-        table: DataTable = DataTable(id="failures-table", cursor_type="row", zebra_stripes=False)
+        table: DataTable[object] = DataTable(id="failures-table", cursor_type="row", zebra_stripes=False)
         table.add_column("job", key="job", width=24)
         table.add_column("failures", key="failures", width=8)
         table.add_column("runs", key="runs", width=6)

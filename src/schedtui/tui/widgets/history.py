@@ -40,7 +40,7 @@ OUTCOME_STYLE = {
 
 def render_stats(h: History, now: datetime) -> Content:
     rate = "-" if h.success_rate is None else f"{h.success_rate * 100:.0f}%"
-    parts = [
+    parts: list[str | Content | tuple[str, str]] = [
         ("runs ", "$text-muted"),
         str(h.total if h.total is not None else len(h.runs)),
         ("  success ", "$text-muted"),
@@ -104,13 +104,13 @@ class HistoryPane(Vertical):
         self._shown: tuple[object, ...] | None = None
         self._cursor_key: str | None = None
         self._label: str | None = None
-        self._args: tuple | None = None
+        self._args: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="history-note")
         yield Static(id="history-stats")
         yield Static(id="history-spark")
-        table: DataTable = DataTable(id="history-runs", cursor_type="row", zebra_stripes=False)
+        table: DataTable[object] = DataTable(id="history-runs", cursor_type="row", zebra_stripes=False)
         table.add_column("when", key="when", width=14)
         table.add_column("outcome", key="outcome", width=10)
         table.add_column("duration", key="duration", width=9)

@@ -86,7 +86,7 @@ class SummaryStrip(Static):
 def render_summary(
     target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime, read_only: bool = False
 ) -> Content:
-    badge: list = [(" READ-ONLY ", "bold $background on $warning"), " "] if read_only else []
+    badge: list[Part] = [(" READ-ONLY ", "bold $background on $warning"), " "] if read_only else []
     line1 = Content.assemble(*badge, *_jobs(counts), _sep(), *_scheduler(frame, counts, now))
     line2 = Content.assemble(*_next(counts, now), _sep(), *_runs(frame), _sep(), *_backup(frame, now))
     line3 = Content.assemble(*_database(target, frame, refresh, now))
