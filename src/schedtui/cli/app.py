@@ -37,12 +37,11 @@ from schedtui.cli.common import (
     handled,
     target_from,
 )
-from schedtui.core.errors import ErrorKind, SchedtuiError
 
 app = typer.Typer(
     name="schedtui",
     help="A safe console and health probe for APScheduler 3.x job stores.",
-    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
+    add_completion=False,  # `schedtui completion SHELL` prints the script (cmd_completion)
     no_args_is_help=False,
     rich_markup_mode=None,
     cls=helptext.HelpGroup,
@@ -97,37 +96,6 @@ def console(
         from schedtui.tui.app import run_console
 
         run_console(target, read_only=read_only, refresh=refresh)
-
-
-@app.command("serve")
-def serve(
-    url: UrlOpt = None,
-    table: TableOpt = None,
-    schema: SchemaOpt = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
-    allow_writes: Annotated[
-        bool, typer.Option("--allow-writes", help="Allow pause, resume, run now and remove (default: read-only).")
-    ] = False,
-    token_file: Annotated[
-        str | None,
-        typer.Option("--token-file", help="File holding the access token (else $SCHEDTUI_SERVE_TOKEN)."),
-    ] = None,
-    refresh: Annotated[float, typer.Option("--refresh", min=0.5, help="Seconds between refreshes.")] = 2.0,
-) -> None:
-    """Serve the console in a web browser (textual-serve). Exit codes: 0 stopped, 2 bad
-    arguments or a non-loopback host without a token, 3 database unreachable."""
-    with handled(url or ""):
-        target = target_from(url, table, schema)
-        from pathlib import Path
-
-        from schedtui.tui.serve import TOKEN_ENV, serve_console
-
-        try:
-            token = Path(token_file).read_text().strip() if token_file else os.environ.get(TOKEN_ENV) or None
-        except OSError as exc:
-            raise SchedtuiError(f"cannot read the token file: {exc}", ErrorKind.CONFIG) from None
-        serve_console(target, host=host, port=port, allow_writes=allow_writes, token=token, refresh=refresh)
 
 
 #: Probe commands: bad arguments exit UNKNOWN (3), as a monitoring plugin should
