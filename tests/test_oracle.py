@@ -21,7 +21,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,9 @@ from schedtui.core._unpickle import ApsPlaceholder, Placeholder
 from schedtui.core.decoder import decode_rows, decode_state
 from schedtui.core.model import JobInfo, Target, TriggerSpec
 from schedtui.core.store import JobStoreReader
+from tests.fixtures import oracle_canon
 from tests.fixtures.factory import DEFAULT_NOW, FIXTURES, ROOT
+from tests.fixtures.oracle_canon import instant, zone_name
 
 SEED = int(os.environ.get("SCHEDTUI_ORACLE_SEED", "20261101"))
 STORES = int(os.environ.get("SCHEDTUI_ORACLE_STORES", "5"))
@@ -58,58 +60,17 @@ def _write(urls: list[str]) -> list[dict[str, Any]]:
 # (``oracle_store`` is never imported here: it puts the application on ``sys.path``.)
 
 
-def zone_name(tz: tzinfo | None) -> str | None:
-    """``oracle_store.zone_name``: ZoneInfo/pytz key, ``UTC``, ``UTC+05:30``."""
-    if tz is None:
-        return None
-    key = getattr(tz, "key", None) or getattr(tz, "zone", None)
-    if isinstance(key, str):
-        return key
-    off = tz.utcoffset(None)
-    if off is None:
-        return str(tz)
-    secs = int(off.total_seconds())
-    if secs == 0:
-        return "UTC"
-    sign = "+" if secs >= 0 else "-"
-    secs = abs(secs)
-    return f"UTC{sign}{secs // 3600:02d}:{secs % 3600 // 60:02d}"
-
-
-def instant(dt: datetime | None) -> list | None:
-    if dt is None:
-        return None
-    return [dt.timestamp(), dt.fold, zone_name(dt.tzinfo)]
-
-
-def canon(value: Any, depth: int = 0) -> Any:
-    """The decoded value in ``oracle_store.canon``'s form (placeholders for app objects)."""
-    if depth > 20:
-        return ["deep"]
-    if value is None or type(value) in (bool, int, str):
-        return value
-    if type(value) is float:
-        return ["float", repr(value)]
-    if type(value) is datetime:
-        return ["datetime", instant(value) if value.tzinfo else value.isoformat()]
-    if type(value) is date:
-        return ["date", value.isoformat()]
-    if type(value) is timedelta:
-        return ["timedelta", value.days, value.seconds, value.microseconds]
-    if type(value) in (bytes, bytearray):
-        return [type(value).__name__, value.hex()]
-    if type(value) in (list, tuple):
-        return [type(value).__name__, [canon(v, depth + 1) for v in value]]
-    if type(value) is dict:
-        return ["dict", [[canon(k, depth + 1), canon(v, depth + 1)] for k, v in value.items()]]
-    if type(value) in (set, frozenset):
-        return [type(value).__name__, sorted(json.dumps(canon(v, depth + 1)) for v in value)]
-    if isinstance(value, tzinfo):
-        return ["zone", zone_name(value)]
+def _placeholder(value: Any, depth: int) -> Any:
+    """A decoded application object in ``oracle_store.canon_object``'s form."""
     if isinstance(value, Placeholder):
         assert not value.ph_kwargs and value.ph_items is None, "no such objects in the fixture app"
         return ["obj", type(value).ph_name(), canon(tuple(value.ph_args), depth + 1), canon(value.ph_state, depth + 1)]
     raise AssertionError(f"unexpected decoded value {type(value).__name__}")
+
+
+def canon(value: Any, depth: int = 0) -> Any:
+    """The decoded value in ``oracle_store.canon``'s form (placeholders for app objects)."""
+    return oracle_canon.canon(value, _placeholder, depth)
 
 
 _CLASS = {
