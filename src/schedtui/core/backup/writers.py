@@ -29,11 +29,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.model import Target
 from schedtui.core.text import safe_text
 from schedtui.core.urls import mask_text
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 #: Seconds the store is watched for changes before a restore (``restore --watch``).
 DEFAULT_WATCH_S = 3.0
@@ -194,6 +198,21 @@ WHERE l.relation = to_regclass(:rel) AND l.pid <> pg_backend_pid() ORDER BY l.pi
 """
 
 
+def _watch_digest(conn: sa.Connection, digest: sa.TextClause, seconds: float, table: str, out: list[Evidence]) -> float:
+    """Watch a server table through a one-row digest query (each probe in a fresh snapshot);
+    a change is added to ``out``. Returns the seconds watched."""
+
+    def probe() -> object:
+        row = conn.execute(digest).fetchone()
+        conn.rollback()  # a fresh snapshot each time
+        return tuple(row) if row is not None else None
+
+    changes, watched = watch(probe, seconds)
+    if changes:
+        out.append(Evidence("changed", f"rows of {table} changed during {watched:.1f} s"))
+    return watched
+
+
 def pg_evidence(target: Target, seconds: float) -> tuple[list[Evidence], float]:
     """Other sessions on the target database, locks on the jobs table, and changes to
     the table's rows during ``seconds`` (skipped when sessions were already seen)."""
@@ -236,15 +255,7 @@ def pg_evidence(target: Target, seconds: float) -> tuple[list[Evidence], float]:
                     f"SELECT count(*), coalesce(sum(hashtextextended(id || ':' || xmin::text || ':' || "
                     f"coalesce(next_run_time::text, ''), 0)), 0) FROM {rel}"
                 )
-
-                def probe() -> object:
-                    row = conn.execute(digest).fetchone()
-                    conn.rollback()  # a fresh snapshot each time
-                    return tuple(row) if row is not None else None
-
-                changes, watched = watch(probe, seconds)
-                if changes:
-                    out.append(Evidence("changed", f"rows of {target.table} changed during {watched:.1f} s"))
+                watched = _watch_digest(conn, digest, seconds, target.table, out)
     except SchedtuiError:
         raise
     except Exception as exc:
@@ -313,15 +324,7 @@ def mysql_evidence(target: Target, seconds: float) -> tuple[list[Evidence], list
                     "SELECT count(*), coalesce(sum(crc32(concat(id, ':', coalesce(next_run_time, ''), ':', "
                     f"md5(job_state)))), 0) FROM {rel}"
                 )
-
-                def probe() -> object:
-                    row = conn.execute(digest).fetchone()
-                    conn.rollback()  # a fresh snapshot each time
-                    return tuple(row) if row is not None else None
-
-                changes, watched = watch(probe, seconds)
-                if changes:
-                    out.append(Evidence("changed", f"rows of {target.table} changed during {watched:.1f} s"))
+                watched = _watch_digest(conn, digest, seconds, target.table, out)
     except SchedtuiError:
         raise
     except Exception as exc:
