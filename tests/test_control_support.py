@@ -205,11 +205,13 @@ GENERATOR = textwrap.dedent(
 
     def make(trigger, trigger_args=None, args=(), kwargs=None, next_run_time="auto"):
         trigger_args = dict(trigger_args or {})
-        # explicit starts: APScheduler's defaults are the real now / today
+        # explicit starts, a little after NOW (APScheduler's defaults are the real now /
+        # today): the jobs are not due at NOW, so a direct pause need not wait to see
+        # whether a scheduler is running them
         if trigger == "interval":
-            trigger_args.setdefault("start_date", NOW)
+            trigger_args.setdefault("start_date", NOW + timedelta(hours=1))
         elif trigger == "calendarinterval":
-            trigger_args.setdefault("start_date", NOW.date())
+            trigger_args.setdefault("start_date", NOW.date() + timedelta(days=1))
         trig = sched._create_trigger(trigger, trigger_args)
         job = Job(sched, id="job-1", func="ctlapp.jobs:anything", trigger=trig, executor="default",
                   args=args, kwargs=kwargs or {}, name="a job", misfire_grace_time=30,
@@ -232,7 +234,7 @@ GENERATOR = textwrap.dedent(
         "date-pytz": make("date", {"run_date": berlin_pytz.localize(datetime(2030, 7, 1, 9))}),
         "calendar": make("calendarinterval", {"days": 1, "hour": 3, "timezone": "Europe/Berlin"}),
         "and": make(AndTrigger([CronTrigger(hour="*/2", timezone="UTC"), CronTrigger(minute=0, timezone="UTC")])),
-        "or": make(OrTrigger([CronTrigger(hour=1, timezone="Asia/Tokyo"), IntervalTrigger(hours=5, start_date=NOW, timezone="UTC")])),
+        "or": make(OrTrigger([CronTrigger(hour=1, timezone="Asia/Tokyo"), IntervalTrigger(hours=5, start_date=NOW + timedelta(hours=1), timezone="UTC")])),
         "big-args": make("interval", {"seconds": 10, "timezone": "UTC"}, (b"x" * 200_000, "y" * 70_000)),
     }
     if len(sys.argv) > 2 and sys.argv[2].startswith(("mysql", "mariadb")):
