@@ -49,6 +49,9 @@ ROW_LIMIT = 1.0
 DEFAULT_BUDGET = 20.0
 #: Address space a worker may add to its size at start (bytes).
 MEMORY_MARGIN = 768 * 1024 * 1024
+#: Wall seconds after which a row is too slow whatever CPU it used (a worker starved of
+#: CPU, or stopped, is judged by its CPU time until then: a busy machine is no row's fault).
+ROW_WALL_LIMIT = 10 * ROW_LIMIT
 #: Seconds a worker may take to start.
 START_LIMIT = 30.0
 #: Rows per request sent to a worker, and the most bytes of job states in one request.
@@ -56,7 +59,41 @@ BATCH = 4000
 BATCH_BYTES = 16 * 1024 * 1024
 _LEN = struct.Struct("<I")
 _INDEX = struct.Struct("<q")
-_SLOT = struct.Struct("<dd")  # (row of the batch being decoded, monotonic time it started)
+#: (row of the batch being decoded, monotonic time it started, the worker's CPU seconds then);
+#: the time is +inf while the worker writes a result (waiting on the pipe is not decoding)
+_SLOT = struct.Struct("<ddd")
+#: The slot's file: a sequence number (odd while the worker rewrites the slot), then the slot.
+#: The reader takes a slot only between two equal even sequence numbers (a seqlock), so it
+#: never sees a row number beside another row's start time.
+_SEQ = struct.Struct("<q")
+_SLOT_SIZE = _SEQ.size + _SLOT.size
+
+
+class _SlotWriter:
+    """The worker's side of the progress slot."""
+
+    def __init__(self, slot_map: mmap.mmap) -> None:
+        self.map = slot_map
+        self.seq = 0
+
+    def publish(self, current: float, since: float, cpu: float) -> None:
+        self.seq += 1
+        _SEQ.pack_into(self.map, 0, self.seq)  # odd: being written
+        _SLOT.pack_into(self.map, _SEQ.size, current, since, cpu)
+        self.seq += 1
+        _SEQ.pack_into(self.map, 0, self.seq)
+
+
+def _read_slot(slot_map: mmap.mmap) -> tuple[float, float, float] | None:
+    """The slot as the worker last wrote it, or None while it is being rewritten."""
+    (before,) = _SEQ.unpack_from(slot_map, 0)
+    values: tuple[float, float, float] = _SLOT.unpack_from(slot_map, _SEQ.size)
+    (after,) = _SEQ.unpack_from(slot_map, 0)
+    if before != after or before % 2:
+        return None
+    return values
+
+
 _DONE = -1.0
 
 
@@ -127,14 +164,14 @@ def main() -> None:
     from schedtui.core._unpickle import memory_guard
 
     slot_fd = int(sys.argv[1])
-    slot_map = mmap.mmap(slot_fd, _SLOT.size)
+    slot = _SlotWriter(mmap.mmap(slot_fd, _SLOT_SIZE))
     os.close(slot_fd)
     requests = os.fdopen(0, "rb", buffering=0)
     out = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # nothing else may write into the result pipe
     _limit_self()
-    _SLOT.pack_into(slot_map, 0, _DONE, 0.0)
+    slot.publish(_DONE, 0.0, 0.0)
     while True:
         head = _read_exact(requests, 4)
         if head is None:
@@ -147,10 +184,11 @@ def main() -> None:
         _cpu_cap(cpu)
         with memory_guard(pause_gc=True):
             for k, (jid, nrt, state) in enumerate(rows):
-                _SLOT.pack_into(slot_map, 0, float(k), time.monotonic())
+                slot.publish(float(k), time.monotonic(), time.process_time())
                 data = _wire.encode(decoder._safe_fields(jid, nrt, state))
+                slot.publish(float(k), math.inf, 0.0)
                 _write_all(out, _LEN.pack(len(data) + 8) + _INDEX.pack(k) + data)
-        _SLOT.pack_into(slot_map, 0, _DONE, 0.0)
+        slot.publish(_DONE, 0.0, 0.0)
         _write_all(out, _LEN.pack(8) + _INDEX.pack(-1))
 
 
@@ -176,15 +214,28 @@ def _write_all(fd: int, data: bytes) -> None:
 _WORKER_CODE = "from schedtui.core._sandbox import main; main()"
 
 
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``), None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class _Worker:
     """One warm worker process (``subprocess``: fork+exec, never a bare fork of this one):
     a request pipe (its stdin), a result pipe (its stdout), a progress slot (shared file)."""
 
     def __init__(self) -> None:
         self.slot_file = tempfile.TemporaryFile()
-        self.slot_file.write(_SLOT.pack(_DONE, 0.0))
+        self.slot_file.write(_SEQ.pack(0) + _SLOT.pack(_DONE, 0.0, 0.0))
         self.slot_file.flush()
-        self.slot = mmap.mmap(self.slot_file.fileno(), _SLOT.size)
+        self.slot = mmap.mmap(self.slot_file.fileno(), _SLOT_SIZE)
         fd = self.slot_file.fileno()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _WORKER_CODE, str(fd)],
@@ -239,8 +290,18 @@ class _Worker:
             self.progressed = True
         return out, finished
 
+    def _slot(self) -> tuple[float, float, float]:
+        """A consistent slot (a few tries while the worker rewrites it; a worker that died
+        mid-write leaves what it wrote)."""
+        for _ in range(1000):
+            values = _read_slot(self.slot)
+            if values is not None:
+                return values
+        values = _SLOT.unpack_from(self.slot, _SEQ.size)
+        return values[0], values[1], values[2]
+
     def current(self) -> int | None:
-        current, _since = _SLOT.unpack_from(self.slot, 0)
+        current, _since, _cpu = self._slot()
         if current == _DONE:
             return None
         self.progressed = True
@@ -249,10 +310,19 @@ class _Worker:
     def stuck(self, now: float) -> bool:
         """Whether this worker has been on one row longer than ``ROW_LIMIT`` (or has not
         started its batch within ``START_LIMIT``)."""
-        current, since = _SLOT.unpack_from(self.slot, 0)
+        values = _read_slot(self.slot)
+        if values is None:  # being rewritten: the worker is moving on
+            return False
+        current, since, cpu_then = values
         if current == _DONE:
             return bool(self.pending) and now - self.batch_sent > START_LIMIT
-        return bool(now - since > ROW_LIMIT)
+        wall = now - since
+        if wall <= ROW_LIMIT:  # also while it writes a result (since = +inf)
+            return False
+        if wall > ROW_WALL_LIMIT:
+            return True
+        cpu_now = _process_cpu(self.proc.pid)
+        return cpu_now is None or cpu_now - cpu_then > ROW_LIMIT
 
     def kill(self) -> None:
         with contextlib.suppress(Exception):
