@@ -106,8 +106,6 @@ def _generate(db: Path, runs: int, now: float) -> None:
     engine = sa.create_engine(f"sqlite:///{db}")
     T.create_all(engine)
     engine.dispose()
-    rnd = random.Random(42)
-    span = 30 * 86400.0
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA journal_mode=OFF")
     conn.execute("PRAGMA synchronous=OFF")
@@ -118,32 +116,8 @@ def _generate(db: Path, runs: int, now: float) -> None:
     sql = f"insert into schedtui_runs ({cols}) values ({','.join('?' * 16)})"
     batch = []
     started = time.perf_counter()
-    for i in range(runs):
-        at = now - span + span * i / runs
-        job = JOBS[i % len(JOBS)]
-        r = rnd.random()
-        outcome = "error" if r < 0.03 else "missed" if r < 0.035 else "success"
-        dur = None if outcome == "missed" else rnd.lognormvariate(-1.0, 0.8)
-        batch.append(
-            (
-                job,
-                job,
-                "app.jobs:" + job,
-                "default",
-                at,
-                at,
-                at if dur else None,
-                at + (dur or 0),
-                dur,
-                outcome,
-                "ValueError" if outcome == "error" else None,
-                "bad input" if outcome == "error" else None,
-                None,
-                "bench",
-                1,
-                "bench:1:0",
-            )
-        )
+    for row in _rows(runs, now):
+        batch.append(row)
         if len(batch) == 50_000:
             conn.executemany(sql, batch)
             batch.clear()
