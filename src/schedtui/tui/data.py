@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from schedtui.core import gcpause
-from schedtui.core.activity import CommandInfo, Hourly
+from schedtui.core.activity import Activity, CommandInfo, Hourly, JobFailures
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.history import RunInfo
@@ -88,6 +88,10 @@ class Frame:
     hourly: Hourly | None = None
     #: the newest job-control requests recorded by the companion (the audit log)
     commands: tuple[CommandInfo, ...] = ()
+    #: jobs with failures in the last 24 h, most first (the failures overview)
+    failures: tuple[JobFailures, ...] = ()
+    #: one line for the events feed: the history's source and what it does not record
+    feed_note: str | None = None
     #: the backups in the folder, newest first
     backups: tuple[BackupInfo, ...] = ()
     #: rows the deletion guard archived and nobody restored yet, newest first
@@ -246,8 +250,6 @@ class Feed:
             changed = prev is None or not _same_jobs(prev.jobs, snap.jobs)
             self._last = snap
             extra = self._companion(reader, now, snap)
-            if extra.get("companion"):
-                extra.update(self._activity(reader, now))
             return Frame(
                 fetched_at=now,
                 snapshot=snap,
@@ -257,47 +259,16 @@ class Feed:
                 **extra,
             )
 
-    def _activity(self, reader: Any, now: datetime) -> dict[str, Any]:
-        """The table's run columns, the events feed and the failures overview."""
-        from schedtui.core import activity
+    def _activity(self, source: HistorySource, engine: Engine, now: datetime) -> dict[str, Any]:
+        """The summary's counts, the table's run columns, the events feed and the failures
+        overview, from the store's run history (whichever layout it is)."""
+        from schedtui.core.activity import read_activity
 
-        out: dict[str, Any] = {}
-        engine = reader.engine
-        schema = self.target.schema
         try:
-            recent = activity.newest_runs(engine, limit=2000, schema=schema)
-            counts = activity.per_job_24h(engine, now, schema=schema)
+            act = read_activity(source, engine, now, schema=self.target.schema)
         except Exception:
-            return out
-        digests: dict[str, JobRuns] = {}
-        errors: dict[str, tuple[str, datetime | None]] = {}
-        for run in recent:
-            if run.outcome in ("error", "unfinished") and run.job_id not in errors:
-                errors[run.job_id] = (_error_line(run), run.finished_at or run.started_at)
-            if run.job_id in digests or run.outcome == "running":
-                continue
-            n, f = counts.get(run.job_id, (0, 0))
-            digests[run.job_id] = JobRuns(
-                last_at=run.started_at or run.scheduled_at or run.finished_at,
-                last_outcome=clean(run.outcome, 20),
-                last_duration=run.duration_s,
-                runs_24h=n,
-                failures_24h=f,
-            )
-        for job_id, (n, f) in counts.items():
-            digests.setdefault(job_id, JobRuns(runs_24h=n, failures_24h=f))
-        for job_id, (text, at) in errors.items():
-            d = digests.get(job_id)
-            if d is not None:
-                digests[job_id] = replace(d, last_error=text, last_error_at=at)
-        out["job_runs"] = digests
-        out["recent"] = recent[:500]
-        try:
-            out["hourly"] = activity.hourly(engine, now, schema=schema)
-            out["commands"] = activity.recent_commands(engine, schema=schema)
-        except Exception:
-            pass
-        return out
+            return {}
+        return _activity_fields(act)
 
     def _backups(self) -> tuple[BackupInfo, ...]:
         try:
@@ -364,22 +335,12 @@ class Feed:
                     )
         except Exception:
             pass
-        if source is None:
-            return out
-        try:
-            s = source.summary(engine, now)
-            out["runs_24h"] = s.runs_24h
-            out["failures_24h"] = s.failures_24h
-        except Exception:
-            pass
-        try:
-            durations: dict[str, float] = {}
-            for run in source.recent_runs(engine, limit=2000):
-                if run.duration_s is not None and run.job_id not in durations:
-                    durations[run.job_id] = float(run.duration_s)
-            out["last_durations"] = durations
-        except Exception:
-            pass
+        act = self._activity(source, engine, now) if source is not None else {}
+        out.update(act)
+        from schedtui.core.activity import feed_note
+
+        out["feed_note"] = feed_note(act.get("activity"), heartbeat=out.get("heartbeat") is not None)
+        out.pop("activity", None)
         return out
 
     def _backup(self) -> BackupInfo | None:
@@ -473,6 +434,53 @@ def _heartbeat(beats: list[HeartbeatInfo], fresh: list[HeartbeatInfo], best: Hea
         count=len(beats),
         commands=any(b.accepts_commands for b in fresh),
     )
+
+
+def _activity_fields(act: Activity) -> dict[str, Any]:
+    """The ``Frame`` fields of one activity read (``activity`` itself for the feed's note)."""
+    digests: dict[str, JobRuns] = {}
+    durations: dict[str, float] = {}
+    errors: dict[str, tuple[str, datetime | None]] = {}
+    counts = {j.job_id: (j.runs, j.failures) for j in act.window.jobs}
+    for jf in act.failures:
+        if jf.last_failure is not None:
+            errors[jf.job_id] = (_error_line(jf.last_failure), _failed_at(jf.last_failure))
+    for run in act.recent:
+        if run.duration_s is not None and run.job_id not in durations:
+            durations[run.job_id] = float(run.duration_s)
+        if run.failed and run.job_id not in errors:
+            errors[run.job_id] = (_error_line(run), _failed_at(run))
+        if run.job_id in digests or run.outcome == "running":
+            continue
+        n, f = counts.get(run.job_id, (0, 0))
+        digests[run.job_id] = JobRuns(
+            last_at=run.started_at or run.scheduled_at or run.finished_at,
+            last_outcome=clean(run.outcome, 20),
+            last_duration=run.duration_s,
+            runs_24h=n,
+            failures_24h=f,
+        )
+    for job_id, (n, f) in counts.items():
+        digests.setdefault(job_id, JobRuns(runs_24h=n, failures_24h=f))
+    for job_id, (text, at) in errors.items():
+        d = digests.get(job_id)
+        if d is not None:
+            digests[job_id] = replace(d, last_error=text, last_error_at=at)
+    return {
+        "activity": act,
+        "runs_24h": act.summary.runs_24h,
+        "failures_24h": act.summary.failures_24h,
+        "last_durations": durations,
+        "job_runs": digests,
+        "recent": act.recent[:500],
+        "hourly": act.hourly,
+        "commands": act.commands,
+        "failures": act.failures,
+    }
+
+
+def _failed_at(run: RunInfo) -> datetime | None:
+    return run.finished_at or run.started_at
 
 
 def _error_line(run: RunInfo) -> str:

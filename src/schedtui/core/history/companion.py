@@ -25,10 +25,14 @@ from schedtui.core.history.records import (
     JobStats,
     RunInfo,
     RunSummary,
+    RunWindow,
     WindowStats,
+    hour_start,
     job_stats_of,
     window_of,
+    window_of_counts,
 )
+from schedtui.core.history.table import hour_bucket
 
 _EXECUTED = ("success", "error", "unfinished")
 
@@ -217,6 +221,31 @@ def summary(bind: Any, now: datetime, schema: str | None = None) -> RunSummary:
     )
 
 
+def run_window(bind: Any, now: datetime, hours: int = 24, schema: str | None = None) -> RunWindow:
+    """Finished runs per job, outcome and hour over the ``hours`` before ``now``: one grouped
+    query over the (outcome, finished_at) index range."""
+    r = T.tables_for(schema).runs
+    since = now - timedelta(hours=hours)
+    start = hour_start(now, hours)
+    counts: dict[str, dict[str, int]] = {}
+    per_hour: list[tuple[int, str, int]] = []
+    with connection(bind) as conn:
+        if _runs_table_exists(conn, schema):
+            edges = [sa.literal((start + timedelta(hours=i)).timestamp(), sa.Float) for i in range(hours + 1)]
+            bucket = hour_bucket(r.c.finished_at, edges).label("bucket")
+            q = (
+                sa.select(r.c.job_id, r.c.outcome, bucket, sa.func.count())
+                .where(r.c.outcome.in_(T.FINAL_OUTCOMES), r.c.finished_at >= since.timestamp())
+                .group_by(r.c.job_id, r.c.outcome, sa.literal_column("bucket"))
+            )
+            for job_id, outcome, index, n in conn.execute(q):
+                by = counts.setdefault(str(job_id), {})
+                by[str(outcome)] = by.get(str(outcome), 0) + int(n)
+                if index is not None:
+                    per_hour.append((int(index), str(outcome), int(n)))
+    return window_of_counts(since, now, start, counts, per_hour, hours)
+
+
 def window_stats(bind: Any, job_ids: list[str], schema: str | None = None, window: int = 100) -> dict[str, WindowStats]:
     """p50/p95/max of successful durations and the success rate over each job's last
     ``window`` runs: one index-only query per job (for ``check``)."""
@@ -265,6 +294,9 @@ class CompanionHistory:
 
     def summary(self, bind: Any, now: datetime) -> RunSummary:
         return summary(bind, now, self.schema)
+
+    def run_window(self, bind: Any, now: datetime, hours: int = 24) -> RunWindow:
+        return run_window(bind, now, hours, self.schema)
 
     def window_stats(self, bind: Any, job_ids: list[str], window: int = 100) -> dict[str, WindowStats]:
         return window_stats(bind, job_ids, self.schema, window)

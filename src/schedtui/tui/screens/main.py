@@ -476,7 +476,8 @@ class MainScreen(ControlMixin, Screen[None]):
     def _show_views(self) -> None:
         view = self.query_one("#views", ContentSwitcher).current
         if view == "events":
-            self.query_one(EventsPane).show(self.events_log, self.clock(), self.tz_mode)
+            note = self.frame.feed_note if self.frame is not None else None
+            self.query_one(EventsPane).show(self.events_log, self.clock(), self.tz_mode, note=note)
         elif view == "failures":
             self.query_one(FailuresPane).show(self.frame, self.clock(), self.tz_mode)
 

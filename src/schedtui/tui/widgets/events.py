@@ -23,6 +23,8 @@ class EventsPane(Vertical):
     DEFAULT_CSS = """
     EventsPane { padding: 0 1; }
     EventsPane #events-head { height: 1; }
+    EventsPane #events-note { height: auto; max-height: 2; color: $text-muted; display: none; }
+    EventsPane #events-note.-shown { display: block; }
     EventsPane #events-filter { height: 1; border: none; padding: 0 1; margin: 0; display: none; }
     EventsPane #events-filter.-open { display: block; }
     EventsPane DataTable { height: 1fr; }
@@ -34,9 +36,11 @@ class EventsPane(Vertical):
         self.needle = ""
         self._shown: tuple[int, str, bool, TzMode, int] | None = None
         self._args: tuple[EventLog, datetime, TzMode] | None = None
+        self.note: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="events-head")
+        yield Static(id="events-note")
         yield Input(placeholder="filter events (esc closes)", id="events-filter", disabled=True)
         table: DataTable[object] = DataTable(id="events-table", cursor_type="row", zebra_stripes=False)
         table.add_column("when", key="when", width=14)
@@ -48,10 +52,16 @@ class EventsPane(Vertical):
     def on_resize(self, event: object) -> None:
         if self._args is not None:
             self._shown = None
-            self.call_after_refresh(self.show, *self._args)
+            self.call_after_refresh(self.show, *self._args, False, self.note)
 
-    def show(self, log: EventLog, now: datetime, tz_mode: TzMode, force: bool = False) -> None:
+    def show(self, log: EventLog, now: datetime, tz_mode: TzMode, force: bool = False, note: str | None = None) -> None:
+        """Show ``log``; ``note`` is the one line on what the store's history does not record."""
         self._args = (log, now, tz_mode)
+        if note != self.note:
+            self.note = note
+            box = self.query_one("#events-note", Static)
+            box.update(clean(note, 300) if note else "")
+            box.set_class(bool(note), "-shown")
         if not self.size.width:
             return  # hidden: shown when it appears (on_resize)
         table = self.query_one("#events-table", DataTable)
@@ -77,7 +87,9 @@ class EventsPane(Vertical):
 
     def _empty(self, total: int) -> str:
         if total == 0:
-            return "nothing yet: runs appear here with the companion; job changes as they happen"
+            if self.note is None or self.note.startswith("no run history"):
+                return "nothing yet: runs appear here with the companion; job changes as they happen"
+            return "nothing yet: runs appear here as the history records them; job changes as they happen"
         return "no event matches the filter"
 
     def _head(self, total: int, shown: int, tz_mode: TzMode) -> None:

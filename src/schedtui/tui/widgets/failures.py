@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Sparkline, Static
 
+from schedtui.core.activity import JobFailures
 from schedtui.tui.data import Frame
 from schedtui.tui.fmt import TzMode, clean, short_when
 from schedtui.tui.glyphs import g
@@ -77,7 +78,7 @@ class FailuresPane(Vertical):
         table = self.query_one("#failures-table", DataTable)
         job_w = 24 if table.size.width >= 110 else 14
         width = max(12, table.size.width - (job_w + 2) - (8 + 2) - (6 + 2) - (14 + 2) - 4)
-        state = (id(frame.job_runs), id(frame.hourly), tz_mode, width)
+        state = (id(frame.failures), id(frame.hourly), frame.runs_24h, tz_mode, width)
         if state == self._shown:
             return
         self._shown = state
@@ -85,21 +86,21 @@ class FailuresPane(Vertical):
             column = table.columns.get(key)  # type: ignore[call-overload]
             if column is not None and column.width != w:
                 column.width = w
-        failing = sorted(
-            ((jid, r) for jid, r in frame.job_runs.items() if r.failures_24h),
-            key=lambda x: (-x[1].failures_24h, x[0]),
-        )
-        self._errors = {jid: r.last_error or "" for jid, r in failing}
-        total_f = sum(r.failures_24h for _, r in failing)
-        total_r = sum(r.runs_24h for r in frame.job_runs.values())
+        failing = frame.failures
+        self._errors = {f.job_id: _error(f) for f in failing}
+        total_f = sum(f.failures for f in failing)
+        now_failing = sum(1 for f in failing if f.failing_now)
         style = "$error bold" if failing else "$success bold"
-        head.update(
-            Content.assemble(
-                ("Failures (24 h)  ", "bold"),
-                (f"{len(failing)} job(s) failed {total_f} time(s)", style),
-                (f" in {total_r} finished runs", "$text-muted"),
-            )
-        )
+        parts: list[tuple[str, str]] = [
+            ("Failures (24 h)  ", "bold"),
+            (f"{len(failing)} job(s) failed {total_f} time(s)", style),
+            (f" in {frame.runs_24h or 0} finished runs", "$text-muted"),
+        ]
+        if now_failing:
+            parts.append((f" · {now_failing} with the last run failed ({g('fail')})", "$error"))
+        if frame.history_source and not frame.history_source.startswith("schedtui companion"):
+            parts.append((f" · history: {frame.history_source}", "$text-muted"))
+        head.update(Content.assemble(*parts))
         hourly = frame.hourly
         if hourly is not None:
             self.query_one("#spark-runs", Sparkline).data = [float(x) for x in hourly.runs]
@@ -110,17 +111,19 @@ class FailuresPane(Vertical):
                 f"{'':16}{short_when(hourly.start, tz_mode)}  {g('arrow')}  now (one bar per hour)"
             )
         table.clear()
-        for jid, r in failing:
-            error = clean(r.last_error or "", 300)
+        for f in failing:
+            error = clean(_error(f), 300)
             if len(error) > width:
                 error = error[: width - 1] + g("ellipsis")
+            at = f.last_failure.finished_at or f.last_failure.started_at if f.last_failure is not None else None
+            name = _cut(clean(f.job_id, 191), job_w - 2 if f.failing_now else job_w)
             table.add_row(
-                Content.styled(_cut(clean(jid, 191), job_w), "$error"),
-                str(r.failures_24h),
-                str(r.runs_24h),
-                short_when(r.last_error_at, tz_mode) if r.last_error_at else "-",
+                Content.styled(f"{g('fail')} {name}" if f.failing_now else name, "$error"),
+                str(f.failures),
+                str(f.runs),
+                short_when(at, tz_mode) if at else "-",
                 error,
-                key=jid,
+                key=f.job_id,
             )
         if not failing:
             table.add_row(Content.styled("no failures in the last 24 h", "$success"), "", "", "", "")
@@ -131,6 +134,15 @@ class FailuresPane(Vertical):
         key = event.row_key.value if event.row_key is not None else None
         text = self._errors.get(str(key), "") if key is not None else ""
         self.query_one("#failures-error", Static).update(Content.styled(clean(text, 600), "$error") if text else "")
+
+
+def _error(f: JobFailures) -> str:
+    """The last failure's first line (``OSError: [Errno 28] No space left``), sanitized."""
+    run = f.last_failure
+    if run is None:
+        return ""
+    text = ": ".join(str(x) for x in (run.error_type, run.error_message) if x) or run.outcome
+    return clean(text.splitlines()[0] if text else "", 300)
 
 
 def _cut(text: str, width: int) -> str:
