@@ -252,7 +252,10 @@ def _companion(url: str) -> None:
         assert act.failures[0].last_failure is not None and act.failures[0].last_failure.error_message == "disk full"
         assert not act.failures[1].failing_now  # b's last executed run succeeded
         assert act.audit_log and feed_note(act, heartbeat=True) is None
-        assert feed_note(act, heartbeat=False) == "runs from schedtui companion schedtui_runs · not recorded there: scheduler heartbeat"
+        assert (
+            feed_note(act, heartbeat=False)
+            == "runs from schedtui companion schedtui_runs · not recorded there: scheduler heartbeat"
+        )
         assert act.recent[0].outcome == "running"
     finally:
         engine.dispose()
@@ -273,7 +276,9 @@ def test_aegis_window_edges(tmp_path: Path) -> None:
     import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location("make_aegis_schema", Path(__file__).parent / "fixtures" / "make_aegis.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_aegis_schema", Path(__file__).parent / "fixtures" / "make_aegis.py"
+    )
     assert spec is not None and spec.loader is not None
     saved = list(sys.path)
     try:

@@ -245,7 +245,9 @@ def _assert_history(target: Target, manifest: dict[str, Any]) -> None:
     act = read_activity(source, engine, NOW)
     assert (act.window.runs, act.window.failures) == (summary.runs_24h, summary.failures_24h)
     assert sum(act.hourly.runs) == sum(1 for r in in_day if _dt(r["finished_at"]) >= act.hourly.start)  # type: ignore[operator]
-    assert {f.job_id for f in act.failures} == {r.job_id for r in runs if r.failed and r.finished_at >= act.window.since}  # type: ignore[operator]
+    assert {f.job_id for f in act.failures} == {
+        r.job_id for r in runs if r.failed and r.finished_at >= act.window.since
+    }  # type: ignore[operator]
     assert all(f.last_failure is not None and f.last_failure.failed for f in act.failures)
     assert not act.audit_log and act.recent == source.recent_runs(engine, limit=2000)
     engine.dispose()

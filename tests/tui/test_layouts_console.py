@@ -106,6 +106,7 @@ async def _feed_and_failures(target: Target, clock: FixedClock) -> dict[str, Any
         out["failures"] = [[str(c) for c in failures.get_row_at(i)] for i in range(failures.row_count)]
         out["failures_head"] = str(main.query_one("#failures-head", Static).render())
         out["spark"] = list(main.query_one("#spark-fails").data or [])
+        out["axis"] = str(main.query_one("#failures-axis", Static).render())
         await pilot.app.workers.wait_for_complete()
     return out
 
@@ -120,7 +121,9 @@ async def test_events_feed_and_failures_on_an_aegis_app(tmp_path: Path) -> None:
     assert [e.at for e in log] == sorted((e.at for e in log), reverse=True)
     whats = {e.what for e in log if e.kind == "run"}
     assert {"started", "finished", "failed", "missed"} <= whats
-    assert any("sync_inventory failed (error): ConnectionError: inventory API unreachable" in row for row in seen["events"])
+    assert any(
+        "sync_inventory failed (error): ConnectionError: inventory API unreachable" in row for row in seen["events"]
+    )
     assert any("process_outbox failed (unfinished): Run did not complete" in row for row in seen["events"])
     assert seen["failed"] and all("failed" in row for row in seen["failed"])
     assert "Aegis job_execution" in seen["note"] and "not recorded there: operator audit log" in seen["note"]
@@ -132,7 +135,7 @@ async def test_events_feed_and_failures_on_an_aegis_app(tmp_path: Path) -> None:
     assert [r[1] for r in rows] == ["4", "3", "1"]
     assert "ConnectionError" in rows[0][4] and rows[1][4].startswith("Run did not complete")
     assert rows[0][0].startswith(fail) and not rows[1][0].startswith(fail)  # last run failed / recovered
-    assert "3 job(s) failed 8 time(s)" in seen["failures_head"] and "history: Aegis job_execution" in seen["failures_head"]
+    assert "3 job(s) failed 8 time(s)" in seen["failures_head"] and "history: Aegis job_execution" in seen["axis"]
     assert seen["spark"][-1] == 8.0
     assert _sha(db) == before
 
@@ -209,7 +212,9 @@ def _steps(url: str, target: Target, clock: FixedClock, pause: str, resume: str 
         engine = sa.create_engine(url)
         row = dict(saved["row"])
         with engine.begin() as conn:
-            conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})"), row)
+            conn.execute(
+                sa.text(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})"), row
+            )
         engine.dispose()
 
     return [paused, resumed, disappeared, appeared]

@@ -185,7 +185,7 @@ def feed_note(activity: Activity | None, *, heartbeat: bool) -> str | None:
         )
     missing = []
     if not activity.audit_log:
-        missing.append("operator audit log (only this console's actions show)")
+        missing.append("operator audit log (only this console's actions)")
     if not heartbeat:
         missing.append("scheduler heartbeat")
     if activity.kind == "companion" and not missing:

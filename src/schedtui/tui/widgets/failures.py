@@ -97,10 +97,11 @@ class FailuresPane(Vertical):
             (f" in {frame.runs_24h or 0} finished runs", "$text-muted"),
         ]
         if now_failing:
-            parts.append((f" · {now_failing} with the last run failed ({g('fail')})", "$error"))
-        if frame.history_source and not frame.history_source.startswith("schedtui companion"):
-            parts.append((f" · history: {frame.history_source}", "$text-muted"))
+            parts.append((f" · {g('fail')} {now_failing} whose last run failed", "$error"))
         head.update(Content.assemble(*parts))
+        origin = ""
+        if frame.history_source and not frame.history_source.startswith("schedtui companion"):
+            origin = f" · history: {frame.history_source}"
         hourly = frame.hourly
         if hourly is not None:
             self.query_one("#spark-runs", Sparkline).data = [float(x) for x in hourly.runs]
@@ -108,7 +109,7 @@ class FailuresPane(Vertical):
             self.query_one("#label-runs", Static).update(f"runs/h (max {max(hourly.runs, default=0)})")
             self.query_one("#label-fails", Static).update(f"fails/h (max {max(hourly.failures, default=0)})")
             self.query_one("#failures-axis", Static).update(
-                f"{'':16}{short_when(hourly.start, tz_mode)}  {g('arrow')}  now (one bar per hour)"
+                f"{'':16}{short_when(hourly.start, tz_mode)}  {g('arrow')}  now (one bar per hour){origin}"
             )
         table.clear()
         for f in failing:
