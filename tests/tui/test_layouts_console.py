@@ -236,3 +236,22 @@ async def test_job_changes_in_the_feed_on_a_django_project(tmp_path: Path) -> No
     steps = _steps(f"sqlite:///{db}", target, clock, "monthly_invoices", "weekly_newsletter", "nightly_cleanup")
     found = await _job_changes(target, clock, steps, {"paused", "resumed", "disappeared", "appeared"})
     assert {e.job_id for e in found} == {"monthly_invoices", "weekly_newsletter", "nightly_cleanup"}
+
+
+async def test_feed_says_when_a_store_records_no_runs(target: Target, clock: FixedClock) -> None:
+    """A bare APScheduler store: the feed says there is no run history (and how to get one),
+    the failures overview says the same; job changes still show."""
+    from textual.widgets import Static
+
+    app = SchedtuiApp(target, clock=clock, read_only=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        main = app.screen_stack[0]
+        await pilot.press("e")
+        note = main.query_one("#events-note", Static)
+        await wait_for(pilot, lambda: "no run history" in str(note.render()), what="note")
+        assert "schedtui companion --help" in str(note.render()) and main.frame.recent == ()
+        await pilot.press("escape", "F")
+        head = main.query_one("#failures-head", Static)
+        await wait_for(pilot, lambda: "no run history" in str(head.render()), what="failures head")
+        await pilot.app.workers.wait_for_complete()

@@ -45,7 +45,7 @@ class EventsPane(Vertical):
         table: DataTable[object] = DataTable(id="events-table", cursor_type="row", zebra_stripes=False)
         table.add_column("when", key="when", width=14)
         table.add_column("", key="mark", width=1)
-        table.add_column("event", key="what", width=11)
+        table.add_column("event", key="what", width=13)
         table.add_column("what happened", key="text", width=40)
         yield table
 
@@ -65,7 +65,7 @@ class EventsPane(Vertical):
         if not self.size.width:
             return  # hidden: shown when it appears (on_resize)
         table = self.query_one("#events-table", DataTable)
-        width = max(20, table.size.width - (14 + 2) - (1 + 2) - (11 + 2) - 4)
+        width = max(20, table.size.width - (14 + 2) - (1 + 2) - (13 + 2) - 4)
         state = (log.version, self.needle, self.failed_only, tz_mode, width)
         events = log.events(self.needle, self.failed_only)
         self._head(len(log), len(events), tz_mode)

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Sparkline, Static
 
 from schedtui.core.activity import JobFailures
 from schedtui.tui.data import Frame
-from schedtui.tui.fmt import TzMode, clean, short_when
+from schedtui.tui.fmt import TzMode, ago, clean, short_when
 from schedtui.tui.glyphs import g
 
 
@@ -90,12 +90,17 @@ class FailuresPane(Vertical):
         self._errors = {f.job_id: _error(f) for f in failing}
         total_f = sum(f.failures for f in failing)
         now_failing = sum(1 for f in failing if f.failing_now)
-        style = "$error bold" if failing else "$success bold"
-        parts: list[tuple[str, str]] = [
-            ("Failures (24 h)  ", "bold"),
-            (f"{len(failing)} job(s) failed {total_f} time(s)", style),
-            (f" in {frame.runs_24h or 0} finished runs", "$text-muted"),
-        ]
+        parts: list[tuple[str, str]] = [("Failures (24 h)  ", "bold")]
+        if failing:
+            parts.append((f"{len(failing)} job(s) failed {total_f} time(s)", "$error bold"))
+        else:
+            parts.append(("no failures", "$success bold"))
+        parts.append((f" in {frame.runs_24h or 0} finished runs", "$text-muted"))
+        if not frame.runs_24h and frame.recent:
+            newest = frame.recent[0]
+            at = newest.finished_at or newest.started_at or newest.scheduled_at
+            if at is not None:
+                parts.append((f" · newest recorded run {ago(at, now)}", "$text-muted"))
         if now_failing:
             parts.append((f" · {g('fail')} {now_failing} whose last run failed", "$error"))
         head.update(Content.assemble(*parts))
@@ -127,7 +132,6 @@ class FailuresPane(Vertical):
                 key=f.job_id,
             )
         if not failing:
-            table.add_row(Content.styled("no failures in the last 24 h", "$success"), "", "", "", "")
             self.query_one("#failures-error", Static).update("")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
