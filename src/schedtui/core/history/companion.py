@@ -32,7 +32,6 @@ from schedtui.core.history.records import (
     window_of,
     window_of_counts,
 )
-from schedtui.core.history.table import hour_bucket
 
 _EXECUTED = ("success", "error", "unfinished")
 
@@ -221,6 +220,16 @@ def summary(bind: Any, now: datetime, schema: str | None = None) -> RunSummary:
     )
 
 
+def _hour_index(conn: sa.Connection, col: Any, start: datetime, hours: int) -> Any:
+    """The hour bucket of an epoch column, -1 before ``start``: the floor of the hours since
+    ``start`` (SQLite's integer cast truncates, which is the floor for these non-negative
+    values; elsewhere ``FLOOR``, as PostgreSQL's cast rounds)."""
+    base = start.timestamp()
+    since = (col - base) / 3600.0
+    index = sa.cast(since, sa.Integer) if conn.dialect.name == "sqlite" else sa.cast(sa.func.floor(since), sa.Integer)
+    return sa.case((col < base, -1), (col >= base + hours * 3600.0, -1), else_=index)
+
+
 def run_window(bind: Any, now: datetime, hours: int = 24, schema: str | None = None) -> RunWindow:
     """Finished runs per job, outcome and hour over the ``hours`` before ``now``: one grouped
     query over the (outcome, finished_at) index range."""
@@ -231,8 +240,7 @@ def run_window(bind: Any, now: datetime, hours: int = 24, schema: str | None = N
     per_hour: list[tuple[int, str, int]] = []
     with connection(bind) as conn:
         if _runs_table_exists(conn, schema):
-            edges = [sa.literal((start + timedelta(hours=i)).timestamp(), sa.Float) for i in range(hours + 1)]
-            bucket = hour_bucket(r.c.finished_at, edges).label("bucket")
+            bucket = _hour_index(conn, r.c.finished_at, start, hours).label("bucket")
             q = (
                 sa.select(r.c.job_id, r.c.outcome, bucket, sa.func.count())
                 .where(r.c.outcome.in_(T.FINAL_OUTCOMES), r.c.finished_at >= since.timestamp())
