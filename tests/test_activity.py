@@ -175,13 +175,12 @@ def test_django_sqlite(tmp_path: Path) -> None:
     _django(url, manifest)
 
 
-@pytest.mark.postgres
-def test_django_postgres(pg_url: str, tmp_path: Path) -> None:
+def test_django_servers(server_url: str, tmp_path: Path) -> None:
     try:
-        manifest = build_layout("django", pg_url, tmp_path / "django.json")
+        manifest = build_layout("django", server_url, tmp_path / "django.json")
     except LayoutUnavailable as exc:
         pytest.skip(str(exc))
-    _django(pg_url, manifest)
+    _django(server_url, manifest)
 
 
 # ------------------------------------------------------------------------------ companion
@@ -266,10 +265,10 @@ def test_companion_window_edges_sqlite(tmp_path: Path) -> None:
     _companion(f"sqlite:///{tmp_path / 'c.db'}")
 
 
-@pytest.mark.postgres
-def test_companion_window_edges_postgres(pg_url: str) -> None:
-    """PostgreSQL rounds a float cast to integer: the hour buckets never depend on it."""
-    _companion(pg_url)
+def test_companion_window_edges_servers(server_url: str) -> None:
+    """PostgreSQL rounds a float cast to integer: the hour buckets never depend on it
+    (MariaDB too)."""
+    _companion(server_url)
 
 
 def test_aegis_window_edges(tmp_path: Path) -> None:
