@@ -362,8 +362,15 @@ def test_console_on_sqlite(sqlite_stores: dict[str, tuple[Path, dict[str, Any]]]
         app = SchedtuiApp(discover_target(Target(f"sqlite:///{db}")), clock=FixedClock(NOW), read_only=True)
         async with app.run_test(size=(140, 40)) as pilot:
             await settle(pilot, app)
-            jobs = app.screen_stack[0].query_one(JobList)
+            main = app.screen_stack[0]
+            jobs = main.query_one(JobList)
             found = [r.job for r in jobs.rows if r.job is not None]
+            # the events feed: job_results' runs, and what APScheduler 4 does not record
+            await pilot.press("e")
+            await pilot.pause()
+            frame = main.frame
+            assert frame.recent and {e.kind for e in main.events_log.events()} >= {"run"}
+            assert frame.feed_note and "finished runs only" in frame.feed_note
             await pilot.app.workers.wait_for_complete()
             return found
 
