@@ -103,7 +103,7 @@ async def _feed_and_failures(target: Target, clock: FixedClock) -> dict[str, Any
         await pilot.press("e")
         events = main.query_one("#events-table", DataTable)
         await wait_for(pilot, lambda: events.row_count > 1, what="events")
-        out: dict[str, Any] = {"events": _cells(events), "log": main.events_log.events()}
+        out: dict[str, Any] = {"events": _cells(events), "log": main.events_log.events(), "runs": main.frame.job_runs}
         out["note"] = str(main.query_one("#events-note", Static).render())
         await pilot.press("f")
         await wait_for(pilot, lambda: events.row_count < len(out["events"]), what="failed only")
@@ -177,6 +177,11 @@ async def test_events_feed_and_failures_on_a_django_project(tmp_path: Path) -> N
         and rows[0][1] == str(manifest["statuses"]["Error!"])
     )
     assert "unexpected end of document" in rows[0][4]
+    # the jobs table's success rate is check's: skipped runs count for neither side
+    runs = seen["runs"]
+    assert runs["import_feed"].rate_24h == 0.0 and runs["send_reminders"].rate_24h == 1.0
+    assert runs["rebuild_thumbnails"].rate_24h is None and runs["rebuild_thumbnails"].last_outcome == "max_instances"
+    assert runs["nightly_cleanup"].rate_24h is None and runs["nightly_cleanup"].runs_24h == 1
     assert _sha(db) == before
 
 

@@ -442,6 +442,7 @@ def _activity_fields(act: Activity) -> dict[str, Any]:
     durations: dict[str, float] = {}
     errors: dict[str, tuple[str, datetime | None]] = {}
     counts = {j.job_id: (j.runs, j.failures) for j in act.window.jobs}
+    successes = {j.job_id: j.successes for j in act.window.jobs}
     for jf in act.failures:
         if jf.last_failure is not None:
             errors[jf.job_id] = (_error_line(jf.last_failure), _failed_at(jf.last_failure))
@@ -459,9 +460,10 @@ def _activity_fields(act: Activity) -> dict[str, Any]:
             last_duration=run.duration_s,
             runs_24h=n,
             failures_24h=f,
+            successes_24h=successes.get(run.job_id, 0),
         )
     for job_id, (n, f) in counts.items():
-        digests.setdefault(job_id, JobRuns(runs_24h=n, failures_24h=f))
+        digests.setdefault(job_id, JobRuns(runs_24h=n, failures_24h=f, successes_24h=successes[job_id]))
     for job_id, (text, at) in errors.items():
         d = digests.get(job_id)
         if d is not None:
