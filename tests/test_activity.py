@@ -252,10 +252,7 @@ def _companion(url: str) -> None:
         assert act.failures[0].last_failure is not None and act.failures[0].last_failure.error_message == "disk full"
         assert not act.failures[1].failing_now  # b's last executed run succeeded
         assert act.audit_log and feed_note(act, heartbeat=True) is None
-        assert (
-            feed_note(act, heartbeat=False)
-            == "runs from schedtui companion schedtui_runs · not recorded there: scheduler heartbeat"
-        )
+        assert feed_note(act, heartbeat=False) is None  # the companion records heartbeats while it runs
         assert act.recent[0].outcome == "running"
     finally:
         engine.dispose()
