@@ -284,3 +284,43 @@ async def test_feed_says_when_a_store_records_no_runs(target: Target, clock: Fix
         head = main.query_one("#failures-head", Static)
         await wait_for(pilot, lambda: "no run history" in str(head.render()), what="failures head")
         await pilot.app.workers.wait_for_complete()
+
+
+async def test_failures_cursor_stays_on_the_picked_job(tmp_path: Path) -> None:
+    """Refreshes (unchanged, then a new failure recorded) keep the cursor on the job picked."""
+    import sqlalchemy as sa
+    from textual.widgets import DataTable, Static
+
+    db, manifest = _copy("aegis", tmp_path)
+    clock = FixedClock(datetime.fromisoformat(manifest["stopped_at"]) + timedelta(seconds=2))
+    app = SchedtuiApp(Target(f"sqlite:///{db}"), clock=clock, read_only=True, refresh=0.5)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        main = app.screen_stack[0]
+        await pilot.press("F")
+        table = main.query_one("#failures-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count >= 2, what="failing jobs")
+        await pilot.press("down")
+        picked = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        assert table.cursor_row == 1
+        seen = main.refreshes
+        await wait_for(pilot, lambda: main.refreshes >= seen + 2, what="two refreshes")
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == picked
+        # a new failure of another job (as Aegis's listener records one) reorders nothing above it
+        at = (clock() - timedelta(seconds=1)).replace(tzinfo=None)
+        engine = sa.create_engine(f"sqlite:///{db}")
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO job_execution (job_id, job_name, scheduled_run_time, started_at, finished_at, "
+                    "duration_ms, status, error_message) VALUES ('generate_daily_report', 'Generate Daily Report', "
+                    ":at, :at, :at, 5.0, 'failed', 'ValueError: no data for the report')"
+                ),
+                {"at": at},
+            )
+        engine.dispose()
+        head = main.query_one("#failures-head", Static)
+        await wait_for(pilot, lambda: "generate_daily_report" in " ".join(_cells(table)), what="the new failure")
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == picked
+        assert "job(s) failed" in str(head.render())
+        await pilot.app.workers.wait_for_complete()

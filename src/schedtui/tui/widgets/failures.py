@@ -78,7 +78,8 @@ class FailuresPane(Vertical):
         table = self.query_one("#failures-table", DataTable)
         job_w = 24 if table.size.width >= 110 else 14
         width = max(12, table.size.width - (job_w + 2) - (8 + 2) - (6 + 2) - (14 + 2) - 4)
-        state = (id(frame.failures), id(frame.hourly), frame.runs_24h, tz_mode, width)
+        # by value (frozen records): an unchanged refresh repaints nothing and the cursor stays
+        state = (frame.failures, frame.hourly, frame.runs_24h, frame.recent[:1], tz_mode, width)
         if state == self._shown:
             return
         self._shown = state
@@ -116,6 +117,7 @@ class FailuresPane(Vertical):
             self.query_one("#failures-axis", Static).update(
                 f"{'':16}{short_when(hourly.start, tz_mode)}  {g('arrow')}  now (one bar per hour){origin}"
             )
+        picked = self._picked(table)
         table.clear()
         for f in failing:
             error = clean(_error(f), 300)
@@ -133,6 +135,19 @@ class FailuresPane(Vertical):
             )
         if not failing:
             self.query_one("#failures-error", Static).update("")
+        elif picked is not None and picked in self._errors:
+            table.move_cursor(row=table.get_row_index(picked), animate=False)
+
+    @staticmethod
+    def _picked(table: DataTable[object]) -> str | None:
+        """The job under the cursor (kept across a repaint)."""
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+        return None if key is None else str(key)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The highlighted job's whole last error, wrapped, under the table."""
