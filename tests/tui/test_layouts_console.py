@@ -324,3 +324,29 @@ async def test_failures_cursor_stays_on_the_picked_job(tmp_path: Path) -> None:
         assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == picked
         assert "job(s) failed" in str(head.render())
         await pilot.app.workers.wait_for_complete()
+
+
+async def test_events_cursor_stays_on_the_picked_event(tmp_path: Path) -> None:
+    """A new event on top (a job disappeared) leaves the cursor on the event picked."""
+    import sqlalchemy as sa
+    from textual.widgets import DataTable
+
+    db, manifest = _copy("aegis", tmp_path)
+    clock = FixedClock(datetime.fromisoformat(manifest["stopped_at"]) + timedelta(seconds=2))
+    app = SchedtuiApp(Target(f"sqlite:///{db}"), clock=clock, read_only=True, refresh=0.5)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        main = app.screen_stack[0]
+        await pilot.press("e")
+        table = main.query_one("#events-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 5, what="events")
+        await pilot.press("down", "down", "down")
+        picked = " ".join(str(c) for c in table.get_row_at(table.cursor_row))
+        engine = sa.create_engine(f"sqlite:///{db}")
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM apscheduler_jobs WHERE id = 'send_weekly_digest'"))
+        engine.dispose()
+        await wait_for(pilot, lambda: any(e.what == "disappeared" for e in main.events_log.events()), what="event")
+        await wait_for(pilot, lambda: "disappeared" in " ".join(str(c) for c in table.get_row_at(0)), what="shown")
+        assert table.cursor_row == 4 and " ".join(str(c) for c in table.get_row_at(table.cursor_row)) == picked
+        await pilot.app.workers.wait_for_complete()

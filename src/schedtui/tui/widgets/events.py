@@ -37,6 +37,7 @@ class EventsPane(Vertical):
         self._shown: tuple[int, str, bool, TzMode, int] | None = None
         self._args: tuple[EventLog, datetime, TzMode] | None = None
         self.note: str | None = None
+        self._row_keys: list[str] = []  #: the shown events' keys, by row
 
     def compose(self) -> ComposeResult:
         yield Static(id="events-head")
@@ -72,16 +73,21 @@ class EventsPane(Vertical):
         if state == self._shown and not force:
             return
         self._shown = state
+        # the cursor stays on the event picked (at the top it follows the newest, as a tail)
         keep = table.cursor_row
+        picked = self._row_keys[keep] if 0 < keep < len(self._row_keys) else None
         table.clear()
         column = table.columns.get("text")  # type: ignore[call-overload]
         if column is not None and column.width != width:
             column.width = width
             table.refresh(layout=True)
-        for i, e in enumerate(events[:SHOWN]):
+        shown = events[:SHOWN]
+        self._row_keys = [e.key for e in shown]
+        for i, e in enumerate(shown):
             table.add_row(*self._cells(e, tz_mode, width), key=str(i))
-        if events:
-            table.move_cursor(row=min(keep, len(events[:SHOWN]) - 1), animate=False)
+        if shown:
+            row = self._row_keys.index(picked) if picked in self._row_keys else min(keep, len(shown) - 1)
+            table.move_cursor(row=row, animate=False)
         if not events:
             table.add_row("", "", "", Content.styled(self._empty(len(log)), "dim"))
 
