@@ -165,3 +165,82 @@ def test_choose_defaults() -> None:
 def test_choose_same_store_twice_once() -> None:
     got = choose_stores(["sqlite:////a/one.sqlite", "sqlite:////a/one.sqlite"], [], (), env={})
     assert len(got) == 1
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+def _console(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
+    """Run ``schedtui ARGS`` with the console replaced by a recorder."""
+    import schedtui.tui.app as tui_app
+    from schedtui.cli.app import main
+
+    seen: dict = {}
+
+    def fake_run_console(target, **kw) -> None:
+        seen.update(target=target, **kw)
+
+    monkeypatch.setattr(tui_app, "run_console", fake_run_console)
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    return int(exc.value.code or 0), seen
+
+
+@pytest.fixture
+def two_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    import sqlite3
+
+    a, b = tmp_path / "alpha.sqlite", tmp_path / "beta.sqlite"
+    for p in (a, b):
+        con = sqlite3.connect(p)
+        con.execute("CREATE TABLE apscheduler_jobs (id VARCHAR(191) PRIMARY KEY, next_run_time FLOAT, job_state BLOB)")
+        con.close()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    for name in ("SCHEDTUI_URL", "DATABASE_URL", "SCHEDTUI_TABLE", "SCHEDTUI_STORES_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return a, b
+
+
+def test_cli_url_repeated(monkeypatch, capsys, two_files) -> None:
+    a, b = two_files
+    code, seen = _console(monkeypatch, capsys, "--url", f"sqlite:///{a}", "-u", str(b))
+    assert code == 0
+    assert [s.name for s in seen["stores"]] == ["alpha", "beta"]
+    assert seen["target"] == seen["stores"][0].target
+
+
+def test_cli_one_url_is_todays_console(monkeypatch, capsys, two_files) -> None:
+    a, _ = two_files
+    code, seen = _console(monkeypatch, capsys, "--url", f"sqlite:///{a}")
+    assert code == 0 and seen["stores"] == () and seen["target"].url == f"sqlite:///{a}"
+
+
+def test_cli_stores_file(monkeypatch, capsys, two_files, tmp_path: Path) -> None:
+    a, b = two_files
+    cfg = tmp_path / "cfg" / "schedtui"
+    cfg.mkdir(parents=True)
+    (cfg / "stores.toml").write_text(f'[stores.a]\nurl = "sqlite:///{a}"\n[stores.b]\nurl = "sqlite:///{b}"\n')
+    code, seen = _console(monkeypatch, capsys)  # nothing given: every store of the file
+    assert code == 0 and [s.name for s in seen["stores"]] == ["a", "b"]
+    code, seen = _console(monkeypatch, capsys, "--store", "b")  # one named store: a one-store console
+    assert code == 0 and seen["stores"] == () and seen["target"].url == f"sqlite:///{b}"
+    code, seen = _console(monkeypatch, capsys, "--url", "b", "--store", "a")
+    assert code == 0 and [s.name for s in seen["stores"]] == ["b", "a"]
+    code, _ = _console(monkeypatch, capsys, "--store", "c")
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip().endswith("(known: a, b)") and "Traceback" not in err
+
+
+def test_cli_refuses_a_password_in_the_file(monkeypatch, capsys, two_files, tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('[stores.db]\nurl = "postgresql://scheduler:hunter22@db/app"\n')
+    code, seen = _console(monkeypatch, capsys, "--stores-file", str(path))
+    err = capsys.readouterr().err
+    assert code == 2 and not seen
+    assert "passwords never go in the stores file" in err and "hunter22" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_missing_named_file(monkeypatch, capsys, two_files, tmp_path: Path) -> None:
+    code, _ = _console(monkeypatch, capsys, "--stores-file", str(tmp_path / "none.toml"))
+    assert code == 2 and "stores file not found" in capsys.readouterr().err

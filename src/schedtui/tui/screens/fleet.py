@@ -45,6 +45,7 @@ BEAT_STYLE = {
     "shutdown": "$error",
     "none": "$text-muted",
 }
+#: (title, key, width); the last column, check's status line, takes the width left.
 COLUMNS = (
     ("", "mark", 1),
     ("store", "store", 16),
@@ -56,6 +57,9 @@ COLUMNS = (
     ("heartbeat", "heartbeat", 9),
     ("checked", "checked", 9),
 )
+#: Below this width, the columns that matter least go (the detail under the table has it all).
+WIDE = 110
+NARROW_DROP = frozenset({"late", "checked"})
 
 
 class FleetRowReady(Message):
@@ -92,30 +96,58 @@ class FleetScreen(Screen[str | None]):
         self.round_no = 0
         self.pending = 0
         self._timer: Timer | None = None
+        self._built: tuple[tuple[str, str, int], ...] = ()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="fleet"):
             yield Static(id="fleet-head")
-            table: DataTable[object] = DataTable(id="fleet-table", cursor_type="row", zebra_stripes=False)
-            for label, key, width in COLUMNS:
-                table.add_column(label, key=key, width=width)
-            table.add_column("check says", key="summary")
-            yield table
+            yield DataTable(id="fleet-table", cursor_type="row", zebra_stripes=False)
             yield Static(id="fleet-detail")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        table = self.query_one("#fleet-table", DataTable)
-        for store in self.stores:
-            table.add_row(*self._cells(store, None), key=store.name)
+        self._build()
         names = [s.name for s in self.stores]
+        table = self.query_one("#fleet-table", DataTable)
         if self.current in names:
             table.move_cursor(row=names.index(self.current))
         table.focus()
         self._head()
         self._round()
 
+    @property
+    def _wide(self) -> bool:
+        return self.app.size.width >= WIDE
+
+    def _columns(self) -> tuple[tuple[str, str, int], ...]:
+        if self._wide:
+            return COLUMNS
+        return tuple((t, k, 12 if k == "store" else w) for t, k, w in COLUMNS if k not in NARROW_DROP)
+
+    def _build(self) -> None:
+        """(Re)build the table for the terminal's width, keeping the cursor."""
+        table = self.query_one("#fleet-table", DataTable)
+        columns = self._columns()
+        if self._built == columns:
+            return
+        self._built = columns
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        for label, key, width in columns:
+            table.add_column(label, key=key, width=width)
+        if self._wide:  # (narrow: check's line is under the table only)
+            table.add_column("check says", key="summary", width=self._summary_width(columns))
+        for store in self.stores:
+            table.add_row(*self._cells(store, self.rows.get(store.name)), key=store.name)
+        if 0 < cursor < len(self.stores):
+            table.move_cursor(row=cursor)
+
+    def _summary_width(self, columns: tuple[tuple[str, str, int], ...]) -> int:
+        used = sum(w + 2 for _, _, w in columns) + 2 + 2  # (cell padding, own padding, the screen's)
+        return max(12, self.app.size.width - used - 2)
+
     def on_resize(self) -> None:
+        self._build()
         self._fit_summary()
 
     # -- checking ----------------------------------------------------------------------
@@ -144,8 +176,10 @@ class FleetScreen(Screen[str | None]):
         store = next((s for s in self.stores if s.name == row.name), None)
         if store is not None:
             table = self.query_one("#fleet-table", DataTable)
-            for (_, key, _), cell in zip((*COLUMNS, ("", "summary", 0)), self._cells(store, row), strict=True):
-                table.update_cell(row.name, key, cell)
+            keys = {k for _, k, _ in self._built} | ({"summary"} if self._wide else set())
+            for (_, key, _), cell in zip((*COLUMNS, ("", "summary", 0)), self._all_cells(store, row), strict=True):
+                if key in keys:
+                    table.update_cell(row.name, key, cell)
             self._fit_summary()
         if message.round_no == self.round_no:
             self.pending -= 1
@@ -164,6 +198,16 @@ class FleetScreen(Screen[str | None]):
 
     # -- drawing -----------------------------------------------------------------------
     def _cells(self, store: NamedStore, row: FleetRow | None) -> list[object]:
+        """The cells of every column of ``COLUMNS`` (+ the summary); ``_row`` keeps those shown."""
+        cells = self._all_cells(store, row)
+        keys = {k for _, k, _ in self._built}
+        return [
+            c
+            for (_, k, _), c in zip((*COLUMNS, ("", "summary", 0)), cells, strict=True)
+            if k in keys or (k == "summary" and self._wide)
+        ]
+
+    def _all_cells(self, store: NamedStore, row: FleetRow | None) -> list[object]:
         here = g("dot") if store.name == self.current else ""
         name = Content.styled(clean(store.name, 40), "bold" if here else "")
         if row is None:
@@ -197,8 +241,7 @@ class FleetScreen(Screen[str | None]):
     def _fit_summary(self) -> None:
         """The last column takes the width left (it is cut, not wrapped: the detail shows it whole)."""
         table = self.query_one("#fleet-table", DataTable)
-        used = sum(w + 2 for _, _, w in COLUMNS)
-        width = max(12, table.size.width - used - 2)
+        width = self._summary_width(self._built)
         column = table.columns.get("summary")  # type: ignore[call-overload]
         if column is not None:
             column.auto_width = False
