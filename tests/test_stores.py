@@ -126,7 +126,8 @@ def test_xdg_config_home() -> None:
 
 def test_url_names_are_unique_and_secret_free() -> None:
     assert url_name("sqlite:////srv/app/jobs.sqlite") == "jobs"
-    assert url_name("sqlite:////srv/other/jobs.sqlite", ["jobs"]) == "jobs-2"
+    assert url_name("sqlite:////srv/other/jobs.sqlite", ["jobs"]) == "other-jobs"
+    assert url_name("sqlite:////srv/other/jobs.sqlite", ["jobs", "other-jobs"]) == "other-jobs-2"
     assert url_name("postgresql+psycopg://u:s3cret@db.internal:5432/app") == "db.internal-app"
     assert "s3cret" not in url_name("postgresql+psycopg://u:s3cret@/app")
 

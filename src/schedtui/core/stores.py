@@ -150,25 +150,35 @@ def _entry(name: str, entry: object, where: str) -> NamedStore:
 
 
 def url_name(url: str, taken: Sequence[str] = ()) -> str:
-    """A name for a store given by ``--url``: the SQLite file's stem, else ``host/database``
-    (never a credential), made unique against ``taken`` with ``-2``, ``-3`` ..."""
-    base = ""
+    """A name for a store given by ``--url``: the SQLite file's stem (``jobs``; when taken, with
+    its folder: ``billing-jobs``), else ``host/database`` (never a credential), made unique
+    against ``taken`` with ``-2``, ``-3`` ..."""
+    bases: list[str] = []
     try:
         parts = urlsplit(url)
         if parts.scheme.startswith("sqlite"):
-            base = Path(parts.path.lstrip("/") or "sqlite").stem
+            path = Path(parts.path.lstrip("/") or "sqlite")
+            bases = [path.stem, f"{path.parent.name}-{path.stem}" if path.parent.name else path.stem]
         else:
-            base = (parts.hostname or "") + (parts.path if parts.path not in ("", "/") else "")
+            bases = [(parts.hostname or "") + (parts.path if parts.path not in ("", "/") else "")]
     except ValueError:
         pass
-    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-.")[:32] or "store"
-    if not base[0].isalnum():
-        base = "s" + base
-    name, n = base, 1
+    names = [_plain(b) for b in bases] or ["store"]
+    for name in names:
+        if name not in taken:
+            return name
+    base, n = names[-1], 1
+    name = base
     while name in taken:
         n += 1
         name = f"{base}-{n}"
     return name
+
+
+def _plain(text: str) -> str:
+    """``text`` as a store name (``NAME_RE``)."""
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:32] or "store"
+    return base if base[0].isalnum() else "s" + base
 
 
 def choose_stores(

@@ -286,7 +286,7 @@ class FleetScreen(Screen[str | None]):
             lines.append(Content.styled("checking…", "$text-muted"))
         else:
             word = Content.styled(f"SCHEDTUI {row.status_word}", STATUS_STYLE.get(row.status, ""))
-            lines.append(Content.assemble(word, " - ", clean(row.error or row.summary, 400)))
+            lines.append(Content.assemble(word, " - ", clean(row.summary, 400)))  # check's own line
         lines.append(Content.styled("enter switches to this store · R checks again · esc closes", "$text-muted"))
         out.update(Content("\n").join(lines))
 
