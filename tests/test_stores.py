@@ -96,9 +96,9 @@ def test_passfile_is_not_a_password() -> None:
     [
         ('[stores.a]\ntable = "t"\n', "has no url"),
         ('[stores.a]\nurl = "sqlite:///x"\npassword = "s3cret"\n', "passwords never go in this file"),
-        ('[stores.a]\nurl = 3\n', "url must be a non-empty string"),
+        ("[stores.a]\nurl = 3\n", "url must be a non-empty string"),
         ('[stores."a b"]\nurl = "sqlite:///x"\n', "not a plain name"),
-        ('stores = 1\n', "'stores' must be a table"),
+        ("stores = 1\n", "'stores' must be a table"),
         ('[store.a]\nurl = "sqlite:///x"\n', "unknown top-level key 'store'"),
         ('[stores]\na = "sqlite:///x"\n', "must be a table with a url"),
         ('[stores.a]\nurl = "jobs.sqlite"\n', "not a database URL"),

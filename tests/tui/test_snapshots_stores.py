@@ -64,10 +64,12 @@ def test_main_screen_names_its_store(snap_compare, store: Path, clock: FixedCloc
         app = pilot.app
         await wait_for(
             pilot,
-            lambda: app.main_screen is not None
-            and app.main_screen.store_name == "staging"
-            and app.main_screen.loaded
-            and app.main_screen.refreshes >= 1,
+            lambda: (
+                app.main_screen is not None
+                and app.main_screen.store_name == "staging"
+                and app.main_screen.loaded
+                and app.main_screen.refreshes >= 1
+            ),
             timeout=90,
             what="staging",
         )

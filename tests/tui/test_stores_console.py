@@ -68,10 +68,12 @@ def main_of(app: SchedtuiApp) -> MainScreen:
 async def loaded(pilot, app: SchedtuiApp, name: str) -> MainScreen:
     await wait_for(
         pilot,
-        lambda: app.main_screen is not None
-        and main_of(app).store_name == name
-        and main_of(app).loaded
-        and main_of(app).refreshes >= 1,
+        lambda: (
+            app.main_screen is not None
+            and main_of(app).store_name == name
+            and main_of(app).loaded
+            and main_of(app).refreshes >= 1
+        ),
         timeout=60,
         what=f"store {name} on screen",
     )
@@ -194,3 +196,38 @@ async def test_single_store_keys_explain(target: Target, clock: FixedClock) -> N
         await pilot.pause()
         assert app.screen is main and app.focused is main.query_one(JobList)
         assert any("one store is open" in str(n.message) for n in app._notifications)
+
+
+@pytest.mark.postgres
+async def test_sqlite_and_postgresql_in_one_console(store: Path, pg_url: str, clock: FixedClock) -> None:
+    """A real PostgreSQL store (written by real APScheduler) next to a SQLite one: the fleet
+    judges both, and `:store pg` shows the server's jobs."""
+    import subprocess
+    import sys
+
+    from tui.helpers import FROZEN_NOW_ISO, HERE
+
+    subprocess.run(
+        [sys.executable, str(HERE / "make_console_store.py"), "--url", pg_url, "--now", FROZEN_NOW_ISO],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    stores = (
+        NamedStore("lite", Target(url=f"sqlite:///{STORE}")),
+        NamedStore("pg", Target(url=pg_url)),
+    )
+    app = make_app(stores, clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        lite = await loaded(pilot, app, "lite")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, FleetScreen), what="fleet view")
+        fleet = app.screen
+        await wait_for(pilot, lambda: len(fleet.rows) == 2, timeout=60, what="rows")
+        assert fleet.rows["pg"].jobs == fleet.rows["lite"].jobs == total(lite)
+        assert fleet.rows["pg"].error is None and fleet.rows["pg"].status is fleet.rows["lite"].status
+        await pilot.press("escape", "colon", *"store", "space", "p", "g", "enter")
+        pg = await loaded(pilot, app, "pg")
+        assert pg.frame is not None and pg.frame.snapshot is not None
+        assert pg.frame.snapshot.dialect == "postgresql"
+        assert {j.id for j in pg.frame.snapshot.jobs} == {j.id for j in lite.frame.snapshot.jobs}

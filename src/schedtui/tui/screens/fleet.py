@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Static
 from schedtui.core.fleet import FleetRow
 from schedtui.core.health import Status
 from schedtui.core.stores import NamedStore
+from schedtui.tui.data import Feed
 from schedtui.tui.fmt import ago, clean
 from schedtui.tui.glyphs import g
 
@@ -157,12 +158,13 @@ class FleetScreen(Screen[str | None]):
         self.pending = len(self.stores)
         self._head()
         for store in self.stores:
-            self._check(store, self.round_no)
+            # (the Feed is made here, on the UI thread: one per store, whoever asks first)
+            self._check(store, self.owner.feed_for(store), self.round_no)
 
     @work(thread=True, group="fleet", exit_on_error=False, description="check a store")
-    def _check(self, store: NamedStore, round_no: int) -> None:
+    def _check(self, store: NamedStore, feed: Feed, round_no: int) -> None:
         try:
-            row = self.owner.feed_for(store).check(store.name)
+            row = feed.check(store.name)
         except Exception as exc:  # (Feed.check does not raise; a row all the same)
             from schedtui.core.fleet import error_row
 
