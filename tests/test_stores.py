@@ -245,3 +245,14 @@ def test_cli_refuses_a_password_in_the_file(monkeypatch, capsys, two_files, tmp_
 def test_cli_missing_named_file(monkeypatch, capsys, two_files, tmp_path: Path) -> None:
     code, _ = _console(monkeypatch, capsys, "--stores-file", str(tmp_path / "none.toml"))
     assert code == 2 and "stores file not found" in capsys.readouterr().err
+
+
+def test_cli_broken_default_file_does_not_stop_a_url(monkeypatch, capsys, two_files, tmp_path: Path) -> None:
+    a, _ = two_files
+    cfg = tmp_path / "cfg" / "schedtui"
+    cfg.mkdir(parents=True)
+    (cfg / "stores.toml").write_text("[stores.a\n")
+    code, seen = _console(monkeypatch, capsys, "--url", f"sqlite:///{a}")
+    assert code == 0 and seen["target"].url == f"sqlite:///{a}"
+    code, _ = _console(monkeypatch, capsys, "--store", "a")  # asked for: its error
+    assert code == 2 and "is not valid TOML" in capsys.readouterr().err

@@ -124,6 +124,8 @@ async def test_switch_by_command_line(store: Path, clock: FixedClock) -> None:
         await pilot.press("enter")
         staging = await loaded(pilot, app, "staging")
         assert total(staging) == 5
+        titles = [c.title for c in app.get_system_commands(staging)]
+        assert "Store prod" in titles and "Store staging" not in titles and "All stores (fleet)" in titles
         # an unknown name says so and changes nothing; esc closes the line, focus back on the list
         await pilot.press("colon", *"store", "space", *"nope", "enter")
         await pilot.pause()

@@ -115,7 +115,15 @@ def _console_stores(
     from schedtui.core.stores import choose_stores, discover_stores, load_stores, stores_path
 
     path = Path(stores_file).expanduser() if stores_file else stores_path()
-    named = load_stores(path, required=stores_file is not None)
+    # The file is read only when it may matter: a broken stores file never stops `--url URL`.
+    env_url = os.environ.get("SCHEDTUI_URL") or os.environ.get("DATABASE_URL")
+    wanted = (
+        bool(names)
+        or stores_file is not None
+        or any("://" not in u and not os.path.exists(u.strip()) for u in urls)
+        or (not urls and not env_url)
+    )
+    named = load_stores(path, required=stores_file is not None) if wanted else ()
     chosen = choose_stores(urls, names, named, table=table, schema=schema, where=str(path))
     if len(chosen) == 1 and chosen[0] not in named:
         # one store given as before (--url, $SCHEDTUI_URL): exactly today's single-store console

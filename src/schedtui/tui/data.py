@@ -413,6 +413,10 @@ class Feed:
                 reader: object | None = self._get_reader()
             except Exception:
                 reader = None  # (check opens its own and words the failure as the probe does)
+            if options is None and self.backup_dir:
+                from schedtui.core.health import CheckOptions
+
+                options = CheckOptions(backup_dir=self.backup_dir)  # (the folder the console watches)
             row = fleet_row(store, clock=self.clock, options=options, reader=reader)
         return replace(row, summary=_short(row.summary), error=_short(row.error) if row.error else None)
 

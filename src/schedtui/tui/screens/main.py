@@ -859,10 +859,11 @@ class MainScreen(ControlMixin, Screen[None]):
 
     def action_command_line(self) -> None:
         box = self.query_one("#command", Input)
-        box.value = ""
+        box.value = ":"  # (k9s-style: what is typed reads `:store NAME`)
         box.disabled = False
         box.display = True
         box.focus()
+        box.cursor_position = 1
 
     def close_command_line(self) -> None:
         box = self.query_one("#command", Input)
