@@ -115,6 +115,16 @@ class FleetScreen(Screen[str | None]):
         table.focus()
         self._head()
         self._round()
+        self.set_interval(1.0, self._tick, name="fleet-ages")
+
+    def _tick(self) -> None:
+        """The `checked` ages, once a second (from memory)."""
+        if "checked" not in {k for _, k, _ in self._built}:
+            return
+        table = self.query_one("#fleet-table", DataTable)
+        now = self.clock()
+        for name, row in self.rows.items():
+            table.update_cell(name, "checked", ago(row.checked_at, now))
 
     @property
     def _wide(self) -> bool:
@@ -200,7 +210,7 @@ class FleetScreen(Screen[str | None]):
 
     # -- drawing -----------------------------------------------------------------------
     def _cells(self, store: NamedStore, row: FleetRow | None) -> list[object]:
-        """The cells of every column of ``COLUMNS`` (+ the summary); ``_row`` keeps those shown."""
+        """The cells of the columns shown (``_built``, and the summary when wide)."""
         cells = self._all_cells(store, row)
         keys = {k for _, k, _ in self._built}
         return [
