@@ -256,3 +256,11 @@ def test_cli_broken_default_file_does_not_stop_a_url(monkeypatch, capsys, two_fi
     assert code == 0 and seen["target"].url == f"sqlite:///{a}"
     code, _ = _console(monkeypatch, capsys, "--store", "a")  # asked for: its error
     assert code == 2 and "is not valid TOML" in capsys.readouterr().err
+
+
+def test_choose_table_applies_to_url_stores() -> None:
+    got = choose_stores(["sqlite:////a/one.sqlite", "reports"], [], NAMED, table="t", schema=None, env={})
+    assert got[0].target.table == "t" and not got[0].discover
+    assert got[1] is NAMED[1]  # a named store keeps its own table
+    (env_table,) = choose_stores(["sqlite:////a/one.sqlite"], [], (), env={"SCHEDTUI_TABLE": "jobs2"})
+    assert env_table.target.table == "jobs2" and not env_table.discover

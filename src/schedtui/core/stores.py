@@ -227,8 +227,9 @@ def choose_stores(
         if "://" not in value and not os.path.exists(value) and value in by_name:
             add(by_name[value])
             continue
-        target = resolve_target(value, table, schema, env={})
-        add(NamedStore(url_name(target.url, [s.name for s in out] + list(by_name)), target, discover=table is None))
+        target = resolve_target(value, table, schema, env=env)  # ($SCHEDTUI_TABLE / _SCHEMA apply)
+        explicit = table is not None or bool(env.get("SCHEDTUI_TABLE"))
+        add(NamedStore(url_name(target.url, [s.name for s in out] + list(by_name)), target, discover=not explicit))
     for name in names:
         add(named_store(name))
     if out:
