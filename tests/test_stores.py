@@ -89,6 +89,7 @@ def test_passfile_is_not_a_password() -> None:
     assert not carries_secret("postgresql://scheduler@db/app?passfile=/etc/schedtui/pgpass")
     assert not carries_secret("sqlite:////srv/app/jobs.sqlite")
     assert carries_secret("postgresql://u:x@db/app")
+    assert carries_secret("postgresql://u@db/app?passfile=/etc/pgpass&password=s3cret")
 
 
 @pytest.mark.parametrize(

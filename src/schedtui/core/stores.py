@@ -28,15 +28,15 @@ from urllib.parse import urlsplit
 
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
-from schedtui.core.urls import _QUERY_PARAM, DEFAULT_TABLE, is_secret_name, mask_url, normalize_url
+from schedtui.core.urls import DEFAULT_TABLE, is_secret_name, mask_url, normalize_url
 
 #: A store's name: what ``--store NAME`` and ``:store NAME`` take.
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 #: The file is a short list of names, never a data dump.
 MAX_FILE_BYTES = 256 * 1024
 _KEYS = frozenset({"url", "table", "schema"})
-#: Query parameters named like a secret that hold none (the path of libpq's password file).
-_NOT_SECRETS = frozenset({"passfile"})
+#: A query parameter named like a secret that holds none: the path of libpq's password file.
+_PASSFILE = re.compile(r"(?<=[?&;])passfile=[^&#;\s]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ def _config(message: str) -> SchedtuiError:
 
 def carries_secret(url: str) -> bool:
     """Whether ``url`` holds a credential (a userinfo password or a secret-named parameter)."""
-    stripped = _QUERY_PARAM.sub(lambda m: "" if m["name"].lower() in _NOT_SECRETS else m[0], url)
+    stripped = _PASSFILE.sub("", url)
     if mask_url(stripped) != stripped:
         return True
     try:
