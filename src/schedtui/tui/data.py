@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from schedtui.core.backup.results import BackupEntry
+    from schedtui.core.fleet import FleetRow
+    from schedtui.core.health import CheckOptions
     from schedtui.core.heartbeat import HeartbeatInfo
     from schedtui.core.history import JobStats, RunInfo
     from schedtui.core.history.source import HistorySource
@@ -164,9 +166,13 @@ class Feed:
         self.backup_dir = backup_dir
         #: the run history found for this reader (looked for again while there is none)
         self._source: HistorySource | None = None
+        #: set by ``close``: a worker still running for a store the console left opens nothing
+        self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------
     def _get_reader(self) -> JobStoreReader:
+        if self._closed:
+            raise SchedtuiError("the console left this store", ErrorKind.STATE)
         if self._reader is None:
             if self._reader_factory is not None:
                 self._reader = self._reader_factory(self.target, self.clock)
@@ -191,19 +197,13 @@ class Feed:
                 pass
 
     def close(self) -> None:
+        self._closed = True
         with self._lock:
             self._close_reader()
 
     def _mask(self, exc: BaseException) -> str:
         text = exc.message if isinstance(exc, SchedtuiError) else f"{type(exc).__name__}: {exc}"
-        text = mask_text(str(text), self.target.url)
-        try:  # paths under the working directory read shorter (and stay stable in tests)
-            cwd = os.getcwd()
-            if len(cwd) > 1:
-                text = text.replace(cwd + os.sep, "")
-        except OSError:
-            pass
-        return clean(text, 300)
+        return clean(_short(mask_text(str(text), self.target.url)), 300)
 
     # -- the refresh -------------------------------------------------------------------
     def _check_sqlite_file(self) -> None:
@@ -360,6 +360,27 @@ class Feed:
                 best = info
         return best
 
+    # -- the fleet view ---------------------------------------------------------------
+    def check(self, name: str, options: CheckOptions | None = None) -> FleetRow:
+        """This store's fleet row: ``schedtui check``'s judgement (``core.fleet``), read with
+        this feed's reader (its decode cache) when it can be opened."""
+        from schedtui.core.fleet import fleet_row
+        from schedtui.core.stores import NamedStore
+
+        store = NamedStore(name, self.target)
+        with self._lock:
+            try:
+                self._check_sqlite_file()
+                reader: object | None = self._get_reader()
+            except Exception:
+                reader = None  # (check opens its own and words the failure as the probe does)
+            if options is None and self.backup_dir:
+                from schedtui.core.health import CheckOptions
+
+                options = CheckOptions(backup_dir=self.backup_dir)  # (the folder the console watches)
+            row = fleet_row(store, clock=self.clock, options=options, reader=reader)
+        return replace(row, summary=_short(row.summary), error=_short(row.error) if row.error else None)
+
     # -- per job ----------------------------------------------------------------------
     def history(self, job_id: str) -> History:
         with self._lock:
@@ -398,6 +419,15 @@ class Feed:
             return Extras(job_id=job.id, opcode_note="the row is gone")
         lines, note = opcode_view(bytes(raw))
         return Extras(job_id=job.id, opcodes=lines, opcode_note=note)
+
+
+def _short(text: str) -> str:
+    """Paths under the working directory read shorter (and stay stable in tests)."""
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return text
+    return text.replace(cwd + os.sep, "") if len(cwd) > 1 else text
 
 
 def opcode_view(raw: bytes, limit: int = OPCODE_LIMIT) -> tuple[tuple[str, ...], str | None]:
