@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from schedtui.core import _decode_cache, _wire
+from schedtui.core.decode import cache as _decode_cache
+from schedtui.core.decode import wire as _wire
 from schedtui.core.model import Target
 from schedtui.core.store import JobStoreReader
 from tests.fixtures.factory import sqlite_store

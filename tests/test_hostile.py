@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from schedtui.core.decoder import decode_row, decode_rows
+from schedtui.core.decode import decode_row, decode_rows
 from schedtui.core.model import Target
 from tests.fixtures.factory import sqlite_store
 from tests.fixtures.hostile import CASES, EXT, MEMO_BOMB, state_bytes
@@ -68,7 +68,7 @@ def test_hostile_row_is_a_finding(name: str, tmp_path: Path, capfd: pytest.Captu
 def test_build_on_class_changes_nothing(tmp_path: Path) -> None:
     import datetime as dt
 
-    from schedtui.core._unpickle import placeholder_class
+    from schedtui.core.decode.placeholders import placeholder_class
 
     for name in (
         "build-on-aps-class",
@@ -150,7 +150,7 @@ MEMO_CHILD = textwrap.dedent(
     """
     import resource, sys
     sys.path.insert(0, sys.argv[1])
-    from schedtui.core.decoder import decode_rows
+    from schedtui.core.decode import decode_rows
     from tests.fixtures.hostile import MEMO_BOMB, state_bytes
     rows = [("a", None, state_bytes()), ("bomb", None, MEMO_BOMB(int(sys.argv[2]))), ("b", None, state_bytes())]
     out = decode_rows(rows)
@@ -191,7 +191,7 @@ HASH_BOMB_CHILD = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, sys.argv[1])
-    from schedtui.core.decoder import decode_row
+    from schedtui.core.decode import decode_row
     n = int(sys.argv[2])
     # ((t, t), (t, t)) ... via DUP + TUPLE2, used as a dict key: hashing walks 2**n nodes in C.
     data = b"\\x80\\x02)" + b"2\\x86" * n + b"q\\x00}h\\x00K\\x01s."

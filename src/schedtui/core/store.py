@@ -112,7 +112,7 @@ class JobStoreReader:
         #: or the default); rows not decoded in time are ``time-budget`` findings.
         self.decode_budget = decode_budget
         self._deadline = 0.0
-        from schedtui.core.decoder import prestart
+        from schedtui.core.decode import prestart
 
         prestart()  # the decode workers boot while the first query runs
         self._clock = clock
@@ -182,7 +182,7 @@ class JobStoreReader:
         """Read the table (incrementally after the first call)."""
         with self._lock:
             started = time.perf_counter()
-            from schedtui.core._sandbox import budget_from_env
+            from schedtui.core.decode import budget_from_env
 
             budget = self.decode_budget if self.decode_budget is not None else budget_from_env()
             self._deadline = time.monotonic() + budget
@@ -385,14 +385,14 @@ class JobStoreReader:
     def _full(self, batches: Iterable[list[Row]], digest: Any) -> tuple[JobInfo, ...]:
         """First read: decode ``_DECODE_AT_ONCE`` rows at a time (bounding the raw bytes
         held). A one-shot reader keeps nothing for later reads."""
-        from schedtui.core.decoder import decode_rows
+        from schedtui.core.decode import decode_rows
 
         jobs: list[JobInfo] = []
         cache: dict[str, _Entry] = {}
         pending: list[Row] = []
         probe_cache = None
         if not self._incremental:  # a one-shot read (check, jobs): the repeated-probe cache
-            from schedtui.core._decode_cache import DecodeCache
+            from schedtui.core.decode import DecodeCache
 
             probe_cache = DecodeCache.for_url(repr((self.target.url, self.target.table, self.target.schema)))
 
@@ -421,7 +421,7 @@ class JobStoreReader:
         self, scan: Sequence[tuple[str, Any, Any]], fetched: dict[str, Row], digest: Any
     ) -> tuple[JobInfo, ...]:
         """Apply one incremental read: decode what changed, keep the rest, keep the order."""
-        from schedtui.core.decoder import decode_rows
+        from schedtui.core.decode import decode_rows
 
         old = self._cache
         fresh = list(fetched.values())
