@@ -30,6 +30,7 @@ from schedtui.cli import (
 from schedtui.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
+    DecodeBudgetOpt,
     SchemaOpt,
     TableOpt,
     UrlOpt,
@@ -77,6 +78,7 @@ def console(
     url: UrlOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     read_only: Annotated[
         bool,
         typer.Option("--read-only", envvar="SCHEDTUI_READ_ONLY", help="Remove every action that writes."),

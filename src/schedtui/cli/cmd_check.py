@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from schedtui.cli.common import (
+    DecodeBudgetOpt,
     JsonOpt,
     SchemaOpt,
     UrlOpt,
@@ -55,6 +56,7 @@ def check(
     url: UrlOpt = None,
     tables: TablesOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     detailed: Annotated[bool, typer.Option("--detailed", "-d", help="Print the health tree.")] = False,
     as_json: JsonOpt = False,
     upcoming: Annotated[
@@ -234,6 +236,7 @@ def jobs(
     url: UrlOpt = None,
     tables: TablesOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     as_json: JsonOpt = False,
     grace_floor: Annotated[float, typer.Option("--grace-floor", metavar="SECONDS", min=0, help="See `check`.")] = 60.0,
 ) -> None:
