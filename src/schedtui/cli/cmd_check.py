@@ -119,7 +119,7 @@ def _check(
 
     try:
         target = target_from(url, table, schema)
-        report = run_check(target, clock=CLOCK, options=options)
+        report = run_check(target, clock=CLOCK, options=options, reprs=as_json)
         if table is None and not os.environ.get("SCHEDTUI_TABLE"):
             report = _mark_found(report)
     except SchedtuiError as exc:
@@ -162,7 +162,7 @@ def _check_many(
 
     try:
         targets = [target_from(url, t, schema) for t in dict.fromkeys(tables)]
-        reports = [run_check(t, clock=CLOCK, options=options) for t in targets]
+        reports = [run_check(t, clock=CLOCK, options=options, reprs=as_json) for t in targets]
     except SchedtuiError as exc:
         error_line(exc.message, url or "")
         if as_json:
@@ -249,7 +249,7 @@ def jobs(
     with one_shot():
         with handled(url or ""):
             names = list(dict.fromkeys(tables)) if tables else [None]
-            snapshots = [read_jobs(target_from(url, t, schema), clock=CLOCK) for t in names]
+            snapshots = [read_jobs(target_from(url, t, schema), clock=CLOCK, reprs=as_json) for t in names]
         now = CLOCK()
 
         def pairs() -> Iterator[tuple[str, JobRow]]:

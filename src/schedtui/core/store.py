@@ -106,8 +106,12 @@ class JobStoreReader:
         clock: Clock = system_clock,
         incremental: bool = True,
         decode_budget: float | None = None,
+        reprs: bool = True,
     ) -> None:
         self.target = target
+        #: Whether decoded rows carry their args/kwargs reprs (False: ``model.NOT_RENDERED``,
+        #: for commands that never print them).
+        self.reprs = reprs
         #: Seconds each read may spend decoding in all (None: ``SCHEDTUI_DECODE_BUDGET``
         #: or the default); rows not decoded in time are ``time-budget`` findings.
         self.decode_budget = decode_budget
@@ -397,7 +401,9 @@ class JobStoreReader:
             probe_cache = DecodeCache.for_url(repr((self.target.url, self.target.table, self.target.schema)))
 
         def flush() -> None:
-            decoded = decode_rows(pending, meanwhile=_load_sqlalchemy, budget=self._budget_left(), cache=probe_cache)
+            decoded = decode_rows(
+                pending, meanwhile=_load_sqlalchemy, budget=self._budget_left(), cache=probe_cache, reprs=self.reprs
+            )
             if self._incremental:
                 new = tuple.__new__
                 for row, job in zip(pending, decoded, strict=True):
@@ -426,7 +432,12 @@ class JobStoreReader:
         old = self._cache
         fresh = list(fetched.values())
         decoded = (
-            {row[0]: (row, job) for row, job in zip(fresh, decode_rows(fresh, budget=self._budget_left()), strict=True)}
+            {
+                row[0]: (row, job)
+                for row, job in zip(
+                    fresh, decode_rows(fresh, budget=self._budget_left(), reprs=self.reprs), strict=True
+                )
+            }
             if fresh
             else {}
         )
@@ -455,23 +466,25 @@ class JobStoreReader:
         return tuple(cache[job_id].job for _, job_id in self._order)
 
 
-def open_reader(target: Target, *, clock: Clock = system_clock, incremental: bool = True) -> Any:
+def open_reader(target: Target, *, clock: Clock = system_clock, incremental: bool = True, reprs: bool = True) -> Any:
     """The reader for ``target``'s layout: ``JobStoreReader`` (APScheduler 3 job stores) or,
     for ``--table schedules`` in an APScheduler 4 data store, ``aps4.reader.Aps4Reader``
     (same interface: ``read``, ``close``, ``reset``, ``engine``, ``dialect``). An APScheduler 3
-    table that happens to be called ``schedules`` stays with ``JobStoreReader``."""
+    table that happens to be called ``schedules`` stays with ``JobStoreReader``. Without
+    ``reprs`` decoded rows' args/kwargs are ``model.NOT_RENDERED`` (APScheduler 4 rows keep
+    theirs: they cost nothing to render there)."""
     from schedtui.core.aps4.layout import holds_aps4, is_aps4_target
 
     if is_aps4_target(target) and holds_aps4(target) is not False:
         from schedtui.core.aps4.reader import Aps4Reader
 
         return Aps4Reader(target, clock=clock, incremental=incremental)
-    return JobStoreReader(target, clock=clock, incremental=incremental)
+    return JobStoreReader(target, clock=clock, incremental=incremental, reprs=reprs)
 
 
-def read_jobs(target: Target, *, clock: Clock = system_clock) -> StoreSnapshot:
-    """One complete read (for scripts)."""
-    reader = open_reader(target, clock=clock, incremental=False)
+def read_jobs(target: Target, *, clock: Clock = system_clock, reprs: bool = True) -> StoreSnapshot:
+    """One complete read (for scripts); ``reprs`` as for ``open_reader``."""
+    reader = open_reader(target, clock=clock, incremental=False, reprs=reprs)
     try:
         snapshot: StoreSnapshot = reader.read()
         return snapshot

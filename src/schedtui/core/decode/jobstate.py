@@ -39,7 +39,7 @@ from schedtui.core.decode.findings import (
 from schedtui.core.decode.saferepr import safe_repr
 from schedtui.core.decode.triggers import aware, bad_value, trigger_spec
 from schedtui.core.exact import datetime_key
-from schedtui.core.model import DecodeFinding, JobInfo, TriggerSpec, job_from_fields
+from schedtui.core.model import NOT_RENDERED, DecodeFinding, JobInfo, TriggerSpec, job_from_fields
 
 #: Rows decoded between two re-arms of the memory guard in ``decode_serial``.
 GUARD_BATCH = 2000
@@ -238,7 +238,7 @@ def _same_instant(column: datetime, pickled: datetime, cached: bool) -> bool:
 # in order (``model.job_from_fields`` checks the order): decode workers send these tuples back.
 
 
-def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> JobFields:
+def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes, reprs: bool) -> JobFields:
     column = _column_time(next_run_time)
     size = state_size(job_state)
     try:
@@ -278,8 +278,8 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> J
         _shared(func, func),
         trigger,
         _shared(executor, executor),
-        safe_repr(args) if args else "()",
-        safe_repr(kwargs) if kwargs else "{}",
+        (safe_repr(args) if args else "()") if reprs else NOT_RENDERED,
+        (safe_repr(kwargs) if kwargs else "{}") if reprs else NOT_RENDERED,
         mgt,
         coalesce,
         max_instances,
@@ -289,11 +289,13 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes) -> J
     )
 
 
-def safe_fields(job_id: object, next_run_time: Any, job_state: Any) -> JobFields:
-    """The ``JobInfo`` fields of one stored row (what a decode worker runs). Never raises."""
+def safe_fields(job_id: object, next_run_time: Any, job_state: Any, reprs: bool = True) -> JobFields:
+    """The ``JobInfo`` fields of one stored row (what a decode worker runs). Never raises.
+    Without ``reprs`` the args/kwargs of a decoded row are ``NOT_RENDERED`` (their safe
+    reprs are a quarter of the work on a store with application objects in them)."""
     jid = job_id if type(job_id) is str else safe_repr(job_id, max_len=191)
     try:
-        return _row_fields(jid, next_run_time, job_state)
+        return _row_fields(jid, next_run_time, job_state, reprs)
     except Exception as exc:
         finding = (
             classify(exc).finding()
@@ -303,11 +305,11 @@ def safe_fields(job_id: object, next_run_time: Any, job_state: Any) -> JobFields
         return failed_fields(jid, _column_time(next_run_time), state_size(job_state), finding, None)
 
 
-def _safe_row(job_id: object, next_run_time: Any, job_state: Any) -> JobInfo:
-    return job_from_fields(safe_fields(job_id, next_run_time, job_state))
+def _safe_row(job_id: object, next_run_time: Any, job_state: Any, reprs: bool) -> JobInfo:
+    return job_from_fields(safe_fields(job_id, next_run_time, job_state, reprs))
 
 
-def decode_serial(rows: list[Sequence[Any]]) -> list[JobInfo]:
+def decode_serial(rows: list[Sequence[Any]], *, reprs: bool = True) -> list[JobInfo]:
     """Decode in THIS process (inside a decode worker, or for trusted callers)."""
     out: list[JobInfo] = []
     for start in range(0, len(rows), GUARD_BATCH):
@@ -316,5 +318,5 @@ def decode_serial(rows: list[Sequence[Any]]) -> list[JobInfo]:
         with unpickler.memory_guard(pause_gc=True):
             for i in range(start, min(start + GUARD_BATCH, len(rows))):
                 row = rows[i]
-                out.append(_safe_row(row[0], row[1], row[2]))
+                out.append(_safe_row(row[0], row[1], row[2], reprs))
     return out

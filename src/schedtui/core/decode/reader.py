@@ -25,7 +25,7 @@ from schedtui.core.decode import cache as _cache
 from schedtui.core.decode import sandbox, wire
 from schedtui.core.decode.cache import DecodeCache
 from schedtui.core.decode.findings import MAX_ROW_BYTES, not_decoded, state_size
-from schedtui.core.model import DecodeFinding, JobInfo
+from schedtui.core.model import NOT_RENDERED, DecodeFinding, JobInfo
 
 
 def decode_row(job_id: str, next_run_time: float | None, job_state: bytes, *, watchdog: bool = True) -> JobInfo:
@@ -53,6 +53,7 @@ def decode_rows(
     meanwhile: Callable[[], object] | None = None,
     budget: float | None = None,
     cache: DecodeCache | None = None,
+    reprs: bool = True,
 ) -> list[JobInfo]:
     """Decode many ``(id, next_run_time, job_state)`` rows. Never raises for a row.
 
@@ -63,13 +64,15 @@ def decode_rows(
     ``sandbox.DEFAULT_BUDGET``) become ``time-budget`` findings. ``meanwhile`` is called
     here while the workers run (its errors are ignored). Without ``watchdog`` the rows are
     decoded in this process (what a worker does). ``cache`` (a ``decode.cache.DecodeCache``)
-    answers the rows whose id, column and bytes it saw decoded before.
+    answers the rows whose id, column and bytes it saw decoded before. Without ``reprs``
+    the args/kwargs of decoded rows are ``model.NOT_RENDERED`` (for commands that never
+    print them; everything else is the same).
     """
     rows = rows if isinstance(rows, list) else list(rows)
     if not watchdog:
         from schedtui.core.decode.jobstate import decode_serial
 
-        return decode_serial(rows)
+        return decode_serial(rows, reprs=reprs)
     # Oversized rows are findings without being parsed (nor sent to a worker).
     big = [
         i for i, r in enumerate(rows) if isinstance(r[2], (bytes, bytearray, memoryview)) and len(r[2]) > MAX_ROW_BYTES
@@ -77,7 +80,7 @@ def decode_rows(
     if big:
         skip = set(big)
         rest = [r for i, r in enumerate(rows) if i not in skip]
-        decoded = iter(decode_rows(rest, meanwhile=meanwhile, budget=budget))
+        decoded = iter(decode_rows(rest, meanwhile=meanwhile, budget=budget, reprs=reprs))
         return [
             not_decoded(r, "too-large", f"job_state is {len(r[2])} bytes (limit {MAX_ROW_BYTES})")
             if i in skip
@@ -85,15 +88,20 @@ def decode_rows(
             for i, r in enumerate(rows)
         ]
     if cache is not None:
-        return _decode_cached(rows, cache, budget, meanwhile)
-    results = sandbox.pool().decode(rows, budget=budget, meanwhile=meanwhile)
+        return _decode_cached(rows, cache, budget, meanwhile, reprs)
+    results = sandbox.pool().decode(rows, budget=budget, meanwhile=meanwhile, reprs=reprs)
     return [r if type(r) is JobInfo else not_decoded(rows[i], r.code, r.message) for i, r in enumerate(results)]
 
 
 def _decode_cached(
-    rows: list[Sequence[Any]], cache: DecodeCache, budget: float | None, meanwhile: Callable[[], object] | None
+    rows: list[Sequence[Any]],
+    cache: DecodeCache,
+    budget: float | None,
+    meanwhile: Callable[[], object] | None,
+    reprs: bool,
 ) -> list[JobInfo]:
-    """``decode_rows`` through the repeated-probe cache: only unseen rows go to the sandbox."""
+    """``decode_rows`` through the repeated-probe cache: only unseen rows go to the sandbox.
+    A record without reprs answers only a read that does not want them."""
     out: list[JobInfo | None] = [None] * len(rows)
     keys = [_cache.row_key(r) for r in rows]
     misses: list[int] = []
@@ -101,15 +109,18 @@ def _decode_cached(
         data = cache.get(key)
         if data is not None:
             try:
-                out[i] = wire.job(data)
-                continue
+                job = wire.job(data)
             except wire.WireError:
                 cache.forget(key)
+            else:
+                if not reprs or job.finding is not None or job.args_repr != NOT_RENDERED:
+                    out[i] = job
+                    continue
         misses.append(i)
     if misses:
         todo = [rows[i] for i in misses]
         raw: list[bytes | None] = [None] * len(todo)
-        results = sandbox.pool().decode(todo, budget=budget, meanwhile=meanwhile, raw=raw)
+        results = sandbox.pool().decode(todo, budget=budget, meanwhile=meanwhile, raw=raw, reprs=reprs)
         for j, (i, r) in enumerate(zip(misses, results, strict=True)):
             if type(r) is JobInfo:
                 out[i] = r

@@ -180,12 +180,13 @@ def main() -> None:
         msg = _read_exact(requests, n)
         if msg is None:
             return
-        cpu, rows = marshal.loads(msg)
+        cpu, reprs, rows = marshal.loads(msg)
+        reprs = reprs is True
         _cpu_cap(cpu)
         with memory_guard(pause_gc=True):
             for k, (jid, nrt, state) in enumerate(rows):
                 slot.publish(float(k), time.monotonic(), time.process_time())
-                data = wire.encode(safe_fields(jid, nrt, state))
+                data = wire.encode(safe_fields(jid, nrt, state, reprs))
                 slot.publish(float(k), math.inf, 0.0)
                 _write_all(out, _LEN.pack(len(data) + 8) + _INDEX.pack(k) + data)
         slot.publish(_DONE, 0.0, 0.0)
@@ -256,10 +257,10 @@ class _Worker:
         #: Whether it ever started a row (a worker that dies before is not a row's fault).
         self.progressed = False
 
-    def send(self, rows: list[tuple[Any, ...]], indices: list[int], cpu: float) -> None:
+    def send(self, rows: list[tuple[Any, ...]], indices: list[int], cpu: float, reprs: bool = True) -> None:
         self.pending = list(indices)
         self.batch_sent = time.monotonic()
-        msg = marshal.dumps((cpu, rows), 4)
+        msg = marshal.dumps((cpu, reprs, rows), 4)
         self.requests.write(_LEN.pack(len(msg)) + msg)
         self.requests.flush()
 
@@ -359,6 +360,8 @@ class Sandbox:
         #: Workers that died before decoding anything, in a row (2: give up for this read).
         self._start_failures = 0
         self._raw: list[bytes | None] | None = None
+        #: Whether this read renders args/kwargs (``decode(reprs=...)``).
+        self._reprs = True
 
     def prestart(self, count: int = 1) -> None:
         """Start ``count`` workers now (before the first read needs them; a large read
@@ -384,16 +387,20 @@ class Sandbox:
         budget: float | None = None,
         meanwhile: Callable[[], object] | None = None,
         raw: list[bytes | None] | None = None,
+        reprs: bool = True,
     ) -> list[Any]:
         """``JobInfo`` (or ``Failed``) for every row, in order, within ``budget`` seconds;
-        ``raw`` (as long as ``rows``) receives each decoded row's wire bytes."""
+        ``raw`` (as long as ``rows``) receives each decoded row's wire bytes; without
+        ``reprs`` args/kwargs are not rendered (``model.NOT_RENDERED``)."""
         budget = budget_from_env() if budget is None else budget
         with self._lock:
             self._raw = raw
+            self._reprs = reprs
             try:
                 return self._decode(rows, budget, meanwhile)
             finally:
                 self._raw = None
+                self._reprs = True
 
     def _take(self, out: list[Any], index: int, data: bytes) -> None:
         out[index] = wire.job(data)
@@ -428,7 +435,7 @@ class Sandbox:
                 state = rows[i][2]
                 size += len(state) if isinstance(state, (bytes, bytearray, memoryview, str)) else 0
             try:
-                w.send([_plain(rows[i]) for i in take], take, max(1.0, deadline - time.monotonic()))
+                w.send([_plain(rows[i]) for i in take], take, max(1.0, deadline - time.monotonic()), self._reprs)
             except OSError:
                 todo.extend(reversed(take))
                 raise
