@@ -11,12 +11,29 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 BASE = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+# First fire times are computed from here, so a store from ``make_store`` has nothing due
+# on any date a test runs (a check on it is OK whatever the real clock says).
+FUTURE = datetime(2099, 1, 5, 12, 0, tzinfo=UTC)
 
 
 def tick(*args: object, **kwargs: object) -> None:
     """A job that does nothing (stored by reference)."""
+
+
+def stop_without_running(sched: Any) -> None:
+    """Shut a paused scheduler down without it running anything on the way out.
+
+    ``shutdown()`` sets the state to stopped before the scheduler thread looks
+    at it, so a thread still awake from the last ``add_job`` processes every due
+    job once (advancing ``next_run_time`` from the real clock). Detaching the
+    stores first makes the written rows exactly the ones the fixture chose.
+    """
+    for alias in list(sched._jobstores):
+        sched.remove_jobstore(alias, shutdown=True)
+    sched.shutdown(wait=False)
 
 
 def make_store(url: str, n_jobs: int = 5, *, prefix: str = "job", wal: bool = False) -> list[str]:
@@ -45,17 +62,17 @@ def make_store(url: str, n_jobs: int = 5, *, prefix: str = "job", wal: bool = Fa
             # Explicit start and next run times (APScheduler's defaults are the real now).
             if kind == 0:
                 cron = CronTrigger(hour=i % 24, minute=5, timezone=UTC)
-                first = cron.get_next_fire_time(None, BASE)
+                first = cron.get_next_fire_time(None, FUTURE)
                 sched.add_job(tick, cron, id=jid, args=(i,), kwargs={"n": i}, next_run_time=first)
             elif kind == 1:
                 every = IntervalTrigger(minutes=10 + i, start_date=BASE, timezone=UTC)
-                first = every.get_next_fire_time(None, BASE)
+                first = every.get_next_fire_time(None, FUTURE)
                 sched.add_job(tick, every, id=jid, name=f"Interval {i}", next_run_time=first)
             else:
-                sched.add_job(tick, "date", run_date=BASE + timedelta(days=365 + i), id=jid)
+                sched.add_job(tick, "date", run_date=FUTURE + timedelta(days=365 + i), id=jid)
             ids.append(jid)
     finally:
-        sched.shutdown(wait=False)
+        stop_without_running(sched)
         store.engine.dispose()
     return ids
 
