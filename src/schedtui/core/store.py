@@ -246,11 +246,6 @@ class JobStoreReader:
             self._nrt = columns.expression(self._dialect, declared)
         return self._nrt
 
-    @property
-    def next_run_time_is_datetime(self) -> bool:
-        """Whether the table stores next_run_time as a datetime (django-apscheduler)."""
-        return self._nrt is not None and self._nrt != "next_run_time"
-
     def _drop_connection(self) -> None:
         if self._raw is not None:
             try:
