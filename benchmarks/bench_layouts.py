@@ -5,7 +5,8 @@ Copies the django-apscheduler fixture (written by real Django, ``tests/fixtures/
 and adds ``--runs`` synthetic executions over ``--jobs`` job ids (the table's own schema and
 indexes), then times what ``check`` and the console ask: the 24 h summary, one job's
 statistics, its last 50 runs, the last 50 failures, duration windows of every job, and a
-whole ``check``. Medians of ``--repeat`` runs.
+whole ``check``, and the console's events feed / failures overview read (``run_window``,
+``read_activity``). Medians of ``--repeat`` runs.
 
 Usage: .venv/bin/python benchmarks/bench_layouts.py [--runs 1000000] [--jobs 50] [--repeat 5]
 """
@@ -89,6 +90,7 @@ def main() -> None:
 
     from tests.fixtures.layouts import cached_layout
 
+    from schedtui.core.activity import read_activity
     from schedtui.core.checker import run_check
     from schedtui.core.clock import FixedClock
     from schedtui.core.db import read_engine
@@ -115,6 +117,8 @@ def main() -> None:
             ("one job's last 50 runs", lambda: source.recent_runs(engine, "job_007", 50)),
             ("last 50 failures (all jobs)", lambda: source.recent_runs(engine, failed_only=True, limit=50)),
             (f"duration windows of {len(ids)} jobs", lambda: source.window_stats(engine, ids)),
+            ("24 h per job and per hour (run_window)", lambda: source.run_window(engine, now)),
+            ("console activity (read_activity)", lambda: read_activity(source, engine, now)),
             ("whole check", lambda: run_check(target, clock=FixedClock(now))),
         ]
         for label, fn in cases:

@@ -239,6 +239,17 @@ def _assert_history(target: Target, manifest: dict[str, Any]) -> None:
     in_day = [r for r in manifest["results"] if _dt(r["finished_at"]) >= NOW - timedelta(hours=24)]  # type: ignore[operator]
     assert summary.runs_24h == len(in_day)
     assert summary.failures_24h == sum(1 for r in in_day if r["outcome"] in ("error", "abandoned"))
+    # the console's events feed and failures overview read the same history
+    from schedtui.core.activity import read_activity
+
+    act = read_activity(source, engine, NOW)
+    assert (act.window.runs, act.window.failures) == (summary.runs_24h, summary.failures_24h)
+    assert sum(act.hourly.runs) == sum(1 for r in in_day if _dt(r["finished_at"]) >= act.hourly.start)  # type: ignore[operator]
+    assert {f.job_id for f in act.failures} == {
+        r.job_id for r in runs if r.failed and r.finished_at >= act.window.since
+    }  # type: ignore[operator]
+    assert all(f.last_failure is not None and f.last_failure.failed for f in act.failures)
+    assert not act.audit_log and act.recent == source.recent_runs(engine, limit=2000)
     engine.dispose()
 
 
@@ -351,8 +362,15 @@ def test_console_on_sqlite(sqlite_stores: dict[str, tuple[Path, dict[str, Any]]]
         app = SchedtuiApp(discover_target(Target(f"sqlite:///{db}")), clock=FixedClock(NOW), read_only=True)
         async with app.run_test(size=(140, 40)) as pilot:
             await settle(pilot, app)
-            jobs = app.screen_stack[0].query_one(JobList)
+            main = app.screen_stack[0]
+            jobs = main.query_one(JobList)
             found = [r.job for r in jobs.rows if r.job is not None]
+            # the events feed: job_results' runs, and what APScheduler 4 does not record
+            await pilot.press("e")
+            await pilot.pause()
+            frame = main.frame
+            assert frame.recent and {e.kind for e in main.events_log.events()} >= {"run"}
+            assert frame.feed_note and "finished runs only" in frame.feed_note
             await pilot.app.workers.wait_for_complete()
             return found
 

@@ -137,3 +137,81 @@ async def settle(pilot, app) -> None:
     # the panes follow a cursor move after a short timer: let it have run
     await wait_for(pilot, lambda: getattr(main, "_panes_timer", None) is None, what="panes drawn")
     await stable(pilot)
+
+
+def aegis_schema():  # type: ignore[no-untyped-def]
+    """``tests/fixtures/make_aegis.py`` as a module (Aegis's exact ``job_execution`` table,
+    ``naive``, ``RESTARTED``), loaded without keeping its ``sys.path`` entries."""
+    import importlib.util
+
+    path = HERE.parent / "fixtures" / "make_aegis.py"
+    spec = importlib.util.spec_from_file_location("schedtui_test_make_aegis", path)
+    assert spec is not None and spec.loader is not None
+    saved = list(sys.path)
+    try:
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path[:] = saved
+    return mod
+
+
+def add_aegis_history(path: Path, clock: FixedClock) -> None:
+    """An Aegis app's ``job_execution`` (its exact schema) next to the console store's jobs,
+    with rows as Aegis's listeners write them, at explicit times relative to ``clock``:
+    closed runs, one still ``running``, a run closed at a restart, a missed run (job_name =
+    job id, zero duration) and a manual run (no scheduled_run_time)."""
+    from datetime import timedelta
+
+    A = aegis_schema()
+    now = clock()
+    md = sa.MetaData()
+    t = A.job_execution_table(md, None)
+    rows = []
+
+    def run(job_id, name, sched, start, seconds, status, error=None):  # type: ignore[no-untyped-def]
+        done = status != "running"
+        rows.append(
+            {
+                "job_id": job_id,
+                "job_name": name,
+                "scheduled_run_time": A.naive(sched),
+                "started_at": A.naive(start),
+                "finished_at": A.naive(start + timedelta(seconds=seconds)) if done else None,
+                "duration_ms": seconds * 1000.0 if done and error != A.RESTARTED else None,
+                "status": status,
+                "error_message": error,
+                "traceback": f"Traceback (most recent call last):\n  ...\n{error}\n" if error else None,
+            }
+        )
+
+    for i in range(12):
+        at = now - timedelta(minutes=5 * (12 - i))
+        failed = i in (4, 9)
+        err = "OSError: [Errno 28] No space left on device" if failed else None
+        run("cleanup-temp", "cleanup-temp", at, at + timedelta(milliseconds=10), 0.2 + 0.05 * i,
+            "failed" if failed else "success", err)  # fmt: skip
+    run("cleanup-temp", "cleanup-temp", now, now + timedelta(milliseconds=10), 0, "running")
+    for hours, ok in ((6, True), (12, True), (18, False)):
+        at = (now - timedelta(hours=hours)).replace(minute=15, second=0, microsecond=0)
+        err = None if ok else "ConnectionError: smtp.example.com:587 refused the connection"
+        run("team-report", "team-report", at, at + timedelta(milliseconds=30), 4.5 if ok else 30.0,
+            "success" if ok else "failed", err)  # fmt: skip
+    stalled = now - timedelta(minutes=15)
+    for k in range(3, 0, -1):
+        at = stalled - timedelta(seconds=10 * k)
+        run("tick", "tick", at, at + timedelta(milliseconds=5), 0.01, "success")
+    run("tick", "tick", stalled, stalled + timedelta(milliseconds=5), 2.0, "failed", A.RESTARTED)
+    backup = (now - timedelta(days=1)).replace(hour=2, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    run("nightly-backup", "Nightly backup", backup, backup + timedelta(milliseconds=12), 41.0, "success")
+    missed = now.replace(hour=8, minute=0, second=0, microsecond=0)
+    run("either-or", "either-or", missed, now - timedelta(hours=3, minutes=58), 0, "missed")
+    manual = now - timedelta(hours=1, minutes=30)
+    run("invoices", "Monthly invoices", None, manual, 12.5, "success")
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        md.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(sa.insert(t), rows)
+    finally:
+        engine.dispose()

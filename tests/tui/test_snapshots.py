@@ -14,7 +14,7 @@ from schedtui.core.clock import FixedClock
 from schedtui.core.model import Target
 from schedtui.tui.app import SchedtuiApp
 from schedtui.tui.widgets.jobs import JobList
-from tui.helpers import add_history, settle, stable, wait_for
+from tui.helpers import add_aegis_history, add_history, settle, stable, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -190,3 +190,17 @@ def test_state_filter_and_text_match(snap_compare, store: Path, target: Target, 
     add_history(store, clock)
     keys = _keys("slash", *"re", "enter", "l")
     assert snap_compare(_app(target, clock), terminal_size=size, run_before=keys)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_events_feed_aegis(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:
+    """The feed on an Aegis app's store: runs from job_execution, and the one line on what
+    Aegis does not record."""
+    add_aegis_history(store, clock)
+    assert snap_compare(_app(target, clock), terminal_size=size, run_before=_keys("e"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_failures_overview_aegis(snap_compare, store: Path, target: Target, clock: FixedClock, size) -> None:
+    add_aegis_history(store, clock)
+    assert snap_compare(_app(target, clock), terminal_size=size, run_before=_keys("F"))

@@ -33,11 +33,12 @@ from schedtui.cli.common import (
     DecodeBudgetOpt,
     SchemaOpt,
     TableOpt,
-    UrlOpt,
     error_line,
     handled,
     target_from,
 )
+from schedtui.core.model import Target
+from schedtui.core.stores import NamedStore
 
 app = typer.Typer(
     name="schedtui",
@@ -72,10 +73,72 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+ConsoleUrlsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--url",
+        "-u",
+        metavar="URL",
+        help="SQLAlchemy URL of the job store (else $SCHEDTUI_URL, else $DATABASE_URL); repeat it to watch "
+        "several stores (o switches, a lists them); a name from the stores file works too.",
+        show_default=False,
+    ),
+]
+StoreNamesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--store",
+        metavar="NAME",
+        help="A store named in the stores file (repeatable). Without --url or --store, and with no "
+        "$SCHEDTUI_URL / $DATABASE_URL, every store of the file is opened.",
+        show_default=False,
+    ),
+]
+StoresFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--stores-file",
+        metavar="FILE",
+        envvar="SCHEDTUI_STORES_FILE",
+        help="The named-stores file (default $XDG_CONFIG_HOME/schedtui/stores.toml, "
+        "else ~/.config/schedtui/stores.toml); never holds a password.",
+        show_default=False,
+    ),
+]
+
+
+def _console_stores(
+    urls: list[str], names: list[str], stores_file: str | None, table: str | None, schema: str | None
+) -> tuple[Target, tuple[NamedStore, ...]]:
+    """The console's target and, with several stores, all of them (``core.stores``)."""
+    from pathlib import Path
+
+    from schedtui.core.stores import choose_stores, discover_stores, load_stores, stores_path
+
+    path = Path(stores_file).expanduser() if stores_file else stores_path()
+    # The file is read only when it may matter: a broken stores file never stops `--url URL`.
+    env_url = os.environ.get("SCHEDTUI_URL") or os.environ.get("DATABASE_URL")
+    wanted = (
+        bool(names)
+        or stores_file is not None
+        or any("://" not in u and not os.path.exists(u.strip()) for u in urls)
+        or (not urls and not env_url)
+    )
+    named = load_stores(path, required=stores_file is not None) if wanted else ()
+    chosen = choose_stores(urls, names, named, table=table, schema=schema, where=str(path))
+    if len(chosen) == 1 and chosen[0] not in named:
+        # one store given as before (--url, $SCHEDTUI_URL): exactly today's single-store console
+        return target_from(urls[0] if urls else None, table, schema), ()
+    found = discover_stores(chosen)
+    return found[0].target, found if len(found) > 1 else ()
+
+
 @app.callback(invoke_without_command=True)
 def console(
     ctx: typer.Context,
-    url: UrlOpt = None,
+    url: ConsoleUrlsOpt = None,
+    store: StoreNamesOpt = None,
+    stores_file: StoresFileOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
     decode_budget: DecodeBudgetOpt = None,
@@ -93,11 +156,11 @@ def console(
     """Open the console on the job store (run `schedtui demo` to try it)."""
     if ctx.invoked_subcommand is not None:
         return
-    with handled(url or ""):
-        target = target_from(url, table, schema)
+    with handled(*(url or [])):
+        target, stores = _console_stores(url or [], store or [], stores_file, table, schema)
         from schedtui.tui.app import run_console
 
-        run_console(target, read_only=read_only, refresh=refresh)
+        run_console(target, read_only=read_only, refresh=refresh, stores=stores)
 
 
 #: Probe commands: bad arguments exit UNKNOWN (3), as a monitoring plugin should

@@ -7,7 +7,8 @@ The main screen owns the view and the refresh loop; ``tui.data.Feed`` owns the d
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -16,8 +17,10 @@ from textual.screen import Screen
 
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.model import Target
+from schedtui.core.stores import NamedStore
 from schedtui.core.vocab import terminal_unicode
 from schedtui.tui.data import Feed
+from schedtui.tui.fmt import clean
 from schedtui.tui.screens.main import MainScreen
 
 DARK, LIGHT = "textual-dark", "textual-light"
@@ -46,12 +49,21 @@ class SchedtuiApp(App[None]):
         feed: Feed | None = None,
         backup_dir: str | None = None,
         theme: str | None = None,
+        stores: Sequence[NamedStore] = (),
     ) -> None:
         self.target = target
         self.read_only = read_only
         self.refresh_interval = max(0.5, float(refresh))
         self.clock: Clock = clock or system_clock
+        self.backup_dir = backup_dir
         self.feed = feed or Feed(target, clock=self.clock, backup_dir=backup_dir)
+        #: several stores (``--url`` repeated, ``--store``, the stores file); ``target`` is the first.
+        #: With one store (or none given) the console is exactly the single-store console.
+        self.stores: tuple[NamedStore, ...] = tuple(stores) if len(stores) > 1 else ()
+        self.store_name: str | None = self.stores[0].name if self.stores else None
+        #: one Feed per store, opened when first shown or checked, kept warm (decode cache)
+        self.feeds: dict[str, Feed] = {self.store_name: self.feed} if self.store_name else {}
+        self._screens_made = 0
         super().__init__()
         from schedtui.tui.glyphs import set_unicode
 
@@ -60,11 +72,76 @@ class SchedtuiApp(App[None]):
         if wanted in ("light", "dark"):
             wanted = LIGHT if wanted == "light" else DARK
         self.theme = wanted if wanted in self.available_themes else DARK
-        ro = " (READ-ONLY)" if read_only else ""
-        self.sub_title = f"{target.safe_url}{ro}"
+        self._set_sub_title()
+
+    def _set_sub_title(self) -> None:
+        ro = " (READ-ONLY)" if self.read_only else ""
+        name = f"{self.store_name} · " if self.store_name else ""
+        self.sub_title = f"{name}{self.feed.target.safe_url}{ro}"
 
     def get_default_screen(self) -> Screen[None]:
-        return MainScreen(self.feed, read_only=self.read_only, refresh=self.refresh_interval, clock=self.clock)
+        if self.stores:  # several: the store's screen is pushed, so that switching can replace it
+            return Screen(id="base")
+        return self._main_screen()
+
+    def on_mount(self) -> None:
+        if self.stores:
+            self.push_screen(self._main_screen())
+
+    @property
+    def main_screen(self) -> MainScreen | None:
+        """The main screen of the store on screen (under any dialog)."""
+        return next((s for s in reversed(self.screen_stack) if isinstance(s, MainScreen)), None)
+
+    def _main_screen(self) -> MainScreen:
+        self._screens_made += 1  # (the screen left is still registered while the next mounts)
+        return MainScreen(
+            self.feed,
+            read_only=self.read_only,
+            refresh=self.refresh_interval,
+            clock=self.clock,
+            store_name=self.store_name,
+            screen_id="main" if self._screens_made == 1 else f"main-{self._screens_made}",
+        )
+
+    # -- several stores ----------------------------------------------------------------
+    def store(self, name: str) -> NamedStore | None:
+        return next((s for s in self.stores if s.name == name), None)
+
+    def feed_for(self, store: NamedStore) -> Feed:
+        """The store's Feed (created on first use; it connects only in a worker)."""
+        feed = self.feeds.get(store.name)
+        if feed is None:
+            feed = self.feeds[store.name] = Feed(store.target, clock=self.clock, backup_dir=self.backup_dir)
+        return feed
+
+    def next_store(self, step: int = 1) -> str | None:
+        if not self.stores:
+            return None
+        names = [s.name for s in self.stores]
+        at = names.index(self.store_name) if self.store_name in names else 0
+        return names[(at + step) % len(names)]
+
+    def switch_store(self, name: str) -> bool:
+        """Show another store: a fresh main screen (selection, marks and filters start over)
+        on that store's Feed. Nothing here reads the database; the new screen's worker does."""
+        store = self.store(name)
+        if store is None:
+            known = ", ".join(s.name for s in self.stores) or "only one store is open"
+            self.notify(f"no store named {clean(name, 40)!r} (stores: {known})", severity="warning", timeout=4)
+            return False
+        if name == self.store_name:
+            self.notify(f"already on store {name}", timeout=2)
+            return True
+        self.feed = self.feed_for(store)
+        self.target = store.target
+        self.store_name = name
+        self._set_sub_title()
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, MainScreen):
+            self.pop_screen()  # (a dialog over the main screen)
+        self.switch_screen(self._main_screen())
+        self.notify(f"store {name}: {clean(store.safe_url, 100)}", title="Store", timeout=3)
+        return True
 
     def action_help(self) -> None:
         if isinstance(self.screen, MainScreen):
@@ -80,6 +157,17 @@ class SchedtuiApp(App[None]):
         if main is None:
             yield SystemCommand("Quit", "Quit schedtui (q)", self.action_quit)
             return
+        if self.stores:
+            yield SystemCommand(
+                "All stores (fleet)", "One row per store: jobs, overdue, undecodable, heartbeat (a)", main.action_fleet
+            )
+            for other in self.stores:
+                if other.name != self.store_name:
+                    yield SystemCommand(
+                        f"Store {other.name}",
+                        f"Switch to {clean(other.safe_url, 80)} (o: next store, :store NAME)",
+                        partial(self.switch_store, other.name),
+                    )
         yield SystemCommand("Filter jobs", "Filter by id, name or function (/)", main.action_filter)
         yield SystemCommand(
             "Filter by state", "Only overdue, late, paused, undecodable or failing (f)", main.action_cycle_state
@@ -120,8 +208,19 @@ class SchedtuiApp(App[None]):
 
     def on_unmount(self) -> None:
         self.feed.close()
+        for feed in self.feeds.values():
+            feed.close()
 
 
-def run_console(target: Target, *, read_only: bool = False, refresh: float = 2.0, clock: Clock | None = None) -> None:
-    """Open the console on ``target`` until the user quits."""
-    SchedtuiApp(target, read_only=read_only, refresh=refresh, clock=clock).run()
+def run_console(
+    target: Target,
+    *,
+    read_only: bool = False,
+    refresh: float = 2.0,
+    clock: Clock | None = None,
+    stores: Sequence[NamedStore] = (),
+) -> None:
+    """Open the console on ``target`` (with several ``stores``: the first of them) until the user quits."""
+    if stores:
+        target = stores[0].target
+    SchedtuiApp(target, read_only=read_only, refresh=refresh, clock=clock, stores=stores).run()

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from schedtui.core import gcpause
-from schedtui.core.activity import CommandInfo, Hourly
+from schedtui.core.activity import Activity, CommandInfo, Hourly, JobFailures
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.history import RunInfo
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from schedtui.core.backup.results import BackupEntry
+    from schedtui.core.fleet import FleetRow
+    from schedtui.core.health import CheckOptions
     from schedtui.core.heartbeat import HeartbeatInfo
     from schedtui.core.history import JobStats, RunInfo
     from schedtui.core.history.source import HistorySource
@@ -88,6 +90,10 @@ class Frame:
     hourly: Hourly | None = None
     #: the newest job-control requests recorded by the companion (the audit log)
     commands: tuple[CommandInfo, ...] = ()
+    #: jobs with failures in the last 24 h, most first (the failures overview)
+    failures: tuple[JobFailures, ...] = ()
+    #: one line for the events feed: the history's source and what it does not record
+    feed_note: str | None = None
     #: the backups in the folder, newest first
     backups: tuple[BackupInfo, ...] = ()
     #: rows the deletion guard archived and nobody restored yet, newest first
@@ -160,9 +166,13 @@ class Feed:
         self.backup_dir = backup_dir
         #: the run history found for this reader (looked for again while there is none)
         self._source: HistorySource | None = None
+        #: set by ``close``: a worker still running for a store the console left opens nothing
+        self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------
     def _get_reader(self) -> JobStoreReader:
+        if self._closed:
+            raise SchedtuiError("the console left this store", ErrorKind.STATE)
         if self._reader is None:
             if self._reader_factory is not None:
                 self._reader = self._reader_factory(self.target, self.clock)
@@ -187,19 +197,13 @@ class Feed:
                 pass
 
     def close(self) -> None:
+        self._closed = True
         with self._lock:
             self._close_reader()
 
     def _mask(self, exc: BaseException) -> str:
         text = exc.message if isinstance(exc, SchedtuiError) else f"{type(exc).__name__}: {exc}"
-        text = mask_text(str(text), self.target.url)
-        try:  # paths under the working directory read shorter (and stay stable in tests)
-            cwd = os.getcwd()
-            if len(cwd) > 1:
-                text = text.replace(cwd + os.sep, "")
-        except OSError:
-            pass
-        return clean(text, 300)
+        return clean(_short(mask_text(str(text), self.target.url)), 300)
 
     # -- the refresh -------------------------------------------------------------------
     def _check_sqlite_file(self) -> None:
@@ -246,8 +250,6 @@ class Feed:
             changed = prev is None or not _same_jobs(prev.jobs, snap.jobs)
             self._last = snap
             extra = self._companion(reader, now, snap)
-            if extra.get("companion"):
-                extra.update(self._activity(reader, now))
             return Frame(
                 fetched_at=now,
                 snapshot=snap,
@@ -257,47 +259,16 @@ class Feed:
                 **extra,
             )
 
-    def _activity(self, reader: Any, now: datetime) -> dict[str, Any]:
-        """The table's run columns, the events feed and the failures overview."""
-        from schedtui.core import activity
+    def _activity(self, source: HistorySource, engine: Engine, now: datetime) -> dict[str, Any]:
+        """The summary's counts, the table's run columns, the events feed and the failures
+        overview, from the store's run history (whichever layout it is)."""
+        from schedtui.core.activity import read_activity
 
-        out: dict[str, Any] = {}
-        engine = reader.engine
-        schema = self.target.schema
         try:
-            recent = activity.newest_runs(engine, limit=2000, schema=schema)
-            counts = activity.per_job_24h(engine, now, schema=schema)
+            act = read_activity(source, engine, now, schema=self.target.schema)
         except Exception:
-            return out
-        digests: dict[str, JobRuns] = {}
-        errors: dict[str, tuple[str, datetime | None]] = {}
-        for run in recent:
-            if run.outcome in ("error", "unfinished") and run.job_id not in errors:
-                errors[run.job_id] = (_error_line(run), run.finished_at or run.started_at)
-            if run.job_id in digests or run.outcome == "running":
-                continue
-            n, f = counts.get(run.job_id, (0, 0))
-            digests[run.job_id] = JobRuns(
-                last_at=run.started_at or run.scheduled_at or run.finished_at,
-                last_outcome=clean(run.outcome, 20),
-                last_duration=run.duration_s,
-                runs_24h=n,
-                failures_24h=f,
-            )
-        for job_id, (n, f) in counts.items():
-            digests.setdefault(job_id, JobRuns(runs_24h=n, failures_24h=f))
-        for job_id, (text, at) in errors.items():
-            d = digests.get(job_id)
-            if d is not None:
-                digests[job_id] = replace(d, last_error=text, last_error_at=at)
-        out["job_runs"] = digests
-        out["recent"] = recent[:500]
-        try:
-            out["hourly"] = activity.hourly(engine, now, schema=schema)
-            out["commands"] = activity.recent_commands(engine, schema=schema)
-        except Exception:
-            pass
-        return out
+            return {}
+        return _activity_fields(act)
 
     def _backups(self) -> tuple[BackupInfo, ...]:
         try:
@@ -364,22 +335,12 @@ class Feed:
                     )
         except Exception:
             pass
-        if source is None:
-            return out
-        try:
-            s = source.summary(engine, now)
-            out["runs_24h"] = s.runs_24h
-            out["failures_24h"] = s.failures_24h
-        except Exception:
-            pass
-        try:
-            durations: dict[str, float] = {}
-            for run in source.recent_runs(engine, limit=2000):
-                if run.duration_s is not None and run.job_id not in durations:
-                    durations[run.job_id] = float(run.duration_s)
-            out["last_durations"] = durations
-        except Exception:
-            pass
+        act = self._activity(source, engine, now) if source is not None else {}
+        out.update(act)
+        from schedtui.core.activity import feed_note
+
+        out["feed_note"] = feed_note(act.get("activity"), heartbeat=out.get("heartbeat") is not None)
+        out.pop("activity", None)
         return out
 
     def _backup(self) -> BackupInfo | None:
@@ -398,6 +359,27 @@ class Feed:
             if best is None or (info.created_at and best.created_at and info.created_at > best.created_at):
                 best = info
         return best
+
+    # -- the fleet view ---------------------------------------------------------------
+    def check(self, name: str, options: CheckOptions | None = None) -> FleetRow:
+        """This store's fleet row: ``schedtui check``'s judgement (``core.fleet``), read with
+        this feed's reader (its decode cache) when it can be opened."""
+        from schedtui.core.fleet import fleet_row
+        from schedtui.core.stores import NamedStore
+
+        store = NamedStore(name, self.target)
+        with self._lock:
+            try:
+                self._check_sqlite_file()
+                reader: object | None = self._get_reader()
+            except Exception:
+                reader = None  # (check opens its own and words the failure as the probe does)
+            if options is None and self.backup_dir:
+                from schedtui.core.health import CheckOptions
+
+                options = CheckOptions(backup_dir=self.backup_dir)  # (the folder the console watches)
+            row = fleet_row(store, clock=self.clock, options=options, reader=reader)
+        return replace(row, summary=_short(row.summary), error=_short(row.error) if row.error else None)
 
     # -- per job ----------------------------------------------------------------------
     def history(self, job_id: str) -> History:
@@ -439,6 +421,15 @@ class Feed:
         return Extras(job_id=job.id, opcodes=lines, opcode_note=note)
 
 
+def _short(text: str) -> str:
+    """Paths under the working directory read shorter (and stay stable in tests)."""
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return text
+    return text.replace(cwd + os.sep, "") if len(cwd) > 1 else text
+
+
 def opcode_view(raw: bytes, limit: int = OPCODE_LIMIT) -> tuple[tuple[str, ...], str | None]:
     """A bounded, non-executing listing of a pickle's opcodes (``pickletools.genops``)."""
     lines: list[str] = []
@@ -473,6 +464,55 @@ def _heartbeat(beats: list[HeartbeatInfo], fresh: list[HeartbeatInfo], best: Hea
         count=len(beats),
         commands=any(b.accepts_commands for b in fresh),
     )
+
+
+def _activity_fields(act: Activity) -> dict[str, Any]:
+    """The ``Frame`` fields of one activity read (``activity`` itself for the feed's note)."""
+    digests: dict[str, JobRuns] = {}
+    durations: dict[str, float] = {}
+    errors: dict[str, tuple[str, datetime | None]] = {}
+    counts = {j.job_id: (j.runs, j.failures) for j in act.window.jobs}
+    successes = {j.job_id: j.successes for j in act.window.jobs}
+    for jf in act.failures:
+        if jf.last_failure is not None:
+            errors[jf.job_id] = (_error_line(jf.last_failure), _failed_at(jf.last_failure))
+    for run in act.recent:
+        if run.duration_s is not None and run.job_id not in durations:
+            durations[run.job_id] = float(run.duration_s)
+        if run.failed and run.job_id not in errors:
+            errors[run.job_id] = (_error_line(run), _failed_at(run))
+        if run.job_id in digests or run.outcome == "running":
+            continue
+        n, f = counts.get(run.job_id, (0, 0))
+        digests[run.job_id] = JobRuns(
+            last_at=run.started_at or run.scheduled_at or run.finished_at,
+            last_outcome=clean(run.outcome, 20),
+            last_duration=run.duration_s,
+            runs_24h=n,
+            failures_24h=f,
+            successes_24h=successes.get(run.job_id, 0),
+        )
+    for job_id, (n, f) in counts.items():
+        digests.setdefault(job_id, JobRuns(runs_24h=n, failures_24h=f, successes_24h=successes[job_id]))
+    for job_id, (text, at) in errors.items():
+        d = digests.get(job_id)
+        if d is not None:
+            digests[job_id] = replace(d, last_error=text, last_error_at=at)
+    return {
+        "activity": act,
+        "runs_24h": act.summary.runs_24h,
+        "failures_24h": act.summary.failures_24h,
+        "last_durations": durations,
+        "job_runs": digests,
+        "recent": act.recent[:500],
+        "hourly": act.hourly,
+        "commands": act.commands,
+        "failures": act.failures,
+    }
+
+
+def _failed_at(run: RunInfo) -> datetime | None:
+    return run.finished_at or run.started_at
 
 
 def _error_line(run: RunInfo) -> str:

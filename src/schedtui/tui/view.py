@@ -54,11 +54,16 @@ class JobRuns:
     failures_24h: int = 0
     last_error: str | None = None
     last_error_at: datetime | None = None
+    #: successful runs in the last 24 h (None: not known, every non-failure counts)
+    successes_24h: int | None = None
 
     @property
     def rate_24h(self) -> float | None:
-        """Successes over finished runs in the last 24 h (None without any)."""
-        return (self.runs_24h - self.failures_24h) / self.runs_24h if self.runs_24h else None
+        """Successes over successes and failures in the last 24 h, as ``schedtui history``
+        and ``check`` compute a success rate (skipped runs count for neither); None
+        without any."""
+        ok = self.runs_24h - self.failures_24h if self.successes_24h is None else self.successes_24h
+        return ok / (ok + self.failures_24h) if ok + self.failures_24h else None
 
 
 @dataclass(frozen=True, slots=True)

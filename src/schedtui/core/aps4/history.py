@@ -25,9 +25,12 @@ from schedtui.core.history.records import (
     JobStats,
     RunInfo,
     RunSummary,
+    RunWindow,
     WindowStats,
+    hour_start,
     percentile,
     window_of,
+    window_of_counts,
 )
 
 #: At most this many results are read (newest first).
@@ -161,6 +164,20 @@ class Aps4History:
             running=0,
             failing_jobs=tuple(failing),
         )
+
+    def run_window(self, bind: Any, now: datetime, hours: int = 24) -> RunWindow:
+        since = now - timedelta(hours=hours)
+        start = hour_start(now, hours)
+        counts: dict[str, dict[str, int]] = {}
+        per_hour: list[tuple[int, str, int]] = []
+        for x in self._runs(bind):
+            if x.finished_at is None or x.finished_at < since:
+                continue
+            by = counts.setdefault(x.job_id, {})
+            by[x.outcome] = by.get(x.outcome, 0) + 1
+            if x.finished_at >= start:
+                per_hour.append((int((x.finished_at - start).total_seconds() // 3600), x.outcome, 1))
+        return window_of_counts(since, now, start, counts, per_hour, hours)
 
     def window_stats(self, bind: Any, job_ids: list[str], window: int = 100) -> dict[str, WindowStats]:
         runs = self._runs(bind)

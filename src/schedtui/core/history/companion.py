@@ -25,9 +25,12 @@ from schedtui.core.history.records import (
     JobStats,
     RunInfo,
     RunSummary,
+    RunWindow,
     WindowStats,
+    hour_start,
     job_stats_of,
     window_of,
+    window_of_counts,
 )
 
 _EXECUTED = ("success", "error", "unfinished")
@@ -217,6 +220,40 @@ def summary(bind: Any, now: datetime, schema: str | None = None) -> RunSummary:
     )
 
 
+def _hour_index(conn: sa.Connection, col: Any, start: datetime, hours: int) -> Any:
+    """The hour bucket of an epoch column, -1 before ``start``: the floor of the hours since
+    ``start`` (SQLite's integer cast truncates, which is the floor for these non-negative
+    values; elsewhere ``FLOOR``, as PostgreSQL's cast rounds)."""
+    base = start.timestamp()
+    since = (col - base) / 3600.0
+    index = sa.cast(since, sa.Integer) if conn.dialect.name == "sqlite" else sa.cast(sa.func.floor(since), sa.Integer)
+    return sa.case((col < base, -1), (col >= base + hours * 3600.0, -1), else_=index)
+
+
+def run_window(bind: Any, now: datetime, hours: int = 24, schema: str | None = None) -> RunWindow:
+    """Finished runs per job, outcome and hour over the ``hours`` before ``now``: one grouped
+    query over the (outcome, finished_at) index range."""
+    r = T.tables_for(schema).runs
+    since = now - timedelta(hours=hours)
+    start = hour_start(now, hours)
+    counts: dict[str, dict[str, int]] = {}
+    per_hour: list[tuple[int, str, int]] = []
+    with connection(bind) as conn:
+        if _runs_table_exists(conn, schema):
+            bucket = _hour_index(conn, r.c.finished_at, start, hours).label("bucket")
+            q = (
+                sa.select(r.c.job_id, r.c.outcome, bucket, sa.func.count())
+                .where(r.c.outcome.in_(T.FINAL_OUTCOMES), r.c.finished_at >= since.timestamp())
+                .group_by(r.c.job_id, r.c.outcome, sa.literal_column("bucket"))
+            )
+            for job_id, outcome, index, n in conn.execute(q):
+                by = counts.setdefault(str(job_id), {})
+                by[str(outcome)] = by.get(str(outcome), 0) + int(n)
+                if index is not None:
+                    per_hour.append((int(index), str(outcome), int(n)))
+    return window_of_counts(since, now, start, counts, per_hour, hours)
+
+
 def window_stats(bind: Any, job_ids: list[str], schema: str | None = None, window: int = 100) -> dict[str, WindowStats]:
     """p50/p95/max of successful durations and the success rate over each job's last
     ``window`` runs: one index-only query per job (for ``check``)."""
@@ -265,6 +302,9 @@ class CompanionHistory:
 
     def summary(self, bind: Any, now: datetime) -> RunSummary:
         return summary(bind, now, self.schema)
+
+    def run_window(self, bind: Any, now: datetime, hours: int = 24) -> RunWindow:
+        return run_window(bind, now, hours, self.schema)
 
     def window_stats(self, bind: Any, job_ids: list[str], window: int = 100) -> dict[str, WindowStats]:
         return window_stats(bind, job_ids, self.schema, window)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from schedtui.core import tables as T
@@ -161,6 +161,81 @@ class RunSummary:
     outcomes_24h: dict[str, int] = field(default_factory=dict)
     running: int = 0
     failing_jobs: tuple[FailingJob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobWindow:
+    """One job's finished runs in a time window (``runs`` counts every outcome but
+    ``running``; skipped runs are ``runs - successes - failures``)."""
+
+    job_id: str
+    runs: int
+    successes: int
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hourly:
+    """Finished runs and failures per hour, oldest hour first, ending with the current one."""
+
+    start: datetime
+    runs: tuple[int, ...]
+    failures: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunWindow:
+    """The runs of the ``hours`` before ``until``: per job (jobs with runs, by id) and per hour.
+
+    Runs are placed in the window by the source's own clock column (the companion's
+    ``finished_at``; Aegis ``started_at``; django-apscheduler ``run_time``), the same one
+    ``summary`` (and so ``check``) counts by."""
+
+    since: datetime
+    until: datetime
+    jobs: tuple[JobWindow, ...]
+    hourly: Hourly
+
+    @property
+    def runs(self) -> int:
+        return sum(j.runs for j in self.jobs)
+
+    @property
+    def failures(self) -> int:
+        return sum(j.failures for j in self.jobs)
+
+
+def hour_start(now: datetime, hours: int) -> datetime:
+    """The start of the oldest of ``hours`` one-hour buckets ending with the current hour."""
+    return (now - timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
+
+
+def window_of_counts(
+    since: datetime,
+    until: datetime,
+    start: datetime,
+    counts: dict[str, dict[str, int]],
+    per_hour: list[tuple[int, str, int]],
+    hours: int,
+) -> RunWindow:
+    """A ``RunWindow`` from ``job_id -> {outcome: n}`` and ``(hour index, outcome, n)`` triples
+    (schedtui's outcomes; ``running`` ignored, indexes outside ``0..hours-1`` dropped)."""
+    jobs: list[JobWindow] = []
+    for job_id in sorted(counts):
+        by = counts[job_id]
+        runs = sum(n for o, n in by.items() if o != "running")
+        if runs:
+            fails = sum(by.get(o, 0) for o in T.FAILURE_OUTCOMES)
+            jobs.append(JobWindow(job_id, runs, by.get("success", 0), fails))
+    run_h = [0] * hours
+    fail_h = [0] * hours
+    for index, outcome, n in per_hour:
+        if outcome == "running" or not 0 <= index < hours:
+            continue
+        run_h[index] += n
+        if outcome in T.FAILURE_OUTCOMES:
+            fail_h[index] += n
+    return RunWindow(since, until, tuple(jobs), Hourly(start, tuple(run_h), tuple(fail_h)))
 
 
 def error_text(run: RunInfo) -> str:

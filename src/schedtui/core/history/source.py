@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from schedtui.core.history.records import DURATION_WINDOW, JobStats, RunInfo, RunSummary, WindowStats
+from schedtui.core.history.records import DURATION_WINDOW, JobStats, RunInfo, RunSummary, RunWindow, WindowStats
 
 
 @runtime_checkable
@@ -41,6 +41,11 @@ class HistorySource(Protocol):
 
     def summary(self, bind: Any, now: datetime) -> RunSummary:
         """Runs and failures in the 24 h before ``now``; jobs whose last executed run failed."""
+        ...
+
+    def run_window(self, bind: Any, now: datetime, hours: int = 24) -> RunWindow:
+        """Finished runs and failures per job and per hour over the ``hours`` before ``now``
+        (aggregates over the window: never a full read)."""
         ...
 
     def window_stats(self, bind: Any, job_ids: list[str], window: int = 100) -> dict[str, WindowStats]:

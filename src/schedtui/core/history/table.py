@@ -25,9 +25,12 @@ from schedtui.core.history.records import (
     JobStats,
     RunInfo,
     RunSummary,
+    RunWindow,
     WindowStats,
+    hour_start,
     job_stats_of,
     window_of,
+    window_of_counts,
 )
 
 _EPOCH_MIN = datetime.min.replace(tzinfo=UTC)
@@ -59,6 +62,12 @@ def number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if out == out and abs(out) != float("inf") else None
+
+
+def hour_bucket(col: Any, edges: list[Any]) -> Any:
+    """``i`` where ``edges[i] <= col < edges[i + 1]``, else -1 (a CASE: portable SQL, no
+    float-to-integer cast, which PostgreSQL rounds and SQLite truncates)."""
+    return sa.case(*((sa.and_(col >= edges[i], col < edges[i + 1]), i) for i in range(len(edges) - 1)), else_=-1)
 
 
 def text(value: Any) -> str | None:
@@ -128,11 +137,12 @@ class TableHistory:
     def _run(self, row: Any) -> RunInfo:
         return self.layout.to_run(row._mapping, self.layout.outcome(row._mapping["status"]))
 
-    def _cutoff(self, when: datetime) -> Any:
+    def _cutoff(self, when: datetime, name: str = "cutoff") -> Any:
+        """``when`` bound in the order column's own form (naive or aware UTC)."""
         value = when.astimezone(UTC)
         if not self.layout.aware:
             value = value.replace(tzinfo=None)
-        return sa.bindparam("cutoff", value, type_=sa.DateTime(timezone=self.layout.aware))
+        return sa.bindparam(name, value, type_=sa.DateTime(timezone=self.layout.aware))
 
     def _pairs(self, rows: Any) -> list[tuple[str, float | None]]:
         return [(self.layout.outcome(r._mapping["status"]), self.layout.duration_of(r._mapping)) for r in rows]
@@ -228,6 +238,31 @@ class TableHistory:
             running=running,
             failing_jobs=tuple(failing),
         )
+
+    def run_window(self, bind: Any, now: datetime, hours: int = 24) -> RunWindow:
+        """One grouped query over the window (an index range on the order column): counts
+        per job, status and hour bucket (a CASE over the hour edges, portable SQL)."""
+        t = self._t()
+        col = t.c[self.layout.order_column]
+        since = now - timedelta(hours=hours)
+        start = hour_start(now, hours)
+        edges = [self._cutoff(start + timedelta(hours=i), f"h{i}") for i in range(hours + 1)]
+        bucket = hour_bucket(col, edges).label("bucket")
+        q = (
+            sa.select(t.c.job_id, t.c.status, bucket, sa.func.count())
+            .where(col >= self._cutoff(since))
+            .group_by(t.c.job_id, t.c.status, sa.literal_column("bucket"))
+        )
+        counts: dict[str, dict[str, int]] = {}
+        per_hour: list[tuple[int, str, int]] = []
+        with connection(bind) as conn:
+            for job_id, native, index, n in conn.execute(q):
+                outcome = self.layout.outcome(native)
+                by = counts.setdefault(str(job_id), {})
+                by[outcome] = by.get(outcome, 0) + int(n)
+                if index is not None:
+                    per_hour.append((int(index), outcome, int(n)))
+        return window_of_counts(since, now, start, counts, per_hour, hours)
 
     def window_stats(self, bind: Any, job_ids: list[str], window: int = 100) -> dict[str, WindowStats]:
         t = self._t()

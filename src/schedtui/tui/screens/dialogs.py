@@ -81,7 +81,7 @@ HELP = """\
   b    backup now (verified; shows file, size, rotation)
   t    full traceback of the run picked in the history
   c    copy the selected job's id (terminal clipboard, OSC 52)
-{actions}
+{actions}{stores}
 [b]Other[/b]
   ctrl+p  command palette      T  light / dark theme
   ?       this help            q  quit
@@ -100,6 +100,14 @@ ACTIONS_RW = """\
        (each asks first; through the companion when it is live)
 """
 
+STORES = """
+[b]Stores[/b]
+  o    next store (selection, marks and filters start over)
+  a    all stores: one row each, judged as `schedtui check`
+       (enter switches to the row's store)
+  :    command line: `:store NAME` switches, `:stores` lists
+"""
+
 ACTIONS_RO = """\
   [dim]read-only: p, r and d only say why they are off[/dim]
 """
@@ -111,14 +119,17 @@ ASCII_ARROWS = str.maketrans({"↑": "^", "↓": "v", "←": "<", "→": ">", "�
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
 
-    def __init__(self, read_only: bool) -> None:
+    def __init__(self, read_only: bool, several_stores: bool = False) -> None:
         super().__init__()
         self.read_only = read_only
+        self.several_stores = several_stores
 
     def compose(self) -> ComposeResult:
         from schedtui.tui.glyphs import unicode
 
-        text = HELP.format(actions=ACTIONS_RO if self.read_only else ACTIONS_RW)
+        text = HELP.format(
+            actions=ACTIONS_RO if self.read_only else ACTIONS_RW, stores=STORES if self.several_stores else ""
+        )
         hint = "↑ ↓ PgUp PgDn scroll · esc closes"
         if not unicode():  # a terminal that declared no UTF-8 locale
             text, hint = text.translate(ASCII_ARROWS), hint.translate(ASCII_ARROWS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -50,11 +50,15 @@ from schedtui.tui.widgets.history import HistoryPane
 from schedtui.tui.widgets.jobs import BY_DIGIT, JobList
 from schedtui.tui.widgets.summary import Counts, RefreshState, SummaryStrip, count_jobs
 
+if TYPE_CHECKING:
+    from schedtui.tui.app import SchedtuiApp
+
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MAX_BACKOFF = 60.0
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 #: After a cursor move, the detail and history panes are drawn once the keys pause this long.
 PANES_DELAY = 0.06
+COMMAND_HINT = ":store NAME switches the store · :stores lists them (esc closes)"
 
 
 @dataclass(frozen=True)
@@ -123,13 +127,27 @@ class MainScreen(ControlMixin, Screen[None]):
         Binding("P", "toggle_refresh", "Pause refresh", show=False),
         Binding("R", "reload", "Reload", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("o", "next_store", "Next store", show=False),
+        Binding("a", "fleet", "All stores", show=False),
+        Binding("colon", "command_line", "Command", show=False),
     ]
 
     WRITE_ACTIONS: ClassVar[frozenset[str]] = frozenset({"pause_resume", "run_now", "remove"})
 
-    def __init__(self, feed: Feed, *, read_only: bool, refresh: float, clock: Clock) -> None:
-        super().__init__(id="main")
+    def __init__(
+        self,
+        feed: Feed,
+        *,
+        read_only: bool,
+        refresh: float,
+        clock: Clock,
+        store_name: str | None = None,
+        screen_id: str = "main",
+    ) -> None:
+        super().__init__(id=screen_id)
         self.feed = feed
+        #: the store's name when the console shows several (None: the one store)
+        self.store_name = store_name
         self.clock = clock
         self.read_only = read_only
         self.interval = float(refresh)
@@ -163,6 +181,7 @@ class MainScreen(ControlMixin, Screen[None]):
             yield SummaryStrip(id="summary")
             # Disabled while hidden: a hidden input can never take focus, nor keys.
             yield Input(placeholder="filter by id, name or function (esc clears)", id="filter", disabled=True)
+            yield Input(placeholder=COMMAND_HINT, id="command", disabled=True)
             with ContentSwitcher(id="views", initial="body"):
                 with Horizontal(id="body"):
                     yield JobList(clock=self.clock, id="jobs")
@@ -182,6 +201,7 @@ class MainScreen(ControlMixin, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
+        self.query_one("#command", Input).display = False
         self.query_one(JobList).focus()
         self._update_title()
         self._show_summary()
@@ -463,7 +483,7 @@ class MainScreen(ControlMixin, Screen[None]):
     def _show_summary(self) -> None:
         state = RefreshState(self.interval, self.refresh_paused, self.retry_in, self._inflight, self.slowed)
         self.query_one(SummaryStrip).show(
-            self.feed.target, self.frame, self.counts, state, self.clock(), read_only=self.read_only
+            self.feed.target, self.frame, self.counts, state, self.clock(), self.read_only, self.store_name
         )
 
     def _show_detail(self) -> None:
@@ -476,7 +496,8 @@ class MainScreen(ControlMixin, Screen[None]):
     def _show_views(self) -> None:
         view = self.query_one("#views", ContentSwitcher).current
         if view == "events":
-            self.query_one(EventsPane).show(self.events_log, self.clock(), self.tz_mode)
+            note = self.frame.feed_note if self.frame is not None else None
+            self.query_one(EventsPane).show(self.events_log, self.clock(), self.tz_mode, note=note)
         elif view == "failures":
             self.query_one(FailuresPane).show(self.frame, self.clock(), self.tz_mode)
 
@@ -552,7 +573,10 @@ class MainScreen(ControlMixin, Screen[None]):
 
     def on_key(self, event: events.Key) -> None:
         box = self.query_one("#filter", Input)
-        if event.key == "escape" and box.has_focus:
+        if event.key == "escape" and self.query_one("#command", Input).has_focus:
+            event.stop()
+            self.close_command_line()
+        elif event.key == "escape" and box.has_focus:
             event.stop()
             self.action_clear_filter()
         elif event.key in ("down", "up") and box.has_focus:
@@ -796,4 +820,78 @@ class MainScreen(ControlMixin, Screen[None]):
         self.app.push_screen(TextScreen(title, clean_block(str(run.traceback or run.error))[:20000]))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.read_only))
+        self.app.push_screen(HelpScreen(self.read_only, several_stores=self.store_name is not None))
+
+    # -- several stores ----------------------------------------------------------------
+    def _stores_app(self) -> SchedtuiApp | None:
+        from schedtui.tui.app import SchedtuiApp
+
+        app = self.app
+        return app if isinstance(app, SchedtuiApp) and app.stores else None
+
+    def _one_store(self) -> None:
+        self.notify(
+            "one store is open: give --url (or --store) again, or name stores in ~/.config/schedtui/stores.toml",
+            severity="warning",
+            timeout=4,
+        )
+
+    def action_next_store(self) -> None:
+        app = self._stores_app()
+        nxt = app.next_store() if app is not None else None
+        if app is None or nxt is None:
+            self._one_store()
+            return
+        app.switch_store(nxt)
+
+    def action_fleet(self) -> None:
+        """Every store in one table (``schedtui check``'s judgement of each); enter switches."""
+        app = self._stores_app()
+        if app is None:
+            self._one_store()
+            return
+        from schedtui.tui.screens.fleet import FleetScreen
+
+        def picked(name: str | None) -> None:
+            if name is not None and name != app.store_name:
+                app.call_later(app.switch_store, name)
+
+        app.push_screen(FleetScreen(app, interval=max(5.0, self.interval * 2)), picked)
+
+    def action_command_line(self) -> None:
+        box = self.query_one("#command", Input)
+        box.value = ":"  # (k9s-style: what is typed reads `:store NAME`)
+        box.disabled = False
+        box.display = True
+        box.focus()
+        box.cursor_position = 1
+
+    def close_command_line(self) -> None:
+        box = self.query_one("#command", Input)
+        box.value = ""
+        box.display = False
+        box.disabled = True
+        self.focus_home()
+
+    @on(Input.Submitted, "#command")
+    def _on_command(self, event: Input.Submitted) -> None:
+        text = event.value.strip().lstrip(":").strip()
+        self.close_command_line()
+        self.run_command(text)
+
+    def run_command(self, text: str) -> None:
+        """``store NAME`` (``s NAME``) switches the store; ``stores`` (``fleet``) opens the fleet view."""
+        verb, _, arg = text.partition(" ")
+        arg = arg.strip()
+        if not verb:
+            return
+        if verb in ("store", "s") and arg:
+            app = self._stores_app()
+            if app is None:
+                self._one_store()
+            else:
+                app.switch_store(arg)
+        elif verb in ("stores", "fleet") or (verb in ("store", "s") and not arg):
+            self.action_fleet()
+        else:
+            self.notify(f"unknown command {clean(text, 60)!r}: try :store NAME or :stores", severity="warning")

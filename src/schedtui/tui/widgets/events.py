@@ -23,6 +23,8 @@ class EventsPane(Vertical):
     DEFAULT_CSS = """
     EventsPane { padding: 0 1; }
     EventsPane #events-head { height: 1; }
+    EventsPane #events-note { height: auto; max-height: 2; color: $text-muted; display: none; }
+    EventsPane #events-note.-shown { display: block; }
     EventsPane #events-filter { height: 1; border: none; padding: 0 1; margin: 0; display: none; }
     EventsPane #events-filter.-open { display: block; }
     EventsPane DataTable { height: 1fr; }
@@ -34,50 +36,66 @@ class EventsPane(Vertical):
         self.needle = ""
         self._shown: tuple[int, str, bool, TzMode, int] | None = None
         self._args: tuple[EventLog, datetime, TzMode] | None = None
+        self.note: str | None = None
+        self._row_keys: list[str] = []  #: the shown events' keys, by row
 
     def compose(self) -> ComposeResult:
         yield Static(id="events-head")
+        yield Static(id="events-note")
         yield Input(placeholder="filter events (esc closes)", id="events-filter", disabled=True)
         table: DataTable[object] = DataTable(id="events-table", cursor_type="row", zebra_stripes=False)
         table.add_column("when", key="when", width=14)
         table.add_column("", key="mark", width=1)
-        table.add_column("event", key="what", width=11)
+        table.add_column("event", key="what", width=13)
         table.add_column("what happened", key="text", width=40)
         yield table
 
     def on_resize(self, event: object) -> None:
         if self._args is not None:
             self._shown = None
-            self.call_after_refresh(self.show, *self._args)
+            self.call_after_refresh(self.show, *self._args, False, self.note)
 
-    def show(self, log: EventLog, now: datetime, tz_mode: TzMode, force: bool = False) -> None:
+    def show(self, log: EventLog, now: datetime, tz_mode: TzMode, force: bool = False, note: str | None = None) -> None:
+        """Show ``log``; ``note`` is the one line on what the store's history does not record."""
         self._args = (log, now, tz_mode)
+        if note != self.note:
+            self.note = note
+            box = self.query_one("#events-note", Static)
+            box.update(clean(note, 300) if note else "")
+            box.set_class(bool(note), "-shown")
         if not self.size.width:
             return  # hidden: shown when it appears (on_resize)
         table = self.query_one("#events-table", DataTable)
-        width = max(20, table.size.width - (14 + 2) - (1 + 2) - (11 + 2) - 4)
+        width = max(20, table.size.width - (14 + 2) - (1 + 2) - (13 + 2) - 4)
         state = (log.version, self.needle, self.failed_only, tz_mode, width)
         events = log.events(self.needle, self.failed_only)
         self._head(len(log), len(events), tz_mode)
         if state == self._shown and not force:
             return
         self._shown = state
+        # the cursor stays on the event picked (at the top it follows the newest, as a tail)
         keep = table.cursor_row
+        picked = self._row_keys[keep] if 0 < keep < len(self._row_keys) else None
         table.clear()
         column = table.columns.get("text")  # type: ignore[call-overload]
         if column is not None and column.width != width:
             column.width = width
             table.refresh(layout=True)
-        for i, e in enumerate(events[:SHOWN]):
+        shown = events[:SHOWN]
+        self._row_keys = [e.key for e in shown]
+        for i, e in enumerate(shown):
             table.add_row(*self._cells(e, tz_mode, width), key=str(i))
-        if events:
-            table.move_cursor(row=min(keep, len(events[:SHOWN]) - 1), animate=False)
+        if shown:
+            row = self._row_keys.index(picked) if picked in self._row_keys else min(keep, len(shown) - 1)
+            table.move_cursor(row=row, animate=False)
         if not events:
             table.add_row("", "", "", Content.styled(self._empty(len(log)), "dim"))
 
     def _empty(self, total: int) -> str:
         if total == 0:
-            return "nothing yet: runs appear here with the companion; job changes as they happen"
+            if self.note is None or self.note.startswith("no run history"):
+                return "nothing yet: runs appear here with the companion; job changes as they happen"
+            return "nothing yet: runs appear here as the history records them; job changes as they happen"
         return "no event matches the filter"
 
     def _head(self, total: int, shown: int, tz_mode: TzMode) -> None:

@@ -10,8 +10,9 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Sparkline, Static
 
+from schedtui.core.activity import JobFailures
 from schedtui.tui.data import Frame
-from schedtui.tui.fmt import TzMode, clean, short_when
+from schedtui.tui.fmt import TzMode, ago, clean, short_when
 from schedtui.tui.glyphs import g
 
 
@@ -77,7 +78,8 @@ class FailuresPane(Vertical):
         table = self.query_one("#failures-table", DataTable)
         job_w = 24 if table.size.width >= 110 else 14
         width = max(12, table.size.width - (job_w + 2) - (8 + 2) - (6 + 2) - (14 + 2) - 4)
-        state = (id(frame.job_runs), id(frame.hourly), tz_mode, width)
+        # by value (frozen records): an unchanged refresh repaints nothing and the cursor stays
+        state = (frame.failures, frame.hourly, frame.runs_24h, frame.recent[:1], tz_mode, width)
         if state == self._shown:
             return
         self._shown = state
@@ -85,21 +87,27 @@ class FailuresPane(Vertical):
             column = table.columns.get(key)  # type: ignore[call-overload]
             if column is not None and column.width != w:
                 column.width = w
-        failing = sorted(
-            ((jid, r) for jid, r in frame.job_runs.items() if r.failures_24h),
-            key=lambda x: (-x[1].failures_24h, x[0]),
-        )
-        self._errors = {jid: r.last_error or "" for jid, r in failing}
-        total_f = sum(r.failures_24h for _, r in failing)
-        total_r = sum(r.runs_24h for r in frame.job_runs.values())
-        style = "$error bold" if failing else "$success bold"
-        head.update(
-            Content.assemble(
-                ("Failures (24 h)  ", "bold"),
-                (f"{len(failing)} job(s) failed {total_f} time(s)", style),
-                (f" in {total_r} finished runs", "$text-muted"),
-            )
-        )
+        failing = frame.failures
+        self._errors = {f.job_id: _error(f) for f in failing}
+        total_f = sum(f.failures for f in failing)
+        now_failing = sum(1 for f in failing if f.failing_now)
+        parts: list[tuple[str, str]] = [("Failures (24 h)  ", "bold")]
+        if failing:
+            parts.append((f"{len(failing)} job(s) failed {total_f} time(s)", "$error bold"))
+        else:
+            parts.append(("no failures", "$success bold"))
+        parts.append((f" in {frame.runs_24h or 0} finished runs", "$text-muted"))
+        if not frame.runs_24h and frame.recent:
+            newest = frame.recent[0]
+            at = newest.finished_at or newest.started_at or newest.scheduled_at
+            if at is not None:
+                parts.append((f" · newest recorded run {ago(at, now)}", "$text-muted"))
+        if now_failing:
+            parts.append((f" · {g('fail')} {now_failing} whose last run failed", "$error"))
+        head.update(Content.assemble(*parts))
+        origin = ""
+        if frame.history_source and not frame.history_source.startswith("schedtui companion"):
+            origin = f" · history: {frame.history_source}"
         hourly = frame.hourly
         if hourly is not None:
             self.query_one("#spark-runs", Sparkline).data = [float(x) for x in hourly.runs]
@@ -107,30 +115,54 @@ class FailuresPane(Vertical):
             self.query_one("#label-runs", Static).update(f"runs/h (max {max(hourly.runs, default=0)})")
             self.query_one("#label-fails", Static).update(f"fails/h (max {max(hourly.failures, default=0)})")
             self.query_one("#failures-axis", Static).update(
-                f"{'':16}{short_when(hourly.start, tz_mode)}  {g('arrow')}  now (one bar per hour)"
+                f"{'':16}{short_when(hourly.start, tz_mode)}  {g('arrow')}  now (one bar per hour){origin}"
             )
+        picked = self._picked(table)
         table.clear()
-        for jid, r in failing:
-            error = clean(r.last_error or "", 300)
+        for f in failing:
+            error = clean(_error(f), 300)
             if len(error) > width:
                 error = error[: width - 1] + g("ellipsis")
+            at = f.last_failure.finished_at or f.last_failure.started_at if f.last_failure is not None else None
+            name = _cut(clean(f.job_id, 191), job_w - 2 if f.failing_now else job_w)
             table.add_row(
-                Content.styled(_cut(clean(jid, 191), job_w), "$error"),
-                str(r.failures_24h),
-                str(r.runs_24h),
-                short_when(r.last_error_at, tz_mode) if r.last_error_at else "-",
+                Content.styled(f"{g('fail')} {name}" if f.failing_now else name, "$error"),
+                str(f.failures),
+                str(f.runs),
+                short_when(at, tz_mode) if at else "-",
                 error,
-                key=jid,
+                key=f.job_id,
             )
         if not failing:
-            table.add_row(Content.styled("no failures in the last 24 h", "$success"), "", "", "", "")
             self.query_one("#failures-error", Static).update("")
+        elif picked is not None and picked in self._errors:
+            table.move_cursor(row=table.get_row_index(picked), animate=False)
+
+    @staticmethod
+    def _picked(table: DataTable[object]) -> str | None:
+        """The job under the cursor (kept across a repaint)."""
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+        return None if key is None else str(key)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The highlighted job's whole last error, wrapped, under the table."""
         key = event.row_key.value if event.row_key is not None else None
         text = self._errors.get(str(key), "") if key is not None else ""
         self.query_one("#failures-error", Static).update(Content.styled(clean(text, 600), "$error") if text else "")
+
+
+def _error(f: JobFailures) -> str:
+    """The last failure's first line (``OSError: [Errno 28] No space left``), sanitized."""
+    run = f.last_failure
+    if run is None:
+        return ""
+    text = ": ".join(str(x) for x in (run.error_type, run.error_message) if x) or run.outcome
+    return clean(text.splitlines()[0] if text else "", 300)
 
 
 def _cut(text: str, width: int) -> str:

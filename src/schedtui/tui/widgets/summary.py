@@ -73,9 +73,10 @@ class SummaryStrip(Static):
         refresh: RefreshState,
         now: datetime,
         read_only: bool = False,
+        store_name: str | None = None,
     ) -> None:
         try:
-            content = render_summary(target, frame, counts, refresh, now, read_only)
+            content = render_summary(target, frame, counts, refresh, now, read_only, store_name)
             if content.markup != self._last:  # (Content == compares the text only)
                 self._last = content.markup
                 self.update(content, layout=False)  # a fixed three lines: no new layout
@@ -84,12 +85,18 @@ class SummaryStrip(Static):
 
 
 def render_summary(
-    target: Target, frame: Frame | None, counts: Counts, refresh: RefreshState, now: datetime, read_only: bool = False
+    target: Target,
+    frame: Frame | None,
+    counts: Counts,
+    refresh: RefreshState,
+    now: datetime,
+    read_only: bool = False,
+    store_name: str | None = None,
 ) -> Content:
     badge: list[Part] = [(" READ-ONLY ", "bold $background on $warning"), " "] if read_only else []
     line1 = Content.assemble(*badge, *_jobs(counts), _sep(), *_scheduler(frame, counts, now))
     line2 = Content.assemble(*_next(counts, now), _sep(), *_runs(frame), _sep(), *_backup(frame, now))
-    line3 = Content.assemble(*_database(target, frame, refresh, now))
+    line3 = Content.assemble(*_database(target, frame, refresh, now, store_name))
     return Content("\n").join([line1, line2, line3])
 
 
@@ -160,12 +167,16 @@ def _freshness(frame: Frame | None, refresh: RefreshState, now: datetime) -> lis
     return [text, (f" · every {refresh.interval:g}s", "$text-muted")]
 
 
-def _database(target: Target, frame: Frame | None, refresh: RefreshState, now: datetime) -> list[Part]:
+def _database(
+    target: Target, frame: Frame | None, refresh: RefreshState, now: datetime, store_name: str | None = None
+) -> list[Part]:
     db: list[Part] = [("db ", "$text-muted"), clean(target.safe_url, 100)]
+    # several stores: which one is on screen comes first (the URL may be cut at 80 columns)
+    store: list[Part] = [] if store_name is None else [(f"store {clean(store_name, 40)}", "bold $accent"), _sep()]
     if target.table != "apscheduler_jobs" or target.schema:
         db.append((f" table {target.schema + '.' if target.schema else ''}{target.table}", "$text-muted"))
     if frame is None or frame.error is None:
-        return [*_freshness(frame, refresh, now), _sep(), *db]
+        return [*store, *_freshness(frame, refresh, now), _sep(), *db]
     retry = f" · retrying in {refresh.retry_in:.0f}s" if refresh.retry_in else ""
     kept = f" · showing data from {ago(frame.snapshot.read_at, now)} (stale)" if frame.snapshot is not None else ""
-    return [(f"{g('bad')} ", "$error bold"), (clean(frame.error, 160), "$error"), (kept + retry, "$warning")]
+    return [*store, (f"{g('bad')} ", "$error bold"), (clean(frame.error, 160), "$error"), (kept + retry, "$warning")]
