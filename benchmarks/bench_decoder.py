@@ -5,11 +5,11 @@
 Prints the median µs per row of:
 - ``apscheduler``: ``get_all_jobs()`` (CPU time) in a subprocess that has the job code
   (read, unpickle, ``Job.__setstate__``), on a copy of the same file;
-- ``decode``, one process, no canary (CPU time), with the trigger-segment cache off and
-  on (``core/_segment_cache.py``; it starts empty each time, so its cost of learning is in);
-- ``decode``, as ``decode_rows`` runs for a table read: with the forked canary, or in the
-  forked decode workers from ``_decode_workers.MIN_ROWS`` rows on (wall time: their CPU is
-  spent in other processes);
+- ``decode``, in this process (``watchdog=False``, CPU time), with the trigger-segment
+  cache off and on (``core/decode/segments.py``; it starts empty each time, so its cost of
+  learning is in);
+- ``decode``, as ``decode_rows`` runs for a table read: in the sandbox's warm decode
+  workers (wall time: their CPU is spent in other processes);
 and each one's ratio to APScheduler (the product target: <= 0.25).
 """
 
@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fixtures.factory import FIXTURES, cached_sqlite_store  # noqa: E402
 
-from schedtui.core import _decode_workers, _segment_cache  # noqa: E402
-from schedtui.core.decoder import decode_rows  # noqa: E402
+from schedtui.core.decode import decode_rows  # noqa: E402
+from schedtui.core.decode import segments as _segment_cache  # noqa: E402
 
 APS_CHILD = r"""
 import sys, time, json, gc
@@ -58,7 +58,6 @@ def _ours(db: Path, repeat: int) -> tuple[dict[str, list[float]], int, int]:
     decode_rows(rows[:100])  # warm caches (zones, validated fields)
     out: dict[str, list[float]] = {}
     bad = 0
-    workers = len(rows) >= _decode_workers.MIN_ROWS and _decode_workers.workers() > 0
     for _ in range(repeat):
         for cache in (False, True):
             _segment_cache.ENABLED = cache
@@ -71,8 +70,7 @@ def _ours(db: Path, repeat: int) -> tuple[dict[str, list[float]], int, int]:
         _segment_cache.CACHE.clear()
         w = time.perf_counter()
         res = decode_rows(rows)
-        label = "decode workers (wall)" if workers else "with the canary (wall)"
-        out.setdefault(label, []).append(time.perf_counter() - w)
+        out.setdefault("sandbox workers (wall)", []).append(time.perf_counter() - w)
         del res
     return out, len(rows), bad
 

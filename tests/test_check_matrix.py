@@ -335,3 +335,69 @@ def test_server_reads(server_url: str, at, capsys, schema: str | None) -> None:
             with eng.begin() as conn:
                 conn.execute(sa.text(f"drop database if exists {schema}"))
             eng.dispose()
+
+
+#: ~90 bytes whose dict key is a 40-level shared tuple DAG: hours of hashing in the C unpickler.
+HASH_BOMB = b"\x80\x02)" + b"2\x86" * 40 + b"q\x00}h\x00K\x01s."
+
+
+def _with_hash_bombs(url: str, n: int = 3) -> None:
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        for i in range(n):
+            conn.execute(
+                "INSERT INTO apscheduler_jobs (id, next_run_time, job_state) VALUES (?, ?, ?)",
+                (f"bomb{i}", NOW.timestamp() + 3600, HASH_BOMB),
+            )
+
+
+def test_decode_budget_bounds_check_on_hash_bombs(seed, at, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    url, _ = seed
+    _with_hash_bombs(url)
+    monkeypatch.setenv("SCHEDTUI_DECODE_BUDGET", "600")  # the option overrides it
+    at(-60)
+    t0 = time.monotonic()
+    code, out, err = run(["check", "--json", "--decode-budget", "2", "--url", url], capsys)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 2 + 5, elapsed  # the budget, plus starting the decode workers
+    data = json.loads(out)
+    assert code == 1 and data["status"] == "WARNING", err  # undecodable rows: WARNING, never UNKNOWN
+    jobstore = next(c for c in data["components"] if c["name"] == "jobstore")
+    undecodable = {u["id"]: u["code"] for u in jobstore["data"]["undecodable"]}
+    assert set(undecodable) == {"bomb0", "bomb1", "bomb2"}
+    assert set(undecodable.values()) <= {"too-slow", "time-budget"}
+    assert len([j for j in data["jobs"] if j["finding"] is None]) == 3, "the other rows still decode"
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        assert conn.execute("select count(*) from apscheduler_jobs").fetchone()[0] == 6
+
+
+def test_a_small_decode_budget_reports_the_rest_as_time_budget(seed, at, capsys, monkeypatch) -> None:
+    url, _ = seed
+    _with_hash_bombs(url)
+    monkeypatch.setenv("SCHEDTUI_DECODE_BUDGET", "600")
+    at(-60)
+    code, out, _ = run(["check", "--json", "--decode-budget", "0.3", "--url", url], capsys)
+    data = json.loads(out)
+    codes = {j["id"]: (j["finding"] or {}).get("code") for j in data["jobs"]}
+    # No bomb gets its 1 s per row: the whole read had 0.3 s.
+    assert [codes[f"bomb{i}"] for i in range(3)] == ["time-budget"] * 3
+    assert code == 1
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf"])
+def test_bad_decode_budget_is_a_usage_error(seed, capsys, monkeypatch, value: str) -> None:
+    url, _ = seed
+    monkeypatch.delenv("SCHEDTUI_DECODE_BUDGET", raising=False)
+    code, _, err = run(["check", "--url", url, "--decode-budget", value], capsys)
+    assert code == 3 and "--decode-budget" in err  # check: UNKNOWN
+    code, _, err = run(["jobs", "--url", url, f"--decode-budget={value}"], capsys)
+    assert code == 2 and "--decode-budget" in err
+    assert "SCHEDTUI_DECODE_BUDGET" not in os.environ
+
+
+def test_decode_budget_default_in_the_help_is_the_decoder_s() -> None:
+    from schedtui.cli.common import DECODE_BUDGET_DEFAULT
+    from schedtui.core.decode import DEFAULT_BUDGET
+
+    assert DECODE_BUDGET_DEFAULT == DEFAULT_BUDGET

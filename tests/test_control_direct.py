@@ -164,11 +164,10 @@ def test_refusals_and_forced_remove(tmp_path: Path) -> None:
         conn.execute(
             sa.text("INSERT INTO jobs_p5 (id, next_run_time, job_state) VALUES ('bomb', 1.0, :s)"), {"s": bomb}
         )
-    from schedtui.core import decoder
+    from schedtui.core.decode import sandbox
 
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(decoder, "ROW_DEADLINE", 1.0)
-        res = control.submit(target, "bomb", "pause", clock=clock, engine=engine)
+    assert sandbox.ROW_LIMIT == 1.0
+    res = control.submit(target, "bomb", "pause", clock=clock, engine=engine)
     assert res.status == "refused" and "over 1 s" in res.message, res.message
     assert _row(engine, "jobs_p5", "bomb")[1] == bomb
     with engine.begin() as conn:

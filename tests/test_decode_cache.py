@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from schedtui.core import _decode_cache, _wire
+from schedtui.core.decode import cache as _decode_cache
+from schedtui.core.decode import wire as _wire
 from schedtui.core.model import Target
 from schedtui.core.store import JobStoreReader
 from tests.fixtures.factory import sqlite_store
@@ -99,3 +100,40 @@ def test_off_switch(tmp_path: Path, cache_home: Path, monkeypatch: pytest.Monkey
     path, _ = sqlite_store(tmp_path, "catalog")
     _read(path)
     assert not cache_home.exists() or not list(cache_home.glob("*.decoded"))
+
+
+def _read_lite(path: Path, reprs: bool) -> tuple:
+    reader = JobStoreReader(Target(url=f"sqlite:///{path}"), incremental=False, reprs=reprs)
+    try:
+        return reader.read().jobs
+    finally:
+        reader.close()
+
+
+def _without_reprs(jobs: tuple) -> list[tuple]:
+    """The jobs' fields with args/kwargs left out (the rest must not depend on ``reprs``)."""
+    skip = {_FIELDS.index("args_repr"), _FIELDS.index("kwargs_repr")}
+    return [
+        tuple(
+            v
+            for i, v in enumerate(_wire.marshal.loads(_wire.encode(tuple(getattr(j, f) for f in _FIELDS))))
+            if i not in skip
+        )
+        for j in jobs
+    ]
+
+
+def test_reads_without_reprs_never_hand_their_records_to_reads_with_them(tmp_path: Path, cache_home: Path) -> None:
+    from schedtui.core.model import NOT_RENDERED
+
+    path, _ = sqlite_store(tmp_path, "catalog")
+    lite = _read_lite(path, reprs=False)
+    decoded = [j for j in lite if j.finding is None]
+    assert decoded and all(j.args_repr == j.kwargs_repr == NOT_RENDERED for j in decoded)
+    full = _read_lite(path, reprs=True)  # the cache holds records without reprs: decoded again
+    assert all(j.args_repr != NOT_RENDERED and j.kwargs_repr != NOT_RENDERED for j in full)
+    assert _without_reprs(lite) == _without_reprs(full), "reprs change nothing else"
+    again = _read_lite(path, reprs=False)  # records with reprs answer a read without them
+    assert _exact(again) == _exact(full)
+    cold_full = _read(path)
+    assert _exact(cold_full) == _exact(full)

@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schedtui.core.decoder import DecodeError, decode_row, decode_rows, decode_state
+from schedtui.core.decode import DecodeError, decode_row, decode_rows
+from schedtui.core.decode.jobstate import decode_state
+from schedtui.core.decode.zones import PytzZone
 from schedtui.core.model import JobInfo, TriggerSpec
-from schedtui.core.tzshim import PytzZone
 from tests.fixtures.factory import make_store, require_old_stores, sqlite_store
 from tests.fixtures.hostile import state_bytes
 

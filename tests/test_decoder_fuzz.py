@@ -10,7 +10,7 @@ import sys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schedtui.core.decoder import decode_row, decode_rows
+from schedtui.core.decode import decode_row, decode_rows
 from schedtui.core.model import JobInfo
 from tests.fixtures.factory import cached_sqlite_store
 

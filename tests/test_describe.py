@@ -16,7 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from schedtui.core import decoder
+from schedtui.core import decode
 from schedtui.core import describe as describe_module
 from schedtui.core.describe import (
     countdown,
@@ -391,7 +391,7 @@ def test_seed_rows_decode_to_the_seed_descriptions(tmp_path: Path) -> None:
     )
     with sqlite3.connect(db) as conn:
         rows = conn.execute("select id, next_run_time, job_state from apscheduler_jobs").fetchall()
-    jobs = {job.id: job for job in (decoder.decode_row(*row) for row in rows)}
+    jobs = {job.id: job for job in (decode.decode_row(*row) for row in rows)}
     assert describe_trigger(jobs["database_backup"].trigger) == "Daily at 2:00 AM UTC"
     assert describe_trigger(jobs["cleanup_temp"].trigger) == "Every 6 hours"
     assert describe_trigger(jobs["report_gen"].trigger) == "Weekly on Monday at 9:00 AM UTC"
@@ -437,7 +437,7 @@ def test_every_decoded_fixture_trigger_gets_a_sentence() -> None:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
             rows = conn.execute("select id, next_run_time, job_state from apscheduler_jobs").fetchall()
         for row in rows:
-            job = decoder.decode_row(*row)
+            job = decode.decode_row(*row)
             if job.trigger is None:
                 continue
             text = describe_trigger(job.trigger)

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.date import DateTrigger
 
 from schedtui.core import schedule
-from schedtui.core.decoder import decode_rows
+from schedtui.core.decode import decode_rows
+from schedtui.core.decode.zones import PytzZone
 from schedtui.core.exact import datetime_key, exact_key, spec_key
 from schedtui.core.model import TriggerSpec
-from schedtui.core.tzshim import PytzZone
 
 NY = ZoneInfo("America/New_York")
 EARLY = datetime(2026, 11, 1, 1, 30, tzinfo=NY)  # 05:30 UTC

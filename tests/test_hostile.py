@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from schedtui.core.decoder import decode_row, decode_rows
+from schedtui.core.decode import decode_row, decode_rows
 from schedtui.core.model import Target
 from tests.fixtures.factory import sqlite_store
 from tests.fixtures.hostile import CASES, EXT, MEMO_BOMB, state_bytes
@@ -68,7 +68,7 @@ def test_hostile_row_is_a_finding(name: str, tmp_path: Path, capfd: pytest.Captu
 def test_build_on_class_changes_nothing(tmp_path: Path) -> None:
     import datetime as dt
 
-    from schedtui.core._unpickle import placeholder_class
+    from schedtui.core.decode.placeholders import placeholder_class
 
     for name in (
         "build-on-aps-class",
@@ -150,7 +150,7 @@ MEMO_CHILD = textwrap.dedent(
     """
     import resource, sys
     sys.path.insert(0, sys.argv[1])
-    from schedtui.core.decoder import decode_rows
+    from schedtui.core.decode import decode_rows
     from tests.fixtures.hostile import MEMO_BOMB, state_bytes
     rows = [("a", None, state_bytes()), ("bomb", None, MEMO_BOMB(int(sys.argv[2]))), ("b", None, state_bytes())]
     out = decode_rows(rows)
@@ -191,7 +191,7 @@ HASH_BOMB_CHILD = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, sys.argv[1])
-    from schedtui.core.decoder import decode_row
+    from schedtui.core.decode import decode_row
     n = int(sys.argv[2])
     # ((t, t), (t, t)) ... via DUP + TUPLE2, used as a dict key: hashing walks 2**n nodes in C.
     data = b"\\x80\\x02)" + b"2\\x86" * n + b"q\\x00}h\\x00K\\x01s."
@@ -226,3 +226,32 @@ def test_tuple_hash_bomb_beside_real_rows() -> None:
     assert out[1].finding is not None and out[1].finding.code == "too-slow"
     assert out[1].state_size == len(bomb)
     assert all(j.finding is None for j in out if j.id != "bomb")
+
+
+def test_without_reprs_only_args_and_kwargs_differ(tmp_path: Path) -> None:
+    """``reprs=False`` (commands that never print args/kwargs): the hostile corpus and real
+    rows give the same findings, notes and fields; only decoded rows' reprs are left out."""
+    import dataclasses
+
+    from schedtui.core.model import NOT_RENDERED
+
+    db, _manifest = sqlite_store(tmp_path, "catalog")
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT id, next_run_time, job_state FROM apscheduler_jobs").fetchall()
+    con.close()
+    marker = tmp_path / "MARKER"
+    rows += [(f"hostile-{name}", 1767225600.0, factory(str(marker))) for name, (factory, _c) in CASES.items()]
+    full = decode_rows(rows)
+    lite = decode_rows(rows, reprs=False)
+    assert not marker.exists()
+    for a, b in zip(full, lite, strict=True):
+        if a.finding is None:
+            assert b.args_repr == b.kwargs_repr == NOT_RENDERED
+            assert a.args_repr != NOT_RENDERED and a.kwargs_repr != NOT_RENDERED
+            b = dataclasses.replace(b, args_repr=a.args_repr, kwargs_repr=a.kwargs_repr)
+        assert a == b and a.next_run_time == b.next_run_time
+        if a.state_next_run_time is not None:
+            assert (a.state_next_run_time.fold, a.state_next_run_time.tzinfo) == (
+                b.state_next_run_time.fold,  # type: ignore[union-attr]
+                b.state_next_run_time.tzinfo,  # type: ignore[union-attr]
+            )

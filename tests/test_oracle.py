@@ -28,8 +28,9 @@ from typing import Any
 import pytest
 
 from schedtui.core import schedule
-from schedtui.core._unpickle import ApsPlaceholder, Placeholder
-from schedtui.core.decoder import decode_rows, decode_state
+from schedtui.core.decode import decode_rows
+from schedtui.core.decode.jobstate import decode_state
+from schedtui.core.decode.placeholders import ApsPlaceholder, Placeholder
 from schedtui.core.model import JobInfo, Target, TriggerSpec
 from schedtui.core.store import JobStoreReader
 from tests.fixtures import oracle_canon

@@ -213,7 +213,7 @@ def test_pickle_refs_read_opcodes_only() -> None:
 def test_hostile_rows_are_unknown_and_nothing_runs(tmp_path: Path) -> None:
     """Every hostile pickle of the decoder's corpus: a verdict (never ``ok`` for a row the
     decoder refuses), no import, no crash."""
-    from schedtui.core.decoder import decode_rows
+    from schedtui.core.decode import decode_rows
     from schedtui.core.rawrows import RawRow
     from tests.fixtures.hostile import CASES
 

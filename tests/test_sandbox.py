@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from schedtui.core import _sandbox, _unpickle
-from schedtui.core.decoder import decode_rows
+from schedtui.core.decode import decode_rows, unpickler
+from schedtui.core.decode import sandbox as _sandbox
 from tests.fixtures.factory import ROOT, sqlite_store
 from tests.fixtures.hostile import state_bytes
 
@@ -54,8 +54,8 @@ def test_the_reading_process_never_unpickles_and_keeps_its_limits(monkeypatch: p
     def refuse(*args: object, **kwargs: object) -> object:
         raise AssertionError("stored bytes were unpickled in the reading process")
 
-    monkeypatch.setattr(_unpickle, "loads", refuse)
-    monkeypatch.setattr(_unpickle.SafeUnpickler, "load", refuse)
+    monkeypatch.setattr(unpickler, "loads", refuse)
+    monkeypatch.setattr(unpickler.SafeUnpickler, "load", refuse)
     monkeypatch.setattr(pickle, "loads", refuse)
     before = resource.getrlimit(resource.RLIMIT_AS)
     seen: list[tuple[int, int]] = []
@@ -98,7 +98,7 @@ def test_check_answers_in_bounded_time_with_hash_bombs(tmp_path: Path) -> None:
 def test_results_that_are_not_what_a_worker_writes_are_refused() -> None:
     import marshal
 
-    from schedtui.core import _wire
+    from schedtui.core.decode import wire as _wire
 
     good = _wire.encode(_fields())
     assert _wire.job(good).id == "r0"
@@ -114,10 +114,10 @@ def test_results_that_are_not_what_a_worker_writes_are_refused() -> None:
 
 
 def _fields() -> tuple:
-    from schedtui.core import decoder
+    from schedtui.core.decode import jobstate
 
     row = _good(1)[0]
-    return decoder._safe_fields(row[0], row[1], row[2])
+    return jobstate.safe_fields(row[0], row[1], row[2])
 
 
 def test_oversized_rows_are_findings_without_reaching_a_worker() -> None:

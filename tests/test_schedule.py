@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schedtui.core import decoder
+from schedtui.core import decode
 from schedtui.core.model import CRON_FIELD_NAMES, TriggerSpec
 from schedtui.core.schedule import (
     MAX_COUNT,
@@ -520,7 +520,7 @@ def test_decoded_fixture_rows_fire_like_the_apscheduler_that_wrote_them(label: s
         rows = conn.execute("select id, next_run_time, job_state from apscheduler_jobs").fetchall()
     compared = 0
     for row in rows:
-        job = decoder.decode_row(*row)
+        job = decode.decode_row(*row)
         if job.finding is not None or job.trigger is None:
             continue
         spec = job.trigger

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from schedtui.core import _segment_cache as sc
-from schedtui.core.decoder import decode_rows
+from schedtui.core.decode import decode_rows
+from schedtui.core.decode import segments as sc
 from tests.fixtures.factory import cached_sqlite_store, old_stores
 
 Row = tuple[Any, Any, Any]

@@ -30,6 +30,7 @@ from schedtui.cli import (
 from schedtui.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
+    DecodeBudgetOpt,
     SchemaOpt,
     TableOpt,
     error_line,
@@ -140,6 +141,7 @@ def console(
     stores_file: StoresFileOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     read_only: Annotated[
         bool,
         typer.Option("--read-only", envvar="SCHEDTUI_READ_ONLY", help="Remove every action that writes."),

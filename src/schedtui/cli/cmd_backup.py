@@ -13,6 +13,7 @@ import typer
 from schedtui.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
+    DecodeBudgetOpt,
     JsonOpt,
     SchemaOpt,
     TableOpt,
@@ -78,6 +79,7 @@ def backup_cmd(
     url: UrlOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     directory: DirOpt = None,
     keep: Annotated[int, typer.Option("--keep", metavar="N", min=0, help="Newest backups to keep (0 keeps all).")] = 7,
     keep_daily: Annotated[
@@ -154,6 +156,7 @@ def backups_cmd(
     url: UrlOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     directory: DirOpt = None,
     verify: Annotated[
         bool, typer.Option("--verify", help="Check every file now: SHA-256, integrity, rows, decoding.")
@@ -214,6 +217,7 @@ def restore_cmd(
     url: UrlOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     force: Annotated[
         bool,
         typer.Option(

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from schedtui.cli.common import (
+    DecodeBudgetOpt,
     JsonOpt,
     SchemaOpt,
     UrlOpt,
@@ -55,6 +56,7 @@ def check(
     url: UrlOpt = None,
     tables: TablesOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     detailed: Annotated[bool, typer.Option("--detailed", "-d", help="Print the health tree.")] = False,
     as_json: JsonOpt = False,
     upcoming: Annotated[
@@ -117,7 +119,7 @@ def _check(
 
     try:
         target = target_from(url, table, schema)
-        report = run_check(target, clock=CLOCK, options=options)
+        report = run_check(target, clock=CLOCK, options=options, reprs=as_json)
         if table is None and not os.environ.get("SCHEDTUI_TABLE"):
             report = _mark_found(report)
     except SchedtuiError as exc:
@@ -160,7 +162,7 @@ def _check_many(
 
     try:
         targets = [target_from(url, t, schema) for t in dict.fromkeys(tables)]
-        reports = [run_check(t, clock=CLOCK, options=options) for t in targets]
+        reports = [run_check(t, clock=CLOCK, options=options, reprs=as_json) for t in targets]
     except SchedtuiError as exc:
         error_line(exc.message, url or "")
         if as_json:
@@ -234,6 +236,7 @@ def jobs(
     url: UrlOpt = None,
     tables: TablesOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     as_json: JsonOpt = False,
     grace_floor: Annotated[float, typer.Option("--grace-floor", metavar="SECONDS", min=0, help="See `check`.")] = 60.0,
 ) -> None:
@@ -246,7 +249,7 @@ def jobs(
     with one_shot():
         with handled(url or ""):
             names = list(dict.fromkeys(tables)) if tables else [None]
-            snapshots = [read_jobs(target_from(url, t, schema), clock=CLOCK) for t in names]
+            snapshots = [read_jobs(target_from(url, t, schema), clock=CLOCK, reprs=as_json) for t in names]
         now = CLOCK()
 
         def pairs() -> Iterator[tuple[str, JobRow]]:

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from schedtui.cli.common import SchemaOpt, TableOpt, error_line, one_shot, target_from
+from schedtui.cli.common import DecodeBudgetOpt, SchemaOpt, TableOpt, error_line, one_shot, target_from
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.health import CheckOptions, Status, worst
@@ -51,6 +51,7 @@ def metrics(
     name: NamesOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     listen: Annotated[
         str | None,
         typer.Option(

@@ -13,7 +13,16 @@ from typing import Annotated, Any
 
 import typer
 
-from schedtui.cli.common import JsonOpt, SchemaOpt, TableOpt, UrlOpt, error_line, print_json, target_from
+from schedtui.cli.common import (
+    DecodeBudgetOpt,
+    JsonOpt,
+    SchemaOpt,
+    TableOpt,
+    UrlOpt,
+    error_line,
+    print_json,
+    target_from,
+)
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.text import safe_text
 
@@ -51,6 +60,7 @@ def preflight(
     url: UrlOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     backup: BackupOpt = None,
     as_json: JsonOpt = False,
     all_jobs: Annotated[bool, typer.Option("--all", help="List restorable jobs too.")] = False,

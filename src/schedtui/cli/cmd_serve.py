@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from schedtui.cli.common import SchemaOpt, TableOpt, UrlOpt, handled, target_from
+from schedtui.cli.common import DecodeBudgetOpt, SchemaOpt, TableOpt, UrlOpt, handled, target_from
 from schedtui.core.errors import ErrorKind, SchedtuiError
 
 
@@ -23,6 +23,7 @@ def serve(
     url: UrlOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     host: Annotated[
         str,
         typer.Option(

@@ -21,6 +21,7 @@ from schedtui.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
+    DecodeBudgetOpt,
     JsonOpt,
     SchemaOpt,
     TableOpt,
@@ -73,6 +74,7 @@ def diff_cmd(
     url: UrlOpt = None,
     table: TableOpt = None,
     schema: SchemaOpt = None,
+    decode_budget: DecodeBudgetOpt = None,
     directory: DirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -7,6 +7,7 @@ an exit code; nothing a user can cause prints a traceback.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -69,6 +70,36 @@ SchemaOpt = Annotated[
     typer.Option("--schema", metavar="SCHEMA", help="Schema of the table (else $SCHEDTUI_SCHEMA).", show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+#: ``core.decode.DEFAULT_BUDGET`` (not imported here: ``--version`` and ``--help`` stay quick;
+#: tests/test_cli_help.py checks they agree).
+DECODE_BUDGET_DEFAULT = 20.0
+DECODE_BUDGET_ENV = "SCHEDTUI_DECODE_BUDGET"
+
+
+def _decode_budget(value: float | None) -> float | None:
+    """``--decode-budget``: checked, then in force for this process and the processes it
+    starts (``serve``'s consoles) through ``SCHEDTUI_DECODE_BUDGET``, which every read of the
+    store takes its budget from."""
+    if value is None:
+        return None
+    if not (value > 0 and math.isfinite(value)):
+        raise typer.BadParameter(f"{value:g} is not a positive number of seconds")
+    os.environ[DECODE_BUDGET_ENV] = repr(float(value))
+    return value
+
+
+DecodeBudgetOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--decode-budget",
+        metavar="SECONDS",
+        callback=_decode_budget,
+        help=f"Seconds all decoding of one read may take; rows not decoded by then are reported as such "
+        f"(else ${DECODE_BUDGET_ENV}, default {DECODE_BUDGET_DEFAULT:g}).",
+        show_default=False,
+    ),
+]
 
 
 def one_shot() -> AbstractContextManager[None]:

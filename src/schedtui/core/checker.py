@@ -254,14 +254,17 @@ def run_check(
     options: CheckOptions | None = None,
     reader: object | None = None,
     providers: Sequence[Provider] | None = None,
+    reprs: bool = True,
 ) -> HealthReport:
     """Read, judge and ask every provider. Never raises for database problems: they
-    become CRITICAL components. Configuration errors (bad URL) are raised."""
+    become CRITICAL components. Configuration errors (bad URL) are raised. ``reprs``:
+    whether the jobs carry their args/kwargs reprs (the JSON report prints them; the
+    judgement never reads them)."""
     from schedtui.core.store import open_reader
 
     options = options or CheckOptions()
     own_reader = reader is None
-    rdr: Any = reader if hasattr(reader, "read") else open_reader(target, clock=clock, incremental=False)
+    rdr: Any = reader if hasattr(reader, "read") else open_reader(target, clock=clock, incremental=False, reprs=reprs)
     components: list[Component] = []
     snapshot: StoreSnapshot | None = None
     engine = None

@@ -703,7 +703,7 @@ def _decode(row: _Row, *, screened: bool = False) -> JobInfo:
     unpickled in this process): a row whose unpickling would never end is refused, not hung
     on. ``screened`` (bytes derived from a row that passed, by our byte-faithful edit) is
     decoded there too."""
-    from schedtui.core.decoder import decode_row
+    from schedtui.core.decode import decode_row
 
     return decode_row(row.job_id, row.next_run_time, row.job_state)
 

@@ -84,6 +84,11 @@ class DecodeFinding:
         return (DecodeFinding, (self.code, self.message))
 
 
+#: ``JobInfo.args_repr``/``kwargs_repr`` of a decoded row whose reprs the read did not ask
+#: for (a real repr is never empty: no args render as ``()``, no kwargs as ``{}``).
+NOT_RENDERED = ""
+
+
 @dataclass(frozen=True, slots=True)
 class JobInfo:
     """One row of the jobs table, decoded without trusting it.
@@ -103,6 +108,8 @@ class JobInfo:
     trigger: TriggerSpec | None = None
     executor: str | None = None
     #: Safe, size-bounded reprs; unimported classes show as ``<mod.Class ... not imported>``.
+    #: ``NOT_RENDERED`` when the read did not ask for them (``decode_rows(reprs=False)``:
+    #: commands that never print them).
     args_repr: str = "()"
     kwargs_repr: str = "{}"
     misfire_grace_time: float | None = None

@@ -106,13 +106,17 @@ class JobStoreReader:
         clock: Clock = system_clock,
         incremental: bool = True,
         decode_budget: float | None = None,
+        reprs: bool = True,
     ) -> None:
         self.target = target
+        #: Whether decoded rows carry their args/kwargs reprs (False: ``model.NOT_RENDERED``,
+        #: for commands that never print them).
+        self.reprs = reprs
         #: Seconds each read may spend decoding in all (None: ``SCHEDTUI_DECODE_BUDGET``
         #: or the default); rows not decoded in time are ``time-budget`` findings.
         self.decode_budget = decode_budget
         self._deadline = 0.0
-        from schedtui.core.decoder import prestart
+        from schedtui.core.decode import prestart
 
         prestart()  # the decode workers boot while the first query runs
         self._clock = clock
@@ -182,7 +186,7 @@ class JobStoreReader:
         """Read the table (incrementally after the first call)."""
         with self._lock:
             started = time.perf_counter()
-            from schedtui.core._sandbox import budget_from_env
+            from schedtui.core.decode import budget_from_env
 
             budget = self.decode_budget if self.decode_budget is not None else budget_from_env()
             self._deadline = time.monotonic() + budget
@@ -241,11 +245,6 @@ class JobStoreReader:
             declared = columns.generic_declared(conn, self._dialect, self.target.table, self.target.schema)
             self._nrt = columns.expression(self._dialect, declared)
         return self._nrt
-
-    @property
-    def next_run_time_is_datetime(self) -> bool:
-        """Whether the table stores next_run_time as a datetime (django-apscheduler)."""
-        return self._nrt is not None and self._nrt != "next_run_time"
 
     def _drop_connection(self) -> None:
         if self._raw is not None:
@@ -385,19 +384,21 @@ class JobStoreReader:
     def _full(self, batches: Iterable[list[Row]], digest: Any) -> tuple[JobInfo, ...]:
         """First read: decode ``_DECODE_AT_ONCE`` rows at a time (bounding the raw bytes
         held). A one-shot reader keeps nothing for later reads."""
-        from schedtui.core.decoder import decode_rows
+        from schedtui.core.decode import decode_rows
 
         jobs: list[JobInfo] = []
         cache: dict[str, _Entry] = {}
         pending: list[Row] = []
         probe_cache = None
         if not self._incremental:  # a one-shot read (check, jobs): the repeated-probe cache
-            from schedtui.core._decode_cache import DecodeCache
+            from schedtui.core.decode import DecodeCache
 
             probe_cache = DecodeCache.for_url(repr((self.target.url, self.target.table, self.target.schema)))
 
         def flush() -> None:
-            decoded = decode_rows(pending, meanwhile=_load_sqlalchemy, budget=self._budget_left(), cache=probe_cache)
+            decoded = decode_rows(
+                pending, meanwhile=_load_sqlalchemy, budget=self._budget_left(), cache=probe_cache, reprs=self.reprs
+            )
             if self._incremental:
                 new = tuple.__new__
                 for row, job in zip(pending, decoded, strict=True):
@@ -421,12 +422,17 @@ class JobStoreReader:
         self, scan: Sequence[tuple[str, Any, Any]], fetched: dict[str, Row], digest: Any
     ) -> tuple[JobInfo, ...]:
         """Apply one incremental read: decode what changed, keep the rest, keep the order."""
-        from schedtui.core.decoder import decode_rows
+        from schedtui.core.decode import decode_rows
 
         old = self._cache
         fresh = list(fetched.values())
         decoded = (
-            {row[0]: (row, job) for row, job in zip(fresh, decode_rows(fresh, budget=self._budget_left()), strict=True)}
+            {
+                row[0]: (row, job)
+                for row, job in zip(
+                    fresh, decode_rows(fresh, budget=self._budget_left(), reprs=self.reprs), strict=True
+                )
+            }
             if fresh
             else {}
         )
@@ -455,23 +461,25 @@ class JobStoreReader:
         return tuple(cache[job_id].job for _, job_id in self._order)
 
 
-def open_reader(target: Target, *, clock: Clock = system_clock, incremental: bool = True) -> Any:
+def open_reader(target: Target, *, clock: Clock = system_clock, incremental: bool = True, reprs: bool = True) -> Any:
     """The reader for ``target``'s layout: ``JobStoreReader`` (APScheduler 3 job stores) or,
     for ``--table schedules`` in an APScheduler 4 data store, ``aps4.reader.Aps4Reader``
     (same interface: ``read``, ``close``, ``reset``, ``engine``, ``dialect``). An APScheduler 3
-    table that happens to be called ``schedules`` stays with ``JobStoreReader``."""
+    table that happens to be called ``schedules`` stays with ``JobStoreReader``. Without
+    ``reprs`` decoded rows' args/kwargs are ``model.NOT_RENDERED`` (APScheduler 4 rows keep
+    theirs: they cost nothing to render there)."""
     from schedtui.core.aps4.layout import holds_aps4, is_aps4_target
 
     if is_aps4_target(target) and holds_aps4(target) is not False:
         from schedtui.core.aps4.reader import Aps4Reader
 
         return Aps4Reader(target, clock=clock, incremental=incremental)
-    return JobStoreReader(target, clock=clock, incremental=incremental)
+    return JobStoreReader(target, clock=clock, incremental=incremental, reprs=reprs)
 
 
-def read_jobs(target: Target, *, clock: Clock = system_clock) -> StoreSnapshot:
-    """One complete read (for scripts)."""
-    reader = open_reader(target, clock=clock, incremental=False)
+def read_jobs(target: Target, *, clock: Clock = system_clock, reprs: bool = True) -> StoreSnapshot:
+    """One complete read (for scripts); ``reprs`` as for ``open_reader``."""
+    reader = open_reader(target, clock=clock, incremental=False, reprs=reprs)
     try:
         snapshot: StoreSnapshot = reader.read()
         return snapshot

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from schedtui.core.decode.saferepr import safe_repr
 from schedtui.core.model import CRON_FIELD_NAMES, TriggerSpec
-from schedtui.core.saferepr import safe_repr
 
 JSON_MAGIC = "_apscheduler_json"
 CBOR_TAG = 4664

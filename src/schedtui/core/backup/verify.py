@@ -22,7 +22,7 @@ DecodeRow = Callable[[str, Any, bytes], Any]
 def load_decoder() -> DecodeRow | None:
     """The safe decoder, or None while it is not installed (verification says so)."""
     try:
-        from schedtui.core.decoder import decode_row
+        from schedtui.core.decode import decode_row
     except ImportError:
         return None
     return decode_row
@@ -56,7 +56,7 @@ BATCH = 2000
 
 def _batch_decoder() -> Callable[[list[tuple[str, Any, bytes]]], list[Any]] | None:
     try:
-        from schedtui.core.decoder import decode_rows
+        from schedtui.core.decode import decode_rows
     except ImportError:
         return None
     return decode_rows

@@ -203,7 +203,8 @@ class StoreCollector:
         base = check_options or CheckOptions()
         # the check lists as many upcoming jobs as the per-job selection takes
         self.check_options = replace(base, upcoming=max(self.options.upcoming, 0))
-        self._reader = open_reader(target, clock=clock, incremental=incremental)
+        # metrics never show args/kwargs: their reprs are not rendered
+        self._reader = open_reader(target, clock=clock, incremental=incremental, reprs=False)
         self._providers = providers
         self._counters = RunCounters(target.schema, self.options.history_window)
 

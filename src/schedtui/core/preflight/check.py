@@ -123,7 +123,7 @@ def judge_row(row: RawRow, info: JobInfo, resolver: Resolver) -> JobVerdict:
 def run_preflight(rows: Sequence[RawRow], app_roots: Sequence[Path], *, interpreter: bool = True) -> PreflightReport:
     """Judge every row against the code under ``app_roots`` (then this interpreter's
     stdlib and site-packages, unless ``interpreter`` is False)."""
-    from schedtui.core.decoder import decode_rows
+    from schedtui.core.decode import decode_rows
 
     resolver = Resolver(ModuleFinder(app_roots, interpreter=interpreter))
     infos = decode_rows([(r.id, r.next_run_time, r.job_state) for r in rows])

@@ -82,7 +82,7 @@ def _fields(old: JobInfo, new: JobInfo) -> tuple[FieldChange, ...]:
 
 def diff_rows(old: Sequence[RawRow], new: Sequence[RawRow], *, old_label: str, new_label: str) -> StoreDiff:
     """Compare by id; rows with identical bytes and column are unchanged without decoding."""
-    from schedtui.core.decoder import decode_rows
+    from schedtui.core.decode import decode_rows
 
     old_by = {r.id: r for r in old}
     new_by = {r.id: r for r in new}

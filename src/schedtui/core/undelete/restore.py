@@ -100,7 +100,7 @@ def live_ids(target: Target) -> set[str]:
 
 
 def _decode(rows: Sequence[RawRow]) -> list[JobInfo]:
-    from schedtui.core.decoder import decode_rows
+    from schedtui.core.decode import decode_rows
 
     return decode_rows([(r.id, r.next_run_time, r.job_state) for r in rows])
 

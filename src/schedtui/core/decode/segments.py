@@ -46,7 +46,10 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from schedtui.core import _unpickle, tzshim
+from schedtui.core.decode import unpickler as up
+from schedtui.core.decode import zones
+from schedtui.core.decode.findings import UnpickleError
+from schedtui.core.decode.placeholders import _PlaceholderMeta
 
 #: Memo slots filled by the prefix: dict, 'version', 'id', <id>, 'func', <func>, 'trigger'.
 BASE = 7
@@ -238,11 +241,11 @@ def _immutable(obj: object, depth: int = 0) -> bool:
     if t is tuple or t is frozenset:
         return depth < 8 and all(_immutable(x, depth + 1) for x in cast("Iterable[object]", obj))
     if isinstance(obj, type):  # placeholder classes (frozen metaclass) and datetime types
-        return isinstance(obj, _unpickle._PlaceholderMeta) or obj in _SCALARS
+        return isinstance(obj, _PlaceholderMeta) or obj in _SCALARS
     if isinstance(obj, tzinfo):  # ZoneInfo (no __dict__), PytzZone (frozen), timezone
-        return t is tzshim.PytzZone or t is ZoneInfo
+        return t is zones.PytzZone or t is ZoneInfo
     # the vetted callables handed out by find_class: process-wide singletons, no state
-    return isinstance(obj, _unpickle._Shape)
+    return isinstance(obj, up._Shape)
 
 
 class _Poison:
@@ -261,7 +264,7 @@ class _Template(pickle.Unpickler):
         return self.objects[pid]
 
 
-class _FastUnpickler(_unpickle.SafeUnpickler):
+class _FastUnpickler(up.SafeUnpickler):
     """``SafeUnpickler`` whose one persistent id (pushed by our own opcodes, before any byte
     of the row) swaps in the entry's memo and returns the poison."""
 
@@ -270,7 +273,7 @@ class _FastUnpickler(_unpickle.SafeUnpickler):
     def persistent_load(self, pid: object) -> object:
         pending = self.pending
         if pid is not None or pending is None:  # a PERSID of the row itself
-            raise _unpickle.UnpickleError("forbidden-opcode", "persistent ids (PERSID) are not allowed")
+            raise UnpickleError("forbidden-opcode", "persistent ids (PERSID) are not allowed")
         self.pending = None
         poison, memo = pending
         self.memo = memo  # keeps the memo size the fill reached: MEMOIZE continues after it
@@ -341,10 +344,10 @@ class SegmentCache:
 
     def load(self, data: bytes, validate: Callable[[object], object]) -> tuple[object, object | None]:
         """``(state, spec)``: a hit gives the state dict (trigger = a poison) and the spec;
-        otherwise the full ``_unpickle.loads(data)`` and None. Raises as ``loads`` does."""
+        otherwise the full ``unpickler.loads(data)`` and None. Raises as ``loads`` does."""
         if self._bypass:  # the recent rows did not repeat: not worth looking
             self._bypass -= 1
-            return _unpickle.loads(data), None
+            return up.loads(data), None
         self._calls += 1
         if self._calls >= WINDOW:
             if self.hits - self._window_hits < MIN_HITS:
@@ -352,11 +355,11 @@ class SegmentCache:
             self._calls, self._window_hits = 0, self.hits
         pre = parse_prefix(data)
         if pre is None:
-            return _unpickle.loads(data), None
+            return up.loads(data), None
         family, start, id_op, func_op = pre
         end = data.find(_P45_END if family == 45 else _P23_END, start)
         if end < 0 or end - start > MAX_SEGMENT:
-            return _unpickle.loads(data), None
+            return up.loads(data), None
         # The key is the segment's bytes alone: both prefix families leave the same memo
         # (slots 0-6, same values) and stack, so the proof does not depend on the family.
         key = data[start:end]
@@ -367,17 +370,17 @@ class SegmentCache:
                 self.hits += 1
                 return state, entry.spec
             self.fallbacks += 1
-            return _unpickle.loads(data), None
-        obj = _unpickle.loads(data)
+            return up.loads(data), None
+        obj = up.loads(data)
         self._learn(family, key, validate)
         return obj, None
 
     # -- hit ---------------------------------------------------------------------------
     def _fast(self, data: bytes, end: int, entry: _Entry, id_op: bytes, func_op: bytes) -> dict[str, object] | None:
-        if _unpickle.extensions_registered():
+        if up.extensions_registered():
             return None  # EXT opcodes could reach the registry: the full path scans for them
         suffix = data[end:]
-        if b"\x96" in suffix and _unpickle._oversized_bytearray8(suffix):
+        if b"\x96" in suffix and up._oversized_bytearray8(suffix):
             return None  # the full path reports it
         # One pickle: fill the memo to the entry's size, swap in its objects (and get the
         # poison) through our persistent id, store the poison in every mutable slot, then
@@ -432,7 +435,7 @@ class SegmentCache:
         if not k:
             return None
         try:
-            unpickler = _unpickle.SafeUnpickler(io.BytesIO(_CANON[family] + segment + b"."))
+            unpickler = up.SafeUnpickler(io.BytesIO(_CANON[family] + segment + b"."))
             trigger = unpickler.load()
             memo = unpickler.memo.copy()
             spec = validate(trigger)
@@ -462,7 +465,7 @@ class SegmentCache:
         return _Entry(spec, template.memo, size, poisoned)
 
 
-#: The process's cache (the decoder's and the canary's).
+#: The process's cache (used by ``jobstate`` in a decode worker).
 CACHE = SegmentCache()
 #: ``SCHEDTUI_SEGMENT_CACHE=0`` turns the cache off (every row decoded in full).
 ENABLED = os.environ.get("SCHEDTUI_SEGMENT_CACHE") != "0"

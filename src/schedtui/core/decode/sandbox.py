@@ -11,7 +11,7 @@ lowers its own limits. Rows go to worker processes that are
   a memory bomb is a ``memory`` finding) and CPU time (``RLIMIT_CPU`` raised per batch to
   what the batch may use; beyond it the kernel kills the worker);
 - fed batches of rows; before each row a worker publishes (row, start time) in shared
-  memory, and after it writes that row's result to its pipe at once (``_wire``: marshal
+  memory, and after it writes that row's result to its pipe at once (``decode.wire``: marshal
   of plain tuples, which cannot execute anything), so a worker that is killed loses
   nothing it finished;
 - killed when one row takes longer than ``ROW_LIMIT`` seconds (the row becomes a
@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from schedtui.core import _wire
+from schedtui.core.decode import wire
 
 #: Seconds one row may take in a worker (a real job state takes microseconds).
 ROW_LIMIT = 1.0
@@ -160,8 +160,8 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from schedtui.core import decoder
-    from schedtui.core._unpickle import memory_guard
+    from schedtui.core.decode.jobstate import safe_fields
+    from schedtui.core.decode.unpickler import memory_guard
 
     slot_fd = int(sys.argv[1])
     slot = _SlotWriter(mmap.mmap(slot_fd, _SLOT_SIZE))
@@ -180,12 +180,13 @@ def main() -> None:
         msg = _read_exact(requests, n)
         if msg is None:
             return
-        cpu, rows = marshal.loads(msg)
+        cpu, reprs, rows = marshal.loads(msg)
+        reprs = reprs is True
         _cpu_cap(cpu)
         with memory_guard(pause_gc=True):
             for k, (jid, nrt, state) in enumerate(rows):
                 slot.publish(float(k), time.monotonic(), time.process_time())
-                data = _wire.encode(decoder._safe_fields(jid, nrt, state))
+                data = wire.encode(safe_fields(jid, nrt, state, reprs))
                 slot.publish(float(k), math.inf, 0.0)
                 _write_all(out, _LEN.pack(len(data) + 8) + _INDEX.pack(k) + data)
         slot.publish(_DONE, 0.0, 0.0)
@@ -211,7 +212,7 @@ def _write_all(fd: int, data: bytes) -> None:
 # --------------------------------------------------------------------------- reader side
 
 
-_WORKER_CODE = "from schedtui.core._sandbox import main; main()"
+_WORKER_CODE = "from schedtui.core.decode.sandbox import main; main()"
 
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -256,10 +257,10 @@ class _Worker:
         #: Whether it ever started a row (a worker that dies before is not a row's fault).
         self.progressed = False
 
-    def send(self, rows: list[tuple[Any, ...]], indices: list[int], cpu: float) -> None:
+    def send(self, rows: list[tuple[Any, ...]], indices: list[int], cpu: float, reprs: bool = True) -> None:
         self.pending = list(indices)
         self.batch_sent = time.monotonic()
-        msg = marshal.dumps((cpu, rows), 4)
+        msg = marshal.dumps((cpu, reprs, rows), 4)
         self.requests.write(_LEN.pack(len(msg)) + msg)
         self.requests.flush()
 
@@ -276,7 +277,7 @@ class _Worker:
         while len(buf) - pos >= 4:
             (n,) = _LEN.unpack_from(buf, pos)
             if n < 8 or n > 64 * 1024 * 1024:
-                raise _wire.WireError("bad record length")
+                raise wire.WireError("bad record length")
             if len(buf) - pos - 4 < n:
                 break
             (index,) = _INDEX.unpack_from(buf, pos + 4)
@@ -359,6 +360,8 @@ class Sandbox:
         #: Workers that died before decoding anything, in a row (2: give up for this read).
         self._start_failures = 0
         self._raw: list[bytes | None] | None = None
+        #: Whether this read renders args/kwargs (``decode(reprs=...)``).
+        self._reprs = True
 
     def prestart(self, count: int = 1) -> None:
         """Start ``count`` workers now (before the first read needs them; a large read
@@ -384,19 +387,23 @@ class Sandbox:
         budget: float | None = None,
         meanwhile: Callable[[], object] | None = None,
         raw: list[bytes | None] | None = None,
+        reprs: bool = True,
     ) -> list[Any]:
         """``JobInfo`` (or ``Failed``) for every row, in order, within ``budget`` seconds;
-        ``raw`` (as long as ``rows``) receives each decoded row's wire bytes."""
+        ``raw`` (as long as ``rows``) receives each decoded row's wire bytes; without
+        ``reprs`` args/kwargs are not rendered (``model.NOT_RENDERED``)."""
         budget = budget_from_env() if budget is None else budget
         with self._lock:
             self._raw = raw
+            self._reprs = reprs
             try:
                 return self._decode(rows, budget, meanwhile)
             finally:
                 self._raw = None
+                self._reprs = True
 
     def _take(self, out: list[Any], index: int, data: bytes) -> None:
-        out[index] = _wire.job(data)
+        out[index] = wire.job(data)
         if self._raw is not None:
             self._raw[index] = data
 
@@ -428,7 +435,7 @@ class Sandbox:
                 state = rows[i][2]
                 size += len(state) if isinstance(state, (bytes, bytearray, memoryview, str)) else 0
             try:
-                w.send([_plain(rows[i]) for i in take], take, max(1.0, deadline - time.monotonic()))
+                w.send([_plain(rows[i]) for i in take], take, max(1.0, deadline - time.monotonic()), self._reprs)
             except OSError:
                 todo.extend(reversed(take))
                 raise
@@ -460,7 +467,7 @@ class Sandbox:
                         w.pending = []
                         del busy[id(w)]
                         feed(w)
-                except (EOFError, OSError, _wire.WireError, IndexError):
+                except (EOFError, OSError, wire.WireError, IndexError):
                     self._replace(w, busy, out, rows, "the decode worker died on this row", todo, feed)
             now = time.monotonic()
             for w in list(busy.values()):

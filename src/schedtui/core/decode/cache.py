@@ -8,7 +8,7 @@ everything a result depends on (the row's id, its ``next_run_time`` column and i
 - Where: ``$XDG_CACHE_HOME/schedtui/`` (else ``~/.cache/schedtui/``), one file per
   target named by a hash of its URL (no credential in the name), mode 0600 in a 0700
   folder. ``SCHEDTUI_DECODE_CACHE=0`` turns it off.
-- What: ``marshal`` of ``(header, {digest: wire bytes})``; the values are ``_wire``
+- What: ``marshal`` of ``(header, {digest: wire bytes})``; the values are ``decode.wire``
   records, which cannot execute anything and are type-checked when read, like a worker's.
 - Ignored and rebuilt when anything about it is off: not a regular file owned by this
   user with mode 0600, unreadable, or a header that differs (format, the decoder's own
@@ -48,12 +48,11 @@ def folder() -> Path:
 def _header() -> tuple[Any, ...]:
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for name in (
-        "decoder.py", "_unpickle.py", "_segment_cache.py", "tzshim.py", "_wire.py", "saferepr.py", "model.py",
-        "exact.py", "_sandbox.py", "_decode_cache.py",
-    ):  # fmt: skip
+    # Every module of the decode package, and the records and keys it builds on.
+    for path in (*sorted(here.glob("*.py")), here.parent / "model.py", here.parent / "exact.py"):
+        h.update(path.name.encode())
         with contextlib.suppress(OSError):
-            h.update((here / name).read_bytes())
+            h.update(path.read_bytes())
     try:
         import apscheduler
 

@@ -1,4 +1,4 @@
-"""The restricted unpickler behind the decoder (private).
+"""Stage 2 of the worker: the restricted unpickler (bytes -> a tree of plain values).
 
 The C ``pickle.Unpickler`` does the parsing; ``find_class`` hands out only:
 
@@ -6,15 +6,18 @@ The C ``pickle.Unpickler`` does the parsing; ``find_class`` hands out only:
 - callables that check the SHAPE of their arguments (``_Shape`` instances, ``__slots__ =
   ()``): ``getattr(ZoneInfo, "_unpickle")``, ``_codecs.encode(str, "latin1")``, ``set`` /
   ``frozenset`` / ``bytearray`` of plain data, pytz and the pytz shim mapped to
-  ``schedtui.core.tzshim`` stand-ins (pytz itself is never imported);
-- inert placeholder classes for everything else (APScheduler triggers and the
-  application's classes), created per qualified name, with a metaclass that refuses
-  attribute writes (``BUILD`` on a class cannot change anything).
+  ``decode.zones`` stand-ins (pytz itself is never imported);
+- inert placeholder classes (``decode.placeholders``) for everything else (APScheduler
+  triggers and the application's classes).
 
 Dangerous modules are refused (``forbidden-global``), as are dunder and ``<locals>``
 components and dotted names inside modules we hand out real objects from. PERSID and EXT
 stay closed. The memo "bomb" (``LONG_BINPUT`` with a huge index makes the C unpickler
 allocate ``index * 16`` bytes) is contained by ``memory_guard`` (a temporary RLIMIT_AS).
+
+Safety argument: an allow-list of names is not enough (``getattr`` reaches
+``__globals__``), so what is allowed is a call SHAPE, checked before anything is built;
+every other name becomes an inert placeholder, and nothing is ever imported.
 """
 
 from __future__ import annotations
@@ -28,149 +31,18 @@ import pickle
 import pickletools
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import Any
 
-from schedtui.core import gcpause, tzshim
-
-#: Per-process cap on the number of distinct placeholder classes.
-MAX_PLACEHOLDER_CLASSES = 20_000
-
-
-class UnpickleError(Exception):
-    """Raised inside the unpickler; ``code`` becomes the finding's code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-# --------------------------------------------------------------------------- placeholders
-
-
-class _PlaceholderMeta(type):
-    """Metaclass of placeholder classes: class attributes can never be changed."""
-
-    ph_module: str
-    ph_qualname: str
-
-    def __setattr__(cls, key: str, value: object) -> None:
-        raise UnpickleError("forbidden-build", "BUILD on a class is not allowed")
-
-    def __delattr__(cls, key: str) -> None:
-        raise UnpickleError("forbidden-build", "deleting class attributes is not allowed")
-
-    def __call__(cls, *args: object, **kwargs: object) -> Placeholder:  # REDUCE, INST, OBJ
-        obj = cast("Callable[..., Placeholder]", cls.__new__)(cls, *args, **kwargs)
-        obj.ph_how = "call"
-        return obj
-
-    def __repr__(cls) -> str:
-        return f"<class {cls.ph_module}.{cls.ph_qualname} not imported>"
-
-
-class Placeholder(metaclass=_PlaceholderMeta):
-    """An instance of a class we did not import: its constructor args and state, inert.
-
-    Instances have no ``__dict__``; ``BUILD`` goes through ``__setstate__`` (it never
-    uses ``setattr`` on an object that has one), so nothing but these slots is ever set.
-    """
-
-    __slots__ = ("ph_args", "ph_kwargs", "ph_state", "ph_items", "ph_how", "__weakref__")
-    ph_args: tuple[object, ...]
-    ph_kwargs: dict[str, object]
-    ph_state: object
-    ph_items: list[object] | None
-    #: ``"new"`` (NEWOBJ) or ``"call"`` (REDUCE, INST, OBJ)
-    ph_how: str
-    ph_module = "?"
-    ph_qualname = "?"
-
-    def __new__(cls, *args: object, **kwargs: object) -> Placeholder:  # NEWOBJ, NEWOBJ_EX
-        obj = object.__new__(cls)
-        obj.ph_args = args
-        obj.ph_kwargs = kwargs
-        obj.ph_state = None
-        obj.ph_items = None
-        obj.ph_how = "new"
-        return obj
-
-    def __setstate__(self, state: object) -> None:  # BUILD
-        self.ph_state = state
-
-    # APPENDS / SETITEMS on list and dict subclasses
-    def append(self, item: object) -> None:
-        self._items().append(item)
-
-    def extend(self, items: object) -> None:
-        if not isinstance(items, (list, tuple)):
-            raise UnpickleError("bad-shape", "extend() needs a list")
-        self._items().extend(items)
-
-    def __setitem__(self, key: object, value: object) -> None:
-        self._items().append((key, value))
-
-    def _items(self) -> list[object]:
-        if self.ph_items is None:
-            self.ph_items = []
-        return self.ph_items
-
-    @classmethod
-    def ph_name(cls) -> str:
-        return f"{cls.ph_module}.{cls.ph_qualname}"
-
-    def __repr__(self) -> str:
-        return f"<{self.ph_name()} not imported>"
-
-
-class _ApsPlaceholderMeta(_PlaceholderMeta):
-    """Metaclass of APScheduler placeholders: they are only ever NEWOBJ + BUILD."""
-
-    def __call__(cls, *args: object, **kwargs: object) -> Placeholder:
-        raise UnpickleError("bad-trigger", f"{cls.ph_qualname} is never called in a job state")
-
-
-class ApsPlaceholder(metaclass=_ApsPlaceholderMeta):
-    """An APScheduler trigger/field/expression, not imported: its attributes, inert.
-
-    Fast path (the hot classes of every row): NEWOBJ is ``object.__new__`` (C, refuses
-    arguments) and BUILD fills the instance ``__dict__`` in C. The class has no methods
-    that could read that dict; the decoder reads it through ``vars()``.
-    """
-
-    ph_module = "?"
-    ph_qualname = "?"
-
-    @classmethod
-    def ph_name(cls) -> str:
-        return f"{cls.ph_module}.{cls.ph_qualname}"
-
-
-_CLASSES: dict[tuple[str, str], type] = {}
-
-
-def placeholder_class(module: str, qualname: str) -> type:
-    """The (cached) placeholder class for ``module.qualname``."""
-    key = (module, qualname)
-    cls = _CLASSES.get(key)
-    if cls is None:
-        ns: dict[str, object] = {"ph_module": module, "ph_qualname": qualname, "__module__": "schedtui.placeholders"}
-        if key in APSCHEDULER_CLASSES:
-            cls = _ApsPlaceholderMeta(qualname, (ApsPlaceholder,), ns)
-        else:
-            ns["__slots__"] = ()
-            cls = _PlaceholderMeta(qualname.rpartition(".")[2], (Placeholder,), ns)
-        if len(_CLASSES) < MAX_PLACEHOLDER_CLASSES:
-            _CLASSES[key] = cls
-    return cls
-
-
-def is_placeholder(obj: object, name: str | None = None) -> bool:
-    """Whether ``obj`` is a placeholder instance (of ``"module.qualname"`` if given)."""
-    if not isinstance(obj, (Placeholder, ApsPlaceholder)):
-        return False
-    return name is None or type(obj).ph_name() == name
-
+from schedtui.core import gcpause
+from schedtui.core.decode import zones
+from schedtui.core.decode.findings import UnpickleError
+from schedtui.core.decode.placeholders import (
+    APSCHEDULER_CLASSES,
+    MAX_PLACEHOLDER_CLASSES,
+    ApsPlaceholder,
+    Placeholder,
+    placeholder_class,
+)
 
 # --------------------------------------------------------------------------- shapes
 
@@ -188,7 +60,7 @@ class _Shape:
             return self.build(*args)
         except UnpickleError:
             raise
-        except (tzshim.ZoneError, TypeError, ValueError, OverflowError) as exc:
+        except (zones.ZoneError, TypeError, ValueError, OverflowError) as exc:
             raise UnpickleError("bad-shape", f"{self.label}: {exc}") from None
 
     def build(self, *args: object) -> object:
@@ -207,7 +79,7 @@ class _ZoneInfoClass(_Shape):
     def build(self, *args: object) -> object:
         if len(args) != 1:
             raise UnpickleError("bad-shape", "ZoneInfo takes one key")
-        return tzshim.zone_from_key(args[0])
+        return zones.zone_from_key(args[0])
 
 
 class _ZoneInfoUnpickle(_Shape):
@@ -217,7 +89,7 @@ class _ZoneInfoUnpickle(_Shape):
     def build(self, *args: object) -> object:
         if len(args) != 2 or args[1] not in (0, 1) or type(args[1]) is not int:
             raise UnpickleError("bad-shape", "ZoneInfo._unpickle takes (key, 0|1)")
-        return tzshim.zone_from_key(args[0])
+        return zones.zone_from_key(args[0])
 
 
 class _Getattr(_Shape):
@@ -292,7 +164,7 @@ class _Bytearray(_Shape):
 
 
 class _Fn(_Shape):
-    """A tzshim stand-in function behind a shape check."""
+    """A ``decode.zones`` stand-in function behind a shape check."""
 
     __slots__ = ("fn", "_label")
     fn: Callable[..., object]
@@ -330,40 +202,14 @@ _ALLOWED: dict[tuple[str, str], object] = {
     ("builtins", "frozenset"): _Frozenset(),
     ("builtins", "bytearray"): _Bytearray(),
     ("_codecs", "encode"): _CodecsEncode(),
-    ("pytz", "_p"): _Fn("pytz._p", tzshim.pytz_p),
-    ("pytz", "_UTC"): _Fn("pytz._UTC", tzshim.pytz_utc),
-    ("pytz", "FixedOffset"): _Fn("pytz.FixedOffset", tzshim.pytz_fixed_offset),
-    ("pytz_deprecation_shim._impl", "wrap_zone"): _Fn("wrap_zone", tzshim.shim_wrap_zone),
+    ("pytz", "_p"): _Fn("pytz._p", zones.pytz_p),
+    ("pytz", "_UTC"): _Fn("pytz._UTC", zones.pytz_utc),
+    ("pytz", "FixedOffset"): _Fn("pytz.FixedOffset", zones.pytz_fixed_offset),
+    ("pytz_deprecation_shim._impl", "wrap_zone"): _Fn("wrap_zone", zones.shim_wrap_zone),
 }
 
 #: Protocol 2 spells some Python 3 names the Python 2 way (what ``_compat_pickle`` maps).
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
-
-#: APScheduler classes a job state may reference (become placeholders, validated later).
-APSCHEDULER_CLASSES = frozenset(
-    {
-        ("apscheduler.triggers.cron", "CronTrigger"),
-        ("apscheduler.triggers.cron.fields", "BaseField"),
-        ("apscheduler.triggers.cron.fields", "WeekField"),
-        ("apscheduler.triggers.cron.fields", "DayOfMonthField"),
-        ("apscheduler.triggers.cron.fields", "DayOfWeekField"),
-        ("apscheduler.triggers.cron.fields", "MonthField"),
-        ("apscheduler.triggers.cron.expressions", "AllExpression"),
-        ("apscheduler.triggers.cron.expressions", "RangeExpression"),
-        ("apscheduler.triggers.cron.expressions", "MonthRangeExpression"),
-        ("apscheduler.triggers.cron.expressions", "WeekdayRangeExpression"),
-        ("apscheduler.triggers.cron.expressions", "WeekdayPositionExpression"),
-        ("apscheduler.triggers.cron.expressions", "LastDayOfMonthExpression"),
-        ("apscheduler.triggers.interval", "IntervalTrigger"),
-        ("apscheduler.triggers.date", "DateTrigger"),
-        ("apscheduler.triggers.calendarinterval", "CalendarIntervalTrigger"),
-        ("apscheduler.triggers.combining", "AndTrigger"),
-        ("apscheduler.triggers.combining", "OrTrigger"),
-    }
-)
-
-for _key in APSCHEDULER_CLASSES:  # created first, so they are always in the cache
-    placeholder_class(*_key)
 
 #: Modules (and their submodules) a job state never needs and an attacker would love.
 FORBIDDEN_MODULES = frozenset(

@@ -14,8 +14,9 @@ from collections.abc import Collection
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from schedtui.core._unpickle import ApsPlaceholder, Placeholder, _PlaceholderMeta, _Shape
-from schedtui.core.tzshim import PytzZone
+from schedtui.core.decode.placeholders import ApsPlaceholder, Placeholder, _PlaceholderMeta
+from schedtui.core.decode.unpickler import _Shape
+from schedtui.core.decode.zones import PytzZone
 
 ELLIPSIS = "…"
 

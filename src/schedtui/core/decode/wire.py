@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from schedtui.core import tzshim
+from schedtui.core.decode import zones
 from schedtui.core.model import DecodeFinding, JobInfo, TriggerSpec, job_from_fields
 
 VERSION = 4  # marshal format
@@ -36,7 +36,7 @@ def _zone(tz: tzinfo | None) -> tuple[Any, ...] | None:
         return ("u",)
     if type(tz) is ZoneInfo:
         return ("z", tz.key)
-    if type(tz) is tzshim.PytzZone:
+    if type(tz) is zones.PytzZone:
         return ("p", *tz.__reduce__()[1])
     if type(tz) is timezone:
         args = tz.__getinitargs__()  # type: ignore[attr-defined]
@@ -77,7 +77,7 @@ def _finding(f: DecodeFinding | None) -> tuple[Any, ...] | None:
 
 
 def encode(fields: tuple[Any, ...]) -> bytes:
-    """``JobInfo`` fields (``decoder._safe_fields``' tuple) as marshal bytes."""
+    """``JobInfo`` fields (``jobstate.safe_fields``' tuple) as marshal bytes."""
     (
         jid,
         column,
@@ -150,9 +150,9 @@ def _zone_of(v: Any) -> tzinfo:
     if tag == "u" and len(v) == 1:
         return UTC
     if tag == "z" and len(v) == 2:
-        return tzshim.zone_from_key(v[1])
+        return zones.zone_from_key(v[1])
     if tag == "p" and len(v) == 5:
-        return tzshim.PytzZone(_is(v[1], str), _is(v[2], int), _is(v[3], int), _is(v[4], str))
+        return zones.PytzZone(_is(v[1], str), _is(v[2], int), _is(v[3], int), _is(v[4], str))
     if tag == "f" and len(v) == 5:
         off = timedelta(_is(v[1], int), _is(v[2], int), _is(v[3], int))
         return timezone(off) if v[4] is None else timezone(off, _is(v[4], str))
@@ -281,5 +281,5 @@ def job(data: bytes) -> JobInfo:
         )  # fmt: skip
     except WireError:
         raise
-    except (ValueError, TypeError, OverflowError, tzshim.ZoneError) as exc:
+    except (ValueError, TypeError, OverflowError, zones.ZoneError) as exc:
         raise WireError(f"invalid results: {exc}") from None

@@ -1,0 +1,140 @@
+"""Stage 1, in the reading process: rows in, ``JobInfo`` records out, never unpickling.
+
+``decode_rows`` is what every reader calls (``store``, the console, ``check``, backups,
+undelete). It
+
+1. answers rows larger than ``MAX_ROW_BYTES`` as ``too-large`` findings without sending them;
+2. answers rows the repeated-probe cache (``decode.cache``) has seen with the same id,
+   column and bytes from the cache (``decode.wire`` records, type-checked when read);
+3. sends the rest to the sandbox (``decode.sandbox``): warm worker processes that unpickle
+   each row once and send back ``decode.wire`` records; rows the sandbox did not decode
+   (too slow, over the total time budget, a worker that died) come back as findings.
+
+Safety argument: this process never unpickles stored bytes and never lowers its own limits;
+what it receives from a worker or the cache is ``marshal`` of plain tuples, checked field by
+field. ``watchdog=False`` decodes in this process: only for bytes that are not from a store
+(tests, the worker itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from schedtui.core.decode import cache as _cache
+from schedtui.core.decode import sandbox, wire
+from schedtui.core.decode.cache import DecodeCache
+from schedtui.core.decode.findings import MAX_ROW_BYTES, not_decoded, state_size
+from schedtui.core.model import NOT_RENDERED, DecodeFinding, JobInfo
+
+
+def decode_row(job_id: str, next_run_time: float | None, job_state: bytes, *, watchdog: bool = True) -> JobInfo:
+    """Decode one row of the jobs table. Never raises.
+
+    With ``watchdog`` (the default) the row is decoded in the sandbox (a warm worker
+    process: see ``decode_rows``); without it, in THIS process (only for bytes that are
+    not from the store, or inside a decode worker).
+    """
+    try:
+        return decode_rows([(job_id, next_run_time, job_state)], watchdog=watchdog)[0]
+    except Exception as exc:
+        return JobInfo(
+            id=str(job_id)[:191],
+            next_run_time=None,
+            state_size=state_size(job_state),
+            finding=DecodeFinding("internal", f"decoder error: {type(exc).__name__}"),
+        )
+
+
+def decode_rows(
+    rows: Iterable[Sequence[Any]],
+    *,
+    watchdog: bool = True,
+    meanwhile: Callable[[], object] | None = None,
+    budget: float | None = None,
+    cache: DecodeCache | None = None,
+    reprs: bool = True,
+) -> list[JobInfo]:
+    """Decode many ``(id, next_run_time, job_state)`` rows. Never raises for a row.
+
+    With ``watchdog`` (the default) the rows are decoded in the sandbox's worker processes
+    (``decode.sandbox``): this process never unpickles them. A row that takes longer than
+    ``sandbox.ROW_LIMIT`` seconds becomes a ``too-slow`` finding; rows not decoded
+    within ``budget`` seconds in all (default ``SCHEDTUI_DECODE_BUDGET`` or
+    ``sandbox.DEFAULT_BUDGET``) become ``time-budget`` findings. ``meanwhile`` is called
+    here while the workers run (its errors are ignored). Without ``watchdog`` the rows are
+    decoded in this process (what a worker does). ``cache`` (a ``decode.cache.DecodeCache``)
+    answers the rows whose id, column and bytes it saw decoded before. Without ``reprs``
+    the args/kwargs of decoded rows are ``model.NOT_RENDERED`` (for commands that never
+    print them; everything else is the same).
+    """
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not watchdog:
+        from schedtui.core.decode.jobstate import decode_serial
+
+        return decode_serial(rows, reprs=reprs)
+    # Oversized rows are findings without being parsed (nor sent to a worker).
+    big = [
+        i for i, r in enumerate(rows) if isinstance(r[2], (bytes, bytearray, memoryview)) and len(r[2]) > MAX_ROW_BYTES
+    ]
+    if big:
+        skip = set(big)
+        rest = [r for i, r in enumerate(rows) if i not in skip]
+        decoded = iter(decode_rows(rest, meanwhile=meanwhile, budget=budget, reprs=reprs))
+        return [
+            not_decoded(r, "too-large", f"job_state is {len(r[2])} bytes (limit {MAX_ROW_BYTES})")
+            if i in skip
+            else next(decoded)
+            for i, r in enumerate(rows)
+        ]
+    if cache is not None:
+        return _decode_cached(rows, cache, budget, meanwhile, reprs)
+    results = sandbox.pool().decode(rows, budget=budget, meanwhile=meanwhile, reprs=reprs)
+    return [r if type(r) is JobInfo else not_decoded(rows[i], r.code, r.message) for i, r in enumerate(results)]
+
+
+def _decode_cached(
+    rows: list[Sequence[Any]],
+    cache: DecodeCache,
+    budget: float | None,
+    meanwhile: Callable[[], object] | None,
+    reprs: bool,
+) -> list[JobInfo]:
+    """``decode_rows`` through the repeated-probe cache: only unseen rows go to the sandbox.
+    A record without reprs answers only a read that does not want them."""
+    out: list[JobInfo | None] = [None] * len(rows)
+    keys = [_cache.row_key(r) for r in rows]
+    misses: list[int] = []
+    for i, key in enumerate(keys):
+        data = cache.get(key)
+        if data is not None:
+            try:
+                job = wire.job(data)
+            except wire.WireError:
+                cache.forget(key)
+            else:
+                if not reprs or job.finding is not None or job.args_repr != NOT_RENDERED:
+                    out[i] = job
+                    continue
+        misses.append(i)
+    if misses:
+        todo = [rows[i] for i in misses]
+        raw: list[bytes | None] = [None] * len(todo)
+        results = sandbox.pool().decode(todo, budget=budget, meanwhile=meanwhile, raw=raw, reprs=reprs)
+        for j, (i, r) in enumerate(zip(misses, results, strict=True)):
+            if type(r) is JobInfo:
+                out[i] = r
+                data = raw[j]
+                if data is not None and (r.finding is None or r.finding.code not in _cache.TRANSIENT):
+                    cache.put(keys[i], data)
+            else:
+                out[i] = not_decoded(rows[i], r.code, r.message)
+    return out  # type: ignore[return-value]
+
+
+def prestart() -> None:
+    """Start the sandbox's workers now (the console and ``check`` call this first thing)."""
+    try:
+        sandbox.pool().prestart()
+    except OSError:
+        pass
