@@ -9,7 +9,6 @@ explicit dates only.
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,19 +23,14 @@ from schedtui.core.activity import feed_note, read_activity
 from schedtui.core.db import read_engine
 from schedtui.core.history import AEGIS, DJANGO, CompanionHistory, TableHistory, detect_history
 from schedtui.core.model import Target
-from tests.fixtures.layouts import LayoutUnavailable, build_layout, cached_layout
+from tests.fixtures.layouts import LayoutUnavailable, build_layout, copied_layout
 
 NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)  # FROZEN_NOW
 DJANGO_JOBS = "django_apscheduler_djangojob"
 
 
 def _cached(kind: str, tmp_path: Path) -> tuple[str, dict[str, Any]]:
-    try:
-        db, manifest = cached_layout(kind)
-    except LayoutUnavailable as exc:
-        pytest.skip(str(exc))
-    copy = tmp_path / f"{kind}.db"
-    shutil.copyfile(db, copy)
+    copy, manifest = copied_layout(kind, tmp_path)
     return f"sqlite:///{copy}", manifest
 
 
@@ -278,19 +272,9 @@ def test_companion_window_edges_servers(server_url: str) -> None:
 
 def test_aegis_window_edges(tmp_path: Path) -> None:
     """The same edges in an Aegis-shaped table (naive UTC datetimes, bound in that form)."""
-    import importlib.util
-    import sys
+    from tui.helpers import aegis_schema
 
-    spec = importlib.util.spec_from_file_location(
-        "make_aegis_schema", Path(__file__).parent / "fixtures" / "make_aegis.py"
-    )
-    assert spec is not None and spec.loader is not None
-    saved = list(sys.path)
-    try:
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path[:] = saved
+    mod = aegis_schema()
     url = f"sqlite:///{tmp_path / 'a.db'}"
     engine = sa.create_engine(url)
     md = sa.MetaData()

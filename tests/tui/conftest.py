@@ -33,6 +33,18 @@ def store(store_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.fixture
+def reads_take_no_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot shows the console, not the machine's load: every read counts as instant
+    (a refresh slower than a third of the interval adds "slowed: reads are slow", which a
+    busy CI machine reached now and then)."""
+    from types import SimpleNamespace
+
+    from schedtui.tui.screens import main
+
+    monkeypatch.setattr(main, "time", SimpleNamespace(monotonic=lambda: 0.0))
+
+
+@pytest.fixture
 def target(store: Path) -> Target:
     return Target(url=f"sqlite:///{STORE}")
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from schedtui.core.clock import FixedClock
@@ -17,6 +18,14 @@ from schedtui.core.clock import FixedClock
 HERE = Path(__file__).resolve().parent
 FROZEN_NOW_ISO = "2026-03-02T12:00:00+00:00"
 STORE = "jobs.sqlite"
+
+
+# The three terminal sizes every snapshot is taken at.
+SNAPSHOT_SIZES = [
+    pytest.param((80, 24), id="80x24"),
+    pytest.param((120, 36), id="120x36"),
+    pytest.param((200, 50), id="200x50"),
+]
 
 
 def make_store(path: Path, now_iso: str = FROZEN_NOW_ISO) -> Path:

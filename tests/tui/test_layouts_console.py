@@ -4,13 +4,12 @@ jobs described, their own run history in the pane and the summary, nothing writt
 from __future__ import annotations
 
 import hashlib
-import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fixtures.layouts import LayoutUnavailable, cached_layout
+from tests.fixtures.layouts import copied_layout
 
 from schedtui.core.clock import FixedClock
 from schedtui.core.model import Target
@@ -21,16 +20,6 @@ from schedtui.tui.widgets.summary import SummaryStrip
 from tui.helpers import settle, wait_for
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _copy(kind: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
-    try:
-        db, manifest = cached_layout(kind)
-    except LayoutUnavailable as exc:
-        pytest.skip(str(exc))
-    copy = tmp_path / f"{kind}.db"
-    shutil.copyfile(db, copy)
-    return copy, manifest
 
 
 def sqlite_rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -63,7 +52,7 @@ async def _open(target: Target, clock: FixedClock, job_id: str) -> tuple[str, An
 
 
 async def test_console_on_an_aegis_app(tmp_path: Path) -> None:
-    db, manifest = _copy("aegis", tmp_path)
+    db, manifest = copied_layout("aegis", tmp_path)
     before = _sha(db)
     clock = FixedClock(datetime.fromisoformat(manifest["stopped_at"]) + timedelta(seconds=2))
     summary, history, count = await _open(Target(f"sqlite:///{db}"), clock, "database_backup")
@@ -75,7 +64,7 @@ async def test_console_on_an_aegis_app(tmp_path: Path) -> None:
 
 
 async def test_console_on_a_django_project(tmp_path: Path) -> None:
-    db, manifest = _copy("django", tmp_path)
+    db, manifest = copied_layout("django", tmp_path)
     before = _sha(db)
     clock = FixedClock(datetime.fromisoformat(manifest["stopped_at"]) + timedelta(seconds=0.5))
     target = Target(f"sqlite:///{db}", table="django_apscheduler_djangojob")
@@ -122,7 +111,7 @@ async def _feed_and_failures(target: Target, clock: FixedClock) -> dict[str, Any
 
 
 async def test_events_feed_and_failures_on_an_aegis_app(tmp_path: Path) -> None:
-    db, manifest = _copy("aegis", tmp_path)
+    db, manifest = copied_layout("aegis", tmp_path)
     before = _sha(db)
     clock = FixedClock(datetime.fromisoformat(manifest["stopped_at"]) + timedelta(seconds=2))
     seen = await _feed_and_failures(Target(f"sqlite:///{db}"), clock)
@@ -161,7 +150,7 @@ async def test_events_feed_and_failures_on_an_aegis_app(tmp_path: Path) -> None:
 
 
 async def test_events_feed_and_failures_on_a_django_project(tmp_path: Path) -> None:
-    db, manifest = _copy("django", tmp_path)
+    db, manifest = copied_layout("django", tmp_path)
     before = _sha(db)
     clock = FixedClock(datetime.fromisoformat(manifest["stopped_at"]) + timedelta(seconds=0.5))
     seen = await _feed_and_failures(Target(f"sqlite:///{db}", table="django_apscheduler_djangojob"), clock)
@@ -250,7 +239,7 @@ def _steps(url: str, target: Target, clock: FixedClock, pause: str, resume: str 
 
 
 async def test_job_changes_in_the_feed_on_an_aegis_app(tmp_path: Path) -> None:
-    db, manifest = _copy("aegis", tmp_path)
+    db, manifest = copied_layout("aegis", tmp_path)
     clock = FixedClock(datetime.fromisoformat(manifest["stopped_at"]) + timedelta(seconds=2))
     target = Target(f"sqlite:///{db}")
     steps = _steps(f"sqlite:///{db}", target, clock, "purge_job_history", None, "send_weekly_digest")
@@ -259,7 +248,7 @@ async def test_job_changes_in_the_feed_on_an_aegis_app(tmp_path: Path) -> None:
 
 
 async def test_job_changes_in_the_feed_on_a_django_project(tmp_path: Path) -> None:
-    db, manifest = _copy("django", tmp_path)
+    db, manifest = copied_layout("django", tmp_path)
     clock = FixedClock(datetime.fromisoformat(manifest["stopped_at"]) + timedelta(seconds=0.5))
     target = Target(f"sqlite:///{db}", table="django_apscheduler_djangojob")
     steps = _steps(f"sqlite:///{db}", target, clock, "monthly_invoices", "weekly_newsletter", "nightly_cleanup")
@@ -291,7 +280,7 @@ async def test_failures_cursor_stays_on_the_picked_job(tmp_path: Path) -> None:
     import sqlalchemy as sa
     from textual.widgets import DataTable, Static
 
-    db, manifest = _copy("aegis", tmp_path)
+    db, manifest = copied_layout("aegis", tmp_path)
     clock = FixedClock(datetime.fromisoformat(manifest["stopped_at"]) + timedelta(seconds=2))
     app = SchedtuiApp(Target(f"sqlite:///{db}"), clock=clock, read_only=True, refresh=0.5)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -331,7 +320,7 @@ async def test_events_cursor_stays_on_the_picked_event(tmp_path: Path) -> None:
     import sqlalchemy as sa
     from textual.widgets import DataTable
 
-    db, manifest = _copy("aegis", tmp_path)
+    db, manifest = copied_layout("aegis", tmp_path)
     clock = FixedClock(datetime.fromisoformat(manifest["stopped_at"]) + timedelta(seconds=2))
     app = SchedtuiApp(Target(f"sqlite:///{db}"), clock=clock, read_only=True, refresh=0.5)
     async with app.run_test(size=(120, 36)) as pilot:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -14,25 +13,11 @@ from schedtui.core.clock import FixedClock
 from schedtui.core.model import Target
 from schedtui.tui.app import SchedtuiApp
 from schedtui.tui.widgets.jobs import JobList
-from tui.helpers import add_aegis_history, add_history, settle, stable, wait_for
+from tui.helpers import SNAPSHOT_SIZES, add_aegis_history, add_history, settle, stable, wait_for
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("reads_take_no_time")]
 
-SIZES = [
-    pytest.param((80, 24), id="80x24"),
-    pytest.param((120, 36), id="120x36"),
-    pytest.param((200, 50), id="200x50"),
-]
-
-
-@pytest.fixture(autouse=True)
-def _reads_take_no_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A snapshot shows the console, not the machine's load: every read counts as instant
-    (a refresh slower than a third of the interval adds "slowed: reads are slow", which a
-    busy CI machine reached now and then)."""
-    from schedtui.tui.screens import main
-
-    monkeypatch.setattr(main, "time", SimpleNamespace(monotonic=lambda: 0.0))
+SIZES = SNAPSHOT_SIZES
 
 
 def _app(target: Target, clock: FixedClock, **kw) -> SchedtuiApp:

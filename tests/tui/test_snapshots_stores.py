@@ -5,30 +5,18 @@ of the console's fixture store), a FixedClock."""
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from schedtui.core.clock import FixedClock
 from schedtui.tui.app import SchedtuiApp
 from schedtui.tui.screens.fleet import FleetScreen
-from tui.helpers import add_history, stable, wait_for
+from tui.helpers import SNAPSHOT_SIZES, add_history, stable, wait_for
 from tui.test_stores_console import stores_of
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("reads_take_no_time")]
 
-SIZES = [
-    pytest.param((80, 24), id="80x24"),
-    pytest.param((120, 36), id="120x36"),
-    pytest.param((200, 50), id="200x50"),
-]
-
-
-@pytest.fixture(autouse=True)
-def _reads_take_no_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    from schedtui.tui.screens import main
-
-    monkeypatch.setattr(main, "time", SimpleNamespace(monotonic=lambda: 0.0))
+SIZES = SNAPSHOT_SIZES
 
 
 def _app(store: Path, clock: FixedClock) -> SchedtuiApp:
