@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from schedtui.core.health import Status
 from schedtui.core.jobbeat import job_heartbeat, job_heartbeat_component
-from schedtui.core.model import JobInfo, TriggerSpec
+from schedtui.core.model import JobInfo, Target, TriggerSpec
 
 AT = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 EVERY_15 = TriggerSpec(kind="interval", timezone="UTC", interval=timedelta(seconds=15))
@@ -37,3 +37,20 @@ def test_max_age_override_paused_and_absent() -> None:
     assert job_heartbeat([_beat(AT, job_id="other")], AT) is None
     cron = TriggerSpec(kind="cron", timezone="UTC")
     assert job_heartbeat([_beat(AT, trigger=cron)], AT) is None
+
+
+def test_the_console_scans_for_the_heartbeat_job_once_per_jobs_tuple(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The console's Feed looks for heartbeat candidates once per jobs tuple (the reader hands
+    back the same tuple while nothing changed) and judges exactly as over every job."""
+    from schedtui.tui.data import Feed
+
+    feed = Feed(Target(f"sqlite:///{tmp_path / 'none.sqlite'}"))
+    others = tuple(_beat(AT, job_id=f"job-{i}") for i in range(50))
+    first = (*others, _beat(AT + timedelta(seconds=11)))
+    got = feed._beat_candidates(first)
+    assert [j.id for j in got] == ["scheduler_heartbeat"]
+    assert feed._beat_candidates(first) is got  # the same tuple: no new scan
+    assert job_heartbeat(got, AT) == job_heartbeat(first, AT)
+    second = (*others, _beat(AT - timedelta(seconds=26)))  # a new read: scanned again
+    assert job_heartbeat(feed._beat_candidates(second), AT).state == "stale"  # type: ignore[union-attr]
+    assert feed._beat_candidates(others) == ()

@@ -50,12 +50,16 @@ class JobHeartbeat:
         }
 
 
+#: The ids of HEARTBEAT_JOBS (a job with another id is never a heartbeat job).
+HEARTBEAT_IDS = frozenset(job_id for job_id, _ in HEARTBEAT_JOBS)
+
+
 def job_heartbeat(jobs: Sequence[JobInfo], now: datetime, max_age: float | None = None) -> JobHeartbeat | None:
     """The heartbeat job among ``jobs`` (an interval job with a known id), judged at ``now``.
 
     ``max_age`` bounds the age of the last beat (default: two intervals plus ``MARGIN``,
     i.e. the next run is late by more than one interval plus the margin)."""
-    by_id = {j.id: j for j in jobs if j.id in dict(HEARTBEAT_JOBS)}
+    by_id = {j.id: j for j in jobs if j.id in HEARTBEAT_IDS}
     for job_id, label in HEARTBEAT_JOBS:
         job = by_id.get(job_id)
         spec = job.trigger if job is not None else None

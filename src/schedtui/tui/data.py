@@ -21,6 +21,7 @@ from schedtui.core.activity import Activity, CommandInfo, Hourly, JobFailures
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.history import RunInfo
+from schedtui.core.jobbeat import HEARTBEAT_IDS, job_heartbeat
 from schedtui.core.model import JobInfo, StoreSnapshot, Target
 from schedtui.core.urls import mask_text
 from schedtui.tui.fmt import clean
@@ -166,6 +167,9 @@ class Feed:
         self.backup_dir = backup_dir
         #: the run history found for this reader (looked for again while there is none)
         self._source: HistorySource | None = None
+        # the heartbeat-job candidates of the last jobs tuple scanned (by identity: the reader
+        # hands back the same tuple while nothing changed, so a refresh skips the scan)
+        self._beat_scan: tuple[tuple[JobInfo, ...], tuple[JobInfo, ...]] | None = None
         #: set by ``close``: a worker still running for a store the console left opens nothing
         self._closed = False
 
@@ -321,9 +325,7 @@ class Feed:
                 best = (fresh or beats)[0]
                 out["heartbeat"] = _heartbeat(beats, fresh, best)
             elif snap is not None:
-                from schedtui.core.jobbeat import job_heartbeat
-
-                jb = job_heartbeat(snap.jobs, now)
+                jb = job_heartbeat(self._beat_candidates(snap.jobs), now)
                 if jb is not None:
                     out["heartbeat"] = Heartbeat(
                         fresh=jb.fresh,
@@ -342,6 +344,12 @@ class Feed:
         out["feed_note"] = feed_note(act.get("activity"), heartbeat=out.get("heartbeat") is not None)
         out.pop("activity", None)
         return out
+
+    def _beat_candidates(self, jobs: tuple[JobInfo, ...]) -> tuple[JobInfo, ...]:
+        """The jobs that could be a heartbeat job (``job_heartbeat`` looks at no other)."""
+        if self._beat_scan is None or self._beat_scan[0] is not jobs:
+            self._beat_scan = (jobs, tuple(j for j in jobs if j.id in HEARTBEAT_IDS))
+        return self._beat_scan[1]
 
     def _backup(self) -> BackupInfo | None:
         try:
