@@ -1,5 +1,7 @@
 """Write SVG screenshots of the console's main views to screenshots/ (``make screenshots``).
 
+``python scripts/screenshots.py fleet events`` writes only the ones named.
+
 Uses the same deterministic fixtures as the snapshot tests: the store written by real
 APScheduler (tests/tui/make_console_store.py), companion history at fixed times, and a
 FixedClock at 2026-03-02 12:00 UTC.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -22,21 +25,28 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from schedtui.core.clock import FixedClock  # noqa: E402
 from schedtui.core.model import Target  # noqa: E402
+from schedtui.core.stores import NamedStore  # noqa: E402
 from schedtui.tui.app import SchedtuiApp  # noqa: E402
 from schedtui.tui.widgets.jobs import JobList  # noqa: E402
 from tui.helpers import add_history, make_store, settle, wait_for  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 OUT = ROOT / "screenshots"
+#: the screenshots to write (all when none is named on the command line)
+ONLY = frozenset(sys.argv[1:])
 
 
 async def shoot(
     name: str, steps: Callable[[object, SchedtuiApp], Awaitable[None]] | None = None, *, size=(120, 36), **kw
 ) -> None:
+    if ONLY and name not in ONLY:
+        return
     clock = FixedClock(NOW)
+    several = bool(kw.get("stores"))
     app = SchedtuiApp(Target("sqlite:///jobs.sqlite"), clock=clock, theme=kw.pop("theme", "dark"), **kw)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot, app)
+        if not several:  # (several stores: the steps wait for the store's screen)
+            await settle(pilot, app)
         if steps is not None:
             await steps(pilot, app)
         await app.workers.wait_for_complete()
@@ -65,6 +75,34 @@ async def press(*keys: str):
         await pilot.pause()
 
     return steps
+
+
+def fleet_stores(store: Path) -> tuple[NamedStore, ...]:
+    """Three stores for the fleet view: the fixture store, a copy of it with its first five
+    jobs only (``staging``), and a server that refuses connections (``gone``)."""
+    staging = store.with_name("staging.sqlite")
+    shutil.copyfile(store, staging)
+    con = sqlite3.connect(staging)
+    try:
+        ids = [r[0] for r in con.execute("SELECT id FROM apscheduler_jobs ORDER BY id")]
+        con.executemany("DELETE FROM apscheduler_jobs WHERE id = ?", [(i,) for i in ids[5:]])
+        con.commit()
+    finally:
+        con.close()
+    return (
+        NamedStore("prod", Target("sqlite:///jobs.sqlite")),
+        NamedStore("staging", Target("sqlite:///staging.sqlite")),
+        NamedStore("gone", Target("postgresql+psycopg://scheduler@127.0.0.1:1/app")),  # (nothing on port 1)
+    )
+
+
+async def fleet(pilot, app) -> None:
+    from schedtui.tui.screens.fleet import FleetScreen
+
+    await wait_for(pilot, lambda: app.main_screen is not None and app.main_screen.loaded, timeout=60)
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(app.screen, FleetScreen) and len(app.screen.rows) == 3, timeout=60)
+    await pilot.pause()
 
 
 async def main() -> None:
@@ -96,8 +134,10 @@ async def main() -> None:
         main._arm(0)
         await wait_for(pilot, lambda: main.frame is not None and main.frame.stale)
 
+    await shoot("fleet", fleet, stores=fleet_stores(store), refresh=60)
     await shoot("disconnected", disconnect)
-    os.rename(store.with_name("gone.sqlite"), store)
+    if store.with_name("gone.sqlite").exists():
+        os.rename(store.with_name("gone.sqlite"), store)
     shutil.rmtree(work, ignore_errors=True)
 
 

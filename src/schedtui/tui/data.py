@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 import os
 import pickletools
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -146,6 +147,17 @@ class Extras:
     hang_after: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _DbReads:
+    """What one refresh read from the companion tables (``Feed._db_reads``)."""
+
+    archived: tuple[Any, ...] | None = None
+    ok: bool = False  #: the history modules loaded and the tables could be inspected
+    installed: bool = False
+    source: HistorySource | None = None
+    beats: tuple[HeartbeatInfo, ...] | None = None  #: None: reading them failed
+
+
 class Feed:
     """Reads the store and the companion tables; thread-safe by a lock (one caller at a time)."""
 
@@ -172,6 +184,12 @@ class Feed:
         self._beat_scan: tuple[tuple[JobInfo, ...], tuple[JobInfo, ...]] | None = None
         #: set by ``close``: a worker still running for a store the console left opens nothing
         self._closed = False
+        # SQLite: a read-only connection of our own whose ``PRAGMA data_version`` says whether
+        # anyone committed since the last refresh; while nobody did, the companion tables'
+        # rows read then are reused (what depends on the time is computed again).
+        self._probe: sqlite3.Connection | None = None
+        self._probe_version: int | None = None
+        self._quiet_reads: _DbReads | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def _get_reader(self) -> JobStoreReader:
@@ -194,11 +212,43 @@ class Feed:
     def _close_reader(self) -> None:
         reader, self._reader = self._reader, None
         self._source = None
+        self._close_probe()
         if reader is not None:
             try:
                 reader.close()
             except Exception:
                 pass
+
+    def _close_probe(self) -> None:
+        probe, self._probe = self._probe, None
+        self._probe_version, self._quiet_reads = None, None
+        if probe is not None:
+            try:
+                probe.close()
+            except Exception:
+                pass
+
+    def _quiet(self) -> bool:
+        """Whether nobody committed to the SQLite file since the last call (never for a
+        server database: there every refresh reads the companion tables again)."""
+        if not self.target.url.startswith("sqlite"):
+            return False
+        try:
+            if self._probe is None:
+                from schedtui.core import sqlite_light
+                from schedtui.core.db import sqlite_path
+
+                path = sqlite_path(self.target)
+                if path is None:
+                    return False
+                self._probe = sqlite_light.open_readonly(path, check_same_thread=False)
+            version = int(self._probe.execute("PRAGMA data_version").fetchone()[0])
+        except Exception:
+            self._close_probe()
+            return False
+        quiet = version == self._probe_version
+        self._probe_version = version
+        return quiet
 
     def close(self) -> None:
         self._closed = True
@@ -242,6 +292,7 @@ class Feed:
             try:
                 self._check_sqlite_file()
                 reader = self._get_reader()
+                quiet = self._quiet()  # (before any read: a commit after it is seen next time)
                 if self._last is None:
                     with gcpause.paused():  # a cold read creates ~10 objects per row
                         snap = reader.read()
@@ -253,13 +304,14 @@ class Feed:
             prev = self._last
             changed = prev is None or not _same_jobs(prev.jobs, snap.jobs)
             self._last = snap
-            extra = self._companion(reader, now, snap)
+            extra = self._companion(reader, now, snap, quiet=quiet)
+            backups = self._list_backups()
             return Frame(
                 fetched_at=now,
                 snapshot=snap,
                 changed=changed,
-                last_backup=self._backup(),
-                backups=self._backups(),
+                last_backup=_best_backup(backups),
+                backups=tuple(_backup_info(b) for b in backups[:20]),
                 **extra,
             )
 
@@ -274,15 +326,14 @@ class Feed:
             return {}
         return _activity_fields(act)
 
-    def _backups(self) -> tuple[BackupInfo, ...]:
+    def _list_backups(self) -> tuple[BackupEntry, ...]:
         try:
             from schedtui.core import backup as backup_mod
 
             directory = self.backup_dir or backup_mod.default_backup_dir(self.target)
-            items = backup_mod.list_backups(directory)
+            return tuple(backup_mod.list_backups(directory))
         except Exception:
             return ()
-        return tuple(_backup_info(b) for b in items[:20])
 
     def _history_source(self, engine: Engine) -> HistorySource | None:
         """The run history of this store (cached while found)."""
@@ -292,39 +343,62 @@ class Feed:
             self._source = detect_history(engine, self.target)
         return self._source
 
-    def _companion(self, reader: JobStoreReader, now: datetime, snap: StoreSnapshot | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        try:
-            engine: Engine = reader.engine
-        except Exception:
-            return out
+    def _db_reads(self, engine: Engine, quiet: bool) -> _DbReads:
+        """The companion tables' rows this refresh needs (those of the last refresh while
+        nobody committed: ``quiet``)."""
+        if quiet and self._quiet_reads is not None:
+            return self._quiet_reads
         schema = self.target.schema
+        archived: tuple[Any, ...] | None = None
         try:
             from schedtui.core.archive import read_archived
 
-            out["archived"] = read_archived(engine, schema, table=self.target.table, include_restored=False)
+            archived = tuple(read_archived(engine, schema, table=self.target.table, include_restored=False))
         except Exception:
             pass
         try:
             from schedtui.core import heartbeat as hb_mod
             from schedtui.core import history as hist_mod
         except Exception:
-            return out
+            return _DbReads(archived)
         try:
             installed = bool(hist_mod.companion_installed(engine, schema=schema))
             source = self._history_source(engine)
         except Exception:
+            return _DbReads(archived)
+        beats: tuple[HeartbeatInfo, ...] | None
+        try:
+            beats = tuple(hb_mod.read_heartbeats(engine, schema=schema)) if installed else ()
+        except Exception:
+            beats = None
+        reads = _DbReads(archived, True, installed, source, beats)
+        self._quiet_reads = reads
+        return reads
+
+    def _companion(
+        self, reader: JobStoreReader, now: datetime, snap: StoreSnapshot | None = None, *, quiet: bool = False
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        try:
+            engine: Engine = reader.engine
+        except Exception:
             return out
+        reads = self._db_reads(engine, quiet)
+        if reads.archived is not None:
+            out["archived"] = reads.archived
+        if not reads.ok:
+            return out
+        installed, source = reads.installed, reads.source
         out["companion"] = installed or source is not None
         if source is not None:
             out["history_source"] = clean(source.label, 120)
         try:
-            beats = list(hb_mod.read_heartbeats(engine, schema=schema)) if installed else []
+            beats = list(reads.beats) if reads.beats is not None else []
             if beats:
                 fresh = [b for b in beats if _safe_fresh(b, now)]
                 best = (fresh or beats)[0]
                 out["heartbeat"] = _heartbeat(beats, fresh, best)
-            elif snap is not None:
+            elif snap is not None and reads.beats is not None:
                 jb = job_heartbeat(self._beat_candidates(snap.jobs), now)
                 if jb is not None:
                     out["heartbeat"] = Heartbeat(
@@ -350,23 +424,6 @@ class Feed:
         if self._beat_scan is None or self._beat_scan[0] is not jobs:
             self._beat_scan = (jobs, tuple(j for j in jobs if j.id in HEARTBEAT_IDS))
         return self._beat_scan[1]
-
-    def _backup(self) -> BackupInfo | None:
-        try:
-            from schedtui.core import backup as backup_mod
-
-            directory = self.backup_dir or backup_mod.default_backup_dir(self.target)
-            items = list(backup_mod.list_backups(directory))
-        except Exception:
-            return None
-        best: BackupInfo | None = None
-        for item in items:
-            info = _backup_info(item)
-            if info.verified is False:
-                continue
-            if best is None or (info.created_at and best.created_at and info.created_at > best.created_at):
-                best = info
-        return best
 
     # -- the fleet view ---------------------------------------------------------------
     def check(self, name: str, options: CheckOptions | None = None) -> FleetRow:
@@ -527,6 +584,18 @@ def _error_line(run: RunInfo) -> str:
     """The first line of a run's error, sanitized (``OSError: [Errno 28] No space left``)."""
     text = ": ".join(str(x) for x in (run.error_type, run.error_message) if x) or run.outcome
     return clean(text.splitlines()[0] if text else "", 300)
+
+
+def _best_backup(items: tuple[BackupEntry, ...]) -> BackupInfo | None:
+    """The newest backup not known to be bad (the summary's)."""
+    best: BackupInfo | None = None
+    for item in items:
+        info = _backup_info(item)
+        if info.verified is False:
+            continue
+        if best is None or (info.created_at and best.created_at and info.created_at > best.created_at):
+            best = info
+    return best
 
 
 def _backup_info(item: BackupEntry) -> BackupInfo:

@@ -53,6 +53,8 @@ class ControlMixin:
         self.pending: dict[str, str] = {}
         self.heartbeat_fresh = False
         self._stop = threading.Event()
+        #: the last actions block and what it was made from (the tick asks every second)
+        self._note_cache: tuple[tuple[object, ...], Content | None] | None = None
 
     def control_frame(self, frame: Frame) -> None:
         # a fresh heartbeat of a scheduler that applies commands: go through it
@@ -69,7 +71,17 @@ class ControlMixin:
             return False, clean(exc, 200)
 
     def control_note(self) -> Content | None:
+        """The detail pane's "Actions" block, made again only when its inputs change."""
         job = self.selected  # type: ignore[attr-defined]
+        key = (job, self.read_only, self.pending.get(job.id) if job else None, self.heartbeat_fresh)  # type: ignore[attr-defined]
+        cached = self._note_cache
+        if cached is not None and cached[0][0] is job and cached[0][1:] == key[1:]:
+            return cached[1]
+        note = self._control_note(job)
+        self._note_cache = (key, note)
+        return note
+
+    def _control_note(self, job: JobInfo | None) -> Content | None:
         if job is None:
             return None
         if self.read_only:  # type: ignore[attr-defined]

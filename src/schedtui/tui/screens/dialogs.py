@@ -108,6 +108,11 @@ STORES = """
   :    command line: `:store NAME` switches, `:stores` lists
 """
 
+ONE_STORE = """\
+       [dim](one store is open: give --url or --store again, or name
+       stores in ~/.config/schedtui/stores.toml)[/dim]
+"""
+
 ACTIONS_RO = """\
   [dim]read-only: p, r and d only say why they are off[/dim]
 """
@@ -128,7 +133,8 @@ class HelpScreen(ModalScreen[None]):
         from schedtui.tui.glyphs import unicode
 
         text = HELP.format(
-            actions=ACTIONS_RO if self.read_only else ACTIONS_RW, stores=STORES if self.several_stores else ""
+            actions=ACTIONS_RO if self.read_only else ACTIONS_RW,
+            stores=STORES + ("" if self.several_stores else ONE_STORE),
         )
         hint = "↑ ↓ PgUp PgDn scroll · esc closes"
         if not unicode():  # a terminal that declared no UTF-8 locale

@@ -236,7 +236,9 @@ class FleetScreen(Screen[str | None]):
         beat_cell: object = (
             Content.styled(beat, BEAT_STYLE.get(beat, "")) if beat else Content.styled("-", "$text-muted")
         )
-        summary = Content.styled(clean(row.error, 300), "$error") if row.error else clean(row.summary, 300)
+        # cut to the column with an ellipsis (the detail under the table shows it whole)
+        text = _cut(clean(row.error or row.summary, 300), self._summary_width(self._built))
+        summary = Content.styled(text, "$error") if row.error else text
         return [
             here,
             name,
@@ -259,6 +261,10 @@ class FleetScreen(Screen[str | None]):
             column.auto_width = False
             if column.width != width:
                 column.width = width
+                for store in self.stores:
+                    row = self.rows.get(store.name)
+                    if row is not None:
+                        table.update_cell(store.name, "summary", self._all_cells(store, row)[-1])
                 table.refresh()
 
     def _head(self) -> None:
@@ -311,3 +317,7 @@ class FleetScreen(Screen[str | None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + g("ellipsis")

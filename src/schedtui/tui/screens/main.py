@@ -56,6 +56,9 @@ if TYPE_CHECKING:
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MAX_BACKOFF = 60.0
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+#: the footer has room for the store keys (o, a, :) from this width on
+STORE_KEYS_WIDTH = 120
+STORE_KEYS = ("o", "a", "colon")
 #: After a cursor move, the detail and history panes are drawn once the keys pause this long.
 PANES_DELAY = 0.06
 COMMAND_HINT = ":store NAME switches the store · :stores lists them (esc closes)"
@@ -127,8 +130,10 @@ class MainScreen(ControlMixin, Screen[None]):
         Binding("P", "toggle_refresh", "Pause refresh", show=False),
         Binding("R", "reload", "Reload", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        # shown in the footer when several stores are open and the terminal is wide enough
+        # (``_show_store_keys``); the help lists them always
         Binding("o", "next_store", "Next store", show=False),
-        Binding("a", "fleet", "All stores", show=False),
+        Binding("a", "fleet", "Fleet", show=False),
         Binding("colon", "command_line", "Command", show=False),
     ]
 
@@ -173,6 +178,8 @@ class MainScreen(ControlMixin, Screen[None]):
         self.events_log = EventLog()
         self._beat_fresh: bool | None = None
         self._reload_started: float | None = None
+        self._titles: tuple[str, str] | None = None
+        self._store_keys_shown = False
         self.init_control()
 
     # -- layout --------------------------------------------------------------------
@@ -200,6 +207,12 @@ class MainScreen(ControlMixin, Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        # the widgets the tick touches every second (a query walks the DOM)
+        self._jobs = self.query_one(JobList)
+        self._views = self.query_one("#views", ContentSwitcher)
+        self._side = self.query_one("#side", TabbedContent)
+        self._summary = self.query_one(SummaryStrip)
+        self._detail = self.query_one(DetailPane)
         self.query_one("#filter", Input).display = False
         self.query_one("#command", Input).display = False
         self.query_one(JobList).focus()
@@ -226,7 +239,20 @@ class MainScreen(ControlMixin, Screen[None]):
         else:
             self.query_one(JobList).focus()
 
+    def _show_store_keys(self, width: int) -> None:
+        """The footer names o, a and : when several stores are open and there is room."""
+        show = self.store_name is not None and width >= STORE_KEYS_WIDTH
+        if show == self._store_keys_shown:
+            return
+        self._store_keys_shown = show
+        table = self._bindings.key_to_bindings
+        for key in STORE_KEYS:
+            if key in table:
+                table[key] = [replace(b, show=show) for b in table[key]]
+        self.refresh_bindings()
+
     def _check_size(self, width: int, height: int) -> None:
+        self._show_store_keys(width)
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         was_small = self.has_class("-too-small")
         self.set_class(small, "-too-small")
@@ -471,23 +497,24 @@ class MainScreen(ControlMixin, Screen[None]):
 
     # -- rendering -----------------------------------------------------------------
     def tick(self) -> None:
-        """Once a second: repaint countdowns and the summary from memory."""
+        """Once a second: repaint what the time changed, from memory (the countdowns of the
+        visible rows, the summary's times, the detail's "next run" line); nothing else."""
         if self.has_class("-too-small"):
             return
-        if self.query_one("#views", ContentSwitcher).current == "body":
-            self.query_one(JobList).tick()
+        if self._views.current == "body":
+            self._jobs.tick()
         self._show_summary()
-        if self.selected is not None and self.query_one("#side", TabbedContent).active == "tab-detail":
+        if self.selected is not None and self._side.active == "tab-detail":
             self._show_detail()
 
     def _show_summary(self) -> None:
         state = RefreshState(self.interval, self.refresh_paused, self.retry_in, self._inflight, self.slowed)
-        self.query_one(SummaryStrip).show(
+        self._summary.show(
             self.feed.target, self.frame, self.counts, state, self.clock(), self.read_only, self.store_name
         )
 
     def _show_detail(self) -> None:
-        self.query_one(DetailPane).show(self.selected, self.extras, self.clock(), self.control_note(), self.tz_mode)
+        self._detail.show(self.selected, self.extras, self.clock(), self.control_note(), self.tz_mode)
 
     def _show_history(self) -> None:
         label = self.selected.label if self.selected else None
@@ -514,11 +541,13 @@ class MainScreen(ControlMixin, Screen[None]):
             parts.append(f"{jobs.rows.shown} shown")
         if self.frame is not None and self.frame.stale:
             parts.insert(0, "STALE")
-        jobs.border_title = " · ".join(parts)
         marks = len(jobs.marked)
         tz = "" if self.tz_mode == "utc" else f"times: {TZ_LABELS[self.tz_mode]}"
         sub = [x for x in (f"{marks} marked" if marks else "", tz) if x]
-        jobs.border_subtitle = " · ".join(sub)
+        titles = (" · ".join(parts), " · ".join(sub))
+        if titles != self._titles:  # (setting a border title repaints the whole list)
+            self._titles = titles
+            jobs.border_title, jobs.border_subtitle = titles
 
     def _set_params(self, **changes: object) -> None:
         data = {**self.params.__dict__, **changes}

@@ -53,6 +53,15 @@ def _trigger_lines(spec: TriggerSpec, indent: str = "") -> list[Content]:
 
 
 def render_detail(job: JobInfo | None, extras: Extras | None, now: datetime, tz_mode: TzMode = "utc") -> Content:
+    """Every line of the detail pane: ``render_head`` (what ticks) then ``render_body``."""
+    head = render_head(job, now, tz_mode)
+    if job is None:
+        return head
+    return Content("\n").join([head, render_body(job, extras, tz_mode)])
+
+
+def render_head(job: JobInfo | None, now: datetime, tz_mode: TzMode = "utc") -> Content:
+    """The lines down to "next run": the only ones that change with the time."""
     if job is None:
         return Content.styled("Select a job to see its details.", "$text-muted")
     out: list[Content] = [Content.assemble((clean(job.id, 191), "bold"))]
@@ -65,6 +74,16 @@ def render_detail(job: JobInfo | None, extras: Extras | None, now: datetime, tz_
         )
         out.append(Content(clean(job.finding.message, 500)))
         out.append(_kv("next run", when_in(job.next_run_time, tz_mode, job)))
+        return Content("\n").join(out)
+    state = "paused" if job.paused else job_countdown(job, now)
+    out.append(_kv("next run", f"{when_in(job.next_run_time, tz_mode, job)}  ({state})"))
+    return Content("\n").join(out)
+
+
+def render_body(job: JobInfo, extras: Extras | None, tz_mode: TzMode = "utc") -> Content:
+    """The lines after "next run" (they do not depend on the time: computed once per job)."""
+    out: list[Content] = []
+    if job.finding is not None:
         out.append(_kv("state size", size(job.state_size)))
         out.append(Content(""))
         out.append(Content.styled("Pickle opcodes (safe view: read, never executed)", "bold"))
@@ -75,8 +94,6 @@ def render_detail(job: JobInfo | None, extras: Extras | None, now: datetime, tz_
             if extras.opcode_note:
                 out.append(Content.styled(extras.opcode_note, "$text-muted"))
         return Content("\n").join(out)
-    state = "paused" if job.paused else job_countdown(job, now)
-    out.append(_kv("next run", f"{when_in(job.next_run_time, tz_mode, job)}  ({state})"))
     if job.state_next_run_time != job.next_run_time:
         out.append(_kv("in pickle", when_in(job.state_next_run_time, tz_mode, job), "$warning"))
     out.append(_kv("function", clean(job.func or "-", 255)))
@@ -150,19 +167,26 @@ def _fire_times(job: JobInfo, extras: Extras | None, tz_mode: TzMode = "utc") ->
 
 
 class DetailPane(VerticalScroll):
-    """Scrollable detail of the selected job."""
+    """Scrollable detail of the selected job.
+
+    The lines down to "next run" (whose countdown ticks) are a widget apart from the rest,
+    and the rest is rendered again only when its inputs change (the job, its extras, the
+    zone, the actions): a tick renders and repaints a line or two.
+    """
 
     DEFAULT_CSS = """
     DetailPane { padding: 0 1; }
     DetailPane > Static { width: 1fr; }
     """
 
-    _last: dict[str, str] = {}  # noqa: RUF012 (replaced per instance in compose)
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._last: dict[str, str] = {}
+        self._heights: dict[str, tuple[int, int]] = {}
+        #: what the body was last rendered from (compared by identity, the records are frozen)
+        self._body_key: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
-        self._last, self._shapes = {}, {}
-        # The lines down to "next run" (whose countdown ticks) apart from the rest, so a
-        # tick re-renders a few lines, not the whole job.
         yield Static(id="detail-head")
         yield Static(id="detail-body")
 
@@ -174,28 +198,43 @@ class DetailPane(VerticalScroll):
         actions: Content | None = None,
         tz_mode: TzMode = "utc",
     ) -> None:
+        body: Content | None = None
         try:
-            content = render_detail(job, extras, now, tz_mode)
-            if actions is not None and job is not None:
-                content = Content("\n").join([content, Content(""), actions])
+            if job is None:
+                head, body = Content(""), render_head(None, now, tz_mode)
+                self._body_key = None
+            else:
+                head = render_head(job, now, tz_mode)
+                key = (job, extras, tz_mode, actions.markup if actions is not None else None)
+                last = self._body_key
+                if last is None or last[0] is not job or last[1] is not extras or last[2:] != key[2:]:
+                    body = self._render_body(job, extras, tz_mode, actions)
+                self._body_key = key
         except Exception as exc:
-            content = Content(f"cannot show this job: {clean(exc, 200)}")
-        lines = content.split("\n")
-        cut = next((i + 1 for i, line in enumerate(lines[:8]) if line.plain.startswith("next run")), 0)
-        self._put("#detail-head", Content("\n").join(lines[:cut]))
-        self._put("#detail-body", Content("\n").join(lines[cut:]))
+            head, body = Content(""), Content(f"cannot show this job: {clean(exc, 200)}")
+            self._body_key = None
+        self._put("#detail-head", head)
+        if body is not None:
+            self._put("#detail-body", body)
+
+    @staticmethod
+    def _render_body(job: JobInfo, extras: Extras | None, tz_mode: TzMode, actions: Content | None) -> Content:
+        body = render_body(job, extras, tz_mode)
+        if actions is not None:
+            body = Content("\n").join([body, Content(""), actions])
+        return body
 
     def _put(self, wid: str, content: Content) -> None:
         markup = content.markup
-        last = self._last.get(wid)
-        if markup == last:  # (Content == compares the text only)
+        if markup == self._last.get(wid):  # (Content == compares the text only)
             return
-        # A ticking countdown keeps every line's length: no new layout needed then.
-        shape = tuple(len(line) for line in content.plain.split("\n"))
-        same_shape = last is not None and shape == self._shapes.get(wid)
-        self._last[wid], self._shapes[wid] = markup, shape
+        self._last[wid] = markup
         widget = self.query_one(wid, Static)
         widget.display = bool(content.plain)
-        widget.update(content, layout=not same_shape)
-
-    _shapes: dict[str, tuple[int, ...]] = {}  # noqa: RUF012
+        # A ticking countdown keeps the number of lines: no new layout needed then.
+        width = widget.content_region.width
+        height = (width, content.get_height(widget.styles, width)) if width > 0 else None  # type: ignore[arg-type]
+        same = height is not None and self._heights.get(wid) == height
+        if height is not None:
+            self._heights[wid] = height
+        widget.update(content, layout=not same)

@@ -23,7 +23,9 @@ class EventsPane(Vertical):
     DEFAULT_CSS = """
     EventsPane { padding: 0 1; }
     EventsPane #events-head { height: 1; }
-    EventsPane #events-note { height: auto; max-height: 2; color: $text-muted; display: none; }
+    EventsPane #events-note {
+        height: 1; color: $text-muted; display: none; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     EventsPane #events-note.-shown { display: block; }
     EventsPane #events-filter { height: 1; border: none; padding: 0 1; margin: 0; display: none; }
     EventsPane #events-filter.-open { display: block; }
@@ -62,6 +64,8 @@ class EventsPane(Vertical):
             self.note = note
             box = self.query_one("#events-note", Static)
             box.update(clean(note, 300) if note else "")
+            # one line at any width (cut with an ellipsis); the whole note on hover
+            box.tooltip = clean(note, 300) if note else None
             box.set_class(bool(note), "-shown")
         if not self.size.width:
             return  # hidden: shown when it appears (on_resize)
@@ -89,7 +93,9 @@ class EventsPane(Vertical):
             row = self._row_keys.index(picked) if picked in self._row_keys else min(keep, len(shown) - 1)
             table.move_cursor(row=row, animate=False)
         if not events:
-            table.add_row("", "", "", Content.styled(self._empty(len(log)), "dim"))
+            empty = self._empty(len(log))
+            empty = empty if len(empty) <= width else empty[: width - 1] + g("ellipsis")
+            table.add_row("", "", "", Content.styled(empty, "dim"))
 
     def _empty(self, total: int) -> str:
         if total == 0:

@@ -276,15 +276,14 @@ class JobList(ScrollView, can_focus=True):
 
     def tick(self) -> None:
         """Repaint the visible lines whose countdown or state text changed (they are
-        computed at render time); an idle console repaints a line or two a second."""
+        computed at render time), in one refresh; an idle console repaints a line or two."""
         now = self.clock()
         top, height, width = self.scroll_offset.y, self.size.height, self.size.width
+        rows, ticked = self.rows, self._ticked
         seen: dict[str, str] = {}
-        for y in range(1, height):
-            index = top + y - 1
-            if index >= len(self.rows):
-                break
-            job = self.rows[index].job
+        dirty: list[Region] = []
+        for y in range(1, min(height, len(rows) - top + 1)):
+            job = rows[top + y - 1].job
             if job is None:
                 continue
             try:
@@ -293,9 +292,11 @@ class JobList(ScrollView, can_focus=True):
             except Exception:
                 text = ""
             seen[job.id] = text
-            if self._ticked.get(job.id) != text:
-                self.refresh(Region(0, y, width, 1))
+            if ticked.get(job.id) != text:
+                dirty.append(Region(0, y, width, 1))
         self._ticked = seen
+        if dirty:
+            self.refresh(*dirty)
 
     def toggle_mark(self) -> JobInfo | None:
         """Mark or unmark the job under the cursor, then move down (as k9s does)."""
@@ -384,7 +385,9 @@ class JobList(ScrollView, can_focus=True):
     _columns_keys: frozenset[str] | None = None
 
     def _columns(self) -> list[tuple[Column, int]]:
-        width = self.size.width
+        # (a ScrollView's size includes the vertical scrollbar's gutter: the columns fit
+        # left of it, or the last one is cut)
+        width = self.scrollable_content_region.width
         if self._layout is None or self._layout[0] != width or self._layout_tz != self.tz_mode:
             self._layout_tz = self.tz_mode
             time_w = 18 if self.tz_mode == "trigger" else 14  # "03-03 03:00:00 CET"

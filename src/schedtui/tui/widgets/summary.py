@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -167,14 +168,23 @@ def _freshness(frame: Frame | None, refresh: RefreshState, now: datetime) -> lis
     return [text, (f" · every {refresh.interval:g}s", "$text-muted")]
 
 
+@functools.lru_cache(maxsize=64)
+def _where(target: Target, store_name: str | None) -> tuple[tuple[Part, ...], tuple[Part, ...]]:
+    """The database (masked URL, table) and the store's name: the same every second, so
+    made once per target (masking a URL parses it)."""
+    db: list[Part] = [("db ", "$text-muted"), clean(target.safe_url, 100)]
+    # several stores: which one is on screen comes first (the URL may be cut at 80 columns)
+    store: tuple[Part, ...] = () if store_name is None else ((f"store {clean(store_name, 40)}", "bold $accent"),)
+    if target.table != "apscheduler_jobs" or target.schema:
+        db.append((f" table {target.schema + '.' if target.schema else ''}{target.table}", "$text-muted"))
+    return tuple(db), store
+
+
 def _database(
     target: Target, frame: Frame | None, refresh: RefreshState, now: datetime, store_name: str | None = None
 ) -> list[Part]:
-    db: list[Part] = [("db ", "$text-muted"), clean(target.safe_url, 100)]
-    # several stores: which one is on screen comes first (the URL may be cut at 80 columns)
-    store: list[Part] = [] if store_name is None else [(f"store {clean(store_name, 40)}", "bold $accent"), _sep()]
-    if target.table != "apscheduler_jobs" or target.schema:
-        db.append((f" table {target.schema + '.' if target.schema else ''}{target.table}", "$text-muted"))
+    db, name = _where(target, store_name)
+    store: list[Part] = [*name, _sep()] if name else []
     if frame is None or frame.error is None:
         return [*store, *_freshness(frame, refresh, now), _sep(), *db]
     retry = f" · retrying in {refresh.retry_in:.0f}s" if refresh.retry_in else ""
