@@ -212,3 +212,18 @@ async def test_events_note_is_one_line_at_80x24(target: Target, clock: FixedCloc
         line = note.render_line(0).text.rstrip()
         assert line.startswith("no run history") and line.endswith("…")
         assert "schedtui companion --help" in str(note.tooltip)
+
+
+async def test_loaded_jobs_are_out_of_the_collectors_way(target: Target, clock: FixedClock) -> None:
+    """A full collection walked every decoded job (~1 s for 100,000, on the UI thread when
+    a store switch made new widgets): once loaded they are frozen, and unfrozen on exit."""
+    import gc
+
+    gc.unfreeze()
+    app = SchedtuiApp(target, clock=clock, refresh=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        snap = main_of(app).frame.snapshot  # type: ignore[union-attr]
+        assert snap is not None
+        assert gc.get_freeze_count() >= len(snap.jobs)
+    assert gc.get_freeze_count() == 0

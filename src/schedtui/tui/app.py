@@ -6,6 +6,7 @@ The main screen owns the view and the refresh loop; ``tui.data.Feed`` owns the d
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterable, Sequence
 from functools import partial
@@ -210,6 +211,8 @@ class SchedtuiApp(App[None]):
         self.feed.close()
         for feed in self.feeds.values():
             feed.close()
+        # (each Feed froze what its first read loaded: collectable again)
+        gc.unfreeze()
 
 
 def run_console(
