@@ -180,6 +180,7 @@ class MainScreen(ControlMixin, Screen[None]):
         self._reload_started: float | None = None
         self._titles: tuple[str, str] | None = None
         self._store_keys_shown = False
+        self._summary_shown: tuple[object, ...] | None = None
         self.init_control()
 
     # -- layout --------------------------------------------------------------------
@@ -359,7 +360,8 @@ class MainScreen(ControlMixin, Screen[None]):
         if message.history is not None and self.selected is not None and message.history.job_id == self.selected.id:
             self.history = message.history
             self._show_history()
-        self._show_summary()
+        if self._summary_inputs() != self._summary_shown or self.has_class("-too-small"):
+            self._show_summary()  # (else nothing but its times changed: the tick repaints them)
         self._update_title()
         self.control_frame(frame)
         if self._reload_next:
@@ -507,8 +509,29 @@ class MainScreen(ControlMixin, Screen[None]):
         if self.selected is not None and self._side.active == "tab-detail":
             self._show_detail()
 
+    def _summary_inputs(self) -> tuple[object, ...]:
+        """What the summary shows apart from the time (the tick renders that every second)."""
+        f = self.frame
+        data = (
+            None
+            if f is None
+            else (
+                f.snapshot is None,
+                f.error,
+                f.error_kind,
+                f.companion,
+                f.heartbeat,
+                f.runs_24h,
+                f.failures_24h,
+                f.last_backup,
+            )
+        )
+        state = (self.interval, self.refresh_paused, self.retry_in, self.slowed)  # (as RefreshState shows it)
+        return (data, self.counts, state, self.read_only, self.store_name, self.feed.target)
+
     def _show_summary(self) -> None:
         state = RefreshState(self.interval, self.refresh_paused, self.retry_in, self._inflight, self.slowed)
+        self._summary_shown = self._summary_inputs()
         self._summary.show(
             self.feed.target, self.frame, self.counts, state, self.clock(), self.read_only, self.store_name
         )
