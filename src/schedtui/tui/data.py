@@ -459,7 +459,9 @@ class Feed:
             try:
                 reader = self._get_reader()
                 engine = reader.engine
-                source = self._history_source(engine)
+                reads = self._quiet_reads
+                # (the refresh just looked for the run history: no new look while nobody committed)
+                source = reads.source if reads is not None and reads.ok else self._history_source(engine)
             except Exception as exc:
                 return History(job_id=job_id, companion=False, error=self._mask(exc))
             if source is None:
