@@ -233,3 +233,24 @@ async def test_loaded_jobs_are_out_of_the_collectors_way(target: Target, clock: 
         assert snap is not None
         assert gc.get_freeze_count() >= len(snap.jobs)
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize(("ascii_", "border"), [("1", "ascii"), ("0", "round")])
+async def test_ascii_terminal_gets_ascii_borders(
+    target: Target, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, ascii_: str, border: str
+) -> None:
+    """A plain LANG=C session: the borders are ASCII too, not only the console's symbols."""
+    from schedtui.tui.glyphs import set_unicode
+
+    monkeypatch.setenv("SCHEDTUI_ASCII", ascii_)  # (what LANG=C decides, ``terminal_unicode``)
+    app = SchedtuiApp(target, clock=clock, refresh=3600)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot, app)
+            jobs = main_of(app).query_one(JobList)
+            assert app.has_class("-ascii") is (ascii_ == "1")
+            assert jobs.styles.border_top[0] == border
+            top = app.screen._compositor.render_strips()[3].text
+            assert top.startswith("+-" if ascii_ == "1" else "╭─"), top
+    finally:
+        set_unicode(True)

@@ -86,6 +86,9 @@ class SchedtuiApp(App[None]):
         return self._main_screen()
 
     def on_mount(self) -> None:
+        from schedtui.tui.glyphs import unicode
+
+        self.set_class(not unicode(), "-ascii")  # (the borders follow the symbols: schedtui.tcss)
         if self.stores:
             self.push_screen(self._main_screen())
 
