@@ -254,3 +254,27 @@ async def test_ascii_terminal_gets_ascii_borders(
             assert top.startswith("+-" if ascii_ == "1" else "╭─"), top
     finally:
         set_unicode(True)
+
+
+async def test_clearing_the_filter_keeps_the_picked_job_in_view(target: Target, clock: FixedClock) -> None:
+    """Filter to a job, clear the filter: the cursor stays on it and the list scrolls to it
+    (it was kept off screen, at the top of the list, with the detail showing it)."""
+    app = SchedtuiApp(target, clock=clock, refresh=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        main = main_of(app)
+        jobs = main.query_one(JobList)
+        jobs.styles.height = 7  # (a few lines: most jobs are off screen)
+        await pilot.pause()
+        last = max(i for i, r in enumerate(jobs.rows) if r.job is not None)
+        wanted = jobs.rows[last].job
+        assert wanted is not None
+        await pilot.press("slash", *wanted.id)
+        await wait_for(pilot, lambda: jobs.current_job is not None and jobs.current_job.id == wanted.id, what="match")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(jobs.rows) > last and not main.params.needle, what="all rows again")
+        await pilot.pause()
+        await pilot.pause()
+        assert jobs.current_job is not None and jobs.current_job.id == wanted.id
+        top, height = jobs.scroll_offset.y, jobs.size.height
+        assert top <= jobs.cursor < top + height - 1  # (line 0 is the column header)

@@ -181,6 +181,7 @@ class MainScreen(ControlMixin, Screen[None]):
         self._titles: tuple[str, str] | None = None
         self._store_keys_shown = False
         self._summary_shown: tuple[object, ...] | None = None
+        self._follow_cursor = False
         self.init_control()
 
     # -- layout --------------------------------------------------------------------
@@ -435,7 +436,8 @@ class MainScreen(ControlMixin, Screen[None]):
             jobs.empty_text = "no data: the job store could not be read (see above)"
         else:
             jobs.empty_text = "the job store has no jobs"
-        jobs.set_rows(message.rows)
+        follow, self._follow_cursor = self._follow_cursor, False
+        jobs.set_rows(message.rows, follow=follow)
         if not self.loaded:
             self.loaded = True
         self._refresh_selected_object()
@@ -575,6 +577,7 @@ class MainScreen(ControlMixin, Screen[None]):
     def _set_params(self, **changes: object) -> None:
         data = {**self.params.__dict__, **changes}
         self.params = ViewParams(**data)
+        self._follow_cursor = True  # (the new rows scroll to the selected job)
         self._update_title()
         self._request_rows()
 

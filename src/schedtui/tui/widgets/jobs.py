@@ -224,8 +224,11 @@ class JobList(ScrollView, can_focus=True):
         row = self.current
         return row.job if row else None
 
-    def set_rows(self, rows: RowList) -> None:
-        """Replace the rows, keeping the cursor on the same job (or group) when it is there."""
+    def set_rows(self, rows: RowList, *, follow: bool = False) -> None:
+        """Replace the rows, keeping the cursor on the same job (or group) when it is there.
+
+        ``follow``: the view changed (filter, grouping, sort): scroll so the cursor shows
+        (a refresh alone keeps the scroll position, wherever the mouse wheel left it)."""
         old = self.current
         self.rows = rows
         if old is not None:
@@ -244,7 +247,13 @@ class JobList(ScrollView, can_focus=True):
             self._names.clear()
         self.virtual_size = Size(1, len(rows) + 1)  # never wider than the view: no horizontal scrolling
         self.refresh()
+        if follow:
+            self.call_after_refresh(self._show_cursor)
         self._announce()
+
+    def _show_cursor(self) -> None:
+        # line 0 is the column header: row i is virtual line i + 1
+        self.scroll_to_region(Region(0, self.cursor, 1, 2), animate=False, force=True, x_axis=False)
 
     def _measure(self, rows: RowList, sample: int = 5000) -> None:
         """The longest name and id (of the first ``sample`` jobs): the columns' wishes."""
