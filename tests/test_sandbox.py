@@ -177,3 +177,38 @@ def test_requests_and_results_that_do_not_fit_the_areas_go_through_the_pipes(
     assert small == {(3000, 600)}
     assert out == expected
     assert [j.trigger for j in out] == [j.trigger for j in expected]
+
+
+def test_the_trigger_memo_keeps_fold_and_zone_apart_in_any_order() -> None:
+    """Triggers equal under ``==`` but an hour apart (fold) or in another zone stay apart
+    when the reader rebuilds them, whichever comes first, and a repeated one is shared."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from schedtui.core.decode import wire as _wire
+    from schedtui.core.model import TriggerSpec
+
+    ny, chicago = ZoneInfo("America/New_York"), ZoneInfo("America/Chicago")
+
+    def spec(fold: int, tz: ZoneInfo) -> TriggerSpec:
+        start = datetime(2026, 11, 1, 1, 30, tzinfo=tz, fold=fold)
+        return TriggerSpec("interval", tz.key, tz, start_date=start, interval=timedelta(hours=1))
+
+    specs = [spec(0, ny), spec(1, ny), spec(0, chicago)]
+    assert specs[0] == specs[1]  # what a memo keyed by == would confuse
+    base = list(_fields())
+    for order in (specs, specs[::-1], [specs[1], specs[0], specs[1], specs[0]]):
+        _wire._SPECS.values.clear()
+        _wire._SPECS.off = 0
+        for _ in range(2):  # the second pass comes from the memo
+            for s in order:
+                base[6] = s
+                got = _wire.job(_wire.encode(tuple(base))).trigger
+                assert got is not None and got.start_date is not None and s.start_date is not None
+                assert (got.start_date.timestamp(), got.start_date.fold, str(got.start_date.tzinfo)) == (
+                    s.start_date.timestamp(),
+                    s.start_date.fold,
+                    str(s.start_date.tzinfo),
+                )
+                assert got.timezone == s.timezone and got.interval == s.interval
+    assert len(_wire._SPECS.values) == 2  # the last order's two: fold 0 and fold 1 kept apart

@@ -96,10 +96,14 @@ def encode(fields: tuple[Any, ...]) -> bytes:
         notes,
         proto,
     ) = fields
+    col = _dt(column)
+    pic = _dt(pickled)
+    if pic == col:  # the usual case: one tuple, written once (a marshal reference)
+        pic = col
     return marshal.dumps(
         (
-            jid, _dt(column), size, _finding(finding), name, func, _spec(trigger), executor, args_r, kwargs_r,
-            mgt, coalesce, mi, _dt(pickled), tuple(_finding(n) for n in notes), proto,
+            jid, col, size, _finding(finding), name, func, _spec(trigger), executor, args_r, kwargs_r,
+            mgt, coalesce, mi, pic, tuple(_finding(n) for n in notes), proto,
         ),
         VERSION,
     )  # fmt: skip
@@ -336,10 +340,12 @@ def job(data: bytes) -> JobInfo:
     ):
         raise WireError("unexpected field type")
     try:
+        col = _to_dt(column)
         return job_from_fields(
             (
-                jid, _to_dt(column), size, None if finding is None else _to_finding(finding), name, func,
-                _to_spec(trigger), executor, args_r, kwargs_r, mgt, coalesce, mi, _to_dt(pickled),
+                jid, col, size, None if finding is None else _to_finding(finding), name, func,
+                _to_spec(trigger), executor, args_r, kwargs_r, mgt, coalesce, mi,
+                col if pickled is column else _to_dt(pickled),
                 tuple(_to_finding(n) for n in notes) if notes else (), proto,
             )
         )  # fmt: skip
