@@ -243,7 +243,10 @@ def _to_pairs(v: Any) -> tuple[tuple[str, str], ...] | None:
     if type(v) is not tuple:
         raise WireError("cron fields are not a tuple")
     for p in v:
-        if type(p) is not tuple or len(p) != 2 or type(p[0]) is not str or type(p[1]) is not str:
+        if type(p) is not tuple or len(p) != 2:
+            raise WireError("cron field is not a pair of strings")
+        name, text = p
+        if type(name) is not str or type(text) is not str:
             raise WireError("cron field is not a pair of strings")
     return v
 
@@ -282,16 +285,16 @@ def _build_spec(v: Any, depth: int) -> TriggerSpec:
     spec = _new(TriggerSpec)  # the slots filled directly, as the frozen __init__ does
     _k(spec, kind)
     _tzn(spec, tzname)
-    _tz(spec, _to_zone(tz))
-    _start(spec, _to_dt(start))
-    _end(spec, _to_dt(end))
+    _tz(spec, None if tz is None else _to_zone(tz))
+    _start(spec, None if start is None else _to_dt(start))
+    _end(spec, None if end is None else _to_dt(end))
     _jit(spec, jitter)
-    _cron(spec, _to_pairs(cron))
+    _cron(spec, None if cron is None else _to_pairs(cron))
     _expl(spec, None if explicit is None else frozenset(_strs(explicit)))
     _iv(spec, None if iv is None else timedelta(*_to_ints(iv, 3)))
-    _run(spec, _to_dt(run))
-    _cal(spec, _to_ints(cal, 4))
-    _calt(spec, _to_ints(cal_time, 3))
+    _run(spec, None if run is None else _to_dt(run))
+    _cal(spec, None if cal is None else _to_ints(cal, 4))
+    _calt(spec, None if cal_time is None else _to_ints(cal_time, 3))
     _kids(spec, () if children == () else tuple(_to_spec(c, depth + 1) for c in _tuple(children)))
     return spec
 
