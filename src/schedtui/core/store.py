@@ -44,6 +44,8 @@ _BATCH = 5000
 #: Rows decoded at once on a first read (bounds the raw bytes held).
 _DECODE_AT_ONCE = 20_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: ``aps4.layout.TABLE``: the table of an APScheduler 4 data store (``--table schedules``).
+APS4_TABLE = "schedules"
 #: SQLAlchemy's names of the MySQL family (``core.mysql.BACKENDS``; not imported here to
 #: keep a plain SQLite read free of SQLAlchemy).
 _MYSQL = frozenset({"mysql", "mariadb"})
@@ -468,12 +470,13 @@ def open_reader(target: Target, *, clock: Clock = system_clock, incremental: boo
     table that happens to be called ``schedules`` stays with ``JobStoreReader``. Without
     ``reprs`` decoded rows' args/kwargs are ``model.NOT_RENDERED`` (APScheduler 4 rows keep
     theirs: they cost nothing to render there)."""
-    from schedtui.core.aps4.layout import holds_aps4, is_aps4_target
+    if target.table == APS4_TABLE:  # tested first: importing ``aps4.layout`` loads SQLAlchemy
+        from schedtui.core.aps4.layout import holds_aps4, is_aps4_target
 
-    if is_aps4_target(target) and holds_aps4(target) is not False:
-        from schedtui.core.aps4.reader import Aps4Reader
+        if is_aps4_target(target) and holds_aps4(target) is not False:
+            from schedtui.core.aps4.reader import Aps4Reader
 
-        return Aps4Reader(target, clock=clock, incremental=incremental)
+            return Aps4Reader(target, clock=clock, incremental=incremental)
     return JobStoreReader(target, clock=clock, incremental=incremental, reprs=reprs)
 
 
