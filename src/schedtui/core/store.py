@@ -344,7 +344,11 @@ class JobStoreReader:
         with self.engine.connect() as conn:
             nrt = self._nrt_generic(conn)
             if not self._cache:
-                result = conn.exec_driver_sql(f"SELECT id, {nrt}, job_state FROM {table}")
+                # a server-side cursor: rows arrive batch by batch instead of all at once
+                # into this process (memory stays flat however large the table)
+                result = conn.execution_options(stream_results=True, max_row_buffer=_BATCH).exec_driver_sql(
+                    f"SELECT id, {nrt}, job_state FROM {table}"
+                )
                 batches = iter(lambda: [(r[0], r[1], bytes(r[2])) for r in result.fetchmany(_BATCH)], [])
                 jobs = self._full(batches, _md5)
                 conn.rollback()
