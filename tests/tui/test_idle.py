@@ -134,6 +134,20 @@ def test_quiet_store_reuses_the_companion_reads(
         clock.advance(3600)  # what depends on the time is computed again all the same
         fourth = feed.fetch()
         assert len(calls) == 2
+        # a commit, then a refresh that fails before reading the companion tables: the
+        # next one reads them (what was kept from before the commit is not used again)
+        commit_elsewhere(history)
+        reader = feed._get_reader()
+        read = reader.read
+
+        def fails() -> object:
+            raise RuntimeError("the database went away for a moment")
+
+        reader.read = fails  # type: ignore[method-assign]
+        assert feed.fetch().stale
+        reader.read = read  # type: ignore[method-assign]
+        feed.fetch()
+        assert len(calls) == 3
     finally:
         feed.close()
     for frame in (second, third):

@@ -294,6 +294,8 @@ class Feed:
                 self._check_sqlite_file()
                 reader = self._get_reader()
                 quiet = self._quiet()  # (before any read: a commit after it is seen next time)
+                if not quiet:
+                    self._quiet_reads = None  # (read again below, or next time if this read fails)
                 if self._last is None:
                     with gcpause.paused():  # a cold read creates ~10 objects per row
                         snap = reader.read()
