@@ -109,16 +109,27 @@ def _local(value: datetime, tz: tzinfo | None) -> datetime:
         return value
 
 
+def _ymd_hm(value: datetime, with_time: bool) -> str:
+    """``value.strftime("%Y-%m-%d")`` (plus ``" %H:%M"`` when ``with_time``), formatted
+    directly: the C library's ``%Y`` is not zero-padded below year 1000, so those years
+    still go through ``strftime``."""
+    if value.year < 1000:
+        return value.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+    if with_time:
+        return f"{value.year}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+    return f"{value.year}-{value.month:02d}-{value.day:02d}"
+
+
 def _short_datetime(value: datetime | date, tz: tzinfo | None) -> str:
     """``2026-01-01`` at midnight, else ``2026-01-01 14:00`` (``:SS`` when set)."""
     if not isinstance(value, datetime):
         return value.isoformat()
     value = _local(value, tz)
-    text = value.strftime("%Y-%m-%d")
-    if (value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0):
-        text += value.strftime(" %H:%M")
-        if value.second or value.microsecond:
-            text += value.strftime(":%S")
+    if not (value.hour or value.minute or value.second or value.microsecond):
+        return _ymd_hm(value, False)
+    text = _ymd_hm(value, True)
+    if value.second or value.microsecond:
+        text += f":{value.second:02d}"
     return text
 
 
@@ -581,9 +592,9 @@ def _describe_date(spec: TriggerSpec) -> tuple[str, bool]:
         zone = spec.timezone
     else:
         zone = zone_name(run.tzinfo, run)
-    text = run.strftime("%Y-%m-%d %H:%M")
+    text = _ymd_hm(run, True)
     if run.second or run.microsecond:
-        text += run.strftime(":%S")
+        text += f":{run.second:02d}"
     return f"Once at {text} {zone}", True
 
 
@@ -666,20 +677,56 @@ def _describe(spec: TriggerSpec) -> str:
     return text + _suffix(spec, zone_shown, start_implied)
 
 
-#: Descriptions by the EXACT key of the spec (``TriggerSpec.__eq__`` ignores ``fold``).
-_DESCRIBED: dict[object, str] = {}
-_DESCRIBED_MAX = 8192
+class _Memo:
+    """Descriptions by the EXACT key of the spec (``TriggerSpec.__eq__`` ignores ``fold``),
+    used only while it pays.
+
+    Building the key costs about a third of describing a plain trigger, so on a store
+    where every trigger is its own (a multi-tenant app) the table would only cost time.
+    Each window of ``WINDOW`` lookups is judged: fewer than one hit in ``MIN_HIT_RATE``
+    and the next ``PAUSE`` descriptions are computed directly, then another window is
+    tried. A description is the same either way: this decides only whether one is reused.
+    """
+
+    MAX = 8192
+    WINDOW = 2048
+    MIN_HIT_RATE = 4
+    PAUSE = 16384
+
+    __slots__ = ("hits", "lookups", "skip", "table")
+
+    def __init__(self) -> None:
+        self.table: dict[object, str] = {}
+        self.lookups = 0
+        self.hits = 0
+        self.skip = 0
+
+    def describe(self, spec: TriggerSpec) -> str:
+        if self.skip:
+            self.skip -= 1
+            return _describe(spec)
+        key = spec_key(spec)
+        self.lookups += 1
+        found = self.table.get(key)
+        if found is None:
+            found = _describe(spec)
+            if len(self.table) >= self.MAX:
+                self.table.clear()
+            self.table[key] = found
+        else:
+            self.hits += 1
+        if self.lookups >= self.WINDOW:
+            if self.hits * self.MIN_HIT_RATE < self.lookups:
+                self.skip = self.PAUSE
+            self.lookups = self.hits = 0
+        return found
+
+
+_MEMO = _Memo()
 
 
 def _describe_cached(spec: TriggerSpec) -> str:
-    key = spec_key(spec)
-    found = _DESCRIBED.get(key)
-    if found is None:
-        found = _describe(spec)
-        if len(_DESCRIBED) >= _DESCRIBED_MAX:
-            _DESCRIBED.clear()
-        _DESCRIBED[key] = found
-    return found
+    return _MEMO.describe(spec)
 
 
 def describe_trigger(spec: TriggerSpec) -> str:
