@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime, timedelta
 from enum import Enum
-from functools import partial
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -177,12 +176,13 @@ def print_json_stream(head: dict[str, Any], key: str, items: Iterable[Any]) -> N
     """``head`` plus ``key: [items...]`` as one JSON object, written item by item so a
     100,000-job listing never exists as one string in memory."""
     out = sys.stdout
-    raw_dump = partial(json.dumps, default=json_default, ensure_ascii=False)
+    # One encoder for every item: ``json.dumps`` with options builds a new one per call.
+    encode = json.JSONEncoder(default=json_default, ensure_ascii=False).encode
 
-    def dump(value: Any, **kw: Any) -> str:
-        return json_safe(raw_dump(value, **kw))
+    def dump(value: Any) -> str:
+        return json_safe(encode(value))
 
-    body = dump(head, indent=2)
+    body = json_safe(json.dumps(head, default=json_default, ensure_ascii=False, indent=2))
     out.write(body[:-2] if head else "{")
     out.write(",\n" if head else "\n")
     out.write(f"  {dump(key)}: [")
