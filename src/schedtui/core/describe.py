@@ -702,7 +702,7 @@ class _Memo:
         self.skip = 0
 
     def describe(self, spec: TriggerSpec) -> str:
-        if self.skip:
+        if self.skip > 0:  # (threads may race on the counters: that changes only what is reused)
             self.skip -= 1
             return _describe(spec)
         key = spec_key(spec)
