@@ -115,3 +115,39 @@ def test_memo_pausing_and_resuming_changes_nothing(stores: list[Path], monkeypat
     for p in [*stores, *stores[::-1]]:
         assert jobs_json(p, monkeypatch) == reference[stores.index(p)], p.name
     assert paused > 100, "the varied stores make the memo pause"
+
+
+def _reference_stream(head: dict[str, object], key: str, items: list[object]) -> str:
+    """``print_json_stream``'s format, item by item with ``json.dumps`` (as it was written)."""
+    import json
+
+    from schedtui.cli.common import json_default
+    from schedtui.core.text import json_safe
+
+    def dump(value: object, **kw: object) -> str:
+        return json_safe(json.dumps(value, default=json_default, ensure_ascii=False, **kw))  # type: ignore[arg-type]
+
+    body = dump(head, indent=2)
+    out = [body[:-2] if head else "{", ",\n" if head else "\n", f"  {dump(key)}: ["]
+    for i, item in enumerate(items):
+        out += ["\n    " if i == 0 else ",\n    ", dump(item)]
+    out.append("\n  ]\n}\n" if items else "]\n}\n")
+    return "".join(out)
+
+
+@pytest.mark.parametrize("chunk", [1, 50, 1 << 16])
+@pytest.mark.parametrize("count", [0, 1, 7, 300])
+def test_the_chunked_stream_is_the_item_by_item_stream(chunk: int, count: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from schedtui.cli import common
+
+    monkeypatch.setattr(common, "STREAM_CHUNK", chunk)
+    head = {"schema": "schedtui.jobs/1", "read_at": NOW}
+    items: list[object] = [
+        {"id": f"j\u202e{i}\x7f", "n": i, "at": NOW, "s": {1, 2} if i % 3 else None, "ü": [i, 1.5]}
+        for i in range(count)
+    ]
+    for h in (head, {}):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            common.print_json_stream(h, "jobs", iter(items))
+        assert out.getvalue() == _reference_stream(h, "jobs", items)
