@@ -580,13 +580,20 @@ def _describe_interval(spec: TriggerSpec) -> tuple[str, bool]:
     return _interval_phrase(interval.total_seconds()), False
 
 
+def _trigger_zone(spec: TriggerSpec) -> tzinfo | None:
+    """``schedule.trigger_zone`` (imported on first use, once: an import statement per row costs)."""
+    global _trigger_zone
+    from schedtui.core.schedule import trigger_zone
+
+    _trigger_zone = trigger_zone
+    return trigger_zone(spec)
+
+
 def _describe_date(spec: TriggerSpec) -> tuple[str, bool]:
     run = spec.run_date
     if run is None:
         raise ValueError("no run date")
-    from schedtui.core.schedule import trigger_zone
-
-    tz = trigger_zone(spec)
+    tz = _trigger_zone(spec)
     if tz is not None and spec.timezone:
         run = _local(run, tz)
         zone = spec.timezone
@@ -631,9 +638,7 @@ def _suffix(spec: TriggerSpec, zone_shown: bool, start_implied: bool) -> str:
     parts: list[str] = []
     tz = None
     if spec.kind != "calendarinterval":
-        from schedtui.core.schedule import trigger_zone
-
-        tz = trigger_zone(spec)
+        tz = _trigger_zone(spec)
     zone = "" if zone_shown or spec.kind == "calendarinterval" else f" {_zone_of(spec)}"
     start, end = spec.start_date, spec.end_date
     # An interval trigger always has a start date (APScheduler fills in "now + interval"),
