@@ -6,6 +6,13 @@ operator reads at a glance (``Daily at 2:00 AM UTC``, ``Every 6 hours``,
 other cron trigger gets ``cron-descriptor``'s sentence plus schedtui's own wording for what
 it cannot express (APScheduler weekdays, ``2nd fri``, ISO weeks, years). It never raises:
 the fallback is APScheduler's technical form (``cron[hour='2', minute='0']``).
+
+What is shared between triggers is keyed by everything that defines it, so a description
+never depends on what was described before: parsed cron fields by (name, expression text)
+(``_field``), cron-descriptor sentences by the expression string (``_cron_descriptor``; its
+gettext catalogue is loaded once, ``_descriptor_factory``), whole sentences by the exact key
+of the spec (``_Memo``, paused while it does not pay). ``tests/test_jobs_json_exact.py``
+compares ``jobs --json`` with all of them switched off.
 """
 
 from __future__ import annotations
