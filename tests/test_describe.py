@@ -337,6 +337,29 @@ def test_cron_descriptor_with_one_catalogue_says_what_its_own_constructor_says()
         )
 
 
+def test_cron_descriptor_falls_back_to_its_own_constructor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another cron-descriptor release (internals moved, or different sentences): the
+    library's own constructor is used, every time."""
+
+    def broken() -> type:
+        raise ImportError("cron_descriptor.GetText moved")
+
+    class Wrong:
+        def __init__(self, expression: str) -> None:
+            self._expression = expression
+
+        def get_description(self) -> str:
+            return "something else"
+
+    for shortcut in (broken, lambda: Wrong):
+        monkeypatch.setattr(describe_module, "_shared_catalogue_class", shortcut)
+        describe_module._descriptor_factory.cache_clear()
+        try:
+            assert describe_module._descriptor_factory() is describe_module._plain_descriptor
+        finally:
+            describe_module._descriptor_factory.cache_clear()
+
+
 def test_cron_fields_are_parsed_once_per_name_and_expression() -> None:
     a = describe_module._field("day", "1-5")
     assert describe_module._field("day", "1-5") is a

@@ -375,6 +375,21 @@ def _descriptor_factory() -> object:
     attributes and sentences as the library's own constructor (else: the library's own,
     every time).
     """
+    try:
+        fast = _shared_catalogue_class()
+        for probe in _DESCRIPTOR_PROBES:
+            own, mine = _plain_descriptor(probe), fast(probe)
+            if sorted(vars(own)) != sorted(vars(mine)) or own.get_description() != mine.get_description():  # type: ignore[attr-defined]
+                return _plain_descriptor
+    except Exception:  # another cron-descriptor release: its own constructor, every time
+        return _plain_descriptor
+    return fast
+
+
+def _shared_catalogue_class() -> type:
+    """``ExpressionDescriptor`` whose constructor takes only the expression and shares one
+    ``GetText`` for ``_cd_options()`` (cron-descriptor 2.x internals: ``_descriptor_factory``
+    checks them before use)."""
     from cron_descriptor import ExpressionDescriptor
     from cron_descriptor.ExpressionParser import ExpressionParser
     from cron_descriptor.GetText import GetText
@@ -390,13 +405,6 @@ def _descriptor_factory() -> object:
             self.get_text = shared
             self._expression_parts = ExpressionParser(expression, options).parse()
 
-    try:
-        for probe in _DESCRIPTOR_PROBES:
-            own, fast = _plain_descriptor(probe), _SharedCatalogue(probe)
-            if sorted(vars(own)) != sorted(vars(fast)) or own.get_description() != fast.get_description():  # type: ignore[attr-defined]
-                return _plain_descriptor
-    except Exception:
-        return _plain_descriptor
     return _SharedCatalogue
 
 
