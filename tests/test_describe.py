@@ -367,6 +367,33 @@ def test_cron_fields_are_parsed_once_per_name_and_expression() -> None:
     assert a.values(1, 31) == [1, 2, 3, 4, 5] and a.values(1, 31) is not a.values(1, 31)
 
 
+@pytest.mark.usefixtures("fresh_memo")
+def test_long_expressions_are_described_but_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    def spec(minute: str) -> TriggerSpec:
+        fields = {name: "*" for name in ("year", "month", "day", "week", "day_of_week")}
+        return TriggerSpec(
+            kind="cron",
+            timezone="UTC",
+            tz=UTC,
+            cron=tuple({**fields, "hour": "2-4", "minute": minute, "second": "0"}.items()),
+            cron_explicit=frozenset({"hour", "minute", "second"}),
+        )
+
+    def sizes() -> tuple[int, int]:
+        return describe_module._field.cache_info().currsize, describe_module._cron_descriptor.cache_info().currsize
+
+    describe_trigger(spec("7,8,9,10"))  # the short fields are parsed and kept
+    kept = sizes()
+    # 60 minutes in 600 parts: longer than 4 * SHARED_MAX_LEN, so not even its cron-descriptor sentence is kept
+    long = spec(",".join(str(i % 60) for i in range(600)))
+    described = describe_trigger(long)
+    assert sizes() == kept
+    monkeypatch.setattr(describe_module, "_field", describe_module._parse_field)
+    monkeypatch.setattr(describe_module, "_cron_descriptor", describe_module._cron_sentence)
+    assert described == describe_module._describe(long) and not described.startswith("cron[")
+    assert "minute" in described, "cron-descriptor's sentence"
+
+
 @pytest.mark.parametrize("year", [1, 9, 99, 999, 1000, 1969, 2026, 9999])
 def test_short_dates_match_strftime_in_every_year(year: int) -> None:
     value = datetime(year, 3, 4, 5, 6, 7)

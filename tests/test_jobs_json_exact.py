@@ -51,8 +51,8 @@ def caches_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     cron-descriptor built by its own constructor (which loads its catalogue every time)."""
     with monkeypatch.context() as m:
         m.setattr(describe, "_describe_cached", describe._describe)
-        m.setattr(describe, "_field", describe._field.__wrapped__)
-        m.setattr(describe, "_cron_descriptor", describe._cron_descriptor.__wrapped__)
+        m.setattr(describe, "_field", describe._parse_field)
+        m.setattr(describe, "_cron_descriptor", describe._cron_sentence)
         m.setattr(describe, "_descriptor_factory", lambda: describe._plain_descriptor)
         yield
 

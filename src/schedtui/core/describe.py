@@ -204,18 +204,30 @@ class _Field:
         return None if got is None else list(got)
 
 
-@lru_cache(maxsize=4096)
-def _field(name: str, expr: str) -> _Field:
+def _parse_field(name: str, expr: str) -> _Field:
     """The parsed field ``name`` = ``expr`` (a pure function of the two strings)."""
     from apscheduler.triggers.cron import CronTrigger
 
     return _Field(CronTrigger.FIELDS_MAP[name](name, expr))
 
 
+#: ``_parse_field``, shared between triggers.
+_field = lru_cache(maxsize=4096)(_parse_field)
+
+
+#: Longer expression texts are parsed (and described) without being kept: a store's
+#: strings must not make the caches of a long-running console large.
+SHARED_MAX_LEN = 256
+
+
 def _compile_fields(cron: tuple[tuple[str, str], ...] | None) -> dict[str, _Field]:
     """APScheduler's own field objects for all eight fields (``*`` where absent)."""
     exprs = dict(cron or ())
-    return {name: _field(name, str(exprs.get(name, "*"))) for name in CRON_FIELD_NAMES}
+    out: dict[str, _Field] = {}
+    for name in CRON_FIELD_NAMES:
+        expr = str(exprs.get(name, "*"))
+        out[name] = _field(name, expr) if len(expr) <= SHARED_MAX_LEN else _parse_field(name, expr)
+    return out
 
 
 class _Expr(Protocol):
@@ -412,12 +424,15 @@ def _shared_catalogue_class() -> type:
 _DESCRIPTOR_PROBES = ("0 30 2 * * * *", "*/15 1-5 * L JAN,MAR * *", "5 0/10 9-17 1,15 * * *", "0 0 */3 ? DEC * *")
 
 
-@lru_cache(maxsize=4096)
-def _cron_descriptor(expression: str) -> str:
+def _cron_sentence(expression: str) -> str:
     """cron-descriptor's sentence for ``expression`` (a pure function of the string: the
     options are fixed)."""
     factory = _descriptor_factory()
     return _tidy_cron_descriptor(factory(expression).get_description())  # type: ignore[operator]
+
+
+#: ``_cron_sentence``, shared between triggers.
+_cron_descriptor = lru_cache(maxsize=4096)(_cron_sentence)
 
 
 def _with_time(prefix: str, at: str) -> str:
@@ -550,7 +565,7 @@ def _general_cron(f: dict[str, _Field]) -> str:
         days = dow.values(0, 6) or []
         own.append(f"only on {_weekdays_phrase(days)}")
     expression = " ".join([f["second"].text, f["minute"].text, f["hour"].text, dom, f["month"].text.upper(), "*", "*"])
-    text = _cron_descriptor(expression)
+    text = _cron_descriptor(expression) if len(expression) <= 4 * SHARED_MAX_LEN else _cron_sentence(expression)
     if own:
         text += ", " + ", ".join(own)
     return text
