@@ -370,7 +370,7 @@ def test_cron_fields_are_parsed_once_per_name_and_expression() -> None:
 @pytest.mark.usefixtures("fresh_memo")
 def test_long_expressions_are_described_but_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     def spec(minute: str) -> TriggerSpec:
-        fields = {name: "*" for name in ("year", "month", "day", "week", "day_of_week")}
+        fields = dict.fromkeys(("year", "month", "day", "week", "day_of_week"), "*")
         return TriggerSpec(
             kind="cron",
             timezone="UTC",
