@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from schedtui.core import gcpause
 from schedtui.core.decode import segments, unpickler
 from schedtui.core.decode.findings import (
     MAX_ROW_BYTES,
@@ -312,11 +313,14 @@ def _safe_row(job_id: object, next_run_time: Any, job_state: Any, reprs: bool) -
 def decode_serial(rows: list[Sequence[Any]], *, reprs: bool = True) -> list[JobInfo]:
     """Decode in THIS process (inside a decode worker, or for trusted callers)."""
     out: list[JobInfo] = []
-    for start in range(0, len(rows), GUARD_BATCH):
-        # The cyclic GC would re-scan everything decoded so far again and again (it
-        # tripled the cost per row); a pickle's own cycles are collected once it runs again.
-        with unpickler.memory_guard(pause_gc=True):
-            for i in range(start, min(start + GUARD_BATCH, len(rows))):
-                row = rows[i]
-                out.append(_safe_row(row[0], row[1], row[2], reprs))
+    # The cyclic GC would re-scan everything decoded so far again and again (it tripled
+    # the cost per row), and re-enabling it between batches ran a full collection of all
+    # rows decoded so far each time: it stays paused for the whole call (a pickle's own
+    # cycles are collected once it runs again). Only the memory guard is re-armed per batch.
+    with gcpause.paused():
+        for start in range(0, len(rows), GUARD_BATCH):
+            with unpickler.memory_guard():
+                for i in range(start, min(start + GUARD_BATCH, len(rows))):
+                    row = rows[i]
+                    out.append(_safe_row(row[0], row[1], row[2], reprs))
     return out
