@@ -192,18 +192,12 @@ _COLUMN_TIMES: dict[object, datetime | None] = {}
 _SHARED: dict[object, object] = {}
 
 
-#: (id(column datetime), id(pickled datetime)) -> whether they are the same instant, for
-#: objects held by the two caches above (cleared with them, so the ids stay theirs).
-_SAME_INSTANT: dict[tuple[int, int], bool] = {}
-
-
 def _shared(value: Any, key: object) -> Any:
     found = _SHARED.get(key)
     if found is not None:
         return found
     if len(_SHARED) >= _SHARED_MAX:
         _SHARED.clear()
-        _SAME_INSTANT.clear()
     _SHARED[key] = value
     return value
 
@@ -215,24 +209,9 @@ def _column_time(value: object) -> datetime | None:
             found = column_time(value)
             if len(_COLUMN_TIMES) >= _SHARED_MAX:
                 _COLUMN_TIMES.clear()
-                _SAME_INSTANT.clear()
             _COLUMN_TIMES[value] = found
         return found
     return column_time(value)
-
-
-def _same_instant(column: datetime, pickled: datetime, cached: bool) -> bool:
-    """``column == pickled`` (an aware comparison across zones costs ~0.5 µs), remembered
-    when both come from the caches."""
-    if not cached:
-        return column == pickled
-    key = (id(column), id(pickled))
-    same = _SAME_INSTANT.get(key)
-    if same is None:
-        if len(_SAME_INSTANT) >= _SHARED_MAX:
-            _SAME_INSTANT.clear()
-        same = _SAME_INSTANT[key] = column == pickled
-    return same
 
 
 # ``_row_fields`` and ``findings.failed_fields`` build ``JobInfo``'s sixteen fields as a tuple,
@@ -258,9 +237,7 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes, repr
             notes.append(DecodeFinding("next-run-mismatch", "column says paused but the pickle has a next run time"))
         elif column is not None:
             notes.append(DecodeFinding("next-run-mismatch", "column has a next run time but the pickle says paused"))
-    elif (
-        column is not None and pickled is not None and not _same_instant(column, pickled, type(next_run_time) is float)
-    ):
+    elif column is not None and pickled is not None and column != pickled:
         if abs((column - pickled).total_seconds()) > MISMATCH_TOLERANCE:
             notes.append(
                 DecodeFinding(
