@@ -192,14 +192,33 @@ _COLUMN_TIMES: dict[object, datetime | None] = {}
 _SHARED: dict[object, object] = {}
 
 
+#: (id(column datetime), id(pickled datetime)) -> whether they are the same instant, for
+#: objects held by the two caches above (cleared with them, so the ids stay theirs).
+_SAME_INSTANT: dict[tuple[int, int], bool] = {}
+
+
 def _shared(value: Any, key: object) -> Any:
     found = _SHARED.get(key)
     if found is not None:
         return found
     if len(_SHARED) >= _SHARED_MAX:
         _SHARED.clear()
+        _SAME_INSTANT.clear()
     _SHARED[key] = value
     return value
+
+
+def _same_instant(column: datetime, pickled: datetime) -> bool:
+    """``column == pickled`` for two objects held by the caches (an aware comparison
+    across zones costs ~1 µs), remembered by their ids. Used only when the pickled time
+    was already shared: on a store where every time is new, remembering costs more."""
+    key = (id(column), id(pickled))
+    same = _SAME_INSTANT.get(key)
+    if same is None:
+        if len(_SAME_INSTANT) >= _SHARED_MAX:
+            _SAME_INSTANT.clear()
+        same = _SAME_INSTANT[key] = column == pickled
+    return same
 
 
 def _column_time(value: object) -> datetime | None:
@@ -209,6 +228,7 @@ def _column_time(value: object) -> datetime | None:
             found = column_time(value)
             if len(_COLUMN_TIMES) >= _SHARED_MAX:
                 _COLUMN_TIMES.clear()
+                _SAME_INSTANT.clear()
             _COLUMN_TIMES[value] = found
         return found
     return column_time(value)
@@ -230,14 +250,21 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes, repr
     notes: list[DecodeFinding] = []
     if next_run_time is not None and column is None:
         notes.append(DecodeFinding("bad-column", f"next_run_time column holds {str(next_run_time)[:40]!r}"))
+    repeated = False
     if pickled is not None:  # one object per exact value (fields, fold and zone: not ``==``)
-        pickled = _shared(pickled, datetime_key(pickled))
+        shared = _shared(pickled, datetime_key(pickled))
+        repeated = shared is not pickled
+        pickled = shared
     if (column is None) != (pickled is None):
         if column is None and next_run_time is None:
             notes.append(DecodeFinding("next-run-mismatch", "column says paused but the pickle has a next run time"))
         elif column is not None:
             notes.append(DecodeFinding("next-run-mismatch", "column has a next run time but the pickle says paused"))
-    elif column is not None and pickled is not None and column != pickled:
+    elif (
+        column is not None
+        and pickled is not None
+        and not (_same_instant(column, pickled) if repeated and type(next_run_time) is float else column == pickled)
+    ):
         if abs((column - pickled).total_seconds()) > MISMATCH_TOLERANCE:
             notes.append(
                 DecodeFinding(
