@@ -8,6 +8,10 @@ builds a ``TriggerSpec`` of plain values. ``and``/``or`` triggers name their chi
 ``"module:Class"`` strings: only the six APScheduler trigger classes are accepted, never
 resolved by import, nested at most ``MAX_TRIGGER_DEPTH`` deep.
 
+Per-process memos (each keyed by everything that defines its value): cron expression
+texts by class, items and value types (``_expr_text``), fields APScheduler's parsers
+accepted by (name, text). ``tests/test_decoder_caches.py`` shows neither changes a result.
+
 Safety argument: nothing in a placeholder is called; what is not exactly what APScheduler
 writes is a ``bad-trigger``/``bad-value`` finding; what comes out holds no placeholder.
 """
