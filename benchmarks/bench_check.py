@@ -7,13 +7,21 @@ contender in a fresh process, several times, and prints medians, ratios and peak
   code (what every in-process dashboard does), on a copy of the store made once (that
   loader deletes rows it cannot restore; the run checks it kept every row);
 - ``fetch``: a plain ``SELECT id, next_run_time, job_state`` with sqlite3;
-- ``check``: ``schedtui check --detailed``;
-- ``jobs``: ``schedtui jobs --json``.
+- ``check``: ``schedtui check --detailed``, cold (``SCHEDTUI_DECODE_CACHE=0``);
+- ``jobs``: ``schedtui jobs --json``, cold;
+- ``check-repeat``: ``check --detailed`` as a monitor runs it every minute: the
+  repeated-probe cache warmed by an earlier run, then 1 % of the rows changed (their
+  ``next_run_time`` moved by a microsecond in a copy of the store) before each run.
 
 Every contender runs in a fresh process after ``os.sync()`` (so no write-back of earlier
 files competes with it), several times, interleaved.
 
 Usage: python benchmarks/bench_check.py [--store bench|varied] [--count 100000] [--repeat 3]
+                                        [--pg postgresql://user@host:port/db]
+
+``--pg URL``: the same contenders on PostgreSQL (the server at URL): the store is written
+there by real APScheduler (database ``schedtui_bench_<store><count>``, kept for later
+runs) and APScheduler's loader reads a copy of it (``CREATE DATABASE ... TEMPLATE``).
 
 ``--store varied`` (issue 11): every job its own trigger and start date, application
 objects in kwargs, several zone kinds (``make_store.py --scenario varied``); ``bench``: the
@@ -31,7 +39,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench-data"
 
 
-def child(mode: str, db: str) -> None:
+def child(mode: str, url: str) -> None:
     """Runs inside the measured process; prints {"inner": s, "maxrss_mb": n} last
     (``maxrss_mb``: the process's peak RSS plus the largest peak of its children)."""
     import resource
@@ -48,34 +58,36 @@ def child(mode: str, db: str) -> None:
     if mode == "apscheduler":
         sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "app"))
         import fixture_app.jobs  # noqa: F401 - the app's code is importable here
+        import sqlalchemy as sa
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
         t0 = time.perf_counter()
-        jobs = SQLAlchemyJobStore(url=f"sqlite:///{db}").get_all_jobs()
+        jobs = SQLAlchemyJobStore(url=url).get_all_jobs()
         inner = time.perf_counter() - t0
-        import sqlite3
-
-        (rows,) = sqlite3.connect(db).execute("SELECT count(*) FROM apscheduler_jobs").fetchone()
+        with sa.create_engine(url).connect() as conn:
+            rows = conn.exec_driver_sql("SELECT count(*) FROM apscheduler_jobs").scalar()
         assert len(jobs) == rows > 0, "APScheduler's loader dropped rows: the copy is no longer the store"
     elif mode == "fetch":
-        import sqlite3
+        import sqlalchemy as sa
 
         t0 = time.perf_counter()
-        rows = (
-            sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            .execute("SELECT id, next_run_time, job_state FROM apscheduler_jobs")
-            .fetchall()
-        )
+        if url.startswith("sqlite:///"):
+            import sqlite3
+
+            rows = (
+                sqlite3.connect(f"file:{url[len('sqlite:///') :]}?mode=ro", uri=True)
+                .execute("SELECT id, next_run_time, job_state FROM apscheduler_jobs")
+                .fetchall()
+            )
+        else:
+            with sa.create_engine(url).connect() as conn:
+                rows = conn.exec_driver_sql("SELECT id, next_run_time, job_state FROM apscheduler_jobs").fetchall()
         inner = time.perf_counter() - t0
         assert rows
-    elif mode in ("check", "jobs"):
+    elif mode in ("check", "jobs", "check-repeat"):
         from schedtui.cli.app import main
 
-        argv = (
-            ["check", "--detailed", "--url", f"sqlite:///{db}"]
-            if mode == "check"
-            else ["jobs", "--json", "--url", f"sqlite:///{db}"]
-        )
+        argv = ["jobs", "--json", "--url", url] if mode == "jobs" else ["check", "--detailed", "--url", url]
         t0 = time.perf_counter()
         real_stdout = sys.stdout
         sys.stdout = open(os.devnull, "w")
@@ -98,21 +110,34 @@ def child(mode: str, db: str) -> None:
     print(json.dumps({"inner": inner, "maxrss_mb": maxrss}))
 
 
-def build(count: int, store: str = "bench") -> Path:
-    DATA.mkdir(exist_ok=True)
-    db = DATA / (f"bench{count}.sqlite" if store == "bench" else f"{store}{count}.sqlite")
-    if db.exists():
-        return db
-    tmp = db.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    print(f"building a {count:,}-job store with real APScheduler ...", flush=True)
-    t0 = time.perf_counter()
+def build(count: int, store: str = "bench", pg: str | None = None) -> str:
+    """The store's URL (written once with real APScheduler, kept for later runs)."""
+    if pg is None:
+        return f"sqlite:///{_build_sqlite(count, store)}"
+    import sqlalchemy as sa
+
+    name = f"schedtui_bench_{store}{count}"
+    admin = sa.create_engine(pg, isolation_level="AUTOCOMMIT")
+    url = sa.make_url(pg).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        exists = conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %(n)s", {"n": name}).scalar()
+        if not exists:
+            print(f"building a {count:,}-job store in PostgreSQL ({name}) with real APScheduler ...", flush=True)
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}_tmp"')
+            tmp_url = sa.make_url(pg).set(database=f"{name}_tmp").render_as_string(hide_password=False)
+            _make_store(tmp_url, count, store)
+            conn.exec_driver_sql(f'ALTER DATABASE "{name}_tmp" RENAME TO "{name}"')
+    admin.dispose()
+    return url
+
+
+def _make_store(url: str, count: int, store: str) -> None:
     subprocess.run(
         [
             sys.executable,
             str(ROOT / "tests" / "fixtures" / "make_store.py"),
             "--url",
-            f"sqlite:///{tmp}",
+            url,
             "--scenario",
             store,
             "--count",
@@ -125,22 +150,76 @@ def build(count: int, store: str = "bench") -> Path:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+
+
+def _copy(url: str, suffix: str) -> tuple[str, Callable[[], None]]:
+    """A copy of the store at ``url`` (for APScheduler's loader, or to change rows in) and
+    a function that drops it."""
+    if url.startswith("sqlite:///"):
+        db = Path(url[len("sqlite:///") :])
+        copy = db.with_name(f"{db.stem}-{suffix}.sqlite")
+        shutil.copyfile(db, copy)
+        return f"sqlite:///{copy}", lambda: copy.unlink(missing_ok=True)
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    name = f"{parsed.database}_{suffix.replace('-', '_')}"
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"')
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+    return parsed.set(database=name).render_as_string(hide_password=False), drop
+
+
+def _change_one_percent(url: str, run: int) -> None:
+    """Move ``next_run_time`` of 1 % of the rows by a microsecond (a different 1 % each run):
+    what a scheduler's writes between two probes look like to the repeated-probe cache."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        if url.startswith("sqlite"):
+            conn.exec_driver_sql(
+                "UPDATE apscheduler_jobs SET next_run_time = next_run_time + 0.000001 "
+                f"WHERE next_run_time IS NOT NULL AND rowid % 100 = {run % 100}"
+            )
+        else:
+            conn.exec_driver_sql(
+                "UPDATE apscheduler_jobs SET next_run_time = next_run_time + 0.000001 "
+                f"WHERE next_run_time IS NOT NULL AND abs(hashtext(id)) %% 100 = {run % 100}"
+            )
+    engine.dispose()
+
+
+def _build_sqlite(count: int, store: str = "bench") -> Path:
+    DATA.mkdir(exist_ok=True)
+    db = DATA / (f"bench{count}.sqlite" if store == "bench" else f"{store}{count}.sqlite")
+    if db.exists():
+        return db
+    tmp = db.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    print(f"building a {count:,}-job store with real APScheduler ...", flush=True)
+    t0 = time.perf_counter()
+    _make_store(f"sqlite:///{tmp}", count, store)
     tmp.rename(db)
     print(f"  built in {time.perf_counter() - t0:.1f}s ({db.stat().st_size / 1e6:.0f} MB)")
     return db
 
 
-def measure(mode: str, db: Path, aps_copy: Path) -> tuple[float, float, float, float]:
-    # The loader deletes rows it cannot restore, so it reads its own copy (made once: a
-    # fresh 100 MB copy per run would be written back to disk during the next contenders).
-    work = aps_copy if mode == "apscheduler" else db
+def measure(mode: str, url: str, env: dict[str, str]) -> tuple[float, float, float, float]:
     import resource
 
     os.sync()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(work)], capture_output=True, text=True, check=False
+        [sys.executable, __file__, "--child", mode, url], capture_output=True, text=True, check=False, env=env
     )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -156,23 +235,37 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--store", choices=["bench", "varied"], default="bench")
-    parser.add_argument("--child", nargs=2, metavar=("MODE", "DB"))
+    parser.add_argument("--pg", metavar="URL", help="run on PostgreSQL at URL (a database the user may create)")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "URL"))
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
-    db = build(args.count, args.store)
-    aps_copy = db.with_name(db.stem + "-aps-copy.sqlite")
-    shutil.copyfile(db, aps_copy)
-    modes = ["apscheduler", "fetch", "check", "jobs"]
+    url = build(args.count, args.store, args.pg)
+    # The loader deletes rows it cannot restore, so it reads its own copy (made once: a
+    # fresh 100 MB copy per run would be written back to disk during the next contenders).
+    aps_url, drop_aps = _copy(url, "aps-copy")
+    repeat_url, drop_repeat = _copy(url, "repeat-copy")
+    cold = {**os.environ, "SCHEDTUI_DECODE_CACHE": "0"}
+    cache_home = tempfile.mkdtemp(prefix="schedtui-bench-cache-")
+    warm = {k: v for k, v in os.environ.items() if k != "SCHEDTUI_DECODE_CACHE"}
+    warm["XDG_CACHE_HOME"] = cache_home
+    modes = ["apscheduler", "fetch", "check", "jobs", "check-repeat"]
     results: dict[str, list[tuple[float, float, float, float]]] = {m: [] for m in modes}
     try:
-        for _ in range(args.repeat):
+        measure("check-repeat", repeat_url, warm)  # warms the repeated-probe cache
+        for run in range(args.repeat):
             for mode in modes:  # interleaved, so noise hits every contender alike
-                results[mode].append(measure(mode, db, aps_copy))
+                if mode == "check-repeat":
+                    _change_one_percent(repeat_url, run)
+                work = {"apscheduler": aps_url, "check-repeat": repeat_url}.get(mode, url)
+                results[mode].append(measure(mode, work, warm if mode == "check-repeat" else cold))
     finally:
-        aps_copy.unlink(missing_ok=True)
-    print(f"\n{args.store} store, {args.count:,} jobs, {args.repeat} runs each (medians)")
+        drop_aps()
+        drop_repeat()
+        shutil.rmtree(cache_home, ignore_errors=True)
+    where = "PostgreSQL" if args.pg else "SQLite"
+    print(f"\n{args.store} store, {args.count:,} jobs, {where}, {args.repeat} runs each (medians)")
     print(f"{'contender':<14}{'process wall s':>16}{'work s':>10}{'CPU s':>8}{'peak MB':>10}   work s, every run")
     med: dict[str, tuple[float, float, float, float]] = {}
     for mode in modes:
@@ -182,17 +275,20 @@ def main() -> None:
         print(f"{mode:<14}{med[mode][0]:>16.2f}{med[mode][1]:>10.2f}{med[mode][3]:>8.2f}{med[mode][2]:>10.0f}   {runs}")
     aps_wall, aps_inner, _, aps_cpu = med["apscheduler"]
     print("\nissue 11 table row (whole processes; ratio = time / APScheduler's own get_all_jobs() process):")
-    print("| store | `check --detailed` wall | CPU | `jobs --json` wall | check peak MB |")
     print(
-        f"| {args.store} {args.count:,} | {med['check'][0] / aps_wall:.2f} ({med['check'][0]:.1f} s) "
+        "| store | `check --detailed` wall | CPU | `jobs --json` wall | repeated check (1 % changed) | check peak MB |"
+    )
+    print(
+        f"| {args.store} {args.count:,} ({where}) | {med['check'][0] / aps_wall:.2f} ({med['check'][0]:.1f} s) "
         f"| {med['check'][3] / aps_cpu:.2f} | {med['jobs'][0] / aps_wall:.2f} ({med['jobs'][0]:.1f} s) "
+        f"| {med['check-repeat'][0] / aps_wall:.2f} ({med['check-repeat'][0]:.1f} s) "
         f"| {med['check'][2]:.0f} |"
     )
     print(
-        "targets (varied 100,000): check <= 0.25 wall and <= 0.5 CPU, jobs --json <= 0.5, "
-        "peak <= 300 MB; 1,000 jobs: check <= 0.5"
+        "targets (varied 100,000, SQLite and PostgreSQL): check <= 0.25 wall and <= 0.5 CPU, jobs --json <= 0.5, "
+        "repeated check <= 0.1, peak <= 300 MB; 1,000 jobs: check <= 0.5"
     )
-    for mode in ("check", "jobs"):
+    for mode in ("check", "jobs", "check-repeat"):
         print(
             f"{mode} / apscheduler: {med[mode][0] / aps_wall:.2f} of its process time, "
             f"{med[mode][1] / aps_inner:.2f} of its load time, {med[mode][3] / aps_cpu:.2f} of its CPU"

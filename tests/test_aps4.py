@@ -435,3 +435,10 @@ def test_an_apscheduler3_table_named_schedules_stays_apscheduler3(tmp_path: Path
     assert discover_target(Target(f"sqlite:///{db}")).table == "schedules"
     report = _check(target)
     assert "leases" not in {c.name for c in report.components}
+
+
+def test_the_jobs_reader_knows_the_aps4_table_name_without_importing_its_layout() -> None:
+    from schedtui.core import store
+    from schedtui.core.aps4 import layout
+
+    assert store.APS4_TABLE == layout.TABLE

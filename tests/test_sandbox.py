@@ -138,3 +138,77 @@ def test_workers_that_cannot_start_make_findings_not_a_hang(monkeypatch: pytest.
         assert all(type(r) is _sandbox.Failed and "could not start" in r.message for r in out)
     finally:
         pool.close()
+
+
+def test_a_killed_worker_keeps_what_it_finished_and_no_row_is_sent_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Results sit in a shared area as each row finishes: killing a worker stuck on a bomb
+    loses none of the rows before it, so none of them is decoded (unpickled) again."""
+    monkeypatch.setenv("SCHEDTUI_DECODE_WORKERS", "1")
+    sent: list[int] = []
+    real_send = _sandbox._Worker.send
+
+    def send(self: _sandbox._Worker, rows: list, indices: list[int], cpu: float, reprs: bool = True) -> None:
+        sent.extend(indices)
+        real_send(self, rows, indices, cpu, reprs)
+
+    monkeypatch.setattr(_sandbox._Worker, "send", send)
+    rows = [*_good(30), ("bomb", None, BOMB), *_good(30)]
+    out = decode_rows(rows)
+    # the worker decoded rows 0-29, was killed on row 30; only the rows it never reached
+    # (31-60) go to its replacement
+    assert sent == [*range(61), *range(31, 61)]
+    assert out[30].finding is not None and out[30].finding.code == "too-slow"
+    assert all(j.finding is None for i, j in enumerate(out) if i != 30)
+
+
+def test_requests_and_results_that_do_not_fit_the_areas_go_through_the_pipes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = _good(40)
+    expected = decode_rows(rows, watchdog=False)
+    _sandbox.pool().close()
+    monkeypatch.setattr(_sandbox, "RESULTS_SIZE", 3000)  # a few results fit, the rest do not
+    monkeypatch.setattr(_sandbox, "REQUEST_SIZE", 600)  # no request of these rows fits
+    try:
+        out = decode_rows(rows)
+        small = {(w.results_size, w.request_size) for w in _sandbox.pool()._workers}
+    finally:
+        _sandbox.pool().close()  # the next test's workers get the real sizes
+    assert small == {(3000, 600)}
+    assert out == expected
+    assert [j.trigger for j in out] == [j.trigger for j in expected]
+
+
+def test_the_trigger_memo_keeps_fold_and_zone_apart_in_any_order() -> None:
+    """Triggers equal under ``==`` but an hour apart (fold) or in another zone stay apart
+    when the reader rebuilds them, whichever comes first, and a repeated one is shared."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from schedtui.core.decode import wire as _wire
+    from schedtui.core.model import TriggerSpec
+
+    ny, chicago = ZoneInfo("America/New_York"), ZoneInfo("America/Chicago")
+
+    def spec(fold: int, tz: ZoneInfo) -> TriggerSpec:
+        start = datetime(2026, 11, 1, 1, 30, tzinfo=tz, fold=fold)
+        return TriggerSpec("interval", tz.key, tz, start_date=start, interval=timedelta(hours=1))
+
+    specs = [spec(0, ny), spec(1, ny), spec(0, chicago)]
+    assert specs[0] == specs[1]  # what a memo keyed by == would confuse
+    base = list(_fields())
+    for order in (specs, specs[::-1], [specs[1], specs[0], specs[1], specs[0]]):
+        _wire._SPECS.values.clear()
+        _wire._SPECS.off = 0
+        for _ in range(2):  # the second pass comes from the memo
+            for s in order:
+                base[6] = s
+                got = _wire.job(_wire.encode(tuple(base))).trigger
+                assert got is not None and got.start_date is not None and s.start_date is not None
+                assert (got.start_date.timestamp(), got.start_date.fold, str(got.start_date.tzinfo)) == (
+                    s.start_date.timestamp(),
+                    s.start_date.fold,
+                    str(s.start_date.tzinfo),
+                )
+                assert got.timezone == s.timezone and got.interval == s.interval
+    assert len(_wire._SPECS.values) == 2  # the last order's two: fold 0 and fold 1 kept apart

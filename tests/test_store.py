@@ -95,3 +95,30 @@ def test_a_replaced_file_is_read_from_scratch(tmp_path: Path) -> None:
     else:
         raise AssertionError("a vanished file must be reported")
     reader.close()
+
+
+def test_a_same_size_change_at_the_same_time_is_found_by_the_full_scan(tmp_path: Path) -> None:
+    """Neither next_run_time nor the size moves (a renamed job, same length): the quick scan
+    cannot see it, the periodic full scan's digest does (at a later write: a scan starts
+    only when the database changed)."""
+    path, _ = sqlite_store(tmp_path, "seed")
+    reader = _reader(path)
+    first = {j.id: j for j in reader.read().jobs}
+    job = next(j for j in first.values() if j.name and len(j.name) >= 4)
+    assert job.name is not None
+    renamed = job.name[:-1] + ("X" if job.name[-1] != "X" else "Y")
+    with sqlite3.connect(path) as conn:
+        (state,) = conn.execute("select job_state from apscheduler_jobs where id = ?", (job.id,)).fetchone()
+        new = state.replace(job.name.encode(), renamed.encode(), 1)
+        assert new != state and len(new) == len(state)
+        conn.execute("update apscheduler_jobs set job_state = ? where id = ?", (new, job.id))
+    reader._scans = 0
+    quick = {j.id: j for j in reader.read().jobs}
+    assert quick[job.id].name == job.name  # the quick scan compares times and sizes only
+    with sqlite3.connect(path) as conn:  # the next write anywhere (a heartbeat) starts a scan
+        conn.execute("create table if not exists other (x)")
+    reader._scans = store_mod.FULL_SCAN_EVERY - 1
+    full = {j.id: j for j in reader.read().jobs}
+    assert full[job.id].name == renamed
+    assert all(full[i] is first[i] for i in first if i != job.id)
+    reader.close()

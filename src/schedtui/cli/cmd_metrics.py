@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,8 +19,10 @@ from schedtui.cli.common import DecodeBudgetOpt, SchemaOpt, TableOpt, error_line
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.health import CheckOptions, Status, worst
-from schedtui.core.metrics import Format, MetricsOptions, PerJob, StoreCollector, render
-from schedtui.core.metrics.records import StoreMetrics
+from schedtui.core.metrics.records import Format, MetricsOptions, PerJob, StoreMetrics
+
+if TYPE_CHECKING:
+    from schedtui.core.metrics.collect import StoreCollector
 
 #: Tests pass a FixedClock here; everything else uses the system clock.
 CLOCK: Clock = system_clock
@@ -144,6 +146,8 @@ def _collectors(
     *,
     incremental: bool,
 ) -> list[StoreCollector]:
+    from schedtui.core.metrics.collect import StoreCollector
+
     if len(names) > max(len(urls), 1):
         raise SchedtuiError("more --name than --url options", ErrorKind.CONFIG)
     out: list[StoreCollector] = []
@@ -173,6 +177,7 @@ def _status(stores: Sequence[StoreMetrics]) -> int:
 
 
 def _once(collectors: Sequence[StoreCollector], textfile: str | None, fmt: Format) -> int:
+    from schedtui.core.metrics.exposition import render
     from schedtui.core.metrics.textfile import write_atomic
 
     try:

@@ -19,8 +19,11 @@ In the reading process (the console, ``check``, ``jobs``, backups):
    row that caused it becomes a ``too-slow`` finding; rows left when the budget is spent
    become ``time-budget`` findings. *Safety*: a hostile row can cost at most its limit and
    its worker; each row is unpickled once.
-3. ``wire``: a worker's results as ``marshal`` of plain tuples, checked type by type on
-   the way back. *Safety*: ``marshal`` builds values only, it never calls anything.
+3. ``wire``: a worker's results as ``marshal`` of plain tuples (written into a shared
+   results area, so a killed worker loses nothing it finished), checked type by type on
+   the way back; a trigger repeated across rows is rebuilt once (a memo keyed by its whole
+   wire tuple, which steps aside where triggers do not repeat). *Safety*: ``marshal``
+   builds values only, it never calls anything; the memo's key is the whole value.
 4. ``cache``: per-target file of ``wire`` records keyed by a digest of each row's id,
    column and bytes, owner-only, rebuilt when its header (decoder sources, Python,
    APScheduler, zone data) differs. *Safety*: same format as the wire, same checks.

@@ -10,10 +10,11 @@ lowers its own limits. Rows go to worker processes that are
 - limited in their own process: address space (``RLIMIT_AS``, current size + 768 MiB, so
   a memory bomb is a ``memory`` finding) and CPU time (``RLIMIT_CPU`` raised per batch to
   what the batch may use; beyond it the kernel kills the worker);
-- fed batches of rows; before each row a worker publishes (row, start time) in shared
-  memory, and after it writes that row's result to its pipe at once (``decode.wire``: marshal
-  of plain tuples, which cannot execute anything), so a worker that is killed loses
-  nothing it finished;
+- fed batches of rows; before each row a worker publishes (row, start time, bytes of
+  results so far) in shared memory, and it writes each row's result into a shared results
+  area (``decode.wire``: marshal of plain tuples, which cannot execute anything) as soon as
+  the row is done, so a worker that is killed loses nothing it finished, and results cost
+  no system call (a result that does not fit goes through its pipe);
 - killed when one row takes longer than ``ROW_LIMIT`` seconds (the row becomes a
   ``too-slow`` finding, exactly that row: the progress slot isolates it) or when the
   read's total ``budget`` runs out (every row not decoded by then becomes a
@@ -57,11 +58,20 @@ START_LIMIT = 30.0
 #: Rows per request sent to a worker, and the most bytes of job states in one request.
 BATCH = 4000
 BATCH_BYTES = 16 * 1024 * 1024
+#: Seconds between looks at the workers' results areas while they decode.
+_POLL = 0.01
 _LEN = struct.Struct("<I")
 _INDEX = struct.Struct("<q")
-#: (row of the batch being decoded, monotonic time it started, the worker's CPU seconds then);
-#: the time is +inf while the worker writes a result (waiting on the pipe is not decoding)
-_SLOT = struct.Struct("<ddd")
+#: (row of the batch being decoded, monotonic time it started, the worker's CPU seconds then,
+#: bytes of this batch's results in the results area); the time is +inf while the worker
+#: writes a result to its pipe (waiting on the pipe is not decoding)
+_SLOT = struct.Struct("<dddd")
+#: Bytes of a worker's shared results area and of its request area (sparse files: pages
+#: exist once written). A request that does not fit goes through the pipe.
+RESULTS_SIZE = 64 * 1024 * 1024
+REQUEST_SIZE = 32 * 1024 * 1024
+#: Set in a request's length word: the request is in the request area, not the pipe.
+_IN_AREA = 0x80000000
 #: The slot's file: a sequence number (odd while the worker rewrites the slot), then the slot.
 #: The reader takes a slot only between two equal even sequence numbers (a seqlock), so it
 #: never sees a row number beside another row's start time.
@@ -76,18 +86,18 @@ class _SlotWriter:
         self.map = slot_map
         self.seq = 0
 
-    def publish(self, current: float, since: float, cpu: float) -> None:
+    def publish(self, current: float, since: float, cpu: float, committed: int) -> None:
         self.seq += 1
         _SEQ.pack_into(self.map, 0, self.seq)  # odd: being written
-        _SLOT.pack_into(self.map, _SEQ.size, current, since, cpu)
+        _SLOT.pack_into(self.map, _SEQ.size, current, since, cpu, committed)
         self.seq += 1
         _SEQ.pack_into(self.map, 0, self.seq)
 
 
-def _read_slot(slot_map: mmap.mmap) -> tuple[float, float, float] | None:
+def _read_slot(slot_map: mmap.mmap) -> tuple[float, float, float, float] | None:
     """The slot as the worker last wrote it, or None while it is being rewritten."""
     (before,) = _SEQ.unpack_from(slot_map, 0)
-    values: tuple[float, float, float] = _SLOT.unpack_from(slot_map, _SEQ.size)
+    values: tuple[float, float, float, float] = _SLOT.unpack_from(slot_map, _SEQ.size)
     (after,) = _SEQ.unpack_from(slot_map, 0)
     if before != after or before % 2:
         return None
@@ -154,8 +164,9 @@ def _cpu_cap(seconds: float) -> None:
 
 
 def main() -> None:
-    """A worker process: ``python -c "...; main()" FD`` with the request pipe on stdin, the
-    result pipe on stdout and the progress slot's file as ``FD``."""
+    """A worker process: ``python -c "...; main()" FD RFD QFD RSIZE QSIZE`` with the request
+    pipe on stdin, the result pipe on stdout, the progress slot's file as ``FD``, the results
+    area's as ``RFD`` and the request area's as ``QFD`` (of ``RSIZE`` and ``QSIZE`` bytes)."""
     import mmap
     import signal
 
@@ -166,41 +177,62 @@ def main() -> None:
     slot_fd = int(sys.argv[1])
     slot = _SlotWriter(mmap.mmap(slot_fd, _SLOT_SIZE))
     os.close(slot_fd)
+    results_fd, request_fd, results_size, request_size = (int(a) for a in sys.argv[2:6])
+    area = mmap.mmap(results_fd, results_size)
+    os.close(results_fd)
+    request_area = mmap.mmap(request_fd, request_size)
+    os.close(request_fd)
     requests = os.fdopen(0, "rb", buffering=0)
     out = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # nothing else may write into the result pipe
     _limit_self()
-    slot.publish(_DONE, 0.0, 0.0)
+    slot.publish(_DONE, 0.0, 0.0, 0)
+    head_size = _LEN.size + _INDEX.size
     while True:
         head = _read_exact(requests, 4)
         if head is None:
             return
         (n,) = _LEN.unpack(head)
-        msg = _read_exact(requests, n)
+        if n & _IN_AREA:
+            n &= ~_IN_AREA
+            if n > request_size:
+                return
+            msg: bytes | None = request_area[:n]
+        else:
+            msg = _read_exact(requests, n)
         if msg is None:
             return
         cpu, reprs, rows = marshal.loads(msg)
+        del msg
         reprs = reprs is True
         _cpu_cap(cpu)
+        pos = 0  # results of this batch in the area (the reader took the last batch's)
         with memory_guard(pause_gc=True):
             for k, (jid, nrt, state) in enumerate(rows):
-                slot.publish(float(k), time.monotonic(), time.process_time())
+                slot.publish(float(k), time.monotonic(), time.process_time(), pos)
                 data = wire.encode(safe_fields(jid, nrt, state, reprs))
-                slot.publish(float(k), math.inf, 0.0)
-                _write_all(out, _LEN.pack(len(data) + 8) + _INDEX.pack(k) + data)
-        slot.publish(_DONE, 0.0, 0.0)
-        _write_all(out, _LEN.pack(8) + _INDEX.pack(-1))
+                end = pos + head_size + len(data)
+                if end <= results_size:
+                    _LEN.pack_into(area, pos, len(data) + 8)
+                    _INDEX.pack_into(area, pos + _LEN.size, k)
+                    area[pos + head_size : end] = data
+                    pos = end
+                else:  # the area is full: this one goes through the pipe
+                    slot.publish(float(k), math.inf, 0.0, pos)
+                    _write_all(out, _LEN.pack(len(data) + 8) + _INDEX.pack(k) + data)
+        slot.publish(_DONE, 0.0, 0.0, pos)
+        _write_all(out, _LEN.pack(16) + _INDEX.pack(-1) + _INDEX.pack(pos))
 
 
 def _read_exact(fh: Any, n: int) -> bytes | None:
-    buf = b""
+    buf = bytearray()
     while len(buf) < n:
         chunk = fh.read(n - len(buf))
         if not chunk:
             return None
         buf += chunk
-    return buf
+    return bytes(buf)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -234,16 +266,27 @@ class _Worker:
 
     def __init__(self) -> None:
         self.slot_file = tempfile.TemporaryFile()
-        self.slot_file.write(_SEQ.pack(0) + _SLOT.pack(_DONE, 0.0, 0.0))
+        self.slot_file.write(_SEQ.pack(0) + _SLOT.pack(_DONE, 0.0, 0.0, 0.0))
         self.slot_file.flush()
         self.slot = mmap.mmap(self.slot_file.fileno(), _SLOT_SIZE)
         fd = self.slot_file.fileno()
+        self.results_size, self.request_size = RESULTS_SIZE, REQUEST_SIZE
+        self.results_file = tempfile.TemporaryFile()
+        self.results_file.truncate(self.results_size)
+        self.area = mmap.mmap(self.results_file.fileno(), self.results_size)
+        rfd = self.results_file.fileno()
+        #: Bytes of the batch's results in the area already taken.
+        self.taken = 0
+        self.request_file = tempfile.TemporaryFile()
+        self.request_file.truncate(self.request_size)
+        self.request_area = mmap.mmap(self.request_file.fileno(), self.request_size)
+        qfd = self.request_file.fileno()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_CODE, str(fd)],
+            [sys.executable, "-c", _WORKER_CODE, *map(str, (fd, rfd, qfd, self.results_size, self.request_size))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            pass_fds=(fd,),
+            pass_fds=(fd, rfd, qfd),
             close_fds=True,
             start_new_session=True,
         )
@@ -259,13 +302,19 @@ class _Worker:
 
     def send(self, rows: list[tuple[Any, ...]], indices: list[int], cpu: float, reprs: bool = True) -> None:
         self.pending = list(indices)
+        self.taken = 0
         self.batch_sent = time.monotonic()
         msg = marshal.dumps((cpu, reprs, rows), 4)
-        self.requests.write(_LEN.pack(len(msg)) + msg)
+        if len(msg) <= self.request_size:  # the worker has read the last one (it finished it)
+            self.request_area[: len(msg)] = msg
+            self.requests.write(_LEN.pack(len(msg) | _IN_AREA))
+        else:
+            self.requests.write(_LEN.pack(len(msg)) + msg)
         self.requests.flush()
 
     def read(self) -> tuple[list[tuple[int, bytes]], bool]:
-        """Complete records received so far; ``(records, batch finished)``. EOF raises."""
+        """Complete records received so far (the pipe's, then the area's: the end of a
+        batch says how far its results go); ``(records, batch finished)``. EOF raises."""
         data = os.read(self.results.fileno(), 1 << 20)
         if not data:
             raise EOFError
@@ -282,6 +331,10 @@ class _Worker:
                 break
             (index,) = _INDEX.unpack_from(buf, pos + 4)
             if index == -1:
+                if n != 16:
+                    raise wire.WireError("bad end of batch")
+                (committed,) = _INDEX.unpack_from(buf, pos + 12)
+                out.extend(self._area_records(committed))
                 finished = True
             else:
                 out.append((index, bytes(buf[pos + 12 : pos + 4 + n])))
@@ -291,7 +344,36 @@ class _Worker:
             self.progressed = True
         return out, finished
 
-    def _slot(self) -> tuple[float, float, float]:
+    def take(self) -> list[tuple[int, bytes]]:
+        """The results the worker has put in the area since the last take (mid-batch)."""
+        values = _read_slot(self.slot)
+        if values is None or values[0] == _DONE:  # being rewritten, or between batches
+            return []
+        out = self._area_records(int(values[3]))
+        if out:
+            self.progressed = True
+        return out
+
+    def _area_records(self, committed: int) -> list[tuple[int, bytes]]:
+        """Records in the area from what was taken up to ``committed`` bytes."""
+        if not self.taken <= committed <= self.results_size:
+            raise wire.WireError("bad results area length")
+        area = self.area
+        out: list[tuple[int, bytes]] = []
+        pos = self.taken
+        while pos < committed:
+            if committed - pos < 12:
+                raise wire.WireError("bad results area record")
+            (n,) = _LEN.unpack_from(area, pos)
+            if n < 8 or pos + 4 + n > committed:
+                raise wire.WireError("bad results area record")
+            (index,) = _INDEX.unpack_from(area, pos + 4)
+            out.append((index, area[pos + 12 : pos + 4 + n]))
+            pos += 4 + n
+        self.taken = pos
+        return out
+
+    def _slot(self) -> tuple[float, float, float, float]:
         """A consistent slot (a few tries while the worker rewrites it; a worker that died
         mid-write leaves what it wrote)."""
         for _ in range(1000):
@@ -299,10 +381,10 @@ class _Worker:
             if values is not None:
                 return values
         values = _SLOT.unpack_from(self.slot, _SEQ.size)
-        return values[0], values[1], values[2]
+        return values[0], values[1], values[2], values[3]
 
     def current(self) -> int | None:
-        current, _since, _cpu = self._slot()
+        current, _since, _cpu, _committed = self._slot()
         if current == _DONE:
             return None
         self.progressed = True
@@ -314,7 +396,7 @@ class _Worker:
         values = _read_slot(self.slot)
         if values is None:  # being rewritten: the worker is moving on
             return False
-        current, since, cpu_then = values
+        current, since, cpu_then, _committed = values
         if current == _DONE:
             return bool(self.pending) and now - self.batch_sent > START_LIMIT
         wall = now - since
@@ -333,10 +415,9 @@ class _Worker:
         for fh in (self.requests, self.results):
             with contextlib.suppress(Exception):
                 fh.close()
-        with contextlib.suppress(Exception):
-            self.slot.close()
-        with contextlib.suppress(Exception):
-            self.slot_file.close()
+        for closing in (self.slot, self.slot_file, self.area, self.results_file, self.request_area, self.request_file):
+            with contextlib.suppress(Exception):
+                closing.close()
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -437,6 +518,7 @@ class Sandbox:
             try:
                 w.send([_plain(rows[i]) for i in take], take, max(1.0, deadline - time.monotonic()), self._reprs)
             except OSError:
+                w.pending = []
                 todo.extend(reversed(take))
                 raise
             busy[id(w)] = w
@@ -454,27 +536,43 @@ class Sandbox:
             if now >= deadline:
                 break
             by_fd = {w.results.fileno(): w for w in busy.values()}
-            ready, _, _ = select.select(list(by_fd), [], [], 0.05)
+            ready, _, _ = select.select(list(by_fd), [], [], _POLL)
+            for w in busy.values():
+                if w.results.fileno() not in ready:  # mid-batch: take what it has done so far
+                    try:
+                        for k, data in w.take():
+                            self._take(out, w.pending[k], data)
+                    except (wire.WireError, IndexError):
+                        ready.append(w.results.fileno())  # handled (and replaced) below
             for fd in ready:
                 w = by_fd[fd]
                 if id(w) not in busy:
                     continue
                 try:
                     records, finished = w.read()
-                    for k, data in records:
-                        self._take(out, w.pending[k], data)
-                    if finished:
+                    pending = w.pending
+                    if finished:  # the next batch first: it decodes while these are rebuilt
                         w.pending = []
                         del busy[id(w)]
-                        feed(w)
+                        try:
+                            feed(w)
+                        finally:
+                            for k, data in records:
+                                self._take(out, pending[k], data)
+                    else:
+                        for k, data in records:
+                            self._take(out, pending[k], data)
                 except (EOFError, OSError, wire.WireError, IndexError):
                     self._replace(w, busy, out, rows, "the decode worker died on this row", todo, feed)
             now = time.monotonic()
             for w in list(busy.values()):
                 if w.stuck(now):
                     self._replace(w, busy, out, rows, None, todo, feed)
-        # whatever is left ran out of time
+        # whatever is left ran out of time (what it finished is kept)
         for w in list(busy.values()):
+            with contextlib.suppress(Exception):
+                for k, data in w.take():
+                    self._take(out, w.pending[k], data)
             self._retire(w)
         busy.clear()
         broken = self._start_failures >= 2
@@ -503,7 +601,10 @@ class Sandbox:
         feed: Callable[[_Worker], None],
     ) -> None:
         """Kill ``w``; its current row becomes a finding, the rest of its batch goes back."""
-        # take in whatever it finished before the row it is stuck on
+        # take in whatever it finished before the row it is stuck on (area, then pipe)
+        with contextlib.suppress(Exception):
+            for k, data in w.take():
+                self._take(out, w.pending[k], data)
         with contextlib.suppress(Exception):
             while select.select([w.results.fileno()], [], [], 0)[0]:
                 records, _ = w.read()

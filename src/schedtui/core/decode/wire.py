@@ -96,10 +96,14 @@ def encode(fields: tuple[Any, ...]) -> bytes:
         notes,
         proto,
     ) = fields
+    col = _dt(column)
+    pic = _dt(pickled)
+    if pic == col:  # the usual case: one tuple, written once (a marshal reference)
+        pic = col
     return marshal.dumps(
         (
-            jid, _dt(column), size, _finding(finding), name, func, _spec(trigger), executor, args_r, kwargs_r,
-            mgt, coalesce, mi, _dt(pickled), tuple(_finding(n) for n in notes), proto,
+            jid, col, size, _finding(finding), name, func, _spec(trigger), executor, args_r, kwargs_r,
+            mgt, coalesce, mi, pic, tuple(_finding(n) for n in notes), proto,
         ),
         VERSION,
     )  # fmt: skip
@@ -159,6 +163,60 @@ def _zone_of(v: Any) -> tzinfo:
     raise WireError("unexpected zone")
 
 
+class _Memo:
+    """Rebuilt values by their whole wire tuple (this process; bounded), used only while
+    it pays (the triggers: a store's jobs often share a few).
+
+    Exact: a wire tuple holds every part that defines the value (fold and zone included),
+    tuple equality compares all of them, and the values are immutable. (Tuples equal under
+    ``==`` that differ only in a numeric type, ``1``/``True``/``1.0``, rebuild to the same
+    value or the second would be refused by the validation the first passed; the worker
+    writes ints only.) Hashing a nested tuple costs about what rebuilding it does, so on
+    stores where values do not repeat (every job its own trigger) the memo steps aside:
+    after each ``WINDOW`` lookups that hit less than a quarter of the time it is off for
+    ``REST`` values, then tries again.
+    """
+
+    WINDOW = 2048
+    REST = 32768
+    MAX = 1 << 16
+
+    __slots__ = ("values", "tries", "hits", "off")
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[Any, ...], Any] = {}
+        self.tries = 0
+        self.hits = 0
+        self.off = 0
+
+    def lookup(self, v: tuple[Any, ...]) -> Any:
+        """The value for ``v``, or None (also while the memo is off)."""
+        if self.off:
+            self.off -= 1
+            return None
+        self.tries += 1
+        if self.tries >= self.WINDOW:
+            if self.hits * 4 < self.tries:
+                self.off = self.REST
+                self.values.clear()
+            self.tries = self.hits = 0
+        found = self.values.get(v)
+        if found is not None:
+            self.hits += 1
+        return found
+
+    def keep(self, v: tuple[Any, ...], value: Any) -> None:
+        if self.off:
+            return
+        if len(self.values) >= self.MAX:
+            self.values.clear()
+        self.values[v] = value
+
+
+#: Triggers (a memo of datetimes alone did not pay on any store measured).
+_SPECS = _Memo()
+
+
 def _to_dt(v: Any) -> datetime | None:
     if v is None:
         return None
@@ -185,7 +243,10 @@ def _to_pairs(v: Any) -> tuple[tuple[str, str], ...] | None:
     if type(v) is not tuple:
         raise WireError("cron fields are not a tuple")
     for p in v:
-        if type(p) is not tuple or len(p) != 2 or type(p[0]) is not str or type(p[1]) is not str:
+        if type(p) is not tuple or len(p) != 2:
+            raise WireError("cron field is not a pair of strings")
+        name, text = p
+        if type(name) is not str or type(text) is not str:
             raise WireError("cron field is not a pair of strings")
     return v
 
@@ -204,6 +265,16 @@ def _to_ints(v: Any, n: int) -> Any:
 def _to_spec(v: Any, depth: int = 0) -> TriggerSpec | None:
     if v is None:
         return None
+    if type(v) is not tuple:
+        raise WireError("trigger is not a tuple")
+    spec: TriggerSpec | None = _SPECS.lookup(v)
+    if spec is None:
+        spec = _build_spec(v, depth)
+        _SPECS.keep(v, spec)
+    return spec
+
+
+def _build_spec(v: Any, depth: int) -> TriggerSpec:
     if depth > 16:
         raise WireError("nested too deeply")
     kind, tzname, tz, start, end, jitter, cron, explicit, iv, run, cal, cal_time, children = _tuple(v, 13)
@@ -214,16 +285,16 @@ def _to_spec(v: Any, depth: int = 0) -> TriggerSpec | None:
     spec = _new(TriggerSpec)  # the slots filled directly, as the frozen __init__ does
     _k(spec, kind)
     _tzn(spec, tzname)
-    _tz(spec, _to_zone(tz))
-    _start(spec, _to_dt(start))
-    _end(spec, _to_dt(end))
+    _tz(spec, None if tz is None else _to_zone(tz))
+    _start(spec, None if start is None else _to_dt(start))
+    _end(spec, None if end is None else _to_dt(end))
     _jit(spec, jitter)
-    _cron(spec, _to_pairs(cron))
+    _cron(spec, None if cron is None else _to_pairs(cron))
     _expl(spec, None if explicit is None else frozenset(_strs(explicit)))
     _iv(spec, None if iv is None else timedelta(*_to_ints(iv, 3)))
-    _run(spec, _to_dt(run))
-    _cal(spec, _to_ints(cal, 4))
-    _calt(spec, _to_ints(cal_time, 3))
+    _run(spec, None if run is None else _to_dt(run))
+    _cal(spec, None if cal is None else _to_ints(cal, 4))
+    _calt(spec, None if cal_time is None else _to_ints(cal_time, 3))
     _kids(spec, () if children == () else tuple(_to_spec(c, depth + 1) for c in _tuple(children)))
     return spec
 
@@ -252,31 +323,33 @@ def job(data: bytes) -> JobInfo:
         v = marshal.loads(data)
     except (EOFError, ValueError, TypeError) as exc:
         raise WireError(f"unreadable results: {exc}") from None
+    if type(v) is not tuple or len(v) != 16:
+        raise WireError("not a job record")
+    jid, column, size, finding, name, func, trigger, executor, args_r, kwargs_r, mgt, coalesce, mi, pickled, notes, proto = v  # fmt: skip
+    # every type checked in one expression (100,000s of rows per read)
+    if not (
+        type(jid) is str
+        and type(size) is int
+        and (name is None or type(name) is str)
+        and (func is None or type(func) is str)
+        and (executor is None or type(executor) is str)
+        and type(args_r) is str
+        and type(kwargs_r) is str
+        and (mgt is None or type(mgt) is int or type(mgt) is float)
+        and (coalesce is None or type(coalesce) is bool)
+        and (mi is None or type(mi) is int)
+        and (proto is None or type(proto) is int)
+        and type(notes) is tuple
+    ):
+        raise WireError("unexpected field type")
     try:
-        (
-            jid,
-            column,
-            size,
-            finding,
-            name,
-            func,
-            trigger,
-            executor,
-            args_r,
-            kwargs_r,
-            mgt,
-            coalesce,
-            mi,
-            pickled,
-            notes,
-            proto,
-        ) = _tuple(v, 16)
+        col = _to_dt(column)
         return job_from_fields(
             (
-                _is(jid, str), _to_dt(column), _is(size, int), _to_finding(finding), _opt_str(name), _opt_str(func),
-                _to_spec(trigger), _opt_str(executor), _is(args_r, str), _is(kwargs_r, str),
-                None if mgt is None else _is(mgt, int, float), None if coalesce is None else _is(coalesce, bool),
-                _opt_int(mi), _to_dt(pickled), tuple(_to_finding(n) for n in _tuple(notes)), _opt_int(proto),
+                jid, col, size, None if finding is None else _to_finding(finding), name, func,
+                _to_spec(trigger), executor, args_r, kwargs_r, mgt, coalesce, mi,
+                col if pickled is column else _to_dt(pickled),
+                tuple(_to_finding(n) for n in notes) if notes else (), proto,
             )
         )  # fmt: skip
     except WireError:

@@ -1,22 +1,47 @@
 """Prometheus metrics from the judgements ``schedtui check`` makes.
 
 ``collect.collect_store`` runs the check (on a warm incremental reader when given one) and
-turns its report into a frozen ``StoreMetrics``; ``render.render`` writes any number of
+turns its report into a frozen ``StoreMetrics``; ``exposition.render`` writes any number of
 them as OpenMetrics or the classic Prometheus text format (through prometheus-client);
 ``exporter.Exporter`` keeps them fresh in a background thread for ``--listen``.
 """
 
-from schedtui.core.metrics.collect import StoreCollector, collect_store
+from typing import TYPE_CHECKING, Any
+
 from schedtui.core.metrics.records import (
     JOB_STATES,
     SCHEDULER_STATES,
+    Format,
     JobPoint,
     MetricsOptions,
     PerJob,
     RunPoint,
     StoreMetrics,
 )
-from schedtui.core.metrics.render import Format, content_type, negotiate, render
+
+if TYPE_CHECKING:
+    from schedtui.core.metrics.collect import StoreCollector, collect_store
+    from schedtui.core.metrics.exposition import content_type, negotiate, render
+
+#: Loaded on first use (SQLAlchemy and prometheus-client are not needed to import the
+#: records: ``schedtui check`` imports this package's options without paying for them).
+_LAZY = {
+    "StoreCollector": "collect",
+    "collect_store": "collect",
+    "content_type": "exposition",
+    "negotiate": "exposition",
+    "render": "exposition",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"schedtui.core.metrics.{module}"), name)
+
 
 __all__ = [
     "JOB_STATES",

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from schedtui.core.gcpause import paused
 from schedtui.core.metrics.collect import StoreCollector
-from schedtui.core.metrics.records import StoreMetrics
-from schedtui.core.metrics.render import Format, render
+from schedtui.core.metrics.exposition import render
+from schedtui.core.metrics.records import Format, StoreMetrics
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,14 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
 
+
+class Format(str, Enum):
+    """The exposition format ``render`` writes."""
+
+    OPENMETRICS = "openmetrics"
+    TEXT = "text"  #: the classic Prometheus text format 0.0.4
+
+
 JobState = Literal["on_time", "late", "overdue", "paused"]
 
 #: The states of the ``schedtui_job_state`` state-set. The four timing states are

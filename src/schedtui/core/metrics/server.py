@@ -9,7 +9,7 @@ from typing import Any
 
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.metrics.exporter import Exporter
-from schedtui.core.metrics.render import content_type, negotiate
+from schedtui.core.metrics.exposition import content_type, negotiate
 
 DEFAULT_HOST = "127.0.0.1"
 _LISTEN = re.compile(r"^(?:(?P<host>\[[0-9a-fA-F:.]+\]|[^:\[\]]*):)?(?P<port>\d{1,5})$")

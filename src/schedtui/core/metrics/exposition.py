@@ -9,7 +9,6 @@ help texts; ``labels.clean_label`` has already replaced every other unsafe chara
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from enum import Enum
 
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.exposition import generate_latest as generate_text
@@ -22,15 +21,10 @@ from prometheus_client.metrics_core import (
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as CONTENT_TYPE_OPENMETRICS
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from schedtui.core.metrics.records import JOB_STATES, SCHEDULER_STATES, JobPoint, RunPoint, StoreMetrics
+from schedtui.core.metrics.records import JOB_STATES, SCHEDULER_STATES, Format, JobPoint, RunPoint, StoreMetrics
 
 #: Quantiles of ``schedtui_job_run_duration_seconds`` (1 is the maximum).
 QUANTILES: tuple[tuple[str, str], ...] = (("0.5", "p50"), ("0.95", "p95"), ("1", "max"))
-
-
-class Format(str, Enum):
-    OPENMETRICS = "openmetrics"
-    TEXT = "text"  #: the classic Prometheus text format 0.0.4
 
 
 def content_type(fmt: Format) -> str:
