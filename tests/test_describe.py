@@ -262,6 +262,13 @@ def test_technical_description_matches_apscheduler_str() -> None:
         assert technical_description(spec_of(trigger)) == str(trigger)
 
 
+@pytest.fixture
+def fresh_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty description memo (earlier tests may have left it paused)."""
+    monkeypatch.setattr(describe_module, "_MEMO", describe_module._Memo())
+
+
+@pytest.mark.usefixtures("fresh_memo")
 def test_descriptions_are_cached_per_spec(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[object] = []
     real = describe_module._describe
@@ -274,6 +281,7 @@ def test_descriptions_are_cached_per_spec(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(calls) <= 1
 
 
+@pytest.mark.usefixtures("fresh_memo")
 def test_the_description_cache_tells_folds_apart(monkeypatch: pytest.MonkeyPatch) -> None:
     """``==`` ignores fold: the two 01:30 of a fall-back night are separate cache entries."""
     calls: list[object] = []
@@ -284,6 +292,113 @@ def test_the_description_cache_tells_folds_apart(monkeypatch: pytest.MonkeyPatch
     describe_trigger(TriggerSpec(kind="date", run_date=first))
     describe_trigger(TriggerSpec(kind="date", run_date=first.replace(fold=1)))
     assert [c.run_date.fold for c in calls] == [0, 1]  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("fresh_memo")
+def test_the_memo_pauses_where_it_does_not_pay_and_resumes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Distinct triggers pause the memo (no key built); repeated ones use it again after the pause."""
+    monkeypatch.setattr(describe_module._Memo, "WINDOW", 8)
+    monkeypatch.setattr(describe_module._Memo, "PAUSE", 5)
+    keys: list[object] = []
+    real_key = describe_module.spec_key
+    monkeypatch.setattr(describe_module, "spec_key", lambda spec: keys.append(spec) or real_key(spec))
+    distinct = [spec_of(CronTrigger(hour=h, minute=7, timezone=BERLIN)) for h in range(13)]
+    texts = [describe_trigger(s) for s in distinct]
+    assert texts == [describe_module._describe(s) for s in distinct]
+    assert len(keys) == 8 and describe_module._MEMO.skip == 0, "8 keyed, then 5 paused"
+    same = spec_of(CronTrigger(hour=3, minute=7, timezone=BERLIN))
+    calls: list[object] = []
+    real = describe_module._describe
+    monkeypatch.setattr(describe_module, "_describe", lambda spec: calls.append(spec) or real(spec))
+    assert {describe_trigger(same) for _ in range(8)} == {texts[3]}
+    assert len(calls) == 0, "the hour-3 sentence from the first window is reused"
+    assert describe_module._MEMO.skip == 0, "a window of hits keeps the memo on"
+
+
+def _cron_expressions() -> list[str]:
+    seconds = ["0", "*/15", "5", "10-20", "1,2,3"]
+    minutes = ["0", "*/10", "30", "0-29/5"]
+    hours = ["*", "2", "9-17", "*/3", "1,13"]
+    days = ["*", "L", "1,15", "1-5", "*/2"]
+    months = ["*", "JAN,MAR", "*/3", "DEC", "2-11"]
+    return [f"{s} {m} {h} {d} {mo} * *" for s in seconds for m in minutes for h in hours for d in days for mo in months]
+
+
+def test_cron_descriptor_with_one_catalogue_says_what_its_own_constructor_says() -> None:
+    factory = describe_module._descriptor_factory()
+    assert factory is not describe_module._plain_descriptor, "the shortcut passed its probes"
+    for expression in _cron_expressions():
+        own = describe_module._plain_descriptor(expression)
+        fast = factory(expression)  # type: ignore[operator]
+        assert fast.get_description() == own.get_description(), expression  # type: ignore[attr-defined]
+        assert sorted(vars(fast)) == sorted(vars(own))
+        assert describe_module._cron_descriptor(expression) == describe_module._tidy_cron_descriptor(
+            own.get_description()  # type: ignore[attr-defined]
+        )
+
+
+def test_cron_descriptor_falls_back_to_its_own_constructor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another cron-descriptor release (internals moved, or different sentences): the
+    library's own constructor is used, every time."""
+
+    def broken() -> type:
+        raise ImportError("cron_descriptor.GetText moved")
+
+    class Wrong:
+        def __init__(self, expression: str) -> None:
+            self._expression = expression
+
+        def get_description(self) -> str:
+            return "something else"
+
+    for shortcut in (broken, lambda: Wrong):
+        monkeypatch.setattr(describe_module, "_shared_catalogue_class", shortcut)
+        describe_module._descriptor_factory.cache_clear()
+        try:
+            assert describe_module._descriptor_factory() is describe_module._plain_descriptor
+        finally:
+            describe_module._descriptor_factory.cache_clear()
+
+
+def test_cron_fields_are_parsed_once_per_name_and_expression() -> None:
+    a = describe_module._field("day", "1-5")
+    assert describe_module._field("day", "1-5") is a
+    assert describe_module._field("day_of_week", "1-5") is not a
+    assert a.values(1, 31) == [1, 2, 3, 4, 5] and a.values(1, 31) is not a.values(1, 31)
+
+
+@pytest.mark.usefixtures("fresh_memo")
+def test_long_expressions_are_described_but_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    def spec(minute: str) -> TriggerSpec:
+        fields = dict.fromkeys(("year", "month", "day", "week", "day_of_week"), "*")
+        return TriggerSpec(
+            kind="cron",
+            timezone="UTC",
+            tz=UTC,
+            cron=tuple({**fields, "hour": "2-4", "minute": minute, "second": "0"}.items()),
+            cron_explicit=frozenset({"hour", "minute", "second"}),
+        )
+
+    def sizes() -> tuple[int, int]:
+        return describe_module._field.cache_info().currsize, describe_module._cron_descriptor.cache_info().currsize
+
+    describe_trigger(spec("7,8,9,10"))  # the short fields are parsed and kept
+    kept = sizes()
+    # 60 minutes in 600 parts: longer than 4 * SHARED_MAX_LEN, so not even its cron-descriptor sentence is kept
+    long = spec(",".join(str(i % 60) for i in range(600)))
+    described = describe_trigger(long)
+    assert sizes() == kept
+    monkeypatch.setattr(describe_module, "_field", describe_module._parse_field)
+    monkeypatch.setattr(describe_module, "_cron_descriptor", describe_module._cron_sentence)
+    assert described == describe_module._describe(long) and not described.startswith("cron[")
+    assert "minute" in described, "cron-descriptor's sentence"
+
+
+@pytest.mark.parametrize("year", [1, 9, 99, 999, 1000, 1969, 2026, 9999])
+def test_short_dates_match_strftime_in_every_year(year: int) -> None:
+    value = datetime(year, 3, 4, 5, 6, 7)
+    assert describe_module._ymd_hm(value, False) == value.strftime("%Y-%m-%d")
+    assert describe_module._ymd_hm(value, True) == value.strftime("%Y-%m-%d %H:%M")
 
 
 # --- countdown ----------------------------------------------------------------------

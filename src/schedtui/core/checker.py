@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from schedtui.core.clock import Clock, system_clock
+from schedtui.core.describe import describe_trigger
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.health import (
     CheckContext,
@@ -56,8 +57,6 @@ def describe(job: JobInfo) -> str:
     if job.trigger is None:
         opaque = next((n.message for n in job.notes if n.code == "aps4-trigger"), None)
         return opaque or "no trigger"
-    from schedtui.core.describe import describe_trigger
-
     return describe_trigger(job.trigger)
 
 

@@ -6,6 +6,13 @@ operator reads at a glance (``Daily at 2:00 AM UTC``, ``Every 6 hours``,
 other cron trigger gets ``cron-descriptor``'s sentence plus schedtui's own wording for what
 it cannot express (APScheduler weekdays, ``2nd fri``, ISO weeks, years). It never raises:
 the fallback is APScheduler's technical form (``cron[hour='2', minute='0']``).
+
+What is shared between triggers is keyed by everything that defines it, so a description
+never depends on what was described before: parsed cron fields by (name, expression text)
+(``_field``), cron-descriptor sentences by the expression string (``_cron_descriptor``; its
+gettext catalogue is loaded once, ``_descriptor_factory``), whole sentences by the exact key
+of the spec (``_Memo``, paused while it does not pay). ``tests/test_jobs_json_exact.py``
+compares ``jobs --json`` with all of them switched off.
 """
 
 from __future__ import annotations
@@ -109,16 +116,27 @@ def _local(value: datetime, tz: tzinfo | None) -> datetime:
         return value
 
 
+def _ymd_hm(value: datetime, with_time: bool) -> str:
+    """``value.strftime("%Y-%m-%d")`` (plus ``" %H:%M"`` when ``with_time``), formatted
+    directly: the C library's ``%Y`` is not zero-padded below year 1000, so those years
+    still go through ``strftime``."""
+    if value.year < 1000:
+        return value.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+    if with_time:
+        return f"{value.year}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+    return f"{value.year}-{value.month:02d}-{value.day:02d}"
+
+
 def _short_datetime(value: datetime | date, tz: tzinfo | None) -> str:
     """``2026-01-01`` at midnight, else ``2026-01-01 14:00`` (``:SS`` when set)."""
     if not isinstance(value, datetime):
         return value.isoformat()
     value = _local(value, tz)
-    text = value.strftime("%Y-%m-%d")
-    if (value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0):
-        text += value.strftime(" %H:%M")
-        if value.second or value.microsecond:
-            text += value.strftime(":%S")
+    if not (value.hour or value.minute or value.second or value.microsecond):
+        return _ymd_hm(value, False)
+    text = _ymd_hm(value, True)
+    if value.second or value.microsecond:
+        text += f":{value.second:02d}"
     return text
 
 
@@ -158,12 +176,58 @@ def technical_description(spec: TriggerSpec) -> str:
 # --------------------------------------------------------------------------- cron
 
 
-def _compile_fields(spec: TriggerSpec) -> dict[str, object]:
-    """APScheduler's own field objects (parsing only; nothing is computed with them)."""
+class _Field:
+    """One parsed cron field and what the sentences ask of it, worked out once.
+
+    ``raw`` is APScheduler's own field object (parsing only; nothing is computed with it).
+    A field is defined by its name and expression text alone, so parsed fields are shared
+    between triggers (``_field``): nothing here changes after construction.
+    """
+
+    __slots__ = ("_values", "raw", "single", "star", "star_step", "text")
+
+    def __init__(self, raw: object) -> None:
+        self.raw = raw
+        self.text = str(raw)
+        self.star = _is_star(raw)
+        self.star_step = _star_step(raw)
+        self.single = _single(raw)
+        self._values: dict[tuple[int, int], tuple[int, ...] | None] = {}
+
+    def values(self, low: int, high: int) -> list[int] | None:
+        """``_values(raw, low, high)`` (a fresh list each time)."""
+        key = (low, high)
+        if key not in self._values:
+            found = _values(self.raw, low, high)
+            self._values[key] = None if found is None else tuple(found)
+        got = self._values[key]
+        return None if got is None else list(got)
+
+
+def _parse_field(name: str, expr: str) -> _Field:
+    """The parsed field ``name`` = ``expr`` (a pure function of the two strings)."""
     from apscheduler.triggers.cron import CronTrigger
 
-    exprs = dict(spec.cron or ())
-    return {name: CronTrigger.FIELDS_MAP[name](name, str(exprs.get(name, "*"))) for name in CRON_FIELD_NAMES}
+    return _Field(CronTrigger.FIELDS_MAP[name](name, expr))
+
+
+#: ``_parse_field``, shared between triggers.
+_field = lru_cache(maxsize=4096)(_parse_field)
+
+
+#: Longer expression texts are parsed (and described) without being kept: a store's
+#: strings must not make the caches of a long-running console large.
+SHARED_MAX_LEN = 256
+
+
+def _compile_fields(cron: tuple[tuple[str, str], ...] | None) -> dict[str, _Field]:
+    """APScheduler's own field objects for all eight fields (``*`` where absent)."""
+    exprs = dict(cron or ())
+    out: dict[str, _Field] = {}
+    for name in CRON_FIELD_NAMES:
+        expr = str(exprs.get(name, "*"))
+        out[name] = _field(name, expr) if len(expr) <= SHARED_MAX_LEN else _parse_field(name, expr)
+    return out
 
 
 class _Expr(Protocol):
@@ -304,35 +368,96 @@ def _cd_options() -> object:
     return Options(locale_code="en_US", use_24hour_time_format=False)
 
 
-def _cron_descriptor(expression: str) -> str:
+def _plain_descriptor(expression: str) -> object:
+    """cron-descriptor's own constructor: it opens and parses its gettext catalogue (a few
+    hundred microseconds) every time."""
     from cron_descriptor import ExpressionDescriptor
 
-    return _tidy_cron_descriptor(ExpressionDescriptor(expression, _cd_options()).get_description())
+    return ExpressionDescriptor(expression, _cd_options())
+
+
+@lru_cache(maxsize=1)
+def _descriptor_factory() -> object:
+    """A constructor equivalent to ``_plain_descriptor`` that loads the catalogue once.
+
+    ``ExpressionDescriptor.__init__`` stores the expression and options, builds a
+    ``GetText`` from the options' locale (read only afterwards: lookups in an immutable
+    catalogue) and parses the expression. The subclass does the same with one shared
+    ``GetText``. It is used only when, on a probe set, it leaves exactly the same
+    attributes and sentences as the library's own constructor (else: the library's own,
+    every time).
+    """
+    try:
+        fast = _shared_catalogue_class()
+        for probe in _DESCRIPTOR_PROBES:
+            own, mine = _plain_descriptor(probe), fast(probe)
+            if sorted(vars(own)) != sorted(vars(mine)) or own.get_description() != mine.get_description():  # type: ignore[attr-defined]
+                return _plain_descriptor
+    except Exception:  # another cron-descriptor release: its own constructor, every time
+        return _plain_descriptor
+    return fast
+
+
+def _shared_catalogue_class() -> type:
+    """``ExpressionDescriptor`` whose constructor takes only the expression and shares one
+    ``GetText`` for ``_cd_options()`` (cron-descriptor 2.x internals: ``_descriptor_factory``
+    checks them before use)."""
+    from cron_descriptor import ExpressionDescriptor
+    from cron_descriptor.ExpressionParser import ExpressionParser
+    from cron_descriptor.GetText import GetText
+
+    options: object = _cd_options()
+    shared = GetText(options.locale_code, options.locale_location)  # type: ignore[attr-defined]
+
+    class _SharedCatalogue(ExpressionDescriptor):  # type: ignore[misc]
+        def __init__(self, expression: str) -> None:
+            self._expression = expression
+            self._options = options
+            self._expression_parts = []
+            self.get_text = shared
+            self._expression_parts = ExpressionParser(expression, options).parse()
+
+    return _SharedCatalogue
+
+
+#: Expressions ``_descriptor_factory`` checks before trusting its shortcut.
+_DESCRIPTOR_PROBES = ("0 30 2 * * * *", "*/15 1-5 * L JAN,MAR * *", "5 0/10 9-17 1,15 * * *", "0 0 */3 ? DEC * *")
+
+
+def _cron_sentence(expression: str) -> str:
+    """cron-descriptor's sentence for ``expression`` (a pure function of the string: the
+    options are fixed)."""
+    factory = _descriptor_factory()
+    return _tidy_cron_descriptor(factory(expression).get_description())  # type: ignore[operator]
+
+
+#: ``_cron_sentence``, shared between triggers.
+_cron_descriptor = lru_cache(maxsize=4096)(_cron_sentence)
 
 
 def _with_time(prefix: str, at: str) -> str:
     return f"{prefix} {at}" if at.startswith("at ") else f"{prefix}, {at}"
 
 
-def _time_phrase(hour: object, minute: object, second: object, zone: str) -> str | None:
+def _time_phrase(hour: _Field, minute: _Field, second: _Field, zone: str) -> str | None:
     """When in the day: ``at 9:00 AM and 5:00 PM UTC``, ``hourly at :00 from 9:00 AM to
     5:00 PM UTC``, ``every 2 hours at :30 from 8:30 AM to 8:30 PM UTC``, ``at :00 and :30
     in the 1 AM hour UTC``; ``None`` for anything else."""
-    m, s = _single(minute), _single(second)
-    hours = _values(hour, 0, 23)
+    m, s = minute.single, second.single
+    hours = hour.values(0, 23)
     if s is None or not hours:
         return None
     mm = f":{m:02d}" + (f":{s:02d}" if s else "") if m is not None else ""
-    if _is_star(hour):
+    if hour.star:
         return f"hourly at {mm} {zone}" if m is not None else None
-    star_step = _star_step(hour)
+    star_step = hour.star_step
     if m is not None and len(hours) <= 4 and (len(hours) == 1 or star_step is None):
         return f"at {_join([_clock(x, m, s) for x in hours])} {zone}"
     if m is None:
-        minutes = _values(minute, 0, 59)
+        minutes = minute.values(0, 59)
         if minutes and len(minutes) * len(hours) <= 4 and star_step is None:
             return f"at {_join([_clock(h, x, s) for h in hours for x in minutes])} {zone}"
-        if minutes and 2 <= len(minutes) <= 6 and len(hours) <= 2 and _star_step(minute) is None:
+        if minutes and 2 <= len(minutes) <= 6 and len(hours) <= 2 and minute.star_step is None:
             marks = _join([f":{x:02d}" + (f":{s:02d}" if s else "") for x in minutes])
             labels = _join([_clock(x, 0).replace(":00", "") for x in hours])
             noun = "hour" if len(hours) == 1 else "hours"
@@ -350,65 +475,69 @@ def _time_phrase(hour: object, minute: object, second: object, zone: str) -> str
 
 def _describe_cron(spec: TriggerSpec) -> tuple[str, bool]:
     """The sentence and whether it already names the time zone."""
-    f = _compile_fields(spec)
-    zone = _zone_of(spec)
+    return _describe_cron_fields(spec.cron, _zone_of(spec))
+
+
+def _describe_cron_fields(cron: tuple[tuple[str, str], ...] | None, zone: str) -> tuple[str, bool]:
+    """``_describe_cron`` from everything it depends on: the field expressions and the zone name."""
+    f = _compile_fields(cron)
     year, month, day, week, dow = (f[n] for n in ("year", "month", "day", "week", "day_of_week"))
     hour, minute, second = f["hour"], f["minute"], f["second"]
-    m, s = _single(minute), _single(second)
-    calendar_all = _is_star(month) and _is_star(day) and _is_star(dow)
+    m, s = minute.single, second.single
+    calendar_all = month.star and day.star and dow.star
 
     at = _time_phrase(hour, minute, second, zone)
 
     base: str | None = None
     zone_shown = True
     general_zone = False
-    if calendar_all and _is_star(hour) and m is not None and s is not None:
+    if calendar_all and hour.star and m is not None and s is not None:
         base = f"Hourly at :{m:02d}" + (f":{s:02d}" if s else "")
         zone_shown = False
     elif at and calendar_all:
         base = f"Daily {at}" if at.startswith("at ") else at[0].upper() + at[1:]
-    elif calendar_all and _is_star(hour) and s == 0 and (step := _star_step(minute)) and 60 % step == 0:
+    elif calendar_all and hour.star and s == 0 and (step := minute.star_step) and 60 % step == 0:
         base = f"Every {step} minutes"
         zone_shown = False
-    elif calendar_all and _is_star(hour) and s == 0 and _is_star(minute):
+    elif calendar_all and hour.star and s == 0 and minute.star:
         base, zone_shown = "Every minute", False
-    elif calendar_all and _is_star(hour) and _is_star(minute) and (step := _star_step(second)) and 60 % step == 0:
+    elif calendar_all and hour.star and minute.star and (step := second.star_step) and 60 % step == 0:
         base, zone_shown = f"Every {step} seconds", False
-    elif calendar_all and _is_star(hour) and _is_star(minute) and _is_star(second):
+    elif calendar_all and hour.star and minute.star and second.star:
         base, zone_shown = "Every second", False
-    elif at and _is_star(month) and _is_star(day):
-        days = _values(dow, 0, 6) or []
+    elif at and month.star and day.star:
+        days = dow.values(0, 6) or []
         if days == [0, 1, 2, 3, 4]:
             base = _with_time("Weekdays", at)
         elif days == [5, 6]:
             base = _with_time("Weekends", at)
         elif days:
             base = _with_time(f"Weekly on {_weekdays_phrase(days)}", at)
-    elif at and _is_star(month) and _is_star(dow):
-        d = _single(day)
+    elif at and month.star and dow.star:
+        d = day.single
         if d is not None:
             base = _with_time(f"Monthly on day {d}", at)
-        elif not any(getattr(e, "step", None) for e in _exprs(day)):
-            phrase = _day_phrase(day)
+        elif not any(getattr(e, "step", None) for e in _exprs(day.raw)):
+            phrase = _day_phrase(day.raw)
             if phrase:
                 base = _with_time(f"Monthly on {phrase}", at)
-    elif at and _is_star(dow) and (mo := _single(month)) is not None and (d := _single(day)) is not None:
+    elif at and dow.star and (mo := month.single) is not None and (d := day.single) is not None:
         base = _with_time(f"Yearly on {MONTH_NAMES[mo - 1]} {d}", at)
 
     if base is None:
-        base = _general_cron(f, spec)
+        base = _general_cron(f)
         zone_shown = False
-        general_zone = any(not _is_star(x) for x in (hour, day, month, dow, week, year))
+        general_zone = any(not x.star for x in (hour, day, month, dow, week, year))
 
     extras: list[str] = []
-    if not _is_star(week):
-        single_week = _single(week)
+    if not week.star:
+        single_week = week.single
         if single_week is not None:
             extras.append(f"in ISO week {single_week}")
         else:
-            extras.append(f"in {_numbers_phrase(week, 'ISO week', 'ISO weeks', 1)}")
-    if not _is_star(year):
-        extras.append(f"in {_numbers_phrase(year, 'year', '', 1970)}")
+            extras.append(f"in {_numbers_phrase(week.raw, 'ISO week', 'ISO weeks', 1)}")
+    if not year.star:
+        extras.append(f"in {_numbers_phrase(year.raw, 'year', '', 1970)}")
     if extras:
         base += ", " + ", ".join(extras)
     if general_zone:
@@ -417,26 +546,26 @@ def _describe_cron(spec: TriggerSpec) -> tuple[str, bool]:
     return base, zone_shown
 
 
-def _general_cron(f: dict[str, object], spec: TriggerSpec) -> str:
+def _general_cron(f: dict[str, _Field]) -> str:
     """cron-descriptor's sentence for the parts it understands, plus our own phrases."""
     from apscheduler.triggers.cron.expressions import AllExpression, LastDayOfMonthExpression
 
     day = f["day"]
     own: list[str] = []
-    day_exprs = _exprs(day)
+    day_exprs = _exprs(day.raw)
     if all(type(e) is AllExpression or (_is_range(e) and type(e).__name__ == "RangeExpression") for e in day_exprs):
-        dom = str(day)
+        dom = day.text
     elif len(day_exprs) == 1 and isinstance(day_exprs[0], LastDayOfMonthExpression):
         dom = "L"
     else:
         dom = "*"
-        own.append(f"on {_day_phrase(day)} of the month")
+        own.append(f"on {_day_phrase(day.raw)} of the month")
     dow = f["day_of_week"]
-    if not _is_star(dow):
-        days = _values(dow, 0, 6) or []
+    if not dow.star:
+        days = dow.values(0, 6) or []
         own.append(f"only on {_weekdays_phrase(days)}")
-    expression = " ".join([str(f["second"]), str(f["minute"]), str(f["hour"]), dom, str(f["month"]).upper(), "*", "*"])
-    text = _cron_descriptor(expression)
+    expression = " ".join([f["second"].text, f["minute"].text, f["hour"].text, dom, f["month"].text.upper(), "*", "*"])
+    text = _cron_descriptor(expression) if len(expression) <= 4 * SHARED_MAX_LEN else _cron_sentence(expression)
     if own:
         text += ", " + ", ".join(own)
     return text
@@ -481,21 +610,28 @@ def _describe_interval(spec: TriggerSpec) -> tuple[str, bool]:
     return _interval_phrase(interval.total_seconds()), False
 
 
+def _trigger_zone(spec: TriggerSpec) -> tzinfo | None:
+    """``schedule.trigger_zone`` (imported on first use, once: an import statement per row costs)."""
+    global _trigger_zone
+    from schedtui.core.schedule import trigger_zone
+
+    _trigger_zone = trigger_zone
+    return trigger_zone(spec)
+
+
 def _describe_date(spec: TriggerSpec) -> tuple[str, bool]:
     run = spec.run_date
     if run is None:
         raise ValueError("no run date")
-    from schedtui.core.schedule import trigger_zone
-
-    tz = trigger_zone(spec)
+    tz = _trigger_zone(spec)
     if tz is not None and spec.timezone:
         run = _local(run, tz)
         zone = spec.timezone
     else:
         zone = zone_name(run.tzinfo, run)
-    text = run.strftime("%Y-%m-%d %H:%M")
+    text = _ymd_hm(run, True)
     if run.second or run.microsecond:
-        text += run.strftime(":%S")
+        text += f":{run.second:02d}"
     return f"Once at {text} {zone}", True
 
 
@@ -532,9 +668,7 @@ def _suffix(spec: TriggerSpec, zone_shown: bool, start_implied: bool) -> str:
     parts: list[str] = []
     tz = None
     if spec.kind != "calendarinterval":
-        from schedtui.core.schedule import trigger_zone
-
-        tz = trigger_zone(spec)
+        tz = _trigger_zone(spec)
     zone = "" if zone_shown or spec.kind == "calendarinterval" else f" {_zone_of(spec)}"
     start, end = spec.start_date, spec.end_date
     # An interval trigger always has a start date (APScheduler fills in "now + interval"),
@@ -578,20 +712,56 @@ def _describe(spec: TriggerSpec) -> str:
     return text + _suffix(spec, zone_shown, start_implied)
 
 
-#: Descriptions by the EXACT key of the spec (``TriggerSpec.__eq__`` ignores ``fold``).
-_DESCRIBED: dict[object, str] = {}
-_DESCRIBED_MAX = 8192
+class _Memo:
+    """Descriptions by the EXACT key of the spec (``TriggerSpec.__eq__`` ignores ``fold``),
+    used only while it pays.
+
+    Building the key costs about a third of describing a plain trigger, so on a store
+    where every trigger is its own (a multi-tenant app) the table would only cost time.
+    Each window of ``WINDOW`` lookups is judged: fewer than one hit in ``MIN_HIT_RATE``
+    and the next ``PAUSE`` descriptions are computed directly, then another window is
+    tried. A description is the same either way: this decides only whether one is reused.
+    """
+
+    MAX = 8192
+    WINDOW = 2048
+    MIN_HIT_RATE = 4
+    PAUSE = 16384
+
+    __slots__ = ("hits", "lookups", "skip", "table")
+
+    def __init__(self) -> None:
+        self.table: dict[object, str] = {}
+        self.lookups = 0
+        self.hits = 0
+        self.skip = 0
+
+    def describe(self, spec: TriggerSpec) -> str:
+        if self.skip > 0:  # (threads may race on the counters: that changes only what is reused)
+            self.skip -= 1
+            return _describe(spec)
+        key = spec_key(spec)
+        self.lookups += 1
+        found = self.table.get(key)
+        if found is None:
+            found = _describe(spec)
+            if len(self.table) >= self.MAX:
+                self.table.clear()
+            self.table[key] = found
+        else:
+            self.hits += 1
+        if self.lookups >= self.WINDOW:
+            if self.hits * self.MIN_HIT_RATE < self.lookups:
+                self.skip = self.PAUSE
+            self.lookups = self.hits = 0
+        return found
+
+
+_MEMO = _Memo()
 
 
 def _describe_cached(spec: TriggerSpec) -> str:
-    key = spec_key(spec)
-    found = _DESCRIBED.get(key)
-    if found is None:
-        found = _describe(spec)
-        if len(_DESCRIBED) >= _DESCRIBED_MAX:
-            _DESCRIBED.clear()
-        _DESCRIBED[key] = found
-    return found
+    return _MEMO.describe(spec)
 
 
 def describe_trigger(spec: TriggerSpec) -> str:

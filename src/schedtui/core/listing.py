@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from schedtui.core.checker import describe, job_lag
 from schedtui.core.health import CheckOptions, Status
 from schedtui.core.model import DecodeFinding, JobInfo
+from schedtui.core.vocab import job_countdown
 
 JobState = Literal["on_time", "late", "overdue", "paused", "undecodable"]
 
@@ -21,8 +23,6 @@ _BY_STATUS: dict[Status, JobState] = {Status.OK: "on_time", Status.WARNING: "lat
 
 def job_state(job: JobInfo, now: datetime, options: CheckOptions) -> tuple[JobState, float | None]:
     """``on_time | late | overdue | paused | undecodable`` and the lag in seconds."""
-    from schedtui.core.checker import job_lag
-
     if job.finding is not None:
         _, lag = job_lag(job, now, options)
         return "undecodable", lag
@@ -94,9 +94,6 @@ class JobRow:
 
 def job_row(job: JobInfo, now: datetime, options: CheckOptions) -> JobRow:
     """The listed form of ``job`` at ``now``."""
-    from schedtui.core.checker import describe
-    from schedtui.core.vocab import job_countdown
-
     state, lag = job_state(job, now, options)
     trig = job.trigger
     decoded = job.finding is None

@@ -13,6 +13,7 @@ from datetime import datetime, tzinfo
 from enum import StrEnum
 
 from schedtui.core.checker import job_lag
+from schedtui.core.describe import compact_duration, countdown
 from schedtui.core.health import CheckOptions, Status
 from schedtui.core.model import JobInfo
 
@@ -63,8 +64,6 @@ def job_state(job: JobInfo, now: datetime, options: CheckOptions = DEFAULT_OPTIO
 def job_countdown(job: JobInfo, now: datetime, options: CheckOptions = DEFAULT_OPTIONS) -> str:
     """``in 4m 12s``, ``due now`` (within the on-time tolerance), ``late by 30s``,
     ``overdue by 3m``, ``paused``, ``undecodable``: the words agree with ``job_state``."""
-    from schedtui.core.describe import compact_duration, countdown
-
     state, lag = job_state(job, now, options)
     if lag is None or lag < 1:
         return countdown(job.next_run_time, now)
@@ -82,8 +81,6 @@ def job_countdown_short(job: JobInfo, now: datetime, options: CheckOptions = DEF
 
 def countdown_short(state: JobState, lag: float | None, job: JobInfo, now: datetime) -> str:
     """``job_countdown_short`` from a state already judged (one judgement per line)."""
-    from schedtui.core.describe import compact_duration, countdown
-
     if state in (JobState.LATE, JobState.OVERDUE) and lag is not None:
         return f"{compact_duration(int(lag))} ago"
     if state is JobState.ON_TIME and lag is not None and lag >= 1:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from schedtui.core import gcpause
 from schedtui.core.decode import segments, unpickler
 from schedtui.core.decode.findings import (
     MAX_ROW_BYTES,
@@ -207,6 +208,19 @@ def _shared(value: Any, key: object) -> Any:
     return value
 
 
+def _same_instant(column: datetime, pickled: datetime) -> bool:
+    """``column == pickled`` for two objects held by the caches (an aware comparison
+    across zones costs ~1 µs), remembered by their ids. Used only when the pickled time
+    was already shared: on a store where every time is new, remembering costs more."""
+    key = (id(column), id(pickled))
+    same = _SAME_INSTANT.get(key)
+    if same is None:
+        if len(_SAME_INSTANT) >= _SHARED_MAX:
+            _SAME_INSTANT.clear()
+        same = _SAME_INSTANT[key] = column == pickled
+    return same
+
+
 def _column_time(value: object) -> datetime | None:
     if type(value) is float:
         found = _COLUMN_TIMES.get(value)
@@ -218,20 +232,6 @@ def _column_time(value: object) -> datetime | None:
             _COLUMN_TIMES[value] = found
         return found
     return column_time(value)
-
-
-def _same_instant(column: datetime, pickled: datetime, cached: bool) -> bool:
-    """``column == pickled`` (an aware comparison across zones costs ~0.5 µs), remembered
-    when both come from the caches."""
-    if not cached:
-        return column == pickled
-    key = (id(column), id(pickled))
-    same = _SAME_INSTANT.get(key)
-    if same is None:
-        if len(_SAME_INSTANT) >= _SHARED_MAX:
-            _SAME_INSTANT.clear()
-        same = _SAME_INSTANT[key] = column == pickled
-    return same
 
 
 # ``_row_fields`` and ``findings.failed_fields`` build ``JobInfo``'s sixteen fields as a tuple,
@@ -250,15 +250,20 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes, repr
     notes: list[DecodeFinding] = []
     if next_run_time is not None and column is None:
         notes.append(DecodeFinding("bad-column", f"next_run_time column holds {str(next_run_time)[:40]!r}"))
+    repeated = False
     if pickled is not None:  # one object per exact value (fields, fold and zone: not ``==``)
-        pickled = _shared(pickled, datetime_key(pickled))
+        shared = _shared(pickled, datetime_key(pickled))
+        repeated = shared is not pickled
+        pickled = shared
     if (column is None) != (pickled is None):
         if column is None and next_run_time is None:
             notes.append(DecodeFinding("next-run-mismatch", "column says paused but the pickle has a next run time"))
         elif column is not None:
             notes.append(DecodeFinding("next-run-mismatch", "column has a next run time but the pickle says paused"))
     elif (
-        column is not None and pickled is not None and not _same_instant(column, pickled, type(next_run_time) is float)
+        column is not None
+        and pickled is not None
+        and not (_same_instant(column, pickled) if repeated and type(next_run_time) is float else column == pickled)
     ):
         if abs((column - pickled).total_seconds()) > MISMATCH_TOLERANCE:
             notes.append(
@@ -312,11 +317,14 @@ def _safe_row(job_id: object, next_run_time: Any, job_state: Any, reprs: bool) -
 def decode_serial(rows: list[Sequence[Any]], *, reprs: bool = True) -> list[JobInfo]:
     """Decode in THIS process (inside a decode worker, or for trusted callers)."""
     out: list[JobInfo] = []
-    for start in range(0, len(rows), GUARD_BATCH):
-        # The cyclic GC would re-scan everything decoded so far again and again (it
-        # tripled the cost per row); a pickle's own cycles are collected once it runs again.
-        with unpickler.memory_guard(pause_gc=True):
-            for i in range(start, min(start + GUARD_BATCH, len(rows))):
-                row = rows[i]
-                out.append(_safe_row(row[0], row[1], row[2], reprs))
+    # The cyclic GC would re-scan everything decoded so far again and again (it tripled
+    # the cost per row), and re-enabling it between batches ran a full collection of all
+    # rows decoded so far each time: it stays paused for the whole call (a pickle's own
+    # cycles are collected once it runs again). Only the memory guard is re-armed per batch.
+    with gcpause.paused():
+        for start in range(0, len(rows), GUARD_BATCH):
+            with unpickler.memory_guard():
+                for i in range(start, min(start + GUARD_BATCH, len(rows))):
+                    row = rows[i]
+                    out.append(_safe_row(row[0], row[1], row[2], reprs))
     return out

@@ -19,9 +19,6 @@ with a bounded ``saferepr``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import cast
-
 from schedtui.core.decode.findings import UnpickleError
 
 #: Per-process cap on the number of distinct placeholder classes.
@@ -41,7 +38,7 @@ class _PlaceholderMeta(type):
         raise UnpickleError("forbidden-build", "deleting class attributes is not allowed")
 
     def __call__(cls, *args: object, **kwargs: object) -> Placeholder:  # REDUCE, INST, OBJ
-        return cast("Callable[..., Placeholder]", cls.__new__)(cls, *args, **kwargs)
+        return Placeholder.__new__(cls, *args, **kwargs)  # type: ignore[arg-type]
 
     def __repr__(cls) -> str:
         return f"<class {cls.ph_module}.{cls.ph_qualname} not imported>"

@@ -516,7 +516,7 @@ class Sandbox:
                 state = rows[i][2]
                 size += len(state) if isinstance(state, (bytes, bytearray, memoryview, str)) else 0
             try:
-                w.send([_plain(rows[i]) for i in take], take, max(1.0, deadline - time.monotonic()), self._reprs)
+                w.send([_as_sent(rows[i]) for i in take], take, max(1.0, deadline - time.monotonic()), self._reprs)
             except OSError:
                 w.pending = []
                 todo.extend(reversed(take))
@@ -646,6 +646,20 @@ class Sandbox:
             out[bad] = Failed(bad, "too-slow", f"{why} (the row was not decoded)")
         rest = [i for i in pending if i != bad]
         todo.extend(reversed(rest))
+
+
+def _as_sent(row: Sequence[Any]) -> Any:
+    """``row`` itself when it already is what a worker reads (a tuple of ``str``, ``float``
+    or None, ``bytes``: what sqlite3 returns), else ``_plain(row)``."""
+    if (
+        type(row) is tuple
+        and len(row) == 3
+        and type(row[0]) is str
+        and type(row[2]) is bytes
+        and (row[1] is None or type(row[1]) is float)
+    ):
+        return row
+    return _plain(row)
 
 
 def _plain(row: Sequence[Any]) -> tuple[Any, ...]:

@@ -8,20 +8,26 @@ builds a ``TriggerSpec`` of plain values. ``and``/``or`` triggers name their chi
 ``"module:Class"`` strings: only the six APScheduler trigger classes are accepted, never
 resolved by import, nested at most ``MAX_TRIGGER_DEPTH`` deep.
 
+Per-process memos (each keyed by everything that defines its value): cron expression
+texts by class, items and value types (``_expr_text``), fields APScheduler's parsers
+accepted by (name, text). ``tests/test_decoder_caches.py`` shows neither changes a result.
+
 Safety argument: nothing in a placeholder is called; what is not exactly what APScheduler
 writes is a ``bad-trigger``/``bad-value`` finding; what comes out holds no placeholder.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, tzinfo
+from dataclasses import fields as _dc_fields
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger as _Aps_CronTrigger
 
 from schedtui.core.decode import zones
 from schedtui.core.decode.findings import DecodeError
 from schedtui.core.decode.placeholders import ApsPlaceholder, placeholder_class
-from schedtui.core.model import CRON_FIELD_NAMES, TriggerSpec
+from schedtui.core.model import CRON_FIELD_NAMES, TriggerKind, TriggerSpec
 
 #: Nesting limit of and/or triggers.
 MAX_TRIGGER_DEPTH = 8
@@ -43,9 +49,16 @@ def aware(value: object, what: str, *, optional: bool = True) -> datetime | None
         return None
     if type(value) is not datetime:
         raise bad_value(what, "is not a datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
+    tz = value.tzinfo
+    # The zone kinds the unpickler builds always give an offset (``ZoneInfo`` and
+    # ``timezone`` in C, ``PytzZone`` its fixed one); asking costs ~1 µs a datetime.
+    if tz is None or (type(tz) not in _ALWAYS_AWARE and value.utcoffset() is None):
         raise DecodeError("naive-datetime", f"{what} has no time zone")
     return value
+
+
+#: tzinfo types whose ``utcoffset(dt)`` is never None.
+_ALWAYS_AWARE = frozenset({ZoneInfo, timezone, zones.PytzZone})
 
 
 def _opt_date(value: object, what: str) -> date | None:
@@ -92,6 +105,53 @@ def _version(state: _State, what: str, newest: int) -> None:
         raise DecodeError("bad-trigger", f"{what} state has an invalid version")
     if v > newest:
         raise DecodeError("future-version", f"{what} state version {v} is newer than APScheduler 3.x writes")
+
+
+# --------------------------------------------------------------------------- specs
+
+_SPEC_FIELDS = tuple(f.name for f in _dc_fields(TriggerSpec))
+assert _SPEC_FIELDS == (
+    "kind", "timezone", "tz", "start_date", "end_date", "jitter", "cron", "cron_explicit", "interval", "run_date",
+    "calendar", "calendar_time", "children",
+), "update _spec with TriggerSpec"  # fmt: skip
+_new = object.__new__
+(_t0, _t1, _t2, _t3, _t4, _t5, _t6, _t7, _t8, _t9, _t10, _t11, _t12) = (
+    getattr(TriggerSpec, name).__set__ for name in _SPEC_FIELDS
+)
+
+
+def _spec(
+    kind: TriggerKind,
+    timezone: str | None = None,
+    tz: tzinfo | None = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    jitter: int | None = None,
+    cron: tuple[tuple[str, str], ...] | None = None,
+    cron_explicit: frozenset[str] | None = None,
+    interval: timedelta | None = None,
+    run_date: datetime | None = None,
+    calendar: tuple[int, ...] | None = None,
+    calendar_time: tuple[int, int, int] | None = None,
+    children: tuple[TriggerSpec, ...] = (),
+) -> TriggerSpec:
+    """``TriggerSpec(...)`` in a third of the time: the slots are filled directly, as the
+    frozen dataclass ``__init__`` does (``object.__setattr__`` per field, no post-init)."""
+    o = _new(TriggerSpec)
+    _t0(o, kind)
+    _t1(o, timezone)
+    _t2(o, tz)
+    _t3(o, start_date)
+    _t4(o, end_date)
+    _t5(o, jitter)
+    _t6(o, cron)
+    _t7(o, cron_explicit)
+    _t8(o, interval)
+    _t9(o, run_date)
+    _t10(o, calendar)
+    _t11(o, calendar_time)
+    _t12(o, children)
+    return o
 
 
 # --------------------------------------------------------------------------- cron
@@ -184,14 +244,43 @@ _FIELD_CLASSES = {
 }
 
 
-_ALL_EXPR = placeholder_class("apscheduler.triggers.cron.expressions", "AllExpression")
-
-
 def _expr_str(expr: object) -> str:
     render = _EXPR_RENDER.get(type(expr))
     if render is None:
         raise DecodeError("bad-trigger", "cron expression has an unexpected class")
     return render(expr.__dict__)
+
+
+#: Exact expression state -> its text (see ``_expr_text``).
+_EXPR_TEXTS: dict[tuple[object, ...], str] = {}
+_MAX_EXPR_CACHE = 8192
+_PLAIN_TYPES = frozenset({int, type(None)})
+
+
+def _expr_text(expr: object) -> str:
+    """``_expr_str(expr)``, remembered by the expression's exact state.
+
+    The key is the class, the state's items AND the type of each value, and an entry is
+    only made when every key is a ``str`` and every value an ``int`` or ``None``. For such
+    values equal means identical (``1 == True == 1.0`` cannot meet: the types are in the
+    key, and a key with any other type is never stored), so a hit returns exactly what
+    rendering this state would; anything else is rendered (and checked) every time.
+    """
+    cls = type(expr)
+    if cls not in _EXPR_RENDER:
+        raise DecodeError("bad-trigger", "cron expression has an unexpected class")
+    st = expr.__dict__
+    try:
+        key = (cls, tuple(st.items()), tuple(map(type, st.values())))
+        text = _EXPR_TEXTS.get(key)
+    except TypeError:  # an unhashable value (never from APScheduler): render it
+        return _EXPR_RENDER[cls](st)
+    if text is not None:
+        return text
+    text = _EXPR_RENDER[cls](st)
+    if len(_EXPR_TEXTS) < _MAX_EXPR_CACHE and _PLAIN_TYPES.issuperset(key[2]) and all(type(k) is str for k in st):
+        _EXPR_TEXTS[key] = text
+    return text
 
 
 def _validate_field(name: str, text: str) -> None:
@@ -209,6 +298,10 @@ def _validate_field(name: str, text: str) -> None:
         _VALID_FIELDS[key] = True
 
 
+#: (field name, its placeholder class) in ``CRON_FIELD_NAMES`` order.
+_CRON_SLOTS = tuple((name, _FIELD_CLASSES[name]) for name in CRON_FIELD_NAMES)
+
+
 def _cron(state: _State) -> TriggerSpec:
     _version(state, "CronTrigger", 2)
     tz = _tz(state.get("timezone"))
@@ -218,8 +311,8 @@ def _cron(state: _State) -> TriggerSpec:
     out = []
     explicit = []
     valid = _VALID_FIELDS
-    for expected, field in zip(CRON_FIELD_NAMES, fields):
-        if type(field) is not _FIELD_CLASSES[expected]:
+    for (expected, cls), field in zip(_CRON_SLOTS, fields):
+        if type(field) is not cls:
             raise DecodeError("bad-trigger", f"cron field {expected} has an unexpected class")
         fst = field.__dict__
         if fst.get("name") != expected:
@@ -231,27 +324,24 @@ def _cron(state: _State) -> TriggerSpec:
         if type(exprs) is not list or not 1 <= len(exprs) <= 64:
             raise DecodeError("bad-trigger", f"cron field {expected} has no expressions")
         if len(exprs) == 1:
-            e = exprs[0]
-            if type(e) is _ALL_EXPR and e.__dict__.get("step") is None:
-                text = "*"
-            else:
-                text = _expr_str(e)
+            text = _expr_text(exprs[0])
         else:
-            text = ",".join([_expr_str(e) for e in exprs])
-        if (expected, text) not in valid:
+            text = ",".join([_expr_text(e) for e in exprs])
+        item = (expected, text)
+        if item not in valid:
             _validate_field(expected, text)
-        out.append((expected, text))
+        out.append(item)
         if not is_default:
             explicit.append(expected)
-    return TriggerSpec(
-        kind="cron",
-        timezone=zones.zone_name(tz),
-        tz=tz,
-        start_date=aware(state.get("start_date"), "start_date"),
-        end_date=aware(state.get("end_date"), "end_date"),
-        jitter=_jitter(state.get("jitter")),
-        cron=tuple(out),
-        cron_explicit=frozenset(explicit),
+    return _spec(
+        "cron",
+        zones.zone_name(tz),
+        tz,
+        aware(state.get("start_date"), "start_date"),
+        aware(state.get("end_date"), "end_date"),
+        _jitter(state.get("jitter")),
+        tuple(out),
+        frozenset(explicit),
     )
 
 
@@ -264,7 +354,7 @@ def _interval(state: _State) -> TriggerSpec:
     if type(interval) is not timedelta or interval <= timedelta(0):
         raise DecodeError("bad-trigger", "interval must be a positive timedelta")
     tz = _tz(state.get("timezone"))
-    return TriggerSpec(
+    return _spec(
         kind="interval",
         timezone=zones.zone_name(tz),
         tz=tz,
@@ -278,7 +368,7 @@ def _interval(state: _State) -> TriggerSpec:
 def _date(state: _State) -> TriggerSpec:
     _version(state, "DateTrigger", 1)
     run_date = aware(state.get("run_date"), "run_date", optional=False)
-    return TriggerSpec(kind="date", run_date=run_date)
+    return _spec(kind="date", run_date=run_date)
 
 
 def _calendar(state: _State) -> TriggerSpec:
@@ -296,14 +386,14 @@ def _calendar(state: _State) -> TriggerSpec:
     tz = _tz(state.get("timezone"))
     start = _opt_date(state.get("start_date"), "start_date")
     end = _opt_date(state.get("end_date"), "end_date")
-    return TriggerSpec(
+    return _spec(
         kind="calendarinterval",
         timezone=zones.zone_name(tz),
         tz=tz,
         start_date=None if start is None else datetime(start.year, start.month, start.day, tzinfo=tz),
         end_date=None if end is None else datetime(end.year, end.month, end.day, tzinfo=tz),
         jitter=_jitter(state.get("jitter")),
-        calendar=parts,  # type: ignore[arg-type]
+        calendar=parts,
         calendar_time=hms,
     )
 
@@ -322,7 +412,7 @@ def _combining(kind: str, state: _State, depth: int) -> TriggerSpec:
         if child_kind is None:
             raise DecodeError("bad-trigger", f"{kind} trigger child class {ref[:80]!r} is not an APScheduler trigger")
         children.append(_from_state(child_kind, item[1], depth + 1))
-    return TriggerSpec(kind=kind, jitter=_jitter(state.get("jitter")), children=tuple(children))  # type: ignore[arg-type]
+    return _spec(kind=kind, jitter=_jitter(state.get("jitter")), children=tuple(children))  # type: ignore[arg-type]
 
 
 _TRIGGER_KINDS = {

@@ -30,6 +30,10 @@ def valid_key(key: object) -> str:
 
 def zone_from_key(key: object) -> ZoneInfo:
     """A ``ZoneInfo`` for a validated key (cached; unknown zones raise ZoneError)."""
+    if type(key) is str:  # only validated keys are ever stored
+        z = _ZONES.get(key)
+        if z is not None:
+            return z
     k = valid_key(key)
     z = _ZONES.get(k)
     if z is None:
