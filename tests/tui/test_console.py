@@ -532,3 +532,16 @@ async def test_starting_without_the_database_then_it_appears(store: Path, clock:
             pilot, lambda: main.frame is not None and not main.frame.stale, timeout=60, what="database appeared"
         )
         await wait_for(pilot, lambda: sum(len(v) for v in groups(app).values()) == 12, what="jobs shown")
+
+
+async def test_the_scheduler_verdict_is_never_cut_off_at_80_columns(target: Target, clock: FixedClock) -> None:
+    """The summary's first line is cut on the right at 80 columns: the verdict comes first."""
+    from schedtui.tui.widgets.summary import SummaryStrip
+
+    app = app_for(target, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        strip = main_of(app).query_one(SummaryStrip)
+        first = "".join(seg.text for seg in strip.render_line(0))
+        # was "12 jobs · 8 active · 2 paused · 2 undecodable · 1 overdue  │ ✖ 1 of 12 tas…"
+        assert first.startswith("✖ 1 of 12") and "the scheduler is not running them" in first, first

@@ -95,7 +95,9 @@ def render_summary(
     store_name: str | None = None,
 ) -> Content:
     badge: list[Part] = [(" READ-ONLY ", "bold $background on $warning"), " "] if read_only else []
-    line1 = Content.assemble(*badge, *_jobs(counts), _sep(), *_scheduler(frame, counts, now))
+    # the verdict first: at 80 columns the line is cut on the right, and the counts are the
+    # ones the job list repeats
+    line1 = Content.assemble(*badge, *_scheduler(frame, counts, now), _sep(), *_jobs(counts))
     line2 = Content.assemble(*_next(counts, now), _sep(), *_runs(frame), _sep(), *_backup(frame, now))
     line3 = Content.assemble(*_database(target, frame, refresh, now, store_name))
     return Content("\n").join([line1, line2, line3])
