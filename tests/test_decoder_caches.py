@@ -10,6 +10,7 @@ name).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -23,6 +24,7 @@ from apscheduler.triggers.date import DateTrigger
 from schedtui.core.decode import DecodeError, jobstate, triggers, zones
 from schedtui.core.decode.findings import JobFields
 from schedtui.core.decode.placeholders import placeholder_class
+from schedtui.core.model import TriggerSpec
 from tests.fixtures.hostile import state_bytes
 
 NY = ZoneInfo("America/New_York")
@@ -51,7 +53,7 @@ def _canon(value: object) -> object:
     if isinstance(value, frozenset):
         return ("set", tuple(sorted(map(repr, value))))
     if type(value).__name__ == "TriggerSpec":
-        return ("spec", *(_canon(getattr(value, f)) for f in triggers._SPEC_FIELDS))
+        return ("spec", *(_canon(getattr(value, f)) for f in (fl.name for fl in dataclasses.fields(TriggerSpec))))
     return (type(value).__name__, value)
 
 

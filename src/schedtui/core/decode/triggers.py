@@ -18,7 +18,6 @@ writes is a ``bad-trigger``/``bad-value`` finding; what comes out holds no place
 
 from __future__ import annotations
 
-from dataclasses import fields as _dc_fields
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -27,7 +26,8 @@ from apscheduler.triggers.cron import CronTrigger as _Aps_CronTrigger
 from schedtui.core.decode import zones
 from schedtui.core.decode.findings import DecodeError
 from schedtui.core.decode.placeholders import ApsPlaceholder, placeholder_class
-from schedtui.core.model import CRON_FIELD_NAMES, TriggerKind, TriggerSpec
+from schedtui.core.model import CRON_FIELD_NAMES, TriggerSpec
+from schedtui.core.model import trigger_spec as _spec
 
 #: Nesting limit of and/or triggers.
 MAX_TRIGGER_DEPTH = 8
@@ -108,50 +108,6 @@ def _version(state: _State, what: str, newest: int) -> None:
 
 
 # --------------------------------------------------------------------------- specs
-
-_SPEC_FIELDS = tuple(f.name for f in _dc_fields(TriggerSpec))
-assert _SPEC_FIELDS == (
-    "kind", "timezone", "tz", "start_date", "end_date", "jitter", "cron", "cron_explicit", "interval", "run_date",
-    "calendar", "calendar_time", "children",
-), "update _spec with TriggerSpec"  # fmt: skip
-_new = object.__new__
-(_t0, _t1, _t2, _t3, _t4, _t5, _t6, _t7, _t8, _t9, _t10, _t11, _t12) = (
-    getattr(TriggerSpec, name).__set__ for name in _SPEC_FIELDS
-)
-
-
-def _spec(
-    kind: TriggerKind,
-    timezone: str | None = None,
-    tz: tzinfo | None = None,
-    start_date: datetime | None = None,
-    end_date: datetime | None = None,
-    jitter: int | None = None,
-    cron: tuple[tuple[str, str], ...] | None = None,
-    cron_explicit: frozenset[str] | None = None,
-    interval: timedelta | None = None,
-    run_date: datetime | None = None,
-    calendar: tuple[int, ...] | None = None,
-    calendar_time: tuple[int, int, int] | None = None,
-    children: tuple[TriggerSpec, ...] = (),
-) -> TriggerSpec:
-    """``TriggerSpec(...)`` in a third of the time: the slots are filled directly, as the
-    frozen dataclass ``__init__`` does (``object.__setattr__`` per field, no post-init)."""
-    o = _new(TriggerSpec)
-    _t0(o, kind)
-    _t1(o, timezone)
-    _t2(o, tz)
-    _t3(o, start_date)
-    _t4(o, end_date)
-    _t5(o, jitter)
-    _t6(o, cron)
-    _t7(o, cron_explicit)
-    _t8(o, interval)
-    _t9(o, run_date)
-    _t10(o, calendar)
-    _t11(o, calendar_time)
-    _t12(o, children)
-    return o
 
 
 # --------------------------------------------------------------------------- cron

@@ -11,13 +11,12 @@ every type on the way: datetimes as ``(y, m, d, H, M, S, us, fold, zone)``, zone
 from __future__ import annotations
 
 import marshal
-from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from schedtui.core.decode import zones
-from schedtui.core.model import DecodeFinding, JobInfo, TriggerSpec, job_from_fields
+from schedtui.core.model import DecodeFinding, JobInfo, TriggerSpec, job_from_fields, trigger_spec
 
 VERSION = 4  # marshal format
 
@@ -282,32 +281,28 @@ def _build_spec(v: Any, depth: int) -> TriggerSpec:
         raise WireError("trigger kind or zone name is not a string")
     if jitter is not None and type(jitter) is not int:
         raise WireError("jitter is not an integer")
-    spec = _new(TriggerSpec)  # the slots filled directly, as the frozen __init__ does
-    _k(spec, kind)
-    _tzn(spec, tzname)
-    _tz(spec, None if tz is None else _to_zone(tz))
-    _start(spec, None if start is None else _to_dt(start))
-    _end(spec, None if end is None else _to_dt(end))
-    _jit(spec, jitter)
-    _cron(spec, None if cron is None else _to_pairs(cron))
-    _expl(spec, None if explicit is None else frozenset(_strs(explicit)))
-    _iv(spec, None if iv is None else timedelta(*_to_ints(iv, 3)))
-    _run(spec, None if run is None else _to_dt(run))
-    _cal(spec, None if cal is None else _to_ints(cal, 4))
-    _calt(spec, None if cal_time is None else _to_ints(cal_time, 3))
-    _kids(spec, () if children == () else tuple(_to_spec(c, depth + 1) for c in _tuple(children)))
+    return trigger_spec(  # the slots filled directly, as the frozen __init__ does
+        kind,  # type: ignore[arg-type]  # a str, as the worker wrote it
+        tzname,
+        None if tz is None else _to_zone(tz),
+        None if start is None else _to_dt(start),
+        None if end is None else _to_dt(end),
+        jitter,
+        None if cron is None else _to_pairs(cron),
+        None if explicit is None else frozenset(_strs(explicit)),
+        None if iv is None else timedelta(*_to_ints(iv, 3)),
+        None if run is None else _to_dt(run),
+        None if cal is None else _to_ints(cal, 4),
+        None if cal_time is None else _to_ints(cal_time, 3),
+        () if children == () else tuple(_child(c, depth + 1) for c in _tuple(children)),
+    )
+
+
+def _child(v: Any, depth: int) -> TriggerSpec:
+    spec = _to_spec(v, depth)
+    if spec is None:
+        raise WireError("a combining trigger's child is missing")
     return spec
-
-
-_SPEC_FIELDS = tuple(f.name for f in fields(TriggerSpec))
-assert _SPEC_FIELDS == (
-    "kind", "timezone", "tz", "start_date", "end_date", "jitter", "cron", "cron_explicit", "interval", "run_date",
-    "calendar", "calendar_time", "children",
-), "update _to_spec with TriggerSpec"  # fmt: skip
-_new = object.__new__
-(_k, _tzn, _tz, _start, _end, _jit, _cron, _expl, _iv, _run, _cal, _calt, _kids) = (
-    getattr(TriggerSpec, name).__set__ for name in _SPEC_FIELDS
-)
 
 
 def _to_finding(v: Any) -> DecodeFinding | None:
