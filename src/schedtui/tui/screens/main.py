@@ -182,6 +182,8 @@ class MainScreen(ControlMixin, Screen[None]):
         self._store_keys_shown = False
         self._summary_shown: tuple[object, ...] | None = None
         self._follow_cursor = False
+        #: the listed row whose change (seen by the on-demand reprs) asked for a refresh
+        self._refreshed_for: JobInfo | None = None
         self.init_control()
 
     # -- layout --------------------------------------------------------------------
@@ -492,6 +494,18 @@ class MainScreen(ControlMixin, Screen[None]):
         self.history = message.history
         self._show_detail()
         self._show_history()
+        reprs = message.extras.reprs
+        if reprs is not None and reprs.changed and reprs.of is self.selected:
+            self._refresh_for(reprs.of)
+
+    def _refresh_for(self, job: JobInfo) -> None:
+        """The selected row changed (or went) since the list was read: refresh now rather
+        than at the next tick of the interval (once per listed row; not while paused)."""
+        if self._refreshed_for is job or self.refresh_paused:
+            return
+        self._refreshed_for = job
+        if not self._inflight:
+            self._arm(0)
 
     @on(JobList.GroupToggled)
     def _on_group_toggled(self, message: JobList.GroupToggled) -> None:

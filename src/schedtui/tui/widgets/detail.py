@@ -14,6 +14,7 @@ from schedtui.core.model import JobInfo, TriggerSpec
 from schedtui.tui.data import Extras
 from schedtui.tui.fmt import TzMode, clean, describe, format_duration, format_when, job_countdown, size, when_in
 from schedtui.tui.glyphs import g
+from schedtui.tui.reprs import LOADING, rendered
 
 KEY_W = 14
 
@@ -108,8 +109,7 @@ def render_body(job: JobInfo, extras: Extras | None, tz_mode: TzMode = "utc") ->
             )
         )
     out.append(_kv("executor", clean(job.executor or "-", 60)))
-    out.append(_kv("args", clean(job.args_repr, 400)))
-    out.append(_kv("kwargs", clean(job.kwargs_repr, 400)))
+    out.extend(_repr_lines(job, extras))
     grace = "none" if job.misfire_grace_time is None else format_duration(job.misfire_grace_time)
     out.append(_kv("misfire grace", grace))
     out.append(_kv("coalesce", {True: "yes", False: "no"}.get(job.coalesce, "-")))  # type: ignore[arg-type]
@@ -121,6 +121,22 @@ def render_body(job: JobInfo, extras: Extras | None, tz_mode: TzMode = "utc") ->
     out.append(Content(""))
     out.extend(_fire_times(job, extras, tz_mode))
     return Content("\n").join(out)
+
+
+def _repr_lines(job: JobInfo, extras: Extras | None) -> list[Content]:
+    """args and kwargs: the reader's own when it rendered them, else those rendered on
+    demand for this very ``JobInfo`` (``Extras.reprs``), "…" until they arrive."""
+    if rendered(job):
+        return [_kv("args", clean(job.args_repr, 400)), _kv("kwargs", clean(job.kwargs_repr, 400))]
+    reprs = extras.reprs if extras is not None and extras.job_id == job.id else None
+    if reprs is None or reprs.of is not job:
+        return [_kv("args", LOADING, "$text-muted"), _kv("kwargs", LOADING, "$text-muted")]
+    if reprs.args is None or reprs.kwargs is None:
+        note = clean(reprs.note or "not available", 300)
+        if reprs.changed:
+            note += ": the next refresh shows it"
+        return [_kv("args", f"{g('warn')} {note}", "$warning"), _kv("kwargs", "-", "$text-muted")]
+    return [_kv("args", clean(reprs.args, 400)), _kv("kwargs", clean(reprs.kwargs, 400))]
 
 
 def _fire_times(job: JobInfo, extras: Extras | None, tz_mode: TzMode = "utc") -> list[Content]:
