@@ -240,12 +240,7 @@ class JobTable(Sequence[JobInfo]):
 def jobs_with_ids(jobs: Sequence[JobInfo], wanted: frozenset[str] | set[str]) -> dict[str, JobInfo]:
     """The jobs among ``jobs`` whose id is in ``wanted``, by id (the last one of an id)."""
     if isinstance(jobs, JobTable):
-        out: dict[str, JobInfo] = {}
-        for jid in wanted:
-            k = jobs.position(jid)
-            if k is not None:
-                out[jid] = jobs[k]
-        return out
+        return {jid: jobs[k] for k, jid in enumerate(jobs.ids) if jid in wanted}
     return {j.id: j for j in jobs if j.id in wanted}
 
 

@@ -429,8 +429,8 @@ class JobStoreReader:
                 records=builder is not None,
             )
             if builder is not None:
-                for row, result in zip(pending, decoded, strict=True):
-                    builder.add(result, row)
+                for result in decoded:
+                    builder.add(result)
                 return
             if self._incremental:
                 new = tuple.__new__

@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from schedtui.core.decode import cache as _cache
-from schedtui.core.decode import sandbox, wire
+from schedtui.core.decode import sandbox, table, wire
 from schedtui.core.decode.cache import DecodeCache
 from schedtui.core.decode.findings import MAX_ROW_BYTES, not_decoded, state_size
+from schedtui.core.jobtable import UNDECODABLE
 from schedtui.core.model import NOT_RENDERED, DecodeFinding, JobInfo
 
 
@@ -95,8 +96,25 @@ def decode_rows(
     if cache is not None:
         return _decode_cached(rows, cache, budget, meanwhile, reprs, records)
     results = sandbox.pool().decode(rows, budget=budget, meanwhile=meanwhile, reprs=reprs, records=records)
-    done = bytes if records else JobInfo
-    return [r if type(r) is done else not_decoded(rows[i], r.code, r.message) for i, r in enumerate(results)]
+    if records:
+        return [_with_head(r, rows[i]) if type(r) is bytes else _failed(rows[i], r) for i, r in enumerate(results)]
+    return [r if type(r) is JobInfo else _failed(rows[i], r) for i, r in enumerate(results)]
+
+
+def _failed(row: Sequence[Any], r: Any) -> JobInfo:
+    return not_decoded(row, r.code, r.message)
+
+
+def _with_head(data: bytes, row: Sequence[Any], known: object = None) -> tuple[Any, bytes] | JobInfo:
+    """``(head, data)`` for ``decode.table`` (``known``: a head from the cache, checked), or
+    an ``internal`` finding when the record is not what a worker writes."""
+    h = table.checked_head(known) if known is not None else None
+    if h is not None:
+        return (h, data)
+    try:
+        return (table.head(data), data)
+    except wire.WireError as exc:
+        return not_decoded(row, "internal", f"decoder error: {exc}")
 
 
 def _decode_cached(
@@ -113,10 +131,11 @@ def _decode_cached(
     keys = [_cache.row_key(r) for r in rows]
     misses: list[int] = []
     for i, key in enumerate(keys):
-        data = cache.get(key)
-        if data is not None:
-            if records and not reprs:  # checked by decode.table (and wire.job when rebuilt)
-                out[i] = data
+        entry = cache.get(key)
+        if entry is not None:
+            known, data = entry
+            if records and not reprs:  # the rest is checked by wire.job when rebuilt
+                out[i] = _with_head(data, rows[i], known)
                 continue
             try:
                 job = wire.job(data)
@@ -134,23 +153,20 @@ def _decode_cached(
         for j, (i, r) in enumerate(zip(misses, results, strict=True)):
             if type(r) is JobInfo:
                 out[i] = r
-                data = raw[j]
-                if data is not None and (r.finding is None or r.finding.code not in _cache.TRANSIENT):
-                    cache.put(keys[i], data)
+                sent = raw[j]
+                if sent is not None and (r.finding is None or r.finding.code not in _cache.TRANSIENT):
+                    cache.put(keys[i], sent)
             elif type(r) is bytes:
-                out[i] = r
-                if not _transient(r):
-                    cache.put(keys[i], r)
+                got = out[i] = _with_head(r, rows[i])
+                if type(got) is tuple and not (got[0][3] & UNDECODABLE and _transient(r)):
+                    cache.put(keys[i], r, got[0])
             else:
-                out[i] = not_decoded(rows[i], r.code, r.message)
+                out[i] = _failed(rows[i], r)
     return out
 
 
 def _transient(data: bytes) -> bool:
-    """Whether a wire record holds a finding the cache must not keep (the substring test
-    lets almost every record through without parsing it)."""
-    if not any(code.encode() in data for code in _cache.TRANSIENT):
-        return False
+    """Whether a wire record's finding is one the cache must not keep."""
     try:
         finding = marshal.loads(data)[3]
     except Exception:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import marshal
 from array import array
-from collections.abc import Sequence
 from typing import Any
 
 from schedtui.core.decode import wire
@@ -50,6 +49,49 @@ def _holds_and(t: Any, depth: int = 0) -> bool:
     return any(_holds_and(c, depth + 1) for c in children)
 
 
+#: What ``check`` judges of one record: (id, ``instant_us`` of the next run or ``PAUSED``,
+#: ``grace_of`` the misfire grace, ``HAS_AND``/``UNDECODABLE`` bits). Plain values, so the
+#: repeated-probe cache keeps it beside the record.
+Head = tuple[str, int, float, int]
+
+
+def head(data: bytes) -> Head:
+    """The judged part of a worker's ``wire`` record, each type checked (``WireError``)."""
+    try:
+        v = marshal.loads(data)
+    except (EOFError, ValueError, TypeError) as exc:
+        raise wire.WireError(f"unreadable results: {exc}") from None
+    if type(v) is not tuple or len(v) != 16:
+        raise wire.WireError("not a job record")
+    jid, column, finding, trigger, mgt = v[0], v[1], v[3], v[6], v[10]
+    if type(jid) is not str or not (mgt is None or type(mgt) is int or type(mgt) is float):
+        raise wire.WireError("unexpected field type")
+    if finding is not None and (type(finding) is not tuple or len(finding) != 2):
+        raise wire.WireError("not a finding")
+    try:
+        col = wire._to_dt(column)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise wire.WireError(f"invalid results: {exc}") from None
+    flags = UNDECODABLE if finding is not None else 0
+    if trigger is not None and _holds_and(trigger):
+        flags |= HAS_AND
+    return (jid, PAUSED if col is None else instant_us(col), grace_of(mgt), flags)
+
+
+def checked_head(value: object) -> Head | None:
+    """``value`` if it is a ``Head`` (from the repeated-probe cache), else None."""
+    if (
+        type(value) is tuple
+        and len(value) == 4
+        and type(value[0]) is str
+        and type(value[1]) is int
+        and type(value[2]) is float
+        and type(value[3]) is int
+    ):
+        return value
+    return None
+
+
 class TableBuilder:
     """Collects one read's results (in any order) and sorts them into a ``JobTable``."""
 
@@ -63,34 +105,17 @@ class TableBuilder:
         self._lengths = array("q")
         self._ready: dict[int, JobInfo] = {}
 
-    def add(self, result: bytes | JobInfo, row: Sequence[Any]) -> None:
-        """One row's result: a worker's ``wire`` record, or a ``JobInfo`` made here."""
-        if type(result) is bytes:
-            try:
-                self._add_record(result)
-                return
-            except (wire.WireError, ValueError, TypeError, OverflowError, EOFError) as exc:
-                result = not_decoded(row, "internal", f"decoder error: {exc}")
-        assert type(result) is JobInfo
-        self._add_job(result)
-
-    def _add_record(self, data: bytes) -> None:
-        v = marshal.loads(data)
-        if type(v) is not tuple or len(v) != 16:
-            raise wire.WireError("not a job record")
-        jid, column, finding, trigger, mgt = v[0], v[1], v[3], v[6], v[10]
-        if type(jid) is not str or not (mgt is None or type(mgt) is int or type(mgt) is float):
-            raise wire.WireError("unexpected field type")
-        if finding is not None and (type(finding) is not tuple or len(finding) != 2):
-            raise wire.WireError("not a finding")
-        col = wire._to_dt(column)
-        flags = UNDECODABLE if finding is not None else 0
-        if trigger is not None and _holds_and(trigger):
-            flags |= HAS_AND
+    def add(self, result: tuple[Head, bytes] | JobInfo) -> None:
+        """One row's result: a worker's ``wire`` record with its ``head``, or a ``JobInfo``
+        made here (a finding)."""
+        if type(result) is JobInfo:
+            self._add_job(result)
+            return
+        (jid, instant, grace, flags), data = result  # type: ignore[misc]
         at, length = self._spill.append(data)
         self._ids.append(jid)
-        self._instants.append(PAUSED if col is None else instant_us(col))
-        self._graces.append(grace_of(mgt))
+        self._instants.append(instant)
+        self._graces.append(grace)
         self._flags.append(flags)
         self._offsets.append(at)
         self._lengths.append(length)
