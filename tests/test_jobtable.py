@@ -175,3 +175,25 @@ def test_judging_at_the_fold_tells_the_two_instants_apart() -> None:
     at = first.next_run_time.astimezone(UTC) + timedelta(minutes=10)  # type: ignore[union-attr]
     comp = judge_jobs(sorted_jobs([second, first]), at, CheckOptions(grace_floor=60.0))
     assert comp.data["overdue"] == ["first"] and comp.data["upcoming"] == ["second"]
+
+
+@pytest.mark.postgres
+def test_a_postgresql_table_is_the_eager_read(pg_url: str) -> None:
+    """The same on PostgreSQL (server-side cursor, its own column conversion)."""
+    cmd = [sys.executable, str(ROOT / "tests/fixtures/oracle_store.py"), "--seed", "2718", "--count", "150"]
+    cmd += ["--now", NOW.isoformat(), "--url", pg_url]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    snaps = []
+    for lazy in (False, True):
+        reader = open_reader(Target(pg_url), clock=FixedClock(NOW), incremental=False, reprs=False, lazy=lazy)
+        try:
+            snaps.append(reader.read())
+        finally:
+            reader.close()
+    eager, lazy_snap = snaps
+    assert type(lazy_snap.jobs) is JobTable and len(eager.jobs) > 100
+    assert [canon(j) for j in lazy_snap.jobs] == [canon(j) for j in eager.jobs]
+    for now in _moments(eager):
+        assert judge_store(lazy_snap, now, CheckOptions())[1:] == judge_store(eager, now, CheckOptions())[1:]
