@@ -139,7 +139,8 @@ def decode_one(job_id: str, column: float | None, raw: bytes) -> JobInfo:
     """One row decoded in the sandbox, reprs included (never in this process)."""
     from schedtui.core.decode import decode_rows
 
-    return decode_rows([(job_id, column, raw)], reprs=True)[0]
+    job: JobInfo = decode_rows([(job_id, column, raw)], reprs=True)[0]
+    return job
 
 
 def selected_reprs(raw_state: Callable[[str], bytes | None], job: JobInfo, memo: ReprMemo) -> Reprs:
