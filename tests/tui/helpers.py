@@ -122,6 +122,15 @@ async def stable(pilot, timeout: float = 10.0) -> None:
         await pilot.pause(0.05)
 
 
+def reprs_ready(main) -> bool:  # type: ignore[no-untyped-def]
+    """The selected job's extras arrived, with its args/kwargs rendered on demand for this
+    very ``JobInfo`` (``tui.reprs``; an undecodable row has none)."""
+    job, extras = main.selected, main.extras
+    if job is None or extras is None or extras.job_id != job.id:
+        return False
+    return job.finding is not None or (extras.reprs is not None and extras.reprs.of is job)
+
+
 async def settle(pilot, app) -> None:
     """Wait for the first data, the selection's extras/history and idle workers."""
     from schedtui.tui.widgets.jobs import JobList
@@ -134,13 +143,7 @@ async def settle(pilot, app) -> None:
         job = main.query_one(JobList).current_job
         if job is None:
             return main.selected is None
-        return (
-            main.selected is job
-            and main.extras is not None
-            and main.extras.job_id == job.id
-            and main.history is not None
-            and main.history.job_id == job.id
-        )
+        return main.selected is job and reprs_ready(main) and main.history is not None and main.history.job_id == job.id
 
     await wait_for(pilot, selection_ready, what="selection details")
     # the panes follow a cursor move after a short timer: let it have run

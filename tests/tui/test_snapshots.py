@@ -13,7 +13,7 @@ from schedtui.core.clock import FixedClock
 from schedtui.core.model import Target
 from schedtui.tui.app import SchedtuiApp
 from schedtui.tui.widgets.jobs import JobList
-from tui.helpers import SNAPSHOT_SIZES, add_aegis_history, add_history, settle, stable, wait_for
+from tui.helpers import SNAPSHOT_SIZES, add_aegis_history, add_history, reprs_ready, settle, stable, wait_for
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("reads_take_no_time")]
 
@@ -32,7 +32,12 @@ def _select(job_id: str, pane: str | None = None):
         main.query_one(JobList).select_job(job_id)
         await wait_for(
             pilot,
-            lambda: main.extras is not None and main.extras.job_id == job_id and main.history is not None,
+            lambda: (
+                main.selected is not None
+                and main.selected.id == job_id
+                and reprs_ready(main)
+                and main.history is not None
+            ),
             what="selection",
         )
         await wait_for(pilot, lambda: main._panes_timer is None, what="panes drawn")
