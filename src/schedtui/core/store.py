@@ -406,11 +406,6 @@ class JobStoreReader:
         from schedtui.core.decode import decode_rows
 
         jobs: list[JobInfo] = []
-        builder = None
-        if self._lazy:
-            from schedtui.core.decode.table import TableBuilder
-
-            builder = TableBuilder()
         cache: dict[str, _Entry] = {}
         pending: list[Row] = []
         probe_cache = None
@@ -418,6 +413,11 @@ class JobStoreReader:
             from schedtui.core.decode import DecodeCache
 
             probe_cache = DecodeCache.for_url(repr((self.target.url, self.target.table, self.target.schema)))
+        builder = None
+        if self._lazy:
+            from schedtui.core.decode.table import TableBuilder
+
+            builder = TableBuilder(resident=probe_cache is not None)
 
         def flush() -> None:
             decoded = decode_rows(
