@@ -594,7 +594,7 @@ class Sandbox:
                 out[i] = (
                     Failed(i, "internal", "not decoded: the decode worker processes could not start")
                     if broken
-                    else Failed(i, "time-budget", f"not decoded: the read's time budget ({budget:g} s) ran out")
+                    else Failed(i, "time-budget", "not decoded: the read's time budget ran out")
                 )
         return out
 
