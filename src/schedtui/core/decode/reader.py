@@ -111,16 +111,39 @@ def _with_head(data: bytes) -> tuple[Any, bytes]:
     return (table.head(data), data)
 
 
-def _cached_head(data: bytes, row: Sequence[Any], known: object) -> tuple[Any, bytes] | JobInfo:
-    """``(head, data)`` of a cache entry (``known``: its head, checked), or an ``internal``
-    finding when the record is not what a worker writes."""
-    h = table.checked_head(known) if known is not None else None
-    if h is not None:
-        return (h, data)
-    try:
-        return (table.head(data), data)
-    except wire.WireError as exc:
-        return not_decoded(row, "internal", f"decoder error: {exc}")
+def cached(keys: Sequence[bytes], cache: DecodeCache, *, reprs: bool, records: bool) -> tuple[list[Any], list[int]]:
+    """What the repeated-probe cache answers for rows with these ``row_key``s: the results
+    (as ``decode_rows`` gives them; None where it has none) and the positions it cannot
+    answer. A record without reprs answers only a read that does not want them; a record
+    that does not read back is forgotten and its row decoded again."""
+    out: list[Any] = [None] * len(keys)
+    misses: list[int] = []
+    for i, key in enumerate(keys):
+        entry = cache.get(key)
+        if entry is not None:
+            known, data = entry
+            if records and not reprs:  # the rest is checked by wire.job when rebuilt
+                h = table.checked_head(known)
+                if h is None:
+                    try:
+                        h = table.head(data)
+                    except wire.WireError:
+                        h = None
+                if h is not None:
+                    out[i] = (h, data)
+                    continue
+            else:
+                try:
+                    job = wire.job(data)
+                except wire.WireError:
+                    pass
+                else:
+                    if not reprs or job.finding is not None or job.args_repr != NOT_RENDERED:
+                        out[i] = job
+                        continue
+            cache.forget(key)
+        misses.append(i)
+    return out, misses
 
 
 def _decode_cached(
@@ -131,27 +154,9 @@ def _decode_cached(
     reprs: bool,
     records: bool = False,
 ) -> list[Any]:
-    """``decode_rows`` through the repeated-probe cache: only unseen rows go to the sandbox.
-    A record without reprs answers only a read that does not want them."""
-    out: list[Any] = [None] * len(rows)
+    """``decode_rows`` through the repeated-probe cache: only unseen rows go to the sandbox."""
     keys = [_cache.row_key(r) for r in rows]
-    misses: list[int] = []
-    for i, key in enumerate(keys):
-        entry = cache.get(key)
-        if entry is not None:
-            known, data = entry
-            if records and not reprs:  # the rest is checked by wire.job when rebuilt
-                out[i] = _cached_head(data, rows[i], known)
-                continue
-            try:
-                job = wire.job(data)
-            except wire.WireError:
-                cache.forget(key)
-            else:
-                if not reprs or job.finding is not None or job.args_repr != NOT_RENDERED:
-                    out[i] = job
-                    continue
-        misses.append(i)
+    out, misses = cached(keys, cache, reprs=reprs, records=records)
     if misses:
         todo = [rows[i] for i in misses]
         raw: list[bytes | None] = [None] * len(todo)
