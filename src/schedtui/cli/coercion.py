@@ -4,21 +4,30 @@ Typer (0.2x) gives every parameter of the invoked command a pydantic ``TypeAdapt
 built before the value is looked at: importing pydantic and building about twenty
 adapters is a third of a short ``check``'s time. :func:`install` gives each parameter a
 :class:`QuickCoercion` instead. It answers only the values the adapter would hand back
-unchanged: ``None`` (no adapter is used for it), a ``str`` for a ``str`` option, a list of
-``str`` for a ``list[str]`` option, an ``int``/``float`` default already of the option's
-type, finite and in its range. Anything else (a number typed on the command line, a
-value out of range, a path or choice option, a custom parser) goes to typer's own
-coercion, built on first use, so its messages and results stay typer's.
+unchanged or reads the obvious way: ``None`` (no adapter is used for it), a ``str`` for a
+``str`` option, a list of ``str`` for a ``list[str]`` option, an ``int``/``float`` already
+of the option's type, and a plain decimal typed for one (``120``, ``0.5``: digits and at
+most one point, which pydantic and Python read alike, correctly rounded), finite and in
+the option's range. Anything else (a sign, an exponent, spaces, a value out of range, a
+path or choice option, a custom parser) goes to typer's own coercion, built on first use,
+so its messages and results stay typer's.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any, get_args, get_origin
 
 #: The typer parameter attribute holding its coercion (typer >= 0.2x; absent before).
 _SLOT = "_runtime_param"
+
+
+#: Decimals read the same by pydantic and by ``int()``/``float()``: no sign, exponent,
+#: underscore, space or leading zero, and short enough to stay exact as an ``int``.
+_INT = re.compile(r"0|[1-9][0-9]{0,17}")
+_FLOAT = re.compile(r"(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,17})?")
 
 
 def _plain(info: Any) -> bool:
@@ -86,6 +95,10 @@ def _quick(value: Any, param: Any, multi: bool) -> Any:
         return _NO
     if annotation is str and type(value) is str:
         return value
+    if annotation is int and type(value) is str and _INT.fullmatch(value):
+        value = int(value)
+    elif annotation is float and type(value) is str and _FLOAT.fullmatch(value):
+        value = float(value)
     if annotation in (int, float) and type(value) is annotation and math.isfinite(value) and _in_range(value, info):
         return value
     return _NO
