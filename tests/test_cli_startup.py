@@ -136,3 +136,13 @@ def test_the_entry_point_is_light_and_finds_the_command() -> None:
     assert app_module.app is app
     with pytest.raises(AttributeError):
         _ = app_module.nothing  # type: ignore[attr-defined]
+
+
+def test_version_alone_prints_what_typer_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    from schedtui.cli import root
+
+    fast = _run(["--version"], capsys)
+    with pytest.raises(SystemExit) as info:
+        root.run(["--version"], is_check=False)
+    out, err = capsys.readouterr()
+    assert fast == (int(info.value.code or 0), out, err) == (0, "schedtui 0.1.0\n", "")

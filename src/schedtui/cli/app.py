@@ -53,6 +53,11 @@ def _prestart(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps usage errors to the right exit code and hides tracebacks."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # what the root's eager --version prints, without typer
+        from schedtui import __version__
+
+        print(f"schedtui {__version__}", flush=True)
+        sys.exit(0)
     _prestart(argv)
     from schedtui.cli.root import run
 
