@@ -146,3 +146,46 @@ def test_version_alone_prints_what_typer_prints(capsys: pytest.CaptureFixture[st
         root.run(["--version"], is_check=False)
     out, err = capsys.readouterr()
     assert fast == (int(info.value.code or 0), out, err) == (0, "schedtui 0.1.0\n", "")
+
+
+def test_the_root_options_that_take_a_value_are_known_to_the_entry_point() -> None:
+    from typer.main import get_command
+
+    from schedtui.cli.root import full_app
+
+    group = get_command(full_app())
+    ctx = group.make_context("schedtui", [], resilient_parsing=True)
+    valued = {
+        opt for p in group.get_params(ctx) if not getattr(p, "is_flag", False) for opt in (*p.opts, *p.secondary_opts)
+    }
+    assert valued == set(app_module._ROOT_VALUED)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["check", "--help"], ["jobs", "-h"], ["check", "--bogus"], ["--schema", "check", "jobs", "--url", "sqlite://"]],
+)
+def test_a_command_alone_answers_what_the_full_app_answers(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from schedtui.cli import root
+
+    def answer(command: str | None) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as info:
+            root.run(list(argv), is_check=True, command=command)
+        out, err = capsys.readouterr()
+        return int(info.value.code or 0), out, err
+
+    assert answer(app_module._command(argv)) == answer(None)
+
+
+@pytest.mark.parametrize("argv", [["check", "--help"], ["jobs", "-h"]])
+def test_the_help_of_a_command_alone_is_the_full_apps(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from schedtui.cli import root
+
+    outs = []
+    for app in (root.build(("cmd_check",)), root.full_app()):
+        try:
+            app(args=list(argv), prog_name="schedtui", standalone_mode=False)
+        except SystemExit:
+            pass
+        outs.append(capsys.readouterr())
+    assert outs[0] == outs[1] and "Usage: schedtui " in outs[0].out

@@ -61,13 +61,13 @@ def main(argv: list[str] | None = None) -> None:
     _prestart(argv)
     from schedtui.cli.root import run
 
-    run(argv, is_check=_check_invoked(argv))
+    run(argv, is_check=_check_invoked(argv), command=_command(argv))
 
 
 def __getattr__(name: str) -> Any:
-    """``app``: the typer application (``cli.root.app``), imported on first use."""
+    """``app``: the typer application with every command (``cli.root.full_app``)."""
     if name == "app":
-        from schedtui.cli.root import app
+        from schedtui.cli.root import full_app
 
-        return app
+        return full_app()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,10 +3,12 @@ scripts (``cli.app.main`` is the entry point; it imports this module)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
 
@@ -16,18 +18,7 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException, UsageError  # type: ignore[assignment]
 
 from schedtui import __version__
-from schedtui.cli import (
-    cmd_backup,
-    cmd_check,
-    cmd_companion,
-    cmd_completion,
-    cmd_control,
-    cmd_metrics,
-    cmd_preflight,
-    cmd_serve,
-    cmd_undelete,
-    helptext,
-)
+from schedtui.cli import helptext
 from schedtui.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -41,31 +32,58 @@ from schedtui.cli.common import (
 from schedtui.core.model import Target
 from schedtui.core.stores import NamedStore
 
-app = typer.Typer(
-    name="schedtui",
-    help="A safe console and health probe for APScheduler 3.x job stores.",
-    add_completion=False,  # `schedtui completion SHELL` prints the script (cmd_completion)
-    no_args_is_help=False,
-    rich_markup_mode=None,
-    cls=helptext.HelpGroup,
-    epilog=helptext.epilog(helptext.ROOT),
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+#: The modules of the commands, each with ``register(app)``, in the order of ``--help``.
+COMMAND_MODULES = (
+    "cmd_check",
+    "cmd_companion",
+    "cmd_backup",
+    "cmd_control",
+    "cmd_metrics",
+    "cmd_preflight",
+    "cmd_undelete",
+    "cmd_serve",
+    "cmd_completion",
 )
+#: Commands whose command line needs no other command's module: ``run`` builds the app with
+#: only that module (the others are neither imported nor turned into click commands).
+_ALONE = {"check": "cmd_check", "jobs": "cmd_check"}
 
-for _module in (
-    cmd_check,
-    cmd_companion,
-    cmd_backup,
-    cmd_control,
-    cmd_metrics,
-    cmd_preflight,
-    cmd_undelete,
-    cmd_serve,
-    cmd_completion,
-):
-    _module.register(app)
-helptext.apply(app)
+
+def build(modules: Sequence[str] = COMMAND_MODULES) -> typer.Typer:
+    """The ``schedtui`` application with the commands of ``modules``."""
+    app = typer.Typer(
+        name="schedtui",
+        help="A safe console and health probe for APScheduler 3.x job stores.",
+        add_completion=False,  # `schedtui completion SHELL` prints the script (cmd_completion)
+        no_args_is_help=False,
+        rich_markup_mode=None,
+        cls=helptext.HelpGroup,
+        epilog=helptext.epilog(helptext.ROOT),
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for name in modules:
+        importlib.import_module(f"schedtui.cli.{name}").register(app)
+    helptext.apply(app)
+    app.callback(invoke_without_command=True)(console)
+    return app
+
+
+_FULL: list[typer.Typer] = []
+
+
+def full_app() -> typer.Typer:
+    """The application with every command (built once)."""
+    if not _FULL:
+        _FULL.append(build())
+    return _FULL[0]
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: :func:`full_app`."""
+    if name == "app":
+        return full_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _version(value: bool) -> None:
@@ -134,7 +152,6 @@ def _console_stores(
     return found[0].target, found if len(found) > 1 else ()
 
 
-@app.callback(invoke_without_command=True)
 def console(
     ctx: typer.Context,
     url: ConsoleUrlsOpt = None,
@@ -171,9 +188,16 @@ def _argv_urls(argv: list[str]) -> list[str]:
     return out
 
 
-def run(argv: list[str], *, is_check: bool) -> None:
+def run(argv: list[str], *, is_check: bool, command: str | None = None) -> None:
     """Run the command line ``argv``: maps usage errors to the right exit code (UNKNOWN,
-    3, for the probes: ``is_check``) and hides tracebacks."""
+    3, for the probes: ``is_check``) and hides tracebacks. ``command``: the command
+    ``argv`` names (``check`` and ``jobs`` then run in an app with only their module;
+    with ``--help`` anywhere, the full one answers)."""
+    alone = _ALONE.get(command or "")
+    if alone is not None and not any(a in ("-h", "--help") for a in argv):
+        app = build((alone,))
+    else:
+        app = full_app()
     try:
         rv = app(args=argv, prog_name="schedtui", standalone_mode=False)
     except UsageError as exc:
