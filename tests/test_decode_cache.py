@@ -88,11 +88,17 @@ def test_a_cache_file_that_is_off_is_ignored(tmp_path: Path, cache_home: Path) -
     assert _exact(_read(path)) == first
     os.chmod(f, 0o644)  # readable by others: not ours to trust
     assert _decode_cache.DecodeCache(f)._old == {}
+    _read(path)  # a good file again
+    assert _decode_cache.DecodeCache(f)._old != {}
     data = f.read_bytes()
-    header, entries = _wire.marshal.loads(data)
-    f.write_bytes(_wire.marshal.dumps(((header[0] + 1, *header[1:]), entries)))
+    size = int.from_bytes(data[:8], "little")
+    header = _wire.marshal.loads(data[8 : 8 + size])
+    other = _wire.marshal.dumps((header[0] + 1, *header[1:]), 4)
+    f.write_bytes(len(other).to_bytes(8, "little") + other + data[8 + size :])
     os.chmod(f, 0o600)
     assert _decode_cache.DecodeCache(f)._old == {}, "another format: rebuilt"
+    f.write_bytes(data[: len(data) - 5])  # a torn last frame: the header alone is left
+    assert _decode_cache.DecodeCache(f)._old == {}
 
 
 def test_off_switch(tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,3 +143,48 @@ def test_reads_without_reprs_never_hand_their_records_to_reads_with_them(tmp_pat
     assert _exact(again) == _exact(full)
     cold_full = _read(path)
     assert _exact(cold_full) == _exact(full)
+
+
+def _read_lazy(path: Path) -> tuple:
+    reader = JobStoreReader(Target(url=f"sqlite:///{path}"), incremental=False, reprs=False, lazy=True)
+    try:
+        jobs = reader.read().jobs
+        return tuple(jobs)
+    finally:
+        reader.close()
+
+
+def test_the_file_is_kept_when_nothing_changed_and_grows_by_a_chunk_when_rows_did(
+    tmp_path: Path, cache_home: Path
+) -> None:
+    path, _ = sqlite_store(tmp_path, "catalog")
+    cold = _exact(_read_lazy(path))
+    (f,) = cache_home.glob("*.decoded")
+    before = f.stat()
+    assert _exact(_read_lazy(path)) == cold
+    after = f.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE apscheduler_jobs SET next_run_time = next_run_time + 1 WHERE rowid = 1")
+    changed = _exact(_read_lazy(path))
+    grown = f.stat()
+    assert grown.st_ino == before.st_ino and grown.st_size > before.st_size, "one chunk appended"
+    assert changed != cold and len(changed) == len(cold)
+    assert _exact(_read_lazy(path)) == changed == _exact(_read_lite(path, reprs=False))
+    # an eager read with reprs sees the lazy reads' records without reprs: decoded again
+    assert all(j.args_repr != "" for j in _read_lite(path, reprs=True) if j.finding is None)
+
+
+def test_lazy_reads_from_the_cache_are_the_cold_answer(
+    tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = sqlite_store(tmp_path, "catalog")
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "0")
+    reference = _exact(_read(path))
+    lite = _exact(_read_lite(path, reprs=False))
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "1")
+    assert _exact(_read_lazy(path)) == lite  # cold, written to the cache
+    assert _exact(_read_lazy(path)) == lite  # every row from the cache
+    assert _exact(_read(path)) == reference
+    # the eager read's entries (reprs, no head) serve a lazy read too, as they serve any read without reprs
+    assert _exact(_read_lazy(path)) == reference

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from schedtui.core.clock import Clock, system_clock
@@ -27,7 +27,8 @@ from schedtui.core.health import (
     Status,
     worst,
 )
-from schedtui.core.model import JobInfo, StoreSnapshot, Target, TriggerSpec
+from schedtui.core.jobtable import HAS_AND, PAUSED, has_and, instant_us, marks
+from schedtui.core.model import JobInfo, StoreSnapshot, Target
 
 #: A job this little past its time is on time: the scheduler's loop wakes with some slack.
 ON_TIME_TOLERANCE = 2.0
@@ -108,15 +109,11 @@ def judge_store(snapshot: StoreSnapshot, now: datetime, options: CheckOptions) -
 _LIST_LIMIT = 20
 
 
-def _has_and(spec: TriggerSpec) -> bool:
-    return spec.kind == "and" or any(_has_and(c) for c in spec.children)
-
-
 def and_trigger_hang(job: JobInfo, lookahead: int = 3) -> int | None:
     """How many more runs before APScheduler's own ``AndTrigger`` spins forever on this
     job's trigger (its children stop agreeing), or None. Bounded work; and-triggers only."""
     spec = job.trigger
-    if spec is None or job.next_run_time is None or not _has_and(spec):
+    if spec is None or job.next_run_time is None or not has_and(spec):
         return None
     from schedtui.core.schedule import fire_times
 
@@ -127,60 +124,69 @@ def and_trigger_hang(job: JobInfo, lookahead: int = 3) -> int | None:
     return len(listing.times) if listing.stalled else None
 
 
-def _job_list(title: str, status: Status | None, jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) -> Line:
-    """A titled line with one child per job (``id: trigger → countdown``), at most 20."""
+def _job_list(
+    title: str, status: Status | None, jobs: Sequence[JobInfo], at: list[int], now: datetime, options: CheckOptions
+) -> Line:
+    """A titled line with one child per job ``jobs[i]`` for ``i`` in ``at`` (``id: trigger →
+    countdown``), at most 20 (only those are rebuilt from a ``JobTable``)."""
     from schedtui.core.vocab import job_countdown
 
     children = tuple(
-        Line(f"{j.id}: {describe(j)} → {job_countdown(j, now, options)}", status) for j in jobs[:_LIST_LIMIT]
+        Line(f"{j.id}: {describe(j)} → {job_countdown(j, now, options)}", status)
+        for j in (jobs[i] for i in at[:_LIST_LIMIT])
     )
-    if len(jobs) > _LIST_LIMIT:
-        children += (Line(f"… and {len(jobs) - _LIST_LIMIT} more"),)
+    if len(at) > _LIST_LIMIT:
+        children += (Line(f"… and {len(at) - _LIST_LIMIT} more"),)
     return Line(title, status, children=children)
 
 
 def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) -> Component:
-    """The scheduler component: counts, upcoming jobs, late and overdue jobs."""
+    """The scheduler component: counts, upcoming jobs, late and overdue jobs.
+
+    Judged on ``core.jobtable.marks`` (each job's next run as exact UTC microseconds, its
+    grace, its and-trigger bit), so a ``JobTable`` rebuilds only the jobs it lists; the
+    arithmetic is ``job_lag``'s (``timedelta.total_seconds`` is microseconds / 10**6)."""
     from schedtui.core.vocab import overdue_summary
 
-    active = [j for j in jobs if j.next_run_time is not None]
-    paused = len(jobs) - len(active)
-    late: list[tuple[JobInfo, float]] = []
-    overdue: list[tuple[JobInfo, float]] = []
-    tolerance = timedelta(seconds=ON_TIME_TOLERANCE)
-    and_specs: dict[int, bool] = {}  # id(spec) -> has an and-trigger (specs are shared)
-    maybe_hazard: list[JobInfo] = []
-    upcoming: list[JobInfo] = []  # the first on-time jobs, in the given order
+    m = marks(jobs)
+    instants, graces, flags = m.instants, m.graces, m.flags
+    now_us = instant_us(now)
+    tolerance_us = int(ON_TIME_TOLERANCE * 1_000_000)
+    floor = options.grace_floor
+    paused = 0
+    late_at: list[int] = []
+    overdue_at: list[int] = []
+    hazard_at: list[int] = []
+    upcoming_at: list[int] = []  # the first on-time jobs, in the given order
     wanted = max(options.upcoming, 0)
-    for job in active:
-        spec = job.trigger
-        if spec is not None and (spec.children or spec.kind == "and"):
-            has_and = and_specs.get(id(spec))
-            if has_and is None:
-                has_and = and_specs[id(spec)] = _has_and(spec)
-            if has_and:
-                maybe_hazard.append(job)
-        # on time, the common case: decided here, without job_lag's grace
-        if now - job.next_run_time <= tolerance:  # type: ignore[operator]
-            if len(upcoming) < wanted:
-                upcoming.append(job)
+    for i, t in enumerate(instants):
+        if t == PAUSED:
+            paused += 1
             continue
-        status, lag = job_lag(job, now, options)
-        if status is Status.WARNING and lag is not None:
-            late.append((job, lag))
-        elif status is Status.CRITICAL and lag is not None:
-            overdue.append((job, lag))
-
-    hazards = [(j, n) for j in maybe_hazard if (n := and_trigger_hang(j)) is not None]
-    lines: list[Line] = [Line(f"Tasks: {len(jobs)} total, {len(active)} active, {paused} paused")]
+        if flags[i] & HAS_AND:
+            hazard_at.append(i)
+        lag_us = now_us - t
+        if lag_us <= tolerance_us:  # on time, the common case
+            if len(upcoming_at) < wanted:
+                upcoming_at.append(i)
+            continue
+        if lag_us / 1_000_000 <= max(graces[i], floor):
+            late_at.append(i)
+        else:
+            overdue_at.append(i)
+    ids = m.ids
+    active = len(jobs) - paused
+    upcoming = [jobs[i] for i in upcoming_at]
+    hazards = [(j, n) for j in (jobs[i] for i in hazard_at) if (n := and_trigger_hang(j)) is not None]
+    lines: list[Line] = [Line(f"Tasks: {len(jobs)} total, {active} active, {paused} paused")]
     if options.upcoming > 0:
-        lines.append(_job_list(f"Upcoming Tasks (Next {len(upcoming)}):", None, upcoming, now, options))
-    if overdue:
-        title = f"Overdue Tasks ({len(overdue)}): not run beyond their grace"
-        lines.append(_job_list(title, Status.CRITICAL, [j for j, _ in overdue], now, options))
-    if late:
-        title = f"Late Tasks ({len(late)}): past due, within their grace"
-        lines.append(_job_list(title, Status.WARNING, [j for j, _ in late], now, options))
+        lines.append(_job_list(f"Upcoming Tasks (Next {len(upcoming)}):", None, jobs, upcoming_at, now, options))
+    if overdue_at:
+        title = f"Overdue Tasks ({len(overdue_at)}): not run beyond their grace"
+        lines.append(_job_list(title, Status.CRITICAL, jobs, overdue_at, now, options))
+    if late_at:
+        title = f"Late Tasks ({len(late_at)}): past due, within their grace"
+        lines.append(_job_list(title, Status.WARNING, jobs, late_at, now, options))
     if hazards:
         lines.append(
             Line(
@@ -195,11 +201,11 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
 
     if not jobs:
         status, summary = Status.WARNING, "no jobs in the table"
-    elif overdue:
+    elif overdue_at:
         status = Status.CRITICAL
-        summary = overdue_summary(len(overdue), len(jobs))
-    elif late:
-        status, summary = Status.WARNING, f"{len(late)} of {len(jobs)} tasks late"
+        summary = overdue_summary(len(overdue_at), len(jobs))
+    elif late_at:
+        status, summary = Status.WARNING, f"{len(late_at)} of {len(jobs)} tasks late"
     elif hazards:
         status = Status.WARNING
         summary = f"{len(hazards)} of {len(jobs)} tasks have an and-trigger that hangs APScheduler"
@@ -214,15 +220,15 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
         perfdata=(
             Perf("jobs", len(jobs)),
             Perf("paused", paused),
-            Perf("late", len(late), warn=0),
-            Perf("overdue", len(overdue), warn=0, crit=0),
+            Perf("late", len(late_at), warn=0),
+            Perf("overdue", len(overdue_at), warn=0, crit=0),
         ),
         data={
             "total": len(jobs),
-            "active": len(active),
+            "active": active,
             "paused": paused,
-            "late": [j.id for j, _ in late],
-            "overdue": [j.id for j, _ in overdue],
+            "late": [ids[i] for i in late_at],
+            "overdue": [ids[i] for i in overdue_at],
             "upcoming": [j.id for j in upcoming],
             "hazards": [j.id for j, _ in hazards],
         },
@@ -263,7 +269,11 @@ def run_check(
 
     options = options or CheckOptions()
     own_reader = reader is None
-    rdr: Any = reader if hasattr(reader, "read") else open_reader(target, clock=clock, incremental=False, reprs=reprs)
+    rdr: Any = (
+        reader
+        if hasattr(reader, "read")
+        else open_reader(target, clock=clock, incremental=False, reprs=reprs, lazy=not reprs)
+    )
     components: list[Component] = []
     snapshot: StoreSnapshot | None = None
     engine = None

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from schedtui.core.health import CheckContext, Component, Line, Perf, Status
+from schedtui.core.jobtable import jobs_with_ids
 from schedtui.core.model import JobInfo
 
 #: The job ids taken for a heartbeat job, and how the output names them.
@@ -59,7 +60,7 @@ def job_heartbeat(jobs: Sequence[JobInfo], now: datetime, max_age: float | None 
 
     ``max_age`` bounds the age of the last beat (default: two intervals plus ``MARGIN``,
     i.e. the next run is late by more than one interval plus the margin)."""
-    by_id = {j.id: j for j in jobs if j.id in HEARTBEAT_IDS}
+    by_id = jobs_with_ids(jobs, HEARTBEAT_IDS)
     for job_id, label in HEARTBEAT_JOBS:
         job = by_id.get(job_id)
         spec = job.trigger if job is not None else None

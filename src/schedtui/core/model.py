@@ -7,6 +7,7 @@ Nothing in this module talks to a database or imports Textual.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, tzinfo
 from typing import Literal
@@ -256,8 +257,21 @@ class StoreSnapshot:
     dialect: str
     read_at: datetime
     latency_ms: float
-    jobs: tuple[JobInfo, ...] = field(default_factory=tuple)
+    #: In order (``store.sort_key``); a tuple, or a ``core.jobtable.JobTable`` (a one-shot
+    #: read that rebuilds each ``JobInfo`` when it is looked at).
+    jobs: Sequence[JobInfo] = field(default_factory=tuple)
 
     @property
     def undecodable(self) -> tuple[JobInfo, ...]:
+        from schedtui.core.jobtable import JobTable
+
+        if isinstance(self.jobs, JobTable):
+            return self.jobs.undecodable()
         return tuple(j for j in self.jobs if j.finding is not None)
+
+    @property
+    def job_ids(self) -> Sequence[str]:
+        """The jobs' ids, in order (without rebuilding a ``JobTable``'s jobs)."""
+        from schedtui.core.jobtable import job_ids
+
+        return job_ids(self.jobs)

@@ -16,7 +16,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from schedtui.core import sqlite_light
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
+from schedtui.core.jobtable import instant_us
 from schedtui.core.model import JobInfo, StoreSnapshot, Target
 
 if TYPE_CHECKING:
@@ -43,7 +43,6 @@ _RESORT_ABOVE = 2000
 _BATCH = 5000
 #: Rows decoded at once on a first read (bounds the raw bytes held).
 _DECODE_AT_ONCE = 20_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: ``aps4.layout.TABLE``: the table of an APScheduler 4 data store (``--table schedules``).
 APS4_TABLE = "schedules"
 #: SQLAlchemy's names of the MySQL family (``core.mysql.BACKENDS``; not imported here to
@@ -71,24 +70,29 @@ class _Entry(NamedTuple):
     job: JobInfo
 
 
-def sort_key(job: JobInfo) -> tuple[int, datetime, str]:
-    """Due first, paused last, then by id."""
+def sort_key(job: JobInfo) -> tuple[int, int, str]:
+    """Due first (by the UTC instant of the next run, as the table's float column orders
+    them: ``<`` between two datetimes of one zone would ignore ``fold``), paused last, then
+    by id."""
     nrt = job.next_run_time
-    return (1, _EPOCH, job.id) if nrt is None else (0, nrt, job.id)
+    return (1, 0, job.id) if nrt is None else (0, instant_us(nrt), job.id)
+
+
+def _instant(job: JobInfo) -> int:
+    return instant_us(job.next_run_time)  # type: ignore[arg-type]  # active jobs only
 
 
 def sorted_jobs(jobs: list[JobInfo]) -> tuple[JobInfo, ...]:
-    """``jobs`` in ``sort_key`` order (two stable C-keyed sorts: fast on 100,000 jobs)."""
+    """``jobs`` in ``sort_key`` order (two stable sorts: fast on 100,000 jobs)."""
     jobs.sort(key=_BY_ID)
     active = [j for j in jobs if j.next_run_time is not None]
-    active.sort(key=_BY_NEXT_RUN)
+    active.sort(key=_instant)
     if len(active) == len(jobs):
         return tuple(active)
     return (*active, *(j for j in jobs if j.next_run_time is None))
 
 
 _BY_ID = attrgetter("id")
-_BY_NEXT_RUN = attrgetter("next_run_time")
 
 
 def _translate(exc: BaseException, target: Target) -> SchedtuiError:
@@ -113,8 +117,12 @@ class JobStoreReader:
         incremental: bool = True,
         decode_budget: float | None = None,
         reprs: bool = True,
+        lazy: bool = False,
     ) -> None:
         self.target = target
+        #: A one-shot read without reprs returns a ``core.jobtable.JobTable`` (``JobInfo``
+        #: rebuilt on access) instead of a tuple of them (``check``: see ``open_reader``).
+        self._lazy = lazy and not incremental and not reprs
         #: Whether decoded rows carry their args/kwargs reprs (False: ``model.NOT_RENDERED``,
         #: for commands that never print them).
         self.reprs = reprs
@@ -139,7 +147,7 @@ class JobStoreReader:
         self._raw: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._cache: dict[str, _Entry] = {}
-        self._order: list[tuple[tuple[int, datetime, str], str]] = []
+        self._order: list[tuple[tuple[int, int, str], str]] = []
         self._scans = 0
         self._ident: tuple[int, int] | None = None
         self._aggregate: tuple[Any, ...] | None = None
@@ -287,7 +295,7 @@ class JobStoreReader:
             raise SchedtuiError(sqlite_light.not_found_message(self._sqlite_path() or ""), ErrorKind.CONNECT) from None
         return (st.st_dev, st.st_ino)
 
-    def _read_sqlite(self) -> tuple[JobInfo, ...]:
+    def _read_sqlite(self) -> Sequence[JobInfo]:
         ident = self._file_identity()
         if ident != self._ident:
             # first read, or the file was replaced (restore, move): start from scratch
@@ -339,7 +347,7 @@ class JobStoreReader:
                 out[r[0]] = r
         return out
 
-    def _read_generic(self) -> tuple[JobInfo, ...]:
+    def _read_generic(self) -> Sequence[JobInfo]:
         table = self._table_sql()
         with self.engine.connect() as conn:
             nrt = self._nrt_generic(conn)
@@ -391,9 +399,10 @@ class JobStoreReader:
             return bool(cached.digest != digest)
         return size is not None and cached.job.state_size != size
 
-    def _full(self, batches: Iterable[list[Row]], digest: Any) -> tuple[JobInfo, ...]:
+    def _full(self, batches: Iterable[list[Row]], digest: Any) -> Sequence[JobInfo]:
         """First read: decode ``_DECODE_AT_ONCE`` rows at a time (bounding the raw bytes
-        held). A one-shot reader keeps nothing for later reads."""
+        held). A one-shot reader keeps nothing for later reads; a lazy one keeps each
+        decoded row as a record in a ``JobTable`` (``decode.table``)."""
         from schedtui.core.decode import decode_rows
 
         jobs: list[JobInfo] = []
@@ -404,11 +413,25 @@ class JobStoreReader:
             from schedtui.core.decode import DecodeCache
 
             probe_cache = DecodeCache.for_url(repr((self.target.url, self.target.table, self.target.schema)))
+        builder = None
+        if self._lazy:
+            from schedtui.core.decode.table import TableBuilder
+
+            builder = TableBuilder(resident=probe_cache is not None)
 
         def flush() -> None:
             decoded = decode_rows(
-                pending, meanwhile=_load_sqlalchemy, budget=self._budget_left(), cache=probe_cache, reprs=self.reprs
+                pending,
+                meanwhile=_load_sqlalchemy,
+                budget=self._budget_left(),
+                cache=probe_cache,
+                reprs=self.reprs,
+                records=builder is not None,
             )
+            if builder is not None:
+                for result in decoded:
+                    builder.add(result)
+                return
             if self._incremental:
                 new = tuple.__new__
                 for row, job in zip(pending, decoded, strict=True):
@@ -424,13 +447,13 @@ class JobStoreReader:
         if probe_cache is not None:
             probe_cache.save()
         self._cache = cache
+        if builder is not None:
+            return builder.finish()
         ordered = sorted_jobs(jobs)
         self._order = [(sort_key(j), j.id) for j in ordered] if self._incremental else []
         return ordered
 
-    def _rebuild(
-        self, scan: Sequence[tuple[str, Any, Any]], fetched: dict[str, Row], digest: Any
-    ) -> tuple[JobInfo, ...]:
+    def _rebuild(self, scan: Sequence[tuple[str, Any, Any]], fetched: dict[str, Row], digest: Any) -> Sequence[JobInfo]:
         """Apply one incremental read: decode what changed, keep the rest, keep the order."""
         from schedtui.core.decode import decode_rows
 
@@ -471,13 +494,17 @@ class JobStoreReader:
         return tuple(cache[job_id].job for _, job_id in self._order)
 
 
-def open_reader(target: Target, *, clock: Clock = system_clock, incremental: bool = True, reprs: bool = True) -> Any:
+def open_reader(
+    target: Target, *, clock: Clock = system_clock, incremental: bool = True, reprs: bool = True, lazy: bool = False
+) -> Any:
     """The reader for ``target``'s layout: ``JobStoreReader`` (APScheduler 3 job stores) or,
     for ``--table schedules`` in an APScheduler 4 data store, ``aps4.reader.Aps4Reader``
     (same interface: ``read``, ``close``, ``reset``, ``engine``, ``dialect``). An APScheduler 3
     table that happens to be called ``schedules`` stays with ``JobStoreReader``. Without
     ``reprs`` decoded rows' args/kwargs are ``model.NOT_RENDERED`` (APScheduler 4 rows keep
-    theirs: they cost nothing to render there)."""
+    theirs: they cost nothing to render there). ``lazy`` (a one-shot read without reprs):
+    the snapshot's jobs are a ``core.jobtable.JobTable``, each ``JobInfo`` rebuilt when it
+    is looked at (``check`` looks at a few)."""
     if target.table == APS4_TABLE:  # tested first: importing ``aps4.layout`` loads SQLAlchemy
         from schedtui.core.aps4.layout import holds_aps4, is_aps4_target
 
@@ -485,7 +512,7 @@ def open_reader(target: Target, *, clock: Clock = system_clock, incremental: boo
             from schedtui.core.aps4.reader import Aps4Reader
 
             return Aps4Reader(target, clock=clock, incremental=incremental)
-    return JobStoreReader(target, clock=clock, incremental=incremental, reprs=reprs)
+    return JobStoreReader(target, clock=clock, incremental=incremental, reprs=reprs, lazy=lazy)
 
 
 def read_jobs(target: Target, *, clock: Clock = system_clock, reprs: bool = True) -> StoreSnapshot:

@@ -13,7 +13,7 @@ import os
 import pickletools
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -182,7 +182,7 @@ class Feed:
         self._source: HistorySource | None = None
         # the heartbeat-job candidates of the last jobs tuple scanned (by identity: the reader
         # hands back the same tuple while nothing changed, so a refresh skips the scan)
-        self._beat_scan: tuple[tuple[JobInfo, ...], tuple[JobInfo, ...]] | None = None
+        self._beat_scan: tuple[Sequence[JobInfo], tuple[JobInfo, ...]] | None = None
         #: set by ``close``: a worker still running for a store the console left opens nothing
         self._closed = False
         # SQLite: a read-only connection of our own whose ``PRAGMA data_version`` says whether
@@ -428,7 +428,7 @@ class Feed:
         out.pop("activity", None)
         return out
 
-    def _beat_candidates(self, jobs: tuple[JobInfo, ...]) -> tuple[JobInfo, ...]:
+    def _beat_candidates(self, jobs: Sequence[JobInfo]) -> tuple[JobInfo, ...]:
         """The jobs that could be a heartbeat job (``job_heartbeat`` looks at no other)."""
         if self._beat_scan is None or self._beat_scan[0] is not jobs:
             self._beat_scan = (jobs, tuple(j for j in jobs if j.id in HEARTBEAT_IDS))
@@ -646,7 +646,7 @@ def _failure_time(run: RunInfo | None) -> datetime | None:
     return None if run is None else run.finished_at or run.scheduled_at
 
 
-def _same_jobs(a: tuple[JobInfo, ...], b: tuple[JobInfo, ...]) -> bool:
+def _same_jobs(a: Sequence[JobInfo], b: Sequence[JobInfo]) -> bool:
     """The same rows: the reader hands back the very same ``JobInfo`` for unchanged rows,
     so identity (compared at C speed) is enough; anything else counts as a change."""
     return a is b or (len(a) == len(b) and all(map(operator.is_, a, b)))

@@ -8,8 +8,11 @@ everything a result depends on (the row's id, its ``next_run_time`` column and i
 - Where: ``$XDG_CACHE_HOME/schedtui/`` (else ``~/.cache/schedtui/``), one file per
   target named by a hash of its URL (no credential in the name), mode 0600 in a 0700
   folder. ``SCHEDTUI_DECODE_CACHE=0`` turns it off.
-- What: ``marshal`` of ``(header, {digest: wire bytes})``; the values are ``decode.wire``
-  records, which cannot execute anything and are type-checked when read, like a worker's.
+- What: ``marshal`` of the header, then of one or more ``{digest: (head, wire bytes)}``
+  chunks (a read that only adds rows appends a chunk; the file is rewritten when it holds
+  more stale entries than live ones). The values are ``decode.wire`` records, which cannot
+  execute anything and are type-checked when read, like a worker's, and the part of each
+  that ``check`` judges (``decode.table.head``, or None), checked the same way.
 - Ignored and rebuilt when anything about it is off: not a regular file owned by this
   user with mode 0600, unreadable, or a header that differs (format, the decoder's own
   source files, Python, APScheduler, the zone database).
@@ -24,13 +27,14 @@ import hashlib
 import marshal
 import os
 import stat
+import struct
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2
 #: Findings that depend on the moment, not on the bytes: never cached.
 TRANSIENT = frozenset({"too-slow", "time-budget", "internal"})
 _MAX_FILE = 512 * 1024 * 1024
@@ -71,10 +75,23 @@ def _header() -> tuple[Any, ...]:
     return (FORMAT, h.hexdigest(), sys.version, aps, tuple(tz))
 
 
+_PACK_FLOAT = struct.Struct("<d").pack
+
+
 def row_key(row: Sequence[Any]) -> bytes:
-    """Digest of what a row's decoded result depends on (id, column, bytes)."""
+    """Digest of what a row's decoded result depends on (id, column, bytes).
+
+    The usual row (a ``str`` id, a ``float`` or NULL column, ``bytes``) is framed without
+    ``repr``: tag, id length, id, column (tag and IEEE bytes), then the bytes; any other
+    row by ``repr`` under another tag, so the two framings never meet."""
     jid, nrt, state = row[0], row[1], row[2]
-    h = hashlib.blake2b(digest_size=16)
+    if type(jid) is str and type(state) is bytes and (nrt is None or type(nrt) is float):
+        ident = jid.encode("utf-8", "surrogatepass")
+        column = b"N" if nrt is None else b"F" + _PACK_FLOAT(nrt)
+        h = hashlib.blake2b(b"R" + len(ident).to_bytes(4, "little") + ident + column, digest_size=16)
+        h.update(state)
+        return h.digest()
+    h = hashlib.blake2b(b"S", digest_size=16)
     h.update(repr((type(jid).__name__, jid if type(jid) is str else repr(jid))).encode("utf-8", "replace"))
     h.update(repr((type(nrt).__name__, nrt)).encode("utf-8", "replace"))
     if isinstance(state, (bytes, bytearray, memoryview)):
@@ -85,6 +102,15 @@ def row_key(row: Sequence[Any]) -> bytes:
     return h.digest()
 
 
+def _frame(value: Any) -> bytes:
+    data = marshal.dumps(value, 4)
+    return len(data).to_bytes(8, "little") + data
+
+
+#: One entry: the judged part (``decode.table.Head``) when known, and the wire record.
+Entry = tuple[Any, bytes]
+
+
 class DecodeCache:
     """The cache file of one target: ``get`` what the last read decoded, ``put`` what
     this read decoded, ``save`` this read's rows."""
@@ -92,8 +118,9 @@ class DecodeCache:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._header = _header()
-        self._old: dict[bytes, bytes] = self._load()
-        self._new: dict[bytes, bytes] = {}
+        self._old: dict[bytes, Entry] = self._load()
+        self._new: dict[bytes, Entry] = {}
+        self._added: dict[bytes, Entry] = {}
         self.hits = 0
 
     @classmethod
@@ -103,7 +130,7 @@ class DecodeCache:
         name = hashlib.sha256(url.encode("utf-8", "replace")).hexdigest()[:24] + ".decoded"
         return cls(folder() / name)
 
-    def _load(self) -> dict[bytes, bytes]:
+    def _load(self) -> dict[bytes, Entry]:
         try:
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
@@ -125,42 +152,90 @@ class DecodeCache:
         finally:
             if fd >= 0:
                 os.close(fd)
-        try:
-            header, entries = marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
+        return self._parse(data)
+
+    def _parse(self, data: bytes) -> dict[bytes, Entry]:
+        """The entries of a file's bytes: frames of (8-byte length, ``marshal``), the header
+        first, then chunks (a torn last frame, from a write cut short, ends the file)."""
+        view = memoryview(data)
+        frames: list[object] = []
+        at = 0
+        while at + 8 <= len(data):
+            size = int.from_bytes(view[at : at + 8], "little")
+            if at + 8 + size > len(data):
+                break
+            try:
+                frames.append(marshal.loads(view[at + 8 : at + 8 + size]))
+            except (EOFError, ValueError, TypeError):
+                break
+            at += 8 + size
+        if not frames or frames[0] != self._header:
             return {}
-        if header != self._header or type(entries) is not dict:
-            return {}
+        entries: dict[bytes, Entry] = {}
+        for chunk in frames[1:]:
+            if type(chunk) is not dict:
+                break
+            entries.update(chunk)
         return entries
 
-    def get(self, key: bytes) -> bytes | None:
-        data = self._old.get(key)
-        if type(data) is bytes:
-            self._new[key] = data
+    def get(self, key: bytes) -> Entry | None:
+        entry = self._old.get(key)
+        if type(entry) is tuple and len(entry) == 2 and type(entry[1]) is bytes:
+            self._new[key] = entry
             self.hits += 1
-            return data
+            return entry
         return None
 
-    def put(self, key: bytes, data: bytes) -> None:
-        self._new[key] = data
+    def put(self, key: bytes, data: bytes, head: Any = None) -> None:
+        entry = (head, data)
+        self._new[key] = entry
+        self._added[key] = entry
 
     def forget(self, key: bytes) -> None:
         self._new.pop(key, None)
+        self._added.pop(key, None)
 
     def save(self) -> None:
-        """Write this read's rows (atomically, owner-only); errors are ignored."""
+        """Keep this read's rows (owner-only; errors are ignored): nothing to do when every
+        row came from the file, a chunk appended when rows were only added, else the file
+        rewritten (atomically) with this read's rows alone."""
+        stale = len(self._old) - (len(self._new) - len(self._added))
         try:
-            d = self.path.parent
-            d.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".decoded")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(marshal.dumps((self._header, self._new), 4))
-                os.chmod(tmp, 0o600)
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            if not self._added and stale == 0:
+                return
+            if self._old and stale * 4 <= len(self._new) and self._append():
+                return
+            self._rewrite()
         except OSError:
             pass
+
+    def _append(self) -> bool:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return False
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o077:
+                return False
+            data = memoryview(_frame(self._added))
+            while data:
+                data = data[os.write(fd, data) :]
+            return True
+        finally:
+            os.close(fd)
+
+    def _rewrite(self) -> None:
+        d = self.path.parent
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".decoded")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(_frame(self._header))
+                fh.write(_frame(self._new))
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise

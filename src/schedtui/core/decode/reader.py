@@ -18,13 +18,15 @@ field. ``watchdog=False`` decodes in this process: only for bytes that are not f
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from schedtui.core.decode import cache as _cache
-from schedtui.core.decode import sandbox, wire
+from schedtui.core.decode import sandbox, table, wire
 from schedtui.core.decode.cache import DecodeCache
 from schedtui.core.decode.findings import MAX_ROW_BYTES, not_decoded, state_size
+from schedtui.core.jobtable import UNDECODABLE
 from schedtui.core.model import NOT_RENDERED, DecodeFinding, JobInfo
 
 
@@ -36,7 +38,8 @@ def decode_row(job_id: str, next_run_time: float | None, job_state: bytes, *, wa
     not from the store, or inside a decode worker).
     """
     try:
-        return decode_rows([(job_id, next_run_time, job_state)], watchdog=watchdog)[0]
+        job: JobInfo = decode_rows([(job_id, next_run_time, job_state)], watchdog=watchdog)[0]
+        return job
     except Exception as exc:
         return JobInfo(
             id=str(job_id)[:191],
@@ -54,7 +57,8 @@ def decode_rows(
     budget: float | None = None,
     cache: DecodeCache | None = None,
     reprs: bool = True,
-) -> list[JobInfo]:
+    records: bool = False,
+) -> list[Any]:
     """Decode many ``(id, next_run_time, job_state)`` rows. Never raises for a row.
 
     With ``watchdog`` (the default) the rows are decoded in the sandbox's worker processes
@@ -66,7 +70,9 @@ def decode_rows(
     decoded in this process (what a worker does). ``cache`` (a ``decode.cache.DecodeCache``)
     answers the rows whose id, column and bytes it saw decoded before. Without ``reprs``
     the args/kwargs of decoded rows are ``model.NOT_RENDERED`` (for commands that never
-    print them; everything else is the same).
+    print them; everything else is the same). With ``records`` each decoded row comes back
+    as its ``wire`` record (bytes) instead of a ``JobInfo`` (for ``decode.table``); rows not
+    decoded are still ``JobInfo`` findings.
     """
     rows = rows if isinstance(rows, list) else list(rows)
     if not watchdog:
@@ -80,7 +86,7 @@ def decode_rows(
     if big:
         skip = set(big)
         rest = [r for i, r in enumerate(rows) if i not in skip]
-        decoded = iter(decode_rows(rest, meanwhile=meanwhile, budget=budget, reprs=reprs))
+        decoded = iter(decode_rows(rest, meanwhile=meanwhile, budget=budget, cache=cache, reprs=reprs, records=records))
         return [
             not_decoded(r, "too-large", f"job_state is {len(r[2])} bytes (limit {MAX_ROW_BYTES})")
             if i in skip
@@ -88,9 +94,27 @@ def decode_rows(
             for i, r in enumerate(rows)
         ]
     if cache is not None:
-        return _decode_cached(rows, cache, budget, meanwhile, reprs)
-    results = sandbox.pool().decode(rows, budget=budget, meanwhile=meanwhile, reprs=reprs)
-    return [r if type(r) is JobInfo else not_decoded(rows[i], r.code, r.message) for i, r in enumerate(results)]
+        return _decode_cached(rows, cache, budget, meanwhile, reprs, records)
+    results = sandbox.pool().decode(rows, budget=budget, meanwhile=meanwhile, reprs=reprs, records=records)
+    if records:
+        return [_with_head(r, rows[i]) if type(r) is bytes else _failed(rows[i], r) for i, r in enumerate(results)]
+    return [r if type(r) is JobInfo else _failed(rows[i], r) for i, r in enumerate(results)]
+
+
+def _failed(row: Sequence[Any], r: Any) -> JobInfo:
+    return not_decoded(row, r.code, r.message)
+
+
+def _with_head(data: bytes, row: Sequence[Any], known: object = None) -> tuple[Any, bytes] | JobInfo:
+    """``(head, data)`` for ``decode.table`` (``known``: a head from the cache, checked), or
+    an ``internal`` finding when the record is not what a worker writes."""
+    h = table.checked_head(known) if known is not None else None
+    if h is not None:
+        return (h, data)
+    try:
+        return (table.head(data), data)
+    except wire.WireError as exc:
+        return not_decoded(row, "internal", f"decoder error: {exc}")
 
 
 def _decode_cached(
@@ -99,15 +123,20 @@ def _decode_cached(
     budget: float | None,
     meanwhile: Callable[[], object] | None,
     reprs: bool,
-) -> list[JobInfo]:
+    records: bool = False,
+) -> list[Any]:
     """``decode_rows`` through the repeated-probe cache: only unseen rows go to the sandbox.
     A record without reprs answers only a read that does not want them."""
-    out: list[JobInfo | None] = [None] * len(rows)
+    out: list[Any] = [None] * len(rows)
     keys = [_cache.row_key(r) for r in rows]
     misses: list[int] = []
     for i, key in enumerate(keys):
-        data = cache.get(key)
-        if data is not None:
+        entry = cache.get(key)
+        if entry is not None:
+            known, data = entry
+            if records and not reprs:  # the rest is checked by wire.job when rebuilt
+                out[i] = _with_head(data, rows[i], known)
+                continue
             try:
                 job = wire.job(data)
             except wire.WireError:
@@ -120,16 +149,29 @@ def _decode_cached(
     if misses:
         todo = [rows[i] for i in misses]
         raw: list[bytes | None] = [None] * len(todo)
-        results = sandbox.pool().decode(todo, budget=budget, meanwhile=meanwhile, raw=raw, reprs=reprs)
+        results = sandbox.pool().decode(todo, budget=budget, meanwhile=meanwhile, raw=raw, reprs=reprs, records=records)
         for j, (i, r) in enumerate(zip(misses, results, strict=True)):
             if type(r) is JobInfo:
                 out[i] = r
-                data = raw[j]
-                if data is not None and (r.finding is None or r.finding.code not in _cache.TRANSIENT):
-                    cache.put(keys[i], data)
+                sent = raw[j]
+                if sent is not None and (r.finding is None or r.finding.code not in _cache.TRANSIENT):
+                    cache.put(keys[i], sent)
+            elif type(r) is bytes:
+                got = out[i] = _with_head(r, rows[i])
+                if type(got) is tuple and not (got[0][3] & UNDECODABLE and _transient(r)):
+                    cache.put(keys[i], r, got[0])
             else:
-                out[i] = not_decoded(rows[i], r.code, r.message)
-    return out  # type: ignore[return-value]
+                out[i] = _failed(rows[i], r)
+    return out
+
+
+def _transient(data: bytes) -> bool:
+    """Whether a wire record's finding is one the cache must not keep."""
+    try:
+        finding = marshal.loads(data)[3]
+    except Exception:
+        return True
+    return finding is not None and finding[0] in _cache.TRANSIENT
 
 
 def prestart() -> None:

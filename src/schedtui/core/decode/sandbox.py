@@ -453,6 +453,8 @@ class Sandbox:
         self._raw: list[bytes | None] | None = None
         #: Whether this read renders args/kwargs (``decode(reprs=...)``).
         self._reprs = True
+        #: Whether this read wants wire records back (``decode(records=...)``).
+        self._records = False
 
     def prestart(self, count: int = 1) -> None:
         """Start ``count`` workers now (before the first read needs them; a large read
@@ -479,22 +481,26 @@ class Sandbox:
         meanwhile: Callable[[], object] | None = None,
         raw: list[bytes | None] | None = None,
         reprs: bool = True,
+        records: bool = False,
     ) -> list[Any]:
         """``JobInfo`` (or ``Failed``) for every row, in order, within ``budget`` seconds;
         ``raw`` (as long as ``rows``) receives each decoded row's wire bytes; without
-        ``reprs`` args/kwargs are not rendered (``model.NOT_RENDERED``)."""
+        ``reprs`` args/kwargs are not rendered (``model.NOT_RENDERED``); with ``records``
+        a decoded row is its wire bytes, not rebuilt here (``decode.table``)."""
         budget = budget_from_env() if budget is None else budget
         with self._lock:
             self._raw = raw
             self._reprs = reprs
+            self._records = records
             try:
                 return self._decode(rows, budget, meanwhile)
             finally:
                 self._raw = None
                 self._reprs = True
+                self._records = False
 
     def _take(self, out: list[Any], index: int, data: bytes) -> None:
-        out[index] = wire.job(data)
+        out[index] = data if self._records else wire.job(data)
         if self._raw is not None:
             self._raw[index] = data
 

@@ -31,11 +31,11 @@ def history_component(ctx: CheckContext) -> Component | None:
     if source is None:
         return None
     s = source.summary(ctx.engine, ctx.now)
-    known: set[str] | None = {j.id for j in ctx.snapshot.jobs} if ctx.snapshot is not None else None
+    known: set[str] | None = set(ctx.snapshot.job_ids) if ctx.snapshot is not None else None
     failing = [f for f in s.failing_jobs if known is None or f.job_id in known]
     gone = [f.job_id for f in s.failing_jobs if known is not None and f.job_id not in known]
     if ctx.snapshot is not None:
-        job_ids = [j.id for j in ctx.snapshot.jobs][:MAX_JOBS_IN_CHECK]
+        job_ids = list(ctx.snapshot.job_ids[:MAX_JOBS_IN_CHECK])
     else:
         job_ids = source.job_ids(ctx.engine)[:MAX_JOBS_IN_CHECK]
     stats = source.window_stats(ctx.engine, job_ids)

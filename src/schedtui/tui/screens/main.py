@@ -9,6 +9,7 @@ a worker (``RowsReady``), and a one-second interval only repaints visible countd
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -374,7 +375,7 @@ class MainScreen(ControlMixin, Screen[None]):
     def _snapshot(self) -> StoreSnapshot | None:
         return self.frame.snapshot if self.frame is not None else None
 
-    def _request_rows(self, before: tuple[JobInfo, ...] | None = None) -> None:
+    def _request_rows(self, before: Sequence[JobInfo] | None = None) -> None:
         self._rows_token += 1
         snap = self._snapshot()
         jobs = snap.jobs if snap is not None else ()

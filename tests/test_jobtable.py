@@ -1,0 +1,199 @@
+"""A lazy one-shot read (``core.jobtable.JobTable``) gives ``check`` the same answer as an eager one.
+
+``check`` (without ``--json``) reads through a ``JobTable``: it judges every job on the
+table's columns and rebuilds only the jobs it lists. The reference is the same store read
+eagerly (every ``JobInfo`` rebuilt in the reader): every job of the table must be the eager
+job in every respect (datetimes by fields, fold and zone, not ``==``), in the same order, and
+every report (text and JSON) the same, at moments chosen so jobs are upcoming, late, overdue
+and paused, on the varied, oracle, catalog and bench stores, in both orders in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.factory import DEFAULT_NOW, cached_sqlite_store
+from schedtui.cli.render import render_report, report_json
+from schedtui.core.checker import judge_jobs, judge_store, run_check
+from schedtui.core.clock import FixedClock
+from schedtui.core.exact import exact_key
+from schedtui.core.health import CheckOptions
+from schedtui.core.jobtable import PAUSED, JobTable, instant_us, marks
+from schedtui.core.model import DecodeFinding, JobInfo, StoreSnapshot, Target
+from schedtui.core.store import open_reader, sorted_jobs
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime.fromisoformat(DEFAULT_NOW)
+
+
+def canon(job: JobInfo) -> tuple[Any, ...]:
+    """Every field of a job, datetimes by fields, fold and zone."""
+    out: list[Any] = []
+    for f in fields(JobInfo):
+        v = getattr(job, f.name)
+        if isinstance(v, DecodeFinding):
+            out.append(("finding", v.code, v.message))
+        elif f.name == "notes":
+            out.append(tuple((n.code, n.message) for n in v))
+        else:
+            out.append(exact_key(v))
+    return tuple(out)
+
+
+def read(path: Path, *, lazy: bool) -> StoreSnapshot:
+    reader = open_reader(Target(f"sqlite:///{path}"), clock=FixedClock(NOW), incremental=False, reprs=False, lazy=lazy)
+    try:
+        snapshot: StoreSnapshot = reader.read()
+        return snapshot
+    finally:
+        reader.close()
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    base = tmp_path_factory.mktemp("jobtable-oracle")
+    oracle = base / "oracle.db"
+    cmd = [sys.executable, str(ROOT / "tests/fixtures/oracle_store.py"), "--seed", "1717", "--count", "200"]
+    cmd += ["--now", NOW.isoformat(), "--url", f"sqlite:///{oracle}"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    varied, _ = cached_sqlite_store("varied", count=3000)
+    catalog, _ = cached_sqlite_store("catalog")
+    bench, _ = cached_sqlite_store("bench", count=3000)
+    return [varied, oracle, catalog, bench]
+
+
+@pytest.fixture(autouse=True)
+def no_probe_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "0")
+
+
+def test_every_job_of_a_table_is_the_eager_job_in_the_same_order(stores: list[Path]) -> None:
+    for path in [*stores, *stores[::-1]]:
+        eager = read(path, lazy=False)
+        lazy = read(path, lazy=True)
+        assert type(lazy.jobs) is JobTable and type(eager.jobs) is tuple
+        assert len(lazy.jobs) == len(eager.jobs) > 0
+        assert [canon(j) for j in lazy.jobs] == [canon(j) for j in eager.jobs], path.name
+        assert [canon(lazy.jobs[i]) for i in range(len(eager.jobs))] == [canon(j) for j in eager.jobs]
+        assert list(lazy.job_ids) == [j.id for j in eager.jobs]
+        assert [canon(j) for j in lazy.undecodable] == [canon(j) for j in eager.undecodable]
+        m_lazy, m_eager = marks(lazy.jobs), marks(eager.jobs)
+        assert list(m_lazy.instants) == list(m_eager.instants)
+        assert list(m_lazy.graces) == list(m_eager.graces)
+        assert list(m_lazy.flags) == list(m_eager.flags)
+
+
+def _moments(snapshot: StoreSnapshot) -> list[datetime]:
+    """Moments that put jobs in every state: before, among and after the next runs."""
+    active = [j.next_run_time for j in snapshot.jobs if j.next_run_time is not None]
+    picks = [active[0], active[len(active) // 3], active[len(active) // 2], active[-1]] if active else []
+    out = [NOW, NOW - timedelta(days=400), NOW + timedelta(days=3650)]
+    for t in picks:
+        out += [t.astimezone(UTC) + timedelta(seconds=s) for s in (-1, 0, 2, 3, 61, 3600)]
+    return out
+
+
+@pytest.mark.parametrize(
+    "options",
+    [CheckOptions(), CheckOptions(upcoming=0, grace_floor=0.0), CheckOptions(upcoming=40, grace_floor=3600.0)],
+    ids=["default", "no-upcoming-no-floor", "many-upcoming-hour-floor"],
+)
+def test_a_table_is_judged_as_the_eager_jobs_are(stores: list[Path], options: CheckOptions) -> None:
+    for path in [*stores, *stores[::-1]]:
+        eager, lazy = read(path, lazy=False), read(path, lazy=True)
+        for now in _moments(eager):
+            got, want = judge_store(lazy, now, options), judge_store(eager, now, options)
+            assert got[1:] == want[1:], f"{path.name} at {now.isoformat()}"
+
+
+def test_check_prints_the_same_report_lazily(stores: list[Path]) -> None:
+    for path in stores:
+        reports = []
+        for lazy in (False, True):
+            target = Target(f"sqlite:///{path}")
+            reader = open_reader(target, clock=FixedClock(NOW), incremental=False, reprs=False, lazy=lazy)
+            try:
+                reports.append(run_check(target, clock=FixedClock(NOW), reader=reader, providers=[]))
+            finally:
+                reader.close()
+        eager, lazy_report = reports
+        assert _timeless(render_report(lazy_report, detailed=True)) == _timeless(render_report(eager, detailed=True))
+        as_json = [json.dumps(report_json(r), default=str, sort_keys=True) for r in (lazy_report, eager)]
+        assert _timeless(as_json[0]) == _timeless(as_json[1]), path.name
+        assert "Tasks: " in render_report(eager, detailed=True)
+
+
+def _timeless(text: str) -> str:
+    """``text`` without the read's latency (the one thing two reads may differ in)."""
+    text = re.sub(r"\(\d+(\.\d+)? ms to read", "(? ms to read", text)
+    return re.sub(r'"(latency_ms|read_ms)": [0-9.]+|read_ms=[0-9.]+ms|"value": [0-9.]+, "unit": "ms"', "?", text)
+
+
+def test_the_default_check_reads_lazily_and_json_eagerly(stores: list[Path]) -> None:
+    target = Target(f"sqlite:///{stores[0]}")
+    text = run_check(target, clock=FixedClock(NOW), providers=[], reprs=False)
+    full = run_check(target, clock=FixedClock(NOW), providers=[], reprs=True)
+    assert text.snapshot is not None and type(text.snapshot.jobs) is JobTable
+    assert full.snapshot is not None and type(full.snapshot.jobs) is tuple
+
+
+def _ny(fold: int, job_id: str) -> JobInfo:
+    from zoneinfo import ZoneInfo
+
+    return JobInfo(
+        id=job_id,
+        next_run_time=datetime(2026, 11, 1, 1, 30, tzinfo=ZoneInfo("America/New_York"), fold=fold),
+        state_size=1,
+    )
+
+
+def test_jobs_are_ordered_by_the_instant_so_fold_counts() -> None:
+    """01:30 on New York's fall-back night happens twice: fold 1 is an hour after fold 0,
+    though ``<`` between the two datetimes (one zone) calls them equal."""
+    second, first = _ny(1, "a-second"), _ny(0, "b-first")
+    assert second.next_run_time == first.next_run_time  # what == hides
+    assert [j.id for j in sorted_jobs([second, first])] == ["b-first", "a-second"]
+    assert instant_us(second.next_run_time) - instant_us(first.next_run_time) == 3600 * 10**6  # type: ignore[arg-type]
+    m = marks([first, JobInfo(id="p", next_run_time=None, state_size=1)])
+    assert list(m.instants)[1] == PAUSED
+
+
+def test_judging_at_the_fold_tells_the_two_instants_apart() -> None:
+    first, second = _ny(0, "first"), _ny(1, "second")
+    at = first.next_run_time.astimezone(UTC) + timedelta(minutes=10)  # type: ignore[union-attr]
+    comp = judge_jobs(sorted_jobs([second, first]), at, CheckOptions(grace_floor=60.0))
+    assert comp.data["overdue"] == ["first"] and comp.data["upcoming"] == ["second"]
+
+
+@pytest.mark.postgres
+def test_a_postgresql_table_is_the_eager_read(pg_url: str) -> None:
+    """The same on PostgreSQL (server-side cursor, its own column conversion)."""
+    cmd = [sys.executable, str(ROOT / "tests/fixtures/oracle_store.py"), "--seed", "2718", "--count", "150"]
+    cmd += ["--now", NOW.isoformat(), "--url", pg_url]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    snaps = []
+    for lazy in (False, True):
+        reader = open_reader(Target(pg_url), clock=FixedClock(NOW), incremental=False, reprs=False, lazy=lazy)
+        try:
+            snaps.append(reader.read())
+        finally:
+            reader.close()
+    eager, lazy_snap = snaps
+    assert type(lazy_snap.jobs) is JobTable and len(eager.jobs) > 100
+    assert [canon(j) for j in lazy_snap.jobs] == [canon(j) for j in eager.jobs]
+    for now in _moments(eager):
+        assert judge_store(lazy_snap, now, CheckOptions())[1:] == judge_store(eager, now, CheckOptions())[1:]
