@@ -95,19 +95,25 @@ def decode_rows(
         ]
     if cache is not None:
         return _decode_cached(rows, cache, budget, meanwhile, reprs, records)
-    results = sandbox.pool().decode(rows, budget=budget, meanwhile=meanwhile, reprs=reprs, records=records)
-    if records:
-        return [_with_head(r, rows[i]) if type(r) is bytes else _failed(rows[i], r) for i, r in enumerate(results)]
-    return [r if type(r) is JobInfo else _failed(rows[i], r) for i, r in enumerate(results)]
+    results = sandbox.pool().decode(
+        rows, budget=budget, meanwhile=meanwhile, reprs=reprs, records=_with_head if records else None
+    )
+    done = tuple if records else JobInfo
+    return [r if type(r) is done else _failed(rows[i], r) for i, r in enumerate(results)]
 
 
 def _failed(row: Sequence[Any], r: Any) -> JobInfo:
     return not_decoded(row, r.code, r.message)
 
 
-def _with_head(data: bytes, row: Sequence[Any], known: object = None) -> tuple[Any, bytes] | JobInfo:
-    """``(head, data)`` for ``decode.table`` (``known``: a head from the cache, checked), or
-    an ``internal`` finding when the record is not what a worker writes."""
+def _with_head(data: bytes) -> tuple[Any, bytes]:
+    """``(head, data)`` for ``decode.table`` (raises ``WireError``)."""
+    return (table.head(data), data)
+
+
+def _cached_head(data: bytes, row: Sequence[Any], known: object) -> tuple[Any, bytes] | JobInfo:
+    """``(head, data)`` of a cache entry (``known``: its head, checked), or an ``internal``
+    finding when the record is not what a worker writes."""
     h = table.checked_head(known) if known is not None else None
     if h is not None:
         return (h, data)
@@ -135,7 +141,7 @@ def _decode_cached(
         if entry is not None:
             known, data = entry
             if records and not reprs:  # the rest is checked by wire.job when rebuilt
-                out[i] = _with_head(data, rows[i], known)
+                out[i] = _cached_head(data, rows[i], known)
                 continue
             try:
                 job = wire.job(data)
@@ -149,17 +155,19 @@ def _decode_cached(
     if misses:
         todo = [rows[i] for i in misses]
         raw: list[bytes | None] = [None] * len(todo)
-        results = sandbox.pool().decode(todo, budget=budget, meanwhile=meanwhile, raw=raw, reprs=reprs, records=records)
+        results = sandbox.pool().decode(
+            todo, budget=budget, meanwhile=meanwhile, raw=raw, reprs=reprs, records=_with_head if records else None
+        )
         for j, (i, r) in enumerate(zip(misses, results, strict=True)):
             if type(r) is JobInfo:
                 out[i] = r
                 sent = raw[j]
                 if sent is not None and (r.finding is None or r.finding.code not in _cache.TRANSIENT):
                     cache.put(keys[i], sent)
-            elif type(r) is bytes:
-                got = out[i] = _with_head(r, rows[i])
-                if type(got) is tuple and not (got[0][3] & UNDECODABLE and _transient(r)):
-                    cache.put(keys[i], r, got[0])
+            elif type(r) is tuple:
+                out[i] = r
+                if not (r[0][3] & UNDECODABLE and _transient(r[1])):
+                    cache.put(keys[i], r[1], r[0])
             else:
                 out[i] = _failed(rows[i], r)
     return out
