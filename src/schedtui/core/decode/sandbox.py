@@ -247,6 +247,10 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 _WORKER_CODE = "from schedtui.core.decode.sandbox import main; main()"
+#: ``-P``: the worker's ``sys.path`` does not start with the current directory (``-c``
+#: would put it first), so no file where the command runs can stand in for a module the
+#: worker imports (``pickle``, ``zoneinfo``, ``apscheduler``...).
+_WORKER_FLAGS = ("-P",)
 
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -284,7 +288,13 @@ class _Worker:
         self.request_area = mmap.mmap(self.request_file.fileno(), self.request_size)
         qfd = self.request_file.fileno()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_CODE, *map(str, (fd, rfd, qfd, self.results_size, self.request_size))],
+            [
+                sys.executable,
+                *_WORKER_FLAGS,
+                "-c",
+                _WORKER_CODE,
+                *map(str, (fd, rfd, qfd, self.results_size, self.request_size)),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
