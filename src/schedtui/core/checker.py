@@ -286,9 +286,13 @@ def run_check(
     become CRITICAL components. Configuration errors (bad URL) are raised. ``reprs``:
     whether the jobs carry their args/kwargs reprs (the JSON report prints them; the
     judgement never reads them)."""
+    from schedtui.core import quickcheck
     from schedtui.core.store import open_reader
 
     options = options or CheckOptions()
+    # a plain SQLite file without any of the other components' tables: those components
+    # are judged without an engine (SQLAlchemy is never imported)
+    light = providers is None and quickcheck.tables_absent(target)
     own_reader = reader is None
     rdr: Any = (
         reader
@@ -301,18 +305,20 @@ def run_check(
     try:
         try:
             snapshot = rdr.read()
-            engine = rdr.engine
+            engine = None if light else rdr.engine
         except SchedtuiError as exc:
             if exc.kind in (ErrorKind.CONFIG, ErrorKind.DRIVER, ErrorKind.UNSUPPORTED):
                 raise
             components.append(_failure_component(exc))
-            if exc.kind is ErrorKind.TABLE:
+            if exc.kind is ErrorKind.TABLE and not light:
                 engine = rdr.engine
         now = clock()
         if snapshot is not None:
             components.extend(judge_store(snapshot, now, options))
         ctx = CheckContext(target=target, now=now, options=options, snapshot=snapshot, engine=engine)
-        for provider in default_providers() if providers is None else providers:
+        if providers is None:
+            providers = quickcheck.providers() if light else default_providers()
+        for provider in providers:
             try:
                 comp = provider(ctx)
             except SchedtuiError as exc:

@@ -492,7 +492,9 @@ class JobStoreReader:
         def flush() -> None:
             decoded = decode_rows(
                 pending,
-                meanwhile=_load_sqlalchemy,
+                # a one-shot read of a plain SQLite file may never need SQLAlchemy (check's
+                # quickcheck); the console's reads soon do (the companion's tables)
+                meanwhile=None if self._plain is not None and not self._incremental else _load_sqlalchemy,
                 budget=self._budget_left(),
                 cache=probe_cache,
                 reprs=self.reprs,
