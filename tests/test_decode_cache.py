@@ -188,3 +188,54 @@ def test_lazy_reads_from_the_cache_are_the_cold_answer(
     assert _exact(_read(path)) == reference
     # the eager read's entries (reprs, no head) serve a lazy read too, as they serve any read without reprs
     assert _exact(_read_lazy(path)) == reference
+
+
+def _server_probe(url: str, *, lazy: bool, reprs: bool = False) -> tuple:
+    reader = JobStoreReader(Target(url=url), incremental=False, reprs=reprs, lazy=lazy)
+    try:
+        return tuple(reader.read().jobs)
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize(
+    "server", [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("mysql", marks=pytest.mark.mysql)]
+)
+def test_a_repeated_probe_on_a_server_fetches_only_the_rows_the_cache_lacks(
+    server: str, request: pytest.FixtureRequest, cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server sends each row's SHA-256; only new or changed rows' bytes are fetched, and
+    the answer is the cold read's, lazily and eagerly."""
+    import sqlalchemy as sa
+
+    from fixtures.factory import make_store
+
+    url = request.getfixturevalue("pg_url" if server == "postgres" else "mysql_url")
+    make_store(url, "catalog")
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "0")
+    cold_lazy = _exact(_server_probe(url, lazy=True))
+    cold_eager = _exact(_server_probe(url, lazy=False, reprs=True))
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "1")
+    assert _exact(_server_probe(url, lazy=True)) == cold_lazy  # cold: every row read and cached
+    fetched: list[int] = []
+    real = JobStoreReader._rows_by_id
+
+    def counting(self: JobStoreReader, conn: object, table: str, nrt: str, ids: list[str]) -> object:
+        fetched.append(len(ids))
+        return real(self, conn, table, nrt, ids)
+
+    monkeypatch.setattr(JobStoreReader, "_rows_by_id", counting)
+    assert _exact(_server_probe(url, lazy=True)) == cold_lazy
+    assert sum(fetched) == 0, "every row answered from its digest"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        victim = conn.exec_driver_sql("SELECT id FROM apscheduler_jobs WHERE next_run_time IS NOT NULL").first()[0]
+        conn.exec_driver_sql(
+            "UPDATE apscheduler_jobs SET next_run_time = next_run_time + 1 WHERE id = %(id)s", {"id": victim}
+        )
+    engine.dispose()
+    changed = _exact(_server_probe(url, lazy=True))
+    assert sum(fetched) == 1 and changed != cold_lazy and len(changed) == len(cold_lazy)
+    assert _exact(_server_probe(url, lazy=False, reprs=True)) != cold_eager  # decoded again with reprs
+    fetched.clear()
+    assert len(_server_probe(url, lazy=False, reprs=True)) == len(cold_eager) and sum(fetched) == 0

@@ -197,3 +197,34 @@ def test_a_postgresql_table_is_the_eager_read(pg_url: str) -> None:
     assert [canon(j) for j in lazy_snap.jobs] == [canon(j) for j in eager.jobs]
     for now in _moments(eager):
         assert judge_store(lazy_snap, now, CheckOptions())[1:] == judge_store(eager, now, CheckOptions())[1:]
+
+
+def test_rows_the_read_ran_out_of_time_for_are_not_called_broken(stores: list[Path]) -> None:
+    """A read whose budget is spent leaves rows undecoded: the jobstore line says so and how
+    to give it more time; it does not say APScheduler would delete them, nor list them all."""
+    from schedtui.core.store import JobStoreReader
+
+    target = Target(f"sqlite:///{stores[0]}")
+    reader = JobStoreReader(target, clock=FixedClock(NOW), incremental=False, reprs=False, lazy=True, decode_budget=0.0)
+    try:
+        report = run_check(target, clock=FixedClock(NOW), reader=reader, providers=[])
+    finally:
+        reader.close()
+    store = next(c for c in report.components if c.name == "jobstore")
+    rows, unread = store.data["rows"], len(store.data["undecodable"])
+    assert all(u["code"] == "time-budget" for u in store.data["undecodable"]) and rows == 3000 and unread > 20
+    assert store.summary == f"{rows} rows, {unread} not decoded in time"
+    assert len(store.lines) == 1 and "--decode-budget" in store.lines[0].text and str(unread) in store.lines[0].text
+    assert store.status.name == "WARNING"
+
+
+def test_the_jobstore_lists_twenty_broken_rows_and_counts_the_rest() -> None:
+    jobs = tuple(
+        JobInfo(id=f"bad-{i:02d}", next_run_time=None, state_size=9, finding=DecodeFinding("bad-shape", "no"))
+        for i in range(25)
+    )
+    snap = StoreSnapshot(target=Target("sqlite:///x.db"), dialect="sqlite", read_at=NOW, latency_ms=1.0, jobs=jobs)
+    store = judge_store(snap, NOW, CheckOptions())[1]
+    assert store.summary == "25 rows, 25 undecodable (APScheduler deletes such rows when they come due)"
+    assert [ln.text for ln in store.lines][-2:] == ["bad-19: no [bad-shape]", "… and 5 more"]
+    assert len(store.lines) == 21 and len(store.data["undecodable"]) == 25

@@ -1,208 +1,73 @@
-"""The ``schedtui`` command: the console by default, and headless commands for scripts."""
+"""The ``schedtui`` command's entry point: the console by default, and headless commands
+for scripts (the typer application is ``cli.root``).
+
+This module imports nothing heavy: for a command that reads the jobs table (``check``,
+``jobs``) :func:`main` starts the decode worker first, so its interpreter boots while
+this one imports typer and the commands and parses the command line.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
-import traceback
-from typing import Annotated
-
-import typer
-
-try:  # typer >= 0.20 vendors click
-    from typer._click.exceptions import ClickException, UsageError
-except ImportError:  # pragma: no cover
-    from click.exceptions import ClickException, UsageError  # type: ignore[assignment]
-
-from schedtui import __version__
-from schedtui.cli import (
-    cmd_backup,
-    cmd_check,
-    cmd_companion,
-    cmd_completion,
-    cmd_control,
-    cmd_metrics,
-    cmd_preflight,
-    cmd_serve,
-    cmd_undelete,
-    helptext,
-)
-from schedtui.cli.common import (
-    EXIT_FAILURE,
-    EXIT_USAGE,
-    DecodeBudgetOpt,
-    SchemaOpt,
-    TableOpt,
-    error_line,
-    handled,
-    target_from,
-)
-from schedtui.core.model import Target
-from schedtui.core.stores import NamedStore
-
-app = typer.Typer(
-    name="schedtui",
-    help="A safe console and health probe for APScheduler 3.x job stores.",
-    add_completion=False,  # `schedtui completion SHELL` prints the script (cmd_completion)
-    no_args_is_help=False,
-    rich_markup_mode=None,
-    cls=helptext.HelpGroup,
-    epilog=helptext.epilog(helptext.ROOT),
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-for _module in (
-    cmd_check,
-    cmd_companion,
-    cmd_backup,
-    cmd_control,
-    cmd_metrics,
-    cmd_preflight,
-    cmd_undelete,
-    cmd_serve,
-    cmd_completion,
-):
-    _module.register(app)
-helptext.apply(app)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"schedtui {__version__}")
-        raise typer.Exit(0)
-
-
-ConsoleUrlsOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--url",
-        "-u",
-        metavar="URL",
-        help="SQLAlchemy URL of the job store (else $SCHEDTUI_URL, else $DATABASE_URL); repeat it to watch "
-        "several stores (o switches, a lists them); a name from the stores file works too.",
-        show_default=False,
-    ),
-]
-StoreNamesOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--store",
-        metavar="NAME",
-        help="A store named in the stores file (repeatable). Without --url or --store, and with no "
-        "$SCHEDTUI_URL / $DATABASE_URL, every store of the file is opened.",
-        show_default=False,
-    ),
-]
-StoresFileOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--stores-file",
-        metavar="FILE",
-        envvar="SCHEDTUI_STORES_FILE",
-        help="The named-stores file (default $XDG_CONFIG_HOME/schedtui/stores.toml, "
-        "else ~/.config/schedtui/stores.toml); never holds a password.",
-        show_default=False,
-    ),
-]
-
-
-def _console_stores(
-    urls: list[str], names: list[str], stores_file: str | None, table: str | None, schema: str | None
-) -> tuple[Target, tuple[NamedStore, ...]]:
-    """The console's target and, with several stores, all of them (``core.stores``)."""
-    from pathlib import Path
-
-    from schedtui.core.stores import choose_stores, discover_stores, load_stores, stores_path
-
-    path = Path(stores_file).expanduser() if stores_file else stores_path()
-    # The file is read only when it may matter: a broken stores file never stops `--url URL`.
-    env_url = os.environ.get("SCHEDTUI_URL") or os.environ.get("DATABASE_URL")
-    wanted = (
-        bool(names)
-        or stores_file is not None
-        or any("://" not in u and not os.path.exists(u.strip()) for u in urls)
-        or (not urls and not env_url)
-    )
-    named = load_stores(path, required=stores_file is not None) if wanted else ()
-    chosen = choose_stores(urls, names, named, table=table, schema=schema, where=str(path))
-    if len(chosen) == 1 and chosen[0] not in named:
-        # one store given as before (--url, $SCHEDTUI_URL): exactly today's single-store console
-        return target_from(urls[0] if urls else None, table, schema), ()
-    found = discover_stores(chosen)
-    return found[0].target, found if len(found) > 1 else ()
-
-
-@app.callback(invoke_without_command=True)
-def console(
-    ctx: typer.Context,
-    url: ConsoleUrlsOpt = None,
-    store: StoreNamesOpt = None,
-    stores_file: StoresFileOpt = None,
-    table: TableOpt = None,
-    schema: SchemaOpt = None,
-    decode_budget: DecodeBudgetOpt = None,
-    read_only: Annotated[
-        bool,
-        typer.Option("--read-only", envvar="SCHEDTUI_READ_ONLY", help="Remove every action that writes."),
-    ] = False,
-    refresh: Annotated[
-        float, typer.Option("--refresh", metavar="SECONDS", min=0.5, help="Seconds between refreshes.")
-    ] = 2.0,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
-    ] = False,
-) -> None:
-    """Open the console on the job store (run `schedtui demo` to try it)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    with handled(*(url or [])):
-        target, stores = _console_stores(url or [], store or [], stores_file, table, schema)
-        from schedtui.tui.app import run_console
-
-        run_console(target, read_only=read_only, refresh=refresh, stores=stores)
-
+from typing import Any
 
 #: Probe commands: bad arguments exit UNKNOWN (3), as a monitoring plugin should
 #: (``preflight``: 3 is its "could not run").
 _PROBES = ("check", "metrics", "preflight")
+
+#: Commands that read and decode the jobs table once.
+_READERS = ("check", "jobs")
+
+#: The root options that take a value (the command comes after it).
+_ROOT_VALUED = frozenset(
+    ("--url", "-u", "--store", "--stores-file", "--table", "--schema", "--decode-budget", "--refresh")
+)
 
 
 def _check_invoked(argv: list[str]) -> bool:
     return any(a in _PROBES for a in argv if not a.startswith("-"))
 
 
-def _argv_urls(argv: list[str]) -> list[str]:
-    """The ``--url`` / ``-u`` values on the command line (their secrets are masked)."""
-    out = [a.split("=", 1)[1] for a in argv if a.startswith("--url=")]
-    out += [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--url", "-u")]
-    return out
+def _command(argv: list[str]) -> str | None:
+    """The command of ``argv`` (its first word that is not a root option or its value)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg.startswith("-"):
+            skip = arg in _ROOT_VALUED
+        else:
+            return arg
+    return None
+
+
+def _prestart(argv: list[str]) -> None:
+    """Start the decode worker now when ``argv`` reads the jobs table (not for ``--help``)."""
+    if _command(argv) not in _READERS or any(a in ("-h", "--help", "--version") for a in argv):
+        return
+    from schedtui.core.decode import prestart
+
+    prestart()
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps usage errors to the right exit code and hides tracebacks."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    is_check = _check_invoked(argv)
-    try:
-        rv = app(args=argv, prog_name="schedtui", standalone_mode=False)
-    except UsageError as exc:
-        exc.show()
-        # For `check`, bad arguments are UNKNOWN (3), never CRITICAL (2).
-        sys.exit(3 if is_check else EXIT_USAGE)
-    except ClickException as exc:
-        exc.show()
-        sys.exit(3 if is_check else exc.exit_code)
-    except typer.Abort:
-        typer.echo("schedtui: aborted", err=True)
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("schedtui: interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:
-        if os.environ.get("SCHEDTUI_DEBUG"):
-            traceback.print_exc()
-        error_line(f"internal error: {type(exc).__name__}: {exc}", *_argv_urls(argv))
-        sys.exit(3 if is_check else EXIT_FAILURE)
-    sys.exit(rv if isinstance(rv, int) else 0)
+    if argv == ["--version"]:  # what the root's eager --version prints, without typer
+        from schedtui import __version__
+
+        print(f"schedtui {__version__}", flush=True)
+        sys.exit(0)
+    _prestart(argv)
+    from schedtui.cli.root import run
+
+    run(argv, is_check=_check_invoked(argv), command=_command(argv))
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: the typer application with every command (``cli.root.full_app``)."""
+    if name == "app":
+        from schedtui.cli.root import full_app
+
+        return full_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,8 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from schedtui.cli import coercion
+
 #: The console itself (``schedtui`` with no command) is listed under this name.
 ROOT = "schedtui"
 
@@ -157,7 +159,12 @@ def _format_params(command: Any, ctx: Any, formatter: Any) -> None:
 
 
 class HelpCommand(TyperCommand):
-    """A command whose usage line and help show arguments as words."""
+    """A command whose usage line and help show arguments as words (and whose options
+    skip typer's pydantic coercion where it would change nothing: ``cli.coercion``)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        coercion.install(self.get_params(ctx))
+        return list(super().parse_args(ctx, args))
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
@@ -175,6 +182,10 @@ class HelpCommand(TyperCommand):
 
 class HelpGroup(TyperGroup):
     """The ``schedtui`` group: its options as :class:`HelpCommand`'s, then the commands."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        coercion.install(self.get_params(ctx))
+        return list(super().parse_args(ctx, args))
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_params(self, ctx, formatter)

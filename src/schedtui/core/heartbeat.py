@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from schedtui.core import tables as T
 from schedtui.core.clock import from_epoch
-from schedtui.core.describe import compact_duration
 from schedtui.core.health import CheckContext, Component, Line, Perf, Status
+from schedtui.core.jobbeat import ago, job_beat
 
 #: Slack added to "three intervals" before a heartbeat counts as stale (seconds).
 FRESH_SLACK = 10.0
@@ -31,11 +31,6 @@ def connection(bind: Any) -> Iterator[sa.Connection]:
     else:
         with bind.connect() as conn:
             yield conn
-
-
-def ago(seconds: float) -> str:
-    """``45s``, ``4m 12s``, ``5h 3m``, ``3d 4h`` (negative ages count as 0)."""
-    return compact_duration(max(0, int(seconds)))
 
 
 #: Appended to the heartbeat's ``version`` by a companion that does not apply commands
@@ -143,14 +138,10 @@ def heartbeat_component(ctx: CheckContext) -> Component | None:
     Without the companion's heartbeat for this table, a heartbeat job in the store (Aegis's
     ``scheduler_heartbeat``) is judged instead. None when there is neither.
     """
-    from schedtui.core.jobbeat import job_heartbeat_component
-
     if ctx.engine is None:
         return None
     schema = ctx.target.schema
-    by_job = (
-        job_heartbeat_component(ctx.snapshot.jobs, ctx.now, ctx.options.heartbeat_max_age) if ctx.snapshot else None
-    )
+    by_job = job_beat(ctx)
     if not T.installed(ctx.engine, schema, T.HEARTBEATS):
         return by_job
     now, max_age = ctx.now, ctx.options.heartbeat_max_age

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from schedtui.core.health import Component, Line, Perf, Status
+from schedtui.core.health import CheckContext, Component, Line, Perf, Status
 from schedtui.core.jobtable import jobs_with_ids
 from schedtui.core.model import JobInfo
 
@@ -78,10 +78,21 @@ def job_heartbeat(jobs: Sequence[JobInfo], now: datetime, max_age: float | None 
     return None
 
 
+def ago(seconds: float) -> str:
+    """``45s``, ``4m 12s``, ``5h 3m``, ``3d 4h`` (negative ages count as 0)."""
+    from schedtui.core.describe import compact_duration
+
+    return compact_duration(max(0, int(seconds)))
+
+
+def job_beat(ctx: CheckContext) -> Component | None:
+    """The ``heartbeat`` component from the heartbeat job of the store ``ctx`` read (None
+    without a read or such a job)."""
+    return job_heartbeat_component(ctx.snapshot.jobs, ctx.now, ctx.options.heartbeat_max_age) if ctx.snapshot else None
+
+
 def job_heartbeat_component(jobs: Sequence[JobInfo], now: datetime, max_age: float | None = None) -> Component | None:
     """The ``heartbeat`` component from a heartbeat job (None when there is none)."""
-    from schedtui.core.heartbeat import ago
-
     beat = job_heartbeat(jobs, now, max_age)
     if beat is None:
         return None

@@ -102,25 +102,28 @@ def marks(jobs: Sequence[JobInfo]) -> Marks:
 
 
 class Spill:
-    """Append-only records in an unlinked, owner-only temporary file (read with ``pread``,
-    safe from any thread); in memory when no temporary file can be made."""
+    """Append-only records: written to an unlinked, owner-only temporary file (read back
+    with ``pread``, safe from any thread), or kept by reference when they are in memory
+    anyway (``keep``: the repeated-probe cache holds them) or no file can be written.
+    An address is ``(offset, length)``; a negative offset is ``-1 - index`` of a reference."""
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self._size = 0
         self._lock = threading.Lock()
-        try:
-            self._file: Any = tempfile.TemporaryFile(prefix="schedtui-")
-        except OSError:
-            self._file = None
-        self._memory: list[bytes] | None = None if self._file is not None else []
-        self._whole = b""  # the file's contents after a write failed
+        self._refs: list[bytes] = []
+        self._file: Any = None
+        self._whole = b""  # the file's contents, after a write to it failed
 
     def append(self, data: bytes) -> tuple[int, int]:
-        """Keep ``data``; its (offset, length)."""
-        if self._memory is not None:
-            self._memory.append(data)
-            return len(self._memory) - 1, len(data)
+        """Write ``data`` out; its address."""
+        if self._file is None and not self._whole:
+            try:
+                self._file = tempfile.TemporaryFile(prefix="schedtui-")
+            except OSError:
+                self._whole = b"\0"  # no file: keep references from now on
+        if self._file is None:
+            return self.keep(data)
         at = self._size
         self._buf += data
         self._size += len(data)
@@ -128,26 +131,26 @@ class Spill:
             self.flush()
         return at, len(data)
 
+    def keep(self, data: bytes) -> tuple[int, int]:
+        """Keep a reference to ``data``; its address."""
+        self._refs.append(data)
+        return -len(self._refs), len(data)
+
     def flush(self) -> None:
         if self._buf and self._file is not None:
             try:
                 self._file.write(self._buf)
                 self._file.flush()
-            except OSError:  # disk full: keep the rest in memory
-                self._to_memory()
-                return
+            except OSError:  # disk full: the file's contents into memory
+                self._file.seek(0)
+                self._whole = self._file.read() + bytes(self._buf)
+                self._file.close()
+                self._file = None
             self._buf = bytearray()
 
-    def _to_memory(self) -> None:
-        self._file.seek(0)
-        blob = self._file.read() + bytes(self._buf)
-        self._file.close()
-        self._file = None
-        self._whole = blob
-
     def read(self, at: int, length: int) -> bytes:
-        if self._memory is not None:
-            return self._memory[at]
+        if at < 0:
+            return self._refs[-1 - at]
         if self._file is None:
             return self._whole[at : at + length]
         if self._buf:
@@ -158,6 +161,7 @@ class Spill:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+            self._file = None
 
 
 class JobTable(Sequence[JobInfo]):

@@ -45,6 +45,12 @@ _BATCH = 5000
 _DECODE_AT_ONCE = 20_000
 #: ``aps4.layout.TABLE``: the table of an APScheduler 4 data store (``--table schedules``).
 APS4_TABLE = "schedules"
+#: A row's SHA-256 computed by the server (``_probe_generic``).
+_SHA256_SQL = {
+    "postgresql": "sha256(job_state)",
+    "mysql": "UNHEX(SHA2(job_state, 256))",
+    "mariadb": "UNHEX(SHA2(job_state, 256))",
+}
 #: SQLAlchemy's names of the MySQL family (``core.mysql.BACKENDS``; not imported here to
 #: keep a plain SQLite read free of SQLAlchemy).
 _MYSQL = frozenset({"mysql", "mariadb"})
@@ -352,6 +358,9 @@ class JobStoreReader:
         with self.engine.connect() as conn:
             nrt = self._nrt_generic(conn)
             if not self._cache:
+                probed = self._probe_generic(conn, table, nrt)
+                if probed is not None:
+                    return probed
                 # a server-side cursor: rows arrive batch by batch instead of all at once
                 # into this process (memory stays flat however large the table)
                 result = conn.execution_options(stream_results=True, max_row_buffer=_BATCH).exec_driver_sql(
@@ -378,6 +387,69 @@ class JobStoreReader:
                 fetched = {r[0]: r for r in rows if self._is_changed(r[0], r[1], digest=_md5(r[2]))}
             conn.rollback()
         return self._rebuild(scan, fetched, _md5)
+
+    def _probe_cache(self) -> Any:
+        """The repeated-probe cache of this target (``decode.cache``), or None (off)."""
+        from schedtui.core.decode import DecodeCache
+
+        return DecodeCache.for_url(repr((self.target.url, self.target.table, self.target.schema)))
+
+    def _probe_generic(self, conn: Any, table: str, nrt: str) -> Sequence[JobInfo] | None:
+        """A one-shot read on PostgreSQL or MySQL whose probe cache is warm: the server sends
+        each row's SHA-256 (not its bytes), and only the rows the cache cannot answer are
+        fetched and decoded, in the same REPEATABLE READ snapshot. None when this does not
+        apply (then every row is read)."""
+        expr = _SHA256_SQL.get(self._dialect)
+        if expr is None or self._incremental:
+            return None
+        probe = self._probe_cache()
+        if probe is None or not probe.warm:
+            return None
+        from schedtui.core.decode import decode_rows
+        from schedtui.core.decode.cache import digest_key
+        from schedtui.core.decode.reader import cached
+
+        conn.rollback()
+        conn.execution_options(isolation_level="REPEATABLE READ")
+        try:
+            digests = conn.exec_driver_sql(f"SELECT id, {nrt}, {expr} FROM {table}").fetchall()
+        except Exception:  # a server without the function: every row is read instead
+            conn.rollback()
+            return None
+        keys = [
+            digest_key(d[0], d[1], d[2])
+            if type(d[0]) is str and (d[1] is None or type(d[1]) is float) and type(d[2]) is bytes and len(d[2]) == 32
+            else b""  # never a key: the row is fetched and decoded
+            for d in digests
+        ]
+        results, misses = cached(keys, probe, reprs=self.reprs, records=self._lazy)
+        fetched: dict[str, Row] = {}
+        wanted = [digests[i][0] for i in misses]
+        for i in range(0, len(wanted), _CHUNK):
+            for r in self._rows_by_id(conn, table, nrt, list(wanted[i : i + _CHUNK])):
+                fetched[r[0]] = (r[0], r[1], bytes(r[2]))
+        conn.rollback()
+        todo = [i for i in misses if digests[i][0] in fetched]
+        decoded = decode_rows(
+            [fetched[digests[i][0]] for i in todo],
+            budget=self._budget_left(),
+            cache=probe,
+            reprs=self.reprs,
+            records=self._lazy,
+        )
+        for i, result in zip(todo, decoded, strict=True):
+            results[i] = result
+        probe.save()
+        self._cache, self._order = {}, []
+        done = [r for r in results if r is not None]
+        if self._lazy:
+            from schedtui.core.decode.table import TableBuilder
+
+            builder = TableBuilder(resident=True)
+            for r in done:
+                builder.add(r)
+            return builder.finish()
+        return sorted_jobs(done)
 
     def _rows_by_id(self, conn: Any, table: str, nrt: str, ids: list[str]) -> Any:
         if self._dialect == "postgresql":
@@ -406,23 +478,23 @@ class JobStoreReader:
         from schedtui.core.decode import decode_rows
 
         jobs: list[JobInfo] = []
-        builder = None
-        if self._lazy:
-            from schedtui.core.decode.table import TableBuilder
-
-            builder = TableBuilder()
         cache: dict[str, _Entry] = {}
         pending: list[Row] = []
         probe_cache = None
         if not self._incremental:  # a one-shot read (check, jobs): the repeated-probe cache
-            from schedtui.core.decode import DecodeCache
+            probe_cache = self._probe_cache()
+        builder = None
+        if self._lazy:
+            from schedtui.core.decode.table import TableBuilder
 
-            probe_cache = DecodeCache.for_url(repr((self.target.url, self.target.table, self.target.schema)))
+            builder = TableBuilder(resident=probe_cache is not None)
 
         def flush() -> None:
             decoded = decode_rows(
                 pending,
-                meanwhile=_load_sqlalchemy,
+                # a one-shot read of a plain SQLite file may never need SQLAlchemy (check's
+                # quickcheck); the console's reads soon do (the companion's tables)
+                meanwhile=None if self._plain is not None and not self._incremental else _load_sqlalchemy,
                 budget=self._budget_left(),
                 cache=probe_cache,
                 reprs=self.reprs,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from schedtui.core import sqlite_light
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.health import CheckContext, Component, Line, Perf, Status
 
@@ -32,6 +34,14 @@ def _size(n: float) -> str:
 def _folder(ctx: CheckContext) -> Path | None:
     if ctx.options.backup_dir:
         return Path(ctx.options.backup_dir).expanduser()
+    from schedtui.core.backup.service import DIR_ENV
+
+    plain = sqlite_light.plain_path(ctx.target)
+    if plain is not None and not os.environ.get(DIR_ENV):
+        # ``default_backup_dir`` for a plain SQLite URL, without SQLAlchemy's URL parser
+        # (``plain_path`` reads the URL as it does)
+        folder = plain.parent / "backups"
+        return folder if folder.is_dir() else None
     try:
         from schedtui.core.backup.service import default_backup_dir
 

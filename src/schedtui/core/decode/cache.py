@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-FORMAT = 2
+FORMAT = 3
 #: Findings that depend on the moment, not on the bytes: never cached.
 TRANSIENT = frozenset({"too-slow", "time-budget", "internal"})
 _MAX_FILE = 512 * 1024 * 1024
@@ -78,19 +78,23 @@ def _header() -> tuple[Any, ...]:
 _PACK_FLOAT = struct.Struct("<d").pack
 
 
-def row_key(row: Sequence[Any]) -> bytes:
-    """Digest of what a row's decoded result depends on (id, column, bytes).
+def digest_key(jid: str, nrt: float | None, sha256: bytes) -> bytes:
+    """The key of the usual row (a ``str`` id, a ``float`` or NULL column) from the SHA-256
+    of its bytes, which a database server can compute (``store``: a repeated probe on
+    PostgreSQL or MySQL asks for digests and fetches only the rows the cache lacks). Framed
+    without ``repr``: tag, id length, id, column (tag and IEEE bytes), digest. SHA-256,
+    because whoever writes rows must not be able to make two of them share a key."""
+    ident = jid.encode("utf-8", "surrogatepass")
+    column = b"N" if nrt is None else b"F" + _PACK_FLOAT(nrt)
+    return hashlib.blake2b(b"R" + len(ident).to_bytes(4, "little") + ident + column + sha256, digest_size=16).digest()
 
-    The usual row (a ``str`` id, a ``float`` or NULL column, ``bytes``) is framed without
-    ``repr``: tag, id length, id, column (tag and IEEE bytes), then the bytes; any other
-    row by ``repr`` under another tag, so the two framings never meet."""
+
+def row_key(row: Sequence[Any]) -> bytes:
+    """Digest of what a row's decoded result depends on (id, column, bytes): ``digest_key``
+    for the usual row, and any other by ``repr`` under another tag, so the two never meet."""
     jid, nrt, state = row[0], row[1], row[2]
     if type(jid) is str and type(state) is bytes and (nrt is None or type(nrt) is float):
-        ident = jid.encode("utf-8", "surrogatepass")
-        column = b"N" if nrt is None else b"F" + _PACK_FLOAT(nrt)
-        h = hashlib.blake2b(b"R" + len(ident).to_bytes(4, "little") + ident + column, digest_size=16)
-        h.update(state)
-        return h.digest()
+        return digest_key(jid, nrt, hashlib.sha256(state).digest())
     h = hashlib.blake2b(b"S", digest_size=16)
     h.update(repr((type(jid).__name__, jid if type(jid) is str else repr(jid))).encode("utf-8", "replace"))
     h.update(repr((type(nrt).__name__, nrt)).encode("utf-8", "replace"))
@@ -177,6 +181,11 @@ class DecodeCache:
                 break
             entries.update(chunk)
         return entries
+
+    @property
+    def warm(self) -> bool:
+        """Whether the file held entries (a read that can be answered from it)."""
+        return bool(self._old)
 
     def get(self, key: bytes) -> Entry | None:
         entry = self._old.get(key)

@@ -95,26 +95,55 @@ def decode_rows(
         ]
     if cache is not None:
         return _decode_cached(rows, cache, budget, meanwhile, reprs, records)
-    results = sandbox.pool().decode(rows, budget=budget, meanwhile=meanwhile, reprs=reprs, records=records)
-    if records:
-        return [_with_head(r, rows[i]) if type(r) is bytes else _failed(rows[i], r) for i, r in enumerate(results)]
-    return [r if type(r) is JobInfo else _failed(rows[i], r) for i, r in enumerate(results)]
+    results = sandbox.pool().decode(
+        rows, budget=budget, meanwhile=meanwhile, reprs=reprs, records=_with_head if records else None
+    )
+    done = tuple if records else JobInfo
+    return [r if type(r) is done else _failed(rows[i], r) for i, r in enumerate(results)]
 
 
 def _failed(row: Sequence[Any], r: Any) -> JobInfo:
     return not_decoded(row, r.code, r.message)
 
 
-def _with_head(data: bytes, row: Sequence[Any], known: object = None) -> tuple[Any, bytes] | JobInfo:
-    """``(head, data)`` for ``decode.table`` (``known``: a head from the cache, checked), or
-    an ``internal`` finding when the record is not what a worker writes."""
-    h = table.checked_head(known) if known is not None else None
-    if h is not None:
-        return (h, data)
-    try:
-        return (table.head(data), data)
-    except wire.WireError as exc:
-        return not_decoded(row, "internal", f"decoder error: {exc}")
+def _with_head(data: bytes) -> tuple[Any, bytes]:
+    """``(head, data)`` for ``decode.table`` (raises ``WireError``)."""
+    return (table.head(data), data)
+
+
+def cached(keys: Sequence[bytes], cache: DecodeCache, *, reprs: bool, records: bool) -> tuple[list[Any], list[int]]:
+    """What the repeated-probe cache answers for rows with these ``row_key``s: the results
+    (as ``decode_rows`` gives them; None where it has none) and the positions it cannot
+    answer. A record without reprs answers only a read that does not want them; a record
+    that does not read back is forgotten and its row decoded again."""
+    out: list[Any] = [None] * len(keys)
+    misses: list[int] = []
+    for i, key in enumerate(keys):
+        entry = cache.get(key)
+        if entry is not None:
+            known, data = entry
+            if records and not reprs:  # the rest is checked by wire.job when rebuilt
+                h = table.checked_head(known)
+                if h is None:
+                    try:
+                        h = table.head(data)
+                    except wire.WireError:
+                        h = None
+                if h is not None:
+                    out[i] = (h, data)
+                    continue
+            else:
+                try:
+                    job = wire.job(data)
+                except wire.WireError:
+                    pass
+                else:
+                    if not reprs or job.finding is not None or job.args_repr != NOT_RENDERED:
+                        out[i] = job
+                        continue
+            cache.forget(key)
+        misses.append(i)
+    return out, misses
 
 
 def _decode_cached(
@@ -125,41 +154,25 @@ def _decode_cached(
     reprs: bool,
     records: bool = False,
 ) -> list[Any]:
-    """``decode_rows`` through the repeated-probe cache: only unseen rows go to the sandbox.
-    A record without reprs answers only a read that does not want them."""
-    out: list[Any] = [None] * len(rows)
+    """``decode_rows`` through the repeated-probe cache: only unseen rows go to the sandbox."""
     keys = [_cache.row_key(r) for r in rows]
-    misses: list[int] = []
-    for i, key in enumerate(keys):
-        entry = cache.get(key)
-        if entry is not None:
-            known, data = entry
-            if records and not reprs:  # the rest is checked by wire.job when rebuilt
-                out[i] = _with_head(data, rows[i], known)
-                continue
-            try:
-                job = wire.job(data)
-            except wire.WireError:
-                cache.forget(key)
-            else:
-                if not reprs or job.finding is not None or job.args_repr != NOT_RENDERED:
-                    out[i] = job
-                    continue
-        misses.append(i)
+    out, misses = cached(keys, cache, reprs=reprs, records=records)
     if misses:
         todo = [rows[i] for i in misses]
         raw: list[bytes | None] = [None] * len(todo)
-        results = sandbox.pool().decode(todo, budget=budget, meanwhile=meanwhile, raw=raw, reprs=reprs, records=records)
+        results = sandbox.pool().decode(
+            todo, budget=budget, meanwhile=meanwhile, raw=raw, reprs=reprs, records=_with_head if records else None
+        )
         for j, (i, r) in enumerate(zip(misses, results, strict=True)):
             if type(r) is JobInfo:
                 out[i] = r
                 sent = raw[j]
                 if sent is not None and (r.finding is None or r.finding.code not in _cache.TRANSIENT):
                     cache.put(keys[i], sent)
-            elif type(r) is bytes:
-                got = out[i] = _with_head(r, rows[i])
-                if type(got) is tuple and not (got[0][3] & UNDECODABLE and _transient(r)):
-                    cache.put(keys[i], r, got[0])
+            elif type(r) is tuple:
+                out[i] = r
+                if not (r[0][3] & UNDECODABLE and _transient(r[1])):
+                    cache.put(keys[i], r[1], r[0])
             else:
                 out[i] = _failed(rows[i], r)
     return out

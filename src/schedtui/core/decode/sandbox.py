@@ -57,6 +57,8 @@ ROW_WALL_LIMIT = 10 * ROW_LIMIT
 START_LIMIT = 30.0
 #: Rows per request sent to a worker, and the most bytes of job states in one request.
 BATCH = 4000
+#: The smallest batch a large read's last rows are sent in.
+_MIN_BATCH = 250
 BATCH_BYTES = 16 * 1024 * 1024
 #: Seconds between looks at the workers' results areas while they decode.
 _POLL = 0.01
@@ -245,6 +247,10 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 _WORKER_CODE = "from schedtui.core.decode.sandbox import main; main()"
+#: ``-P``: the worker's ``sys.path`` does not start with the current directory (``-c``
+#: would put it first), so no file where the command runs can stand in for a module the
+#: worker imports (``pickle``, ``zoneinfo``, ``apscheduler``...).
+_WORKER_FLAGS = ("-P",)
 
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -282,7 +288,13 @@ class _Worker:
         self.request_area = mmap.mmap(self.request_file.fileno(), self.request_size)
         qfd = self.request_file.fileno()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_CODE, *map(str, (fd, rfd, qfd, self.results_size, self.request_size))],
+            [
+                sys.executable,
+                *_WORKER_FLAGS,
+                "-c",
+                _WORKER_CODE,
+                *map(str, (fd, rfd, qfd, self.results_size, self.request_size)),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -443,8 +455,8 @@ class Sandbox:
         self._raw: list[bytes | None] | None = None
         #: Whether this read renders args/kwargs (``decode(reprs=...)``).
         self._reprs = True
-        #: Whether this read wants wire records back (``decode(records=...)``).
-        self._records = False
+        #: What a result's wire bytes become (``decode(records=...)``).
+        self._convert: Callable[[bytes], Any] = wire.job
 
     def prestart(self, count: int = 1) -> None:
         """Start ``count`` workers now (before the first read needs them; a large read
@@ -471,26 +483,28 @@ class Sandbox:
         meanwhile: Callable[[], object] | None = None,
         raw: list[bytes | None] | None = None,
         reprs: bool = True,
-        records: bool = False,
+        records: Callable[[bytes], Any] | None = None,
     ) -> list[Any]:
         """``JobInfo`` (or ``Failed``) for every row, in order, within ``budget`` seconds;
         ``raw`` (as long as ``rows``) receives each decoded row's wire bytes; without
-        ``reprs`` args/kwargs are not rendered (``model.NOT_RENDERED``); with ``records``
-        a decoded row is its wire bytes, not rebuilt here (``decode.table``)."""
+        ``reprs`` args/kwargs are not rendered (``model.NOT_RENDERED``); ``records`` turns a
+        decoded row's wire bytes into its result instead of ``wire.job`` (``decode.table``:
+        its head and bytes), as results arrive, while the workers go on; a ``WireError``
+        from it is the worker's fault, as from ``wire.job``."""
         budget = budget_from_env() if budget is None else budget
         with self._lock:
             self._raw = raw
             self._reprs = reprs
-            self._records = records
+            self._convert = records or wire.job
             try:
                 return self._decode(rows, budget, meanwhile)
             finally:
                 self._raw = None
                 self._reprs = True
-                self._records = False
+                self._convert = wire.job
 
     def _take(self, out: list[Any], index: int, data: bytes) -> None:
-        out[index] = data if self._records else wire.job(data)
+        out[index] = self._convert(data)
         if self._raw is not None:
             self._raw[index] = data
 
@@ -516,7 +530,10 @@ class Sandbox:
                 return
             take: list[int] = []
             size = 0
-            while todo and len(take) < per_worker and size < BATCH_BYTES:
+            # guided: batches shrink as the rows left do, so the workers finish together
+            # (a last full batch would leave the others idle for its whole length)
+            limit = max(min(_MIN_BATCH, per_worker), min(per_worker, len(todo) // (2 * count)))
+            while todo and len(take) < limit and size < BATCH_BYTES:
                 i = todo.pop()
                 take.append(i)
                 state = rows[i][2]
@@ -587,7 +604,7 @@ class Sandbox:
                 out[i] = (
                     Failed(i, "internal", "not decoded: the decode worker processes could not start")
                     if broken
-                    else Failed(i, "time-budget", f"not decoded: the read's time budget ({budget:g} s) ran out")
+                    else Failed(i, "time-budget", "not decoded: the read's time budget ran out")
                 )
         return out
 

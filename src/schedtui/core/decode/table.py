@@ -95,7 +95,10 @@ def checked_head(value: object) -> Head | None:
 class TableBuilder:
     """Collects one read's results (in any order) and sorts them into a ``JobTable``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, resident: bool = False) -> None:
+        #: Records are kept by reference (they are in memory anyway: the repeated-probe
+        #: cache holds them), else written to the table's temporary file.
+        self._keep = resident
         self._spill = Spill()
         self._ids: list[str] = []
         self._instants = array("q")
@@ -112,7 +115,7 @@ class TableBuilder:
             self._add_job(result)
             return
         (jid, instant, grace, flags), data = result  # type: ignore[misc]
-        at, length = self._spill.append(data)
+        at, length = self._spill.keep(data) if self._keep else self._spill.append(data)
         self._ids.append(jid)
         self._instants.append(instant)
         self._graces.append(grace)

@@ -19,9 +19,8 @@ writes is a ``bad-trigger``/``bad-value`` finding; what comes out holds no place
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
-
-from apscheduler.triggers.cron import CronTrigger as _Aps_CronTrigger
 
 from schedtui.core.decode import zones
 from schedtui.core.decode.findings import DecodeError
@@ -239,12 +238,27 @@ def _expr_text(expr: object) -> str:
     return text
 
 
+_APS_FIELDS: dict[str, Any] = {}
+
+
+def _aps_fields() -> dict[str, Any]:
+    """APScheduler's own cron field classes by name (``CronTrigger.FIELDS_MAP``), imported
+    on the first cron field to check: a worker that decodes no cron trigger never pays
+    for APScheduler's import (about 60 ms)."""
+    if not _APS_FIELDS:
+        from apscheduler.triggers.cron import CronTrigger
+
+        _APS_FIELDS.update(CronTrigger.FIELDS_MAP)
+    return _APS_FIELDS
+
+
 def _validate_field(name: str, text: str) -> None:
     key = (name, text)
     if key in _VALID_FIELDS:
         return
+    fields = _aps_fields()  # outside the try: a failed import is no finding of this row
     try:
-        field = _Aps_CronTrigger.FIELDS_MAP[name](name, text)
+        field = fields[name](name, text)
         ok = str(field) == text
     except Exception:
         ok = False

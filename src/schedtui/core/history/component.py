@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from schedtui.core.health import CheckContext, Component, Line, Perf, Status
-from schedtui.core.heartbeat import ago
 from schedtui.core.history.detect import detect_history
 from schedtui.core.history.records import error_text
+from schedtui.core.jobbeat import ago
 
 #: Jobs given per-job duration statistics in ``check`` (lines show fewer).
 MAX_JOBS_IN_CHECK = 100
