@@ -119,22 +119,3 @@ def test_the_light_providers_import_no_sqlalchemy(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ}, timeout=60
     )
     assert out.stdout.strip() == "False", out.stderr
-
-
-def test_check_on_a_plain_sqlite_store_never_imports_sqlalchemy(tmp_path: Path) -> None:
-    """The whole command: read, judge, the light components, the report."""
-    path, _ = sqlite_store(tmp_path, "seed")
-    code = (
-        "import sys\n"
-        "from schedtui.cli.app import main\n"
-        "try:\n"
-        f"    main(['check', '--detailed', '--url', {sqlite_url(path)!r}])\n"
-        "except SystemExit as exc:\n"
-        "    code = exc.code\n"
-        "print('SQLALCHEMY', 'sqlalchemy' in sys.modules, code)\n"
-    )
-    env = {**os.environ, "SCHEDTUI_DECODE_CACHE": "0"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    last = out.stdout.strip().splitlines()[-1]
-    assert last.startswith("SQLALCHEMY False "), out.stdout[-2000:] + out.stderr[-2000:]
-    assert "Tasks:" in out.stdout
