@@ -188,7 +188,6 @@ class JobTable(Sequence[JobInfo]):
         #: Jobs that have no record (findings made in the reading process), by position.
         self._ready = ready
         self._memo: dict[int, JobInfo] = {}
-        self._index: dict[str, int] | None = None
 
     def __len__(self) -> int:
         return len(self.marks.ids)
@@ -226,12 +225,6 @@ class JobTable(Sequence[JobInfo]):
     def __iter__(self) -> Iterator[JobInfo]:
         for i in range(len(self)):
             yield self._job(i)
-
-    def position(self, job_id: str) -> int | None:
-        """Where the job with ``job_id`` is, or None."""
-        if self._index is None:
-            self._index = {jid: k for k, jid in enumerate(self.marks.ids)}
-        return self._index.get(job_id)
 
     def undecodable(self) -> tuple[JobInfo, ...]:
         flags = self.marks.flags
