@@ -75,28 +75,38 @@ class Marks:
     flags: Sequence[int]
 
 
+def job_mark(job: JobInfo, specs: dict[int, bool] | None = None) -> tuple[str, int, float, int]:
+    """One job's columns: (id, ``instant_us`` of its next run or ``PAUSED``, ``grace_of`` its
+    misfire grace, ``HAS_AND``/``UNDECODABLE`` bits). ``specs`` remembers ``has_and`` by
+    ``id(spec)`` for a pass over jobs that share their specs."""
+    nrt = job.next_run_time
+    spec = job.trigger
+    f = UNDECODABLE if job.finding is not None else 0
+    if spec is not None and (spec.children or spec.kind == "and"):
+        h = None if specs is None else specs.get(id(spec))
+        if h is None:
+            h = has_and(spec)
+            if specs is not None:
+                specs[id(spec)] = h
+        if h:
+            f |= HAS_AND
+    return (job.id, PAUSED if nrt is None else instant_us(nrt), grace_of(job.misfire_grace_time), f)
+
+
 def marks(jobs: Sequence[JobInfo]) -> Marks:
-    """The columns of ``jobs``: a ``JobTable``'s own, or computed from each ``JobInfo``."""
+    """The columns of ``jobs``: a ``JobTable``'s own, or ``job_mark`` of each ``JobInfo``."""
     if isinstance(jobs, JobTable):
         return jobs.marks
     ids: list[str] = []
     instants = array("q")
     graces = array("d")
     flags = bytearray()
-    specs: dict[int, bool] = {}  # id(spec) -> has_and (specs are often shared)
+    specs: dict[int, bool] = {}  # the jobs' specs are alive for the whole pass
     for j in jobs:
-        ids.append(j.id)
-        nrt = j.next_run_time
-        instants.append(PAUSED if nrt is None else instant_us(nrt))
-        graces.append(grace_of(j.misfire_grace_time))
-        spec = j.trigger
-        f = UNDECODABLE if j.finding is not None else 0
-        if spec is not None and (spec.children or spec.kind == "and"):
-            h = specs.get(id(spec))
-            if h is None:
-                h = specs[id(spec)] = has_and(spec)
-            if h:
-                f |= HAS_AND
+        jid, instant, grace, f = job_mark(j, specs)
+        ids.append(jid)
+        instants.append(instant)
+        graces.append(grace)
         flags.append(f)
     return Marks(ids, instants, graces, flags)
 

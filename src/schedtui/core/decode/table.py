@@ -17,7 +17,17 @@ from typing import Any
 
 from schedtui.core.decode import wire
 from schedtui.core.decode.findings import not_decoded
-from schedtui.core.jobtable import HAS_AND, PAUSED, UNDECODABLE, JobTable, Marks, Spill, grace_of, instant_us
+from schedtui.core.jobtable import (
+    HAS_AND,
+    PAUSED,
+    UNDECODABLE,
+    JobTable,
+    Marks,
+    Spill,
+    grace_of,
+    instant_us,
+    job_mark,
+)
 from schedtui.core.model import JobInfo
 
 
@@ -125,11 +135,11 @@ class TableBuilder:
 
     def _add_job(self, job: JobInfo) -> None:
         self._ready[len(self._ids)] = job
-        self._ids.append(job.id)
-        nrt = job.next_run_time
-        self._instants.append(PAUSED if nrt is None else instant_us(nrt))
-        self._graces.append(grace_of(job.misfire_grace_time))
-        self._flags.append(UNDECODABLE if job.finding is not None else 0)
+        jid, instant, grace, flags = job_mark(job)
+        self._ids.append(jid)
+        self._instants.append(instant)
+        self._graces.append(grace)
+        self._flags.append(flags)
         self._offsets.append(-1)
         self._lengths.append(0)
 
