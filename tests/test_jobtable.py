@@ -228,3 +228,23 @@ def test_the_jobstore_lists_twenty_broken_rows_and_counts_the_rest() -> None:
     assert store.summary == "25 rows, 25 undecodable (APScheduler deletes such rows when they come due)"
     assert [ln.text for ln in store.lines][-2:] == ["bad-19: no [bad-shape]", "… and 5 more"]
     assert len(store.lines) == 21 and len(store.data["undecodable"]) == 25
+
+
+def test_a_spill_reads_back_what_it_kept_with_a_file_or_without(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from schedtui.core.jobtable import Spill
+
+    spill = Spill()
+    places = [spill.append(b"abc"), spill.keep(b"xyz"), spill.append(b"de")]
+    assert [spill.read(*p) for p in places] == [b"abc", b"xyz", b"de"]  # before and after a flush
+    spill.flush()
+    assert [spill.read(*p) for p in places] == [b"abc", b"xyz", b"de"]
+
+    def no_file(**_: object) -> None:
+        raise OSError("no room")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_file)
+    bare = Spill()
+    places = [bare.append(b"q"), bare.append(b"rs")]
+    assert [bare.read(*p) for p in places] == [b"q", b"rs"] and all(at < 0 for at, _ in places)

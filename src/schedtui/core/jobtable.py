@@ -123,16 +123,18 @@ class Spill:
         self._lock = threading.Lock()
         self._refs: list[bytes] = []
         self._file: Any = None
+        self._tried = False  # whether the temporary file was made (or could not be)
         self._whole = b""  # the file's contents, after a write to it failed
 
     def append(self, data: bytes) -> tuple[int, int]:
         """Write ``data`` out; its address."""
-        if self._file is None and not self._whole:
+        if not self._tried:
+            self._tried = True
             try:
                 self._file = tempfile.TemporaryFile(prefix="schedtui-")
             except OSError:
-                self._whole = b"\0"  # no file: keep references from now on
-        if self._file is None:
+                pass  # no file: references from now on
+        if self._file is None:  # none could be made, or a write to it failed
             return self.keep(data)
         at = self._size
         self._buf += data
