@@ -275,3 +275,15 @@ class StoreSnapshot:
         from schedtui.core.jobtable import job_ids
 
         return job_ids(self.jobs)
+
+
+@dataclass(frozen=True, slots=True)
+class StorePreview:
+    """The first rows of a large jobs table in the console's order (``JobStoreReader.preview``),
+    read and decoded before the whole table is: every job in it is decoded as the full read
+    decodes it; only the rest of the table is missing."""
+
+    #: the first rows, in ``store.sort_key`` order
+    snapshot: StoreSnapshot
+    #: how many rows the table holds (the full read will list them all)
+    total: int

@@ -24,7 +24,7 @@ from schedtui.core import sqlite_light
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.jobtable import instant_us
-from schedtui.core.model import JobInfo, StoreSnapshot, Target
+from schedtui.core.model import JobInfo, StorePreview, StoreSnapshot, Target
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -45,6 +45,10 @@ _BATCH = 5000
 _DECODE_AT_ONCE = 20_000
 #: ``aps4.layout.TABLE``: the table of an APScheduler 4 data store (``--table schedules``).
 APS4_TABLE = "schedules"
+#: ``JobStoreReader.preview``: how many of the first rows it reads, and from how many rows
+#: in the table on (a smaller table is read whole at once, without a preview).
+PREVIEW_ROWS = 200
+PREVIEW_ABOVE = 2000
 #: A row's SHA-256 computed by the server (``_probe_generic``).
 _SHA256_SQL = {
     "postgresql": "sha256(job_state)",
@@ -250,6 +254,65 @@ class JobStoreReader:
             except Exception as exc:
                 raise _translate(exc, self.target) from exc
             return None if row is None else bytes(row[0])
+
+    def preview(self, limit: int = PREVIEW_ROWS, *, above: int = PREVIEW_ABOVE) -> StorePreview | None:
+        """Before the first read of a table of more than ``above`` rows: its first ``limit``
+        rows in ``sort_key`` order (due first by the indexed ``next_run_time``, paused ones
+        after them by id), decoded in the sandbox as ``read`` decodes them. None for a
+        smaller table or once this reader has read. Nothing is kept: ``read`` reads and
+        decodes every row as without it."""
+        with self._lock:
+            if self._cache or self._snapshot is not None:
+                return None
+            started = time.perf_counter()
+            try:
+                if self._dialect == "sqlite":
+                    conn = self._sqlite()
+                    total, rows = self._first_rows(
+                        conn.execute, self._table_sql(), self._nrt_sqlite(conn), limit, above
+                    )
+                else:
+                    with self.engine.connect() as sa_conn:
+                        total, rows = self._first_rows(
+                            sa_conn.exec_driver_sql, self._table_sql(), self._nrt_generic(sa_conn), limit, above
+                        )
+                        sa_conn.rollback()
+            except SchedtuiError:
+                self._drop_connection()
+                raise
+            except Exception as exc:
+                self._drop_connection()
+                raise _translate(exc, self.target) from exc
+            if not rows:
+                return None
+            from schedtui.core.decode import budget_from_env, decode_rows
+
+            budget = self.decode_budget if self.decode_budget is not None else budget_from_env()
+            jobs = sorted_jobs(decode_rows(rows, budget=budget, reprs=self.reprs))
+            snapshot = StoreSnapshot(
+                target=self.target,
+                dialect=self._dialect,
+                read_at=self._clock(),
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+                jobs=jobs,
+            )
+            return StorePreview(snapshot=snapshot, total=total)
+
+    @staticmethod
+    def _first_rows(execute: Any, table: str, nrt: str, limit: int, above: int) -> tuple[int, list[Row]]:
+        """The row count and, when it is above ``above``, the first ``limit`` rows (the
+        ``next_run_time`` index orders the due ones; ties and paused rows by id)."""
+        from schedtui.core import columns
+
+        total = int(execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        if total <= above:
+            return total, []
+        col, n = columns.COLUMN, int(limit)
+        select = f"SELECT id, {nrt}, job_state FROM {table}"
+        found = execute(f"{select} WHERE {col} IS NOT NULL ORDER BY {col}, id LIMIT {n}").fetchall()
+        if len(found) < n:
+            found += execute(f"{select} WHERE {col} IS NULL ORDER BY id LIMIT {n - len(found)}").fetchall()
+        return total, [(r[0], r[1], bytes(r[2])) for r in found]
 
     def _nrt_sqlite(self, conn: sqlite3.Connection) -> str:
         if self._nrt is None:

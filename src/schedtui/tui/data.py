@@ -104,10 +104,18 @@ class Frame:
     archived: tuple[Any, ...] = ()
     #: the run history's source (``"Aegis job_execution"``); ``companion`` is True for any
     history_source: str | None = None
+    #: set on a preview (``Feed.preview``): ``snapshot`` holds only the table's first rows,
+    #: and this is how many rows the table holds; None for a complete read
+    preview_of: int | None = None
 
     @property
     def stale(self) -> bool:
         return self.error is not None
+
+    @property
+    def partial(self) -> bool:
+        """Only the first rows of the table (a preview): counts and health are not known."""
+        return self.preview_of is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +339,27 @@ class Feed:
                 backups=tuple(_backup_info(b) for b in backups[:20]),
                 **extra,
             )
+
+    def preview(self) -> Frame | None:
+        """Before the first read of a large store: a frame of its first rows only
+        (``JobStoreReader.preview``, ``Frame.preview_of``), shown while ``fetch`` reads and
+        decodes the rest. None when there is nothing to preview (a small table, a read
+        done already, another layout) or the preview fails (``fetch`` then says why)."""
+        with self._lock:
+            if self._last is not None:
+                return None
+            now = self.clock()
+            try:
+                from schedtui.core.store import JobStoreReader
+
+                self._check_sqlite_file()
+                reader = self._get_reader()
+                got = reader.preview() if isinstance(reader, JobStoreReader) else None
+            except Exception:
+                return None
+        if got is None:
+            return None
+        return Frame(fetched_at=now, snapshot=got.snapshot, preview_of=got.total)
 
     def _activity(self, source: HistorySource, engine: Engine, now: datetime) -> dict[str, Any]:
         """The summary's counts, the table's run columns, the events feed and the failures

@@ -33,6 +33,8 @@ WHAT_MANY = {
     "run_now": "Each runs once now; the schedules stay as they are.",
 }
 READ_ONLY_WHY = "the console runs read-only (--read-only): pause, resume, run now and remove are off"
+#: While a large store's first rows are shown (a preview), before the full read.
+PARTIAL_WHY = "still reading every job: pause, resume, run now and remove work once the full list is on screen"
 #: How long the console waits for a companion to apply a command before saying so.
 POLL_SECONDS = 60.0
 
@@ -73,7 +75,7 @@ class ControlMixin:
     def control_note(self) -> Content | None:
         """The detail pane's "Actions" block, made again only when its inputs change."""
         job = self.selected  # type: ignore[attr-defined]
-        key = (job, self.read_only, self.pending.get(job.id) if job else None, self.heartbeat_fresh)  # type: ignore[attr-defined]
+        key = (job, self.read_only, self.pending.get(job.id) if job else None, self.heartbeat_fresh, self.partial)  # type: ignore[attr-defined]
         cached = self._note_cache
         if cached is not None and cached[0][0] is job and cached[0][1:] == key[1:]:
             return cached[1]
@@ -86,6 +88,8 @@ class ControlMixin:
             return None
         if self.read_only:  # type: ignore[attr-defined]
             return Content.styled("read-only: pause, resume, run now and remove are disabled", "$text-muted")
+        if self.partial:  # type: ignore[attr-defined]
+            return Content.styled(PARTIAL_WHY, "$text-muted")
         lines = [Content.styled("Actions", "bold")]
         if job.id in self.pending:
             lines.append(Content.styled(f"{self.pending[job.id]} pending…", "$warning bold"))
@@ -105,6 +109,10 @@ class ControlMixin:
     def _refuse_read_only(self) -> bool:
         if self.read_only:  # type: ignore[attr-defined]
             self.notify(READ_ONLY_WHY, title="Read-only", severity="warning", timeout=5)  # type: ignore[attr-defined]
+            return True
+        if self.partial:  # type: ignore[attr-defined]
+            # (whether a scheduler's companion applies the commands is read with the rest)
+            self.notify(PARTIAL_WHY, title="Still reading", severity="warning", timeout=4)  # type: ignore[attr-defined]
             return True
         return False
 

@@ -90,7 +90,7 @@ class RowsReady(Message):
         super().__init__()
         self.token = token
         self.rows = rows
-        self.counts = counts
+        self.counts = counts  #: (``counts.preview_of``: the rows are of a preview)
         self.events = events or []
 
 
@@ -167,7 +167,9 @@ class MainScreen(ControlMixin, Screen[None]):
         self.failures = 0
         self.slowed = False  #: refreshes spaced out because reads are slow
         self.retry_in: float | None = None
-        self.loaded = False  #: true once the first rows are on screen
+        self.loaded = False  #: true once the first rows are on screen (a preview's, maybe)
+        #: true once the rows on screen are those of a complete read (not a preview's)
+        self.complete = False
         self.refreshes = 0  #: completed refreshes (tests wait on it)
         self._timer: Timer | None = None
         self._inflight = False
@@ -293,6 +295,11 @@ class MainScreen(ControlMixin, Screen[None]):
         try:
             if reload:
                 self.feed.reset()
+            elif cold:
+                # A large store's first rows, on screen while the whole table is decoded.
+                preview = self.feed.preview()
+                if preview is not None:
+                    self.post_message(FrameReady(preview, None, time.monotonic() - started, cold))
             frame = self.feed.fetch()
             history = self.feed.history(selected) if selected and not frame.stale else None
         except Exception as exc:
@@ -302,6 +309,9 @@ class MainScreen(ControlMixin, Screen[None]):
 
     @on(FrameReady)
     def _on_frame(self, message: FrameReady) -> None:
+        if message.frame.partial:
+            self._on_preview(message.frame)
+            return
         self._inflight = False
         self.refreshes += 1
         frame = message.frame
@@ -357,6 +367,8 @@ class MainScreen(ControlMixin, Screen[None]):
             )
         ) or (frame.snapshot is None and not self.loaded):
             before = previous.snapshot.jobs if previous is not None and previous.snapshot is not None else None
+            if previous is not None and previous.partial:
+                before = None  # (the rest of the table was not added: it had not been read)
             self._request_rows(before if frame.changed else None)
         elif was_stale != frame.stale or runs_changed:
             jobs.refresh()  # (otherwise nothing on the list changed: the tick repaints countdowns)
@@ -373,6 +385,22 @@ class MainScreen(ControlMixin, Screen[None]):
         elif not self.refresh_paused:
             self._arm(delay)
 
+    def _on_preview(self, frame: Frame) -> None:
+        """A large store's first rows (``Feed.preview``): listed at once, marked partial,
+        until the complete read (still in flight: no refresh is counted or armed) replaces
+        them."""
+        if self.frame is not None:
+            return  # (only ever before the first frame)
+        self.frame = frame
+        self._request_rows()
+        self._show_summary()
+        self._update_title()
+
+    @property
+    def partial(self) -> bool:
+        """The screen holds a preview: only the first rows of a large store are read."""
+        return self.frame is not None and self.frame.partial
+
     # -- rows ----------------------------------------------------------------------
     def _snapshot(self) -> StoreSnapshot | None:
         return self.frame.snapshot if self.frame is not None else None
@@ -382,7 +410,8 @@ class MainScreen(ControlMixin, Screen[None]):
         snap = self._snapshot()
         jobs = snap.jobs if snap is not None else ()
         runs = self.frame.job_runs if self.frame is not None else {}
-        self._build_rows(self._rows_token, jobs, self.params, runs, self.clock(), before)
+        preview_of = self.frame.preview_of if self.frame is not None else None
+        self._build_rows(self._rows_token, jobs, self.params, runs, self.clock(), before, preview_of)
 
     @work(thread=True, group="rows", exit_on_error=False, description="group and sort the jobs")
     def _build_rows(
@@ -393,6 +422,7 @@ class MainScreen(ControlMixin, Screen[None]):
         runs: dict[str, JobRuns],
         now: datetime,
         before: tuple[JobInfo, ...] | None = None,
+        preview_of: int | None = None,
     ) -> None:
         try:
             rows = build_rows(
@@ -411,7 +441,7 @@ class MainScreen(ControlMixin, Screen[None]):
                 overdue = next((h.count for h in rows.headers if h.group == "overdue"), 0)
             else:
                 overdue = count_overdue(jobs, now)
-            counts = count_jobs(jobs, overdue)
+            counts = count_jobs(jobs, overdue, preview_of=preview_of)
             events = diff_events(before, jobs, now) if before is not None else []
         except Exception as exc:
             self.app.call_from_thread(self.notify, f"cannot list the jobs: {clean(exc, 200)}", severity="error")
@@ -440,9 +470,11 @@ class MainScreen(ControlMixin, Screen[None]):
         else:
             jobs.empty_text = "the job store has no jobs"
         follow, self._follow_cursor = self._follow_cursor, False
+        jobs.partial = message.counts.preview_of is not None
         jobs.set_rows(message.rows, follow=follow)
         if not self.loaded:
             self.loaded = True
+        self.complete = not jobs.partial
         self._refresh_selected_object()
         self._show_summary()
         self._update_title()
@@ -541,6 +573,7 @@ class MainScreen(ControlMixin, Screen[None]):
                 f.runs_24h,
                 f.failures_24h,
                 f.last_backup,
+                f.preview_of,
             )
         )
         state = (self.interval, self.refresh_paused, self.retry_in, self.slowed)  # (as RefreshState shows it)
@@ -581,6 +614,9 @@ class MainScreen(ControlMixin, Screen[None]):
             parts.append(f"{jobs.rows.shown} shown")
         if self.frame is not None and self.frame.stale:
             parts.insert(0, "STALE")
+        if self.frame is not None and self.frame.preview_of is not None and self.frame.snapshot is not None:
+            shown, total = len(self.frame.snapshot.jobs), self.frame.preview_of
+            parts.insert(0, f"PARTIAL: first {shown:,} of {total:,} jobs")
         marks = len(jobs.marked)
         tz = "" if self.tz_mode == "utc" else f"times: {TZ_LABELS[self.tz_mode]}"
         sub = [x for x in (f"{marks} marked" if marks else "", tz) if x]

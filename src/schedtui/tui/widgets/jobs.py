@@ -198,6 +198,8 @@ class JobList(ScrollView, can_focus=True):
         self.descending = False
         self.tz_mode: TzMode = "utc"
         self.stale = False
+        #: the rows are a preview's (the first rows of a large store): group counts are "so far"
+        self.partial = False
         self.empty_text = "reading the job store…"
         self._texts: dict[str, tuple[object, str]] = {}
         self._whens: dict[str, tuple[object, str, str]] = {}
@@ -265,7 +267,8 @@ class JobList(ScrollView, can_focus=True):
             name_w = max(name_w, len(job.label))
             id_w = max(id_w, len(job.id))
             undecodable = undecodable or job.finding is not None
-        state_w = 11 if undecodable or len(rows) > sample else 7  # "undecodable" / "on time"
+        # "undecodable" / "on time" (a preview's rows are followed by the rest: maybe undecodable)
+        state_w = 11 if undecodable or len(rows) > sample or self.partial else 7
         if (name_w, id_w, state_w) != (self._name_w, self._id_w, self._state_w):
             self._name_w, self._id_w, self._state_w = name_w, id_w, state_w
             self._layout = None
@@ -495,7 +498,9 @@ class JobList(ScrollView, can_focus=True):
                 open_ = True
             arrow = g("open") if open_ else g("closed")
             style = base + self._style("jobs--header", partial=True)
-            text = f"{arrow} {row.group} ({row.count})"
+            text = (
+                f"{arrow} {row.group} ({row.count}+ so far)" if self.partial else f"{arrow} {row.group} ({row.count})"
+            )
             return Strip([Segment(_fit(text, width), style)]).adjust_cell_length(width, base)
         job = row.job
         now = self.clock()

@@ -27,9 +27,12 @@ class Counts:
     undecodable: int = 0
     overdue: int = 0
     next_job: JobInfo | None = None
+    #: counted over a preview (``Frame.preview_of``): the table holds this many rows, and
+    #: the counts above are of its first rows only (the summary does not show them)
+    preview_of: int | None = None
 
 
-def count_jobs(jobs: tuple[JobInfo, ...], overdue: int = 0) -> Counts:
+def count_jobs(jobs: tuple[JobInfo, ...], overdue: int = 0, *, preview_of: int | None = None) -> Counts:
     active = paused = bad = 0
     nxt: JobInfo | None = None
     for j in jobs:
@@ -41,7 +44,7 @@ def count_jobs(jobs: tuple[JobInfo, ...], overdue: int = 0) -> Counts:
             active += 1
             if nxt is None or j.next_run_time < nxt.next_run_time:  # type: ignore[operator]
                 nxt = j
-    return Counts(len(jobs), active, paused, bad, overdue, nxt)
+    return Counts(len(jobs), active, paused, bad, overdue, nxt, preview_of)
 
 
 @dataclass(frozen=True)
@@ -95,11 +98,44 @@ def render_summary(
     store_name: str | None = None,
 ) -> Content:
     badge: list[Part] = [(" READ-ONLY ", "bold $background on $warning"), " "] if read_only else []
+    total = _preview_total(frame, counts)
+    if total is not None:
+        return _partial(target, frame, total, badge, store_name)
     # the verdict first: at 80 columns the line is cut on the right, and the counts are the
     # ones the job list repeats
     line1 = Content.assemble(*badge, *_scheduler(frame, counts, now), _sep(), *_jobs(counts))
     line2 = Content.assemble(*_next(counts, now), _sep(), *_runs(frame), _sep(), *_backup(frame, now))
     line3 = Content.assemble(*_database(target, frame, refresh, now, store_name))
+    return Content("\n").join([line1, line2, line3])
+
+
+def _preview_total(frame: Frame | None, counts: Counts) -> int | None:
+    """The table's row count while the screen shows only its first rows (a preview); else None."""
+    if counts.preview_of is not None:
+        return counts.preview_of
+    return frame.preview_of if frame is not None else None
+
+
+def _partial(target: Target, frame: Frame | None, total: int, badge: list[Part], store_name: str | None) -> Content:
+    """The summary over a preview: what is being read, and no count or verdict that the
+    first rows alone cannot give (overdue, health, 24 h runs, backups wait for the full read)."""
+    shown = len(frame.snapshot.jobs) if frame is not None and frame.snapshot is not None else 0
+    error = frame.error if frame is not None else None
+    doing = f"{g('ring')} read of all {total:,} jobs failed" if error else f"{g('ring')} reading all {total:,} jobs…"
+    line1 = Content.assemble(
+        *badge,
+        (doing, "$warning bold"),
+        _sep(),
+        (f"first {shown:,} listed (next runs first) · the counts follow", "$text-muted"),
+    )
+    line2 = Content.assemble(("overdue, next run, 24h runs, backup: after every job is read", "$text-muted"))
+    db, name = _where(target, store_name)
+    store: list[Part] = [*name, _sep()] if name else []
+    if error:
+        where: list[Part] = [(f"{g('bad')} ", "$error bold"), (clean(error, 160), "$error")]
+    else:
+        where = [(f"partial: {shown:,} of {total:,} jobs read", "$warning"), _sep(), *db]
+    line3 = Content.assemble(*store, *where)
     return Content("\n").join([line1, line2, line3])
 
 
