@@ -1,0 +1,173 @@
+"""A large store's first screen: its first rows at once (a preview, marked partial), then
+the complete read in their place; a small store is read whole, without a preview.
+
+The store is the varied one (every job its own trigger), written by real APScheduler, of
+3,000 jobs: above ``store.PREVIEW_ABOVE``. The feed's complete read waits for the test
+(an event, not a sleep), so the preview is seen for certain before it is replaced.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.factory import DEFAULT_NOW, cached_sqlite_store
+from schedtui.core.clock import FixedClock
+from schedtui.core.exact import exact_key
+from schedtui.core.model import DecodeFinding, JobInfo, Target
+from schedtui.core.store import PREVIEW_ABOVE, PREVIEW_ROWS
+from schedtui.tui.app import SchedtuiApp
+from schedtui.tui.data import Feed, Frame
+from schedtui.tui.screens.main import MainScreen
+from schedtui.tui.widgets.jobs import JobList
+from schedtui.tui.widgets.summary import SummaryStrip
+from tui.helpers import wait_for
+
+pytestmark = pytest.mark.timeout(180)
+
+COUNT = 3000
+NOW = datetime.fromisoformat(DEFAULT_NOW)
+
+
+def canon(job: JobInfo) -> tuple[Any, ...]:
+    """Every field of a job, datetimes by fields, fold and zone (``==`` ignores fold)."""
+    out: list[Any] = []
+    for f in fields(JobInfo):
+        v = getattr(job, f.name)
+        if isinstance(v, DecodeFinding):
+            out.append(("finding", v.code, v.message))
+        elif f.name == "notes":
+            out.append(tuple((n.code, n.message) for n in v))
+        else:
+            out.append(exact_key(v))
+    return tuple(out)
+
+
+class GatedFeed(Feed):
+    """A feed whose reads of the whole table wait until the test opens the gate, and that
+    keeps every frame it handed out (previews included)."""
+
+    def __init__(self, target: Target, clock: FixedClock) -> None:
+        super().__init__(target, clock=clock)
+        self.gate = threading.Event()
+        self.frames: list[Frame] = []
+
+    def preview(self) -> Frame | None:
+        frame = super().preview()
+        if frame is not None:
+            self.frames.append(frame)
+        return frame
+
+    def fetch(self) -> Frame:
+        assert self.gate.wait(60), "the test never opened the gate"
+        frame = super().fetch()
+        self.frames.append(frame)
+        return frame
+
+
+@pytest.fixture
+def large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Target:
+    src, manifest = cached_sqlite_store("varied", count=COUNT)
+    assert manifest["count"] == COUNT > PREVIEW_ABOVE
+    shutil.copyfile(src, tmp_path / "varied.sqlite")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCHEDTUI_BACKUP_DIR", raising=False)
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "0")
+    return Target(url="sqlite:///varied.sqlite")
+
+
+def summary_text(main: MainScreen) -> str:
+    return str(main.query_one(SummaryStrip).render())
+
+
+def header_lines(jobs: JobList) -> list[str]:
+    return [jobs.render_line(i + 1).text for i, row in enumerate(jobs.rows) if row.job is None]
+
+
+async def test_the_first_rows_come_first_then_the_whole_store_replaces_them(large: Target) -> None:
+    clock = FixedClock(NOW)
+    feed = GatedFeed(large, clock)
+    app = SchedtuiApp(large, clock=clock, feed=feed, refresh=3600)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            main = app.screen_stack[0]
+            assert isinstance(main, MainScreen)
+            jobs = main.query_one(JobList)
+            await wait_for(pilot, lambda: main.loaded, what="the preview on screen")
+            # -- the preview: the first rows, labelled partial everywhere it counts
+            assert main.partial and not main.complete and main.refreshes == 0
+            assert main.frame is not None and main.frame.snapshot is not None
+            preview = main.frame.snapshot.jobs
+            assert main.frame.preview_of == COUNT and len(preview) == PREVIEW_ROWS
+            assert sorted(j.id for j in jobs.rows.jobs()) == sorted(j.id for j in preview)
+            assert str(jobs.border_title).startswith(f"PARTIAL: first {PREVIEW_ROWS} of {COUNT:,} jobs")
+            text = summary_text(main)
+            assert f"reading all {COUNT:,} jobs…" in text and f"partial: {PREVIEW_ROWS} of {COUNT:,}" in text
+            assert "overdue" not in text.split("\n")[0]  # (no verdict from the first rows)
+            assert "backup: none yet" not in text and "next:" not in text
+            heads = header_lines(jobs)
+            assert heads and all("+ so far)" in h for h in heads), heads
+            # job control waits for the complete list
+            app._notifications.clear()
+            await pilot.press("p")
+            assert any("still reading every job" in n.message for n in app._notifications)
+            # the cursor moves on the preview; it stays on that job when the rest arrives
+            await pilot.press("j", "j", "j")
+            picked = jobs.current_job
+            assert picked is not None
+            feed.gate.set()
+            await wait_for(pilot, lambda: main.complete, what="the complete list")
+            # -- the complete read, in the preview's place
+            assert not main.partial and main.refreshes == 1
+            full = main.frame.snapshot.jobs
+            assert len(full) == COUNT and len(list(jobs.rows.jobs())) == COUNT
+            assert jobs.current_job is not None and jobs.current_job.id == picked.id
+            assert not str(jobs.border_title).startswith("PARTIAL")
+            text = summary_text(main)
+            assert f"{COUNT} jobs" in text and "reading all" not in text and "partial:" not in text
+            assert not any("so far" in h for h in header_lines(jobs))
+            # the rows the preview did not have were not "added": they had not been read
+            assert not any(e.what == "appeared" for e in main.events_log._events)
+            # every previewed job is the complete read's job in every respect, in its order
+            by_id = {j.id: j for j in full}
+            assert [canon(j) for j in preview] == [canon(by_id[j.id]) for j in preview]
+            assert [j.id for j in preview] == [j.id for j in full[:PREVIEW_ROWS]]
+            assert [f.partial for f in feed.frames] == [True, False]
+    finally:
+        feed.gate.set()
+
+
+async def test_a_small_store_is_read_whole_without_a_preview(target: Target, clock: FixedClock) -> None:
+    feed = GatedFeed(target, clock)
+    feed.gate.set()
+    app = SchedtuiApp(target, clock=clock, feed=feed, refresh=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        main = app.screen_stack[0]
+        assert isinstance(main, MainScreen)
+        await wait_for(pilot, lambda: main.loaded, what="the jobs on screen")
+        assert main.complete and not main.partial
+        assert [f.partial for f in feed.frames] == [False]  # (no preview frame was made)
+        snap = feed.frames[0].snapshot
+        assert snap is not None and 0 < len(snap.jobs) <= PREVIEW_ABOVE
+        assert "reading all" not in summary_text(main)
+
+
+def test_a_feed_previews_only_before_its_first_read(large: Target) -> None:
+    feed = Feed(large, clock=FixedClock(NOW))
+    try:
+        first = feed.preview()
+        assert first is not None and first.partial and first.preview_of == COUNT
+        again = feed.preview()  # (nothing kept: a second preview reads the same rows)
+        assert again is not None and again.snapshot is not None and first.snapshot is not None
+        assert [canon(j) for j in again.snapshot.jobs] == [canon(j) for j in first.snapshot.jobs]
+        frame = feed.fetch()
+        assert not frame.partial and frame.snapshot is not None and len(frame.snapshot.jobs) == COUNT
+        assert feed.preview() is None  # refreshes after the first read stay incremental
+    finally:
+        feed.close()
