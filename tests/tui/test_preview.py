@@ -27,7 +27,7 @@ from schedtui.tui.data import Feed, Frame
 from schedtui.tui.screens.main import MainScreen
 from schedtui.tui.widgets.jobs import JobList
 from schedtui.tui.widgets.summary import SummaryStrip
-from tui.helpers import wait_for
+from tui.helpers import SNAPSHOT_SIZES, reprs_ready, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -69,6 +69,10 @@ class GatedFeed(Feed):
         frame = super().fetch()
         self.frames.append(frame)
         return frame
+
+    def close(self) -> None:
+        self.gate.set()  # (the console is leaving: the read it waits for may go on)
+        super().close()
 
 
 @pytest.fixture
@@ -171,3 +175,34 @@ def test_a_feed_previews_only_before_its_first_read(large: Target) -> None:
         assert feed.preview() is None  # refreshes after the first read stay incremental
     finally:
         feed.close()
+
+
+@pytest.mark.usefixtures("reads_take_no_time")
+@pytest.mark.parametrize("size", SNAPSHOT_SIZES[:2])
+def test_the_preview_on_screen(snap_compare, large: Target, size: tuple[int, int]) -> None:
+    """What a user sees of a large store before every job is read (the first job selected)."""
+    clock = FixedClock(NOW)
+    feed = GatedFeed(large, clock)
+
+    async def run_before(pilot: Any) -> None:
+        main = pilot.app.screen_stack[0]
+        await wait_for(pilot, lambda: main.loaded, what="the preview on screen")
+        job = main.query_one(JobList).current_job
+        ready = lambda: main.selected is job and reprs_ready(main) and main.history is not None  # noqa: E731
+        await wait_for(pilot, ready, what="the selected job's detail")
+        await wait_for(pilot, lambda: main._panes_timer is None, what="panes drawn")
+        last = None
+        for _ in range(50):  # (two screenshots alike; the complete read is held back meanwhile)
+            await pilot.pause()
+            shot = pilot.app.export_screenshot()
+            shot = shot[shot.find("<g") :]
+            if shot == last:
+                break
+            last = shot
+        assert main.partial
+
+    app = SchedtuiApp(large, clock=clock, feed=feed, refresh=3600, theme="dark")
+    try:
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+    finally:
+        feed.gate.set()
