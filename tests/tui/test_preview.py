@@ -147,6 +147,32 @@ async def test_the_first_rows_come_first_then_the_whole_store_replaces_them(larg
         feed.gate.set()
 
 
+async def test_when_the_full_read_fails_the_first_rows_stay_marked_partial_and_stale(large: Target) -> None:
+    clock = FixedClock(NOW)
+    feed = GatedFeed(large, clock)
+    app = SchedtuiApp(large, clock=clock, feed=feed, refresh=3600)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            main = app.screen_stack[0]
+            assert isinstance(main, MainScreen)
+            await wait_for(pilot, lambda: main.loaded, what="the preview on screen")
+            Path("varied.sqlite").rename("moved.sqlite")  # (the store goes away before the full read)
+            feed.gate.set()
+            await wait_for(pilot, lambda: main.refreshes == 1, what="the failed read")
+            assert main.frame is not None and main.frame.stale and main.partial and not main.complete
+            assert main.frame.snapshot is not None and len(main.frame.snapshot.jobs) == PREVIEW_ROWS
+            text = summary_text(main)
+            assert f"read of all {COUNT:,} jobs failed" in text and "not found" in text
+            assert "reading all" not in text
+            assert str(jobs_title(main)).startswith(f"PARTIAL: first {PREVIEW_ROWS} of {COUNT:,} jobs · STALE")
+    finally:
+        feed.gate.set()
+
+
+def jobs_title(main: MainScreen) -> object:
+    return main.query_one(JobList).border_title
+
+
 async def test_a_small_store_is_read_whole_without_a_preview(target: Target, clock: FixedClock) -> None:
     feed = GatedFeed(target, clock)
     feed.gate.set()
