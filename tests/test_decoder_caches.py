@@ -37,9 +37,7 @@ EXPR = "apscheduler.triggers.cron.expressions"
 def _empty_memos() -> None:
     triggers._EXPR_TEXTS.clear()
     triggers._VALID_FIELDS.clear()
-    jobstate._SHARED.clear()
     jobstate._COLUMN_TIMES.clear()
-    jobstate._SAME_INSTANT.clear()
 
 
 def _canon(value: object) -> object:
@@ -158,8 +156,8 @@ def test_fold_instants_share_nothing() -> None:
     assert [n.code for n in jobs["fold0-column1"][14]] == ["next-run-mismatch"]  # type: ignore[union-attr]
 
 
-def test_repeated_rows_use_the_same_instant_memo_exactly() -> None:
-    """Many rows with one next run time (the memo's case), then the other fold."""
+def test_repeated_rows_use_the_column_time_memo_exactly() -> None:
+    """Many rows with one next run time (the column memo's case), then the other fold."""
     t0 = FOLD0.timestamp()
     rows = [_row(f"j{i}", t0, next_run_time=FOLD0) for i in range(5)]
     rows.append(_row("other-fold", t0, next_run_time=FOLD1))
@@ -167,7 +165,7 @@ def test_repeated_rows_use_the_same_instant_memo_exactly() -> None:
     out: list[JobFields] = [jobstate.safe_fields(*row) for row in rows + rows]
     assert all(f[14] == () for f in out if f[0] != "other-fold")
     assert all([n.code for n in f[14]] == ["next-run-mismatch"] for f in out if f[0] == "other-fold")  # type: ignore[union-attr]
-    assert jobstate._SAME_INSTANT  # the memo was used
+    assert jobstate._COLUMN_TIMES  # the memo was used
 
 
 def test_zone_memo_never_skips_validation() -> None:
