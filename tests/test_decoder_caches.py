@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +22,6 @@ from apscheduler.triggers.date import DateTrigger
 
 from schedtui.core.decode import DecodeError, jobstate, triggers, zones
 from schedtui.core.decode.findings import JobFields
-from schedtui.core.decode.placeholders import placeholder_class
 from schedtui.core.model import TriggerSpec
 from tests.fixtures.hostile import state_bytes
 
@@ -35,7 +33,6 @@ EXPR = "apscheduler.triggers.cron.expressions"
 
 
 def _empty_memos() -> None:
-    triggers._EXPR_TEXTS.clear()
     triggers._VALID_FIELDS.clear()
     jobstate._COLUMN_TIMES.clear()
 
@@ -80,7 +77,7 @@ def _cron_with(first: object, last: object) -> CronTrigger:
     return trig
 
 
-def test_cron_expression_memo_keeps_1_true_and_1_0_apart() -> None:
+def test_cron_expression_values_1_true_and_1_0_are_told_apart() -> None:
     rows = [
         _row("int", None, trigger=_cron_with(1, 1), next_run_time=None),
         _row("true", None, trigger=_cron_with(True, True), next_run_time=None),
@@ -92,49 +89,6 @@ def test_cron_expression_memo_keeps_1_true_and_1_0_apart() -> None:
     found = {row[0]: jobstate.safe_fields(*row)[3] for row in rows}
     assert found["int"] is None
     assert all(f is not None and f.code == "bad-trigger" for k, f in found.items() if k != "int")  # type: ignore[attr-defined]
-
-
-@pytest.mark.parametrize(
-    "state",
-    [
-        {"step": None, "first": 1, "last": 1},
-        {"step": None, "first": True, "last": True},
-        {"step": None, "first": 1.0, "last": 1},
-        {"first": 1, "last": 1, "step": None},
-        {"step": 2, "first": 1, "last": 5},
-        {"step": True, "first": 1, "last": 5},
-        {"step": None, "first": 1, "last": (1,)},
-        {"step": None, "first": 1, "last": [1]},
-        {"step": None, "first": 1},
-        {"step": None, "first": 1, "last": 1, "extra": "x"},
-    ],
-)
-def test_cached_expression_text_equals_rendering(state: dict[str, object]) -> None:
-    cls = placeholder_class(EXPR, "RangeExpression")
-    warm = [
-        {"step": None, "first": 1, "last": 1},
-        {"step": 2, "first": 1, "last": 5},
-        {"first": 1, "last": 1, "step": None},
-    ]
-
-    def expr(st: dict[str, object]) -> object:
-        obj = object.__new__(cls)
-        obj.__dict__.update(st)
-        return obj
-
-    def outcome(fn: Callable[[object], str], st: dict[str, object]) -> object:
-        try:
-            return ("text", fn(expr(st)))
-        except DecodeError as exc:
-            return ("error", exc.code, exc.message)
-
-    triggers._EXPR_TEXTS.clear()
-    want = outcome(triggers._expr_str, state)
-    assert outcome(triggers._expr_text, state) == want  # cold
-    for st in warm:
-        triggers._expr_text(expr(st))
-    assert outcome(triggers._expr_text, state) == want  # after look-alikes
-    assert outcome(triggers._expr_text, state) == want  # its own entry
 
 
 def test_fold_instants_share_nothing() -> None:
