@@ -13,7 +13,7 @@ import pytest
 from schedtui.core.decode import cache as _decode_cache
 from schedtui.core.decode import wire as _wire
 from schedtui.core.model import Target
-from schedtui.core.store import JobStoreReader
+from schedtui.core.store.reader import JobStoreReader
 from tests.fixtures.factory import sqlite_store
 
 

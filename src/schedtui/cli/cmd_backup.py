@@ -126,7 +126,7 @@ def backup_cmd(
 
 def _restorable_target(target: Target) -> None:
     """A URL without a database file is refused first, as by every command."""
-    from schedtui.core.db import dialect_name
+    from schedtui.core.store.db import dialect_name
 
     if dialect_name(target) == "sqlite":
         from schedtui.core.backup.sqlite import sqlite_path

@@ -39,7 +39,7 @@ APS4_TABLE = "schedules"
 def table_names(target: Target) -> frozenset[str] | None:
     """The lowercased names in ``sqlite_master`` of a plain SQLite file (no schema), or
     None when ``target`` is anything else or the file cannot be read."""
-    from schedtui.core import sqlite_light
+    from schedtui.core.store import sqlite_light
 
     if target.schema is not None:
         return None

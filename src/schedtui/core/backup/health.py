@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from schedtui.core import sqlite_light
+from schedtui.core.store import sqlite_light
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.health import CheckContext, Component, Line, Perf, Status
 

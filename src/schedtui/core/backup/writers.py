@@ -167,7 +167,7 @@ def watch(
 def sqlite_changes(db: Path, seconds: float) -> tuple[int, float]:
     """Commits by other connections to ``db`` during ``seconds`` (``PRAGMA data_version``
     of one read-only connection; it sees WAL and rollback-journal writers alike)."""
-    from schedtui.core.sqlite_light import open_readonly
+    from schedtui.core.store.sqlite_light import open_readonly
 
     conn = open_readonly(db)
     try:
@@ -219,7 +219,7 @@ def pg_evidence(target: Target, seconds: float) -> tuple[list[Evidence], float]:
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
-    from schedtui.core.db import qualified_table, read_engine, translate_error
+    from schedtui.core.store.db import qualified_table, read_engine, translate_error
 
     engine = read_engine(target)
     dbname = make_url(target.url).database or "postgres"
@@ -288,7 +288,7 @@ def mysql_evidence(target: Target, seconds: float) -> tuple[list[Evidence], list
     import sqlalchemy as sa
 
     from schedtui.core.backup.mysql import database_name
-    from schedtui.core.db import qualified_table, read_engine, translate_error
+    from schedtui.core.store.db import qualified_table, read_engine, translate_error
 
     engine = read_engine(target)
     dbname = database_name(target)

@@ -3,7 +3,7 @@
 Reading never writes: SQLite files are opened with ``mode=ro`` (and ``query_only``), so
 not a byte of the database changes, even while a scheduler writes it in WAL mode;
 PostgreSQL sessions default to read-only transactions, MySQL/MariaDB sessions are made
-read-only when they connect (``core.mysql``). Every driver error a user can cause becomes a
+read-only when they connect (``core.store.mysql``). Every driver error a user can cause becomes a
 ``SchedtuiError`` with one clear line and a kind.
 """
 
@@ -20,10 +20,10 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from schedtui.core.errors import ErrorKind, SchedtuiError, classify_db_error
 from schedtui.core.model import Target
-from schedtui.core.mysql import DRIVER_HINT as MYSQL_DRIVER_HINT
-from schedtui.core.mysql import connect_args as mysql_connect_args
-from schedtui.core.mysql import is_mysql, translate_mysql
-from schedtui.core.sqlite_light import LOCK_TIMEOUT, hot_journal_message, open_readonly, require_file
+from schedtui.core.store.mysql import DRIVER_HINT as MYSQL_DRIVER_HINT
+from schedtui.core.store.mysql import connect_args as mysql_connect_args
+from schedtui.core.store.mysql import is_mysql, translate_mysql
+from schedtui.core.store.sqlite_light import LOCK_TIMEOUT, hot_journal_message, open_readonly, require_file
 from schedtui.core.urls import mask_text, mask_url
 
 #: Seconds to wait for a locked SQLite file or an unreachable server.
@@ -193,7 +193,7 @@ def probe_jobs_table(engine: Engine, target: Target) -> None:
 
 
 def _translate_mysql(exc: BaseException, target: Target) -> SchedtuiError | None:
-    """MySQL/MariaDB errors, recognised by their error number (``core.mysql``)."""
+    """MySQL/MariaDB errors, recognised by their error number (``core.store.mysql``)."""
     try:
         backend = _parse(target).get_backend_name()
     except SchedtuiError:

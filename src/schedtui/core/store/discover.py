@@ -52,7 +52,7 @@ class StoreRef:
 
 def find_job_stores(target: Target) -> tuple[StoreRef, ...]:
     """Every job-store table in ``target``'s database."""
-    from schedtui.core import sqlite_light
+    from schedtui.core.store import sqlite_light
 
     path = sqlite_light.plain_path(target)
     if path is not None:
@@ -63,7 +63,7 @@ def find_job_stores(target: Target) -> tuple[StoreRef, ...]:
             raw.close()
     import sqlalchemy as sa
 
-    from schedtui.core.db import read_engine
+    from schedtui.core.store.db import read_engine
 
     engine = read_engine(target)
     try:

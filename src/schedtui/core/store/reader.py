@@ -20,7 +20,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from schedtui.core import sqlite_light
+from schedtui.core.store import sqlite_light
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.jobtable import instant_us
@@ -29,7 +29,7 @@ from schedtui.core.model import JobInfo, StoreSnapshot, Target
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-# ``schedtui.core.db`` (SQLAlchemy) is imported where it is needed: a plain SQLite URL is
+# ``schedtui.core.store.db`` (SQLAlchemy) is imported where it is needed: a plain SQLite URL is
 # opened and read without it, and a large first read loads it while the decode workers run.
 
 Row = tuple[str, float | None, bytes]
@@ -51,7 +51,7 @@ _SHA256_SQL = {
     "mysql": "UNHEX(SHA2(job_state, 256))",
     "mariadb": "UNHEX(SHA2(job_state, 256))",
 }
-#: SQLAlchemy's names of the MySQL family (``core.mysql.BACKENDS``; not imported here to
+#: SQLAlchemy's names of the MySQL family (``core.store.mysql.BACKENDS``; not imported here to
 #: keep a plain SQLite read free of SQLAlchemy).
 _MYSQL = frozenset({"mysql", "mariadb"})
 
@@ -102,14 +102,14 @@ _BY_ID = attrgetter("id")
 
 
 def _translate(exc: BaseException, target: Target) -> SchedtuiError:
-    from schedtui.core.db import translate_error
+    from schedtui.core.store.db import translate_error
 
     return translate_error(exc, target)
 
 
 def _load_sqlalchemy() -> None:
     """Run while the decode workers are busy: the engine that comes next needs SQLAlchemy."""
-    import schedtui.core.db  # noqa: F401
+    import schedtui.core.store.db  # noqa: F401
 
 
 class JobStoreReader:
@@ -144,7 +144,7 @@ class JobStoreReader:
         if self._plain is not None:
             self._dialect = "sqlite"
         else:
-            from schedtui.core.db import dialect_name
+            from schedtui.core.store.db import dialect_name
 
             self._dialect = dialect_name(target)
         #: False for one-shot reads (check, jobs): no per-row digests are kept.
@@ -171,7 +171,7 @@ class JobStoreReader:
     def engine(self) -> Engine:
         """A read-only engine on the same database (for history, heartbeat ...)."""
         if self._engine is None:
-            from schedtui.core.db import read_engine
+            from schedtui.core.store.db import read_engine
 
             self._engine = read_engine(self.target)
         return self._engine
@@ -278,14 +278,14 @@ class JobStoreReader:
     def _table_sql(self) -> str:
         if self._plain is not None:
             return sqlite_light.quoted_table(self.target)
-        from schedtui.core.db import qualified_table
+        from schedtui.core.store.db import qualified_table
 
         return qualified_table(self.target, self.engine)
 
     def _sqlite_path(self) -> Path | None:
         if self._plain is not None:
             return self._plain
-        from schedtui.core.db import sqlite_path
+        from schedtui.core.store.db import sqlite_path
 
         return sqlite_path(self.target)
 

@@ -2,7 +2,7 @@
 
 Importing SQLAlchemy takes about 0.15 s; on a large store the reader starts its decode
 workers first and lets SQLAlchemy load while they run. Anything but a plain
-``sqlite:///path`` URL goes through ``schedtui.core.db`` (SQLAlchemy) as before.
+``sqlite:///path`` URL goes through ``schedtui.core.store.db`` (SQLAlchemy) as before.
 """
 
 from __future__ import annotations
