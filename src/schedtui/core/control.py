@@ -121,12 +121,13 @@ def _engine(target: Target) -> Engine:
 
 def _check_exists(target: Target) -> None:
     """A write engine would create a missing SQLite file: refuse first."""
-    from schedtui.core.store.db import dialect_name, sqlite_path
+    from schedtui.core.store.place import place_of
 
-    if dialect_name(target) == "sqlite":
+    place = place_of(target)
+    if place.is_sqlite:
         from schedtui.core.store.sqlite_light import require_file
 
-        require_file(sqlite_path(target), target.safe_url)
+        require_file(place.sqlite_path, place.safe_url)
 
 
 def _check_table(conn: Connection, target: Target) -> None:
@@ -422,9 +423,9 @@ def _wake_note(
             sa.select(sa.func.min(t.c.next_run_time)).where(t.c.next_run_time.is_not(None), t.c.id != job_id)
         ).scalar()
     else:
-        from schedtui.core.store.db import qualified_table
+        from schedtui.core.store.place import place_of
 
-        table = qualified_table(target, conn.engine)
+        table = place_of(target).table_sql
         other = conn.execute(
             sa.text(f"SELECT min({nrt_sql}) FROM {table} WHERE next_run_time IS NOT NULL AND id != :id"),
             {"id": job_id},

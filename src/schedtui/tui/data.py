@@ -245,7 +245,7 @@ class Feed:
         try:
             if self._probe is None:
                 from schedtui.core.store import sqlite_light
-                from schedtui.core.store.db import sqlite_path
+                from schedtui.core.store.place import sqlite_path
 
                 path = sqlite_path(self.target)
                 if path is None:
@@ -275,7 +275,7 @@ class Feed:
         if not self.target.url.startswith("sqlite"):
             return
         try:
-            from schedtui.core.store.db import sqlite_path
+            from schedtui.core.store.place import sqlite_path
 
             path = sqlite_path(self.target)
         except Exception:

@@ -96,11 +96,11 @@ class Aps4Reader:
     layout = LAYOUT
 
     def __init__(self, target: Target, *, clock: Clock = system_clock, incremental: bool = True) -> None:
-        from schedtui.core.store.db import dialect_name
+        from schedtui.core.store.place import place_of
 
         self.target = target
         self._clock = clock
-        self._dialect = dialect_name(target)
+        self._dialect = place_of(target).dialect
         self._engine: Engine | None = None
         self._lock = threading.Lock()
 

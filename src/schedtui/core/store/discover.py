@@ -53,8 +53,9 @@ class StoreRef:
 def find_job_stores(target: Target) -> tuple[StoreRef, ...]:
     """Every job-store table in ``target``'s database."""
     from schedtui.core.store import sqlite_light
+    from schedtui.core.store.place import plain_path
 
-    path = sqlite_light.plain_path(target)
+    path = plain_path(target)
     if path is not None:
         raw = sqlite_light.open_readonly(path)
         try:
