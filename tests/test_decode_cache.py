@@ -250,7 +250,6 @@ def test_a_server_without_the_digest_function_reads_every_row_with_the_cache_loa
     """A warm cache, and the server cannot compute SHA-256 (our SQL names a function it
     lacks): every row is fetched, answered from the cache file, which is read once."""
     from fixtures.factory import make_store
-
     from schedtui.core.store import place
 
     url = request.getfixturevalue("pg_url" if server == "postgres" else "mysql_url")

@@ -96,7 +96,7 @@ def parse_url(target: Target) -> sa.URL:
 
     try:
         return make_url(target.url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise SchedtuiError(f"not a valid database URL: {mask_url(target.url)}", ErrorKind.CONFIG) from exc
 
 
