@@ -39,7 +39,7 @@ def _exact(jobs: tuple) -> list[bytes]:
     out = []
     for j in jobs:
         assert type(j) is JobInfo
-        out.append(repr(_wire.marshal.loads(_wire.encode(tuple(getattr(j, f) for f in _FIELDS)))).encode())
+        out.append(repr(_wire.values(_wire.encode(tuple(getattr(j, f) for f in _FIELDS)))).encode())
     return out
 
 
@@ -121,9 +121,7 @@ def _without_reprs(jobs: tuple) -> list[tuple]:
     skip = {_FIELDS.index("args_repr"), _FIELDS.index("kwargs_repr")}
     return [
         tuple(
-            v
-            for i, v in enumerate(_wire.marshal.loads(_wire.encode(tuple(getattr(j, f) for f in _FIELDS))))
-            if i not in skip
+            v for i, v in enumerate(_wire.values(_wire.encode(tuple(getattr(j, f) for f in _FIELDS)))) if i not in skip
         )
         for j in jobs
     ]

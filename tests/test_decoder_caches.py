@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +22,6 @@ from apscheduler.triggers.date import DateTrigger
 
 from schedtui.core.decode import DecodeError, jobstate, triggers, zones
 from schedtui.core.decode.findings import JobFields
-from schedtui.core.decode.placeholders import placeholder_class
 from schedtui.core.model import TriggerSpec
 from tests.fixtures.hostile import state_bytes
 
@@ -35,11 +33,8 @@ EXPR = "apscheduler.triggers.cron.expressions"
 
 
 def _empty_memos() -> None:
-    triggers._EXPR_TEXTS.clear()
     triggers._VALID_FIELDS.clear()
-    jobstate._SHARED.clear()
     jobstate._COLUMN_TIMES.clear()
-    jobstate._SAME_INSTANT.clear()
 
 
 def _canon(value: object) -> object:
@@ -82,7 +77,7 @@ def _cron_with(first: object, last: object) -> CronTrigger:
     return trig
 
 
-def test_cron_expression_memo_keeps_1_true_and_1_0_apart() -> None:
+def test_cron_expression_values_1_true_and_1_0_are_told_apart() -> None:
     rows = [
         _row("int", None, trigger=_cron_with(1, 1), next_run_time=None),
         _row("true", None, trigger=_cron_with(True, True), next_run_time=None),
@@ -94,49 +89,6 @@ def test_cron_expression_memo_keeps_1_true_and_1_0_apart() -> None:
     found = {row[0]: jobstate.safe_fields(*row)[3] for row in rows}
     assert found["int"] is None
     assert all(f is not None and f.code == "bad-trigger" for k, f in found.items() if k != "int")  # type: ignore[attr-defined]
-
-
-@pytest.mark.parametrize(
-    "state",
-    [
-        {"step": None, "first": 1, "last": 1},
-        {"step": None, "first": True, "last": True},
-        {"step": None, "first": 1.0, "last": 1},
-        {"first": 1, "last": 1, "step": None},
-        {"step": 2, "first": 1, "last": 5},
-        {"step": True, "first": 1, "last": 5},
-        {"step": None, "first": 1, "last": (1,)},
-        {"step": None, "first": 1, "last": [1]},
-        {"step": None, "first": 1},
-        {"step": None, "first": 1, "last": 1, "extra": "x"},
-    ],
-)
-def test_cached_expression_text_equals_rendering(state: dict[str, object]) -> None:
-    cls = placeholder_class(EXPR, "RangeExpression")
-    warm = [
-        {"step": None, "first": 1, "last": 1},
-        {"step": 2, "first": 1, "last": 5},
-        {"first": 1, "last": 1, "step": None},
-    ]
-
-    def expr(st: dict[str, object]) -> object:
-        obj = object.__new__(cls)
-        obj.__dict__.update(st)
-        return obj
-
-    def outcome(fn: Callable[[object], str], st: dict[str, object]) -> object:
-        try:
-            return ("text", fn(expr(st)))
-        except DecodeError as exc:
-            return ("error", exc.code, exc.message)
-
-    triggers._EXPR_TEXTS.clear()
-    want = outcome(triggers._expr_str, state)
-    assert outcome(triggers._expr_text, state) == want  # cold
-    for st in warm:
-        triggers._expr_text(expr(st))
-    assert outcome(triggers._expr_text, state) == want  # after look-alikes
-    assert outcome(triggers._expr_text, state) == want  # its own entry
 
 
 def test_fold_instants_share_nothing() -> None:
@@ -158,8 +110,8 @@ def test_fold_instants_share_nothing() -> None:
     assert [n.code for n in jobs["fold0-column1"][14]] == ["next-run-mismatch"]  # type: ignore[union-attr]
 
 
-def test_repeated_rows_use_the_same_instant_memo_exactly() -> None:
-    """Many rows with one next run time (the memo's case), then the other fold."""
+def test_repeated_rows_use_the_column_time_memo_exactly() -> None:
+    """Many rows with one next run time (the column memo's case), then the other fold."""
     t0 = FOLD0.timestamp()
     rows = [_row(f"j{i}", t0, next_run_time=FOLD0) for i in range(5)]
     rows.append(_row("other-fold", t0, next_run_time=FOLD1))
@@ -167,7 +119,7 @@ def test_repeated_rows_use_the_same_instant_memo_exactly() -> None:
     out: list[JobFields] = [jobstate.safe_fields(*row) for row in rows + rows]
     assert all(f[14] == () for f in out if f[0] != "other-fold")
     assert all([n.code for n in f[14]] == ["next-run-mismatch"] for f in out if f[0] == "other-fold")  # type: ignore[union-attr]
-    assert jobstate._SAME_INSTANT  # the memo was used
+    assert jobstate._COLUMN_TIMES  # the memo was used
 
 
 def test_zone_memo_never_skips_validation() -> None:

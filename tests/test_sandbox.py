@@ -102,15 +102,29 @@ def test_results_that_are_not_what_a_worker_writes_are_refused() -> None:
 
     good = _wire.encode(_fields())
     assert _wire.job(good).id == "r0"
+    assert _wire.head(good)[0] == "r0"
+    body = good[_wire.HEAD.size + 2 :]
+
+    def headed(jid: bytes, tail: bytes, flags: int = 0) -> bytes:
+        return _wire.HEAD.pack(0, 0.0, flags, len(jid)) + jid + tail
+
     for bad in (
         b"",
         b"\x00garbage",
         marshal.dumps([1, 2]),
         marshal.dumps(("x",) * 16),
         marshal.dumps(compile("1", "", "eval")),
+        headed(b"r0", marshal.dumps([1, 2])),
+        headed(b"r0", marshal.dumps(("x",) * 16)),
+        headed(b"r0", marshal.dumps(compile("1", "", "eval"))),
+        headed(b"r1", body),  # the head's id is not the record's
+        headed(b"r0", body, flags=4),  # a bit no worker writes
+        headed(b"\xff", body),  # not UTF-8
+        _wire.HEAD.pack(0, 0.0, 0, 1 << 20) + b"r0" + body,  # an id longer than the record
     ):
         with pytest.raises(_wire.WireError):
             _wire.job(bad)
+    assert _wire.job(headed(b"r0", body)).id == "r0"
 
 
 def _fields() -> tuple:

@@ -20,19 +20,19 @@ In the reading process (the console, ``check``, ``jobs``, backups):
    become ``time-budget`` findings. *Safety*: a hostile row can cost at most its limit and
    its worker; each row is unpickled once.
 3. ``wire``: a worker's results as ``marshal`` of plain tuples (written into a shared
-   results area, so a killed worker loses nothing it finished), checked type by type on
-   the way back; a trigger repeated across rows is rebuilt once (a memo keyed by its whole
+   results area, so a killed worker loses nothing it finished) behind a fixed binary head
+   of what ``check`` judges (next run in UTC microseconds, grace, flags, id), checked type
+   by type on the way back; a trigger repeated across rows is rebuilt once (a memo keyed by its whole
    wire tuple, which steps aside where triggers do not repeat). *Safety*: ``marshal``
    builds values only, it never calls anything; the memo's key is the whole value.
-4. ``cache``: per-target file of ``wire`` records (each with the part ``check`` judges)
-   keyed by a digest of each row's id, column and bytes, owner-only, rebuilt when its
+4. ``cache``: per-target file of ``wire`` records keyed by a digest of each row's id, column and bytes, owner-only, rebuilt when its
    header (decoder sources, Python, APScheduler, zone data) differs; a read that only
    adds rows appends to it. *Safety*: same format as the wire, same checks.
 4b. ``table``: for a one-shot read without reprs (``check``), the records are not rebuilt:
-   each one's judged part (id, next run as UTC microseconds, grace, and-trigger bit) goes
-   into the columns of a ``core.jobtable.JobTable`` and the record into its temporary
-   file; ``wire`` rebuilds a ``JobInfo`` only when it is looked at. *Safety*: the judged
-   part is type-checked like the rest; ``tests/test_jobtable.py`` compares every job and
+   each one's head (id, next run as UTC microseconds, grace, and-trigger bit) goes into
+   the columns of a ``core.jobtable.JobTable`` and the record into its temporary file;
+   ``wire`` rebuilds a ``JobInfo`` only when it is looked at. *Safety*: the head is fixed
+   binary fields, its flags and id checked; ``tests/test_jobtable.py`` compares every job and
    every report with an eager read.
 
 In a decode worker, per row (``jobstate.safe_fields``):

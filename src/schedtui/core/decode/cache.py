@@ -8,11 +8,10 @@ everything a result depends on (the row's id, its ``next_run_time`` column and i
 - Where: ``$XDG_CACHE_HOME/schedtui/`` (else ``~/.cache/schedtui/``), one file per
   target named by a hash of its URL (no credential in the name), mode 0600 in a 0700
   folder. ``SCHEDTUI_DECODE_CACHE=0`` turns it off.
-- What: ``marshal`` of the header, then of one or more ``{digest: (head, wire bytes)}``
-  chunks (a read that only adds rows appends a chunk; the file is rewritten when it holds
-  more stale entries than live ones). The values are ``decode.wire`` records, which cannot
-  execute anything and are type-checked when read, like a worker's, and the part of each
-  that ``check`` judges (``decode.table.head``, or None), checked the same way.
+- What: ``marshal`` of the header, then of one or more ``{digest: wire record}`` chunks
+  (a read that only adds rows appends a chunk; the file is rewritten when more than a
+  fifth of it is stale). The values are ``decode.wire`` records, which cannot execute
+  anything and are checked when read, like a worker's.
 - Ignored and rebuilt when anything about it is off: not a regular file owned by this
   user with mode 0600, unreadable, or a header that differs (format, the decoder's own
   source files, Python, APScheduler, the zone database).
@@ -34,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-FORMAT = 3
+FORMAT = 4
 #: Findings that depend on the moment, not on the bytes: never cached.
 TRANSIENT = frozenset({"too-slow", "time-budget", "internal"})
 _MAX_FILE = 512 * 1024 * 1024
@@ -111,10 +110,6 @@ def _frame(value: Any) -> bytes:
     return len(data).to_bytes(8, "little") + data
 
 
-#: One entry: the judged part (``decode.table.Head``) when known, and the wire record.
-Entry = tuple[Any, bytes]
-
-
 class DecodeCache:
     """The cache file of one target: ``get`` what the last read decoded, ``put`` what
     this read decoded, ``save`` this read's rows."""
@@ -122,9 +117,9 @@ class DecodeCache:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._header = _header()
-        self._old: dict[bytes, Entry] = self._load()
-        self._new: dict[bytes, Entry] = {}
-        self._added: dict[bytes, Entry] = {}
+        self._old: dict[bytes, bytes] = self._load()
+        self._new: dict[bytes, bytes] = {}
+        self._added: dict[bytes, bytes] = {}
         self.hits = 0
 
     @classmethod
@@ -134,7 +129,7 @@ class DecodeCache:
         name = hashlib.sha256(url.encode("utf-8", "replace")).hexdigest()[:24] + ".decoded"
         return cls(folder() / name)
 
-    def _load(self) -> dict[bytes, Entry]:
+    def _load(self) -> dict[bytes, bytes]:
         try:
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
@@ -158,7 +153,7 @@ class DecodeCache:
                 os.close(fd)
         return self._parse(data)
 
-    def _parse(self, data: bytes) -> dict[bytes, Entry]:
+    def _parse(self, data: bytes) -> dict[bytes, bytes]:
         """The entries of a file's bytes: frames of (8-byte length, ``marshal``), the header
         first, then chunks (a torn last frame, from a write cut short, ends the file)."""
         view = memoryview(data)
@@ -175,7 +170,7 @@ class DecodeCache:
             at += 8 + size
         if not frames or frames[0] != self._header:
             return {}
-        entries: dict[bytes, Entry] = {}
+        entries: dict[bytes, bytes] = {}
         for chunk in frames[1:]:
             if type(chunk) is not dict:
                 break
@@ -187,18 +182,17 @@ class DecodeCache:
         """Whether the file held entries (a read that can be answered from it)."""
         return bool(self._old)
 
-    def get(self, key: bytes) -> Entry | None:
-        entry = self._old.get(key)
-        if type(entry) is tuple and len(entry) == 2 and type(entry[1]) is bytes:
-            self._new[key] = entry
+    def get(self, key: bytes) -> bytes | None:
+        data = self._old.get(key)
+        if type(data) is bytes:
+            self._new[key] = data
             self.hits += 1
-            return entry
+            return data
         return None
 
-    def put(self, key: bytes, data: bytes, head: Any = None) -> None:
-        entry = (head, data)
-        self._new[key] = entry
-        self._added[key] = entry
+    def put(self, key: bytes, data: bytes) -> None:
+        self._new[key] = data
+        self._added[key] = data
 
     def forget(self, key: bytes) -> None:
         self._new.pop(key, None)

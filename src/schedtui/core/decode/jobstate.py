@@ -39,7 +39,6 @@ from schedtui.core.decode.findings import (
 )
 from schedtui.core.decode.saferepr import safe_repr
 from schedtui.core.decode.triggers import aware, bad_value, trigger_spec
-from schedtui.core.exact import datetime_key
 from schedtui.core.model import NOT_RENDERED, DecodeFinding, JobInfo, TriggerSpec, job_from_fields
 
 #: Rows decoded between two re-arms of the memory guard in ``decode_serial``.
@@ -184,41 +183,11 @@ def _decode_tuple(data: object) -> _Validated:
 # --------------------------------------------------------------------------- rows
 
 
-#: Equal values decoded once and shared: many jobs run at the same instants and share
-#: function names; one object each saves memory (and pickle work for the decode workers,
-#: whose pickler then writes a memo reference instead of another copy).
-_SHARED_MAX = 65_536
-_COLUMN_TIMES: dict[object, datetime | None] = {}
-_SHARED: dict[object, object] = {}
-
-
-#: (id(column datetime), id(pickled datetime)) -> whether they are the same instant, for
-#: objects held by the two caches above (cleared with them, so the ids stay theirs).
-_SAME_INSTANT: dict[tuple[int, int], bool] = {}
-
-
-def _shared(value: Any, key: object) -> Any:
-    found = _SHARED.get(key)
-    if found is not None:
-        return found
-    if len(_SHARED) >= _SHARED_MAX:
-        _SHARED.clear()
-        _SAME_INSTANT.clear()
-    _SHARED[key] = value
-    return value
-
-
-def _same_instant(column: datetime, pickled: datetime) -> bool:
-    """``column == pickled`` for two objects held by the caches (an aware comparison
-    across zones costs ~1 µs), remembered by their ids. Used only when the pickled time
-    was already shared: on a store where every time is new, remembering costs more."""
-    key = (id(column), id(pickled))
-    same = _SAME_INSTANT.get(key)
-    if same is None:
-        if len(_SAME_INSTANT) >= _SHARED_MAX:
-            _SAME_INSTANT.clear()
-        same = _SAME_INSTANT[key] = column == pickled
-    return same
+#: Column floats -> datetimes: on stores where many jobs run at the same instants this
+#: pays (~0.15 s per 100,000 rows); where every instant is new it costs ~0.05 s. A float
+#: defines its datetime exactly (``findings.column_time``), so the key is the whole value.
+_COLUMN_MAX = 65_536
+_COLUMN_TIMES: dict[float, datetime | None] = {}
 
 
 def _column_time(value: object) -> datetime | None:
@@ -226,9 +195,8 @@ def _column_time(value: object) -> datetime | None:
         found = _COLUMN_TIMES.get(value)
         if found is None:
             found = column_time(value)
-            if len(_COLUMN_TIMES) >= _SHARED_MAX:
+            if len(_COLUMN_TIMES) >= _COLUMN_MAX:
                 _COLUMN_TIMES.clear()
-                _SAME_INSTANT.clear()
             _COLUMN_TIMES[value] = found
         return found
     return column_time(value)
@@ -250,21 +218,12 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes, repr
     notes: list[DecodeFinding] = []
     if next_run_time is not None and column is None:
         notes.append(DecodeFinding("bad-column", f"next_run_time column holds {str(next_run_time)[:40]!r}"))
-    repeated = False
-    if pickled is not None:  # one object per exact value (fields, fold and zone: not ``==``)
-        shared = _shared(pickled, datetime_key(pickled))
-        repeated = shared is not pickled
-        pickled = shared
     if (column is None) != (pickled is None):
         if column is None and next_run_time is None:
             notes.append(DecodeFinding("next-run-mismatch", "column says paused but the pickle has a next run time"))
         elif column is not None:
             notes.append(DecodeFinding("next-run-mismatch", "column has a next run time but the pickle says paused"))
-    elif (
-        column is not None
-        and pickled is not None
-        and not (_same_instant(column, pickled) if repeated and type(next_run_time) is float else column == pickled)
-    ):
+    elif column is not None and pickled is not None and column != pickled:
         if abs((column - pickled).total_seconds()) > MISMATCH_TOLERANCE:
             notes.append(
                 DecodeFinding(
@@ -280,9 +239,9 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes, repr
         size,
         None,
         name,
-        _shared(func, func),
+        func,
         trigger,
-        _shared(executor, executor),
+        executor,
         (safe_repr(args) if args else "()") if reprs else NOT_RENDERED,
         (safe_repr(kwargs) if kwargs else "{}") if reprs else NOT_RENDERED,
         mgt,

@@ -18,12 +18,11 @@ field. ``watchdog=False`` decodes in this process: only for bytes that are not f
 
 from __future__ import annotations
 
-import marshal
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from schedtui.core.decode import cache as _cache
-from schedtui.core.decode import sandbox, table, wire
+from schedtui.core.decode import sandbox, wire
 from schedtui.core.decode.cache import DecodeCache
 from schedtui.core.decode.findings import MAX_ROW_BYTES, not_decoded, state_size
 from schedtui.core.jobtable import UNDECODABLE
@@ -108,7 +107,7 @@ def _failed(row: Sequence[Any], r: Any) -> JobInfo:
 
 def _with_head(data: bytes) -> tuple[Any, bytes]:
     """``(head, data)`` for ``decode.table`` (raises ``WireError``)."""
-    return (table.head(data), data)
+    return (wire.head(data), data)
 
 
 def cached(keys: Sequence[bytes], cache: DecodeCache, *, reprs: bool, records: bool) -> tuple[list[Any], list[int]]:
@@ -119,28 +118,19 @@ def cached(keys: Sequence[bytes], cache: DecodeCache, *, reprs: bool, records: b
     out: list[Any] = [None] * len(keys)
     misses: list[int] = []
     for i, key in enumerate(keys):
-        entry = cache.get(key)
-        if entry is not None:
-            known, data = entry
-            if records and not reprs:  # the rest is checked by wire.job when rebuilt
-                h = table.checked_head(known)
-                if h is None:
-                    try:
-                        h = table.head(data)
-                    except wire.WireError:
-                        h = None
-                if h is not None:
-                    out[i] = (h, data)
+        data = cache.get(key)
+        if data is not None:
+            try:
+                if records and not reprs:  # the rest is checked by wire.job when rebuilt
+                    out[i] = (wire.head(data), data)
                     continue
+                job = wire.job(data)
+            except wire.WireError:
+                pass
             else:
-                try:
-                    job = wire.job(data)
-                except wire.WireError:
-                    pass
-                else:
-                    if not reprs or job.finding is not None or job.args_repr != NOT_RENDERED:
-                        out[i] = job
-                        continue
+                if not reprs or job.finding is not None or job.args_repr != NOT_RENDERED:
+                    out[i] = job
+                    continue
             cache.forget(key)
         misses.append(i)
     return out, misses
@@ -172,7 +162,7 @@ def _decode_cached(
             elif type(r) is tuple:
                 out[i] = r
                 if not (r[0][3] & UNDECODABLE and _transient(r[1])):
-                    cache.put(keys[i], r[1], r[0])
+                    cache.put(keys[i], r[1])
             else:
                 out[i] = _failed(rows[i], r)
     return out
@@ -181,10 +171,10 @@ def _decode_cached(
 def _transient(data: bytes) -> bool:
     """Whether a wire record's finding is one the cache must not keep."""
     try:
-        finding = marshal.loads(data)[3]
-    except Exception:
+        finding = wire.values(data)[3]
+    except wire.WireError:
         return True
-    return finding is not None and finding[0] in _cache.TRANSIENT
+    return finding is not None and (type(finding) is not tuple or not finding or finding[0] in _cache.TRANSIENT)
 
 
 def prestart() -> None:

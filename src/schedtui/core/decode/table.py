@@ -1,33 +1,22 @@
 """Stage 1b, in the reading process: a one-shot read's results as a ``core.jobtable.JobTable``.
 
 ``decode_rows(..., records=True)`` hands back each decoded row as its ``wire`` record
-instead of a rebuilt ``JobInfo``. ``TableBuilder`` reads from each record only what
-``check`` judges (id, the next run's UTC instant, the misfire grace, a finding, whether
-the trigger holds an ``AndTrigger``), checking the type of each, and spills the record to
-the table's temporary file; ``wire.job`` rebuilds (and checks) the whole ``JobInfo`` when
-somebody asks for that job. A record whose judged part is not what a worker writes
-becomes an ``internal`` finding, as it would in ``wire.job``.
+instead of a rebuilt ``JobInfo``, with the record's head (``wire.head``: id, the next
+run's UTC instant, the misfire grace, whether it is a finding, whether the trigger holds
+an ``AndTrigger``, which the worker wrote in fixed binary fields). ``TableBuilder`` keeps
+the heads as columns and spills the records to the table's temporary file; ``wire.job``
+rebuilds (and checks) the whole ``JobInfo`` when somebody asks for that job. A record that
+does not rebuild becomes an ``internal`` finding then, as it would in an eager read.
 """
 
 from __future__ import annotations
 
-import marshal
 from array import array
-from typing import Any
 
 from schedtui.core.decode import wire
 from schedtui.core.decode.findings import not_decoded
-from schedtui.core.jobtable import (
-    HAS_AND,
-    PAUSED,
-    UNDECODABLE,
-    JobTable,
-    Marks,
-    Spill,
-    grace_of,
-    instant_us,
-    job_mark,
-)
+from schedtui.core.decode.wire import Head
+from schedtui.core.jobtable import JobTable, Marks, Spill, job_mark
 from schedtui.core.model import JobInfo
 
 
@@ -36,70 +25,11 @@ def _build(data: bytes) -> JobInfo:
     try:
         return wire.job(data)
     except wire.WireError as exc:
-        jid = ""
         try:
-            v = marshal.loads(data)
-            jid = v[0] if type(v[0]) is str else ""
-        except Exception:
-            pass
+            jid = wire.head(data)[0]
+        except wire.WireError:
+            jid = ""
         return not_decoded((jid, None, b""), "internal", f"decoder error: {exc}")
-
-
-def _holds_and(t: Any, depth: int = 0) -> bool:
-    """Whether the wire tuple of a trigger is or holds an and-trigger."""
-    if type(t) is not tuple or len(t) != 13 or depth > 16:
-        raise wire.WireError("trigger is not a trigger record")
-    if t[0] == "and":
-        return True
-    children = t[12]
-    if children == ():
-        return False
-    if type(children) is not tuple:
-        raise wire.WireError("trigger children are not a tuple")
-    return any(_holds_and(c, depth + 1) for c in children)
-
-
-#: What ``check`` judges of one record: (id, ``instant_us`` of the next run or ``PAUSED``,
-#: ``grace_of`` the misfire grace, ``HAS_AND``/``UNDECODABLE`` bits). Plain values, so the
-#: repeated-probe cache keeps it beside the record.
-Head = tuple[str, int, float, int]
-
-
-def head(data: bytes) -> Head:
-    """The judged part of a worker's ``wire`` record, each type checked (``WireError``)."""
-    try:
-        v = marshal.loads(data)
-    except (EOFError, ValueError, TypeError) as exc:
-        raise wire.WireError(f"unreadable results: {exc}") from None
-    if type(v) is not tuple or len(v) != 16:
-        raise wire.WireError("not a job record")
-    jid, column, finding, trigger, mgt = v[0], v[1], v[3], v[6], v[10]
-    if type(jid) is not str or not (mgt is None or type(mgt) is int or type(mgt) is float):
-        raise wire.WireError("unexpected field type")
-    if finding is not None and (type(finding) is not tuple or len(finding) != 2):
-        raise wire.WireError("not a finding")
-    try:
-        col = wire._to_dt(column)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise wire.WireError(f"invalid results: {exc}") from None
-    flags = UNDECODABLE if finding is not None else 0
-    if trigger is not None and _holds_and(trigger):
-        flags |= HAS_AND
-    return (jid, PAUSED if col is None else instant_us(col), grace_of(mgt), flags)
-
-
-def checked_head(value: object) -> Head | None:
-    """``value`` if it is a ``Head`` (from the repeated-probe cache), else None."""
-    if (
-        type(value) is tuple
-        and len(value) == 4
-        and type(value[0]) is str
-        and type(value[1]) is int
-        and type(value[2]) is float
-        and type(value[3]) is int
-    ):
-        return value
-    return None
 
 
 class TableBuilder:

@@ -8,9 +8,10 @@ builds a ``TriggerSpec`` of plain values. ``and``/``or`` triggers name their chi
 ``"module:Class"`` strings: only the six APScheduler trigger classes are accepted, never
 resolved by import, nested at most ``MAX_TRIGGER_DEPTH`` deep.
 
-Per-process memos (each keyed by everything that defines its value): cron expression
-texts by class, items and value types (``_expr_text``), fields APScheduler's parsers
-accepted by (name, text). ``tests/test_decoder_caches.py`` shows neither changes a result.
+One per-process memo, keyed by everything that defines its value: the cron fields
+APScheduler's parsers accepted, by (name, text). (A memo of expression texts was removed:
+rendering one costs less than building its exact key.) ``tests/test_decoder_caches.py``
+shows it changes no result.
 
 Safety argument: nothing in a placeholder is called; what is not exactly what APScheduler
 writes is a ``bad-trigger``/``bad-value`` finding; what comes out holds no placeholder.
@@ -206,38 +207,6 @@ def _expr_str(expr: object) -> str:
     return render(expr.__dict__)
 
 
-#: Exact expression state -> its text (see ``_expr_text``).
-_EXPR_TEXTS: dict[tuple[object, ...], str] = {}
-_MAX_EXPR_CACHE = 8192
-_PLAIN_TYPES = frozenset({int, type(None)})
-
-
-def _expr_text(expr: object) -> str:
-    """``_expr_str(expr)``, remembered by the expression's exact state.
-
-    The key is the class, the state's items AND the type of each value, and an entry is
-    only made when every key is a ``str`` and every value an ``int`` or ``None``. For such
-    values equal means identical (``1 == True == 1.0`` cannot meet: the types are in the
-    key, and a key with any other type is never stored), so a hit returns exactly what
-    rendering this state would; anything else is rendered (and checked) every time.
-    """
-    cls = type(expr)
-    if cls not in _EXPR_RENDER:
-        raise DecodeError("bad-trigger", "cron expression has an unexpected class")
-    st = expr.__dict__
-    try:
-        key = (cls, tuple(st.items()), tuple(map(type, st.values())))
-        text = _EXPR_TEXTS.get(key)
-    except TypeError:  # an unhashable value (never from APScheduler): render it
-        return _EXPR_RENDER[cls](st)
-    if text is not None:
-        return text
-    text = _EXPR_RENDER[cls](st)
-    if len(_EXPR_TEXTS) < _MAX_EXPR_CACHE and _PLAIN_TYPES.issuperset(key[2]) and all(type(k) is str for k in st):
-        _EXPR_TEXTS[key] = text
-    return text
-
-
 _APS_FIELDS: dict[str, Any] = {}
 
 
@@ -294,9 +263,9 @@ def _cron(state: _State) -> TriggerSpec:
         if type(exprs) is not list or not 1 <= len(exprs) <= 64:
             raise DecodeError("bad-trigger", f"cron field {expected} has no expressions")
         if len(exprs) == 1:
-            text = _expr_text(exprs[0])
+            text = _expr_str(exprs[0])
         else:
-            text = ",".join([_expr_text(e) for e in exprs])
+            text = ",".join([_expr_str(e) for e in exprs])
         item = (expected, text)
         if item not in valid:
             _validate_field(expected, text)

@@ -6,19 +6,32 @@ never calls anything). ``job_fields`` turns them back into ``JobInfo`` fields, c
 every type on the way: datetimes as ``(y, m, d, H, M, S, us, fold, zone)``, zones as
 ``("z", key)`` (validated IANA key), ``("p", zone, offset, dst, name)`` (pytz stand-in),
 ``("f", days, seconds, microseconds, name)`` (fixed offset) or ``("u",)`` (UTC).
+
+Each record starts with its *head*, what ``check`` judges of the job, in fixed binary
+fields (``HEAD``: the next run's ``jobtable.instant_us`` or ``PAUSED``, ``grace_of`` the
+misfire grace, the ``HAS_AND``/``UNDECODABLE`` bits, the id's length, then the id in
+UTF-8): the worker, which holds the decoded values, writes it, so the reading process
+gets a job's judged columns without unmarshalling and rebuilding its record (``head``).
 """
 
 from __future__ import annotations
 
 import marshal
+import struct
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from schedtui.core.decode import zones
+from schedtui.core.jobtable import HAS_AND, PAUSED, UNDECODABLE, grace_of, has_and, instant_us
 from schedtui.core.model import DecodeFinding, JobInfo, TriggerSpec, job_from_fields, trigger_spec
 
 VERSION = 4  # marshal format
+#: A record's head: instant (µs or ``PAUSED``), grace (s), flags, the id's length in bytes.
+HEAD = struct.Struct("<qdBI")
+_FLAGS = HAS_AND | UNDECODABLE
+#: What ``check`` judges of one record: (id, instant, grace, flags), as in ``jobtable.Marks``.
+Head = tuple[str, int, float, int]
 
 
 class WireError(ValueError):
@@ -99,13 +112,19 @@ def encode(fields: tuple[Any, ...]) -> bytes:
     pic = _dt(pickled)
     if pic == col:  # the usual case: one tuple, written once (a marshal reference)
         pic = col
-    return marshal.dumps(
+    flags = 0 if finding is None else UNDECODABLE
+    if trigger is not None and (trigger.children or trigger.kind == "and") and has_and(trigger):
+        flags |= HAS_AND
+    ident: bytes = jid.encode("utf-8", "surrogatepass")
+    instant = PAUSED if column is None else instant_us(column)
+    body = marshal.dumps(
         (
             jid, col, size, _finding(finding), name, func, _spec(trigger), executor, args_r, kwargs_r,
             mgt, coalesce, mi, pic, tuple(_finding(n) for n in notes), proto,
         ),
         VERSION,
     )  # fmt: skip
+    return HEAD.pack(instant, grace_of(mgt), flags, len(ident)) + ident + body
 
 
 # --------------------------------------------------------------------------- decode (reader)
@@ -312,14 +331,41 @@ def _to_finding(v: Any) -> DecodeFinding | None:
     return DecodeFinding(_is(code, str), _is(message, str))
 
 
-def job(data: bytes) -> JobInfo:
-    """One ``JobInfo`` from what ``encode`` wrote (raises ``WireError`` on anything else)."""
+def _split(data: bytes) -> tuple[Head, int]:
+    """A record's head, each part checked, and where its body starts."""
     try:
-        v = marshal.loads(data)
+        instant, grace, flags, n = HEAD.unpack_from(data)
+        end = HEAD.size + n
+        if len(data) < end:
+            raise ValueError("the id is cut short")
+        jid = data[HEAD.size : end].decode("utf-8", "surrogatepass")
+    except (struct.error, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise WireError(f"unreadable results: {exc}") from None
+    if flags & ~_FLAGS:
+        raise WireError("unexpected flags")
+    return (jid, instant, grace, flags), end
+
+
+def head(data: bytes) -> Head:
+    """What ``check`` judges of a record, without reading the rest (raises ``WireError``)."""
+    return _split(data)[0]
+
+
+def values(data: bytes) -> tuple[Any, ...]:
+    """A record's body: its plain values, unchecked (tests, and the cache's finding test)."""
+    h, at = _split(data)
+    try:
+        v = marshal.loads(memoryview(data)[at:])
     except (EOFError, ValueError, TypeError) as exc:
         raise WireError(f"unreadable results: {exc}") from None
-    if type(v) is not tuple or len(v) != 16:
+    if type(v) is not tuple or len(v) != 16 or v[0] != h[0]:
         raise WireError("not a job record")
+    return v
+
+
+def job(data: bytes) -> JobInfo:
+    """One ``JobInfo`` from what ``encode`` wrote (raises ``WireError`` on anything else)."""
+    v = values(data)
     jid, column, size, finding, name, func, trigger, executor, args_r, kwargs_r, mgt, coalesce, mi, pickled, notes, proto = v  # fmt: skip
     # every type checked in one expression (100,000s of rows per read)
     if not (
