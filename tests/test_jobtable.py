@@ -30,7 +30,7 @@ from schedtui.core.exact import exact_key
 from schedtui.core.health import CheckOptions
 from schedtui.core.jobtable import PAUSED, JobTable, instant_us, marks
 from schedtui.core.model import DecodeFinding, JobInfo, StoreSnapshot, Target
-from schedtui.core.store import open_reader, sorted_jobs
+from schedtui.core.store.reader import open_reader, sorted_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime.fromisoformat(DEFAULT_NOW)
@@ -202,7 +202,7 @@ def test_a_postgresql_table_is_the_eager_read(pg_url: str) -> None:
 def test_rows_the_read_ran_out_of_time_for_are_not_called_broken(stores: list[Path]) -> None:
     """A read whose budget is spent leaves rows undecoded: the jobstore line says so and how
     to give it more time; it does not say APScheduler would delete them, nor list them all."""
-    from schedtui.core.store import JobStoreReader
+    from schedtui.core.store.reader import JobStoreReader
 
     target = Target(f"sqlite:///{stores[0]}")
     reader = JobStoreReader(target, clock=FixedClock(NOW), incremental=False, reprs=False, lazy=True, decode_budget=0.0)

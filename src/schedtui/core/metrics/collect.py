@@ -32,7 +32,7 @@ from schedtui.core.metrics.records import (
 )
 from schedtui.core.metrics.runs import RunCounters
 from schedtui.core.model import JobInfo, Target
-from schedtui.core.store import open_reader
+from schedtui.core.store.reader import open_reader
 from schedtui.core.urls import mask_text
 
 _STATE_OF: dict[Status, JobState] = {Status.OK: "on_time", Status.WARNING: "late", Status.CRITICAL: "overdue"}
