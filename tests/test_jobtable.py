@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +32,7 @@ from schedtui.core.exact import exact_key
 from schedtui.core.health import CheckOptions
 from schedtui.core.jobtable import PAUSED, JobTable, instant_us, marks
 from schedtui.core.model import DecodeFinding, JobInfo, StoreSnapshot, Target
+from schedtui.core.store import reader as store_reader
 from schedtui.core.store.reader import open_reader, sorted_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +96,41 @@ def test_every_job_of_a_table_is_the_eager_job_in_the_same_order(stores: list[Pa
         assert list(m_lazy.instants) == list(m_eager.instants)
         assert list(m_lazy.graces) == list(m_eager.graces)
         assert list(m_lazy.flags) == list(m_eager.flags)
+
+
+def test_a_read_in_many_chunks_is_the_read_in_one(stores: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows fetched in small batches and decoded in small chunks, the next chunk fetched
+    while the workers decode the last: the same jobs in the same order, lazy and eager."""
+    varied = stores[0]
+    whole = {lazy: [canon(j) for j in read(varied, lazy=lazy).jobs] for lazy in (False, True)}
+    monkeypatch.setattr(store_reader, "_BATCH", 97)
+    monkeypatch.setattr(store_reader, "_DECODE_AT_ONCE", 700)
+    for lazy in (False, True):
+        assert [canon(j) for j in read(varied, lazy=lazy).jobs] == whole[lazy]
+
+
+def test_a_fetch_that_fails_while_the_workers_decode_fails_the_read(
+    stores: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next chunk is fetched while the workers decode (the sandbox ignores errors of
+    what it runs meanwhile): a failure there must still fail the read, not shorten it."""
+    rows = sqlite3.connect(stores[0]).execute("SELECT id, next_run_time, job_state FROM apscheduler_jobs").fetchall()
+    monkeypatch.setattr(store_reader, "_DECODE_AT_ONCE", 500)
+
+    def batches() -> Iterator[list[tuple[Any, ...]]]:
+        for i in range(0, 1500, 250):
+            yield rows[i : i + 250]
+        raise sqlite3.OperationalError("disk I/O error")
+
+    for lazy in (False, True):
+        reader = store_reader.JobStoreReader(
+            Target(f"sqlite:///{stores[0]}"), clock=FixedClock(NOW), incremental=False, reprs=False, lazy=lazy
+        )
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+                reader._full(batches(), store_reader._digest, None)
+        finally:
+            reader.close()
 
 
 def _moments(snapshot: StoreSnapshot) -> list[datetime]:

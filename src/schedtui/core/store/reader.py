@@ -467,14 +467,32 @@ class JobStoreReader:
 
             builder = TableBuilder(resident=probe_cache is not None)
 
+        source = iter(batches)
+        #: Rows fetched while the workers decoded the last chunk, and what that raised.
+        ahead: list[Row] = []
+        failed: list[Exception] = []
+        # a one-shot read of a plain SQLite file may never need SQLAlchemy (check's
+        # quickcheck); the console's reads soon do (the companion's tables)
+        load = not (self.place.family is Family.SQLITE_FILE and not self._incremental)
+
+        def meanwhile() -> None:
+            """While the workers decode: the next chunk's rows (the workers would wait
+            for them between chunks otherwise), then SQLAlchemy if the read needs it."""
+            try:
+                while len(ahead) < _DECODE_AT_ONCE:
+                    batch = next(source, None)
+                    if batch is None:
+                        break
+                    ahead.extend(batch)
+            except Exception as exc:  # raised again after the chunk, not swallowed
+                failed.append(exc)
+            if load:
+                _load_sqlalchemy()
+
         def flush() -> None:
             decoded = decode_rows(
                 pending,
-                # a one-shot read of a plain SQLite file may never need SQLAlchemy (check's
-                # quickcheck); the console's reads soon do (the companion's tables)
-                meanwhile=None
-                if self.place.family is Family.SQLITE_FILE and not self._incremental
-                else _load_sqlalchemy,
+                meanwhile=meanwhile,
                 budget=self._budget_left(),
                 cache=probe_cache,
                 reprs=self.reprs,
@@ -490,7 +508,16 @@ class JobStoreReader:
                     cache[row[0]] = new(_Entry, (row[1], digest(row[2]), job))
             jobs.extend(decoded)
 
-        for batch in batches:
+        while True:
+            if failed:
+                raise failed[0]
+            if ahead:
+                batch, ahead[:] = list(ahead), []
+            else:
+                got = next(source, None)
+                if got is None:
+                    break
+                batch = got
             pending.extend(batch)
             if len(pending) >= _DECODE_AT_ONCE:
                 flush()
