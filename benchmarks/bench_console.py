@@ -9,8 +9,8 @@ APScheduler (tests/tui/make_console_store.py, a few shared trigger shapes).
 
 Measures:
 - first screen with jobs: from starting the app (App.run_test) to the first frame composed
-  with rows in the jobs list. On a store above ``store.PREVIEW_ABOVE`` rows these are the first
-  ``store.PREVIEW_ROWS`` (``JobStoreReader.preview``), marked partial ("reading all N
+  with rows in the jobs list. On a store above ``store.reader.PREVIEW_ABOVE`` rows these are the first
+  ``store.reader.PREVIEW_ROWS`` (``JobStoreReader.preview``), marked partial ("reading all N
   jobs…"); on a smaller store it is the complete list. This is the first screen a user
   sees with jobs in it, and the one the 3 s target (issues 5 and 11) is judged on;
 - first complete screen: to the list holding every job (the preview replaced), reported

@@ -93,9 +93,9 @@ def main() -> None:
     from schedtui.core.activity import read_activity
     from schedtui.core.checker import run_check
     from schedtui.core.clock import FixedClock
-    from schedtui.core.db import read_engine
     from schedtui.core.history import detect_history
     from schedtui.core.model import Target
+    from schedtui.core.store.db import read_engine
 
     src, manifest = cached_layout("django")
     with tempfile.TemporaryDirectory() as tmp:

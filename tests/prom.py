@@ -31,6 +31,7 @@ FAMILIES = {
     "schedtui_read_duration_seconds",
     "schedtui_jobs",
     "schedtui_undecodable_rows",
+    "schedtui_rows_not_decoded_in_time",
     "schedtui_exported_jobs",
     "schedtui_scheduler_heartbeat_age_seconds",
     "schedtui_scheduler_state",

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 
 from schedtui.core import tables as T
 from schedtui.core.activity import feed_note, read_activity
-from schedtui.core.db import read_engine
 from schedtui.core.history import AEGIS, DJANGO, CompanionHistory, TableHistory, detect_history
 from schedtui.core.model import Target
+from schedtui.core.store.db import read_engine
 from tests.fixtures.layouts import LayoutUnavailable, build_layout, copied_layout
 
 NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)  # FROZEN_NOW

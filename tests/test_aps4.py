@@ -26,13 +26,13 @@ from schedtui.core.aps4.payload import OPAQUE_TRIGGER
 from schedtui.core.aps4.reader import Aps4Reader
 from schedtui.core.checker import run_check
 from schedtui.core.clock import FixedClock
-from schedtui.core.db import write_engine
-from schedtui.core.discover import discover_target
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.health import Status
 from schedtui.core.history import detect_history
 from schedtui.core.model import Target
-from schedtui.core.store import read_jobs
+from schedtui.core.store.db import write_engine
+from schedtui.core.store.discover import discover_target
+from schedtui.core.store.reader import read_jobs
 from tests.conftest import FROZEN_NOW, _sa_url
 from tests.fixtures import aps4
 
@@ -418,7 +418,7 @@ def test_hostile_rows_are_findings_not_crashes(
 
 
 def test_an_apscheduler3_table_named_schedules_stays_apscheduler3(tmp_path: Path) -> None:
-    from schedtui.core.store import JobStoreReader, open_reader
+    from schedtui.core.store.reader import JobStoreReader, open_reader
 
     db = tmp_path / "v3.db"
     conn = sqlite3.connect(db)
@@ -438,7 +438,7 @@ def test_an_apscheduler3_table_named_schedules_stays_apscheduler3(tmp_path: Path
 
 
 def test_the_jobs_reader_knows_the_aps4_table_name_without_importing_its_layout() -> None:
-    from schedtui.core import store
     from schedtui.core.aps4 import layout
+    from schedtui.core.store import reader as store
 
     assert store.APS4_TABLE == layout.TABLE

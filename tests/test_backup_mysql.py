@@ -183,7 +183,7 @@ def test_pickle_cut_at_the_blob_limit_is_a_finding(mysql_url: str, tmp_path: Pat
         stored = conn.execute(sa.text("SELECT length(job_state) FROM apscheduler_jobs WHERE id = 'huge'")).scalar()
     engine.dispose()
     assert stored == 65535
-    from schedtui.core.store import read_jobs
+    from schedtui.core.store.reader import read_jobs
 
     snap = read_jobs(Target(mysql_url))
     huge = next(j for j in snap.jobs if j.id == "huge")

@@ -162,7 +162,7 @@ def test_core_never_imports_textual() -> None:
 def test_threads_do_not_matter() -> None:
     # The reader's lock makes one reader safe to share: a trivial smoke test of the lock.
     from schedtui.core.model import Target
-    from schedtui.core.store import JobStoreReader
+    from schedtui.core.store.reader import JobStoreReader
 
     reader = JobStoreReader(Target(url="sqlite:////nonexistent/x.db"))
     errors: list[BaseException] = []

@@ -13,7 +13,7 @@ import pytest
 from schedtui.core.decode import cache as _decode_cache
 from schedtui.core.decode import wire as _wire
 from schedtui.core.model import Target
-from schedtui.core.store import JobStoreReader
+from schedtui.core.store.reader import JobStoreReader
 from tests.fixtures.factory import sqlite_store
 
 
@@ -237,3 +237,54 @@ def test_a_repeated_probe_on_a_server_fetches_only_the_rows_the_cache_lacks(
     assert _exact(_server_probe(url, lazy=False, reprs=True)) != cold_eager  # decoded again with reprs
     fetched.clear()
     assert len(_server_probe(url, lazy=False, reprs=True)) == len(cold_eager) and sum(fetched) == 0
+
+
+@pytest.mark.parametrize(
+    "server", [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("mysql", marks=pytest.mark.mysql)]
+)
+def test_a_server_without_the_digest_function_reads_every_row_with_the_cache_loaded_once(
+    server: str, request: pytest.FixtureRequest, cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm cache, and the server cannot compute SHA-256 (our SQL names a function it
+    lacks): every row is fetched, answered from the cache file, which is read once."""
+    from fixtures.factory import make_store
+    from schedtui.core.store import place
+
+    url = request.getfixturevalue("pg_url" if server == "postgres" else "mysql_url")
+    make_store(url, "catalog")
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "0")
+    cold = _exact(_server_probe(url, lazy=True))
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "1")
+    assert _exact(_server_probe(url, lazy=True)) == cold  # warms the cache
+    family = place.Family.POSTGRESQL if server == "postgres" else place.Family.MYSQL
+    monkeypatch.setitem(place._SHA256_SQL, family, "schedtui_no_such_function(job_state)")
+    loads: list[Path] = []
+    probed: list[object] = []
+    misses: list[bool] = []
+    real_load, real_get, real_probe = (
+        _decode_cache.DecodeCache._load,
+        _decode_cache.DecodeCache.get,
+        JobStoreReader._probe_generic,
+    )
+
+    def load(self: _decode_cache.DecodeCache) -> object:
+        loads.append(self.path)
+        return real_load(self)
+
+    def get(self: _decode_cache.DecodeCache, key: bytes) -> object:
+        found = real_get(self, key)
+        misses.append(found is None)
+        return found
+
+    def probe(self: JobStoreReader, *args: object) -> object:
+        result = real_probe(self, *args)  # type: ignore[arg-type]
+        probed.append(result)
+        return result
+
+    monkeypatch.setattr(_decode_cache.DecodeCache, "_load", load)
+    monkeypatch.setattr(_decode_cache.DecodeCache, "get", get)
+    monkeypatch.setattr(JobStoreReader, "_probe_generic", probe)
+    assert _exact(_server_probe(url, lazy=True)) == cold
+    assert probed == [None], "the digest query was tried and failed"
+    assert len(loads) == 1, f"the cache file was read {len(loads)} times"
+    assert misses and not any(misses), "every row answered from the cache the probe loaded"

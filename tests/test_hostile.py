@@ -109,7 +109,7 @@ def test_ext_opcode_with_registered_extension(tmp_path: Path) -> None:
 
 def test_hostile_rows_beside_real_ones(tmp_path: Path) -> None:
     """All hostile rows in one real table: the read keeps every row and decodes the real ones."""
-    from schedtui.core.store import read_jobs
+    from schedtui.core.store.reader import read_jobs
 
     db, manifest = sqlite_store(tmp_path, "catalog")
     read_jobs(Target(f"sqlite:///{db}"))  # the reader's own lazy imports happen here

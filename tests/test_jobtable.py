@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +32,8 @@ from schedtui.core.exact import exact_key
 from schedtui.core.health import CheckOptions
 from schedtui.core.jobtable import PAUSED, JobTable, instant_us, marks
 from schedtui.core.model import DecodeFinding, JobInfo, StoreSnapshot, Target
-from schedtui.core.store import open_reader, sorted_jobs
+from schedtui.core.store import reader as store_reader
+from schedtui.core.store.reader import open_reader, sorted_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime.fromisoformat(DEFAULT_NOW)
@@ -93,6 +96,41 @@ def test_every_job_of_a_table_is_the_eager_job_in_the_same_order(stores: list[Pa
         assert list(m_lazy.instants) == list(m_eager.instants)
         assert list(m_lazy.graces) == list(m_eager.graces)
         assert list(m_lazy.flags) == list(m_eager.flags)
+
+
+def test_a_read_in_many_chunks_is_the_read_in_one(stores: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows fetched in small batches and decoded in small chunks, the next chunk fetched
+    while the workers decode the last: the same jobs in the same order, lazy and eager."""
+    varied = stores[0]
+    whole = {lazy: [canon(j) for j in read(varied, lazy=lazy).jobs] for lazy in (False, True)}
+    monkeypatch.setattr(store_reader, "_BATCH", 97)
+    monkeypatch.setattr(store_reader, "_DECODE_AT_ONCE", 700)
+    for lazy in (False, True):
+        assert [canon(j) for j in read(varied, lazy=lazy).jobs] == whole[lazy]
+
+
+def test_a_fetch_that_fails_while_the_workers_decode_fails_the_read(
+    stores: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next chunk is fetched while the workers decode (the sandbox ignores errors of
+    what it runs meanwhile): a failure there must still fail the read, not shorten it."""
+    rows = sqlite3.connect(stores[0]).execute("SELECT id, next_run_time, job_state FROM apscheduler_jobs").fetchall()
+    monkeypatch.setattr(store_reader, "_DECODE_AT_ONCE", 500)
+
+    def batches() -> Iterator[list[tuple[Any, ...]]]:
+        for i in range(0, 1500, 250):
+            yield rows[i : i + 250]
+        raise sqlite3.OperationalError("disk I/O error")
+
+    for lazy in (False, True):
+        reader = store_reader.JobStoreReader(
+            Target(f"sqlite:///{stores[0]}"), clock=FixedClock(NOW), incremental=False, reprs=False, lazy=lazy
+        )
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+                reader._full(batches(), store_reader._digest, None)
+        finally:
+            reader.close()
 
 
 def _moments(snapshot: StoreSnapshot) -> list[datetime]:
@@ -202,7 +240,7 @@ def test_a_postgresql_table_is_the_eager_read(pg_url: str) -> None:
 def test_rows_the_read_ran_out_of_time_for_are_not_called_broken(stores: list[Path]) -> None:
     """A read whose budget is spent leaves rows undecoded: the jobstore line says so and how
     to give it more time; it does not say APScheduler would delete them, nor list them all."""
-    from schedtui.core.store import JobStoreReader
+    from schedtui.core.store.reader import JobStoreReader
 
     target = Target(f"sqlite:///{stores[0]}")
     reader = JobStoreReader(target, clock=FixedClock(NOW), incremental=False, reprs=False, lazy=True, decode_budget=0.0)

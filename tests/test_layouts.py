@@ -21,13 +21,13 @@ from schedtui.cli.app import main
 from schedtui.core.checker import run_check
 from schedtui.core.clock import FixedClock
 from schedtui.core.control import DirectWriter
-from schedtui.core.db import read_engine, write_engine
-from schedtui.core.discover import discover_target, find_job_stores
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.health import Status
 from schedtui.core.history import AEGIS, DJANGO, TableHistory, detect_history
 from schedtui.core.model import Target
-from schedtui.core.store import read_jobs
+from schedtui.core.store.db import read_engine, write_engine
+from schedtui.core.store.discover import discover_target, find_job_stores
+from schedtui.core.store.reader import read_jobs
 from tests.fixtures.layouts import LayoutUnavailable, build_layout, cached_layout, django_load
 
 DJANGO_JOBS = "django_apscheduler_djangojob"

@@ -201,6 +201,22 @@ def test_counts_and_states_match_check(mixed: Path) -> None:
     assert (("job_id", "paused"), ("store", "t")) not in nrt
 
 
+def test_rows_not_decoded_in_time_are_not_counted_as_undecodable(mixed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read that runs out of decode time: those rows get their own gauge, and the
+    undecodable gauge counts only rows known to be broken (as ``check``'s jobstore does)."""
+    monkeypatch.setenv("SCHEDTUI_DECODE_BUDGET", "1e-9")
+    store = collect_store(Target(f"sqlite:///{mixed}"), name="t", clock=FixedClock(NOW), options=MetricsOptions())
+    body = render([store])
+    late = samples(body, "schedtui_rows_not_decoded_in_time")[(("store", "t"),)]
+    bad = samples(body, "schedtui_undecodable_rows")[(("store", "t"),)]
+    assert late > 0 and late == store.not_decoded_in_time
+    assert bad == store.undecodable and late + bad <= 10
+    monkeypatch.delenv("SCHEDTUI_DECODE_BUDGET")
+    body = collect(mixed)
+    assert samples(body, "schedtui_rows_not_decoded_in_time")[(("store", "t"),)] == 0
+    assert samples(body, "schedtui_undecodable_rows")[(("store", "t"),)] == 1
+
+
 def test_exit_code_is_the_checks(
     mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

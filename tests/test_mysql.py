@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from schedtui.cli.app import main
-from schedtui.core.db import read_engine, translate_error, write_engine
-from schedtui.core.discover import find_job_stores
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
-from schedtui.core.store import JobStoreReader
+from schedtui.core.store.db import read_engine, translate_error, write_engine
+from schedtui.core.store.discover import find_job_stores
+from schedtui.core.store.reader import JobStoreReader
 from schedtui.core.urls import normalize_url
 from test_backup_helpers import make_store
 

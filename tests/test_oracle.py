@@ -32,7 +32,7 @@ from schedtui.core.decode import decode_rows
 from schedtui.core.decode.jobstate import decode_state
 from schedtui.core.decode.placeholders import ApsPlaceholder, Placeholder
 from schedtui.core.model import JobInfo, Target, TriggerSpec
-from schedtui.core.store import JobStoreReader
+from schedtui.core.store.reader import JobStoreReader
 from tests.fixtures import oracle_canon
 from tests.fixtures.factory import DEFAULT_NOW, FIXTURES, ROOT
 from tests.fixtures.oracle_canon import instant, zone_name

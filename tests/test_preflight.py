@@ -19,7 +19,7 @@ import pytest
 
 from schedtui.cli.app import main
 from schedtui.core.preflight import ModuleFinder, Resolver, pickle_refs, run_preflight
-from schedtui.core.rawrows import read_backup
+from schedtui.core.store.rawrows import read_backup
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "preflight"
 EXT = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
@@ -214,7 +214,7 @@ def test_hostile_rows_are_unknown_and_nothing_runs(tmp_path: Path) -> None:
     """Every hostile pickle of the decoder's corpus: a verdict (never ``ok`` for a row the
     decoder refuses), no import, no crash."""
     from schedtui.core.decode import decode_rows
-    from schedtui.core.rawrows import RawRow
+    from schedtui.core.store.rawrows import RawRow
     from tests.fixtures.hostile import CASES
 
     rows = [RawRow(name, None, factory(name)) for name, (factory, _codes) in CASES.items()]

@@ -21,11 +21,11 @@ from schedtui.core.aps4 import layout as aps4_layout
 from schedtui.core.backup.service import create_backup
 from schedtui.core.checker import default_providers
 from schedtui.core.clock import FixedClock
-from schedtui.core.db import read_engine
 from schedtui.core.health import CheckContext, CheckOptions, Component
 from schedtui.core.history import layouts
 from schedtui.core.model import JobInfo, Target, TriggerSpec
-from schedtui.core.store import read_jobs
+from schedtui.core.store.db import read_engine
+from schedtui.core.store.reader import read_jobs
 
 
 def test_the_table_names_are_the_owners() -> None:

@@ -80,8 +80,8 @@ def test_restore_refuses_while_a_fresh_heartbeat_says_a_scheduler_runs(tmp_path:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from schedtui.companion import attach
-    from schedtui.core.db import read_engine
     from schedtui.core.heartbeat import read_heartbeats
+    from schedtui.core.store.db import read_engine
 
     db = tmp_path / "jobs.sqlite"
     url = f"sqlite:///{db}"

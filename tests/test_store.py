@@ -8,10 +8,10 @@ from datetime import datetime
 from pathlib import Path
 
 from fixtures.factory import DEFAULT_NOW, sqlite_store
-from schedtui.core import store as store_mod
 from schedtui.core.clock import FixedClock
 from schedtui.core.model import Target
-from schedtui.core.store import JobStoreReader, sort_key
+from schedtui.core.store import reader as store_mod
+from schedtui.core.store.reader import JobStoreReader, sort_key
 
 FROZEN_NOW = datetime.fromisoformat(DEFAULT_NOW)
 

@@ -15,7 +15,7 @@ from fixtures.factory import DEFAULT_NOW, cached_sqlite_store, make_store
 from schedtui.core.clock import FixedClock
 from schedtui.core.exact import exact_key
 from schedtui.core.model import DecodeFinding, JobInfo, StoreSnapshot, Target
-from schedtui.core.store import JobStoreReader
+from schedtui.core.store.reader import JobStoreReader
 
 NOW = datetime.fromisoformat(DEFAULT_NOW)
 

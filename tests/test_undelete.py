@@ -275,7 +275,7 @@ def test_direct_restore_into_postgresql(world: dict[str, Any], pg_url: str) -> N
 def test_diff_and_restore_from_a_postgresql_dump(world: dict[str, Any], pg_url: str, tmp_path: Path) -> None:
     """A verified ``pg_dump`` backup: its rows are read through ``pg_restore --data-only``,
     compared with the live store and put back byte for byte."""
-    from schedtui.core.rawrows import read_backup, read_live
+    from schedtui.core.store.rawrows import read_backup, read_live
     from schedtui.core.undelete import diff_rows
 
     engine = sa.create_engine(pg_url)

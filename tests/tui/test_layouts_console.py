@@ -196,7 +196,7 @@ def _steps(url: str, target: Target, clock: FixedClock, pause: str, resume: str 
     import sqlalchemy as sa
 
     from schedtui.core.control import DirectWriter
-    from schedtui.core.db import write_engine
+    from schedtui.core.store.db import write_engine
 
     table = target.table
     saved: dict[str, Any] = {}

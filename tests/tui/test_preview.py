@@ -2,7 +2,7 @@
 the complete read in their place; a small store is read whole, without a preview.
 
 The store is the varied one (every job its own trigger), written by real APScheduler, of
-3,000 jobs: above ``store.PREVIEW_ABOVE``. The feed's complete read waits for the test
+3,000 jobs: above ``store.reader.PREVIEW_ABOVE``. The feed's complete read waits for the test
 (an event, not a sleep), so the preview is seen for certain before it is replaced.
 """
 
@@ -21,7 +21,7 @@ from fixtures.factory import DEFAULT_NOW, cached_sqlite_store
 from schedtui.core.clock import FixedClock
 from schedtui.core.exact import exact_key
 from schedtui.core.model import DecodeFinding, JobInfo, Target
-from schedtui.core.store import PREVIEW_ABOVE, PREVIEW_ROWS
+from schedtui.core.store.reader import PREVIEW_ABOVE, PREVIEW_ROWS
 from schedtui.tui.app import SchedtuiApp
 from schedtui.tui.data import Feed, Frame
 from schedtui.tui.screens.main import MainScreen

@@ -11,7 +11,7 @@ import pytest
 
 from schedtui.core.clock import FixedClock
 from schedtui.core.model import NOT_RENDERED, JobInfo, Target
-from schedtui.core.store import read_jobs
+from schedtui.core.store.reader import read_jobs
 from schedtui.tui.app import SchedtuiApp
 from schedtui.tui.data import Feed
 from schedtui.tui.fmt import clean

@@ -126,9 +126,9 @@ def backup_cmd(
 
 def _restorable_target(target: Target) -> None:
     """A URL without a database file is refused first, as by every command."""
-    from schedtui.core.db import dialect_name
+    from schedtui.core.store.place import place_of
 
-    if dialect_name(target) == "sqlite":
+    if place_of(target).is_sqlite:
         from schedtui.core.backup.sqlite import sqlite_path
 
         sqlite_path(target)

@@ -242,7 +242,7 @@ def jobs(
 ) -> None:
     """List every job: id, name, trigger, next run, countdown, state (and its store, with
     several ``--table``)."""
-    from schedtui.core.store import read_jobs
+    from schedtui.core.store.reader import read_jobs
 
     options = CheckOptions(grace_floor=grace_floor)
     many = bool(tables) and len(set(tables or ())) > 1

@@ -61,8 +61,8 @@ def _history(
 ) -> int:
     import sqlalchemy as sa
 
-    from schedtui.core.db import probe_jobs_table, read_engine, translate_error
     from schedtui.core.history import detect_history
+    from schedtui.core.store.db import probe_jobs_table, read_engine, translate_error
 
     target = target_from(url, table, schema)
     engine = read_engine(target)

@@ -93,13 +93,13 @@ def _run(
     with handled(url or ""):
         target = target_from(url, table, schema)
         _confirm(action, job_ids, yes, force)
-        from schedtui.core.db import write_engine
+        from schedtui.core.store.db import write_engine
 
         control._check_exists(target)
         engine = write_engine(target)
         results: list[ControlResult] = []
         try:
-            from schedtui.core.db import probe_jobs_table
+            from schedtui.core.store.db import probe_jobs_table
 
             probe_jobs_table(engine, target)  # the same error as every command
             for job_id in job_ids:

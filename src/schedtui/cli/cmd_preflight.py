@@ -68,7 +68,7 @@ def preflight(
 ) -> None:
     """Check that the code under --app-root can restore every stored job (CI deploy gate)."""
     from schedtui.core.preflight import EXIT_CANNOT_RUN, run_preflight
-    from schedtui.core.rawrows import read_backup, read_live
+    from schedtui.core.store.rawrows import read_backup, read_live
 
     roots = [p.expanduser() for p in app_root or []]
     if not roots:

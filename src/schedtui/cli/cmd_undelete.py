@@ -79,7 +79,7 @@ def diff_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Jobs added, removed and changed between a backup and the live store (or two backups)."""
-    from schedtui.core.rawrows import read_backup, read_live
+    from schedtui.core.store.rawrows import read_backup, read_live
     from schedtui.core.undelete import diff_rows, find_backup
 
     names = list(backups or [])

@@ -115,11 +115,11 @@ def one_shot() -> AbstractContextManager[None]:
 
 def target_from(url: str | None, table: str | None, schema: str | None) -> Target:
     """The target of ``--url/--table/--schema``; without a table (option or
-    ``SCHEDTUI_TABLE``) the database is searched for its job store (``core.discover``):
+    ``SCHEDTUI_TABLE``) the database is searched for its job store (``core.store.discover``):
     the only one is opened, several are a TABLE error listing them (exit 3)."""
     target = resolve_target(url, table, schema)
     if table is None and not os.environ.get("SCHEDTUI_TABLE"):
-        from schedtui.core.discover import discover_target
+        from schedtui.core.store.discover import discover_target
 
         target = discover_target(target)
     return target

@@ -35,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from schedtui.core import tables as T
-from schedtui.core.txn import write_txn
+from schedtui.core.store.txn import write_txn
 
 logger = logging.getLogger("schedtui.companion.commands")
 

@@ -287,7 +287,7 @@ def run_check(
     whether the jobs carry their args/kwargs reprs (the JSON report prints them; the
     judgement never reads them)."""
     from schedtui.core import quickcheck
-    from schedtui.core.store import open_reader
+    from schedtui.core.store.reader import open_reader
 
     options = options or CheckOptions()
     # a plain SQLite file without any of the other components' tables: those components

@@ -38,7 +38,7 @@ from schedtui.core import tables as T
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import JobInfo, Target
-from schedtui.core.txn import write_txn
+from schedtui.core.store.txn import write_txn
 
 Action = Literal["pause", "resume", "run_now", "remove"]
 Mode = Literal["companion", "direct"]
@@ -113,7 +113,7 @@ class ControlResult:
 
 
 def _engine(target: Target) -> Engine:
-    from schedtui.core.db import write_engine
+    from schedtui.core.store.db import write_engine
 
     _check_exists(target)
     return write_engine(target)
@@ -121,29 +121,30 @@ def _engine(target: Target) -> Engine:
 
 def _check_exists(target: Target) -> None:
     """A write engine would create a missing SQLite file: refuse first."""
-    from schedtui.core.db import dialect_name, sqlite_path
+    from schedtui.core.store.place import place_of
 
-    if dialect_name(target) == "sqlite":
-        from schedtui.core.sqlite_light import require_file
+    place = place_of(target)
+    if place.is_sqlite:
+        from schedtui.core.store.sqlite_light import require_file
 
-        require_file(sqlite_path(target), target.safe_url)
+        require_file(place.sqlite_path, place.safe_url)
 
 
 def _check_table(conn: Connection, target: Target) -> None:
     if not sa.inspect(conn).has_table(target.table, schema=target.schema):
-        from schedtui.core.db import _missing_table
+        from schedtui.core.store.db import _missing_table
 
         raise SchedtuiError(_missing_table(target), ErrorKind.TABLE)
 
 
 def _translate(exc: BaseException, target: Target) -> SchedtuiError:
-    from schedtui.core.db import translate_error
+    from schedtui.core.store.db import translate_error
 
     return translate_error(exc, target)
 
 
 def _jobs(target: Target) -> sa.Table:
-    from schedtui.core.db import jobs_table
+    from schedtui.core.store.db import jobs_table
 
     return jobs_table(target)
 
@@ -422,9 +423,9 @@ def _wake_note(
             sa.select(sa.func.min(t.c.next_run_time)).where(t.c.next_run_time.is_not(None), t.c.id != job_id)
         ).scalar()
     else:
-        from schedtui.core.db import qualified_table
+        from schedtui.core.store.place import place_of
 
-        table = qualified_table(target, conn.engine)
+        table = place_of(target).table_sql
         other = conn.execute(
             sa.text(f"SELECT min({nrt_sql}) FROM {table} WHERE next_run_time IS NOT NULL AND id != :id"),
             {"id": job_id},

@@ -39,11 +39,12 @@ APS4_TABLE = "schedules"
 def table_names(target: Target) -> frozenset[str] | None:
     """The lowercased names in ``sqlite_master`` of a plain SQLite file (no schema), or
     None when ``target`` is anything else or the file cannot be read."""
-    from schedtui.core import sqlite_light
+    from schedtui.core.store import sqlite_light
+    from schedtui.core.store.place import plain_path
 
     if target.schema is not None:
         return None
-    path = sqlite_light.plain_path(target)
+    path = plain_path(target)
     if path is None:
         return None
     try:

@@ -44,7 +44,7 @@ class NamedStore:
     """One store of the console: its name and where it lives.
 
     ``discover`` is true when no table was given: the database is searched for its only
-    job store (``core.discover``), as for ``--url`` without ``--table``.
+    job store (``core.store.discover``), as for ``--url`` without ``--table``.
     """
 
     name: str
@@ -248,7 +248,7 @@ def discover_stores(stores: Sequence[NamedStore]) -> tuple[NamedStore, ...]:
     from concurrent.futures import ThreadPoolExecutor
     from dataclasses import replace
 
-    from schedtui.core.discover import discover_target
+    from schedtui.core.store.discover import discover_target
 
     def one(store: NamedStore) -> NamedStore:
         if not store.discover:

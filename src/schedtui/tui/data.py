@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from schedtui.core.heartbeat import HeartbeatInfo
     from schedtui.core.history import JobStats, RunInfo
     from schedtui.core.history.source import HistorySource
-    from schedtui.core.store import JobStoreReader
+    from schedtui.core.store.reader import JobStoreReader
 
 #: How many pickle opcodes the safe view shows at most.
 OPCODE_LIMIT = 400
@@ -214,7 +214,7 @@ class Feed:
             if self._reader_factory is not None:
                 self._reader = self._reader_factory(self.target, self.clock)
             else:
-                from schedtui.core.store import open_reader
+                from schedtui.core.store.reader import open_reader
 
                 # The list never shows args/kwargs: the selected job's are rendered on demand
                 # (``extras``), which saves the first read ~1.7 s of CPU per 100,000 varied rows.
@@ -252,8 +252,8 @@ class Feed:
             return False
         try:
             if self._probe is None:
-                from schedtui.core import sqlite_light
-                from schedtui.core.db import sqlite_path
+                from schedtui.core.store import sqlite_light
+                from schedtui.core.store.place import sqlite_path
 
                 path = sqlite_path(self.target)
                 if path is None:
@@ -283,7 +283,7 @@ class Feed:
         if not self.target.url.startswith("sqlite"):
             return
         try:
-            from schedtui.core.db import sqlite_path
+            from schedtui.core.store.place import sqlite_path
 
             path = sqlite_path(self.target)
         except Exception:
@@ -350,7 +350,7 @@ class Feed:
                 return None
             now = self.clock()
             try:
-                from schedtui.core.store import JobStoreReader
+                from schedtui.core.store.reader import JobStoreReader
 
                 self._check_sqlite_file()
                 reader = self._get_reader()

@@ -77,7 +77,7 @@ def is_aps4(conn: sa.Connection, schema: str | None) -> bool:
 
 def holds_aps4(target: Target) -> bool | None:
     """Whether ``target``'s database holds an APScheduler 4 store (None: it cannot be read)."""
-    from schedtui.core.db import read_engine
+    from schedtui.core.store.db import read_engine
 
     try:
         engine = read_engine(target)

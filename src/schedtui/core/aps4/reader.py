@@ -96,11 +96,11 @@ class Aps4Reader:
     layout = LAYOUT
 
     def __init__(self, target: Target, *, clock: Clock = system_clock, incremental: bool = True) -> None:
-        from schedtui.core.db import dialect_name
+        from schedtui.core.store.place import place_of
 
         self.target = target
         self._clock = clock
-        self._dialect = dialect_name(target)
+        self._dialect = place_of(target).dialect
         self._engine: Engine | None = None
         self._lock = threading.Lock()
 
@@ -111,7 +111,7 @@ class Aps4Reader:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from schedtui.core.db import read_engine
+            from schedtui.core.store.db import read_engine
 
             self._engine = read_engine(self.target)
         return self._engine
@@ -130,7 +130,7 @@ class Aps4Reader:
         return None
 
     def read(self) -> StoreSnapshot:
-        from schedtui.core.store import sorted_jobs
+        from schedtui.core.store.reader import sorted_jobs
 
         with self._lock:
             started = time.perf_counter()
@@ -142,7 +142,7 @@ class Aps4Reader:
             except SchedtuiError:
                 raise
             except Exception as exc:
-                from schedtui.core.db import translate_error
+                from schedtui.core.store.db import translate_error
 
                 raise translate_error(exc, self.target) from exc
             return StoreSnapshot(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from schedtui.core import sqlite_light
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.health import CheckContext, Component, Line, Perf, Status
+from schedtui.core.store.place import plain_path
 
 NAME = "backups"
 
@@ -36,7 +36,7 @@ def _folder(ctx: CheckContext) -> Path | None:
         return Path(ctx.options.backup_dir).expanduser()
     from schedtui.core.backup.service import DIR_ENV
 
-    plain = sqlite_light.plain_path(ctx.target)
+    plain = plain_path(ctx.target)
     if plain is not None and not os.environ.get(DIR_ENV):
         # ``default_backup_dir`` for a plain SQLite URL, without SQLAlchemy's URL parser
         # (``plain_path`` reads the URL as it does)

@@ -252,7 +252,7 @@ def dump_database(
     Returns (row counts per table as found in the dump, extra manifest fields)."""
     import sqlalchemy as sa
 
-    from schedtui.core.db import read_engine, translate_error
+    from schedtui.core.store.db import read_engine, translate_error
 
     dump = find_tool(DUMP_TOOLS)
     database = database_name(target)

@@ -168,7 +168,7 @@ def check_tool_version(tool: str, server_num: int) -> None:
 
 
 def _engine(target: Target) -> sa.Engine:
-    from schedtui.core.db import read_engine
+    from schedtui.core.store.db import read_engine
 
     return read_engine(target)
 

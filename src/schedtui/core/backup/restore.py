@@ -28,8 +28,8 @@ def running_scheduler(target: Target, clock: Clock) -> str | None:
     Needs the companion's tables; without them there is nothing to go by and the answer
     is None (``detect_writers`` then looks for other signs of a live scheduler).
     """
-    from schedtui.core.db import read_engine
     from schedtui.core.heartbeat import read_heartbeats
+    from schedtui.core.store.db import read_engine
 
     if backup_kind(target) == "sqlite":
         from schedtui.core.backup.sqlite import sqlite_path
@@ -87,7 +87,7 @@ def restore_backup(
     with its -wal and -shm; PostgreSQL, MySQL: a verified dump in the default backup folder).
     Confirmation is the caller's job. Refused for an APScheduler 4 store (read-only).
     """
-    from schedtui.core.db import refuse_aps4_write
+    from schedtui.core.store.db import refuse_aps4_write
 
     refuse_aps4_write(target)
     started = time.monotonic()

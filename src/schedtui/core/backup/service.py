@@ -273,7 +273,7 @@ def _record_failure(folder: Path, base: dict[str, Any], when: datetime, started:
 
 def _probe(target: Target) -> None:
     """The file exists and is a database whose jobs table is readable (``probe_jobs_table``)."""
-    from schedtui.core.db import probe_jobs_table, read_engine
+    from schedtui.core.store.db import probe_jobs_table, read_engine
 
     engine = read_engine(target)
     try:

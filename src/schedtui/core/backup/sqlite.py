@@ -32,7 +32,7 @@ def sqlite_path(target: Target) -> Path:
     if database and database.startswith("file:"):
         database = database[5:].split("?", 1)[0]
     if not database or database == ":memory:":
-        from schedtui.core.sqlite_light import no_file_message
+        from schedtui.core.store.sqlite_light import no_file_message
 
         raise SchedtuiError(no_file_message(target.safe_url), ErrorKind.CONFIG)
     return Path(database).expanduser().resolve()
@@ -133,7 +133,7 @@ def copy_database(
             step = "finishing the copy"
             dst.execute("PRAGMA journal_mode=DELETE")
         except sqlite3.Error as exc:
-            from schedtui.core.sqlite_light import hot_journal_message
+            from schedtui.core.store.sqlite_light import hot_journal_message
 
             hot = hot_journal_message(src_path) if "readonly" in str(exc).lower() else None
             if hot is not None:

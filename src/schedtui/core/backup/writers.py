@@ -167,7 +167,7 @@ def watch(
 def sqlite_changes(db: Path, seconds: float) -> tuple[int, float]:
     """Commits by other connections to ``db`` during ``seconds`` (``PRAGMA data_version``
     of one read-only connection; it sees WAL and rollback-journal writers alike)."""
-    from schedtui.core.sqlite_light import open_readonly
+    from schedtui.core.store.sqlite_light import open_readonly
 
     conn = open_readonly(db)
     try:
@@ -219,7 +219,8 @@ def pg_evidence(target: Target, seconds: float) -> tuple[list[Evidence], float]:
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
-    from schedtui.core.db import qualified_table, read_engine, translate_error
+    from schedtui.core.store.db import read_engine, translate_error
+    from schedtui.core.store.place import place_of
 
     engine = read_engine(target)
     dbname = make_url(target.url).database or "postgres"
@@ -227,7 +228,7 @@ def pg_evidence(target: Target, seconds: float) -> tuple[list[Evidence], float]:
     watched = 0.0
     try:
         with engine.connect() as conn:
-            rel = qualified_table(target, engine)
+            rel = place_of(target).table_sql
             sessions = conn.execute(sa.text(_SESSIONS)).fetchall()
             if sessions:
                 shown = ", ".join(
@@ -288,7 +289,8 @@ def mysql_evidence(target: Target, seconds: float) -> tuple[list[Evidence], list
     import sqlalchemy as sa
 
     from schedtui.core.backup.mysql import database_name
-    from schedtui.core.db import qualified_table, read_engine, translate_error
+    from schedtui.core.store.db import read_engine, translate_error
+    from schedtui.core.store.place import place_of
 
     engine = read_engine(target)
     dbname = database_name(target)
@@ -319,7 +321,7 @@ def mysql_evidence(target: Target, seconds: float) -> tuple[list[Evidence], list
             ).scalar()
             conn.rollback()
             if not out and seconds > 0 and exists:  # no table (a wiped database): nothing to watch
-                rel = qualified_table(target, engine)
+                rel = place_of(target).table_sql
                 digest = sa.text(
                     "SELECT count(*), coalesce(sum(crc32(concat(id, ':', coalesce(next_run_time, ''), ':', "
                     f"md5(job_state)))), 0) FROM {rel}"

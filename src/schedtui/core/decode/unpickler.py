@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import copyreg
 import datetime as _dt
+import functools
 import io
 import os
 import pickle
@@ -358,21 +359,6 @@ def _valid_component(part: str) -> bool:
     return part.isidentifier() and not part.startswith("__") and len(part) <= 128
 
 
-_FOUND: dict[tuple[str, str], object] = {}
-
-
-def find_global(module: str, name: str) -> object:
-    """What ``find_class(module, name)`` may return, or UnpickleError (cached when allowed)."""
-    key = (module, name)
-    found = _FOUND.get(key)
-    if found is not None:
-        return found
-    found = _find_global(module, name)
-    if len(_FOUND) < MAX_PLACEHOLDER_CLASSES:
-        _FOUND[key] = found
-    return found
-
-
 def _find_global(module: str, name: str) -> object:
     if type(module) is not str or type(name) is not str:
         raise UnpickleError("forbidden-global", "global names must be strings")
@@ -397,12 +383,16 @@ def _find_global(module: str, name: str) -> object:
 # --------------------------------------------------------------------------- the unpickler
 
 
+#: What ``find_class(module, name)`` may return, or UnpickleError: remembered by the two
+#: names (the whole input: the C unpickler passes exact ``str``), errors never. The C
+#: cache answers a repeated name without running Python (12 globals a row).
+find_global = functools.lru_cache(maxsize=MAX_PLACEHOLDER_CLASSES)(_find_global)
+
+
 class SafeUnpickler(pickle.Unpickler):
     """C unpickler with every way out to real objects closed."""
 
-    def find_class(self, module: str, name: str) -> object:
-        found = _FOUND.get((module, name))
-        return found if found is not None else find_global(module, name)
+    find_class = staticmethod(find_global)
 
     def persistent_load(self, pid: object) -> object:
         raise UnpickleError("forbidden-opcode", "persistent ids (PERSID) are not allowed")

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from schedtui.core.checker import job_grace, job_lag, run_check
+from schedtui.core.checker import NOT_DECODED_IN_TIME, job_grace, job_lag, run_check
 from schedtui.core.clock import Clock, FixedClock, system_clock
 from schedtui.core.errors import SchedtuiError
 from schedtui.core.health import CheckOptions, Component, HealthReport, Provider, Status
@@ -32,7 +32,7 @@ from schedtui.core.metrics.records import (
 )
 from schedtui.core.metrics.runs import RunCounters
 from schedtui.core.model import JobInfo, Target
-from schedtui.core.store import open_reader
+from schedtui.core.store.reader import open_reader
 from schedtui.core.urls import mask_text
 
 _STATE_OF: dict[Status, JobState] = {Status.OK: "on_time", Status.WARNING: "late", Status.CRITICAL: "overdue"}
@@ -162,6 +162,7 @@ def from_report(
         "paused": paused,
     }
     labels = UniqueLabels()
+    late_rows = sum(1 for j in snapshot.undecodable if j.finding is not None and j.finding.code == NOT_DECODED_IN_TIME)
     selected = _selected(report, options)
     points = tuple(job_point(j, labels(j.id), now, check_options) for j in selected)
     history_ids = set(problem_ids(report))
@@ -175,7 +176,8 @@ def from_report(
         read_seconds=snapshot.latency_ms / 1000.0,
         jobs_by_state=tuple((s, counts[s]) for s in TIMING_STATES),
         total_jobs=total,
-        undecodable=len(snapshot.undecodable),
+        undecodable=len(snapshot.undecodable) - late_rows,
+        not_decoded_in_time=late_rows,
         jobs=points,
         runs=_runs(counters, engine, report, chosen),
     )

@@ -62,6 +62,11 @@ def _per_store(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:
     read = _gauge("schedtui_read_duration_seconds", "Time the last read of the jobs table took.", ["store"], "seconds")
     jobs = _gauge("schedtui_jobs", "Jobs by state, as the check counts them.", ["store", "state"])
     bad = _gauge("schedtui_undecodable_rows", "Rows of the jobs table that cannot be decoded.", ["store"])
+    late = _gauge(
+        "schedtui_rows_not_decoded_in_time",
+        "Rows of the jobs table the last read ran out of decode time for (see --decode-budget).",
+        ["store"],
+    )
     exported = _gauge("schedtui_exported_jobs", "Jobs given per-job series (see --per-job).", ["store"])
     age = _gauge(
         "schedtui_scheduler_heartbeat_age_seconds",
@@ -95,6 +100,8 @@ def _per_store(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:
             jobs.add_metric([s.store, state], count)
         if s.undecodable is not None:
             bad.add_metric(key, s.undecodable)
+        if s.not_decoded_in_time is not None:
+            late.add_metric(key, s.not_decoded_in_time)
         if s.up:
             exported.add_metric(key, len(s.jobs))
         if s.heartbeat_age is not None:
@@ -105,7 +112,7 @@ def _per_store(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:
             verified.add_metric(key, s.backup_last_verified)
         if s.backup_size is not None:
             size.add_metric(key, s.backup_size)
-    yield from (status, up, at, read, jobs, bad, exported, age, sched, verified, size)
+    yield from (status, up, at, read, jobs, bad, late, exported, age, sched, verified, size)
 
 
 def _per_job(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:

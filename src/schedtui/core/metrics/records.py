@@ -87,6 +87,8 @@ class StoreMetrics:
     jobs_by_state: tuple[tuple[JobState, int], ...] = ()
     total_jobs: int = 0
     undecodable: int | None = None
+    #: Rows the read ran out of decode time for (``--decode-budget``): not known to be broken.
+    not_decoded_in_time: int | None = None
     heartbeat_age: float | None = None
     scheduler_state: str | None = None
     backup_last_verified: float | None = None

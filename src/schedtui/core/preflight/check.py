@@ -19,7 +19,7 @@ from schedtui.core.model import JobInfo, TriggerSpec
 from schedtui.core.preflight.finder import ModuleFinder
 from schedtui.core.preflight.pickle_refs import pickle_refs
 from schedtui.core.preflight.resolver import Resolution, Resolver
-from schedtui.core.rawrows import RawRow
+from schedtui.core.store.rawrows import RawRow
 
 Verdict = Literal["ok", "unknown", "lost"]
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from schedtui.core.model import JobInfo
-from schedtui.core.rawrows import RawRow
+from schedtui.core.store.rawrows import RawRow
 
 ChangeKind = Literal["added", "removed", "changed"]
 

@@ -30,8 +30,8 @@ from schedtui.core import tables as T
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import JobInfo, Target
-from schedtui.core.rawrows import RawRow
-from schedtui.core.txn import write_txn
+from schedtui.core.store.rawrows import RawRow
+from schedtui.core.store.txn import write_txn
 from schedtui.core.undelete.sources import BackupSource
 
 Mode = Literal["companion", "direct", "dry-run"]
@@ -86,7 +86,7 @@ class RestoreOutcome:
 
 
 def live_ids(target: Target) -> set[str]:
-    from schedtui.core.db import jobs_table, read_engine, translate_error
+    from schedtui.core.store.db import jobs_table, read_engine, translate_error
 
     engine = read_engine(target)
     t = jobs_table(target)
@@ -135,7 +135,7 @@ def plan_from_backup(
 def plan_from_archive(target: Target, job_ids: Sequence[str], *, engine: Engine | None = None) -> RestorePlan:
     """The newest archived, not yet restored, copy of each job in ``job_ids``."""
     from schedtui.core.archive import archived_state, read_archived
-    from schedtui.core.db import read_engine
+    from schedtui.core.store.db import read_engine
 
     eng = engine or read_engine(target)
     try:
@@ -206,7 +206,7 @@ def apply_plan(
             RestoreOutcome(i.job_id, "would-restore", "dry-run", f"would write {i.origin}") for i in plan.items
         )
     from schedtui.core.control import _check_exists, fresh_companions
-    from schedtui.core.db import translate_error, write_engine
+    from schedtui.core.store.db import translate_error, write_engine
 
     own = engine is None
     if own:
@@ -262,7 +262,7 @@ def _submit(
 def _direct(
     engine: Engine, target: Target, item: RestoreItem, now: datetime, requested_by: str | None
 ) -> RestoreOutcome:
-    from schedtui.core.db import jobs_table
+    from schedtui.core.store.db import jobs_table
 
     t = jobs_table(target)
     tabs = T.tables_for(target.schema)

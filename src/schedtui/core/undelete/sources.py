@@ -8,7 +8,7 @@ from pathlib import Path
 
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.model import Target
-from schedtui.core.rawrows import RawRow, read_backup
+from schedtui.core.store.rawrows import RawRow, read_backup
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,20 +17,22 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from schedtui.core import sqlite_light
 from schedtui.core.clock import Clock, system_clock
 from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.jobtable import instant_us
 from schedtui.core.model import JobInfo, StorePreview, StoreSnapshot, Target
+from schedtui.core.store import sqlite_light
+from schedtui.core.store.place import Family, Place, place_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-# ``schedtui.core.db`` (SQLAlchemy) is imported where it is needed: a plain SQLite URL is
+# ``schedtui.core.store.db`` (SQLAlchemy) is imported where it is needed: a plain SQLite URL is
 # opened and read without it, and a large first read loads it while the decode workers run.
+# One read path per family (``place.Family``): every SQLite file through sqlite3
+# (``_read_sqlite``), every server through SQLAlchemy (``_read_generic``).
 
 Row = tuple[str, float | None, bytes]
 _CHUNK = 500
@@ -49,15 +51,6 @@ APS4_TABLE = "schedules"
 #: in the table on (a smaller table is read whole at once, without a preview).
 PREVIEW_ROWS = 200
 PREVIEW_ABOVE = 2000
-#: A row's SHA-256 computed by the server (``_probe_generic``).
-_SHA256_SQL = {
-    "postgresql": "sha256(job_state)",
-    "mysql": "UNHEX(SHA2(job_state, 256))",
-    "mariadb": "UNHEX(SHA2(job_state, 256))",
-}
-#: SQLAlchemy's names of the MySQL family (``core.mysql.BACKENDS``; not imported here to
-#: keep a plain SQLite read free of SQLAlchemy).
-_MYSQL = frozenset({"mysql", "mariadb"})
 
 
 def _digest(data: bytes | None) -> int | None:
@@ -106,14 +99,14 @@ _BY_ID = attrgetter("id")
 
 
 def _translate(exc: BaseException, target: Target) -> SchedtuiError:
-    from schedtui.core.db import translate_error
+    from schedtui.core.store.db import translate_error
 
     return translate_error(exc, target)
 
 
 def _load_sqlalchemy() -> None:
     """Run while the decode workers are busy: the engine that comes next needs SQLAlchemy."""
-    import schedtui.core.db  # noqa: F401
+    import schedtui.core.store.db  # noqa: F401
 
 
 class JobStoreReader:
@@ -144,13 +137,8 @@ class JobStoreReader:
 
         prestart()  # the decode workers boot while the first query runs
         self._clock = clock
-        self._plain = sqlite_light.plain_path(target)
-        if self._plain is not None:
-            self._dialect = "sqlite"
-        else:
-            from schedtui.core.db import dialect_name
-
-            self._dialect = dialect_name(target)
+        #: the target resolved once: family, SQLite file, quoted table name, masked URL
+        self.place: Place = place_of(target)
         #: False for one-shot reads (check, jobs): no per-row digests are kept.
         self._incremental = incremental
         self._engine: Engine | None = None
@@ -169,20 +157,20 @@ class JobStoreReader:
     # -- connections -------------------------------------------------------------
     @property
     def dialect(self) -> str:
-        return self._dialect
+        return self.place.dialect
 
     @property
     def engine(self) -> Engine:
         """A read-only engine on the same database (for history, heartbeat ...)."""
         if self._engine is None:
-            from schedtui.core.db import read_engine
+            from schedtui.core.store.db import read_engine
 
             self._engine = read_engine(self.target)
         return self._engine
 
     def _sqlite(self) -> sqlite3.Connection:
         if self._raw is None:
-            path = sqlite_light.require_file(self._sqlite_path(), self.target.safe_url)
+            path = sqlite_light.require_file(self.place.sqlite_path, self.place.safe_url)
             conn = sqlite_light.open_readonly(path, check_same_thread=False)
             conn.create_function("schedtui_digest", 1, _digest, deterministic=True)
             self._raw = conn
@@ -215,7 +203,7 @@ class JobStoreReader:
             budget = self.decode_budget if self.decode_budget is not None else budget_from_env()
             self._deadline = time.monotonic() + budget
             try:
-                if self._dialect == "sqlite":
+                if self.place.is_sqlite:
                     jobs = self._read_sqlite()
                 else:
                     jobs = self._read_generic()
@@ -228,7 +216,7 @@ class JobStoreReader:
             latency = (time.perf_counter() - started) * 1000.0
             snapshot = StoreSnapshot(
                 target=self.target,
-                dialect=self._dialect,
+                dialect=self.place.dialect,
                 read_at=self._clock(),
                 latency_ms=latency,
                 jobs=jobs,
@@ -243,13 +231,14 @@ class JobStoreReader:
         """The stored bytes of one row (for the console's opcode view), or None."""
         with self._lock:
             try:
-                if self._dialect == "sqlite":
-                    cur = self._sqlite().execute(f"SELECT job_state FROM {self._table_sql()} WHERE id = ?", (job_id,))
+                table = self.place.table_sql
+                if self.place.is_sqlite:
+                    cur = self._sqlite().execute(f"SELECT job_state FROM {table} WHERE id = ?", (job_id,))
                     row = cur.fetchone()
                 else:
                     with self.engine.connect() as conn:
                         row = conn.exec_driver_sql(
-                            f"SELECT job_state FROM {self._table_sql()} WHERE id = %(id)s", {"id": job_id}
+                            f"SELECT job_state FROM {table} WHERE id = %(id)s", {"id": job_id}
                         ).fetchone()
             except Exception as exc:
                 raise _translate(exc, self.target) from exc
@@ -265,17 +254,15 @@ class JobStoreReader:
             if self._cache or self._snapshot is not None:
                 return None
             started = time.perf_counter()
+            table = self.place.table_sql
             try:
-                if self._dialect == "sqlite":
+                if self.place.is_sqlite:
                     conn = self._sqlite()
-                    total, rows = self._first_rows(
-                        conn.execute, self._table_sql(), self._nrt_sqlite(conn), limit, above
-                    )
+                    total, rows = self._first_rows(conn.execute, table, self._nrt_sqlite(conn), limit, above)
                 else:
                     with self.engine.connect() as sa_conn:
-                        total, rows = self._first_rows(
-                            sa_conn.exec_driver_sql, self._table_sql(), self._nrt_generic(sa_conn), limit, above
-                        )
+                        nrt = self._nrt_generic(sa_conn)
+                        total, rows = self._first_rows(sa_conn.exec_driver_sql, table, nrt, limit, above)
                         sa_conn.rollback()
             except SchedtuiError:
                 self._drop_connection()
@@ -291,7 +278,7 @@ class JobStoreReader:
             jobs = sorted_jobs(decode_rows(rows, budget=budget, reprs=self.reprs))
             snapshot = StoreSnapshot(
                 target=self.target,
-                dialect=self._dialect,
+                dialect=self.place.dialect,
                 read_at=self._clock(),
                 latency_ms=(time.perf_counter() - started) * 1000.0,
                 jobs=jobs,
@@ -325,8 +312,9 @@ class JobStoreReader:
         if self._nrt is None:
             from schedtui.core import columns
 
-            declared = columns.generic_declared(conn, self._dialect, self.target.table, self.target.schema)
-            self._nrt = columns.expression(self._dialect, declared)
+            dialect = self.place.dialect
+            declared = columns.generic_declared(conn, dialect, self.target.table, self.target.schema)
+            self._nrt = columns.expression(dialect, declared)
         return self._nrt
 
     def _drop_connection(self) -> None:
@@ -338,30 +326,18 @@ class JobStoreReader:
         self._data_version = None
         self._nrt = None  # the file may have been replaced: look at the column again
 
-    def _table_sql(self) -> str:
-        if self._plain is not None:
-            return sqlite_light.quoted_table(self.target)
-        from schedtui.core.db import qualified_table
-
-        return qualified_table(self.target, self.engine)
-
-    def _sqlite_path(self) -> Path | None:
-        if self._plain is not None:
-            return self._plain
-        from schedtui.core.db import sqlite_path
-
-        return sqlite_path(self.target)
-
     def _file_identity(self) -> tuple[int, int]:
         try:
-            path = sqlite_light.require_file(self._sqlite_path(), self.target.safe_url)
+            path = sqlite_light.require_file(self.place.sqlite_path, self.place.safe_url)
             st = os.stat(path)
         except SchedtuiError:
             self._drop_connection()
             raise
         except OSError:
             self._drop_connection()
-            raise SchedtuiError(sqlite_light.not_found_message(self._sqlite_path() or ""), ErrorKind.CONNECT) from None
+            raise SchedtuiError(
+                sqlite_light.not_found_message(self.place.sqlite_path or ""), ErrorKind.CONNECT
+            ) from None
         return (st.st_dev, st.st_ino)
 
     def _read_sqlite(self) -> Sequence[JobInfo]:
@@ -372,14 +348,14 @@ class JobStoreReader:
             self._cache, self._order, self._snapshot = {}, [], None
             self._ident = ident
         conn = self._sqlite()
-        table = self._table_sql()
+        table = self.place.table_sql
         nrt = self._nrt_sqlite(conn)
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if self._snapshot is not None and version == self._data_version:
             return self._snapshot.jobs
         if not self._cache:
             cur = conn.execute(f"SELECT id, {nrt}, job_state FROM {table}")
-            jobs = self._full(iter(lambda: cur.fetchmany(_BATCH), []), _digest)
+            jobs = self._full(iter(lambda: cur.fetchmany(_BATCH), []), _digest, self._one_shot_cache())
         else:
             self._scans += 1
             full = self._scans % FULL_SCAN_EVERY == 0
@@ -417,32 +393,35 @@ class JobStoreReader:
         return out
 
     def _read_generic(self) -> Sequence[JobInfo]:
-        table = self._table_sql()
+        table = self.place.table_sql
         with self.engine.connect() as conn:
             nrt = self._nrt_generic(conn)
             if not self._cache:
-                probed = self._probe_generic(conn, table, nrt)
-                if probed is not None:
-                    return probed
+                probe = self._one_shot_cache()
+                if probe is not None and probe.warm and self.place.sha256_sql is not None:
+                    probed = self._probe_generic(conn, table, nrt, probe)
+                    if probed is not None:
+                        return probed
                 # a server-side cursor: rows arrive batch by batch instead of all at once
                 # into this process (memory stays flat however large the table)
                 result = conn.execution_options(stream_results=True, max_row_buffer=_BATCH).exec_driver_sql(
                     f"SELECT id, {nrt}, job_state FROM {table}"
                 )
                 batches = iter(lambda: [(r[0], r[1], bytes(r[2])) for r in result.fetchmany(_BATCH)], [])
-                jobs = self._full(batches, _md5)
+                jobs = self._full(batches, _md5, probe)  # the cache loaded once, warm or not
                 conn.rollback()
                 return jobs
-            if self._dialect == "postgresql" or self._dialect in _MYSQL:
-                # md5() is the same hex digest on PostgreSQL and MySQL/MariaDB
-                scan: Sequence[Any] = conn.exec_driver_sql(f"SELECT id, {nrt}, md5(job_state) FROM {table}").fetchall()
+            md5_sql = self.place.md5_sql
+            if md5_sql is not None:
+                # the server hashes each row: only the changed rows' bytes are fetched
+                scan: Sequence[Any] = conn.exec_driver_sql(f"SELECT id, {nrt}, {md5_sql} FROM {table}").fetchall()
                 changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
                 fetched: dict[str, Row] = {}
                 for i in range(0, len(changed), _CHUNK):
                     chunk = list(changed[i : i + _CHUNK])
                     for r in self._rows_by_id(conn, table, nrt, chunk):
                         fetched[r[0]] = (r[0], r[1], bytes(r[2]))
-            else:
+            else:  # a dialect without md5(): every row fetched, hashed here
                 rows = [
                     (r[0], r[1], bytes(r[2])) for r in conn.exec_driver_sql(f"SELECT id, {nrt}, job_state FROM {table}")
                 ]
@@ -451,23 +430,22 @@ class JobStoreReader:
             conn.rollback()
         return self._rebuild(scan, fetched, _md5)
 
-    def _probe_cache(self) -> Any:
-        """The repeated-probe cache of this target (``decode.cache``), or None (off)."""
+    def _one_shot_cache(self) -> Any:
+        """The repeated-probe cache of this target (``decode.cache``) for a one-shot read
+        (check, jobs), loaded from its file; None for incremental reads or when it is off.
+        Called once per read: the read hands it on."""
+        if self._incremental:
+            return None
         from schedtui.core.decode import DecodeCache
 
         return DecodeCache.for_url(repr((self.target.url, self.target.table, self.target.schema)))
 
-    def _probe_generic(self, conn: Any, table: str, nrt: str) -> Sequence[JobInfo] | None:
-        """A one-shot read on PostgreSQL or MySQL whose probe cache is warm: the server sends
-        each row's SHA-256 (not its bytes), and only the rows the cache cannot answer are
-        fetched and decoded, in the same REPEATABLE READ snapshot. None when this does not
-        apply (then every row is read)."""
-        expr = _SHA256_SQL.get(self._dialect)
-        if expr is None or self._incremental:
-            return None
-        probe = self._probe_cache()
-        if probe is None or not probe.warm:
-            return None
+    def _probe_generic(self, conn: Any, table: str, nrt: str, probe: Any) -> Sequence[JobInfo] | None:
+        """A one-shot read on PostgreSQL or MySQL whose probe cache (``probe``) is warm: the
+        server sends each row's SHA-256 (not its bytes), and only the rows the cache cannot
+        answer are fetched and decoded, in the same REPEATABLE READ snapshot. None when the
+        server cannot compute the digest (then every row is read, with the same cache)."""
+        expr = self.place.sha256_sql
         from schedtui.core.decode import decode_rows
         from schedtui.core.decode.cache import digest_key
         from schedtui.core.decode.reader import cached
@@ -515,7 +493,7 @@ class JobStoreReader:
         return sorted_jobs(done)
 
     def _rows_by_id(self, conn: Any, table: str, nrt: str, ids: list[str]) -> Any:
-        if self._dialect == "postgresql":
+        if self.place.family is Family.POSTGRESQL:
             return conn.exec_driver_sql(
                 f"SELECT id, {nrt}, job_state FROM {table} WHERE id = ANY(%(ids)s)", {"ids": ids}
             )
@@ -534,30 +512,48 @@ class JobStoreReader:
             return bool(cached.digest != digest)
         return size is not None and cached.job.state_size != size
 
-    def _full(self, batches: Iterable[list[Row]], digest: Any) -> Sequence[JobInfo]:
+    def _full(self, batches: Iterable[list[Row]], digest: Any, probe_cache: Any) -> Sequence[JobInfo]:
         """First read: decode ``_DECODE_AT_ONCE`` rows at a time (bounding the raw bytes
         held). A one-shot reader keeps nothing for later reads; a lazy one keeps each
-        decoded row as a record in a ``JobTable`` (``decode.table``)."""
+        decoded row as a record in a ``JobTable`` (``decode.table``). ``probe_cache``: the
+        one-shot read's repeated-probe cache (``_one_shot_cache``), or None."""
         from schedtui.core.decode import decode_rows
 
         jobs: list[JobInfo] = []
         cache: dict[str, _Entry] = {}
         pending: list[Row] = []
-        probe_cache = None
-        if not self._incremental:  # a one-shot read (check, jobs): the repeated-probe cache
-            probe_cache = self._probe_cache()
         builder = None
         if self._lazy:
             from schedtui.core.decode.table import TableBuilder
 
             builder = TableBuilder(resident=probe_cache is not None)
 
+        source = iter(batches)
+        #: Rows fetched while the workers decoded the last chunk, and what that raised.
+        ahead: list[Row] = []
+        failed: list[Exception] = []
+        # a one-shot read of a plain SQLite file may never need SQLAlchemy (check's
+        # quickcheck); the console's reads soon do (the companion's tables)
+        load = not (self.place.family is Family.SQLITE_FILE and not self._incremental)
+
+        def meanwhile() -> None:
+            """While the workers decode: the next chunk's rows (the workers would wait
+            for them between chunks otherwise), then SQLAlchemy if the read needs it."""
+            try:
+                while len(ahead) < _DECODE_AT_ONCE:
+                    batch = next(source, None)
+                    if batch is None:
+                        break
+                    ahead.extend(batch)
+            except Exception as exc:  # raised again after the chunk, not swallowed
+                failed.append(exc)
+            if load:
+                _load_sqlalchemy()
+
         def flush() -> None:
             decoded = decode_rows(
                 pending,
-                # a one-shot read of a plain SQLite file may never need SQLAlchemy (check's
-                # quickcheck); the console's reads soon do (the companion's tables)
-                meanwhile=None if self._plain is not None and not self._incremental else _load_sqlalchemy,
+                meanwhile=meanwhile,
                 budget=self._budget_left(),
                 cache=probe_cache,
                 reprs=self.reprs,
@@ -573,7 +569,16 @@ class JobStoreReader:
                     cache[row[0]] = new(_Entry, (row[1], digest(row[2]), job))
             jobs.extend(decoded)
 
-        for batch in batches:
+        while True:
+            if failed:
+                raise failed[0]
+            if ahead:
+                batch, ahead[:] = list(ahead), []
+            else:
+                got = next(source, None)
+                if got is None:
+                    break
+                batch = got
             pending.extend(batch)
             if len(pending) >= _DECODE_AT_ONCE:
                 flush()

@@ -52,9 +52,10 @@ class StoreRef:
 
 def find_job_stores(target: Target) -> tuple[StoreRef, ...]:
     """Every job-store table in ``target``'s database."""
-    from schedtui.core import sqlite_light
+    from schedtui.core.store import sqlite_light
+    from schedtui.core.store.place import plain_path
 
-    path = sqlite_light.plain_path(target)
+    path = plain_path(target)
     if path is not None:
         raw = sqlite_light.open_readonly(path)
         try:
@@ -63,7 +64,7 @@ def find_job_stores(target: Target) -> tuple[StoreRef, ...]:
             raw.close()
     import sqlalchemy as sa
 
-    from schedtui.core.db import read_engine
+    from schedtui.core.store.db import read_engine
 
     engine = read_engine(target)
     try:

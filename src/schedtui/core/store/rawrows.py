@@ -27,7 +27,7 @@ class RawRow:
 
 def read_live(target: Target) -> tuple[RawRow, ...]:
     """Every row of the live jobs table (read-only connection)."""
-    from schedtui.core.db import jobs_table, read_engine, translate_error
+    from schedtui.core.store.db import jobs_table, read_engine, translate_error
 
     engine = read_engine(target)
     t = jobs_table(target)

@@ -1,45 +1,23 @@
-"""What the jobs reader needs to open a plain SQLite URL without importing SQLAlchemy.
+"""SQLite files through sqlite3, without importing SQLAlchemy: read-only connections and
+the one message for each way a SQLite URL or file can be wrong.
 
 Importing SQLAlchemy takes about 0.15 s; on a large store the reader starts its decode
-workers first and lets SQLAlchemy load while they run. Anything but a plain
-``sqlite:///path`` URL goes through ``schedtui.core.db`` (SQLAlchemy) as before.
+workers first and lets SQLAlchemy load while they run. Which file a URL names is
+``place``'s business.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import stat
 from pathlib import Path
 from urllib.parse import quote
 
 from schedtui.core.errors import ErrorKind, SchedtuiError
-from schedtui.core.model import Target
 
 #: Seconds to wait for a locked SQLite file.
 LOCK_TIMEOUT = float(os.environ.get("SCHEDTUI_LOCK_TIMEOUT", "5"))
-
-# No query string, fragment, percent-escape or memory database: those are SQLAlchemy's.
-_PLAIN = re.compile(r"sqlite(?:\+pysqlite)?:///(?P<path>[^?#%]+)")
-
-
-def plain_path(target: Target) -> Path | None:
-    """The file of a plain ``sqlite:///path`` URL (as SQLAlchemy reads it), else None."""
-    m = _PLAIN.fullmatch(target.url)
-    if m is None or m["path"] == ":memory:" or m["path"].startswith("file:"):
-        return None
-    return Path(m["path"]).expanduser().resolve()
-
-
-def quoted_table(target: Target) -> str:
-    """``"schema"."table"`` quoted for SQLite."""
-    name = _quote(target.table)
-    return f"{_quote(target.schema)}.{name}" if target.schema else name
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def open_readonly(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:

@@ -3,7 +3,7 @@
 Reading never writes: SQLite files are opened with ``mode=ro`` (and ``query_only``), so
 not a byte of the database changes, even while a scheduler writes it in WAL mode;
 PostgreSQL sessions default to read-only transactions, MySQL/MariaDB sessions are made
-read-only when they connect (``core.mysql``). Every driver error a user can cause becomes a
+read-only when they connect (``core.store.mysql``). Every driver error a user can cause becomes a
 ``SchedtuiError`` with one clear line and a kind.
 """
 
@@ -11,68 +11,45 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from schedtui.core.errors import ErrorKind, SchedtuiError, classify_db_error
 from schedtui.core.model import Target
-from schedtui.core.mysql import DRIVER_HINT as MYSQL_DRIVER_HINT
-from schedtui.core.mysql import connect_args as mysql_connect_args
-from schedtui.core.mysql import is_mysql, translate_mysql
-from schedtui.core.sqlite_light import LOCK_TIMEOUT, hot_journal_message, open_readonly, require_file
+from schedtui.core.store.mysql import DRIVER_HINT as MYSQL_DRIVER_HINT
+from schedtui.core.store.mysql import connect_args as mysql_connect_args
+from schedtui.core.store.mysql import is_mysql, translate_mysql
+from schedtui.core.store.place import Family, parse_url, place_of
+from schedtui.core.store.sqlite_light import LOCK_TIMEOUT, hot_journal_message, open_readonly, require_file
 from schedtui.core.urls import mask_text, mask_url
 
 #: Seconds to wait for a locked SQLite file or an unreachable server.
 CONNECT_TIMEOUT = int(float(os.environ.get("SCHEDTUI_CONNECT_TIMEOUT", "5")))
 
 
-def _parse(target: Target) -> sa.URL:
-    try:
-        return make_url(target.url)
-    except ArgumentError as exc:
-        raise SchedtuiError(f"not a valid database URL: {mask_url(target.url)}", ErrorKind.CONFIG) from exc
-
-
-def sqlite_path(target: Target) -> Path | None:
-    """The file behind a SQLite URL (None for other databases or ``:memory:``)."""
-    url = _parse(target)
-    if url.get_backend_name() != "sqlite":
-        return None
-    db = url.database
-    if not db or db == ":memory:" or db.startswith("file:"):
-        return None
-    return Path(db).expanduser().resolve()
-
-
-def dialect_name(target: Target) -> str:
-    return _parse(target).get_backend_name()
-
-
 def read_engine(target: Target) -> Engine:
     """An engine whose connections cannot write."""
-    url = _parse(target)
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        path = require_file(sqlite_path(target), mask_url(target.url))
+    place = place_of(target)
+    if place.is_sqlite:
+        path = require_file(place.sqlite_path, place.safe_url)
 
         def creator() -> sqlite3.Connection:
             return open_readonly(path, check_same_thread=False)
 
         return sa.create_engine("sqlite://", creator=creator, poolclass=sa.pool.SingletonThreadPool)
     connect_args: dict[str, Any] = {}
-    if backend == "postgresql":
+    if place.family is Family.POSTGRESQL:
         connect_args = {
             "options": "-c default_transaction_read_only=on",
             "connect_timeout": CONNECT_TIMEOUT,
             "application_name": "schedtui",
         }
-    elif is_mysql(backend):
+    elif place.family is Family.MYSQL:
         connect_args = mysql_connect_args(CONNECT_TIMEOUT, read_only=True)
-    return _create(target, url, connect_args=connect_args, pool_pre_ping=True)
+    return _create(target, parse_url(target), connect_args=connect_args, pool_pre_ping=True)
 
 
 def refuse_aps4_write(target: Target) -> None:
@@ -87,7 +64,7 @@ def write_engine(target: Target) -> Engine:
     """An ordinary engine, for the few paths that write (companion, job control, restore).
     Refused (STATE) for an APScheduler 4 data store: schedtui only reads those."""
     refuse_aps4_write(target)
-    url = _parse(target)
+    url = parse_url(target)
     backend = url.get_backend_name()
     connect_args: dict[str, Any] = {}
     if backend == "sqlite":
@@ -133,13 +110,6 @@ def jobs_table(target: Target) -> sa.Table:
     )
 
 
-def qualified_table(target: Target, engine: Engine) -> str:
-    """The quoted ``schema.table`` for raw SQL on this engine's dialect."""
-    prep = engine.dialect.identifier_preparer
-    name = prep.quote(target.table)
-    return f"{prep.quote_schema(target.schema)}.{name}" if target.schema else name
-
-
 def translate_error(exc: BaseException, target: Target) -> SchedtuiError:
     """One clear line for a driver error (SQLAlchemy's, sqlite3's or psycopg's), worded as
     every command words it (``classify_db_error``); passwords masked."""
@@ -150,7 +120,7 @@ def translate_error(exc: BaseException, target: Target) -> SchedtuiError:
     low = text.lower()
     where = mask_url(target.url)
     if isinstance(exc, ImportError):
-        return SchedtuiError(_driver_hint(_parse(target), exc), ErrorKind.DRIVER)
+        return SchedtuiError(_driver_hint(parse_url(target), exc), ErrorKind.DRIVER)
     mysql_error = _translate_mysql(exc, target)
     if mysql_error is not None:
         return mysql_error
@@ -163,9 +133,9 @@ def translate_error(exc: BaseException, target: Target) -> SchedtuiError:
     known = classify_db_error(text, where, target.table)
     if known is not None:
         return known
-    if "readonly" in low and dialect_name(target) == "sqlite":
-        path = sqlite_path(target)
-        hot = hot_journal_message(path) if path is not None else None
+    path = place_of(target).sqlite_path if "readonly" in low else None
+    if path is not None:
+        hot = hot_journal_message(path)
         if hot is not None:
             return SchedtuiError(hot, ErrorKind.STATE)
     if "permission denied" in low or "readonly" in low or "read-only" in low:
@@ -193,9 +163,9 @@ def probe_jobs_table(engine: Engine, target: Target) -> None:
 
 
 def _translate_mysql(exc: BaseException, target: Target) -> SchedtuiError | None:
-    """MySQL/MariaDB errors, recognised by their error number (``core.mysql``)."""
+    """MySQL/MariaDB errors, recognised by their error number (``core.store.mysql``)."""
     try:
-        backend = _parse(target).get_backend_name()
+        backend = parse_url(target).get_backend_name()
     except SchedtuiError:
         return None
     if not is_mysql(backend):
