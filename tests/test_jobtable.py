@@ -17,7 +17,6 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,10 @@ from typing import Any
 import pytest
 
 from fixtures.factory import DEFAULT_NOW, cached_sqlite_store
+from fixtures.jobcanon import canon
 from schedtui.cli.render import render_report, report_json
 from schedtui.core.checker import judge_jobs, judge_store, run_check
 from schedtui.core.clock import FixedClock
-from schedtui.core.exact import exact_key
 from schedtui.core.health import CheckOptions
 from schedtui.core.jobtable import PAUSED, JobTable, instant_us, marks
 from schedtui.core.model import DecodeFinding, JobInfo, StoreSnapshot, Target
@@ -37,20 +36,6 @@ from schedtui.core.store.reader import open_reader, sorted_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime.fromisoformat(DEFAULT_NOW)
-
-
-def canon(job: JobInfo) -> tuple[Any, ...]:
-    """Every field of a job, datetimes by fields, fold and zone."""
-    out: list[Any] = []
-    for f in fields(JobInfo):
-        v = getattr(job, f.name)
-        if isinstance(v, DecodeFinding):
-            out.append(("finding", v.code, v.message))
-        elif f.name == "notes":
-            out.append(tuple((n.code, n.message) for n in v))
-        else:
-            out.append(exact_key(v))
-    return tuple(out)
 
 
 def read(path: Path, *, lazy: bool) -> StoreSnapshot:

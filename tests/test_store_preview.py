@@ -5,32 +5,17 @@ fields, fold and zone); only the rest of the table is missing."""
 
 from __future__ import annotations
 
-from dataclasses import fields
 from datetime import datetime
-from typing import Any
 
 import pytest
 
 from fixtures.factory import DEFAULT_NOW, cached_sqlite_store, make_store
+from fixtures.jobcanon import canon
 from schedtui.core.clock import FixedClock
-from schedtui.core.exact import exact_key
-from schedtui.core.model import DecodeFinding, JobInfo, StoreSnapshot, Target
+from schedtui.core.model import StoreSnapshot, Target
 from schedtui.core.store.reader import JobStoreReader
 
 NOW = datetime.fromisoformat(DEFAULT_NOW)
-
-
-def canon(job: JobInfo) -> tuple[Any, ...]:
-    out: list[Any] = []
-    for f in fields(JobInfo):
-        v = getattr(job, f.name)
-        if isinstance(v, DecodeFinding):
-            out.append(("finding", v.code, v.message))
-        elif f.name == "notes":
-            out.append(tuple((n.code, n.message) for n in v))
-        else:
-            out.append(exact_key(v))
-    return tuple(out)
 
 
 @pytest.fixture(autouse=True)

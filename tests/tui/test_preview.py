@@ -8,9 +8,10 @@ The store is the varied one (every job its own trigger), written by real APSched
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
-from dataclasses import fields
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,9 @@ from typing import Any
 import pytest
 
 from fixtures.factory import DEFAULT_NOW, cached_sqlite_store
+from fixtures.jobcanon import canon
 from schedtui.core.clock import FixedClock
-from schedtui.core.exact import exact_key
-from schedtui.core.model import DecodeFinding, JobInfo, Target
+from schedtui.core.model import Target
 from schedtui.core.store.reader import PREVIEW_ABOVE, PREVIEW_ROWS
 from schedtui.tui.app import SchedtuiApp
 from schedtui.tui.data import Feed, Frame
@@ -33,20 +34,6 @@ pytestmark = pytest.mark.timeout(180)
 
 COUNT = 3000
 NOW = datetime.fromisoformat(DEFAULT_NOW)
-
-
-def canon(job: JobInfo) -> tuple[Any, ...]:
-    """Every field of a job, datetimes by fields, fold and zone (``==`` ignores fold)."""
-    out: list[Any] = []
-    for f in fields(JobInfo):
-        v = getattr(job, f.name)
-        if isinstance(v, DecodeFinding):
-            out.append(("finding", v.code, v.message))
-        elif f.name == "notes":
-            out.append(tuple((n.code, n.message) for n in v))
-        else:
-            out.append(exact_key(v))
-    return tuple(out)
 
 
 class GatedFeed(Feed):
@@ -94,7 +81,9 @@ def header_lines(jobs: JobList) -> list[str]:
     return [jobs.render_line(i + 1).text for i, row in enumerate(jobs.rows) if row.job is None]
 
 
-async def test_the_first_rows_come_first_then_the_whole_store_replaces_them(large: Target) -> None:
+@contextlib.asynccontextmanager
+async def held_back(large: Target) -> AsyncIterator[tuple[SchedtuiApp, Any, MainScreen, GatedFeed]]:
+    """The console on the large store with its complete read held back (``feed.gate``)."""
     clock = FixedClock(NOW)
     feed = GatedFeed(large, clock)
     app = SchedtuiApp(large, clock=clock, feed=feed, refresh=3600)
@@ -102,71 +91,68 @@ async def test_the_first_rows_come_first_then_the_whole_store_replaces_them(larg
         async with app.run_test(size=(120, 36)) as pilot:
             main = app.screen_stack[0]
             assert isinstance(main, MainScreen)
-            jobs = main.query_one(JobList)
-            await wait_for(pilot, lambda: main.loaded, what="the preview on screen")
-            # -- the preview: the first rows, labelled partial everywhere it counts
-            assert main.partial and not main.complete and main.refreshes == 0
-            assert main.frame is not None and main.frame.snapshot is not None
-            preview = main.frame.snapshot.jobs
-            assert main.frame.preview_of == COUNT and len(preview) == PREVIEW_ROWS
-            assert sorted(j.id for j in jobs.rows.jobs()) == sorted(j.id for j in preview)
-            assert str(jobs.border_title).startswith(f"PARTIAL: first {PREVIEW_ROWS} of {COUNT:,} jobs")
-            text = summary_text(main)
-            assert f"reading all {COUNT:,} jobs…" in text and f"partial: {PREVIEW_ROWS} of {COUNT:,}" in text
-            assert "overdue" not in text.split("\n")[0]  # (no verdict from the first rows)
-            assert "backup: none yet" not in text and "next:" not in text
-            heads = header_lines(jobs)
-            assert heads and all("+ so far)" in h for h in heads), heads
-            # job control waits for the complete list
-            app._notifications.clear()
-            await pilot.press("p")
-            assert any("still reading every job" in n.message for n in app._notifications)
-            # the cursor moves on the preview; it stays on that job when the rest arrives
-            await pilot.press("j", "j", "j")
-            picked = jobs.current_job
-            assert picked is not None
-            feed.gate.set()
-            await wait_for(pilot, lambda: main.complete, what="the complete list")
-            # -- the complete read, in the preview's place
-            assert not main.partial and main.refreshes == 1
-            full = main.frame.snapshot.jobs
-            assert len(full) == COUNT and len(list(jobs.rows.jobs())) == COUNT
-            assert jobs.current_job is not None and jobs.current_job.id == picked.id
-            assert not str(jobs.border_title).startswith("PARTIAL")
-            text = summary_text(main)
-            assert f"{COUNT} jobs" in text and "reading all" not in text and "partial:" not in text
-            assert not any("so far" in h for h in header_lines(jobs))
-            # the rows the preview did not have were not "added": they had not been read
-            assert not any(e.what == "appeared" for e in main.events_log._events)
-            # every previewed job is the complete read's job in every respect, in its order
-            by_id = {j.id: j for j in full}
-            assert [canon(j) for j in preview] == [canon(by_id[j.id]) for j in preview]
-            assert [j.id for j in preview] == [j.id for j in full[:PREVIEW_ROWS]]
-            assert [f.partial for f in feed.frames] == [True, False]
+            yield app, pilot, main, feed
     finally:
         feed.gate.set()
+
+
+async def test_the_first_rows_come_first_then_the_whole_store_replaces_them(large: Target) -> None:
+    async with held_back(large) as (app, pilot, main, feed):
+        jobs = main.query_one(JobList)
+        await wait_for(pilot, lambda: main.loaded, what="the preview on screen")
+        # -- the preview: the first rows, labelled partial everywhere it counts
+        assert main.partial and not main.complete and main.refreshes == 0
+        assert main.frame is not None and main.frame.snapshot is not None
+        preview = main.frame.snapshot.jobs
+        assert main.frame.preview_of == COUNT and len(preview) == PREVIEW_ROWS
+        assert sorted(j.id for j in jobs.rows.jobs()) == sorted(j.id for j in preview)
+        assert str(jobs.border_title).startswith(f"PARTIAL: first {PREVIEW_ROWS} of {COUNT:,} jobs")
+        text = summary_text(main)
+        assert f"reading all {COUNT:,} jobs…" in text and f"partial: {PREVIEW_ROWS} of {COUNT:,}" in text
+        assert "overdue" not in text.split("\n")[0]  # (no verdict from the first rows)
+        assert "backup: none yet" not in text and "next:" not in text
+        heads = header_lines(jobs)
+        assert heads and all("+ so far)" in h for h in heads), heads
+        # job control waits for the complete list
+        app._notifications.clear()
+        await pilot.press("p")
+        assert any("still reading every job" in n.message for n in app._notifications)
+        # the cursor moves on the preview; it stays on that job when the rest arrives
+        await pilot.press("j", "j", "j")
+        picked = jobs.current_job
+        assert picked is not None
+        feed.gate.set()
+        await wait_for(pilot, lambda: main.complete, what="the complete list")
+        # -- the complete read, in the preview's place
+        assert not main.partial and main.refreshes == 1
+        full = main.frame.snapshot.jobs
+        assert len(full) == COUNT and len(list(jobs.rows.jobs())) == COUNT
+        assert jobs.current_job is not None and jobs.current_job.id == picked.id
+        assert not str(jobs.border_title).startswith("PARTIAL")
+        text = summary_text(main)
+        assert f"{COUNT} jobs" in text and "reading all" not in text and "partial:" not in text
+        assert not any("so far" in h for h in header_lines(jobs))
+        # the rows the preview did not have were not "added": they had not been read
+        assert not any(e.what == "appeared" for e in main.events_log._events)
+        # every previewed job is the complete read's job in every respect, in its order
+        by_id = {j.id: j for j in full}
+        assert [canon(j) for j in preview] == [canon(by_id[j.id]) for j in preview]
+        assert [j.id for j in preview] == [j.id for j in full[:PREVIEW_ROWS]]
+        assert [f.partial for f in feed.frames] == [True, False]
 
 
 async def test_when_the_full_read_fails_the_first_rows_stay_marked_partial_and_stale(large: Target) -> None:
-    clock = FixedClock(NOW)
-    feed = GatedFeed(large, clock)
-    app = SchedtuiApp(large, clock=clock, feed=feed, refresh=3600)
-    try:
-        async with app.run_test(size=(120, 36)) as pilot:
-            main = app.screen_stack[0]
-            assert isinstance(main, MainScreen)
-            await wait_for(pilot, lambda: main.loaded, what="the preview on screen")
-            Path("varied.sqlite").rename("moved.sqlite")  # (the store goes away before the full read)
-            feed.gate.set()
-            await wait_for(pilot, lambda: main.refreshes == 1, what="the failed read")
-            assert main.frame is not None and main.frame.stale and main.partial and not main.complete
-            assert main.frame.snapshot is not None and len(main.frame.snapshot.jobs) == PREVIEW_ROWS
-            text = summary_text(main)
-            assert f"read of all {COUNT:,} jobs failed" in text and "not found" in text
-            assert "reading all" not in text
-            assert str(jobs_title(main)).startswith(f"PARTIAL: first {PREVIEW_ROWS} of {COUNT:,} jobs · STALE")
-    finally:
+    async with held_back(large) as (app, pilot, main, feed):
+        await wait_for(pilot, lambda: main.loaded, what="the preview on screen")
+        Path("varied.sqlite").rename("moved.sqlite")  # (the store goes away before the full read)
         feed.gate.set()
+        await wait_for(pilot, lambda: main.refreshes == 1, what="the failed read")
+        assert main.frame is not None and main.frame.stale and main.partial and not main.complete
+        assert main.frame.snapshot is not None and len(main.frame.snapshot.jobs) == PREVIEW_ROWS
+        text = summary_text(main)
+        assert f"read of all {COUNT:,} jobs failed" in text and "not found" in text
+        assert "reading all" not in text
+        assert str(jobs_title(main)).startswith(f"PARTIAL: first {PREVIEW_ROWS} of {COUNT:,} jobs · STALE")
 
 
 def jobs_title(main: MainScreen) -> object:

@@ -10,12 +10,13 @@ makes sure); the snapshots it returns are frozen and can go to any thread.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -194,6 +195,19 @@ class JobStoreReader:
             self._data_version = None
 
     # -- reading -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Any error of a read as a ``SchedtuiError``, the connection dropped (the next
+        read opens a fresh one)."""
+        try:
+            yield
+        except SchedtuiError:
+            self._drop_connection()
+            raise
+        except Exception as exc:
+            self._drop_connection()
+            raise _translate(exc, self.target) from exc
+
     def read(self) -> StoreSnapshot:
         """Read the table (incrementally after the first call)."""
         with self._lock:
@@ -202,17 +216,11 @@ class JobStoreReader:
 
             budget = self.decode_budget if self.decode_budget is not None else budget_from_env()
             self._deadline = time.monotonic() + budget
-            try:
+            with self._reading():
                 if self.place.is_sqlite:
                     jobs = self._read_sqlite()
                 else:
                     jobs = self._read_generic()
-            except SchedtuiError:
-                self._drop_connection()
-                raise
-            except Exception as exc:
-                self._drop_connection()
-                raise _translate(exc, self.target) from exc
             latency = (time.perf_counter() - started) * 1000.0
             snapshot = StoreSnapshot(
                 target=self.target,
@@ -255,7 +263,7 @@ class JobStoreReader:
                 return None
             started = time.perf_counter()
             table = self.place.table_sql
-            try:
+            with self._reading():
                 if self.place.is_sqlite:
                     conn = self._sqlite()
                     total, rows = self._first_rows(conn.execute, table, self._nrt_sqlite(conn), limit, above)
@@ -264,12 +272,6 @@ class JobStoreReader:
                         nrt = self._nrt_generic(sa_conn)
                         total, rows = self._first_rows(sa_conn.exec_driver_sql, table, nrt, limit, above)
                         sa_conn.rollback()
-            except SchedtuiError:
-                self._drop_connection()
-                raise
-            except Exception as exc:
-                self._drop_connection()
-                raise _translate(exc, self.target) from exc
             if not rows:
                 return None
             from schedtui.core.decode import budget_from_env, decode_rows
