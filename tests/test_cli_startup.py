@@ -8,15 +8,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from conftest import FROZEN_NOW
-from fixtures.factory import sqlite_store, sqlite_url
+from fixtures.factory import DEFAULT_NOW, sqlite_store, sqlite_url
 from schedtui.cli import app as app_module
 from schedtui.cli import cmd_check, coercion
 from schedtui.core.clock import FixedClock
+
+#: The moment the tests judge at (``conftest.FROZEN_NOW``, not imported from there: a module
+#: named ``conftest`` can be the tui one when both folders run in one session).
+FROZEN_NOW = datetime.fromisoformat(DEFAULT_NOW)
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -7,14 +7,13 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import FROZEN_NOW
-from fixtures.factory import sqlite_store, sqlite_url
+from fixtures.factory import DEFAULT_NOW, sqlite_store, sqlite_url
 from schedtui.core import quickcheck
 from schedtui.core import tables as T
 from schedtui.core.aps4 import layout as aps4_layout
@@ -26,6 +25,10 @@ from schedtui.core.history import layouts
 from schedtui.core.model import JobInfo, Target, TriggerSpec
 from schedtui.core.store.db import read_engine
 from schedtui.core.store.reader import read_jobs
+
+#: The moment the tests judge at (``conftest.FROZEN_NOW``, not imported from there: a module
+#: named ``conftest`` can be the tui one when both folders run in one session).
+FROZEN_NOW = datetime.fromisoformat(DEFAULT_NOW)
 
 
 def test_the_table_names_are_the_owners() -> None:
