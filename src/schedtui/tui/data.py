@@ -7,6 +7,7 @@ imports Textual, and no method lets an exception out: failures become data.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import operator
 import os
@@ -230,20 +231,12 @@ class Feed:
         reader, self._reader = self._reader, None
         self._source = None
         self._close_probe()
-        if reader is not None:
-            try:
-                reader.close()
-            except Exception:
-                pass
+        _close_quietly(reader)
 
     def _close_probe(self) -> None:
         probe, self._probe = self._probe, None
         self._probe_version, self._quiet_reads = None, None
-        if probe is not None:
-            try:
-                probe.close()
-            except Exception:
-                pass
+        _close_quietly(probe)
 
     def _quiet(self) -> bool:
         """Whether nobody committed to the SQLite file since the last call (never for a
@@ -701,3 +694,11 @@ def _same_jobs(a: Sequence[JobInfo], b: Sequence[JobInfo]) -> bool:
     """The same rows: the reader hands back the very same ``JobInfo`` for unchanged rows,
     so identity (compared at C speed) is enough; anything else counts as a change."""
     return a is b or (len(a) == len(b) and all(map(operator.is_, a, b)))
+
+
+def _close_quietly(thing: Any) -> None:
+    """``thing.close()`` if there is a thing; a failure to close is of no interest (it is
+    being dropped, and the next use opens a new one)."""
+    if thing is not None:
+        with contextlib.suppress(Exception):
+            thing.close()
