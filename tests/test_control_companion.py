@@ -87,10 +87,19 @@ def _stress(tmp_path: Path, url: str) -> None:
         with engine.connect() as conn:
             rows = {r.id: r for r in conn.execute(sa.select(c))}
         statuses = Counter(r.status for r in rows.values())
-        failed = [r for r in rows.values() if r.status != "applied"]
-        # Only a run-now that met max_instances may fail (not with max_instances=10 here).
+        # Only a run-now that met max_instances may fail: the applier can take many run-nows
+        # of one job in one tick, and on a loaded machine ten may still be running (CI saw
+        # three). Such a run was refused by APScheduler and did not happen (counted below).
+        refused = {
+            r.id
+            for r in rows.values()
+            if r.status == "failed"
+            and r.action == "run_now"
+            and str(r.result).startswith("already running (max_instances=10)")
+        }
+        failed = [r for r in rows.values() if r.status != "applied" and r.id not in refused]
         assert not failed, [(r.id, r.action, r.status, r.result) for r in failed[:10]]
-        assert statuses["applied"] == N_COMMANDS
+        assert statuses["applied"] + len(refused) == N_COMMANDS
         appliers = {r.applied_by for r in rows.values()}
         assert len(appliers) == 1
 
@@ -99,7 +108,7 @@ def _stress(tmp_path: Path, url: str) -> None:
         for res in sorted(submitted, key=lambda r: r.command_id or 0):
             if res.action in ("pause", "resume"):
                 expected_paused[res.job_id] = res.action == "pause"
-            elif res.action == "run_now":
+            elif res.action == "run_now" and res.command_id not in refused:
                 run_now[res.job_id] += 1
 
         # Let the last run-nows finish, then stop the scheduler (waits for its executor).
