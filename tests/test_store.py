@@ -122,3 +122,34 @@ def test_a_same_size_change_at_the_same_time_is_found_by_the_full_scan(tmp_path:
     assert full[job.id].name == renamed
     assert all(full[i] is first[i] for i in first if i != job.id)
     reader.close()
+
+
+def test_a_microsecond_move_of_one_row_is_seen_at_once(tmp_path: Path) -> None:
+    """The quick aggregate must not round a small move away (float sums of many large
+    timestamps do): moving one row's next_run_time by 1 us is a change at the next read."""
+    path, _ = sqlite_store(tmp_path, "catalog")
+    with sqlite3.connect(path) as conn:  # many rows with large times: the float sums' step is coarse
+        rows = conn.execute("select job_state from apscheduler_jobs limit 1").fetchone()
+        conn.executemany(
+            "insert into apscheduler_jobs (id, next_run_time, job_state) values (?, ?, ?)",
+            [(f"filler-{i:05d}", 4.0e11 + i, rows[0]) for i in range(3000)],
+        )
+    reader = _reader(path)
+    first = reader.read()
+    with sqlite3.connect(path) as conn:  # a heartbeat: the aggregate is taken and matches
+        conn.execute("create table if not exists other (x)")
+    reader._scans = 0
+    assert reader.read().jobs is first.jobs
+    with sqlite3.connect(path) as conn:
+        (jid, nrt) = conn.execute(
+            "select id, next_run_time from apscheduler_jobs where next_run_time is not null "
+            "and id not like 'filler-%' limit 1"
+        ).fetchone()
+        conn.execute("update apscheduler_jobs set next_run_time = ? where id = ?", (nrt + 1e-6, jid))
+    reader._scans = 0  # the quick scan, not the periodic full one
+    again = reader.read()
+    assert again.jobs is not first.jobs
+    before = next(j for j in first.jobs if j.id == jid)
+    after = next(j for j in again.jobs if j.id == jid)
+    assert after is not before, "the moved row is read and decoded again"
+    reader.close()

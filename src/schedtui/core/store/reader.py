@@ -363,9 +363,13 @@ class JobStoreReader:
             full = self._scans % FULL_SCAN_EVERY == 0
             # One aggregate (C only, ~20 ms for 100k rows) answers "did the jobs change?"
             # when the database changed elsewhere (the companion's heartbeat, run history).
+            # The float sums round away small moves (at 100k rows of ~1.8e9 s their step is
+            # ~0.03 s), so the times are also summed exactly, as integer microseconds modulo
+            # a prime (a 1 us move changes that sum; it cannot overflow 64 bits).
             agg = conn.execute(
                 f"SELECT count(*), total({nrt}), total(length(job_state)), "
-                f"total({nrt} * length(job_state)) FROM {table}"
+                f"total({nrt} * length(job_state)), "
+                f"sum(CAST(round({nrt} * 1000000) AS INTEGER) % 1000000007) FROM {table}"
             ).fetchone()
             if not full and agg == self._aggregate and self._snapshot is not None:
                 self._data_version = version
