@@ -289,17 +289,17 @@ def refreshes(url: str, runs: int) -> tuple[float, list[float], list[float]]:
     side.execute("DROP TABLE bench_touch")
     side.commit()
     # issue 11: a refresh after the scheduler changed 100 rows (their next_run_time moved,
-    # by a second, as after 100 runs): only those rows are decoded again, by the warm workers,
-    # no fork. (A move far below a second can hide in the C-only sum of the quick scan; the
-    # full scan every FULL_SCAN_EVERY refreshes finds it.)
+    # by a second, as after 100 runs; rows scattered over the table, different ones each
+    # run): only those rows are decoded again, by the warm workers, no fork.
     forks = [0]
     os.register_at_fork(before=lambda: forks.__setitem__(0, forks[0] + 1))
     workers = _worker_pids()
     for i in range(runs):
         side.execute(
             "UPDATE apscheduler_jobs SET next_run_time = next_run_time + 1 WHERE rowid IN "
-            "(SELECT rowid FROM apscheduler_jobs WHERE next_run_time IS NOT NULL ORDER BY rowid LIMIT 100 OFFSET ?)",
-            (i * 100,),
+            "(SELECT rowid FROM apscheduler_jobs WHERE next_run_time IS NOT NULL "
+            "ORDER BY (rowid * 2654435761 + ?) % 1000003 LIMIT 100)",
+            (i * 7919,),
         )
         side.commit()
         s = time.perf_counter()

@@ -153,3 +153,105 @@ def test_a_microsecond_move_of_one_row_is_seen_at_once(tmp_path: Path) -> None:
     after = next(j for j in again.jobs if j.id == jid)
     assert after is not before, "the moved row is read and decoded again"
     reader.close()
+
+
+def _seen(jobs) -> list[tuple[object, ...]]:
+    """What a read shows of each job, instants as UTC microseconds with fold (not ``==``)."""
+    from schedtui.core.jobtable import instant_us
+
+    return [
+        (
+            j.id,
+            None if j.next_run_time is None else (instant_us(j.next_run_time), j.next_run_time.fold),
+            j.state_size,
+            j.name,
+        )
+        for j in jobs
+    ]
+
+
+def test_quick_reads_through_moves_deletes_and_inserts_equal_a_fresh_read(tmp_path: Path) -> None:
+    """The quick scan's position-by-position comparison with the last scan, its set
+    difference and its count of vanished rows: after each random batch of writes (times
+    moved, rows deleted, rows added, a delete and an insert in one commit) the incremental
+    reader shows exactly what a new reader shows."""
+    import random
+
+    path, _ = sqlite_store(tmp_path, "catalog")
+    with sqlite3.connect(path) as conn:
+        states = [r[0] for r in conn.execute("select job_state from apscheduler_jobs")]
+    reader = _reader(path)
+    reader.read()
+    rng = random.Random(20261203)
+    serial = 0
+    for step in range(12):
+        with sqlite3.connect(path) as conn:
+            ids = [r[0] for r in conn.execute("select id from apscheduler_jobs where next_run_time is not null")]
+            for jid in rng.sample(ids, min(len(ids), rng.randint(1, 4))):
+                conn.execute(
+                    "update apscheduler_jobs set next_run_time = next_run_time + ? where id = ?",
+                    (rng.choice([1, 1e-6, -30]), jid),
+                )
+            if step % 3 == 1:  # one row out, one in: the same count
+                conn.execute("delete from apscheduler_jobs where id = ?", (rng.choice(ids),))
+            if step % 2 == 0 or step % 3 == 1:
+                serial += 1
+                conn.execute(
+                    "insert into apscheduler_jobs (id, next_run_time, job_state) values (?, ?, ?)",
+                    (f"added-{serial}", 1.9e9 + serial, rng.choice(states)),
+                )
+            if step % 4 == 3:
+                conn.execute("delete from apscheduler_jobs where id = ?", (rng.choice(ids),))
+        reader._scans = 0  # the quick scan every time
+        got = reader.read().jobs
+        fresh = _reader(path)
+        assert _seen(got) == _seen(fresh.read().jobs), step
+        fresh.close()
+    reader.close()
+
+
+def test_a_row_changed_between_the_scan_and_the_fetch_and_back_is_read_again(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A row moves (A -> B), the quick scan sees B, the scheduler moves it again (C) while
+    the read is under way, then back to B: neither the aggregate nor the last scan may
+    describe another version of the row than the one decoded (the read's queries share
+    one snapshot), so the last read shows B."""
+    import threading
+
+    path, _ = sqlite_store(tmp_path, "catalog")
+    reader = _reader(path)
+    reader.read()
+    with sqlite3.connect(path) as conn:
+        (jid, nrt) = conn.execute(
+            "select id, next_run_time from apscheduler_jobs where next_run_time is not null limit 1"
+        ).fetchone()
+        conn.execute("update apscheduler_jobs set next_run_time = ? where id = ?", (nrt + 60, jid))
+    fetch = reader._fetch_sqlite
+
+    writers: list[threading.Thread] = []
+
+    def write_c() -> None:
+        with sqlite3.connect(path, timeout=30) as other:
+            other.execute("update apscheduler_jobs set next_run_time = ? where id = ?", (nrt + 120, jid))
+
+    def moved_meanwhile(conn, table, ids):  # type: ignore[no-untyped-def]
+        # the scheduler commits C now (a rollback journal makes it wait for the read's
+        # snapshot to end; WAL does not)
+        writers.append(threading.Thread(target=write_c))
+        writers[0].start()
+        writers[0].join(0.2)
+        return fetch(conn, table, ids)
+
+    monkeypatch.setattr(reader, "_fetch_sqlite", moved_meanwhile)
+    reader._scans = 0
+    reader.read()
+    writers[0].join(30)
+    assert not writers[0].is_alive()
+    monkeypatch.setattr(reader, "_fetch_sqlite", fetch)
+    with sqlite3.connect(path) as conn:
+        conn.execute("update apscheduler_jobs set next_run_time = ? where id = ?", (nrt + 60, jid))
+    reader._scans = 0
+    got = reader.read().jobs
+    fresh = _reader(path)
+    assert _seen(got) == _seen(fresh.read().jobs)
+    fresh.close()
+    reader.close()

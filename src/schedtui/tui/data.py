@@ -438,7 +438,7 @@ class Feed:
                 best = (fresh or beats)[0]
                 out["heartbeat"] = _heartbeat(beats, fresh, best)
             elif snap is not None and reads.beats is not None:
-                jb = job_heartbeat(self._beat_candidates(snap.jobs), now)
+                jb = job_heartbeat(self._beat_candidates(snap.jobs, reader), now)
                 if jb is not None:
                     out["heartbeat"] = Heartbeat(
                         fresh=jb.fresh,
@@ -458,10 +458,16 @@ class Feed:
         out.pop("activity", None)
         return out
 
-    def _beat_candidates(self, jobs: Sequence[JobInfo]) -> tuple[JobInfo, ...]:
-        """The jobs that could be a heartbeat job (``job_heartbeat`` looks at no other)."""
+    def _beat_candidates(self, jobs: Sequence[JobInfo], reader: object = None) -> tuple[JobInfo, ...]:
+        """The jobs that could be a heartbeat job (``job_heartbeat`` looks at no other):
+        looked up by id in ``reader`` when it read ``jobs`` (``JobStoreReader.pick``),
+        else one pass over them."""
         if self._beat_scan is None or self._beat_scan[0] is not jobs:
-            self._beat_scan = (jobs, tuple(j for j in jobs if j.id in HEARTBEAT_IDS))
+            pick = getattr(reader, "pick", None)
+            found = pick(jobs, HEARTBEAT_IDS) if pick is not None else None
+            if found is None:
+                found = tuple(j for j in jobs if j.id in HEARTBEAT_IDS)
+            self._beat_scan = (jobs, found)
         return self._beat_scan[1]
 
     # -- the fleet view ---------------------------------------------------------------

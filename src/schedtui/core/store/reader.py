@@ -17,7 +17,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, ne
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from schedtui.core.clock import Clock, system_clock
@@ -147,6 +148,14 @@ class JobStoreReader:
         self._lock = threading.Lock()
         self._cache: dict[str, _Entry] = {}
         self._order: list[tuple[tuple[int, int, str], str]] = []
+        #: the jobs in ``_order``'s order, patched with it (the snapshot is a copy of it)
+        self._jobs: list[JobInfo] = []
+        #: ``(id, next_run_time, size)`` of every cached row, as the quick scan selects
+        #: them (built on the first quick scan, patched by ``_rebuild``; None: rebuild it)
+        self._known: set[tuple[str, Any, int]] | None = None
+        #: the last quick scan, rows found changed replaced by None (compared with the
+        #: next one position by position: a few ms for 100,000 rows); None after any other read
+        self._prev_scan: list[Any] | None = None
         self._scans = 0
         self._ident: tuple[int, int] | None = None
         self._aggregate: tuple[Any, ...] | None = None
@@ -190,7 +199,7 @@ class JobStoreReader:
         """Forget every cached row: the next read decodes everything again."""
         with self._lock:
             self._cache = {}
-            self._order = []
+            self._order, self._jobs, self._known, self._prev_scan = [], [], None, None
             self._snapshot = None
             self._data_version = None
 
@@ -347,7 +356,8 @@ class JobStoreReader:
         if ident != self._ident:
             # first read, or the file was replaced (restore, move): start from scratch
             self._drop_connection()
-            self._cache, self._order, self._snapshot = {}, [], None
+            self._cache, self._order, self._jobs, self._snapshot = {}, [], [], None
+            self._known = self._prev_scan = None
             self._ident = ident
         conn = self._sqlite()
         table = self.place.table_sql
@@ -361,29 +371,41 @@ class JobStoreReader:
         else:
             self._scans += 1
             full = self._scans % FULL_SCAN_EVERY == 0
-            # One aggregate (C only, ~20 ms for 100k rows) answers "did the jobs change?"
-            # when the database changed elsewhere (the companion's heartbeat, run history).
-            # The float sums round away small moves (at 100k rows of ~1.8e9 s their step is
-            # ~0.03 s), so the times are also summed exactly, as integer microseconds modulo
-            # a prime (a 1 us move changes that sum; it cannot overflow 64 bits).
-            agg = conn.execute(
-                f"SELECT count(*), total({nrt}), total(length(job_state)), "
-                f"total({nrt} * length(job_state)), "
-                f"sum(CAST(round({nrt} * 1000000) AS INTEGER) % 1000000007) FROM {table}"
-            ).fetchone()
-            if not full and agg == self._aggregate and self._snapshot is not None:
-                self._data_version = version
-                return self._snapshot.jobs
+            # Aggregate, scan and fetch see one snapshot (a commit between them would leave
+            # the aggregate describing other rows than those decoded); the transaction ends
+            # before the workers decode, so a writer waits at most for the queries.
+            conn.execute("BEGIN")
+            try:
+                # One aggregate (C only, ~45 ms for 100k rows) answers "did the jobs change?"
+                # when the database changed elsewhere (the companion's heartbeat, run history).
+                # The float sums round away small moves (at 100k rows of ~1.8e9 s their step is
+                # ~0.03 s), so the times are also summed exactly, as integer microseconds modulo
+                # a prime (a 1 us move changes that sum; it cannot overflow 64 bits).
+                agg = conn.execute(
+                    f"SELECT count(*), total({nrt}), total(length(job_state)), "
+                    f"total({nrt} * length(job_state)), "
+                    f"sum(CAST(round({nrt} * 1000000) AS INTEGER) % 1000000007) FROM {table}"
+                ).fetchone()
+                if not full and agg == self._aggregate and self._snapshot is not None:
+                    self._data_version = version
+                    return self._snapshot.jobs
+                gone: list[str] | None = None
+                if full:
+                    # every row's content, hashed in the database connection
+                    scan = conn.execute(f"SELECT id, {nrt}, schedtui_digest(job_state) FROM {table}").fetchall()
+                    changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
+                    self._prev_scan = None
+                else:
+                    # a change of next_run_time or size (what a scheduler's writes do), found
+                    # by comparing with the last scan and what is cached (``_quick_diff``)
+                    scan = conn.execute(f"SELECT id, {nrt}, length(job_state) FROM {table}").fetchall()
+                    changed, gone = self._quick_diff(scan)
+                fetched = self._fetch_sqlite(conn, table, changed)
+            finally:
+                conn.rollback()
+            self._aggregate = None  # kept only once the rows it describes are decoded
+            jobs = self._rebuild(scan, fetched, _digest, gone)
             self._aggregate = agg
-            if full:
-                # every row's content, hashed in the database connection
-                scan = conn.execute(f"SELECT id, {nrt}, schedtui_digest(job_state) FROM {table}").fetchall()
-                changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
-            else:
-                # C only: a change of next_run_time or size (what a scheduler's writes do)
-                scan = conn.execute(f"SELECT id, {nrt}, length(job_state) FROM {table}").fetchall()
-                changed = [d[0] for d in scan if self._is_changed(d[0], d[1], size=d[2])]
-            jobs = self._rebuild(scan, self._fetch_sqlite(conn, table, changed), _digest)
         self._data_version = version
         return jobs
 
@@ -487,7 +509,8 @@ class JobStoreReader:
         for i, result in zip(todo, decoded, strict=True):
             results[i] = result
         probe.save()
-        self._cache, self._order = {}, []
+        self._cache, self._order, self._jobs = {}, [], []
+        self._known = self._prev_scan = None
         done = [r for r in results if r is not None]
         if self._lazy:
             from schedtui.core.decode.table import TableBuilder
@@ -507,6 +530,41 @@ class JobStoreReader:
 
         stmt = sa.text(f"SELECT id, {nrt}, job_state FROM {table} WHERE id IN :ids")
         return conn.execute(stmt.bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids})
+
+    def _quick_diff(self, scan: list[Any]) -> tuple[list[str], list[str]]:
+        """The ids of the rows of ``scan`` (``(id, next_run_time, size)``) that are new or
+        differ from the cached row in time or size, and the cached ids no longer there.
+        The rows that differ from the last quick scan (``_prev_scan``, compared position by
+        position in C) are the only candidates when there are few; else every row is
+        (a set difference). Either way a candidate is changed unless it is exactly what is
+        cached (``_known``)."""
+        cache = self._cache
+        if self._known is None:
+            self._known = {(job_id, e.next_run_time, e.job.state_size) for job_id, e in cache.items()}
+        known = self._known
+        prev = self._prev_scan
+        spots: list[int] | None = None
+        if prev is not None and len(prev) == len(scan):
+            spots = list(compress(range(len(scan)), map(ne, scan, prev)))
+            if len(spots) > max(64, len(scan) // 16):
+                spots = None  # rows moved (a delete and an insert): the set difference
+        if spots is None:
+            diff = set(scan)
+            diff -= known
+            spots = [i for i, d in enumerate(scan) if d in diff] if diff else []
+        else:
+            spots = [i for i in spots if scan[i] not in known]
+        changed = [scan[i][0] for i in spots]
+        # the next quick scan sees these rows as candidates again whatever it finds there
+        # (what is cached for them is what the fetch after this scan read)
+        for i in spots:
+            scan[i] = None
+        self._prev_scan = scan
+        new = sum(1 for job_id in changed if job_id not in cache)
+        if len(cache) + new == len(scan):  # ids are unique: every cached row is still there
+            return changed, []
+        present = {d[0] for d in scan if d is not None} | set(changed)
+        return changed, [job_id for job_id in cache if job_id not in present]
 
     def _is_changed(
         self, job_id: str, next_run_time: float | None, *, digest: Any = None, size: int | None = None
@@ -593,14 +651,19 @@ class JobStoreReader:
         if probe_cache is not None:
             probe_cache.save()
         self._cache = cache
+        self._known = self._prev_scan = None
         if builder is not None:
             return builder.finish()
         ordered = sorted_jobs(jobs)
         self._order = [(sort_key(j), j.id) for j in ordered] if self._incremental else []
+        self._jobs = list(ordered) if self._incremental else []
         return ordered
 
-    def _rebuild(self, scan: Sequence[tuple[str, Any, Any]], fetched: dict[str, Row], digest: Any) -> Sequence[JobInfo]:
-        """Apply one incremental read: decode what changed, keep the rest, keep the order."""
+    def _rebuild(
+        self, scan: Sequence[tuple[str, Any, Any]], fetched: dict[str, Row], digest: Any, gone: list[str] | None = None
+    ) -> Sequence[JobInfo]:
+        """Apply one incremental read: decode what changed, keep the rest, keep the order.
+        ``gone``: the cached ids not in ``scan``, when the caller knows them."""
         from schedtui.core.decode import decode_rows
 
         old = self._cache
@@ -615,8 +678,9 @@ class JobStoreReader:
             if fresh
             else {}
         )
-        present = {d[0] for d in scan}
-        gone = [job_id for job_id in old if job_id not in present]
+        if gone is None:
+            present = {d[0] for d in scan}
+            gone = [job_id for job_id in old if job_id not in present]
         if not decoded and not gone and self._snapshot is not None:
             return self._snapshot.jobs  # the same rows, the same order: nothing to rebuild
         cache = dict(old)
@@ -625,19 +689,45 @@ class JobStoreReader:
         for job_id, (row, job) in decoded.items():
             cache[job_id] = _Entry(row[1], digest(row[2]), job)
         touched = set(gone) | set(decoded)
+        known = self._known
+        if known is not None:
+            for job_id in touched:
+                if job_id in old:
+                    e = old[job_id]
+                    known.discard((job_id, e.next_run_time, e.job.state_size))
+            for job_id in decoded:
+                e = cache[job_id]
+                known.add((job_id, e.next_run_time, e.job.state_size))
         if len(touched) > _RESORT_ABOVE:
             self._order = sorted((sort_key(e.job), job_id) for job_id, e in cache.items())
+            self._jobs = [cache[job_id].job for _, job_id in self._order]
         else:
-            order = self._order
+            # patched in place: ``_jobs`` moves with ``_order`` (a copy of it is the snapshot)
+            order, jobs = self._order, self._jobs
             for job_id in touched:
                 if job_id in old:
                     i = bisect.bisect_left(order, (sort_key(old[job_id].job), job_id))
                     if i < len(order) and order[i][1] == job_id:
                         del order[i]
+                        del jobs[i]
             for job_id in decoded:
-                bisect.insort(order, (sort_key(cache[job_id].job), job_id))
+                key = (sort_key(cache[job_id].job), job_id)
+                i = bisect.bisect_right(order, key)
+                order.insert(i, key)
+                jobs.insert(i, cache[job_id].job)
         self._cache = cache
-        return tuple(cache[job_id].job for _, job_id in self._order)
+        return tuple(self._jobs)
+
+    def pick(self, jobs: Sequence[JobInfo], ids: Iterable[str]) -> tuple[JobInfo, ...] | None:
+        """The jobs of ``jobs`` whose id is in ``ids``, in ``jobs``' order, looked up by id
+        when ``jobs`` is what this reader's last read returned (the console's heartbeat
+        candidates without a pass over 100,000 jobs); None when it is not (then scan)."""
+        with self._lock:
+            snap = self._snapshot
+            if not self._cache or snap is None or snap.jobs is not jobs:
+                return None
+            found = [self._cache[i].job for i in set(ids) if i in self._cache]
+        return tuple(sorted(found, key=sort_key))
 
 
 def open_reader(
