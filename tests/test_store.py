@@ -255,3 +255,64 @@ def test_a_row_changed_between_the_scan_and_the_fetch_and_back_is_read_again(tmp
     assert _seen(got) == _seen(fresh.read().jobs)
     fresh.close()
     reader.close()
+
+
+def test_rowid_ranges_through_growth_renumbering_and_deletes_equal_a_fresh_read(tmp_path: Path) -> None:
+    """The refresh scans again only the rowid ranges whose aggregate changed
+    (``store.buckets``). Over a table of many ranges with sparse rowids, after each random
+    batch (times moved, rows added at the end until the last range is cut, a row's rowid
+    changed, an id deleted and inserted again, many rows deleted, ``VACUUM`` renumbering
+    the rowids) the incremental reader shows exactly what a new reader shows."""
+    import random
+
+    from schedtui.core.store import buckets
+
+    path, _ = sqlite_store(tmp_path, "catalog")
+    with sqlite3.connect(path) as conn:
+        states = [r[0] for r in conn.execute("select job_state from apscheduler_jobs")]
+        conn.executemany(  # sparse rowids: ranges are cut by rows, not by rowid values
+            "insert into apscheduler_jobs (rowid, id, next_run_time, job_state) values (?, ?, ?, ?)",
+            [(10_000 + i * 7_919, f"filler-{i:05d}", 1.8e9 + i, states[i % len(states)]) for i in range(3000)],
+        )
+    reader = _reader(path)
+    reader.read()
+    rng = random.Random(20261203)
+    serial = 0
+    ranges: list[int | None] = []
+    for step in range(17):
+        with sqlite3.connect(path) as conn:
+            ids = [r[0] for r in conn.execute("select id from apscheduler_jobs where next_run_time is not null")]
+            for jid in rng.sample(ids, 5):
+                conn.execute(
+                    "update apscheduler_jobs set next_run_time = next_run_time + ? where id = ?",
+                    (rng.choice([1, 1e-6, -30]), jid),
+                )
+            if step % 4 == 1:  # appended rows: the last range grows past its split size
+                rows = []
+                for _ in range(buckets.SPLIT + 10):
+                    serial += 1
+                    rows.append((f"added-{serial}", 1.9e9 + serial, rng.choice(states)))
+                conn.executemany("insert into apscheduler_jobs (id, next_run_time, job_state) values (?, ?, ?)", rows)
+            if step % 4 == 2:  # a row moves to the first range (a negative rowid); an id deleted and inserted again
+                jid = rng.choice(ids)
+                conn.execute("update apscheduler_jobs set rowid = -rowid - 1 where id = ? and rowid > 0", (jid,))
+                jid = rng.choice(ids)
+                row = conn.execute("select * from apscheduler_jobs where id = ?", (jid,)).fetchone()
+                conn.execute("delete from apscheduler_jobs where id = ?", (jid,))
+                conn.execute("insert into apscheduler_jobs (id, next_run_time, job_state) values (?, ?, ?)", row)
+            if step % 4 == 3:  # many rows gone
+                conn.execute("delete from apscheduler_jobs where rowid % 5 = ?", (step % 5,))
+        if step == 11:
+            with sqlite3.connect(path) as conn:
+                conn.execute("vacuum")
+        reader._scans = 1  # never the periodic full scan
+        got = reader.read().jobs
+        fresh = _reader(path)
+        assert _seen(got) == _seen(fresh.read().jobs), step
+        ranges.append(None if reader._buckets is None else len(reader._buckets.lows))
+        fresh.close()
+    # the refreshes went by ranges; the grown last range was cut; after the deletes left
+    # too many ranges for the rows, the whole table was scanned and cut again
+    assert ranges[0] is not None and ranges[1] is not None and ranges[1] > ranges[0]
+    assert ranges[15] is None and ranges[16] is not None and ranges[16] < ranges[0]
+    reader.close()

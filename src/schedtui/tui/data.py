@@ -315,7 +315,10 @@ class Feed:
                     # ``SchedtuiApp.on_unmount``; the jobs are freed by reference count.)
                     gc.freeze()
                 else:
-                    snap = reader.read()
+                    # a refresh's scans make ~10,000 short-lived tuples: the collector's
+                    # passes over them cost as much as the scan (~12 ms of ~25)
+                    with gcpause.paused():
+                        snap = reader.read()
             except Exception as exc:
                 kind = getattr(getattr(exc, "kind", None), "value", None)
                 return Frame(fetched_at=now, snapshot=self._last, error=self._mask(exc), error_kind=kind, changed=False)

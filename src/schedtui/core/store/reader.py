@@ -2,7 +2,8 @@
 
 ``JobStoreReader.read()`` is incremental: after the first read it asks the database for
 a digest of each row (SQLite: first ``PRAGMA data_version``, which says whether anything
-was committed at all), fetches and decodes only the rows that changed, and reuses the
+was committed at all, then the aggregates of its rowid ranges, ``store.buckets``, which say
+where), fetches and decodes only the rows that changed, and reuses the
 decoded ``JobInfo`` of the others. One reader is used by one worker at a time (a lock
 makes sure); the snapshots it returns are frozen and can go to any thread.
 """
@@ -17,8 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import compress
-from operator import attrgetter, ne
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from schedtui.core.clock import Clock, system_clock
@@ -26,6 +26,7 @@ from schedtui.core.errors import ErrorKind, SchedtuiError
 from schedtui.core.jobtable import instant_us
 from schedtui.core.model import JobInfo, StorePreview, StoreSnapshot, Target
 from schedtui.core.store import sqlite_light
+from schedtui.core.store.buckets import Buckets
 from schedtui.core.store.place import Family, Place, place_of
 
 if TYPE_CHECKING:
@@ -153,12 +154,11 @@ class JobStoreReader:
         #: ``(id, next_run_time, size)`` of every cached row, as the quick scan selects
         #: them (built on the first quick scan, patched by ``_rebuild``; None: rebuild it)
         self._known: set[tuple[str, Any, int]] | None = None
-        #: the last quick scan, rows found changed replaced by None (compared with the
-        #: next one position by position: a few ms for 100,000 rows); None after any other read
-        self._prev_scan: list[Any] | None = None
+        #: SQLite: the rowid ranges' aggregates and ids as of the last read (``buckets``),
+        #: which say where a refresh scans again; None: scan the whole table next time
+        self._buckets: Buckets | None = None
         self._scans = 0
         self._ident: tuple[int, int] | None = None
-        self._aggregate: tuple[Any, ...] | None = None
         self._snapshot: StoreSnapshot | None = None
         self._data_version: int | None = None
         #: how next_run_time is selected (a float column, or a datetime one converted)
@@ -199,7 +199,7 @@ class JobStoreReader:
         """Forget every cached row: the next read decodes everything again."""
         with self._lock:
             self._cache = {}
-            self._order, self._jobs, self._known, self._prev_scan = [], [], None, None
+            self._order, self._jobs, self._known, self._buckets = [], [], None, None
             self._snapshot = None
             self._data_version = None
 
@@ -357,7 +357,7 @@ class JobStoreReader:
             # first read, or the file was replaced (restore, move): start from scratch
             self._drop_connection()
             self._cache, self._order, self._jobs, self._snapshot = {}, [], [], None
-            self._known = self._prev_scan = None
+            self._known = self._buckets = None
             self._ident = ident
         conn = self._sqlite()
         table = self.place.table_sql
@@ -376,36 +376,42 @@ class JobStoreReader:
             # before the workers decode, so a writer waits at most for the queries.
             conn.execute("BEGIN")
             try:
-                # One aggregate (C only, ~45 ms for 100k rows) answers "did the jobs change?"
-                # when the database changed elsewhere (the companion's heartbeat, run history).
-                # The float sums round away small moves (at 100k rows of ~1.8e9 s their step is
-                # ~0.03 s), so the times are also summed exactly, as integer microseconds modulo
-                # a prime (a 1 us move changes that sum; it cannot overflow 64 bits).
-                agg = conn.execute(
-                    f"SELECT count(*), total({nrt}), total(length(job_state)), "
-                    f"total({nrt} * length(job_state)), "
-                    f"sum(CAST(round({nrt} * 1000000) AS INTEGER) % 1000000007) FROM {table}"
-                ).fetchone()
-                if not full and agg == self._aggregate and self._snapshot is not None:
-                    self._data_version = version
-                    return self._snapshot.jobs
+                buckets, self._buckets = self._buckets, None  # kept once the rows are decoded
                 gone: list[str] | None = None
                 if full:
                     # every row's content, hashed in the database connection
                     scan = conn.execute(f"SELECT id, {nrt}, schedtui_digest(job_state) FROM {table}").fetchall()
                     changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
-                    self._prev_scan = None
-                else:
-                    # a change of next_run_time or size (what a scheduler's writes do), found
-                    # by comparing with the last scan and what is cached (``_quick_diff``)
-                    scan = conn.execute(f"SELECT id, {nrt}, length(job_state) FROM {table}").fetchall()
+                    buckets = None  # the next refresh scans the whole table and cuts it again
+                elif buckets is None:
+                    # the whole table's (id, next_run_time, size), compared with what is
+                    # cached, then cut into rowid ranges for the next refreshes
+                    scan = conn.execute(f"SELECT id, {nrt}, length(job_state) FROM {table} ORDER BY rowid").fetchall()
+                    rowids = [r[0] for r in conn.execute(f"SELECT rowid FROM {table} ORDER BY rowid").fetchall()]
                     changed, gone = self._quick_diff(scan)
+                    if len(rowids) == len(scan):
+                        buckets = Buckets.build(conn, table, nrt, rowids, scan)
+                else:
+                    # One aggregate per rowid range (C only, ~45 ms for 100k rows) says where
+                    # the jobs changed, if at all, when the database changed elsewhere too
+                    # (the companion's heartbeat, run history); those ranges are scanned again.
+                    which, aggs = buckets.changed(conn)
+                    if not which and self._snapshot is not None:
+                        self._buckets = buckets
+                        self._data_version = version
+                        return self._snapshot.jobs
+                    rows, left = buckets.rescan(conn, which, aggs)
+                    known = self._known_rows()
+                    changed = [d[0] for d in rows if d not in known]
+                    gone = [job_id for job_id in left if job_id in self._cache]
+                    scan = rows
+                    if buckets.too_many(sum(a[0] for a in aggs)):
+                        buckets = None
                 fetched = self._fetch_sqlite(conn, table, changed)
             finally:
                 conn.rollback()
-            self._aggregate = None  # kept only once the rows it describes are decoded
             jobs = self._rebuild(scan, fetched, _digest, gone)
-            self._aggregate = agg
+            self._buckets = buckets
         self._data_version = version
         return jobs
 
@@ -510,7 +516,7 @@ class JobStoreReader:
             results[i] = result
         probe.save()
         self._cache, self._order, self._jobs = {}, [], []
-        self._known = self._prev_scan = None
+        self._known = self._buckets = None
         done = [r for r in results if r is not None]
         if self._lazy:
             from schedtui.core.decode.table import TableBuilder
@@ -531,39 +537,24 @@ class JobStoreReader:
         stmt = sa.text(f"SELECT id, {nrt}, job_state FROM {table} WHERE id IN :ids")
         return conn.execute(stmt.bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids})
 
-    def _quick_diff(self, scan: list[Any]) -> tuple[list[str], list[str]]:
-        """The ids of the rows of ``scan`` (``(id, next_run_time, size)``) that are new or
-        differ from the cached row in time or size, and the cached ids no longer there.
-        The rows that differ from the last quick scan (``_prev_scan``, compared position by
-        position in C) are the only candidates when there are few; else every row is
-        (a set difference). Either way a candidate is changed unless it is exactly what is
-        cached (``_known``)."""
-        cache = self._cache
+    def _known_rows(self) -> set[tuple[str, Any, int]]:
+        """``(id, next_run_time, size)`` of every cached row, as a quick scan selects them."""
         if self._known is None:
-            self._known = {(job_id, e.next_run_time, e.job.state_size) for job_id, e in cache.items()}
-        known = self._known
-        prev = self._prev_scan
-        spots: list[int] | None = None
-        if prev is not None and len(prev) == len(scan):
-            spots = list(compress(range(len(scan)), map(ne, scan, prev)))
-            if len(spots) > max(64, len(scan) // 16):
-                spots = None  # rows moved (a delete and an insert): the set difference
-        if spots is None:
-            diff = set(scan)
-            diff -= known
-            spots = [i for i, d in enumerate(scan) if d in diff] if diff else []
-        else:
-            spots = [i for i in spots if scan[i] not in known]
-        changed = [scan[i][0] for i in spots]
-        # the next quick scan sees these rows as candidates again whatever it finds there
-        # (what is cached for them is what the fetch after this scan read)
-        for i in spots:
-            scan[i] = None
-        self._prev_scan = scan
+            self._known = {(job_id, e.next_run_time, e.job.state_size) for job_id, e in self._cache.items()}
+        return self._known
+
+    def _quick_diff(self, scan: list[Any]) -> tuple[list[str], list[str]]:
+        """The ids of the rows of the whole table's ``scan`` (``(id, next_run_time, size)``)
+        that are new or differ from the cached row in time or size (a set difference in C),
+        and the cached ids no longer there."""
+        cache = self._cache
+        diff = set(scan)
+        diff -= self._known_rows()
+        changed = [d[0] for d in scan if d in diff] if diff else []
         new = sum(1 for job_id in changed if job_id not in cache)
         if len(cache) + new == len(scan):  # ids are unique: every cached row is still there
             return changed, []
-        present = {d[0] for d in scan if d is not None} | set(changed)
+        present = {d[0] for d in scan}
         return changed, [job_id for job_id in cache if job_id not in present]
 
     def _is_changed(
@@ -651,7 +642,7 @@ class JobStoreReader:
         if probe_cache is not None:
             probe_cache.save()
         self._cache = cache
-        self._known = self._prev_scan = None
+        self._known = self._buckets = None
         if builder is not None:
             return builder.finish()
         ordered = sorted_jobs(jobs)
