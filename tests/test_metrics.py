@@ -211,10 +211,26 @@ def test_rows_not_decoded_in_time_are_not_counted_as_undecodable(mixed: Path, mo
     bad = samples(body, "schedtui_undecodable_rows")[(("store", "t"),)]
     assert late > 0 and late == store.not_decoded_in_time
     assert bad == store.undecodable and late + bad <= 10
+    # per job too: such a row is ``not_decoded_in_time``, not ``undecodable``
+    store = collect_store(
+        Target(f"sqlite:///{mixed}"), name="t", clock=FixedClock(NOW), options=MetricsOptions(per_job=PerJob.ALL)
+    )
+    flagged = _flagged(render([store]))
+    assert len(flagged["not_decoded_in_time"]) == late and not flagged["undecodable"] & flagged["not_decoded_in_time"]
     monkeypatch.delenv("SCHEDTUI_DECODE_BUDGET")
-    body = collect(mixed)
+    body = collect(mixed, per_job=PerJob.ALL)
     assert samples(body, "schedtui_rows_not_decoded_in_time")[(("store", "t"),)] == 0
     assert samples(body, "schedtui_undecodable_rows")[(("store", "t"),)] == 1
+    assert _flagged(body) == {"undecodable": {"broken"}, "not_decoded_in_time": set()}
+
+
+def _flagged(body: bytes) -> dict[str, set[str]]:
+    """The job ids with each of the two decode states of ``schedtui_job_state`` set."""
+    states = samples(body, "schedtui_job_state")
+    return {
+        name: {dict(k)["job_id"] for k, v in states.items() if v == 1 and dict(k)["schedtui_job_state"] == name}
+        for name in ("undecodable", "not_decoded_in_time")
+    }
 
 
 def test_exit_code_is_the_checks(

@@ -42,10 +42,12 @@ def job_point(job: JobInfo, label: str, now: datetime, options: CheckOptions) ->
     """One job as ``check`` judges it at ``now``."""
     status, lag = job_lag(job, now, options)
     nrt = job.next_run_time
+    late = job.finding is not None and job.finding.code == NOT_DECODED_IN_TIME
     return JobPoint(
         job=label,
         state="paused" if nrt is None else _STATE_OF[status],
-        undecodable=job.finding is not None,
+        undecodable=job.finding is not None and not late,
+        not_decoded_in_time=late,
         next_run=None if nrt is None else nrt.timestamp(),
         lag=lag,
         grace=job_grace(job, options),

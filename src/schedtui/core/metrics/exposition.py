@@ -141,7 +141,8 @@ def _per_job(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:
 
 
 def _states(p: JobPoint) -> dict[str, bool]:
-    return {name: (p.undecodable if name == "undecodable" else name == p.state) for name in JOB_STATES}
+    flags = {"undecodable": p.undecodable, "not_decoded_in_time": p.not_decoded_in_time}
+    return {name: flags.get(name, name == p.state) for name in JOB_STATES}
 
 
 def _history(stores: Sequence[StoreMetrics]) -> Iterator[Metric]:

@@ -18,8 +18,9 @@ JobState = Literal["on_time", "late", "overdue", "paused"]
 
 #: The states of the ``schedtui_job_state`` state-set. The four timing states are
 #: exclusive (``job_lag``'s judgement, as ``check`` counts them); ``undecodable`` is set
-#: on top of one of them for a row that could not be decoded.
-JOB_STATES: tuple[str, ...] = ("on_time", "late", "overdue", "paused", "undecodable")
+#: on top of one of them for a row that could not be decoded, ``not_decoded_in_time``
+#: instead for a row the read ran out of decode time for (not known to be broken).
+JOB_STATES: tuple[str, ...] = ("on_time", "late", "overdue", "paused", "undecodable", "not_decoded_in_time")
 #: ``schedtui_jobs`` by ``state``: the timing states partition the rows.
 TIMING_STATES: tuple[JobState, ...] = ("on_time", "late", "overdue", "paused")
 #: The heartbeat component's ``state`` judgement (``none``: no heartbeat for this table).
@@ -55,7 +56,8 @@ class JobPoint:
 
     job: str
     state: JobState
-    undecodable: bool
+    undecodable: bool  #: the row cannot be decoded (a finding other than running out of time)
+    not_decoded_in_time: bool  #: the read ran out of decode time before this row
     next_run: float | None  #: epoch seconds; None when paused
     lag: float | None  #: seconds past next_run (negative: not yet due); None when paused
     grace: float  #: the grace ``check`` judges with: max(misfire_grace_time, grace floor)
