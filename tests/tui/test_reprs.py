@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,77 +59,75 @@ def _arg_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if re.match(r"^(args|kwargs)\s", line)]
 
 
+@pytest.fixture
+def feed(target: Target, clock: FixedClock) -> Iterator[Feed]:
+    """A console feed on the store, closed after the test."""
+    made = Feed(target, clock=clock)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
 def main_of(app: SchedtuiApp) -> MainScreen:
     return app.screen_stack[0]  # type: ignore[return-value]
 
 
 # -- the feed ------------------------------------------------------------------------------
-def test_the_list_has_no_reprs_and_the_selected_job_gets_its_own(target: Target, clock: FixedClock) -> None:
+def test_the_list_has_no_reprs_and_the_selected_job_gets_its_own(target: Target, feed: Feed) -> None:
     expected = _expected(target)
-    feed = Feed(target, clock=clock)
-    try:
-        listed = _listed(feed)
-        decodable = [j for j in listed.values() if j.finding is None]
-        assert decodable and all(j.args_repr == NOT_RENDERED == j.kwargs_repr for j in decodable)
-        for job in decodable:
-            reprs = feed.reprs(job)
-            assert reprs.of is job and not reprs.changed, reprs.note
-            assert (reprs.args, reprs.kwargs) == expected[job.id]
-        assert feed.memo.decoded == len(decodable)
-        # back over the same rows: the memo answers, nothing is decoded again
-        for job in decodable:
-            assert (feed.reprs(job).args, feed.reprs(job).kwargs) == expected[job.id]
-        assert feed.memo.decoded == len(decodable)
-    finally:
-        feed.close()
-
-
-def test_changed_bytes_never_show_the_old_reprs(store: Path, target: Target, clock: FixedClock) -> None:
-    feed = Feed(target, clock=clock)
-    try:
-        job = _listed(feed)["team-report"]
-        assert feed.reprs(job).kwargs == "{'fmt': 'pdf'}"
-        before = feed.memo.decoded
-        # Same size, same next run time: the list cannot tell, the reprs must (bytes digest).
-        raw = _raw(store, "team-report")
-        assert raw.count(b"pdf") == 1
-        _write(store, "team-report", raw.replace(b"pdf", b"csv"))
+    listed = _listed(feed)
+    decodable = [j for j in listed.values() if j.finding is None]
+    assert decodable and all(j.args_repr == NOT_RENDERED == j.kwargs_repr for j in decodable)
+    for job in decodable:
         reprs = feed.reprs(job)
-        assert reprs.kwargs == "{'fmt': 'csv'}" and not reprs.changed
-        assert feed.memo.decoded == before + 1
-        # Another job's bytes (a real APScheduler pickle): a different row, no reprs shown.
-        _write(store, "team-report", _raw(store, "nightly-backup"))
-        reprs = feed.reprs(job)
-        assert reprs.changed and reprs.args is None and reprs.kwargs is None
-        assert "changed" in (reprs.note or "")
-        # the next refresh lists the new row, which gets its own reprs
-        fresh = _listed(feed)["team-report"]
-        assert fresh is not job and fresh.func != job.func
-        reprs = feed.reprs(fresh)
-        assert (reprs.args, reprs.kwargs) == ("()", "{}") and not reprs.changed
-        # deleted meanwhile
-        _write(store, "team-report", None)
-        reprs = feed.reprs(fresh)
-        assert reprs.changed and reprs.args is None and "no longer" in (reprs.note or "")
-    finally:
-        feed.close()
+        assert reprs.of is job and not reprs.changed, reprs.note
+        assert (reprs.args, reprs.kwargs) == expected[job.id]
+    assert feed.memo.decoded == len(decodable)
+    # back over the same rows: the memo answers, nothing is decoded again
+    for job in decodable:
+        assert (feed.reprs(job).args, feed.reprs(job).kwargs) == expected[job.id]
+    assert feed.memo.decoded == len(decodable)
 
 
-def test_a_row_that_became_undecodable(store: Path, target: Target, clock: FixedClock) -> None:
-    feed = Feed(target, clock=clock)
-    try:
-        job = _listed(feed)["send-digest"]
-        _write(store, "send-digest", _raw(store, "send-digest")[:40])  # torn
-        reprs = feed.reprs(job)
-        assert reprs.changed and reprs.args is None
-        fresh = _listed(feed)["send-digest"]
-        assert fresh.finding is not None and fresh.finding.code == "truncated"
-        extras = feed.extras(fresh, clock())
-        assert extras.reprs is None and extras.opcodes  # the opcode view, not reprs
-        text = render_detail(fresh, extras, clock()).plain
-        assert "undecodable" in text and not _arg_lines(text)
-    finally:
-        feed.close()
+def test_changed_bytes_never_show_the_old_reprs(store: Path, feed: Feed) -> None:
+    job = _listed(feed)["team-report"]
+    assert feed.reprs(job).kwargs == "{'fmt': 'pdf'}"
+    before = feed.memo.decoded
+    # Same size, same next run time: the list cannot tell, the reprs must (bytes digest).
+    raw = _raw(store, "team-report")
+    assert raw.count(b"pdf") == 1
+    _write(store, "team-report", raw.replace(b"pdf", b"csv"))
+    reprs = feed.reprs(job)
+    assert reprs.kwargs == "{'fmt': 'csv'}" and not reprs.changed
+    assert feed.memo.decoded == before + 1
+    # Another job's bytes (a real APScheduler pickle): a different row, no reprs shown.
+    _write(store, "team-report", _raw(store, "nightly-backup"))
+    reprs = feed.reprs(job)
+    assert reprs.changed and reprs.args is None and reprs.kwargs is None
+    assert "changed" in (reprs.note or "")
+    # the next refresh lists the new row, which gets its own reprs
+    fresh = _listed(feed)["team-report"]
+    assert fresh is not job and fresh.func != job.func
+    reprs = feed.reprs(fresh)
+    assert (reprs.args, reprs.kwargs) == ("()", "{}") and not reprs.changed
+    # deleted meanwhile
+    _write(store, "team-report", None)
+    reprs = feed.reprs(fresh)
+    assert reprs.changed and reprs.args is None and "no longer" in (reprs.note or "")
+
+
+def test_a_row_that_became_undecodable(store: Path, clock: FixedClock, feed: Feed) -> None:
+    job = _listed(feed)["send-digest"]
+    _write(store, "send-digest", _raw(store, "send-digest")[:40])  # torn
+    reprs = feed.reprs(job)
+    assert reprs.changed and reprs.args is None
+    fresh = _listed(feed)["send-digest"]
+    assert fresh.finding is not None and fresh.finding.code == "truncated"
+    extras = feed.extras(fresh, clock())
+    assert extras.reprs is None and extras.opcodes  # the opcode view, not reprs
+    text = render_detail(fresh, extras, clock()).plain
+    assert "undecodable" in text and not _arg_lines(text)
 
 
 def test_the_memo_is_keyed_by_the_bytes(target: Target, clock: FixedClock) -> None:
@@ -166,38 +165,32 @@ def test_same_row_compares_exactly(target: Target) -> None:
     assert not same_row(job, folded)
 
 
-def test_the_sandbox_renders_them(
-    monkeypatch: pytest.MonkeyPatch, target: Target, clock: FixedClock, store: Path
-) -> None:
+def test_the_sandbox_renders_them(monkeypatch: pytest.MonkeyPatch, store: Path, feed: Feed) -> None:
     """No unpickling in the console process: every in-process decoder is made to fail, and
     the row still arrives, through one sandbox call with reprs."""
     import pickle
 
     from schedtui.core.decode import jobstate, sandbox, unpickler
 
-    feed = Feed(target, clock=clock)
-    try:
-        job = _listed(feed)["send-digest"]
-        calls: list[tuple[int, bool]] = []
-        real = sandbox.Sandbox.decode
+    job = _listed(feed)["send-digest"]
+    calls: list[tuple[int, bool]] = []
+    real = sandbox.Sandbox.decode
 
-        def spy(self, rows, **kw):  # type: ignore[no-untyped-def]
-            calls.append((len(rows), kw.get("reprs", True)))
-            return real(self, rows, **kw)
+    def spy(self, rows, **kw):  # type: ignore[no-untyped-def]
+        calls.append((len(rows), kw.get("reprs", True)))
+        return real(self, rows, **kw)
 
-        def boom(*a: object, **kw: object) -> object:
-            raise AssertionError("stored bytes unpickled in the console process")
+    def boom(*a: object, **kw: object) -> object:
+        raise AssertionError("stored bytes unpickled in the console process")
 
-        monkeypatch.setattr(sandbox.Sandbox, "decode", spy)
-        for name in ("decode_serial", "safe_fields", "_row_fields", "decode_state"):
-            monkeypatch.setattr(jobstate, name, boom)
-        monkeypatch.setattr(unpickler.SafeUnpickler, "load", boom)
-        monkeypatch.setattr(pickle, "loads", boom)
-        reprs = feed.reprs(job)
-        assert reprs.kwargs is not None and "ReportSpec" in reprs.kwargs
-        assert calls == [(1, True)]
-    finally:
-        feed.close()
+    monkeypatch.setattr(sandbox.Sandbox, "decode", spy)
+    for name in ("decode_serial", "safe_fields", "_row_fields", "decode_state"):
+        monkeypatch.setattr(jobstate, name, boom)
+    monkeypatch.setattr(unpickler.SafeUnpickler, "load", boom)
+    monkeypatch.setattr(pickle, "loads", boom)
+    reprs = feed.reprs(job)
+    assert reprs.kwargs is not None and "ReportSpec" in reprs.kwargs
+    assert calls == [(1, True)]
 
 
 # -- the console -----------------------------------------------------------------------------
@@ -277,18 +270,14 @@ async def test_detail_says_loading_then_the_reprs_and_a_changed_row_refreshes(
         assert "backup_database_job" in text
 
 
-def test_no_screen_prints_not_rendered(target: Target, clock: FixedClock) -> None:
+def test_no_screen_prints_not_rendered(target: Target, clock: FixedClock, feed: Feed) -> None:
     """A detail rendered from a listed row and no extras (or another job's) says "…"."""
     listed = [j for j in read_jobs(target, reprs=False).jobs if j.finding is None]
-    feed = Feed(target, clock=clock)
-    try:
-        other = feed.extras(listed[1], clock())
-        for job in listed:
-            for extras in (None, other if job is not listed[1] else None):
-                lines = _arg_lines(render_detail(job, extras, clock()).plain)
-                assert lines == [f"{'args':<14}…", f"{'kwargs':<14}…"], (job.id, lines)
-    finally:
-        feed.close()
+    other = feed.extras(listed[1], clock())
+    for job in listed:
+        for extras in (None, other if job is not listed[1] else None):
+            lines = _arg_lines(render_detail(job, extras, clock()).plain)
+            assert lines == [f"{'args':<14}…", f"{'kwargs':<14}…"], (job.id, lines)
 
 
 def test_a_changed_row_is_said_not_shown(target: Target, clock: FixedClock) -> None:
