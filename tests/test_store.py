@@ -7,6 +7,8 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from fixtures.factory import DEFAULT_NOW, sqlite_store
 from schedtui.core.clock import FixedClock
 from schedtui.core.model import Target
@@ -315,4 +317,36 @@ def test_rowid_ranges_through_growth_renumbering_and_deletes_equal_a_fresh_read(
     # too many ranges for the rows, the whole table was scanned and cut again
     assert ranges[0] is not None and ranges[1] is not None and ranges[1] > ranges[0]
     assert ranges[15] is None and ranges[16] is not None and ranges[16] < ranges[0]
+    reader.close()
+
+
+@pytest.mark.parametrize("kind", ["view", "without-rowid"])
+def test_a_table_without_usable_rowids_is_refreshed_by_whole_scans(tmp_path: Path, kind: str) -> None:
+    """A view (its rowids are NULL) or a ``WITHOUT ROWID`` table cannot be cut into rowid
+    ranges: every refresh compares the whole table instead, and still sees each change."""
+    path, _ = sqlite_store(tmp_path, "catalog")
+    with sqlite3.connect(path) as conn:
+        if kind == "view":
+            conn.execute("create view jobs as select * from apscheduler_jobs")
+            base = "apscheduler_jobs"
+        else:
+            conn.execute(
+                "create table jobs (id varchar(191) primary key, next_run_time float, job_state blob not null) "
+                "without rowid"
+            )
+            conn.execute("insert into jobs select id, next_run_time, job_state from apscheduler_jobs")
+            base = "jobs"
+    target = Target(url=f"sqlite:///{path}", table="jobs")
+    reader = JobStoreReader(target, clock=FixedClock(FROZEN_NOW))
+    reader.read()
+    for step in range(3):
+        with sqlite3.connect(path) as conn:
+            jid = conn.execute(f"select id from {base} where next_run_time is not null order by id").fetchall()[step][0]
+            conn.execute(f"update {base} set next_run_time = next_run_time + 60 where id = ?", (jid,))
+        reader._scans = 1  # never the periodic full scan
+        got = reader.read().jobs
+        fresh = JobStoreReader(target, clock=FixedClock(FROZEN_NOW))
+        assert _seen(got) == _seen(fresh.read().jobs), step
+        fresh.close()
+        assert reader._buckets is None
     reader.close()

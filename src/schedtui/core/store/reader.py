@@ -101,6 +101,18 @@ def sorted_jobs(jobs: list[JobInfo]) -> tuple[JobInfo, ...]:
 _BY_ID = attrgetter("id")
 
 
+def _rowids(conn: sqlite3.Connection, table: str) -> list[int] | None:
+    """The table's rowids in order, or None when it has none to cut ranges by (a view's
+    are NULL; a ``WITHOUT ROWID`` table has none): then each refresh scans the whole table."""
+    try:
+        rowids = [r[0] for r in conn.execute(f"SELECT rowid FROM {table} ORDER BY rowid").fetchall()]
+    except sqlite3.Error:
+        return None
+    if not all(type(r) is int for r in rowids) or any(a >= b for a, b in zip(rowids, rowids[1:])):
+        return None
+    return rowids
+
+
 def _translate(exc: BaseException, target: Target) -> SchedtuiError:
     from schedtui.core.store.db import translate_error
 
@@ -386,10 +398,11 @@ class JobStoreReader:
                 elif buckets is None:
                     # the whole table's (id, next_run_time, size), compared with what is
                     # cached, then cut into rowid ranges for the next refreshes
-                    scan = conn.execute(f"SELECT id, {nrt}, length(job_state) FROM {table} ORDER BY rowid").fetchall()
-                    rowids = [r[0] for r in conn.execute(f"SELECT rowid FROM {table} ORDER BY rowid").fetchall()]
+                    rowids = _rowids(conn, table)
+                    order = " ORDER BY rowid" if rowids is not None else ""
+                    scan = conn.execute(f"SELECT id, {nrt}, length(job_state) FROM {table}{order}").fetchall()
                     changed, gone = self._quick_diff(scan)
-                    if len(rowids) == len(scan):
+                    if rowids is not None and len(rowids) == len(scan):
                         buckets = Buckets.build(conn, table, nrt, rowids, scan)
                 else:
                     # One aggregate per rowid range (C only, ~45 ms for 100k rows) says where
