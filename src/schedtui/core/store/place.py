@@ -45,6 +45,15 @@ class Family(enum.Enum):
 _MD5_SQL = {Family.POSTGRESQL: "md5(job_state)", Family.MYSQL: "md5(job_state)"}
 #: Each row's SHA-256 (32 bytes) computed by the server (a repeated one-shot probe).
 _SHA256_SQL = {Family.POSTGRESQL: "sha256(job_state)", Family.MYSQL: "UNHEX(SHA2(job_state, 256))"}
+#: Each row's size in bytes, computed by the server (an incremental read's quick scan).
+_SIZE_SQL = {Family.POSTGRESQL: "octet_length(job_state)", Family.MYSQL: "LENGTH(job_state)"}
+#: A next_run_time (``{nrt}``) as whole microseconds modulo a prime, exactly (no ``%``:
+#: the drivers' placeholder sign).
+_MICROS_SQL = {
+    Family.POSTGRESQL: "mod(round(({nrt}) * 1000000)::bigint, 1000000007)",
+    Family.MYSQL: "MOD(CAST(ROUND(({nrt}) * 1000000) AS SIGNED), 1000000007)",
+}
+_MOD = {Family.POSTGRESQL: "mod({x}, 1000000007)", Family.MYSQL: "MOD({x}, 1000000007)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +83,27 @@ class Place:
     def sha256_sql(self) -> str | None:
         """The server-side per-row SHA-256 expression, or None (no digest probe)."""
         return _SHA256_SQL.get(self.family)
+
+    @property
+    def size_sql(self) -> str | None:
+        """The server-side per-row size expression, or None."""
+        return _SIZE_SQL.get(self.family)
+
+    def aggregate_sql(self, nrt: str) -> str | None:
+        """One row the server computes over the whole table that changes when a row is
+        added, deleted, moved in time or resized (``nrt``: the next_run_time expression):
+        the count, the sum of the sizes, and of the times in whole microseconds modulo a
+        prime, alone and times the size. Integer sums only: they are exact in any order
+        (a parallel scan adds float sums in a different order each time). None where
+        there is no size expression."""
+        size, micros = _SIZE_SQL.get(self.family), _MICROS_SQL.get(self.family)
+        if size is None or micros is None:
+            return None
+        us = micros.format(nrt=nrt)
+        return (
+            f"SELECT count(*), sum({size}), sum({us}), sum({_MOD[self.family].format(x=f'{us} * {size}')}) "
+            f"FROM {self.table_sql}"
+        )
 
 
 def plain_path(target: Target) -> Path | None:

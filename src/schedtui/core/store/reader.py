@@ -113,6 +113,17 @@ def _rowids(conn: sqlite3.Connection, table: str) -> list[int] | None:
     return rowids
 
 
+def _driver_rows(conn: Any, sql: str) -> list[Any]:
+    """Every row of ``sql`` (no parameters) as the driver's tuples, in ``conn``'s transaction:
+    100,000 rows without a SQLAlchemy ``Row`` each."""
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(sql)
+        return list(map(tuple, cur.fetchall()))
+    finally:
+        cur.close()
+
+
 def _translate(exc: BaseException, target: Target) -> SchedtuiError:
     from schedtui.core.store.db import translate_error
 
@@ -171,6 +182,8 @@ class JobStoreReader:
         self._buckets: Buckets | None = None
         self._scans = 0
         self._ident: tuple[int, int] | None = None
+        #: servers: the last read's whole-table aggregate (``Place.aggregate_sql``)
+        self._aggregate: tuple[Any, ...] | None = None
         self._snapshot: StoreSnapshot | None = None
         self._data_version: int | None = None
         #: how next_run_time is selected (a float column, or a datetime one converted)
@@ -458,12 +471,34 @@ class JobStoreReader:
                 jobs = self._full(batches, _md5, probe)  # the cache loaded once, warm or not
                 conn.rollback()
                 return jobs
-            md5_sql = self.place.md5_sql
+            self._scans += 1
+            full = self._scans % FULL_SCAN_EVERY == 0
+            # the aggregate, the scan and the fetch see one snapshot (as on SQLite)
+            conn.rollback()
+            conn.execution_options(isolation_level="REPEATABLE READ")
+            agg_sql = self.place.aggregate_sql(nrt)
+            agg: tuple[Any, ...] | None = None
+            if agg_sql is not None:
+                # one row the server computes (~20 ms for 100,000 rows on PostgreSQL, against
+                # ~270 ms for every row's md5) answers "did the jobs change?"
+                agg = tuple(conn.exec_driver_sql(agg_sql).one())
+                if not full and agg == self._aggregate and self._snapshot is not None:
+                    conn.rollback()
+                    return self._snapshot.jobs
+            self._aggregate = None  # kept only once the rows it describes are decoded
+            md5_sql, size_sql = self.place.md5_sql, self.place.size_sql
+            gone: list[str] | None = None
+            fetched: dict[str, Row] = {}
             if md5_sql is not None:
-                # the server hashes each row: only the changed rows' bytes are fetched
-                scan: Sequence[Any] = conn.exec_driver_sql(f"SELECT id, {nrt}, {md5_sql} FROM {table}").fetchall()
-                changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
-                fetched: dict[str, Row] = {}
+                if full or size_sql is None:
+                    # the server hashes each row: only the changed rows' bytes are fetched
+                    scan: Sequence[Any] = conn.exec_driver_sql(f"SELECT id, {nrt}, {md5_sql} FROM {table}").fetchall()
+                    changed = [d[0] for d in scan if self._is_changed(d[0], d[1], digest=d[2])]
+                else:
+                    # a change of next_run_time or size (what a scheduler's writes do); every
+                    # FULL_SCAN_EVERY-th read compares the md5 of every row instead
+                    scan = _driver_rows(conn, f"SELECT id, {nrt}, {size_sql} FROM {table}")
+                    changed, gone = self._quick_diff(scan)
                 for i in range(0, len(changed), _CHUNK):
                     chunk = list(changed[i : i + _CHUNK])
                     for r in self._rows_by_id(conn, table, nrt, chunk):
@@ -475,7 +510,9 @@ class JobStoreReader:
                 scan = [(r[0], r[1], None) for r in rows]
                 fetched = {r[0]: r for r in rows if self._is_changed(r[0], r[1], digest=_md5(r[2]))}
             conn.rollback()
-        return self._rebuild(scan, fetched, _md5)
+        jobs = self._rebuild(scan, fetched, _md5, gone)
+        self._aggregate = agg
+        return jobs
 
     def _one_shot_cache(self) -> Any:
         """The repeated-probe cache of this target (``decode.cache``) for a one-shot read
