@@ -473,12 +473,12 @@ class JobStoreReader:
                 return jobs
             self._scans += 1
             full = self._scans % FULL_SCAN_EVERY == 0
-            # the aggregate, the scan and the fetch see one snapshot (as on SQLite)
-            conn.rollback()
-            conn.execution_options(isolation_level="REPEATABLE READ")
-            agg_sql = self.place.aggregate_sql(nrt)
+            agg_sql = self.place.aggregate_sql(nrt)  # PostgreSQL and MySQL/MariaDB
             agg: tuple[Any, ...] | None = None
             if agg_sql is not None:
+                # the aggregate, the scan and the fetch see one snapshot (as on SQLite)
+                conn.rollback()
+                conn.execution_options(isolation_level="REPEATABLE READ")
                 # one row the server computes (~20 ms for 100,000 rows on PostgreSQL, against
                 # ~270 ms for every row's md5) answers "did the jobs change?"
                 agg = tuple(conn.exec_driver_sql(agg_sql).one())
