@@ -87,18 +87,18 @@ def test_a_cache_file_that_is_off_is_ignored(tmp_path: Path, cache_home: Path) -
     os.chmod(f, 0o600)
     assert _exact(_read(path)) == first
     os.chmod(f, 0o644)  # readable by others: not ours to trust
-    assert _decode_cache.DecodeCache(f)._old == {}
+    assert not _decode_cache.DecodeCache(f).warm
     _read(path)  # a good file again
-    assert _decode_cache.DecodeCache(f)._old != {}
+    assert _decode_cache.DecodeCache(f).warm
     data = f.read_bytes()
     size = int.from_bytes(data[:8], "little")
     header = _wire.marshal.loads(data[8 : 8 + size])
     other = _wire.marshal.dumps((header[0] + 1, *header[1:]), 4)
     f.write_bytes(len(other).to_bytes(8, "little") + other + data[8 + size :])
     os.chmod(f, 0o600)
-    assert _decode_cache.DecodeCache(f)._old == {}, "another format: rebuilt"
+    assert not _decode_cache.DecodeCache(f).warm, "another format: rebuilt"
     f.write_bytes(data[: len(data) - 5])  # a torn last frame: the header alone is left
-    assert _decode_cache.DecodeCache(f)._old == {}
+    assert not _decode_cache.DecodeCache(f).warm
 
 
 def test_off_switch(tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -281,10 +281,60 @@ def test_a_server_without_the_digest_function_reads_every_row_with_the_cache_loa
         probed.append(result)
         return result
 
+    real_lookup = _decode_cache.DecodeCache.lookup
+
+    def lookup(self: _decode_cache.DecodeCache, keys: list[object]) -> tuple[list[int], list[int]]:
+        hits, lacking = real_lookup(self, keys)
+        misses.extend([False] * len(hits) + [True] * len(lacking))
+        return hits, lacking
+
     monkeypatch.setattr(_decode_cache.DecodeCache, "_load", load)
     monkeypatch.setattr(_decode_cache.DecodeCache, "get", get)
+    monkeypatch.setattr(_decode_cache.DecodeCache, "lookup", lookup)
     monkeypatch.setattr(JobStoreReader, "_probe_generic", probe)
     assert _exact(_server_probe(url, lazy=True)) == cold
     assert probed == [None], "the digest query was tried and failed"
     assert len(loads) == 1, f"the cache file was read {len(loads)} times"
     assert misses and not any(misses), "every row answered from the cache the probe loaded"
+
+
+def test_keys_in_bulk_are_each_rows_key_and_tell_every_column_apart() -> None:
+    """``row_keys`` (C-level over the columns) gives ``row_key`` of each row; ids, columns
+    (None, 0.0 and -0.0, NaN, 1 and 1.0) and bytes all make keys of their own."""
+    nan = float("nan")
+    usual = [
+        ("a", 1.5, b"x"), ("a", None, b"x"), ("a", 0.0, b"x"), ("a", -0.0, b"x"), ("a", nan, b"x"),
+        ("a", 1.0, b"x"), ("b", 1.5, b"x"), ("a", 1.5, b"y"),
+    ]  # fmt: skip
+    odd = [("a", 1, b"x"), (1, 1.5, b"x"), ("a", 1.5, "x"), ("a", 1.5, bytearray(b"x"))]
+    for rows in (usual, usual + odd):
+        keys = _decode_cache.row_keys(rows)
+        assert keys == [_decode_cache.row_key(r) for r in rows]
+        assert len(set(keys)) == len(rows), "no two rows share a key"
+    assert _decode_cache.row_keys([("a", nan, b"x")]) == _decode_cache.row_keys([("a", float("nan"), b"x")])
+
+
+def test_a_chunk_that_is_not_what_the_cache_writes_ends_the_file_there(tmp_path: Path, cache_home: Path) -> None:
+    path, _ = sqlite_store(tmp_path, "catalog")
+    first = _exact(_read_lazy(path))
+    (f,) = cache_home.glob("*.decoded")
+    good = _decode_cache.DecodeCache(f)
+    n = len(good.ids)
+    assert n and good.warm
+    key = ("x", 1.0, bytes(32))
+    bad_runs = [
+        ((key,), (b"",), ("x",), bytes(8), bytes(8), b"\x80"),  # flags no head has
+        ((key,), (b"",), ("x",), bytes(4), bytes(8), b"\x00"),  # a column cut short
+        ((key,), ("r",), ("x",), bytes(8), bytes(8), b"\x00"),  # a record that is not bytes
+        ((key,), (b"",), (1,), bytes(8), bytes(8), b"\x00"),  # an id that is not a str
+        (([1],), (b"",), ("x",), bytes(8), bytes(8), b"\x00"),  # a key that cannot be one
+    ]
+    data = f.read_bytes()
+    for run in bad_runs:
+        f.write_bytes(data + _decode_cache._frame(run))
+        os.chmod(f, 0o600)
+        loaded = _decode_cache.DecodeCache(f)
+        assert len(loaded.ids) in (n, 0), run
+        assert key not in loaded._index
+    f.write_bytes(data)
+    assert _exact(_read_lazy(path)) == first

@@ -148,6 +148,11 @@ class Spill:
         self._refs.append(data)
         return -len(self._refs), len(data)
 
+    def keep_all(self, records: list[bytes]) -> int:
+        """``keep`` each of ``records``: the first one's offset (the next ones count down)."""
+        self._refs.extend(records)
+        return -(len(self._refs) - len(records)) - 1
+
     def flush(self) -> None:
         if self._buf and self._file is not None:
             try:
@@ -249,7 +254,10 @@ class JobTable(Sequence[JobInfo]):
 def jobs_with_ids(jobs: Sequence[JobInfo], wanted: frozenset[str] | set[str]) -> dict[str, JobInfo]:
     """The jobs among ``jobs`` whose id is in ``wanted``, by id (the last one of an id)."""
     if isinstance(jobs, JobTable):
-        return {jid: jobs[k] for k, jid in enumerate(jobs.ids) if jid in wanted}
+        ids = jobs.ids
+        if not any(map(wanted.__contains__, ids)):  # the usual answer, without Python per job
+            return {}
+        return {jid: jobs[k] for k, jid in enumerate(ids) if jid in wanted}
     return {j.id: j for j in jobs if j.id in wanted}
 
 

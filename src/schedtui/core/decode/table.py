@@ -12,12 +12,17 @@ does not rebuild becomes an ``internal`` finding then, as it would in an eager r
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from schedtui.core.decode import wire
 from schedtui.core.decode.findings import not_decoded
 from schedtui.core.decode.wire import Head
 from schedtui.core.jobtable import JobTable, Marks, Spill, job_mark
 from schedtui.core.model import JobInfo
+
+if TYPE_CHECKING:
+    from schedtui.core.decode.cache import DecodeCache
 
 
 def _build(data: bytes) -> JobInfo:
@@ -63,6 +68,23 @@ class TableBuilder:
         self._offsets.append(at)
         self._lengths.append(length)
 
+    def add_cached(self, cache: DecodeCache, positions: Sequence[int]) -> None:
+        """The records at ``positions`` of the repeated-probe cache, with their heads, as
+        ``add`` would take them one by one (C-level gathers from the cache's columns)."""
+        if not positions:
+            return
+        records = cache.records(positions)
+        if self._keep:
+            first = self._spill.keep_all(records)
+            self._offsets.extend(range(first, first - len(records), -1))
+        else:
+            self._offsets.extend([self._spill.append(data)[0] for data in records])
+        self._lengths.extend(map(len, records))
+        self._ids.extend(map(cache.ids.__getitem__, positions))
+        self._instants.extend(map(cache.instants.__getitem__, positions))
+        self._graces.extend(map(cache.graces.__getitem__, positions))
+        self._flags.extend(map(cache.flags.__getitem__, positions))
+
     def _add_job(self, job: JobInfo) -> None:
         self._ready[len(self._ids)] = job
         jid, instant, grace, flags = job_mark(job)
@@ -80,12 +102,12 @@ class TableBuilder:
         ids, instants = self._ids, self._instants
         order = sorted(range(len(ids)), key=ids.__getitem__)
         order.sort(key=instants.__getitem__)  # stable: by instant, then id
-        ready = {new: self._ready[old] for new, old in enumerate(order) if old in self._ready}
+        ready = {new: self._ready[old] for new, old in enumerate(order) if old in self._ready} if self._ready else {}
         marks = Marks(
-            ids=tuple([ids[i] for i in order]),
-            instants=array("q", [instants[i] for i in order]),
-            graces=array("d", [self._graces[i] for i in order]),
-            flags=bytes([self._flags[i] for i in order]),
+            ids=tuple(map(ids.__getitem__, order)),
+            instants=array("q", map(instants.__getitem__, order)),
+            graces=array("d", map(self._graces.__getitem__, order)),
+            flags=bytes(map(self._flags.__getitem__, order)),
         )
-        places = (array("q", [self._offsets[i] for i in order]), array("q", [self._lengths[i] for i in order]))
+        places = (array("q", map(self._offsets.__getitem__, order)), array("q", map(self._lengths.__getitem__, order)))
         return JobTable(marks, places, self._spill, _build, ready)
