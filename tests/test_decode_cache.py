@@ -322,19 +322,28 @@ def test_a_chunk_that_is_not_what_the_cache_writes_ends_the_file_there(tmp_path:
     n = len(good.ids)
     assert n and good.warm
     key = ("x", 1.0, bytes(32))
-    bad_runs = [
-        ((key,), (b"",), ("x",), bytes(8), bytes(8), b"\x80"),  # flags no head has
-        ((key,), (b"",), ("x",), bytes(4), bytes(8), b"\x00"),  # a column cut short
-        ((key,), ("r",), ("x",), bytes(8), bytes(8), b"\x00"),  # a record that is not bytes
-        ((key,), (b"",), (1,), bytes(8), bytes(8), b"\x00"),  # an id that is not a str
-        (([1],), (b"",), ("x",), bytes(8), bytes(8), b"\x00"),  # a key that cannot be one
+    one = bytes(8)
+    length = (1).to_bytes(8, "little")
+    bad_runs = [  # (columns, the records' bytes)
+        (((key,), length, ("x",), one, one, b"\x80"), b"r"),  # flags no head has
+        (((key,), length, ("x",), bytes(4), one, b"\x00"), b"r"),  # a column cut short
+        (((key,), length, ("x",), one, one, b"\x00"), b"rr"),  # records longer than their lengths
+        (((key,), (-1).to_bytes(8, "little", signed=True), ("x",), one, one, b"\x00"), b""),  # a negative length
+        (((key,), length, (1,), one, one, b"\x00"), b"r"),  # an id that is not a str
+        ((([1],), length, ("x",), one, one, b"\x00"), b"r"),  # a key that cannot be one
     ]
     data = f.read_bytes()
-    for run in bad_runs:
-        f.write_bytes(data + _decode_cache._frame(run))
+    for columns, records in bad_runs:
+        f.write_bytes(data + _decode_cache._frame(columns) + len(records).to_bytes(8, "little") + records)
         os.chmod(f, 0o600)
         loaded = _decode_cache.DecodeCache(f)
-        assert len(loaded.ids) in (n, 0), run
+        assert len(loaded.ids) in (n, 0), columns
         assert key not in loaded._index
+    good_run = (((key,), length, ("x",), one, one, b"\x00"), b"r")
+    f.write_bytes(data + _decode_cache._frame(good_run[0]) + (1).to_bytes(8, "little") + good_run[1])
+    loaded = _decode_cache.DecodeCache(f)
+    assert len(loaded.ids) == n + 1 and loaded.get(key) == b"r", "the same chunk, well formed, is read"
+    f.write_bytes(data + _decode_cache._frame(good_run[0]) + (2).to_bytes(8, "little") + good_run[1])
+    assert len(_decode_cache.DecodeCache(f).ids) == n, "a torn chunk is left out"
     f.write_bytes(data)
     assert _exact(_read_lazy(path)) == first

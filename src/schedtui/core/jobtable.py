@@ -125,9 +125,12 @@ class Spill:
         self._file: Any = None
         self._tried = False  # whether the temporary file was made (or could not be)
         self._whole = b""  # the file's contents, after a write to it failed
+        self._shared: Any = None  # the file ``share`` reads from
 
     def append(self, data: bytes) -> tuple[int, int]:
         """Write ``data`` out; its address."""
+        if self._shared is not None:  # never into a file this spill only reads
+            return self.keep(data)
         if not self._tried:
             self._tried = True
             try:
@@ -148,10 +151,21 @@ class Spill:
         self._refs.append(data)
         return -len(self._refs), len(data)
 
-    def keep_all(self, records: list[bytes]) -> int:
-        """``keep`` each of ``records``: the first one's offset (the next ones count down)."""
-        self._refs.extend(records)
-        return -(len(self._refs) - len(records)) - 1
+    def share(self, fh: Any) -> bool:
+        """Read non-negative addresses from ``fh`` (a file of records, the repeated-probe
+        cache's: read, never written), when this spill has written no file of its own
+        (its records are all ``keep`` references) or already shares ``fh``."""
+        if self._shared is fh:
+            return True
+        if self._tried or self._shared is not None:
+            return False
+        try:
+            self._file = os.fdopen(os.dup(fh.fileno()), "rb")
+        except OSError:
+            return False
+        self._tried = True
+        self._shared = fh
+        return True
 
     def flush(self) -> None:
         if self._buf and self._file is not None:

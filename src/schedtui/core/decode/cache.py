@@ -34,6 +34,7 @@ import tempfile
 from array import array
 from collections.abc import Hashable, Sequence
 from functools import partial
+from itertools import accumulate
 from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import Any
@@ -148,18 +149,23 @@ def _frame(value: Any) -> bytes:
 Entry = tuple[Key, bytes, tuple[str, int, float, int]]
 
 
-def _run(entries: Sequence[Entry]) -> tuple[Any, ...]:
-    """A file's chunk, as columns: keys, records, and the heads' ids, instants (``q``),
-    graces (``d``) and flags (so a read takes them without parsing a record)."""
+def _run(entries: Sequence[Entry]) -> tuple[bytes, bytes]:
+    """A file's chunk: a frame of columns (keys, each record's length, and the heads' ids,
+    instants ``q``, graces ``d`` and flags, so a read takes them without parsing a record),
+    then a frame of the records themselves, one after the other (read only for the jobs
+    somebody looks at, or to rewrite the file)."""
     heads = [e[2] for e in entries]
-    return (
+    records = [e[1] for e in entries]
+    columns = (
         tuple(e[0] for e in entries),
-        tuple(e[1] for e in entries),
+        array("q", map(len, records)).tobytes(),
         tuple(h[0] for h in heads),
         array("q", [h[1] for h in heads]).tobytes(),
         array("d", [h[2] for h in heads]).tobytes(),
         bytes([h[3] for h in heads]),
     )
+    blob = b"".join(records)
+    return _frame(columns), len(blob).to_bytes(8, "little") + blob
 
 
 class DecodeCache:
@@ -169,13 +175,19 @@ class DecodeCache:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._header = _header()
-        #: The file's entries by position: key, record, and the record's head as columns.
+        #: The file's entries by position: key, where its record is in the file (offset,
+        #: length), and the record's head as columns.
         self._keys: list[Key] = []
-        self._records: list[bytes] = []
+        self.offsets = array("q")
+        self.lengths = array("q")
         self.ids: list[str] = []
         self.instants = array("q")
         self.graces = array("d")
         self.flags = bytearray()
+        #: the file, open (records are read from it when needed), and its whole bytes once
+        #: a read asked for records one by one (``get``)
+        self.file: Any = None
+        self._data: bytes | None = None
         #: position of each key (the last one of a key the file holds twice)
         self._index: dict[Key, int] = self._load()
         #: positions this read took from the file (``get``/``lookup``), and gave back
@@ -196,6 +208,7 @@ class DecodeCache:
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
             return {}
+        fh = None
         try:
             st = os.fstat(fd)
             if (
@@ -205,65 +218,83 @@ class DecodeCache:
                 or st.st_size > _MAX_FILE
             ):
                 return {}
-            with os.fdopen(fd, "rb") as fh:
-                fd = -1
-                data = fh.read()
+            fh = os.fdopen(fd, "rb")
+            fd = -1
+            index = self._parse(fh, st.st_size)
         except OSError:
-            return {}
+            index = {}
         finally:
             if fd >= 0:
                 os.close(fd)
-        return self._parse(data)
+        if index:
+            self.file = fh
+        elif fh is not None:
+            fh.close()
+        return index
 
-    def _parse(self, data: bytes) -> dict[Key, int]:
-        """The entries of a file's bytes: frames of (8-byte length, ``marshal``), the header
-        first, then chunks (``_run``); a torn last frame (a write cut short) or a chunk that
-        is not what ``_run`` writes ends the file there."""
-        view = memoryview(data)
+    def _parse(self, fh: Any, size: int) -> dict[Key, int]:
+        """The entries of the file: frames of (8-byte length, ``marshal``), the header
+        first, then chunks (``_run``: columns, then the records, which are skipped here); a
+        torn frame (a write cut short) or a chunk that is not what ``_run`` writes ends the
+        file there."""
+        fd = fh.fileno()
         at = 0
         first = True
-        while at + 8 <= len(data):
-            size = int.from_bytes(view[at : at + 8], "little")
-            if at + 8 + size > len(data):
+        while at + 8 <= size:
+            n = int.from_bytes(os.pread(fd, 8, at), "little")
+            if at + 8 + n > size:
                 break
+            data = os.pread(fd, n, at + 8)
+            at += 8 + n
             try:
-                frame = marshal.loads(view[at + 8 : at + 8 + size])
+                frame = marshal.loads(data)
             except (EOFError, ValueError, TypeError):
                 break
-            at += 8 + size
             if first:
                 if frame != self._header:
                     return {}
                 first = False
-            elif not self._take(frame):
+                continue
+            if at + 8 > size:
                 break
+            blob = int.from_bytes(os.pread(fd, 8, at), "little")
+            if at + 8 + blob > size or not self._take(frame, at + 8, blob):
+                break
+            at += 8 + blob
         try:
             return dict(zip(self._keys, range(len(self._keys))))
         except TypeError:  # a key that cannot be one: nothing of the file is used
-            self._keys, self._records, self.ids = [], [], []
+            self._keys, self.ids = [], []
+            self.offsets, self.lengths = array("q"), array("q")
             self.instants, self.graces, self.flags = array("q"), array("d"), bytearray()
             return {}
 
-    def _take(self, run: Any) -> bool:
-        """Append one chunk's columns, each checked (types, lengths, flags)."""
+    def _take(self, run: Any, start: int, size: int) -> bool:
+        """Append one chunk's columns, each checked (types, lengths, flags), its records
+        ``size`` bytes from ``start`` in the file."""
         if type(run) is not tuple or len(run) != 6:
             return False
-        keys, records, ids, instants, graces, flags = run
-        if not (type(keys) is type(records) is type(ids) is tuple) or type(flags) is not bytes:
+        keys, lengths, ids, instants, graces, flags = run
+        if not (type(keys) is type(ids) is tuple) or not (type(lengths) is type(flags) is bytes):
             return False
         n = len(keys)
         if not (
-            len(records) == len(ids) == len(flags) == n
+            len(ids) == len(flags) == n
             and type(instants) is bytes
             and type(graces) is bytes
-            and len(instants) == len(graces) == 8 * n
-            and set(map(type, records)) <= {bytes}
+            and len(lengths) == len(instants) == len(graces) == 8 * n
             and set(map(type, ids)) <= {str}
             and not flags.translate(None, _GOOD_FLAGS)
         ):
             return False
+        sizes = array("q")
+        sizes.frombytes(lengths)
+        if n and (min(sizes) < 0 or sum(sizes) != size):
+            return False
         self._keys.extend(keys)
-        self._records.extend(records)
+        if n:
+            self.offsets.extend(accumulate(sizes[:-1], initial=start))
+        self.lengths += sizes
         self.ids.extend(ids)
         self.instants.frombytes(instants)
         self.graces.frombytes(graces)
@@ -275,18 +306,30 @@ class DecodeCache:
         """Whether the file held entries (a read that can be answered from it)."""
         return bool(self._index)
 
+    def record(self, at: int) -> bytes:
+        """The record at position ``at`` (raises ``OSError``)."""
+        if self._data is None:  # one read of the whole file, not one per record
+            self._data = os.pread(self.file.fileno(), self.offsets[-1] + self.lengths[-1], 0)
+        start = self.offsets[at]
+        return self._data[start : start + self.lengths[at]]
+
     def get(self, key: Key) -> bytes | None:
         at = self._index.get(key)
         if at is None:
             return None
+        try:
+            data = self.record(at)
+        except OSError:
+            return None
         self._hit.append(at)
         self.hits += 1
-        return self._records[at]
+        return data
 
     def lookup(self, keys: Sequence[Key]) -> tuple[list[int], list[int]]:
         """``get`` in bulk: the file's positions of the keys it holds (in order), and the
-        indexes into ``keys`` of those it lacks. The positions address ``records`` and the
-        head columns (``ids``, ``instants``, ``graces``, ``flags``)."""
+        indexes into ``keys`` of those it lacks. The positions address the records
+        (``offsets``, ``lengths`` in ``file``) and the head columns (``ids``,
+        ``instants``, ``graces``, ``flags``)."""
         found = list(map(self._index.get, keys))
         if None in found:
             misses = [i for i, at in enumerate(found) if at is None]
@@ -296,9 +339,6 @@ class DecodeCache:
         self._hit.extend(hits)
         self.hits += len(hits)
         return hits, misses
-
-    def records(self, positions: Sequence[int]) -> list[bytes]:
-        return list(map(self._records.__getitem__, positions))
 
     def put(self, key: Key, data: bytes) -> None:
         from schedtui.core.decode import wire
@@ -345,7 +385,7 @@ class DecodeCache:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o077:
                 return False
-            data = memoryview(_frame(_run(self._new_entries())))
+            data = memoryview(b"".join(_run(self._new_entries())))  # one write: one chunk
             while data:
                 data = data[os.write(fd, data) :]
             return True
@@ -353,11 +393,15 @@ class DecodeCache:
             os.close(fd)
 
     def _rewrite(self, kept: Sequence[int]) -> None:
-        keys, records, ids = self._keys, self._records, self.ids
+        keys, ids = self._keys, self.ids
         instants, graces, flags = self.instants, self.graces, self.flags
-        entries: list[Entry] = [(keys[at], records[at], (ids[at], instants[at], graces[at], flags[at])) for at in kept]
-        if self._added:
-            entries = [e for e in entries if e[0] not in self._added]
+        entries: list[Entry] = []
+        if kept:
+            entries = [
+                (keys[at], self.record(at), (ids[at], instants[at], graces[at], flags[at]))
+                for at in kept
+                if keys[at] not in self._added
+            ]
         entries += self._new_entries()
         d = self.path.parent
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -365,7 +409,8 @@ class DecodeCache:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(_frame(self._header))
-                fh.write(_frame(_run(entries)))
+                for part in _run(entries):
+                    fh.write(part)
             os.chmod(tmp, 0o600)
             os.replace(tmp, self.path)
         except BaseException:

@@ -73,13 +73,16 @@ class TableBuilder:
         ``add`` would take them one by one (C-level gathers from the cache's columns)."""
         if not positions:
             return
-        records = cache.records(positions)
-        if self._keep:
-            first = self._spill.keep_all(records)
-            self._offsets.extend(range(first, first - len(records), -1))
+        if self._keep and cache.file is not None and self._spill.share(cache.file):
+            # the records stay in the cache file until somebody looks at their job
+            self._offsets.extend(map(cache.offsets.__getitem__, positions))
+            self._lengths.extend(map(cache.lengths.__getitem__, positions))
         else:
-            self._offsets.extend([self._spill.append(data)[0] for data in records])
-        self._lengths.extend(map(len, records))
+            for at in positions:
+                data = cache.record(at)
+                place = self._spill.keep(data) if self._keep else self._spill.append(data)
+                self._offsets.append(place[0])
+                self._lengths.append(place[1])
         self._ids.extend(map(cache.ids.__getitem__, positions))
         self._instants.extend(map(cache.instants.__getitem__, positions))
         self._graces.extend(map(cache.graces.__getitem__, positions))
