@@ -8,13 +8,17 @@ everything a result depends on (the row's id, its ``next_run_time`` column and i
 - Where: ``$XDG_CACHE_HOME/schedtui/`` (else ``~/.cache/schedtui/``), one file per
   target named by a hash of its URL (no credential in the name), mode 0600 in a 0700
   folder. ``SCHEDTUI_DECODE_CACHE=0`` turns it off.
-- What: ``marshal`` of the header, then of one or more ``{digest: wire record}`` chunks
-  (a read that only adds rows appends a chunk; the file is rewritten when more than a
-  fifth of it is stale). The values are ``decode.wire`` records, which cannot execute
-  anything and are checked when read, like a worker's.
+- What: the header (``marshal``), then one or more chunks (a read that only adds rows
+  appends one; the file is rewritten when more than a fifth of it is stale). A chunk is
+  its columns (``marshal``: the keys ``(id, column, SHA-256 of the bytes)``, each record's
+  length, and each record's head: id, instant, grace, flags) followed by the records
+  themselves, read only for the jobs somebody looks at. The records are ``decode.wire``
+  records, which cannot execute anything and are checked when rebuilt, like a worker's;
+  the columns are checked (types, lengths, flags) when loaded. A repeated ``check`` takes
+  the hits' heads as whole columns: no Python per row (``row_keys``, ``lookup``).
 - Ignored and rebuilt when anything about it is off: not a regular file owned by this
   user with mode 0600, unreadable, or a header that differs (format, the decoder's own
-  source files, Python, APScheduler, the zone database).
+  source files, Python and its byte order, APScheduler, the zone database).
 - Only results that follow from the bytes alone are kept (no ``too-slow``,
   ``time-budget`` or ``internal`` findings); the file holds the rows of the last read.
 """
