@@ -347,3 +347,40 @@ def test_a_chunk_that_is_not_what_the_cache_writes_ends_the_file_there(tmp_path:
     assert len(_decode_cache.DecodeCache(f).ids) == n, "a torn chunk is left out"
     f.write_bytes(data)
     assert _exact(_read_lazy(path)) == first
+
+
+def test_a_spill_that_shares_the_cache_file_never_writes_into_it(tmp_path: Path) -> None:
+    from schedtui.core.jobtable import Spill
+
+    f = tmp_path / "records"
+    f.write_bytes(b"abcdef")
+    with open(f, "rb") as fh:
+        spill = Spill()
+        assert spill.share(fh) and spill.share(fh)
+        at, length = spill.append(b"new")
+        assert at < 0 and spill.read(at, length) == b"new", "kept by reference"
+        assert spill.read(2, 3) == b"cde"
+        spill.close()
+    assert f.read_bytes() == b"abcdef"
+    other = Spill()
+    other.append(b"x")  # a spill with a file of its own shares none
+    with open(f, "rb") as fh:
+        assert not other.share(fh)
+    other.close()
+
+
+def test_a_lazy_tables_records_outlive_the_cache_file_being_replaced(tmp_path: Path, cache_home: Path) -> None:
+    path, _ = sqlite_store(tmp_path, "catalog")
+    cold = _exact(_read_lazy(path))
+    reader = JobStoreReader(Target(url=f"sqlite:///{path}"), incremental=False, reprs=False, lazy=True)
+    try:
+        table = reader.read().jobs  # from the cache file, its records still in it
+    finally:
+        reader.close()
+    (f,) = cache_home.glob("*.decoded")
+    f.unlink()
+    with sqlite3.connect(path) as conn:  # every row changed: the next read writes a new file
+        conn.execute("UPDATE apscheduler_jobs SET next_run_time = next_run_time + 1")
+    _read_lazy(path)
+    assert f.exists()
+    assert _exact(tuple(table)) == cold
