@@ -384,3 +384,25 @@ def test_a_lazy_tables_records_outlive_the_cache_file_being_replaced(tmp_path: P
     _read_lazy(path)
     assert f.exists()
     assert _exact(tuple(table)) == cold
+
+
+def test_a_warm_lazy_read_with_rows_found_here_is_the_cold_answer(
+    tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows the reading process answers itself (``too-large``) among the cache's hits and
+    the rows decoded again: the same table, in the same order, as without the cache."""
+    from schedtui.core.decode.findings import MAX_ROW_BYTES
+
+    path, _ = sqlite_store(tmp_path, "catalog")
+    _read_lazy(path)  # warms the cache
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE apscheduler_jobs SET next_run_time = next_run_time + 1 WHERE rowid % 3 = 0")
+        for i, nrt in enumerate((None, 1.0, 2e9, 2e9)):
+            conn.execute(
+                "INSERT INTO apscheduler_jobs (id, next_run_time, job_state) VALUES (?, ?, ?)",
+                (f"big-{i}", nrt, b"\x80" * (MAX_ROW_BYTES + 1)),
+            )
+    warm = _read_lazy(path)
+    assert sum(j.finding is not None and j.finding.code == "too-large" for j in warm) == 4
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "0")
+    assert _exact(warm) == _exact(_read_lazy(path))
