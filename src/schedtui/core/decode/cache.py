@@ -313,6 +313,8 @@ class DecodeCache:
     def record(self, at: int) -> bytes:
         """The record at position ``at`` (raises ``OSError``)."""
         if self._data is None:  # one read of the whole file, not one per record
+            if self.file is None:
+                raise OSError("the cache file is closed")
             self._data = os.pread(self.file.fileno(), self.offsets[-1] + self.lengths[-1], 0)
         start = self.offsets[at]
         return self._data[start : start + self.lengths[at]]
@@ -376,6 +378,19 @@ class DecodeCache:
             self._rewrite(sorted(kept))
         except OSError:
             pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the file (``save`` does: a table of this read reads its records through a
+        descriptor of its own)."""
+        fh, self.file = self.file, None
+        if fh is not None:
+            fh.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
     def _new_entries(self) -> list[Entry]:
         return [(key, data, head) for key, (data, head) in self._added.items()]
