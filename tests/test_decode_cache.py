@@ -87,18 +87,18 @@ def test_a_cache_file_that_is_off_is_ignored(tmp_path: Path, cache_home: Path) -
     os.chmod(f, 0o600)
     assert _exact(_read(path)) == first
     os.chmod(f, 0o644)  # readable by others: not ours to trust
-    assert _decode_cache.DecodeCache(f)._old == {}
+    assert not _decode_cache.DecodeCache(f).warm
     _read(path)  # a good file again
-    assert _decode_cache.DecodeCache(f)._old != {}
+    assert _decode_cache.DecodeCache(f).warm
     data = f.read_bytes()
     size = int.from_bytes(data[:8], "little")
     header = _wire.marshal.loads(data[8 : 8 + size])
     other = _wire.marshal.dumps((header[0] + 1, *header[1:]), 4)
     f.write_bytes(len(other).to_bytes(8, "little") + other + data[8 + size :])
     os.chmod(f, 0o600)
-    assert _decode_cache.DecodeCache(f)._old == {}, "another format: rebuilt"
+    assert not _decode_cache.DecodeCache(f).warm, "another format: rebuilt"
     f.write_bytes(data[: len(data) - 5])  # a torn last frame: the header alone is left
-    assert _decode_cache.DecodeCache(f)._old == {}
+    assert not _decode_cache.DecodeCache(f).warm
 
 
 def test_off_switch(tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -281,10 +281,128 @@ def test_a_server_without_the_digest_function_reads_every_row_with_the_cache_loa
         probed.append(result)
         return result
 
+    real_lookup = _decode_cache.DecodeCache.lookup
+
+    def lookup(self: _decode_cache.DecodeCache, keys: list[object]) -> tuple[list[int], list[int]]:
+        hits, lacking = real_lookup(self, keys)
+        misses.extend([False] * len(hits) + [True] * len(lacking))
+        return hits, lacking
+
     monkeypatch.setattr(_decode_cache.DecodeCache, "_load", load)
     monkeypatch.setattr(_decode_cache.DecodeCache, "get", get)
+    monkeypatch.setattr(_decode_cache.DecodeCache, "lookup", lookup)
     monkeypatch.setattr(JobStoreReader, "_probe_generic", probe)
     assert _exact(_server_probe(url, lazy=True)) == cold
     assert probed == [None], "the digest query was tried and failed"
     assert len(loads) == 1, f"the cache file was read {len(loads)} times"
     assert misses and not any(misses), "every row answered from the cache the probe loaded"
+
+
+def test_keys_in_bulk_are_each_rows_key_and_tell_every_column_apart() -> None:
+    """``row_keys`` (C-level over the columns) gives ``row_key`` of each row; ids, columns
+    (None, 0.0 and -0.0, NaN, 1 and 1.0) and bytes all make keys of their own."""
+    nan = float("nan")
+    usual = [
+        ("a", 1.5, b"x"), ("a", None, b"x"), ("a", 0.0, b"x"), ("a", -0.0, b"x"), ("a", nan, b"x"),
+        ("a", 1.0, b"x"), ("b", 1.5, b"x"), ("a", 1.5, b"y"),
+    ]  # fmt: skip
+    odd = [("a", 1, b"x"), (1, 1.5, b"x"), ("a", 1.5, "x"), ("a", 1.5, bytearray(b"x"))]
+    for rows in (usual, usual + odd):
+        keys = _decode_cache.row_keys(rows)
+        assert keys == [_decode_cache.row_key(r) for r in rows]
+        assert len(set(keys)) == len(rows), "no two rows share a key"
+    assert _decode_cache.row_keys([("a", nan, b"x")]) == _decode_cache.row_keys([("a", float("nan"), b"x")])
+
+
+def test_a_chunk_that_is_not_what_the_cache_writes_ends_the_file_there(tmp_path: Path, cache_home: Path) -> None:
+    path, _ = sqlite_store(tmp_path, "catalog")
+    first = _exact(_read_lazy(path))
+    (f,) = cache_home.glob("*.decoded")
+    good = _decode_cache.DecodeCache(f)
+    n = len(good.ids)
+    assert n and good.warm
+    key = ("x", 1.0, bytes(32))
+    one = bytes(8)
+    length = (1).to_bytes(8, "little")
+    bad_runs = [  # (columns, the records' bytes)
+        (((key,), length, ("x",), one, one, b"\x80"), b"r"),  # flags no head has
+        (((key,), length, ("x",), bytes(4), one, b"\x00"), b"r"),  # a column cut short
+        (((key,), length, ("x",), one, one, b"\x00"), b"rr"),  # records longer than their lengths
+        (((key,), (-1).to_bytes(8, "little", signed=True), ("x",), one, one, b"\x00"), b""),  # a negative length
+        (((key,), length, (1,), one, one, b"\x00"), b"r"),  # an id that is not a str
+        ((([1],), length, ("x",), one, one, b"\x00"), b"r"),  # a key that cannot be one
+    ]
+    data = f.read_bytes()
+    for columns, records in bad_runs:
+        f.write_bytes(data + _decode_cache._frame(columns) + len(records).to_bytes(8, "little") + records)
+        os.chmod(f, 0o600)
+        loaded = _decode_cache.DecodeCache(f)
+        assert len(loaded.ids) in (n, 0), columns
+        assert key not in loaded._index
+    good_run = (((key,), length, ("x",), one, one, b"\x00"), b"r")
+    f.write_bytes(data + _decode_cache._frame(good_run[0]) + (1).to_bytes(8, "little") + good_run[1])
+    loaded = _decode_cache.DecodeCache(f)
+    assert len(loaded.ids) == n + 1 and loaded.get(key) == b"r", "the same chunk, well formed, is read"
+    f.write_bytes(data + _decode_cache._frame(good_run[0]) + (2).to_bytes(8, "little") + good_run[1])
+    assert len(_decode_cache.DecodeCache(f).ids) == n, "a torn chunk is left out"
+    f.write_bytes(data)
+    assert _exact(_read_lazy(path)) == first
+
+
+def test_a_spill_that_shares_the_cache_file_never_writes_into_it(tmp_path: Path) -> None:
+    from schedtui.core.jobtable import Spill
+
+    f = tmp_path / "records"
+    f.write_bytes(b"abcdef")
+    with open(f, "rb") as fh:
+        spill = Spill()
+        assert spill.share(fh) and spill.share(fh)
+        at, length = spill.append(b"new")
+        assert at < 0 and spill.read(at, length) == b"new", "kept by reference"
+        assert spill.read(2, 3) == b"cde"
+        spill.close()
+    assert f.read_bytes() == b"abcdef"
+    other = Spill()
+    other.append(b"x")  # a spill with a file of its own shares none
+    with open(f, "rb") as fh:
+        assert not other.share(fh)
+    other.close()
+
+
+def test_a_lazy_tables_records_outlive_the_cache_file_being_replaced(tmp_path: Path, cache_home: Path) -> None:
+    path, _ = sqlite_store(tmp_path, "catalog")
+    cold = _exact(_read_lazy(path))
+    reader = JobStoreReader(Target(url=f"sqlite:///{path}"), incremental=False, reprs=False, lazy=True)
+    try:
+        table = reader.read().jobs  # from the cache file, its records still in it
+    finally:
+        reader.close()
+    (f,) = cache_home.glob("*.decoded")
+    f.unlink()
+    with sqlite3.connect(path) as conn:  # every row changed: the next read writes a new file
+        conn.execute("UPDATE apscheduler_jobs SET next_run_time = next_run_time + 1")
+    _read_lazy(path)
+    assert f.exists()
+    assert _exact(tuple(table)) == cold
+
+
+def test_a_warm_lazy_read_with_rows_found_here_is_the_cold_answer(
+    tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows the reading process answers itself (``too-large``) among the cache's hits and
+    the rows decoded again: the same table, in the same order, as without the cache."""
+    from schedtui.core.decode.findings import MAX_ROW_BYTES
+
+    path, _ = sqlite_store(tmp_path, "catalog")
+    _read_lazy(path)  # warms the cache
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE apscheduler_jobs SET next_run_time = next_run_time + 1 WHERE rowid % 3 = 0")
+        for i, nrt in enumerate((None, 1.0, 2e9, 2e9)):
+            conn.execute(
+                "INSERT INTO apscheduler_jobs (id, next_run_time, job_state) VALUES (?, ?, ?)",
+                (f"big-{i}", nrt, b"\x80" * (MAX_ROW_BYTES + 1)),
+            )
+    warm = _read_lazy(path)
+    assert sum(j.finding is not None and j.finding.code == "too-large" for j in warm) == 4
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "0")
+    assert _exact(warm) == _exact(_read_lazy(path))

@@ -8,6 +8,7 @@ on time while ``lag <= tolerance``; late (WARNING) while within its grace; overd
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -27,7 +28,7 @@ from schedtui.core.health import (
     Status,
     worst,
 )
-from schedtui.core.jobtable import HAS_AND, PAUSED, has_and, instant_us, marks
+from schedtui.core.jobtable import HAS_AND, PAUSED, JobTable, has_and, instant_us, marks
 from schedtui.core.model import JobInfo, StoreSnapshot, Target
 
 #: The finding of a row the read ran out of time for (``decode.sandbox``).
@@ -161,6 +162,10 @@ def _job_list(
     return Line(title, status, children=children)
 
 
+#: Flags byte -> 1 where the and-trigger bit is set, else 0.
+_AND_BIT = bytes(1 if b & HAS_AND else 0 for b in range(256))
+
+
 def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) -> Component:
     """The scheduler component: counts, upcoming jobs, late and overdue jobs.
 
@@ -180,21 +185,40 @@ def judge_jobs(jobs: Sequence[JobInfo], now: datetime, options: CheckOptions) ->
     hazard_at: list[int] = []
     upcoming_at: list[int] = []  # the first on-time jobs, in the given order
     wanted = max(options.upcoming, 0)
-    for i, t in enumerate(instants):
-        if t == PAUSED:
-            paused += 1
-            continue
-        if flags[i] & HAS_AND:
-            hazard_at.append(i)
-        lag_us = now_us - t
-        if lag_us <= tolerance_us:  # on time, the common case
-            if len(upcoming_at) < wanted:
-                upcoming_at.append(i)
-            continue
-        if lag_us / 1_000_000 <= max(graces[i], floor):
-            late_at.append(i)
-        else:
-            overdue_at.append(i)
+    if isinstance(jobs, JobTable):
+        # A table is in instant order, paused jobs last: the on-time and paused jobs are
+        # ranges found by bisection, and only the lagging ones are looked at one by one
+        # (the same lists as the loop below gives).
+        first_paused = bisect.bisect_left(instants, PAUSED)
+        paused = len(instants) - first_paused
+        cut = bisect.bisect_left(instants, now_us - tolerance_us, 0, first_paused)
+        upcoming_at = list(range(cut, min(first_paused, cut + wanted)))
+        for i in range(cut):
+            if (now_us - instants[i]) / 1_000_000 <= max(graces[i], floor):
+                late_at.append(i)
+            else:
+                overdue_at.append(i)
+        marked = bytes(flags[:first_paused]).translate(_AND_BIT)
+        at = marked.find(1)
+        while at >= 0:
+            hazard_at.append(at)
+            at = marked.find(1, at + 1)
+    else:
+        for i, t in enumerate(instants):
+            if t == PAUSED:
+                paused += 1
+                continue
+            if flags[i] & HAS_AND:
+                hazard_at.append(i)
+            lag_us = now_us - t
+            if lag_us <= tolerance_us:  # on time, the common case
+                if len(upcoming_at) < wanted:
+                    upcoming_at.append(i)
+                continue
+            if lag_us / 1_000_000 <= max(graces[i], floor):
+                late_at.append(i)
+            else:
+                overdue_at.append(i)
     ids = m.ids
     active = len(jobs) - paused
     upcoming = [jobs[i] for i in upcoming_at]

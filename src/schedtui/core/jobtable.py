@@ -125,9 +125,12 @@ class Spill:
         self._file: Any = None
         self._tried = False  # whether the temporary file was made (or could not be)
         self._whole = b""  # the file's contents, after a write to it failed
+        self._shared: Any = None  # the file ``share`` reads from
 
     def append(self, data: bytes) -> tuple[int, int]:
         """Write ``data`` out; its address."""
+        if self._shared is not None:  # never into a file this spill only reads
+            return self.keep(data)
         if not self._tried:
             self._tried = True
             try:
@@ -147,6 +150,22 @@ class Spill:
         """Keep a reference to ``data``; its address."""
         self._refs.append(data)
         return -len(self._refs), len(data)
+
+    def share(self, fh: Any) -> bool:
+        """Read non-negative addresses from ``fh`` (a file of records, the repeated-probe
+        cache's: read, never written), when this spill has written no file of its own
+        (its records are all ``keep`` references) or already shares ``fh``."""
+        if self._shared is fh:
+            return True
+        if self._tried or self._shared is not None:
+            return False
+        try:
+            self._file = os.fdopen(os.dup(fh.fileno()), "rb")
+        except OSError:
+            return False
+        self._tried = True
+        self._shared = fh
+        return True
 
     def flush(self) -> None:
         if self._buf and self._file is not None:
@@ -249,7 +268,10 @@ class JobTable(Sequence[JobInfo]):
 def jobs_with_ids(jobs: Sequence[JobInfo], wanted: frozenset[str] | set[str]) -> dict[str, JobInfo]:
     """The jobs among ``jobs`` whose id is in ``wanted``, by id (the last one of an id)."""
     if isinstance(jobs, JobTable):
-        return {jid: jobs[k] for k, jid in enumerate(jobs.ids) if jid in wanted}
+        ids = jobs.ids
+        if not any(map(wanted.__contains__, ids)):  # the usual answer, without Python per job
+            return {}
+        return {jid: jobs[k] for k, jid in enumerate(ids) if jid in wanted}
     return {j.id: j for j in jobs if j.id in wanted}
 
 

@@ -18,8 +18,9 @@ field. ``watchdog=False`` decodes in this process: only for bytes that are not f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 from schedtui.core.decode import cache as _cache
 from schedtui.core.decode import sandbox, wire
@@ -27,6 +28,11 @@ from schedtui.core.decode.cache import DecodeCache
 from schedtui.core.decode.findings import MAX_ROW_BYTES, not_decoded, state_size
 from schedtui.core.jobtable import UNDECODABLE
 from schedtui.core.model import NOT_RENDERED, DecodeFinding, JobInfo
+
+if TYPE_CHECKING:
+    from schedtui.core.decode.table import TableBuilder
+
+_ID = itemgetter(0)
 
 
 def decode_row(job_id: str, next_run_time: float | None, job_state: bytes, *, watchdog: bool = True) -> JobInfo:
@@ -110,7 +116,7 @@ def _with_head(data: bytes) -> tuple[Any, bytes]:
     return (wire.head(data), data)
 
 
-def cached(keys: Sequence[bytes], cache: DecodeCache, *, reprs: bool, records: bool) -> tuple[list[Any], list[int]]:
+def cached(keys: Sequence[Hashable], cache: DecodeCache, *, reprs: bool, records: bool) -> tuple[list[Any], list[int]]:
     """What the repeated-probe cache answers for rows with these ``row_key``s: the results
     (as ``decode_rows`` gives them; None where it has none) and the positions it cannot
     answer. A record without reprs answers only a read that does not want them; a record
@@ -145,7 +151,7 @@ def _decode_cached(
     records: bool = False,
 ) -> list[Any]:
     """``decode_rows`` through the repeated-probe cache: only unseen rows go to the sandbox."""
-    keys = [_cache.row_key(r) for r in rows]
+    keys = _cache.row_keys(rows)
     out, misses = cached(keys, cache, reprs=reprs, records=records)
     if misses:
         todo = [rows[i] for i in misses]
@@ -166,6 +172,31 @@ def _decode_cached(
             else:
                 out[i] = _failed(rows[i], r)
     return out
+
+
+def decode_into(
+    builder: TableBuilder,
+    rows: Sequence[Sequence[Any]],
+    *,
+    cache: DecodeCache,
+    budget: float | None = None,
+    meanwhile: Callable[[], object] | None = None,
+) -> None:
+    """``decode_rows(rows, cache=cache, reprs=False, records=True)`` added to ``builder``
+    (``decode.table``): the rows the cache answers go in as whole columns (no Python per
+    row), then the others as ``decode_rows`` decodes them. Rows with one id twice are
+    added one by one, in order (the table orders equal ids as they came)."""
+    ids = list(map(_ID, rows))
+    if len(set(ids)) != len(ids):
+        for result in decode_rows(rows, meanwhile=meanwhile, budget=budget, cache=cache, reprs=False, records=True):
+            builder.add(result)
+        return
+    hits, misses = cache.lookup(_cache.row_keys(rows))
+    builder.add_cached(cache, hits)
+    if misses:
+        todo = [rows[i] for i in misses]
+        for result in decode_rows(todo, meanwhile=meanwhile, budget=budget, cache=cache, reprs=False, records=True):
+            builder.add(result)
 
 
 def _transient(data: bytes) -> bool:

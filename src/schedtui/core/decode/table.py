@@ -12,12 +12,17 @@ does not rebuild becomes an ``internal`` finding then, as it would in an eager r
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from schedtui.core.decode import wire
 from schedtui.core.decode.findings import not_decoded
 from schedtui.core.decode.wire import Head
 from schedtui.core.jobtable import JobTable, Marks, Spill, job_mark
 from schedtui.core.model import JobInfo
+
+if TYPE_CHECKING:
+    from schedtui.core.decode.cache import DecodeCache
 
 
 def _build(data: bytes) -> JobInfo:
@@ -47,6 +52,11 @@ class TableBuilder:
         self._offsets = array("q")
         self._lengths = array("q")
         self._ready: dict[int, JobInfo] = {}
+        #: Once the cache's file is shared (``add_cached``): every entry, in order, as a
+        #: position in the cache's columns followed by this builder's own (from ``_base``).
+        self._cache: DecodeCache | None = None
+        self._base = 0
+        self._src: list[int] = []
 
     def add(self, result: tuple[Head, bytes] | JobInfo) -> None:
         """One row's result: a worker's ``wire`` record with its ``head``, or a ``JobInfo``
@@ -62,6 +72,36 @@ class TableBuilder:
         self._flags.append(flags)
         self._offsets.append(at)
         self._lengths.append(length)
+        if self._cache is not None:
+            self._src.append(self._base + len(self._ids) - 1)
+
+    def add_cached(self, cache: DecodeCache, positions: Sequence[int]) -> None:
+        """The records at ``positions`` of the repeated-probe cache, with their heads, as
+        ``add`` would take them one by one (C-level gathers from the cache's columns)."""
+        if not positions:
+            return
+        if self._cache is cache:
+            self._src.extend(positions)
+            return
+        if self._cache is None and self._keep and cache.file is not None and self._spill.share(cache.file):
+            # the records stay in the cache file until somebody looks at their job, and
+            # the heads in the cache's columns until ``finish`` gathers them once
+            self._cache, self._base = cache, len(cache.ids)
+            self._src = list(range(self._base, self._base + len(self._ids)))
+            self._src.extend(positions)
+            return
+        if self._cache is not None:  # another cache's entries: this builder's own
+            start = self._base + len(self._ids)
+            self._src.extend(range(start, start + len(positions)))
+        for at in positions:
+            data = cache.record(at)
+            place = self._spill.keep(data) if self._keep else self._spill.append(data)
+            self._offsets.append(place[0])
+            self._lengths.append(place[1])
+        self._ids.extend(map(cache.ids.__getitem__, positions))
+        self._instants.extend(map(cache.instants.__getitem__, positions))
+        self._graces.extend(map(cache.graces.__getitem__, positions))
+        self._flags.extend(map(cache.flags.__getitem__, positions))
 
     def _add_job(self, job: JobInfo) -> None:
         self._ready[len(self._ids)] = job
@@ -72,20 +112,50 @@ class TableBuilder:
         self._flags.append(flags)
         self._offsets.append(-1)
         self._lengths.append(0)
+        if self._cache is not None:
+            self._src.append(self._base + len(self._ids) - 1)
 
     def finish(self) -> JobTable:
         """The table, in ``store.sort_key`` order: next run's UTC instant (paused jobs
         last), then id."""
         self._spill.flush()
+        if self._cache is not None:
+            return self._finish_shared(self._cache)
         ids, instants = self._ids, self._instants
         order = sorted(range(len(ids)), key=ids.__getitem__)
         order.sort(key=instants.__getitem__)  # stable: by instant, then id
-        ready = {new: self._ready[old] for new, old in enumerate(order) if old in self._ready}
+        ready = {new: self._ready[old] for new, old in enumerate(order) if old in self._ready} if self._ready else {}
         marks = Marks(
-            ids=tuple([ids[i] for i in order]),
-            instants=array("q", [instants[i] for i in order]),
-            graces=array("d", [self._graces[i] for i in order]),
-            flags=bytes([self._flags[i] for i in order]),
+            ids=tuple(map(ids.__getitem__, order)),
+            instants=array("q", map(instants.__getitem__, order)),
+            graces=array("d", map(self._graces.__getitem__, order)),
+            flags=bytes(map(self._flags.__getitem__, order)),
         )
-        places = (array("q", [self._offsets[i] for i in order]), array("q", [self._lengths[i] for i in order]))
+        places = (array("q", map(self._offsets.__getitem__, order)), array("q", map(self._lengths.__getitem__, order)))
+        return JobTable(marks, places, self._spill, _build, ready)
+
+    def _finish_shared(self, cache: DecodeCache) -> JobTable:
+        """``finish`` when entries are positions (``_src``) in the cache's columns and
+        this builder's own after them: the positions sorted (by id, then stably by
+        instant, as ``finish``), every column gathered once."""
+        base = self._base
+        ids = cache.ids + self._ids
+        instants = cache.instants + self._instants
+        order = sorted(self._src, key=ids.__getitem__)
+        order.sort(key=instants.__getitem__)  # stable: by instant, then id
+        ready: dict[int, JobInfo] = {}
+        if self._ready:
+            mine = {base + old: job for old, job in self._ready.items()}
+            ready = {new: mine[at] for new, at in enumerate(order) if at in mine}
+        graces = cache.graces + self._graces
+        flags = cache.flags + self._flags
+        offsets = cache.offsets + self._offsets
+        lengths = cache.lengths + self._lengths
+        marks = Marks(
+            ids=tuple(map(ids.__getitem__, order)),
+            instants=array("q", map(instants.__getitem__, order)),
+            graces=array("d", map(graces.__getitem__, order)),
+            flags=bytes(map(flags.__getitem__, order)),
+        )
+        places = (array("q", map(offsets.__getitem__, order)), array("q", map(lengths.__getitem__, order)))
         return JobTable(marks, places, self._spill, _build, ready)

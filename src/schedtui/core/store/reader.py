@@ -656,6 +656,11 @@ class JobStoreReader:
                 _load_sqlalchemy()
 
         def flush() -> None:
+            if builder is not None and probe_cache is not None:  # lazy: no reprs
+                from schedtui.core.decode.reader import decode_into
+
+                decode_into(builder, pending, cache=probe_cache, budget=self._budget_left(), meanwhile=meanwhile)
+                return
             decoded = decode_rows(
                 pending,
                 meanwhile=meanwhile,
