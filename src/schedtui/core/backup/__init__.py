@@ -4,7 +4,9 @@ The console calls these from a worker thread; every expected failure is a
 ``SchedtuiError`` with one clear line.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from schedtui.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from schedtui.core.backup.health import backups_component
@@ -32,16 +34,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_attributes(__name__, _HOME, globals())
 
 __all__ = [
     "DEFAULT_KEEP",

@@ -6,8 +6,9 @@ them as OpenMetrics or the classic Prometheus text format (through prometheus-cl
 ``exporter.Exporter`` keeps them fresh in a background thread for ``--listen``.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from schedtui.core.lazy import lazy_attributes
 from schedtui.core.metrics.records import (
     JOB_STATES,
     SCHEDULER_STATES,
@@ -34,14 +35,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"schedtui.core.metrics.{module}"), name)
-
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 __all__ = [
     "JOB_STATES",
