@@ -607,15 +607,10 @@ class JobStoreReader:
         present = {d[0] for d in scan}
         return changed, [job_id for job_id in cache if job_id not in present]
 
-    def _is_changed(
-        self, job_id: str, next_run_time: float | None, *, digest: Any = None, size: int | None = None
-    ) -> bool:
+    def _is_changed(self, job_id: str, next_run_time: float | None, *, digest: Any) -> bool:
+        """Whether a row (its id, time and content digest) is not what is cached."""
         cached = self._cache.get(job_id)
-        if cached is None or cached.next_run_time != next_run_time:
-            return True
-        if digest is not None:
-            return bool(cached.digest != digest)
-        return size is not None and cached.job.state_size != size
+        return cached is None or cached.next_run_time != next_run_time or bool(cached.digest != digest)
 
     def _full(self, batches: Iterable[list[Row]], digest: Any, probe_cache: Any) -> Sequence[JobInfo]:
         """First read: decode ``_DECODE_AT_ONCE`` rows at a time (bounding the raw bytes
