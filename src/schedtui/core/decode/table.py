@@ -117,40 +117,26 @@ class TableBuilder:
 
     def finish(self) -> JobTable:
         """The table, in ``store.sort_key`` order: next run's UTC instant (paused jobs
-        last), then id."""
+        last), then id. Once the cache's file is shared (``add_cached``) the entries are
+        positions (``_src``) in the cache's columns followed by this builder's own: those
+        are sorted, and every column is gathered once."""
         self._spill.flush()
-        if self._cache is not None:
-            return self._finish_shared(self._cache)
-        ids, instants = self._ids, self._instants
-        order = sorted(range(len(ids)), key=ids.__getitem__)
-        order.sort(key=instants.__getitem__)  # stable: by instant, then id
-        ready = {new: self._ready[old] for new, old in enumerate(order) if old in self._ready} if self._ready else {}
-        marks = Marks(
-            ids=tuple(map(ids.__getitem__, order)),
-            instants=array("q", map(instants.__getitem__, order)),
-            graces=array("d", map(self._graces.__getitem__, order)),
-            flags=bytes(map(self._flags.__getitem__, order)),
-        )
-        places = (array("q", map(self._offsets.__getitem__, order)), array("q", map(self._lengths.__getitem__, order)))
-        return JobTable(marks, places, self._spill, _build, ready)
-
-    def _finish_shared(self, cache: DecodeCache) -> JobTable:
-        """``finish`` when entries are positions (``_src``) in the cache's columns and
-        this builder's own after them: the positions sorted (by id, then stably by
-        instant, as ``finish``), every column gathered once."""
-        base = self._base
-        ids = cache.ids + self._ids
-        instants = cache.instants + self._instants
-        order = sorted(self._src, key=ids.__getitem__)
+        cache, base = self._cache, self._base
+        if cache is None:
+            src: Sequence[int] = range(len(self._ids))
+            ids, instants, graces = self._ids, self._instants, self._graces
+            flags, offsets, lengths = self._flags, self._offsets, self._lengths
+        else:
+            src = self._src
+            ids, instants, graces = cache.ids + self._ids, cache.instants + self._instants, cache.graces + self._graces
+            flags, offsets = cache.flags + self._flags, cache.offsets + self._offsets
+            lengths = cache.lengths + self._lengths
+        order = sorted(src, key=ids.__getitem__)
         order.sort(key=instants.__getitem__)  # stable: by instant, then id
         ready: dict[int, JobInfo] = {}
         if self._ready:
             mine = {base + old: job for old, job in self._ready.items()}
             ready = {new: mine[at] for new, at in enumerate(order) if at in mine}
-        graces = cache.graces + self._graces
-        flags = cache.flags + self._flags
-        offsets = cache.offsets + self._offsets
-        lengths = cache.lengths + self._lengths
         marks = Marks(
             ids=tuple(map(ids.__getitem__, order)),
             instants=array("q", map(instants.__getitem__, order)),
