@@ -204,6 +204,13 @@ class _Field:
         return None if got is None else list(got)
 
 
+def preload() -> None:
+    """Import now what describing a cron trigger imports on first use (APScheduler's cron
+    fields and expressions): a one-shot read calls it while its decode workers are busy,
+    so the command's first description does not wait for the import (~25 ms)."""
+    import apscheduler.triggers.cron  # noqa: F401
+
+
 def _parse_field(name: str, expr: str) -> _Field:
     """The parsed field ``name`` = ``expr`` (a pure function of the two strings)."""
     from apscheduler.triggers.cron import CronTrigger

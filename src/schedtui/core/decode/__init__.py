@@ -62,10 +62,30 @@ In a decode worker, per row (``jobstate.safe_fields``):
 
 from __future__ import annotations
 
-from schedtui.core.decode.cache import DecodeCache
-from schedtui.core.decode.findings import MAX_ROW_BYTES, DecodeError
-from schedtui.core.decode.reader import decode_row, decode_rows, prestart
-from schedtui.core.decode.sandbox import DEFAULT_BUDGET, budget_from_env
+from typing import TYPE_CHECKING
+
+from schedtui.core.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from schedtui.core.decode.cache import DecodeCache
+    from schedtui.core.decode.findings import MAX_ROW_BYTES, DecodeError
+    from schedtui.core.decode.reader import decode_row, decode_rows
+    from schedtui.core.decode.sandbox import DEFAULT_BUDGET, budget_from_env, prestart
+
+#: Each public name's module, imported on first use: a decode worker imports the stages it
+#: runs (5-11) and never the reading process's (1-4b), and ``check`` starts its workers
+#: (``prestart``) before it imports the rest.
+_HOME = {
+    "DEFAULT_BUDGET": "sandbox",
+    "MAX_ROW_BYTES": "findings",
+    "DecodeCache": "cache",
+    "DecodeError": "findings",
+    "budget_from_env": "sandbox",
+    "decode_row": "reader",
+    "decode_rows": "reader",
+    "prestart": "sandbox",
+}
+__getattr__ = lazy_attributes(__name__, _HOME, globals())
 
 __all__ = [
     "DEFAULT_BUDGET",

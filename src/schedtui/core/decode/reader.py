@@ -206,11 +206,3 @@ def _transient(data: bytes) -> bool:
     except wire.WireError:
         return True
     return finding is not None and (type(finding) is not tuple or not finding or finding[0] in _cache.TRANSIENT)
-
-
-def prestart() -> None:
-    """Start the sandbox's workers now (the console and ``check`` call this first thing)."""
-    try:
-        sandbox.pool().prestart()
-    except OSError:
-        pass

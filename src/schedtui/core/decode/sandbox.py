@@ -715,3 +715,11 @@ def pool() -> Sandbox:
             _POOL = Sandbox()
             atexit.register(_POOL.close)
         return _POOL
+
+
+def prestart() -> None:
+    """Start the sandbox's workers now (the console and ``check`` call this first thing)."""
+    try:
+        pool().prestart()
+    except OSError:
+        pass

@@ -135,6 +135,14 @@ def _load_sqlalchemy() -> None:
     import schedtui.core.store.db  # noqa: F401
 
 
+def _load_describe() -> None:
+    """Run while a one-shot read's decode workers are busy: what its command does next is
+    describe the jobs it lists (``describe.preload``)."""
+    from schedtui.core.describe import preload
+
+    preload()
+
+
 class JobStoreReader:
     """Reads and decodes the jobs table of one target, incrementally."""
 
@@ -632,6 +640,8 @@ class JobStoreReader:
         #: Rows fetched while the workers decoded the last chunk, and what that raised.
         ahead: list[Row] = []
         failed: list[Exception] = []
+        #: Whether ``_load_describe`` ran (once per read).
+        warmed: list[bool] = []
         # a one-shot read of a plain SQLite file may never need SQLAlchemy (check's
         # quickcheck); the console's reads soon do (the companion's tables)
         load = not (self.place.family is Family.SQLITE_FILE and not self._incremental)
@@ -649,6 +659,9 @@ class JobStoreReader:
                 failed.append(exc)
             if load:
                 _load_sqlalchemy()
+            if not self._incremental and not warmed:
+                warmed.append(True)
+                _load_describe()
 
         def flush() -> None:
             if builder is not None and probe_cache is not None:  # lazy: no reprs
