@@ -207,13 +207,14 @@ class JobTable(Sequence[JobInfo]):
     def __init__(
         self,
         marks: Marks,
-        places: tuple[array[int], array[int]],
+        places: tuple[array[int], array[int], array[int]],
         spill: Spill,
         build: Callable[[bytes], JobInfo],
         ready: dict[int, JobInfo],
     ) -> None:
         self.marks = marks
-        self._offsets, self._lengths = places
+        #: Where job ``i``'s record is: entry ``order[i]`` of ``offsets`` and ``lengths``.
+        self._order, self._offsets, self._lengths = places
         self._spill = spill
         self._build = build
         #: Jobs that have no record (findings made in the reading process), by position.
@@ -231,7 +232,8 @@ class JobTable(Sequence[JobInfo]):
         job = self._ready.get(i)
         if job is not None:
             return job
-        return self._build(self._spill.read(self._offsets[i], self._lengths[i]))
+        at = self._order[i]
+        return self._build(self._spill.read(self._offsets[at], self._lengths[at]))
 
     @overload
     def __getitem__(self, i: int) -> JobInfo: ...

@@ -119,7 +119,8 @@ class TableBuilder:
         """The table, in ``store.sort_key`` order: next run's UTC instant (paused jobs
         last), then id. Once the cache's file is shared (``add_cached``) the entries are
         positions (``_src``) in the cache's columns followed by this builder's own: those
-        are sorted, and every column is gathered once."""
+        are sorted, and every column the judgement reads is gathered once (the records'
+        places are looked up through the order, for the few jobs somebody looks at)."""
         self._spill.flush()
         cache, base = self._cache, self._base
         if cache is None:
@@ -143,5 +144,6 @@ class TableBuilder:
             graces=array("d", map(graces.__getitem__, order)),
             flags=bytes(map(flags.__getitem__, order)),
         )
-        places = (array("q", map(offsets.__getitem__, order)), array("q", map(lengths.__getitem__, order)))
+        # the records' places stay in entry order: only the few jobs looked at need them
+        places = (array("q", order), offsets, lengths)
         return JobTable(marks, places, self._spill, _build, ready)
