@@ -200,18 +200,20 @@ def test_the_help_of_a_command_alone_is_the_full_apps(argv: list[str], capsys: p
 
 
 def test_a_decode_worker_imports_the_stages_it_runs_and_no_reader_stage() -> None:
-    """What a worker imports (``sandbox.main``, then ``jobstate``) leaves out the reading
-    process's stages (cache, reader, table): the package's names load on first use, so a
-    worker boots without them and ``check`` starts its worker before it imports them."""
+    """What a worker imports (``decode.worker``, then ``jobstate``) leaves out the reading
+    process's stages (sandbox, cache, reader, table): the package's names load on first
+    use, so a worker boots without them and ``check`` starts its worker before it imports
+    them."""
     code = (
         "import json, sys\n"
-        "import schedtui.core.decode.sandbox, schedtui.core.decode.jobstate\n"
+        "import schedtui.core.decode.worker, schedtui.core.decode.jobstate\n"
         "print(json.dumps([m for m in sys.modules if m.startswith('schedtui.core.decode.')]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     loaded = set(json.loads(out.stdout))
     assert "schedtui.core.decode.jobstate" in loaded
-    assert not loaded & {"schedtui.core.decode.cache", "schedtui.core.decode.reader", "schedtui.core.decode.table"}
+    reader_side = {"sandbox", "cache", "reader", "table"}
+    assert not loaded & {f"schedtui.core.decode.{m}" for m in reader_side}
     from schedtui.core import decode
 
     assert decode.prestart is decode.sandbox.prestart

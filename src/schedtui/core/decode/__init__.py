@@ -35,7 +35,8 @@ In the reading process (the console, ``check``, ``jobs``, backups):
    binary fields, its flags and id checked; ``tests/test_jobtable.py`` compares every job and
    every report with an eager read.
 
-In a decode worker, per row (``jobstate.safe_fields``):
+In a decode worker (``worker``: its main loop, its side of the shared areas), per row
+(``jobstate.safe_fields``):
 
 5. ``jobstate``: type, size and protocol checks, one unpickling, then the state dict is
    validated key by key and the column compared with the pickled ``next_run_time``.

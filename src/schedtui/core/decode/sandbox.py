@@ -1,4 +1,5 @@
-"""The one sandbox for stored bytes: warm decode worker processes (private).
+"""The one sandbox for stored bytes: warm decode worker processes (private), the
+reader's side (what runs in a worker is ``decode.worker``).
 
 The reading process (console, ``check``, ``jobs``) never unpickles ``job_state`` and never
 lowers its own limits. Rows go to worker processes that are
@@ -30,9 +31,7 @@ import marshal
 import math
 import mmap
 import os
-import resource
 import select
-import struct
 import subprocess
 import sys
 import tempfile
@@ -43,13 +42,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from schedtui.core.decode import wire
+from schedtui.core.decode.worker import (
+    DONE,
+    IN_AREA,
+    INDEX,
+    LEN,
+    SEQ,
+    SLOT,
+    SLOT_SIZE,
+)
 
 #: Seconds one row may take in a worker (a real job state takes microseconds).
 ROW_LIMIT = 1.0
 #: Default total seconds of one read's decoding (``SCHEDTUI_DECODE_BUDGET`` changes it).
 DEFAULT_BUDGET = 20.0
-#: Address space a worker may add to its size at start (bytes).
-MEMORY_MARGIN = 768 * 1024 * 1024
 #: Wall seconds after which a row is too slow whatever CPU it used (a worker starved of
 #: CPU, or stopped, is judged by its CPU time until then: a busy machine is no row's fault).
 ROW_WALL_LIMIT = 10 * ROW_LIMIT
@@ -62,51 +68,20 @@ _MIN_BATCH = 250
 BATCH_BYTES = 16 * 1024 * 1024
 #: Seconds between looks at the workers' results areas while they decode.
 _POLL = 0.01
-_LEN = struct.Struct("<I")
-_INDEX = struct.Struct("<q")
-#: (row of the batch being decoded, monotonic time it started, the worker's CPU seconds then,
-#: bytes of this batch's results in the results area); the time is +inf while the worker
-#: writes a result to its pipe (waiting on the pipe is not decoding)
-_SLOT = struct.Struct("<dddd")
 #: Bytes of a worker's shared results area and of its request area (sparse files: pages
 #: exist once written). A request that does not fit goes through the pipe.
 RESULTS_SIZE = 64 * 1024 * 1024
 REQUEST_SIZE = 32 * 1024 * 1024
-#: Set in a request's length word: the request is in the request area, not the pipe.
-_IN_AREA = 0x80000000
-#: The slot's file: a sequence number (odd while the worker rewrites the slot), then the slot.
-#: The reader takes a slot only between two equal even sequence numbers (a seqlock), so it
-#: never sees a row number beside another row's start time.
-_SEQ = struct.Struct("<q")
-_SLOT_SIZE = _SEQ.size + _SLOT.size
-
-
-class _SlotWriter:
-    """The worker's side of the progress slot."""
-
-    def __init__(self, slot_map: mmap.mmap) -> None:
-        self.map = slot_map
-        self.seq = 0
-
-    def publish(self, current: float, since: float, cpu: float, committed: int) -> None:
-        self.seq += 1
-        _SEQ.pack_into(self.map, 0, self.seq)  # odd: being written
-        _SLOT.pack_into(self.map, _SEQ.size, current, since, cpu, committed)
-        self.seq += 1
-        _SEQ.pack_into(self.map, 0, self.seq)
 
 
 def _read_slot(slot_map: mmap.mmap) -> tuple[float, float, float, float] | None:
     """The slot as the worker last wrote it, or None while it is being rewritten."""
-    (before,) = _SEQ.unpack_from(slot_map, 0)
-    values: tuple[float, float, float, float] = _SLOT.unpack_from(slot_map, _SEQ.size)
-    (after,) = _SEQ.unpack_from(slot_map, 0)
+    (before,) = SEQ.unpack_from(slot_map, 0)
+    values: tuple[float, float, float, float] = SLOT.unpack_from(slot_map, SEQ.size)
+    (after,) = SEQ.unpack_from(slot_map, 0)
     if before != after or before % 2:
         return None
     return values
-
-
-_DONE = -1.0
 
 
 def budget_from_env() -> float:
@@ -137,116 +112,10 @@ def worker_count() -> int:
     return max(1, min(cpus, 4))
 
 
-# --------------------------------------------------------------------------- worker side
-
-
-def _limit_self() -> None:
-    """In the worker: cap address space and leave CPU to be capped per batch."""
-    try:
-        with open("/proc/self/statm") as fh:
-            size = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        want = size + MEMORY_MARGIN
-        if hard == resource.RLIM_INFINITY or want < hard:
-            resource.setrlimit(resource.RLIMIT_AS, (want, hard))
-    except (OSError, ValueError):
-        pass
-
-
-def _cpu_cap(seconds: float) -> None:
-    try:
-        used = resource.getrusage(resource.RUSAGE_SELF)
-        spent = used.ru_utime + used.ru_stime
-        _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        want = int(spent + seconds) + 2
-        if hard == resource.RLIM_INFINITY or want < hard:
-            resource.setrlimit(resource.RLIMIT_CPU, (want, hard))
-    except (OSError, ValueError):
-        pass
-
-
-def main() -> None:
-    """A worker process: ``python -c "...; main()" FD RFD QFD RSIZE QSIZE`` with the request
-    pipe on stdin, the result pipe on stdout, the progress slot's file as ``FD``, the results
-    area's as ``RFD`` and the request area's as ``QFD`` (of ``RSIZE`` and ``QSIZE`` bytes)."""
-    import mmap
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from schedtui.core.decode.jobstate import safe_fields
-    from schedtui.core.decode.unpickler import memory_guard
-
-    slot_fd = int(sys.argv[1])
-    slot = _SlotWriter(mmap.mmap(slot_fd, _SLOT_SIZE))
-    os.close(slot_fd)
-    results_fd, request_fd, results_size, request_size = (int(a) for a in sys.argv[2:6])
-    area = mmap.mmap(results_fd, results_size)
-    os.close(results_fd)
-    request_area = mmap.mmap(request_fd, request_size)
-    os.close(request_fd)
-    requests = os.fdopen(0, "rb", buffering=0)
-    out = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # nothing else may write into the result pipe
-    _limit_self()
-    slot.publish(_DONE, 0.0, 0.0, 0)
-    head_size = _LEN.size + _INDEX.size
-    while True:
-        head = _read_exact(requests, 4)
-        if head is None:
-            return
-        (n,) = _LEN.unpack(head)
-        if n & _IN_AREA:
-            n &= ~_IN_AREA
-            if n > request_size:
-                return
-            msg: bytes | None = request_area[:n]
-        else:
-            msg = _read_exact(requests, n)
-        if msg is None:
-            return
-        cpu, reprs, rows = marshal.loads(msg)
-        del msg
-        reprs = reprs is True
-        _cpu_cap(cpu)
-        pos = 0  # results of this batch in the area (the reader took the last batch's)
-        with memory_guard(pause_gc=True):
-            for k, (jid, nrt, state) in enumerate(rows):
-                slot.publish(float(k), time.monotonic(), time.process_time(), pos)
-                data = wire.encode(safe_fields(jid, nrt, state, reprs))
-                end = pos + head_size + len(data)
-                if end <= results_size:
-                    _LEN.pack_into(area, pos, len(data) + 8)
-                    _INDEX.pack_into(area, pos + _LEN.size, k)
-                    area[pos + head_size : end] = data
-                    pos = end
-                else:  # the area is full: this one goes through the pipe
-                    slot.publish(float(k), math.inf, 0.0, pos)
-                    _write_all(out, _LEN.pack(len(data) + 8) + _INDEX.pack(k) + data)
-        slot.publish(_DONE, 0.0, 0.0, pos)
-        _write_all(out, _LEN.pack(16) + _INDEX.pack(-1) + _INDEX.pack(pos))
-
-
-def _read_exact(fh: Any, n: int) -> bytes | None:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = fh.read(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 # --------------------------------------------------------------------------- reader side
 
 
-_WORKER_CODE = "from schedtui.core.decode.sandbox import main; main()"
+_WORKER_CODE = "from schedtui.core.decode.worker import main; main()"
 #: ``-P``: the worker's ``sys.path`` does not start with the current directory (``-c``
 #: would put it first), so no file where the command runs can stand in for a module the
 #: worker imports (``pickle``, ``zoneinfo``, ``apscheduler``...).
@@ -272,9 +141,9 @@ class _Worker:
 
     def __init__(self) -> None:
         self.slot_file = tempfile.TemporaryFile()
-        self.slot_file.write(_SEQ.pack(0) + _SLOT.pack(_DONE, 0.0, 0.0, 0.0))
+        self.slot_file.write(SEQ.pack(0) + SLOT.pack(DONE, 0.0, 0.0, 0.0))
         self.slot_file.flush()
-        self.slot = mmap.mmap(self.slot_file.fileno(), _SLOT_SIZE)
+        self.slot = mmap.mmap(self.slot_file.fileno(), SLOT_SIZE)
         fd = self.slot_file.fileno()
         self.results_size, self.request_size = RESULTS_SIZE, REQUEST_SIZE
         self.results_file = tempfile.TemporaryFile()
@@ -319,9 +188,9 @@ class _Worker:
         msg = marshal.dumps((cpu, reprs, rows), 4)
         if len(msg) <= self.request_size:  # the worker has read the last one (it finished it)
             self.request_area[: len(msg)] = msg
-            self.requests.write(_LEN.pack(len(msg) | _IN_AREA))
+            self.requests.write(LEN.pack(len(msg) | IN_AREA))
         else:
-            self.requests.write(_LEN.pack(len(msg)) + msg)
+            self.requests.write(LEN.pack(len(msg)) + msg)
         self.requests.flush()
 
     def read(self) -> tuple[list[tuple[int, bytes]], bool]:
@@ -336,16 +205,16 @@ class _Worker:
         pos = 0
         buf = self.buf
         while len(buf) - pos >= 4:
-            (n,) = _LEN.unpack_from(buf, pos)
+            (n,) = LEN.unpack_from(buf, pos)
             if n < 8 or n > 64 * 1024 * 1024:
                 raise wire.WireError("bad record length")
             if len(buf) - pos - 4 < n:
                 break
-            (index,) = _INDEX.unpack_from(buf, pos + 4)
+            (index,) = INDEX.unpack_from(buf, pos + 4)
             if index == -1:
                 if n != 16:
                     raise wire.WireError("bad end of batch")
-                (committed,) = _INDEX.unpack_from(buf, pos + 12)
+                (committed,) = INDEX.unpack_from(buf, pos + 12)
                 out.extend(self._area_records(committed))
                 finished = True
             else:
@@ -359,7 +228,7 @@ class _Worker:
     def take(self) -> list[tuple[int, bytes]]:
         """The results the worker has put in the area since the last take (mid-batch)."""
         values = _read_slot(self.slot)
-        if values is None or values[0] == _DONE:  # being rewritten, or between batches
+        if values is None or values[0] == DONE:  # being rewritten, or between batches
             return []
         out = self._area_records(int(values[3]))
         if out:
@@ -376,10 +245,10 @@ class _Worker:
         while pos < committed:
             if committed - pos < 12:
                 raise wire.WireError("bad results area record")
-            (n,) = _LEN.unpack_from(area, pos)
+            (n,) = LEN.unpack_from(area, pos)
             if n < 8 or pos + 4 + n > committed:
                 raise wire.WireError("bad results area record")
-            (index,) = _INDEX.unpack_from(area, pos + 4)
+            (index,) = INDEX.unpack_from(area, pos + 4)
             out.append((index, area[pos + 12 : pos + 4 + n]))
             pos += 4 + n
         self.taken = pos
@@ -392,12 +261,12 @@ class _Worker:
             values = _read_slot(self.slot)
             if values is not None:
                 return values
-        values = _SLOT.unpack_from(self.slot, _SEQ.size)
+        values = SLOT.unpack_from(self.slot, SEQ.size)
         return values[0], values[1], values[2], values[3]
 
     def current(self) -> int | None:
         current, _since, _cpu, _committed = self._slot()
-        if current == _DONE:
+        if current == DONE:
             return None
         self.progressed = True
         return int(current)
@@ -409,7 +278,7 @@ class _Worker:
         if values is None:  # being rewritten: the worker is moving on
             return False
         current, since, cpu_then, _committed = values
-        if current == _DONE:
+        if current == DONE:
             return bool(self.pending) and now - self.batch_sent > START_LIMIT
         wall = now - since
         if wall <= ROW_LIMIT:  # also while it writes a result (since = +inf)
