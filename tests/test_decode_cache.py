@@ -234,6 +234,9 @@ def test_a_repeated_probe_on_a_server_fetches_only_the_rows_the_cache_lacks(
     engine.dispose()
     changed = _exact(_server_probe(url, lazy=True))
     assert sum(fetched) == 1 and changed != cold_lazy and len(changed) == len(cold_lazy)
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "0")
+    assert changed == _exact(_server_probe(url, lazy=True)), "the warm read is the cold read of the changed store"
+    monkeypatch.setenv("SCHEDTUI_DECODE_CACHE", "1")
     assert _exact(_server_probe(url, lazy=False, reprs=True)) != cold_eager  # decoded again with reprs
     fetched.clear()
     assert len(_server_probe(url, lazy=False, reprs=True)) == len(cold_eager) and sum(fetched) == 0

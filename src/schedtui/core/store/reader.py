@@ -555,7 +555,18 @@ class JobStoreReader:
             else b""  # never a key: the row is fetched and decoded
             for d in digests
         ]
-        results, misses = cached(keys, probe, reprs=self.reprs, records=self._lazy)
+        builder = None
+        if self._lazy and len({d[0] for d in digests}) == len(digests):
+            # check's read: the hits go into the table as whole columns (as decode_into
+            # adds them); ids are unique, so the order they are added in changes nothing
+            from schedtui.core.decode.table import TableBuilder
+
+            builder = TableBuilder(resident=True)
+            hits, misses = probe.lookup(keys)
+            builder.add_cached(probe, hits)
+            results: list[Any] = [None] * len(keys)
+        else:
+            results, misses = cached(keys, probe, reprs=self.reprs, records=self._lazy)
         fetched: dict[str, Row] = {}
         wanted = [digests[i][0] for i in misses]
         for i in range(0, len(wanted), _CHUNK):
@@ -579,7 +590,7 @@ class JobStoreReader:
         if self._lazy:
             from schedtui.core.decode.table import TableBuilder
 
-            builder = TableBuilder(resident=True)
+            builder = builder or TableBuilder(resident=True)
             for r in done:
                 builder.add(r)
             return builder.finish()
