@@ -3,6 +3,7 @@ same answer, from an owner-only file that is ignored when anything about it is o
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import stat
@@ -315,6 +316,11 @@ def test_keys_in_bulk_are_each_rows_key_and_tell_every_column_apart() -> None:
         assert keys == [_decode_cache.row_key(r) for r in rows]
         assert len(set(keys)) == len(rows), "no two rows share a key"
     assert _decode_cache.row_keys([("a", nan, b"x")]) == _decode_cache.row_keys([("a", float("nan"), b"x")])
+    # what a server sends for a repeated probe: (id, column, SHA-256), in bulk as one by one
+    sent = [(r[0], r[1], hashlib.sha256(r[2]).digest()) for r in usual]
+    assert _decode_cache.digest_keys(sent) == [_decode_cache.row_key(r) for r in usual]
+    odd_sent = [*sent, ("a", 1, sent[0][2]), ("a", 1.5, b"short"), (1, 1.5, sent[0][2]), ("a", 1.5, None)]
+    assert _decode_cache.digest_keys(odd_sent) == [_decode_cache.row_key(r) for r in usual] + [b""] * 4
 
 
 def test_a_chunk_that_is_not_what_the_cache_writes_ends_the_file_there(tmp_path: Path, cache_home: Path) -> None:

@@ -136,11 +136,38 @@ def row_keys(rows: Sequence[Sequence[Any]]) -> list[Key]:
         and set(map(type, nrts)) <= {float, type(None)}
     ):
         return [row_key(r) for r in rows]
-    keys: list[Key] = list(zip(ids, nrts, map(_DIGEST, map(hashlib.sha256, states))))
+    return _digest_keys(ids, nrts, list(map(_DIGEST, map(hashlib.sha256, states))))
+
+
+def digest_keys(rows: Sequence[Sequence[Any]]) -> list[Key]:
+    """``digest_key`` of each ``(id, column, SHA-256)`` a server sent (``b""``, which is
+    never a key, for a row of any other kind: it is fetched and decoded), with no Python
+    per row when they are all the usual kind."""
+    ids = list(map(_ID, rows))
+    nrts = list(map(_COLUMN, rows))
+    digests = list(map(_STATE, rows))
+    if not (
+        set(map(type, ids)) <= {str}
+        and set(map(type, digests)) <= {bytes}
+        and set(map(len, digests)) <= {32}
+        and set(map(type, nrts)) <= {float, type(None)}
+    ):
+        return [
+            digest_key(d[0], d[1], d[2])
+            if type(d[0]) is str and (d[1] is None or type(d[1]) is float) and type(d[2]) is bytes and len(d[2]) == 32
+            else b""
+            for d in rows
+        ]
+    return _digest_keys(ids, nrts, digests)
+
+
+def _digest_keys(ids: list[Any], nrts: list[Any], digests: list[Any]) -> list[Key]:
+    """``digest_key`` of each (id, column, digest) of usual rows, in bulk."""
+    keys: list[Key] = list(zip(ids, nrts, digests))
     if nrts.count(0.0) or any(map(math.isnan, filter(_NOT_NONE, nrts))):
         for i, nrt in enumerate(nrts):
             if nrt is not None and (nrt == 0.0 or nrt != nrt):
-                keys[i] = digest_key(ids[i], nrt, keys[i][2])  # type: ignore[index]
+                keys[i] = digest_key(ids[i], nrt, digests[i])
     return keys
 
 

@@ -539,7 +539,7 @@ class JobStoreReader:
         server cannot compute the digest (then every row is read, with the same cache)."""
         expr = self.place.sha256_sql
         from schedtui.core.decode import decode_rows
-        from schedtui.core.decode.cache import digest_key
+        from schedtui.core.decode.cache import digest_keys
         from schedtui.core.decode.reader import cached
 
         conn.rollback()
@@ -549,12 +549,7 @@ class JobStoreReader:
         except Exception:  # a server without the function: every row is read instead
             conn.rollback()
             return None
-        keys = [
-            digest_key(d[0], d[1], d[2])
-            if type(d[0]) is str and (d[1] is None or type(d[1]) is float) and type(d[2]) is bytes and len(d[2]) == 32
-            else b""  # never a key: the row is fetched and decoded
-            for d in digests
-        ]
+        keys = digest_keys(digests)  # b"" (never a key) for a row of another kind: fetched and decoded
         builder = None
         if self._lazy and len({d[0] for d in digests}) == len(digests):
             # check's read: the hits go into the table as whole columns (as decode_into
