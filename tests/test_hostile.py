@@ -255,3 +255,41 @@ def test_without_reprs_only_args_and_kwargs_differ(tmp_path: Path) -> None:
                 b.state_next_run_time.fold,  # type: ignore[union-attr]
                 b.state_next_run_time.tzinfo,  # type: ignore[union-attr]
             )
+
+
+def test_text_that_is_not_utf8_is_one_rows_finding_not_a_failed_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``job_state`` cast to TEXT (a pickle is not UTF-8) and an id stored as TEXT bytes
+    that are not UTF-8: sqlite3 would fail the whole read ("Could not decode to UTF-8");
+    each is that row's business. ``check`` and ``jobs --json`` still answer, the other rows
+    decode, and nothing raw reaches the output."""
+    import json
+
+    from schedtui.cli.app import main
+    from schedtui.core.store.reader import read_jobs
+
+    db, manifest = sqlite_store(tmp_path, "catalog")
+    cast_id, other = manifest["ids"][0], manifest["ids"][1]
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE apscheduler_jobs SET job_state = CAST(job_state AS TEXT) WHERE id = ?", (cast_id,))
+        con.execute("UPDATE apscheduler_jobs SET id = CAST(x'6a6f62ff1b5b3331' AS TEXT) WHERE id = ?", (other,))
+    con.close()
+    jobs = read_jobs(Target(f"sqlite:///{db}")).jobs
+    assert len(jobs) == len(manifest["ids"])
+    by_id = {j.id: j for j in jobs}
+    assert by_id[cast_id].finding is not None and by_id[cast_id].finding.code == "bad-type"
+    odd = by_id["job\udcff\x1b[31"]  # the bytes kept as they are (lone surrogate), never guessed
+    assert odd.finding is None and any(n.code == "id-mismatch" for n in odd.notes)
+    assert sum(j.finding is None for j in jobs) == len(jobs) - 1
+    for argv in (["check", "--detailed"], ["jobs", "--json"], ["jobs"]):
+        with pytest.raises(SystemExit) as info:
+            main([*argv, "--url", f"sqlite:///{db}"])
+        out, err = capsys.readouterr()
+        assert info.value.code in (0, 1, 2), (argv, info.value.code, err)
+        assert "\x1b" not in out + err and "\udcff" not in out + err, argv
+        assert "Traceback" not in err and "database error" not in err, argv
+        if argv == ["jobs", "--json"]:
+            listed = {j["id"]: j for j in json.loads(out)["jobs"]}
+            assert listed[cast_id]["state"] == "undecodable" and "job\udcff\x1b[31" in listed  # escaped in the text

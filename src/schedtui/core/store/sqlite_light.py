@@ -27,7 +27,16 @@ def open_readonly(path: Path, *, check_same_thread: bool = True) -> sqlite3.Conn
         f"file:{quote(str(path))}?mode=ro", uri=True, timeout=LOCK_TIMEOUT, check_same_thread=check_same_thread
     )
     conn.execute("PRAGMA query_only = 1")
+    conn.text_factory = _text
     return conn
+
+
+def _text(data: bytes) -> str:
+    """A TEXT value as ``str``: UTF-8, and bytes that are not UTF-8 kept as lone surrogates
+    (``surrogateescape``), so one such value (a ``job_state`` cast to TEXT, an id written
+    as bytes) is that row's finding instead of failing the whole read; every printer
+    escapes surrogates (``core.text``)."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def no_file_message(safe_url: str) -> str:
