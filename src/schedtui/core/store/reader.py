@@ -585,7 +585,8 @@ class JobStoreReader:
         if self._lazy:
             from schedtui.core.decode.table import TableBuilder
 
-            builder = builder or TableBuilder(resident=True)
+            if builder is None:
+                builder = TableBuilder(resident=True)
             for r in done:
                 builder.add(r)
             return builder.finish()
