@@ -297,7 +297,7 @@ def test_a_server_without_the_digest_function_reads_every_row_with_the_cache_loa
     monkeypatch.setattr(_decode_cache.DecodeCache, "lookup", lookup)
     monkeypatch.setattr(JobStoreReader, "_probe_generic", probe)
     assert _exact(_server_probe(url, lazy=True)) == cold
-    assert probed == [None], "the digest query was tried and failed"
+    assert [jobs for jobs, _cache in probed] == [None], "the digest query was tried and failed"
     assert len(loads) == 1, f"the cache file was read {len(loads)} times"
     assert misses and not any(misses), "every row answered from the cache the probe loaded"
 

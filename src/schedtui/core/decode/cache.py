@@ -229,10 +229,15 @@ class DecodeCache:
 
     @classmethod
     def for_url(cls, url: str) -> DecodeCache | None:
+        path = cls.path_for(url)
+        return None if path is None else cls(path)
+
+    @staticmethod
+    def path_for(url: str) -> Path | None:
+        """Where the cache of ``url`` lives (it may not exist), or None when caching is off."""
         if not enabled():
             return None
-        name = hashlib.sha256(url.encode("utf-8", "replace")).hexdigest()[:24] + ".decoded"
-        return cls(folder() / name)
+        return folder() / (hashlib.sha256(url.encode("utf-8", "replace")).hexdigest()[:24] + ".decoded")
 
     def _load(self) -> dict[Key, int]:
         try:

@@ -465,11 +465,12 @@ class JobStoreReader:
         with self.engine.connect() as conn:
             nrt = self._nrt_generic(conn)
             if not self._cache:
-                probe = self._one_shot_cache()
-                if probe is not None and probe.warm and self.place.sha256_sql is not None:
-                    probed = self._probe_generic(conn, table, nrt, probe)
+                if self.place.sha256_sql is not None and self._probe_file_exists():
+                    probed, probe = self._probe_generic(conn, table, nrt)
                     if probed is not None:
                         return probed
+                else:
+                    probe = self._one_shot_cache()
                 # a server-side cursor: rows arrive batch by batch instead of all at once
                 # into this process (memory stays flat however large the table)
                 result = conn.execution_options(stream_results=True, max_row_buffer=_BATCH).exec_driver_sql(
@@ -522,6 +523,9 @@ class JobStoreReader:
         self._aggregate = agg
         return jobs
 
+    def _cache_key(self) -> str:
+        return repr((self.target.url, self.target.table, self.target.schema))
+
     def _one_shot_cache(self) -> Any:
         """The repeated-probe cache of this target (``decode.cache``) for a one-shot read
         (check, jobs), loaded from its file; None for incremental reads or when it is off.
@@ -530,25 +534,44 @@ class JobStoreReader:
             return None
         from schedtui.core.decode import DecodeCache
 
-        return DecodeCache.for_url(repr((self.target.url, self.target.table, self.target.schema)))
+        return DecodeCache.for_url(self._cache_key())
 
-    def _probe_generic(self, conn: Any, table: str, nrt: str, probe: Any) -> Sequence[JobInfo] | None:
-        """A one-shot read on PostgreSQL or MySQL whose probe cache (``probe``) is warm: the
-        server sends each row's SHA-256 (not its bytes), and only the rows the cache cannot
-        answer are fetched and decoded, in the same REPEATABLE READ snapshot. None when the
-        server cannot compute the digest (then every row is read, with the same cache)."""
+    def _probe_file_exists(self) -> bool:
+        """Whether a one-shot read may find this target's cache warm (its file exists)."""
+        if self._incremental:
+            return False
+        from schedtui.core.decode import DecodeCache
+
+        path = DecodeCache.path_for(self._cache_key())
+        return path is not None and path.is_file()
+
+    def _probe_generic(self, conn: Any, table: str, nrt: str) -> tuple[Sequence[JobInfo] | None, Any]:
+        """A one-shot read on PostgreSQL or MySQL whose probe cache has a file: the server
+        sends each row's SHA-256 (not its bytes) while the cache loads here (in a thread:
+        waiting on the server does not hold the GIL), and when the cache is warm only the
+        rows it cannot answer are fetched and decoded, in the same REPEATABLE READ snapshot.
+        ``(jobs, cache)``; jobs None when the cache is not warm or the server cannot compute
+        the digest (then every row is read, with the cache loaded here)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         expr = self.place.sha256_sql
         from schedtui.core.decode import decode_rows
         from schedtui.core.decode.cache import digest_keys
         from schedtui.core.decode.reader import cached
 
-        conn.rollback()
-        conn.execution_options(isolation_level="REPEATABLE READ")
-        try:
-            digests = conn.exec_driver_sql(f"SELECT id, {nrt}, {expr} FROM {table}").fetchall()
-        except Exception:  # a server without the function: every row is read instead
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="schedtui-cache") as pool:
+            loading = pool.submit(self._one_shot_cache)
             conn.rollback()
-            return None
+            conn.execution_options(isolation_level="REPEATABLE READ")
+            try:
+                digests = conn.exec_driver_sql(f"SELECT id, {nrt}, {expr} FROM {table}").fetchall()
+            except Exception:  # a server without the function: every row is read instead
+                conn.rollback()
+                return None, loading.result()
+            probe = loading.result()
+        if probe is None or not probe.warm:
+            conn.rollback()
+            return None, probe
         keys = digest_keys(digests)  # b"" (never a key) for a row of another kind: fetched and decoded
         builder = None
         if self._lazy and len({d[0] for d in digests}) == len(digests):
@@ -589,8 +612,8 @@ class JobStoreReader:
                 builder = TableBuilder(resident=True)
             for r in done:
                 builder.add(r)
-            return builder.finish()
-        return sorted_jobs(done)
+            return builder.finish(), probe
+        return sorted_jobs(done), probe
 
     def _rows_by_id(self, conn: Any, table: str, nrt: str, ids: list[str]) -> Any:
         if self.place.family is Family.POSTGRESQL:
