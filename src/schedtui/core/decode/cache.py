@@ -124,18 +124,27 @@ def row_key(row: Sequence[Any]) -> Key:
     return h.digest()
 
 
+def _columns(rows: Sequence[Sequence[Any]]) -> tuple[list[Any], list[Any], list[Any]] | None:
+    """The rows' ids, columns and third values when every row is the usual kind (a
+    ``str`` id, a ``float`` or None column, ``bytes``), else None."""
+    ids = list(map(_ID, rows))
+    nrts = list(map(_COLUMN, rows))
+    third = list(map(_STATE, rows))
+    usual = (
+        set(map(type, ids)) <= {str}
+        and set(map(type, third)) <= {bytes}
+        and set(map(type, nrts)) <= {float, type(None)}
+    )
+    return (ids, nrts, third) if usual else None
+
+
 def row_keys(rows: Sequence[Sequence[Any]]) -> list[Key]:
     """``row_key`` of every row, with no Python per row when they are all the usual kind
     (C-level ``map``/``zip`` over the columns; the same keys)."""
-    ids = list(map(_ID, rows))
-    nrts = list(map(_COLUMN, rows))
-    states = list(map(_STATE, rows))
-    if not (
-        set(map(type, ids)) <= {str}
-        and set(map(type, states)) <= {bytes}
-        and set(map(type, nrts)) <= {float, type(None)}
-    ):
+    columns = _columns(rows)
+    if columns is None:
         return [row_key(r) for r in rows]
+    ids, nrts, states = columns
     return _digest_keys(ids, nrts, list(map(_DIGEST, map(hashlib.sha256, states))))
 
 
@@ -143,22 +152,15 @@ def digest_keys(rows: Sequence[Sequence[Any]]) -> list[Key]:
     """``digest_key`` of each ``(id, column, SHA-256)`` a server sent (``b""``, which is
     never a key, for a row of any other kind: it is fetched and decoded), with no Python
     per row when they are all the usual kind."""
-    ids = list(map(_ID, rows))
-    nrts = list(map(_COLUMN, rows))
-    digests = list(map(_STATE, rows))
-    if not (
-        set(map(type, ids)) <= {str}
-        and set(map(type, digests)) <= {bytes}
-        and set(map(len, digests)) <= {32}
-        and set(map(type, nrts)) <= {float, type(None)}
-    ):
+    columns = _columns(rows)
+    if columns is None or not set(map(len, columns[2])) <= {32}:
         return [
             digest_key(d[0], d[1], d[2])
             if type(d[0]) is str and (d[1] is None or type(d[1]) is float) and type(d[2]) is bytes and len(d[2]) == 32
             else b""
             for d in rows
         ]
-    return _digest_keys(ids, nrts, digests)
+    return _digest_keys(*columns)
 
 
 def _digest_keys(ids: list[Any], nrts: list[Any], digests: list[Any]) -> list[Key]:
