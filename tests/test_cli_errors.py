@@ -114,6 +114,20 @@ def test_unreachable_postgres_masks_password(capsys: pytest.CaptureFixture[str])
     _no_traceback(out, err)
 
 
+@pytest.mark.parametrize("userinfo", ["bob@azure-db:hunter 22", "bob:hun\tter22", "b ob:hunter22"])
+def test_unreachable_postgres_masks_password_with_odd_characters(
+    userinfo: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unencoded spaces, tabs and "@" in the userinfo: the password SQLAlchemy sends stays hidden."""
+    secret = userinfo.split(":", 1)[1]
+    url = f"postgresql://{userinfo}@127.0.0.1:{_free_port()}/app"
+    for argv in (["check", "--url", url], ["check", "--json", "--url", url], ["jobs", "--url", url]):
+        code, out, err = run(argv, capsys)
+        assert code in (2, 3) and "cannot reach" in out + err
+        assert secret not in out + err and "***" in out + err
+        _no_traceback(out, err)
+
+
 def test_bad_url(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["check", "--url", "nosuchdb://x:pw123@h/db"], capsys)
     assert code == 3 and "pw123" not in out + err
