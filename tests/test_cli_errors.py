@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 import subprocess
@@ -193,3 +194,24 @@ def test_threads_do_not_matter() -> None:
     for t in threads:
         t.join()
     assert len(errors) == 4 and all("not found" in str(e) for e in errors)
+
+
+@pytest.mark.parametrize("args", [["check"], ["check", "--json"], ["check", "-d"], ["jobs"], ["jobs", "--json"]])
+def test_closed_pipe_keeps_the_exit_code(tmp_path: Path, args: list[str]) -> None:
+    """``schedtui check --json | head -1``: the reader going away changes neither the exit
+    code (Click's EPIPE handling would exit 1, WARNING) nor adds a traceback."""
+    from tests.fixtures.factory import sqlite_store
+
+    db, _ = sqlite_store(tmp_path, "catalog")
+    cmd = [sys.executable, "-m", "schedtui", *args, "--url", f"sqlite:///{db}"]
+    env = {**os.environ, "SCHEDTUI_DECODE_CACHE": "0"}
+    expected = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120).returncode
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before the first write: EPIPE, deterministically
+    try:
+        proc = subprocess.run(cmd, stdout=write_end, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == expected
+    _no_traceback(proc.stderr)
+    assert "Exception ignored" not in proc.stderr
