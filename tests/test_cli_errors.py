@@ -215,3 +215,15 @@ def test_closed_pipe_keeps_the_exit_code(tmp_path: Path, args: list[str]) -> Non
     assert proc.returncode == expected
     _no_traceback(proc.stderr)
     assert "Exception ignored" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["check"], ["jobs"], ["backup"]])
+def test_named_pipe_is_refused_not_waited_on(tmp_path: Path, args: list[str]) -> None:
+    """A FIFO in place of the database file: opening it would wait for a writer forever."""
+    fifo = tmp_path / "jobs.sqlite"
+    os.mkfifo(fifo)
+    cmd = [sys.executable, "-m", "schedtui", *args, "--url", f"sqlite:///{fifo}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == (2 if args == ["check"] else 3), proc.stdout + proc.stderr
+    assert "is a named pipe" in proc.stdout + proc.stderr
+    _no_traceback(proc.stdout, proc.stderr)
