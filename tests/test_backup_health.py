@@ -61,3 +61,35 @@ def test_configured_folder_without_backups(tmp_path: Path, clock: FixedClock) ->
     assert comp is not None and comp.status is Status.WARNING and comp.summary == "no verified backup"
     comp = backups_component(_ctx(Target("sqlite:////nonexistent/x.sqlite"), clock, tmp_path / "missing"))
     assert comp is not None and comp.status is Status.WARNING and "does not exist" in comp.summary
+
+
+def test_only_this_databases_backups_count(tmp_path: Path, clock: FixedClock) -> None:
+    """Two SQLite files in one folder share ``backups/`` next to them: the check of one is
+    not made OK by the other's backups, nor WARNING by the other's failed attempt."""
+    jobs, other = tmp_path / "jobs.sqlite", tmp_path / "other.sqlite"
+    make_store(f"sqlite:///{jobs}", 2)
+    make_store(f"sqlite:///{other}", 2)
+    target = Target(f"sqlite:///{jobs}")
+    theirs = create_backup(Target(f"sqlite:///{other}"), clock=clock)
+    comp = backups_component(_ctx(target, clock))
+    assert comp is not None and comp.status is Status.WARNING
+    assert "no verified backup" in comp.summary and theirs.path.name not in comp.summary
+    assert comp.data["count"] == 0
+
+    ours = create_backup(target, clock=clock)
+    append_record(
+        theirs.path.parent,
+        {
+            "event": "backup",
+            "status": "failed",
+            "created_at": clock().isoformat(),
+            "source": f"sqlite:///{other}",
+            "error": "no space left on the device while writing the backup",
+        },
+    )
+    comp = backups_component(_ctx(target, clock))
+    assert comp is not None and comp.status is Status.OK, comp.summary
+    assert ours.path.name in comp.summary and comp.data["count"] == 1
+    other_comp = backups_component(_ctx(Target(f"sqlite:///{other}"), clock))
+    assert other_comp is not None and other_comp.status is Status.WARNING
+    assert "last attempt failed: no space left" in other_comp.summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 import subprocess
@@ -114,6 +115,20 @@ def test_unreachable_postgres_masks_password(capsys: pytest.CaptureFixture[str])
     _no_traceback(out, err)
 
 
+@pytest.mark.parametrize("userinfo", ["bob@azure-db:hunter 22", "bob:hun\tter22", "b ob:hunter22"])
+def test_unreachable_postgres_masks_password_with_odd_characters(
+    userinfo: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unencoded spaces, tabs and "@" in the userinfo: the password SQLAlchemy sends stays hidden."""
+    secret = userinfo.split(":", 1)[1]
+    url = f"postgresql://{userinfo}@127.0.0.1:{_free_port()}/app"
+    for argv in (["check", "--url", url], ["check", "--json", "--url", url], ["jobs", "--url", url]):
+        code, out, err = run(argv, capsys)
+        assert code in (2, 3) and "cannot reach" in out + err
+        assert secret not in out + err and "***" in out + err
+        _no_traceback(out, err)
+
+
 def test_bad_url(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["check", "--url", "nosuchdb://x:pw123@h/db"], capsys)
     assert code == 3 and "pw123" not in out + err
@@ -179,3 +194,36 @@ def test_threads_do_not_matter() -> None:
     for t in threads:
         t.join()
     assert len(errors) == 4 and all("not found" in str(e) for e in errors)
+
+
+@pytest.mark.parametrize("args", [["check"], ["check", "--json"], ["check", "-d"], ["jobs"], ["jobs", "--json"]])
+def test_closed_pipe_keeps_the_exit_code(tmp_path: Path, args: list[str]) -> None:
+    """``schedtui check --json | head -1``: the reader going away changes neither the exit
+    code (Click's EPIPE handling would exit 1, WARNING) nor adds a traceback."""
+    from tests.fixtures.factory import sqlite_store
+
+    db, _ = sqlite_store(tmp_path, "catalog")
+    cmd = [sys.executable, "-m", "schedtui", *args, "--url", f"sqlite:///{db}"]
+    env = {**os.environ, "SCHEDTUI_DECODE_CACHE": "0"}
+    expected = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120).returncode
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before the first write: EPIPE, deterministically
+    try:
+        proc = subprocess.run(cmd, stdout=write_end, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == expected
+    _no_traceback(proc.stderr)
+    assert "Exception ignored" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["check"], ["jobs"], ["backup"]])
+def test_named_pipe_is_refused_not_waited_on(tmp_path: Path, args: list[str]) -> None:
+    """A FIFO in place of the database file: opening it would wait for a writer forever."""
+    fifo = tmp_path / "jobs.sqlite"
+    os.mkfifo(fifo)
+    cmd = [sys.executable, "-m", "schedtui", *args, "--url", f"sqlite:///{fifo}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == (2 if args == ["check"] else 3), proc.stdout + proc.stderr
+    assert "is a named pipe" in proc.stdout + proc.stderr
+    _no_traceback(proc.stdout, proc.stderr)

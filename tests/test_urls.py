@@ -16,6 +16,15 @@ from schedtui.core.urls import mask_text, mask_url, resolve_target
         ("postgresql://bob@db/app", "postgresql://bob@db/app"),
         ("postgresql://db/app?user=bob&password=hunter22", "postgresql://db/app?user=bob&password=***"),
         ("sqlite:////tmp/jobs.sqlite", "sqlite:////tmp/jobs.sqlite"),
+        # SQLAlchemy takes the user up to the first ":" (an "@" in it included, as Azure's
+        # user@server names are often written) and the password up to the next "@"
+        # (spaces and tabs included): mask what it sends, not only URL-clean spellings.
+        ("postgresql://bob@azure-db:s3cret@db/app", "postgresql://bob@azure-db:***@db/app"),
+        ("postgresql://bob:pa ss word@db/app", "postgresql://bob:***@db/app"),
+        ("postgresql://bob:pa\tss@db/app", "postgresql://bob:***@db/app"),
+        ("postgresql://b ob:s3cret@db/app", "postgresql://b ob:***@db/app"),
+        ("postgresql://bob?x:s3cret@db/app", "postgresql://bob?x:***@db/app"),
+        ("postgresql://bob:p@ss@db/app", "postgresql://bob:***@db/app"),
     ],
 )
 def test_mask_url(url: str, masked: str) -> None:
@@ -27,6 +36,13 @@ def test_mask_text_hides_password_quoted_by_driver() -> None:
     msg = 'connection failed: password "hunter22" rejected for postgresql://bob:hunter22@db/app'
     out = mask_text(msg, url)
     assert "hunter22" not in out
+
+
+def test_mask_text_hides_password_sqlalchemy_parses() -> None:
+    """A password with a space is still the password SQLAlchemy sends: hidden wherever quoted."""
+    url = "postgresql+psycopg://bob@azure-db:pa ss word@db/app"
+    msg = f'connection to {url} failed: password "pa ss word" rejected'
+    assert "pa ss word" not in mask_text(msg, url)
 
 
 def test_resolution_order() -> None:

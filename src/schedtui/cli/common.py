@@ -219,6 +219,57 @@ def print_json_stream(head: dict[str, Any], key: str, items: Iterable[Any]) -> N
     out.write("\n  ]\n}\n" if not first else "]\n}\n")
 
 
+class ClosedPipeGuard:
+    """``sys.stdout`` (or its ``buffer``) when it is a pipe whose reader may leave early
+    (``schedtui check --json | head -1``): a write or flush that finds the pipe closed sends
+    the rest to /dev/null, so the command still ends with its own exit code (Click's EPIPE
+    handling exits 1, WARNING for ``check``) and prints no traceback."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, data: Any) -> int:
+        try:
+            return int(self._stream.write(data))
+        except BrokenPipeError:
+            self._discard()
+            return len(data)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._discard()
+
+    @property
+    def buffer(self) -> ClosedPipeGuard:
+        return ClosedPipeGuard(self._stream.buffer)
+
+    def _discard(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def guard_closed_pipe() -> None:
+    """Put ``ClosedPipeGuard`` around ``sys.stdout`` when it is not a terminal."""
+    out = sys.stdout
+    if out is None or isinstance(out, ClosedPipeGuard):
+        return
+    try:
+        if out.isatty():
+            return
+        out.fileno()
+    except (OSError, ValueError, AttributeError):
+        return  # not a real file (captured by a test, closed): nothing to guard
+    sys.stdout = ClosedPipeGuard(out)
+
+
 def use_color() -> bool:
     """Colour only on a terminal, and never with NO_COLOR set."""
     if os.environ.get("NO_COLOR"):

@@ -26,6 +26,7 @@ from schedtui.cli.common import (
     SchemaOpt,
     TableOpt,
     error_line,
+    guard_closed_pipe,
     handled,
     target_from,
 )
@@ -198,6 +199,7 @@ def run(argv: list[str], *, is_check: bool, command: str | None = None) -> None:
         app = build((alone,))
     else:
         app = full_app()
+    guard_closed_pipe()
     try:
         rv = app(args=argv, prog_name="schedtui", standalone_mode=False)
     except UsageError as exc:

@@ -23,6 +23,10 @@ MASK = "***"
 _USERINFO = re.compile(
     r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@?#\s]*:)(?P<pw>[^@\s]*(?:@[^@/?#\s]*(?=@))*)(?P<at>@)"
 )
+# The userinfo of a string that *is* a URL, split as SQLAlchemy's ``make_url`` splits it (so
+# as the driver is sent it): the user runs to the first ":" or "/" ("@" and spaces in it
+# included: Azure's ``user@server``), the password to the next "@" (spaces included).
+_URL_USERINFO = re.compile(r"(?P<head>[a-zA-Z][\w+.\-]*://[^:/]*:)(?P<pw>[^@]*)(?P<at>@)")
 # ?name=value / &name=value / ;name=value in a URL's query.
 _QUERY_PARAM = re.compile(r"(?P<head>[?&;](?P<name>[^=&#?;\s]+)=)(?P<pw>[^&#;\s]*)")
 # name=value / name = 'quoted value' in libpq conninfo strings that drivers echo.
@@ -46,6 +50,9 @@ def mask_url(url: str) -> str:
     userinfo password and every query parameter named like a secret (``password``,
     ``sslpassword``, ``sslkey``, ``*token*``, ``*secret*``, ``*key*`` ..., percent-encoded
     names included)."""
+    whole = _URL_USERINFO.match(url)
+    if whole is not None:
+        url = f"{whole['head']}{MASK}{whole['at']}{url[whole.end() :]}"
     masked = _USERINFO.sub(lambda m: f"{m['head']}{MASK}{m['at']}", url)
     return _mask_params(_QUERY_PARAM, masked)
 
@@ -68,6 +75,9 @@ def mask_text(text: str, *urls: str) -> str:
 def url_secrets(url: str) -> set[str]:
     """Every credential value in ``url``, in each spelling it may be printed in."""
     found = [m["pw"] for m in _USERINFO.finditer(url)]
+    whole = _URL_USERINFO.match(url)
+    if whole is not None:
+        found.append(whole["pw"])
     found += [m["pw"] for m in _QUERY_PARAM.finditer(url) if is_secret_name(m["name"])]
     out: set[str] = set()
     for raw in found:

@@ -54,16 +54,18 @@ def _folder(ctx: CheckContext) -> Path | None:
 def backups_component(ctx: CheckContext) -> Component | None:
     """Judge the backup folder (``ctx.options.backup_dir`` or the default one when it
     exists); None when there is none. Reads the manifest only (no hashing)."""
-    from schedtui.core.backup.service import last_attempt, list_backups
+    from schedtui.core.backup.service import database_stem, last_attempt, list_backups
 
     folder = _folder(ctx)
     if folder is None:
         return None
+    # the folder may hold other databases' backups too (``backups/`` next to several files)
+    stem = database_stem(ctx.target)
     if not folder.is_dir():
         return Component(NAME, Status.WARNING, f"backup folder {folder} does not exist", data={"dir": str(folder)})
     try:
-        entries = list_backups(folder)
-        attempt = last_attempt(folder)
+        entries = tuple(e for e in list_backups(folder) if stem is None or e.stem == stem)
+        attempt = last_attempt(folder, stem)
     except OSError as exc:
         return Component(NAME, Status.UNKNOWN, f"cannot read the backup folder {folder}: {exc.strerror}")
     except SchedtuiError as exc:  # a planted link in place of the manifest

@@ -82,6 +82,30 @@ def _stem(target: Target, kind: BackupKind) -> str:
     return safe_stem(make_url(target.url).database or "postgres")
 
 
+def database_stem(target: Target) -> str | None:
+    """The stem ``target``'s backups are named with (``jobs`` for ``jobs.sqlite``); None when
+    it cannot be told (a URL that is no database's)."""
+    from schedtui.core.store.place import plain_path
+
+    plain = plain_path(target)  # without SQLAlchemy's URL parser (check's quick path)
+    if plain is not None:
+        return safe_stem(plain.stem)
+    try:
+        return _stem(target, backup_kind(target))
+    except Exception:
+        return None
+
+
+def attempt_stem(record: dict[str, Any]) -> str | None:
+    """The database stem of a manifest record: from its file name, else (a failed attempt)
+    from its source URL; None when neither says."""
+    parsed = parse_name(str(record.get("file") or ""))
+    if parsed is not None:
+        return parsed.stem
+    source = record.get("source")
+    return database_stem(Target(url=source)) if isinstance(source, str) else None
+
+
 def clean_leftovers(directory: Path) -> list[Path]:
     """Delete temporary files of interrupted runs (call while holding the folder lock)."""
     removed = []
@@ -372,7 +396,12 @@ def list_backups(directory: str | Path, *, verify: bool = False) -> tuple[Backup
     return tuple(e for _, e in entries)
 
 
-def last_attempt(directory: str | Path) -> dict[str, Any] | None:
-    """The manifest's newest backup attempt (successful or failed), if any."""
-    attempts = [r for r in read_records(Path(directory)) if r.get("event", "backup") == "backup"]
+def last_attempt(directory: str | Path, stem: str | None = None) -> dict[str, Any] | None:
+    """The manifest's newest backup attempt (successful or failed), if any; with ``stem``,
+    of that database (or of one the record does not name)."""
+    attempts = [
+        r
+        for r in read_records(Path(directory))
+        if r.get("event", "backup") == "backup" and (stem is None or attempt_stem(r) in (None, stem))
+    ]
     return attempts[-1] if attempts else None

@@ -20,9 +20,21 @@ from schedtui.core.errors import ErrorKind, SchedtuiError
 LOCK_TIMEOUT = float(os.environ.get("SCHEDTUI_LOCK_TIMEOUT", "5"))
 
 
+def _refuse_pipe(path: Path, mode: int) -> None:
+    """A CONNECT error for a named pipe or socket in place of the file: opening a FIFO
+    waits for a writer forever."""
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        kind = "a named pipe" if stat.S_ISFIFO(mode) else "a socket"
+        raise SchedtuiError(f"not a SQLite database file: {path} is {kind}", ErrorKind.CONNECT)
+
+
 def open_readonly(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
     """A connection that cannot write: the file opened ``mode=ro`` (never created), and
-    ``query_only``; waits ``LOCK_TIMEOUT`` for a locked file."""
+    ``query_only``; waits ``LOCK_TIMEOUT`` for a locked file. Never opens a named pipe."""
+    try:
+        _refuse_pipe(path, os.stat(path).st_mode)
+    except OSError:
+        pass  # missing or unreadable: sqlite3 (or ``require_file``) says so
     conn = sqlite3.connect(
         f"file:{quote(str(path))}?mode=ro", uri=True, timeout=LOCK_TIMEOUT, check_same_thread=check_same_thread
     )
@@ -67,6 +79,7 @@ def require_file(path: Path | None, safe_url: str) -> Path:
         raise SchedtuiError(f"cannot open the SQLite database {safe_url}: {exc.strerror}", ErrorKind.CONNECT) from None
     if stat.S_ISDIR(st.st_mode):
         raise SchedtuiError(f"not a SQLite database file: {path} is a directory", ErrorKind.CONNECT)
+    _refuse_pipe(path, st.st_mode)
     return path
 
 
