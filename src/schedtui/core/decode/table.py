@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from schedtui.core.decode import wire
@@ -138,12 +139,21 @@ class TableBuilder:
         if self._ready:
             mine = {base + old: job for old, job in self._ready.items()}
             ready = {new: mine[at] for new, at in enumerate(order) if at in mine}
-        marks = Marks(
-            ids=tuple(map(ids.__getitem__, order)),
-            instants=array("q", map(instants.__getitem__, order)),
-            graces=array("d", map(graces.__getitem__, order)),
-            flags=bytes(map(flags.__getitem__, order)),
-        )
+        if len(order) > 1:  # one C gather per column (``itemgetter`` of 2+ items: a tuple)
+            pick = itemgetter(*order)
+            marks = Marks(
+                ids=pick(ids),
+                instants=array("q", pick(instants)),
+                graces=array("d", pick(graces)),
+                flags=bytes(pick(flags)),
+            )
+        else:
+            marks = Marks(
+                ids=tuple(map(ids.__getitem__, order)),
+                instants=array("q", map(instants.__getitem__, order)),
+                graces=array("d", map(graces.__getitem__, order)),
+                flags=bytes(map(flags.__getitem__, order)),
+            )
         # the records' places stay in entry order: only the few jobs looked at need them
         places = (array("q", order), offsets, lengths)
         return JobTable(marks, places, self._spill, _build, ready)
