@@ -295,3 +295,28 @@ def test_text_that_is_not_utf8_is_one_rows_finding_not_a_failed_read(
         if argv == ["jobs", "--json"]:
             listed = {j["id"]: j for j in json.loads(out)["jobs"]}
             assert listed[cast_id]["state"] == "undecodable" and "job\udcff\x1b[31" in listed  # escaped in the text
+
+
+def test_the_fast_first_read_knows_sqlite3s_own_utf8_error(tmp_path: Path) -> None:
+    """The first read of a SQLite file lets sqlite3 decode TEXT (in C) and starts again with
+    the tolerant factory only on sqlite3's own "not UTF-8" error: that error must be
+    recognised as such (a Python whose sqlite3 words it differently would fail every read of
+    such a store), and no other error may be taken for it."""
+    from schedtui.core.store import sqlite_light
+
+    db = tmp_path / "t.sqlite"
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("CREATE TABLE t (id TEXT)")
+        con.execute("INSERT INTO t VALUES (CAST(x'6a6f62ff' AS TEXT))")
+    with pytest.raises(sqlite3.OperationalError) as info:
+        con.execute("SELECT id FROM t").fetchall()
+    assert sqlite_light.is_text_error(info.value)
+    with pytest.raises(sqlite3.OperationalError) as other:
+        con.execute("SELECT nothing FROM t")
+    assert not sqlite_light.is_text_error(other.value)
+    assert not sqlite_light.is_text_error(ValueError("Could not decode to UTF-8"))
+    tolerant = sqlite_light.open_readonly(db)
+    assert tolerant.execute("SELECT id FROM t").fetchall() == [("job\udcff",)]
+    con.close()
+    tolerant.close()
