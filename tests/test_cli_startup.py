@@ -199,6 +199,24 @@ def test_the_help_of_a_command_alone_is_the_full_apps(argv: list[str], capsys: p
     assert outs[0] == outs[1] and "Usage: schedtui " in outs[0].out
 
 
+def test_prestart_starts_a_worker_before_the_decoders_records_are_imported() -> None:
+    """``check`` starts its decode worker first thing (``cli.app._prestart``): starting it
+    must not wait for the record format (``wire``, and through it the model and
+    ``dataclasses``), which the reader imports afterwards, while the worker boots."""
+    code = (
+        "import json, sys\n"
+        "from schedtui.core.decode import prestart, sandbox\n"
+        "prestart()\n"
+        "started = [w.alive() for w in sandbox.pool()._workers]\n"
+        "print(json.dumps([started, sorted(m for m in ('schedtui.core.decode.wire', 'schedtui.core.model',"
+        " 'dataclasses') if m in sys.modules)]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    started, imported = json.loads(out.stdout)
+    assert started == [True]
+    assert imported == []
+
+
 def test_a_decode_worker_imports_the_stages_it_runs_and_no_reader_stage() -> None:
     """What a worker imports (``decode.worker``, then ``jobstate``) leaves out the reading
     process's stages (sandbox, cache, reader, table): the package's names load on first

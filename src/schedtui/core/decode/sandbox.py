@@ -38,10 +38,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from schedtui.core.decode import wire
 from schedtui.core.decode.worker import (
     DONE,
     IN_AREA,
@@ -50,6 +48,7 @@ from schedtui.core.decode.worker import (
     SEQ,
     SLOT,
     SLOT_SIZE,
+    WireError,
 )
 
 #: Seconds one row may take in a worker (a real job state takes microseconds).
@@ -207,13 +206,13 @@ class _Worker:
         while len(buf) - pos >= 4:
             (n,) = LEN.unpack_from(buf, pos)
             if n < 8 or n > 64 * 1024 * 1024:
-                raise wire.WireError("bad record length")
+                raise WireError("bad record length")
             if len(buf) - pos - 4 < n:
                 break
             (index,) = INDEX.unpack_from(buf, pos + 4)
             if index == -1:
                 if n != 16:
-                    raise wire.WireError("bad end of batch")
+                    raise WireError("bad end of batch")
                 (committed,) = INDEX.unpack_from(buf, pos + 12)
                 out.extend(self._area_records(committed))
                 finished = True
@@ -238,16 +237,16 @@ class _Worker:
     def _area_records(self, committed: int) -> list[tuple[int, bytes]]:
         """Records in the area from what was taken up to ``committed`` bytes."""
         if not self.taken <= committed <= self.results_size:
-            raise wire.WireError("bad results area length")
+            raise WireError("bad results area length")
         area = self.area
         out: list[tuple[int, bytes]] = []
         pos = self.taken
         while pos < committed:
             if committed - pos < 12:
-                raise wire.WireError("bad results area record")
+                raise WireError("bad results area record")
             (n,) = LEN.unpack_from(area, pos)
             if n < 8 or pos + 4 + n > committed:
-                raise wire.WireError("bad results area record")
+                raise WireError("bad results area record")
             (index,) = INDEX.unpack_from(area, pos + 4)
             out.append((index, area[pos + 12 : pos + 4 + n]))
             pos += 4 + n
@@ -304,11 +303,13 @@ class _Worker:
         return self.proc.poll() is None
 
 
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """A row the sandbox could not decode: ``code`` is ``too-slow`` or ``time-budget``."""
+class Failed(NamedTuple):
+    """A row the sandbox could not decode: ``code`` is ``too-slow``, ``time-budget`` or
+    ``internal``. (A named tuple, not a dataclass: ``check`` starts its worker before it
+    imports ``dataclasses``.)"""
 
-    index: int
+    #: the row's index in the read
+    row: int
     code: str
     message: str
 
@@ -325,7 +326,7 @@ class Sandbox:
         #: Whether this read renders args/kwargs (``decode(reprs=...)``).
         self._reprs = True
         #: What a result's wire bytes become (``decode(records=...)``).
-        self._convert: Callable[[bytes], Any] = wire.job
+        self._convert: Callable[[bytes], Any] | None = None
 
     def prestart(self, count: int = 1) -> None:
         """Start ``count`` workers now (before the first read needs them; a large read
@@ -360,6 +361,8 @@ class Sandbox:
         decoded row's wire bytes into its result instead of ``wire.job`` (``decode.table``:
         its head and bytes), as results arrive, while the workers go on; a ``WireError``
         from it is the worker's fault, as from ``wire.job``."""
+        from schedtui.core.decode import wire  # not before: a worker starts without it
+
         budget = budget_from_env() if budget is None else budget
         with self._lock:
             self._raw = raw
@@ -370,10 +373,10 @@ class Sandbox:
             finally:
                 self._raw = None
                 self._reprs = True
-                self._convert = wire.job
+                self._convert = None
 
     def _take(self, out: list[Any], index: int, data: bytes) -> None:
-        out[index] = self._convert(data)
+        out[index] = self._convert(data)  # type: ignore[misc]
         if self._raw is not None:
             self._raw[index] = data
 
@@ -434,7 +437,7 @@ class Sandbox:
                     try:
                         for k, data in w.take():
                             self._take(out, w.pending[k], data)
-                    except (wire.WireError, IndexError):
+                    except (WireError, IndexError):
                         ready.append(w.results.fileno())  # handled (and replaced) below
             for fd in ready:
                 w = by_fd[fd]
@@ -454,7 +457,7 @@ class Sandbox:
                     else:
                         for k, data in records:
                             self._take(out, pending[k], data)
-                except (EOFError, OSError, wire.WireError, IndexError):
+                except (EOFError, OSError, WireError, IndexError):
                     self._replace(w, busy, out, rows, "the decode worker died on this row", todo, feed)
             now = time.monotonic()
             for w in list(busy.values()):

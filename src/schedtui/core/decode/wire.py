@@ -23,8 +23,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schedtui.core.decode import zones
+from schedtui.core.decode.worker import WireError
 from schedtui.core.jobtable import HAS_AND, PAUSED, UNDECODABLE, grace_of, has_and, instant_us
 from schedtui.core.model import DecodeFinding, JobInfo, TriggerSpec, job_from_fields, trigger_spec
+
+__all__ = ["WireError"]  # defined in ``decode.worker`` (the layout both sides share)
 
 VERSION = 4  # marshal format
 #: A record's head: instant (µs or ``PAUSED``), grace (s), flags, the id's length in bytes.
@@ -32,10 +35,6 @@ HEAD = struct.Struct("<qdBI")
 _FLAGS = HAS_AND | UNDECODABLE
 #: What ``check`` judges of one record: (id, instant, grace, flags), as in ``jobtable.Marks``.
 Head = tuple[str, int, float, int]
-
-
-class WireError(ValueError):
-    """Results that are not what a decode worker writes."""
 
 
 # --------------------------------------------------------------------------- encode (worker)

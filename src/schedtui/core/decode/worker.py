@@ -8,7 +8,8 @@ done. Before each row it publishes (row, start time, CPU time, bytes of results 
 the progress slot, so the reader can tell which row a stuck or dead worker was on.
 
 This module holds the worker's side and the layout both sides share; it imports only what
-a worker needs (the reader's side, ``sandbox``, starts and watches the processes).
+a worker needs, and what it needs only once it runs (``wire``, ``jobstate``) inside
+``main``, so the reader's side (``sandbox``) can start a worker before it imports them.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import struct
 import sys
 import time
 from typing import Any
-
-from schedtui.core.decode import wire
 
 #: Address space a worker may add to its size at start (bytes).
 MEMORY_MARGIN = 768 * 1024 * 1024
@@ -41,6 +40,11 @@ IN_AREA = 0x80000000
 SEQ = struct.Struct("<q")
 SLOT_SIZE = SEQ.size + SLOT.size
 DONE = -1.0
+
+
+class WireError(ValueError):
+    """Results that are not what a decode worker writes (``decode.wire``'s, raised by the
+    reader's side too; defined here so the reader can start workers without ``wire``)."""
 
 
 class _SlotWriter:
@@ -91,6 +95,7 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from schedtui.core.decode import wire
     from schedtui.core.decode.jobstate import safe_fields
     from schedtui.core.decode.unpickler import memory_guard
 
