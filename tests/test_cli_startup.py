@@ -217,6 +217,34 @@ def test_prestart_starts_a_worker_before_the_decoders_records_are_imported() -> 
     assert imported == []
 
 
+def test_a_worker_preloads_aps_cron_fields_without_the_package_metadata() -> None:
+    """A decode worker imports APScheduler's cron field classes as it starts, with the
+    ``apscheduler`` package registered but its ``__init__`` not run (it only reads the
+    version from the installed metadata): the field classes are APScheduler's own, the
+    same ones ``CronTrigger.FIELDS_MAP`` names, and they still judge a field."""
+    code = (
+        "import json, sys\n"
+        "from schedtui.core.decode import worker, triggers\n"
+        "worker._preload()\n"
+        "meta = 'importlib.metadata' in sys.modules\n"
+        "fields = {k: f'{v.__module__}.{v.__qualname__}' for k, v in triggers._aps_fields().items()}\n"
+        "triggers._validate_field('day_of_week', 'mon-fri')\n"
+        "try:\n"
+        "    triggers._validate_field('minute', '61')\n"
+        "    bad = None\n"
+        "except Exception as exc:\n"
+        "    bad = type(exc).__name__\n"
+        "print(json.dumps([meta, fields, bad]))\n"
+    )
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    meta, fields, bad = json.loads(out.stdout)
+    from apscheduler.triggers.cron import CronTrigger
+
+    assert meta is False
+    assert fields == {k: f"{v.__module__}.{v.__qualname__}" for k, v in CronTrigger.FIELDS_MAP.items()}
+    assert bad == "DecodeError"
+
+
 def test_a_decode_worker_imports_the_stages_it_runs_and_no_reader_stage() -> None:
     """What a worker imports (``decode.worker``, then ``jobstate``) leaves out the reading
     process's stages (sandbox, cache, reader, table): the package's names load on first

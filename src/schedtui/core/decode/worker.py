@@ -154,13 +154,31 @@ def main() -> None:
 def _preload() -> None:
     """APScheduler's cron field classes (which check every cron field a row holds), imported
     now, while the reader is still starting (~25 ms), not when the first cron row arrives;
-    an import that fails here fails again on that row, as that row's business."""
+    an import that fails here fails again on that row, as that row's business.
+
+    The ``apscheduler`` package itself is registered without running its ``__init__``
+    (``_bare_package``): all that does is read APScheduler's version from its installed
+    metadata (``importlib.metadata``, ~12 ms), which nothing a worker imports uses."""
     from schedtui.core.decode.triggers import preload
 
     try:
+        _bare_package("apscheduler")
         preload()
     except Exception:
         pass
+
+
+def _bare_package(name: str) -> None:
+    """Register package ``name`` (found where an import would find it) without running its
+    ``__init__``, so its submodules import as usual (only in a worker)."""
+    import importlib.util
+
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return
+    sys.modules[name] = importlib.util.module_from_spec(spec)
 
 
 def _read_exact(fh: Any, n: int) -> bytes | None:
