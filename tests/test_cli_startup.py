@@ -221,12 +221,19 @@ def test_a_worker_preloads_aps_cron_fields_without_the_package_metadata() -> Non
     """A decode worker imports APScheduler's cron field classes as it starts, with the
     ``apscheduler`` package registered but its ``__init__`` not run (it only reads the
     version from the installed metadata): the field classes are APScheduler's own, the
-    same ones ``CronTrigger.FIELDS_MAP`` names, and they still judge a field."""
+    same ones ``CronTrigger.FIELDS_MAP`` names, and they still judge a field. Nor does it
+    import asyncio's event loops for the one function ``apscheduler.util`` takes from
+    asyncio: that function is asyncio's own, and a later ``import asyncio`` is whole."""
     code = (
         "import json, sys\n"
         "from schedtui.core.decode import worker, triggers\n"
         "worker._preload()\n"
         "meta = 'importlib.metadata' in sys.modules\n"
+        "loops = sorted(m for m in sys.modules if m == 'asyncio' or m.startswith('asyncio.'))\n"
+        "import apscheduler.util, asyncio, asyncio.coroutines\n"
+        "fn = apscheduler.util.iscoroutinefunction\n"
+        "async def co(): pass\n"
+        "same = [fn.__module__, fn.__qualname__, fn(co), fn(len), callable(asyncio.run)]\n"
         "fields = {k: f'{v.__module__}.{v.__qualname__}' for k, v in triggers._aps_fields().items()}\n"
         "triggers._validate_field('day_of_week', 'mon-fri')\n"
         "try:\n"
@@ -234,13 +241,15 @@ def test_a_worker_preloads_aps_cron_fields_without_the_package_metadata() -> Non
         "    bad = None\n"
         "except Exception as exc:\n"
         "    bad = type(exc).__name__\n"
-        "print(json.dumps([meta, fields, bad]))\n"
+        "print(json.dumps([meta, loops, same, fields, bad]))\n"
     )
     out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    meta, fields, bad = json.loads(out.stdout)
+    meta, loops, same, fields, bad = json.loads(out.stdout)
     from apscheduler.triggers.cron import CronTrigger
 
     assert meta is False
+    assert loops == []
+    assert same == ["asyncio.coroutines", "iscoroutinefunction", True, False, True]
     assert fields == {k: f"{v.__module__}.{v.__qualname__}" for k, v in CronTrigger.FIELDS_MAP.items()}
     assert bad == "DecodeError"
 

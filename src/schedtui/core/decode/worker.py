@@ -158,14 +158,28 @@ def _preload() -> None:
 
     The ``apscheduler`` package itself is registered without running its ``__init__``
     (``_bare_package``): all that does is read APScheduler's version from its installed
-    metadata (``importlib.metadata``, ~12 ms), which nothing a worker imports uses."""
+    metadata (``importlib.metadata``, ~12 ms), which nothing a worker imports uses. And
+    ``apscheduler.util`` takes one function from ``asyncio`` (``iscoroutinefunction``, for
+    ``add_job``'s checks), whose package ``__init__`` imports all of asyncio (event loops,
+    sockets, ssl, subprocesses: ~15 ms): while the cron fields import, ``asyncio`` is that
+    package registered bare with the function from its own module, ``asyncio.coroutines``
+    (``_bare_asyncio``), and both leave the registry after: a later ``import asyncio``
+    imports the whole package afresh."""
     from schedtui.core.decode.triggers import preload
 
+    bare = None
     try:
         _bare_package("apscheduler")
+        bare = _bare_asyncio()
         preload()
     except Exception:
         pass
+    finally:
+        if bare is not None and sys.modules.get("asyncio") is bare:
+            # gone from the registry (asyncio's __init__ would not find ``coroutines``
+            # bound on itself): the function APScheduler took stays its own
+            del sys.modules["asyncio"]
+            sys.modules.pop("asyncio.coroutines", None)
 
 
 def _bare_package(name: str) -> None:
@@ -179,6 +193,25 @@ def _bare_package(name: str) -> None:
     if spec is None or not spec.submodule_search_locations:
         return
     sys.modules[name] = importlib.util.module_from_spec(spec)
+
+
+def _bare_asyncio() -> Any:
+    """``asyncio`` registered bare (``_bare_package``) with ``iscoroutinefunction`` from
+    ``asyncio.coroutines`` (which imports only the standard modules ``inspect`` needs), or
+    None when asyncio is imported already or cannot be found."""
+    if "asyncio" in sys.modules:
+        return None
+    _bare_package("asyncio")
+    bare = sys.modules.get("asyncio")
+    if bare is None:
+        return None
+    try:
+        import asyncio.coroutines
+    except Exception:
+        del sys.modules["asyncio"]
+        raise
+    bare.iscoroutinefunction = asyncio.coroutines.iscoroutinefunction  # type: ignore[attr-defined]
+    return bare
 
 
 def _read_exact(fh: Any, n: int) -> bytes | None:
