@@ -6,6 +6,9 @@ contender in a fresh process, several times, and prints medians, ratios and peak
 - ``apscheduler``: ``SQLAlchemyJobStore.get_all_jobs()`` in a process that HAS the job
   code (what every in-process dashboard does), on a copy of the store made once (that
   loader deletes rows it cannot restore; the run checks it kept every row);
+- ``apscheduler-nogc``: the same with Python's cyclic garbage collector off, a reference
+  printed beside the ratios (not a target): how much of APScheduler's load is that
+  collector differs from machine to machine, and so do the ratios;
 - ``fetch``: a plain ``SELECT id, next_run_time, job_state`` with sqlite3;
 - ``check``: ``schedtui check --detailed``, cold (``SCHEDTUI_DECODE_CACHE=0``);
 - ``jobs``: ``schedtui jobs --json``, cold;
@@ -57,12 +60,16 @@ def child(mode: str, url: str) -> None:
     import resource
 
     started = time.perf_counter()
-    if mode == "apscheduler":
+    if mode in ("apscheduler", "apscheduler-nogc"):
         sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "app"))
         import fixture_app.jobs  # noqa: F401 - the app's code is importable here
         import sqlalchemy as sa
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
+        if mode == "apscheduler-nogc":  # a reference: its load without Python's cyclic GC
+            import gc
+
+            gc.disable()
         t0 = time.perf_counter()
         jobs = SQLAlchemyJobStore(url=url).get_all_jobs()
         inner = time.perf_counter() - t0
@@ -330,7 +337,7 @@ def main() -> None:
     cache_home = tempfile.mkdtemp(prefix="schedtui-bench-cache-")
     warm = {k: v for k, v in os.environ.items() if k != "SCHEDTUI_DECODE_CACHE"}
     warm["XDG_CACHE_HOME"] = cache_home
-    modes = ["apscheduler", "fetch", "check", "jobs", "check-repeat"]
+    modes = ["apscheduler", "apscheduler-nogc", "fetch", "check", "jobs", "check-repeat"]
     results: dict[str, list[tuple[float, float, float, float, float]]] = {m: [] for m in modes}
     try:
         measure("check-repeat", repeat_url, warm)  # warms the repeated-probe cache
@@ -338,7 +345,7 @@ def main() -> None:
             for mode in modes:  # interleaved, so noise hits every contender alike
                 if mode == "check-repeat":
                     _change_one_percent(repeat_url, run)
-                work = {"apscheduler": aps_url, "check-repeat": repeat_url}.get(mode, url)
+                work = {"apscheduler": aps_url, "apscheduler-nogc": aps_url, "check-repeat": repeat_url}.get(mode, url)
                 results[mode].append(measure(mode, work, warm if mode == "check-repeat" else cold))
     finally:
         drop_aps()
@@ -388,6 +395,16 @@ def main() -> None:
             f"{mode} / apscheduler: {med[mode][0] / aps_wall:.2f} of its process time, "
             f"{med[mode][1] / aps_inner:.2f} of its load time, {med[mode][3] / aps_cpu:.2f} of its CPU"
         )
+    # How much of APScheduler's load is Python's cyclic garbage collector (100,000s of new
+    # objects start full collections over all of them) varies from machine to machine, and
+    # so do the ratios above; against the same load with the collector off (not a target):
+    nogc_wall, nogc_inner, _, nogc_cpu, _ = med["apscheduler-nogc"]
+    print(
+        f"reference: APScheduler's load with the cyclic GC off takes {nogc_inner / aps_inner:.2f} of its load "
+        f"time ({nogc_inner:.2f} of {aps_inner:.2f} s); against it, check is {med['check'][0] / nogc_wall:.2f} "
+        f"of its process time and {med['check'][3] / nogc_cpu:.2f} of its CPU, jobs --json "
+        f"{med['jobs'][0] / nogc_wall:.2f}, the repeated check {med['check-repeat'][0] / nogc_wall:.2f}"
+    )
 
 
 if __name__ == "__main__":
