@@ -39,6 +39,31 @@ def make_store(path: Path, now_iso: str = FROZEN_NOW_ISO) -> Path:
     return path
 
 
+_RESCHEDULE = """
+import sys
+sys.path.insert(0, sys.argv[3])
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+sched = BackgroundScheduler(jobstores={"default": SQLAlchemyJobStore(url=sys.argv[1])}, timezone="UTC")
+sched.start(paused=True)
+hour, minute = (int(x) for x in sys.argv[4].split(":"))
+sched.reschedule_job(sys.argv[2], trigger="cron", hour=hour, minute=minute, timezone="UTC")
+sched.shutdown(wait=False)
+"""
+
+
+def reschedule(path: Path, job_id: str, at: str) -> None:
+    """Give ``job_id`` a daily cron trigger at ``at`` (``HH:MM`` UTC), as the app's own
+    scheduler does it (``reschedule_job``, with the app's code importable: subprocess)."""
+    app = HERE.parent / "fixtures" / "app"
+    subprocess.run(
+        [sys.executable, "-c", _RESCHEDULE, f"sqlite:///{path}", job_id, str(app), at],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
 def add_history(path: Path, clock: FixedClock, *, heartbeat: bool = True) -> None:
     """Companion tables with runs and a heartbeat at fixed times (relative to ``clock``)."""
     from schedtui.core import tables as T

@@ -15,7 +15,7 @@ from schedtui.tui.app import SchedtuiApp
 from schedtui.tui.screens.dialogs import ConfirmScreen, HelpScreen, TextScreen
 from schedtui.tui.screens.main import MainScreen
 from schedtui.tui.widgets.jobs import JobList
-from tui.helpers import settle, wait_for
+from tui.helpers import reschedule, settle, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -348,6 +348,40 @@ async def test_refresh_keeps_selection_and_sees_changes(store: Path, target: Tar
         engine.dispose()
         await wait_for(pilot, lambda: "cleanup-temp" not in groups(app).get("on time", []), what="row removed")
         assert jobs.current_job is not None and jobs.current_job.id == "weekly-report"
+
+
+async def test_a_refresh_that_changes_the_selected_job_reads_its_details_at_once(
+    store: Path, target: Target, clock: FixedClock
+) -> None:
+    """The scheduler reschedules the selected job: the refresh that brings its new record
+    reads the record's fire times at once (not after the cursor's 0.15 s pause), so the
+    detail pane never pairs the new record with the old one's fire times."""
+    from schedtui.core.schedule import next_fire_times
+
+    app = app_for(target, clock, refresh=0.5)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        main = main_of(app)
+        main.query_one(JobList).select_job("weekly-report")
+        await wait_for(pilot, lambda: main.extras is not None and main.extras.job_id == "weekly-report", what="extras")
+        old = main.selected
+        assert old is not None and main.extras.fire_times
+        assert (main.extras.fire_times[0].hour, main.extras.fire_times[0].minute) != (5, 30)
+        await app.workers.wait_for_complete()
+        reschedule(store, "weekly-report", "05:30")
+        await wait_for(pilot, lambda: main.selected is not old, what="the rescheduled record")
+        await app.workers.wait_for_complete()  # what the refresh started, nothing later
+        await pilot.pause()
+        new = main.selected
+        assert new is not None and new.trigger is not None
+        assert main.extras is not None and main.extras.job_id == "weekly-report"
+        times = list(main.extras.fire_times)
+
+        def instants(ts: list) -> list:  # the instant, its fold and its zone: not == alone
+            return [(t.timestamp(), t.fold, str(t.tzinfo)) for t in ts]
+
+        assert instants(times) == instants(next_fire_times(new.trigger, clock(), 10))
+        assert (times[0].hour, times[0].minute) == (5, 30)
 
 
 async def test_read_only_is_marked_and_write_keys_explain(target: Target, clock: FixedClock) -> None:

@@ -506,7 +506,14 @@ class MainScreen(ControlMixin, Screen[None]):
         if job is not None and refetch:
             if self._select_timer is not None:
                 self._select_timer.stop()
-            self._select_timer = self.set_timer(0.15, lambda: self._fetch_selection(job))
+                self._select_timer = None
+            if changed_id:  # the keys may still be moving: read it when they pause
+                self._select_timer = self.set_timer(0.15, lambda: self._fetch_selection(job))
+            else:
+                # the same job read again by a refresh: the fire times and reprs shown are
+                # the old record's (its first fire time can be before the new next run),
+                # so the new ones are read at once, not 0.15 s later
+                self._fetch_selection(job)
 
     def _show_panes(self) -> None:
         self._panes_timer = None
