@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import ClassVar
@@ -25,6 +26,19 @@ from schedtui.tui.fmt import clean
 from schedtui.tui.screens.main import MainScreen
 
 DARK, LIGHT = "textual-dark", "textual-light"
+
+#: Seconds between looks at whether the terminal is still there (``SchedtuiApp._hung_up``).
+HANGUP_CHECK = 1.0
+
+
+def terminal_fd() -> int | None:
+    """The console's terminal (its standard input, which Textual reads), or None when that
+    is no terminal (a pipe, a file)."""
+    try:
+        fd = sys.__stdin__.fileno() if sys.__stdin__ is not None else -1
+    except (AttributeError, ValueError, OSError):
+        return None
+    return fd if fd >= 0 and os.isatty(fd) else None
 
 
 class SchedtuiApp(App[None]):
@@ -91,6 +105,18 @@ class SchedtuiApp(App[None]):
         self.set_class(not unicode(), "-ascii")  # (the borders follow the symbols: schedtui.tcss)
         if self.stores:
             self.push_screen(self._main_screen())
+        fd = None if self.is_headless or self.is_web else terminal_fd()
+        if fd is not None:
+            self.set_interval(HANGUP_CHECK, partial(self._hung_up, fd))
+
+    def _hung_up(self, fd: int) -> None:
+        """Quit once the terminal the console started on is gone. Without this, a console
+        whose terminal hangs up while no SIGHUP reaches it (run under ``nohup``, or by a
+        wrapper such as ``make`` that held the session, when an SSH connection drops) lives
+        on: every read of its input returns at once with nothing, and Textual's input thread
+        spins a CPU on them for good (Textualize/textual#6690, open)."""
+        if not os.isatty(fd):
+            self.exit()
 
     @property
     def main_screen(self) -> MainScreen | None:
