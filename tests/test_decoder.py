@@ -262,6 +262,23 @@ def test_decode_row_never_raises_on_odd_inputs() -> None:
     assert decode_row("c", None, None).finding.code == "bad-type"  # type: ignore[arg-type,union-attr]
 
 
+def test_a_column_that_is_not_a_time_is_noted_whether_or_not_the_pickle_decodes() -> None:
+    """A ``next_run_time`` column holding text gets a ``bad-column`` note on every kind of
+    row: a decodable one, one whose pickle is refused (decoded in the worker) and one never
+    unpickled (too large: the reading process's own record)."""
+    good = decode_row("a", "soon", state_bytes())  # type: ignore[arg-type]
+    assert good.finding is None
+    assert [n.code for n in good.notes][:1] == ["bad-column"] and "'soon'" in good.notes[0].message
+    refused = decode_row("b", "soon", b"\x80\x02cos\nsystem\n.")  # type: ignore[arg-type]
+    assert refused.finding is not None and refused.finding.code == "forbidden-global"
+    assert [(n.code, n.message) for n in refused.notes] == [("bad-column", "next_run_time column holds 'soon'")]
+    big = decode_row("c", "soon", state_bytes(args=("x" * (1024 * 1024),)))  # type: ignore[arg-type]
+    assert big.finding is not None and big.finding.code == "too-large"
+    assert [n.code for n in big.notes] == ["bad-column"]
+    for fine in (None, 1_700_000_000.0):
+        assert decode_row("d", fine, b"\x80\x02cos\nsystem\n.").notes == ()
+
+
 def test_row_size_limit() -> None:
     big = state_bytes(args=("x" * (1024 * 1024),))
     job = decode_row("big", None, big)

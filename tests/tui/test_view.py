@@ -117,3 +117,18 @@ def test_detail_flags_the_and_trigger_hazard(tmp_path: Path) -> None:
     assert hazard.hang_after is not None and plain.hang_after is None
     text = render_detail(jobs["and_cron_interval"], hazard, now).plain
     assert f"loops forever on this trigger after {hazard.hang_after} more run(s)" in text
+
+
+def test_detail_of_an_undecodable_row_shows_its_column_note() -> None:
+    """A row whose pickle is refused and whose next_run_time column holds text: the pane
+    says both (the note, escaped, under the finding), not just "undecodable"."""
+    from datetime import UTC, datetime
+
+    from schedtui.core.decode import decode_row
+    from schedtui.tui.widgets.detail import render_detail
+
+    job = decode_row("odd", "soon\x1b[2J", b"\x80\x02cos\nsystem\n.")  # type: ignore[arg-type]
+    text = render_detail(job, None, datetime(2026, 3, 3, tzinfo=UTC)).plain
+    assert "undecodable: forbidden-global" in text
+    assert "note: next_run_time column holds 'soon\\x1b[2J'" in text
+    assert "\x1b" not in text

@@ -100,11 +100,25 @@ def state_size(data: object) -> int:
         return 0
 
 
+def column_notes(value: object, column: datetime | None) -> tuple[DecodeFinding, ...]:
+    """A ``bad-column`` note when the ``next_run_time`` column holds a value that is not a
+    time (``column`` is what ``column_time`` made of it), else none."""
+    if value is None or column is not None:
+        return ()
+    return (DecodeFinding("bad-column", f"next_run_time column holds {str(value)[:40]!r}"),)
+
+
 def failed_fields(
-    job_id: str, column: datetime | None, size: int, finding: DecodeFinding, protocol: int | None
+    job_id: str,
+    column: datetime | None,
+    size: int,
+    finding: DecodeFinding,
+    protocol: int | None,
+    notes: tuple[DecodeFinding, ...] = (),
 ) -> JobFields:
-    """The ``JobInfo`` fields of a row that could not be decoded."""
-    return (job_id, column, size, finding, None, None, None, None, "()", "{}", None, None, None, None, (), protocol)
+    """The ``JobInfo`` fields of a row that could not be decoded (``notes``: about its
+    columns, such as ``bad-column``)."""
+    return (job_id, column, size, finding, None, None, None, None, "()", "{}", None, None, None, None, notes, protocol)
 
 
 def not_decoded(row: Sequence[Any], code: str, message: str) -> JobInfo:
@@ -112,10 +126,12 @@ def not_decoded(row: Sequence[Any], code: str, message: str) -> JobInfo:
     from schedtui.core.decode.saferepr import safe_repr
 
     jid = row[0] if type(row[0]) is str else safe_repr(row[0], max_len=191)
+    column = column_time(row[1])
     return JobInfo(
         id=jid,
-        next_run_time=column_time(row[1]),
+        next_run_time=column,
         state_size=state_size(row[2]),
         finding=DecodeFinding(code, message),
+        notes=column_notes(row[1], column),
         protocol=protocol_of(row[2]),
     )

@@ -32,6 +32,7 @@ from schedtui.core.decode.findings import (
     DecodeError,
     JobFields,
     classify,
+    column_notes,
     column_time,
     failed_fields,
     protocol_of,
@@ -214,10 +215,10 @@ def _row_fields(job_id: str, next_run_time: float | None, job_state: bytes, repr
             job_state
         )
     except DecodeError as exc:
-        return failed_fields(job_id, column, size, exc.finding(), protocol_of(job_state))
-    notes: list[DecodeFinding] = []
-    if next_run_time is not None and column is None:
-        notes.append(DecodeFinding("bad-column", f"next_run_time column holds {str(next_run_time)[:40]!r}"))
+        return failed_fields(
+            job_id, column, size, exc.finding(), protocol_of(job_state), column_notes(next_run_time, column)
+        )
+    notes = list(column_notes(next_run_time, column))
     if (column is None) != (pickled is None):
         if column is None and next_run_time is None:
             notes.append(DecodeFinding("next-run-mismatch", "column says paused but the pickle has a next run time"))
@@ -266,7 +267,8 @@ def safe_fields(job_id: object, next_run_time: Any, job_state: Any, reprs: bool 
             if isinstance(exc, (MemoryError, RecursionError))
             else DecodeFinding("internal", f"decoder error: {type(exc).__name__}")
         )
-        return failed_fields(jid, _column_time(next_run_time), state_size(job_state), finding, None)
+        column = _column_time(next_run_time)
+        return failed_fields(jid, column, state_size(job_state), finding, None, column_notes(next_run_time, column))
 
 
 def _safe_row(job_id: object, next_run_time: Any, job_state: Any, reprs: bool) -> JobInfo:

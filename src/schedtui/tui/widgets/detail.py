@@ -86,6 +86,7 @@ def render_body(job: JobInfo, extras: Extras | None, tz_mode: TzMode = "utc") ->
     out: list[Content] = []
     if job.finding is not None:
         out.append(_kv("state size", size(job.state_size)))
+        out.extend(_notes(job))
         out.append(Content(""))
         out.append(Content.styled("Pickle opcodes (safe view: read, never executed)", "bold"))
         if extras is None or extras.job_id != job.id:
@@ -116,11 +117,14 @@ def render_body(job: JobInfo, extras: Extras | None, tz_mode: TzMode = "utc") ->
     out.append(_kv("max instances", str(job.max_instances if job.max_instances is not None else "-")))
     proto = f" · pickle protocol {job.protocol}" if job.protocol is not None else ""
     out.append(_kv("state size", f"{size(job.state_size)}{proto}"))
-    for note in job.notes:
-        out.append(Content.assemble(("note: ", "$warning bold"), clean(note.message, 300)))
+    out.extend(_notes(job))
     out.append(Content(""))
     out.extend(_fire_times(job, extras, tz_mode))
     return Content("\n").join(out)
+
+
+def _notes(job: JobInfo) -> list[Content]:
+    return [Content.assemble(("note: ", "$warning bold"), clean(note.message, 300)) for note in job.notes]
 
 
 def _repr_lines(job: JobInfo, extras: Extras | None) -> list[Content]:
