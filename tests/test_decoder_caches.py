@@ -91,6 +91,19 @@ def test_cron_expression_values_1_true_and_1_0_are_told_apart() -> None:
     assert all(f is not None and f.code == "bad-trigger" for k, f in found.items() if k != "int")  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    ("first", "last"), [(1, 1.0), (True, None), (1.0, None), (-1, None), (10_000, 10_000), (1, -1), (None, None)]
+)
+def test_a_cron_value_that_is_not_an_int_in_range_is_refused_warm_or_cold(first: object, last: object) -> None:
+    bad = _row("bad", None, trigger=_cron_with(first, last), next_run_time=None)
+    good = _row("good", None, trigger=_cron_with(1, 1), next_run_time=None)
+    _empty_memos()
+    for row in (bad, good, bad):
+        finding = jobstate.safe_fields(*row)[3]
+        assert (finding is None) == (row is good), (row[0], finding)
+        assert finding is None or finding.code == "bad-trigger"
+
+
 def test_fold_instants_share_nothing() -> None:
     """Both instants of 01:30 on the fall-back night, as next run times and as date
     triggers, with their own column values and the other's: no row borrows another's."""

@@ -144,14 +144,23 @@ def _opt_step(value: object) -> int | None:
 
 
 def _expr_all(st: _State) -> str:
-    step = _opt_step(st.get("step"))
+    step = st.get("step")
+    if step is None:  # the usual ``*``
+        return "*"
+    step = _opt_step(step)
     return f"*/{step}" if step else "*"
 
 
 def _expr_range(st: _State) -> str:
-    first = _int_in(st.get("first"), 0, 9999, "range start")
+    first = st.get("first")
     last = st.get("last")
-    step = _opt_step(st.get("step"))
+    step = st.get("step")
+    # the usual single value (``5``), checked as ``_int_in`` checks it, without the calls
+    if step is None and (last is None or last == first) and type(first) is int and 0 <= first <= 9999:
+        if last is None or type(last) is int:
+            return str(first)
+    first = _int_in(first, 0, 9999, "range start")
+    step = _opt_step(step)
     if last is not None:
         last = _int_in(last, 0, 9999, "range end")
     text = f"{first}-{last}" if last is not None and last != first else str(first)
@@ -267,8 +276,11 @@ def _cron(state: _State) -> TriggerSpec:
         exprs = fst.get("expressions")
         if type(exprs) is not list or not 1 <= len(exprs) <= 64:
             raise DecodeError("bad-trigger", f"cron field {expected} has no expressions")
-        if len(exprs) == 1:
-            text = _expr_str(exprs[0])
+        if len(exprs) == 1:  # ``_expr_str``, inlined (eight fields per cron row)
+            render = _EXPR_RENDER.get(type(exprs[0]))
+            if render is None:
+                raise DecodeError("bad-trigger", "cron expression has an unexpected class")
+            text = render(exprs[0].__dict__)
         else:
             text = ",".join([_expr_str(e) for e in exprs])
         item = (expected, text)
