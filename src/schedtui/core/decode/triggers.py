@@ -156,9 +156,13 @@ def _expr_range(st: _State) -> str:
     last = st.get("last")
     step = st.get("step")
     # the usual single value (``5``), checked as ``_int_in`` checks it, without the calls
-    if step is None and (last is None or last == first) and type(first) is int and 0 <= first <= 9999:
-        if last is None or type(last) is int:
-            return str(first)
+    if (
+        step is None
+        and type(first) is int
+        and 0 <= first <= 9999
+        and (last is None or (type(last) is int and last == first))
+    ):
+        return str(first)
     first = _int_in(first, 0, 9999, "range start")
     step = _opt_step(step)
     if last is not None:
@@ -276,11 +280,8 @@ def _cron(state: _State) -> TriggerSpec:
         exprs = fst.get("expressions")
         if type(exprs) is not list or not 1 <= len(exprs) <= 64:
             raise DecodeError("bad-trigger", f"cron field {expected} has no expressions")
-        if len(exprs) == 1:  # ``_expr_str``, inlined (eight fields per cron row)
-            render = _EXPR_RENDER.get(type(exprs[0]))
-            if render is None:
-                raise DecodeError("bad-trigger", "cron expression has an unexpected class")
-            text = render(exprs[0].__dict__)
+        if len(exprs) == 1:
+            text = _expr_str(exprs[0])
         else:
             text = ",".join([_expr_str(e) for e in exprs])
         item = (expected, text)
